@@ -1,0 +1,1 @@
+"""Shared code of the NSZM platform: configuration, bus contracts, Czech text rules, storage base."""

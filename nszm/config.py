@@ -1,0 +1,40 @@
+"""The platform's configuration: the contract's environment variables and their defaults."""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
+DEFAULT_MONGO_DB = "nszm"
+DEFAULT_GATEWAY_BIND = "127.0.0.1:8000"
+DEFAULT_MAIL_FROM = "Národní síť Zdravých měst ČR <info@zdravamesta.cz>"
+
+
+@dataclass(frozen=True)
+class Settings:
+    amqp_uri: str
+    mongo_uri: str | None
+    mongo_db: str
+    data_dir: Path
+    smtp_url: str | None
+    mail_from: str
+    gateway_bind: str
+    public_url: str
+    bootstrap_staff_token: str | None
+    demo_data: bool
+
+    @classmethod
+    def from_env(cls, environ=None) -> "Settings":
+        env = os.environ if environ is None else environ
+        bind = env.get("GATEWAY_BIND") or DEFAULT_GATEWAY_BIND
+        return cls(
+            amqp_uri=env.get("AMQP_URI") or DEFAULT_AMQP_URI,
+            mongo_uri=env.get("MONGO_URI") or None,
+            mongo_db=env.get("MONGO_DB") or DEFAULT_MONGO_DB,
+            data_dir=Path(env.get("DATA_DIR") or "./var").resolve(),
+            smtp_url=env.get("SMTP_URL") or None,
+            mail_from=env.get("MAIL_FROM") or DEFAULT_MAIL_FROM,
+            gateway_bind=bind,
+            public_url=(env.get("PUBLIC_URL") or f"http://{bind}").rstrip("/"),
+            bootstrap_staff_token=env.get("BOOTSTRAP_STAFF_TOKEN") or None,
+            demo_data=(env.get("DEMO_DATA", "1").strip().lower() not in {"0", "false", "no", "off"}),
+        )

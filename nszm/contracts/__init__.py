@@ -1,0 +1,1 @@
+"""Cross-service contracts: bus events, RPC payload schemas and shared error types."""

@@ -1,0 +1,35 @@
+"""Schema pieces every service's RPC contract uses: paging and strict strings."""
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+MAX_PER_PAGE = 100
+
+
+class PageQuerySchema(Schema):
+    """`?page=&per_page=` of every list; unknown query parameters are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
+    """The `{items, total, page, per_page}` envelope around `item_schema`."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item_schema), required=True),
+            "total": fields.Integer(required=True),
+            "page": fields.Integer(required=True),
+            "per_page": fields.Integer(required=True),
+        },
+        name=name,
+    )
+
+
+def text(max_length: int, required: bool = False, **kwargs) -> fields.String:
+    """A trimmed-length string field; marshmallow rejects dicts such as {"$gt": ""} by type."""
+    min_length = 1 if required else 0
+    return fields.String(
+        required=required, validate=validate.Length(min=min_length, max=max_length), **kwargs
+    )

@@ -1,0 +1,34 @@
+"""Error types shared by every service and the gateway.
+
+They are registered with nameko so that an RPC caller receives the same exception class the
+service raised, not a generic RemoteError. The gateway maps them to HTTP in one table.
+"""
+from nameko.exceptions import deserialize_to_instance
+
+
+class PlatformError(Exception):
+    """Base of the platform's expected errors; `detail` is safe to show to the caller."""
+
+    def __init__(self, detail: str = ""):
+        super().__init__(detail)
+        self.detail = detail
+
+
+@deserialize_to_instance
+class NotFound(PlatformError):
+    """The thing asked for does not exist (or is not public)."""
+
+
+@deserialize_to_instance
+class Conflict(PlatformError):
+    """The request clashes with the current state, e.g. a duplicate IČO."""
+
+
+@deserialize_to_instance
+class InvalidInput(PlatformError):
+    """The payload failed validation; `errors` maps each field to its messages."""
+
+    def __init__(self, detail: str = "", errors: dict | None = None):
+        Exception.__init__(self, detail, errors or {})
+        self.detail = detail
+        self.errors = errors or {}

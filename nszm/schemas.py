@@ -1,0 +1,26 @@
+"""Loading RPC payloads with marshmallow: every failure becomes InvalidInput naming the fields."""
+from marshmallow import Schema, ValidationError
+
+from nszm.contracts.errors import InvalidInput
+
+
+def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
+    """{'contact': {'email': ['…']}} -> {'contact.email': ['…']}"""
+    if isinstance(messages, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(flatten_messages(value, name))
+        return flat
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix or "_schema": list(messages)}
+    return {prefix or "_schema": [str(messages)]}
+
+
+def load(schema: Schema, data, partial: bool = False):
+    if not isinstance(data, dict):
+        raise InvalidInput("Expected a JSON object.", {"_schema": ["Expected a JSON object."]})
+    try:
+        return schema.load(data, partial=partial)
+    except ValidationError as error:
+        raise InvalidInput("The input is not valid.", flatten_messages(error.messages)) from None

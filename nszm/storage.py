@@ -1,0 +1,124 @@
+"""MongoDB plumbing shared by the services: the client, the store base, the outbox.
+
+A service's `storage.py` subclasses `ServiceStore` with its domain verbs and `StoreProvider`
+to inject it; entrypoints never see a database handle.
+"""
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+
+import pymongo
+from nameko.extensions import DependencyProvider
+from pymongo import ReturnDocument
+
+
+def connect(uri: str) -> pymongo.MongoClient:
+    return pymongo.MongoClient(
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=5000,
+        connectTimeoutMS=5000,
+        retryWrites=True,
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Outbox:
+    """Events stored in the same transaction as the change they announce, published after.
+
+    A record is claimed with a lease before it is published, so two relays rarely send the
+    same event; when they do (a relay dies between publishing and marking), consumers
+    de-duplicate by `event_id`.
+    """
+
+    LEASE = timedelta(seconds=30)
+
+    def __init__(self, collection):
+        self.collection = collection
+
+    def ensure_indexes(self):
+        self.collection.create_index([("published_at", 1), ("created_at", 1)])
+
+    def add(self, event: dict, session=None):
+        self.collection.insert_one(
+            {
+                "_id": event["event_id"],
+                "event_type": event["event_type"],
+                "payload": event,
+                "created_at": utcnow(),
+                "published_at": None,
+                "claimed_until": utcnow() - timedelta(seconds=1),
+            },
+            session=session,
+        )
+
+    def claim_next(self):
+        now = utcnow()
+        return self.collection.find_one_and_update(
+            {"published_at": None, "claimed_until": {"$lt": now}},
+            {"$set": {"claimed_until": now + self.LEASE}},
+            sort=[("created_at", 1)],
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def mark_published(self, event_id: str):
+        self.collection.update_one({"_id": event_id}, {"$set": {"published_at": utcnow()}})
+
+    def release(self, event_id: str):
+        self.collection.update_one({"_id": event_id}, {"$set": {"claimed_until": utcnow()}})
+
+    def pending_count(self) -> int:
+        return self.collection.count_documents({"published_at": None})
+
+
+class ServiceStore:
+    """Base of a service's store: its own collections, prefixed by the service name."""
+
+    service = ""
+
+    def __init__(self, client: pymongo.MongoClient, db_name: str):
+        self.client = client
+        self.db = client[db_name]
+        self.outbox = Outbox(self.collection("outbox"))
+
+    def collection(self, name: str):
+        return self.db[f"{self.service}.{name}"]
+
+    def ensure_indexes(self):
+        self.outbox.ensure_indexes()
+
+    def ping(self) -> bool:
+        self.client.admin.command("ping")
+        return True
+
+    @contextmanager
+    def transaction(self):
+        with self.client.start_session() as session:
+            with session.start_transaction():
+                yield session
+
+    def record_events(self, events: list[dict], session):
+        for event in events:
+            self.outbox.add(event, session=session)
+
+
+class StoreProvider(DependencyProvider):
+    """Injects one store per service container; indexes are created when the container starts."""
+
+    store_class: type[ServiceStore] = ServiceStore
+
+    def setup(self):
+        config = self.container.config
+        self.client = connect(config["MONGO_URI"])
+        self.store = self.store_class(self.client, config.get("MONGO_DB", "nszm"))
+
+    def start(self):
+        self.store.ensure_indexes()
+
+    def stop(self):
+        self.client.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.store

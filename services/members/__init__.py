@@ -1,0 +1,1 @@
+"""The members service: directory, applications, statistics."""

@@ -1,0 +1,127 @@
+"""Rules of membership: IČO, search fields, applications, updates, leaving, coverage."""
+import re
+import uuid
+from collections import Counter
+from datetime import date, datetime
+from itertools import count
+
+from nszm import czech
+
+ICO_WEIGHTS = (8, 7, 6, 5, 4, 3, 2)
+
+
+def normalise_ico(raw: str) -> str:
+    """Drop the spaces people type: '708 91 508' -> '70891508'."""
+    return re.sub(r"\s+", "", raw or "")
+
+
+def is_valid_ico(ico: str) -> bool:
+    """Eight digits, the last the mod-11 check digit of the first seven."""
+    if not re.fullmatch(r"\d{8}", ico or ""):
+        return False
+    remainder = sum(int(d) * w for d, w in zip(ico, ICO_WEIGHTS)) % 11
+    return int(ico[7]) == (11 - remainder) % 10
+
+
+def with_search_fields(member: dict) -> dict:
+    """The member with the Czech sort key and the folded name that the store indexes."""
+    return {**member, "name_sort": czech.sort_key(member["name"]), "name_folded": czech.fold(member["name"])}
+
+
+def slug_candidates(name: str):
+    base = czech.slugify(name)
+    yield base
+    for n in count(2):
+        yield f"{base}-{n}"
+
+
+def first_free_slug(name: str, taken: set[str]) -> str:
+    return next(slug for slug in slug_candidates(name) if slug not in taken)
+
+
+def new_application(data: dict, now: datetime) -> dict:
+    return {
+        **data,
+        "id": uuid.uuid4().hex,
+        "status": "pending",
+        "submitted_at": now,
+        "decided_at": None,
+        "member": None,
+        "reason": None,
+    }
+
+
+class NotPending(Exception):
+    """The application was already decided."""
+
+
+def approve(application: dict, slug: str, member_since: date, now: datetime) -> tuple[dict, dict]:
+    """The decided application and the new member it creates."""
+    if application["status"] != "pending":
+        raise NotPending(application["status"])
+    member = with_search_fields(
+        {
+            "slug": slug,
+            "name": application["name"],
+            "type": application["type"],
+            "region": application["region"],
+            "ico": application["ico"],
+            "population": application["population"],
+            "member_since": member_since,
+            "website": application.get("website"),
+            "part_of": application.get("part_of"),
+            "contacts": [{**application["contact"], "role": application["contact"].get("role", "coordinator")}],
+            "status": "active",
+            "left_on": None,
+        }
+    )
+    decided = {**application, "status": "approved", "decided_at": now, "member": slug}
+    return decided, member
+
+
+def reject(application: dict, reason: str, now: datetime) -> dict:
+    if application["status"] != "pending":
+        raise NotPending(application["status"])
+    return {**application, "status": "rejected", "decided_at": now, "reason": reason}
+
+
+def update(member: dict, changes: dict) -> dict:
+    if "contacts" in changes:
+        changes = {**changes, "contacts": [{"role": "other", **c} for c in changes["contacts"]]}
+    return with_search_fields({**member, **changes})
+
+
+class AlreadyLeft(Exception):
+    """The member has left already."""
+
+
+def leave(member: dict, left_on: date) -> dict:
+    if member["status"] != "active":
+        raise AlreadyLeft(member["slug"])
+    return {**member, "status": "left", "left_on": left_on}
+
+
+def is_covered_by_another(member: dict, by_slug: dict[str, dict], member_regions: set[str]) -> bool:
+    """True when a member region or a member it lies within already counts its population."""
+    if member["type"] != "region" and member["region"] in member_regions:
+        return True
+    parent = member.get("part_of")
+    return bool(parent) and parent != member["slug"] and parent in by_slug
+
+
+def population_covered(members: list[dict]) -> int:
+    """People living in the network's members, each counted once."""
+    active = [m for m in members if m.get("status", "active") == "active"]
+    by_slug = {m["slug"]: m for m in active}
+    member_regions = {m["region"] for m in active if m["type"] == "region"}
+    return sum(m["population"] for m in active if not is_covered_by_another(m, by_slug, member_regions))
+
+
+def statistics(members: list[dict]) -> dict:
+    active = [m for m in members if m.get("status", "active") == "active"]
+    return {
+        "total": len(active),
+        "by_type": dict(sorted(Counter(m["type"] for m in active).items())),
+        "by_region": dict(sorted(Counter(m["region"] for m in active).items(), key=lambda kv: czech.sort_key(kv[0]))),
+        "population_covered": population_covered(active),
+    }

@@ -1,0 +1,146 @@
+"""The members service's entrypoints: load with a schema, apply the domain, store, dump."""
+from datetime import date
+
+from nszm.contracts.errors import Conflict
+from nszm.entrypoints import rpc
+from nszm.contracts.events import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
+from nszm.relay import OutboxRelay
+from nszm.schemas import load
+from nszm.storage import utcnow
+from services.members import domain
+from services.members.schemas import (
+    ApplicationLoadSchema,
+    ApplicationPageSchema,
+    ApplicationQuerySchema,
+    ApplicationReceiptSchema,
+    ApplicationSchema,
+    ApprovalSchema,
+    LeaveSchema,
+    MemberDetailSchema,
+    MemberPageSchema,
+    MemberQuerySchema,
+    MemberSchema,
+    MemberUpdateLoadSchema,
+    RejectionSchema,
+    StatsSchema,
+)
+from services.members.storage import SLUG_ATTEMPTS, MembersStoreProvider, SlugTaken
+
+
+def _page(items, total, query):
+    return {"items": items, "total": total, "page": query["page"], "per_page": query["per_page"]}
+
+
+class MembersService(OutboxRelay):
+    name = "members"
+    store = MembersStoreProvider()
+
+    @rpc
+    def health(self):
+        return {"service": self.name, "mongo": self.store.ping(), "outbox_pending": self.store.outbox.pending_count()}
+
+    # -- the public directory -------------------------------------------------------
+
+    @rpc
+    def list_members(self, query):
+        query = load(MemberQuerySchema(), query)
+        items, total = self.store.list_members(**query)
+        return MemberPageSchema().dump(_page(items, total, query))
+
+    @rpc
+    def get_member(self, slug):
+        return MemberSchema().dump(self.store.get_member(str(slug)))
+
+    @rpc
+    def stats(self):
+        return StatsSchema().dump(domain.statistics(self.store.active_members()))
+
+    # -- applications -----------------------------------------------------------------
+
+    @rpc
+    def apply(self, payload):
+        data = load(ApplicationLoadSchema(), payload)
+        application = domain.new_application(data, utcnow())
+        event = envelope(
+            MEMBER_APPLIED,
+            {"application_id": application["id"], **{k: data[k] for k in ("name", "type", "region", "population", "contact")}},
+        )
+        self.store.add_application(application, [event])
+        self.publish_stored_events()
+        return ApplicationReceiptSchema().dump(application)
+
+    @rpc
+    def list_applications(self, query):
+        query = load(ApplicationQuerySchema(), query)
+        items, total = self.store.list_applications(**query)
+        return ApplicationPageSchema().dump(_page(items, total, query))
+
+    @rpc
+    def get_application(self, application_id):
+        return ApplicationSchema().dump(self.store.get_application(str(application_id)))
+
+    @rpc
+    def approve_application(self, application_id, payload=None):
+        options = load(ApprovalSchema(), payload or {})
+        application = self.store.get_application(str(application_id))
+        returning = self.store.returning_member(application["ico"])
+        taken = set() if returning else self.store.taken_slugs(application["name"])
+        for _ in range(SLUG_ATTEMPTS):
+            slug = returning["slug"] if returning else domain.first_free_slug(application["name"], taken)
+            try:
+                decided, member = domain.approve(
+                    application, slug, options.get("member_since") or date.today(), utcnow()
+                )
+            except domain.NotPending:
+                raise Conflict(f"The application is {application['status']} already.") from None
+            if returning:
+                member["version"] = returning.get("version", 0)
+            event = envelope(MEMBER_JOINED, MemberSchema().dump(member))
+            try:
+                self.store.approve_application(decided, member, [event], returning=bool(returning))
+                break
+            except SlugTaken:
+                taken.add(slug)
+        else:
+            raise Conflict("Could not find a free address for the member; try again.")
+        self.publish_stored_events()
+        return MemberDetailSchema().dump(member)
+
+    @rpc
+    def reject_application(self, application_id, payload):
+        reason = load(RejectionSchema(), payload)["reason"]
+        application = self.store.get_application(str(application_id))
+        try:
+            decided = domain.reject(application, reason, utcnow())
+        except domain.NotPending:
+            raise Conflict(f"The application is {application['status']} already.") from None
+        self.store.reject_application(decided)
+        return ApplicationSchema().dump(decided)
+
+    # -- staff changes to members -----------------------------------------------------
+
+    @rpc
+    def get_member_detail(self, slug):
+        return MemberDetailSchema().dump(self.store.get_member(str(slug), include_left=True))
+
+    @rpc
+    def update_member(self, slug, payload):
+        changes = load(MemberUpdateLoadSchema(), payload)
+        before = self.store.get_member(str(slug))
+        after = domain.update(before, changes)
+        self.store.save_member(before, after, [envelope(MEMBER_UPDATED, MemberSchema().dump(after))])
+        self.publish_stored_events()
+        return MemberDetailSchema().dump(after)
+
+    @rpc
+    def leave(self, slug, payload=None):
+        options = load(LeaveSchema(), payload or {})
+        before = self.store.get_member(str(slug), include_left=True)
+        try:
+            after = domain.leave(before, options.get("left_on") or date.today())
+        except domain.AlreadyLeft:
+            raise Conflict(f"{before['name']} has left the network already.") from None
+        event = envelope(MEMBER_LEFT, {"slug": after["slug"], "name": after["name"], "left_on": after["left_on"].isoformat()})
+        self.store.save_member(before, after, [event])
+        self.publish_stored_events()
+        return MemberDetailSchema().dump(after)

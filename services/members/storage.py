@@ -1,0 +1,194 @@
+"""The members store: members and applications in MongoDB, each change with its events."""
+import re
+from datetime import date
+
+from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
+
+from nszm import czech
+from nszm.contracts.errors import Conflict, NotFound
+from nszm.storage import ServiceStore, StoreProvider
+from services.members import domain
+
+DATE_FIELDS = ("member_since", "left_on")
+SLUG_ATTEMPTS = 5
+
+
+class SlugTaken(Exception):
+    """Another member took the slug between choosing it and storing the member."""
+
+
+def _to_document(member: dict) -> dict:
+    document = {key: value for key, value in member.items() if key != "slug"}
+    document["_id"] = member["slug"]
+    for key in DATE_FIELDS:
+        if isinstance(document.get(key), date):
+            document[key] = document[key].isoformat()
+    # Only active members hold their IČO in the unique index, so a member who left may rejoin.
+    document["active_ico"] = member["ico"] if member["status"] == "active" else None
+    if document["active_ico"] is None:
+        del document["active_ico"]
+    return document
+
+
+def _to_member(document: dict | None) -> dict | None:
+    if document is None:
+        return None
+    member = {key: value for key, value in document.items() if key not in ("_id", "active_ico")}
+    member["slug"] = document["_id"]
+    for key in DATE_FIELDS:
+        if isinstance(member.get(key), str):
+            member[key] = date.fromisoformat(member[key])
+    return member
+
+
+def _to_application(document: dict | None) -> dict | None:
+    if document is None:
+        return None
+    application = {key: value for key, value in document.items() if key not in ("_id", "pending_ico")}
+    application["id"] = document["_id"]
+    return application
+
+
+def _application_document(application: dict) -> dict:
+    document = {key: value for key, value in application.items() if key != "id"}
+    document["_id"] = application["id"]
+    if application["status"] == "pending":
+        document["pending_ico"] = application["ico"]
+    return document
+
+
+class MembersStore(ServiceStore):
+    service = "members"
+
+    def __init__(self, client, db_name):
+        super().__init__(client, db_name)
+        self.members = self.collection("members")
+        self.applications = self.collection("applications")
+
+    def ensure_indexes(self):
+        super().ensure_indexes()
+        self.members.create_index("active_ico", unique=True, sparse=True)
+        self.members.create_index([("status", ASCENDING), ("name_sort", ASCENDING)])
+        self.members.create_index([("status", ASCENDING), ("type", ASCENDING), ("region", ASCENDING)])
+        self.applications.create_index("pending_ico", unique=True, sparse=True)
+        self.applications.create_index([("status", ASCENDING), ("submitted_at", ASCENDING)])
+
+    # -- the directory --------------------------------------------------------------
+
+    def list_members(self, *, page: int, per_page: int, type=None, region=None, q=None):
+        query: dict = {"status": "active"}
+        if type:
+            query["type"] = type
+        if region:
+            query["region"] = region
+        if q and czech.fold(q):
+            query["name_folded"] = {"$regex": czech.search_pattern(q)}
+        total = self.members.count_documents(query)
+        cursor = self.members.find(query).sort("name_sort", ASCENDING).skip((page - 1) * per_page).limit(per_page)
+        return [_to_member(d) for d in cursor], total
+
+    def get_member(self, slug: str, include_left: bool = False) -> dict:
+        query = {"_id": slug} if include_left else {"_id": slug, "status": "active"}
+        member = _to_member(self.members.find_one(query))
+        if member is None:
+            raise NotFound(f"No member '{slug}'.")
+        return member
+
+    def active_members(self) -> list[dict]:
+        return [_to_member(d) for d in self.members.find({"status": "active"})]
+
+    def is_empty(self) -> bool:
+        return self.members.estimated_document_count() == 0 and self.applications.estimated_document_count() == 0
+
+    def taken_slugs(self, name: str) -> set[str]:
+        base = re.escape(czech.slugify(name))
+        return {d["_id"] for d in self.members.find({"_id": {"$regex": f"^{base}(-[0-9]+)?$"}}, {"_id": 1})}
+
+    # -- applications ---------------------------------------------------------------
+
+    def add_application(self, application: dict, events: list[dict]):
+        if self.members.find_one({"active_ico": application["ico"]}, {"_id": 1}):
+            raise Conflict(f"A member with IČO {application['ico']} exists already.")
+        try:
+            with self.transaction() as session:
+                self.applications.insert_one(_application_document(application), session=session)
+                self.record_events(events, session)
+        except DuplicateKeyError:
+            raise Conflict(f"An application with IČO {application['ico']} is pending already.") from None
+
+    def get_application(self, application_id: str) -> dict:
+        application = _to_application(self.applications.find_one({"_id": application_id}))
+        if application is None:
+            raise NotFound(f"No application '{application_id}'.")
+        return application
+
+    def list_applications(self, *, page: int, per_page: int, status=None):
+        query = {"status": status} if status else {}
+        total = self.applications.count_documents(query)
+        cursor = (
+            self.applications.find(query).sort("submitted_at", ASCENDING).skip((page - 1) * per_page).limit(per_page)
+        )
+        return [_to_application(d) for d in cursor], total
+
+    def _decide(self, decided: dict, session):
+        result = self.applications.replace_one(
+            {"_id": decided["id"], "status": "pending"}, _application_document(decided), session=session
+        )
+        if result.matched_count != 1:
+            raise Conflict("The application was decided already.")
+
+    def approve_application(self, decided: dict, member: dict, events: list[dict], returning: bool = False):
+        """Store the decision and the new (or returning) member atomically.
+
+        Raises SlugTaken when another approval took the slug meanwhile, so the caller can
+        pick the next one.
+        """
+        try:
+            with self.transaction() as session:
+                self._decide(decided, session)
+                if returning:
+                    result = self.members.replace_one(
+                        {"_id": member["slug"], "status": "left"},
+                        _to_document({**member, "version": member.get("version", 0) + 1}),
+                        session=session,
+                    )
+                    if result.matched_count != 1:
+                        raise Conflict("The returning member changed meanwhile; try again.")
+                else:
+                    self.members.insert_one(_to_document({**member, "version": 1}), session=session)
+                self.record_events(events, session)
+        except DuplicateKeyError as error:
+            if "_id" in (error.details or {}).get("keyPattern", {}):
+                raise SlugTaken(member["slug"]) from None
+            raise Conflict(f"A member with IČO {member['ico']} exists already.") from None
+
+    def add_member(self, member: dict):
+        """Insert a member directly (the demo data set and imports), without events."""
+        self.members.insert_one(_to_document({**member, "version": 1}))
+
+    def reject_application(self, decided: dict):
+        with self.transaction() as session:
+            self._decide(decided, session)
+
+    def returning_member(self, ico: str) -> dict | None:
+        """A member who left and now applies again keeps their slug and history."""
+        return _to_member(self.members.find_one({"ico": ico, "status": "left"}))
+
+    # -- changes to members -----------------------------------------------------------
+
+    def save_member(self, before: dict, after: dict, events: list[dict]):
+        """Replace a member if nobody changed it meanwhile (compare-and-set on its version)."""
+        version = before.get("version", 0)
+        after = {**after, "version": version + 1}
+        with self.transaction() as session:
+            result = self.members.replace_one(
+                {"_id": before["slug"], "version": version}, _to_document(after), session=session
+            )
+            if result.matched_count != 1:
+                raise Conflict("The member was changed by someone else; reload and try again.")
+            self.record_events(events, session)
+
+
+class MembersStoreProvider(StoreProvider):
+    store_class = MembersStore
