@@ -47,6 +47,15 @@ member_type = fields.String(required=True, validate=validate.OneOf(list(MEMBER_T
 region = fields.String(required=True, validate=validate.OneOf(REGIONS))
 
 
+class MemberTypeSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class RegionSchema(Schema):
+    name = fields.String(required=True)
+
+
 class ContactSchema(Schema):
     role = fields.String(validate=validate.OneOf(list(CONTACT_ROLES)))
     name = text(200, required=True)

@@ -2,10 +2,10 @@
 from datetime import date
 
 from nszm.contracts.errors import Conflict
-from nszm.entrypoints import rpc
 from nszm.contracts.events import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
-from nszm.relay import OutboxRelay
+from nszm.entrypoints import rpc
 from nszm.schemas import load
+from nszm.service import PlatformService
 from nszm.storage import utcnow
 from services.members import domain
 from services.members.schemas import (
@@ -31,13 +31,9 @@ def _page(items, total, query):
     return {"items": items, "total": total, "page": query["page"], "per_page": query["per_page"]}
 
 
-class MembersService(OutboxRelay):
+class MembersService(PlatformService):
     name = "members"
     store = MembersStoreProvider()
-
-    @rpc
-    def health(self):
-        return {"service": self.name, "mongo": self.store.ping(), "outbox_pending": self.store.outbox.pending_count()}
 
     # -- the public directory -------------------------------------------------------
 

@@ -1,8 +1,10 @@
-"""The outbox relay every publishing service mixes in: stored events reach the bus."""
+"""What every platform service mixes in: the health check and the outbox relay."""
 import logging
 
 from nameko.events import EventDispatcher
 from nameko.timer import timer
+
+from nszm.entrypoints import rpc
 
 log = logging.getLogger(__name__)
 
@@ -10,14 +12,18 @@ RELAY_INTERVAL_SECONDS = 0.5
 RELAY_BATCH = 100
 
 
-class OutboxRelay:
-    """Mixin for a nameko service whose store is `self.store`.
+class PlatformService:
+    """Mixin for a nameko service whose store (a `ServiceStore`) is `self.store`.
 
     The timer drains the outbox; entrypoints call `publish_stored_events()` after a commit so
     that events usually leave at once, and the timer catches whatever a crash left behind.
     """
 
     dispatch = EventDispatcher()
+
+    @rpc
+    def health(self):
+        return {"service": self.name, "mongo": self.store.ping(), "outbox_pending": self.store.outbox.pending_count()}
 
     @timer(interval=RELAY_INTERVAL_SECONDS)
     def relay_outbox(self):

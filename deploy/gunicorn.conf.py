@@ -1,0 +1,12 @@
+"""gunicorn settings for the gateway: threaded workers, each thread with its own RPC proxy."""
+import os
+
+bind = os.environ.get("GATEWAY_BIND") or "127.0.0.1:8000"
+worker_class = "gthread"
+workers = 1
+threads = int(os.environ.get("GATEWAY_THREADS", "16"))
+timeout = 60
+graceful_timeout = 5
+keepalive = 5
+accesslog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss'

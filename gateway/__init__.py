@@ -1,0 +1,1 @@
+"""The HTTP gateway: composes the services for the websites, staff and feeds."""

@@ -1,0 +1,200 @@
+"""Declared endpoints: one declaration routes a request and describes it in OpenAPI.
+
+An endpoint names its role (None for public), its query and body schemas, its response
+schema and the errors it can answer; `Api.register` turns each into a Flask view that
+authenticates, parses and serialises, and `Api.openapi` documents exactly those views.
+"""
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask, Response, request
+from marshmallow import Schema, fields
+from werkzeug.exceptions import BadRequest
+
+from gateway.auth import require_role
+
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+
+ERROR_DESCRIPTIONS = {
+    400: "Malformed request (e.g. invalid JSON)",
+    401: "No valid staff token",
+    403: "The token lacks the role",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    413: "Body too large",
+    415: "Body is not JSON",
+    422: "Invalid input; `errors` names each field",
+    503: "A service is unavailable",
+}
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+@dataclass
+class Endpoint:
+    path: str
+    method: str
+    view: Callable
+    summary: str
+    tag: str
+    role: str | None = None
+    query: type[Schema] | None = None
+    body: type[Schema] | None = None
+    body_required: bool = True
+    response: type[Schema] | Schema | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    media_type: str = JSON
+    cache: bool = True
+    cacheable: bool = field(init=False)
+
+    def __post_init__(self):
+        self.cacheable = self.cache and self.method == "GET" and self.role is None
+
+    @property
+    def openapi_path(self) -> str:
+        return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", self.path)
+
+    @property
+    def path_params(self) -> list[str]:
+        return re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", self.path)
+
+    def documented_errors(self) -> list[int]:
+        codes = set(self.errors) | {503}
+        if self.role:
+            codes |= {401, 403}
+        if self.body:
+            codes |= {400, 413, 415, 422}
+        if self.query:
+            codes.add(422)
+        if self.path_params:
+            codes.add(404)
+        return sorted(codes)
+
+
+def json_response(payload, status: int = 200, media_type: str = JSON) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status=status, mimetype=media_type)
+
+
+def read_json_body(required: bool):
+    if not request.content_length and not request.data:
+        if required:
+            raise BadRequest("A JSON body is expected.")
+        return {}
+    return request.get_json()  # 415 for another media type, 400 for malformed JSON
+
+
+class Api:
+    def __init__(self):
+        self.endpoints: list[Endpoint] = []
+
+    def route(self, path: str, method: str = "GET", **meta):
+        def decorate(view):
+            self.endpoints.append(Endpoint(path=path, method=method, view=view, **meta))
+            return view
+
+        return decorate
+
+    def register(self, app: Flask):
+        for endpoint in self.endpoints:
+            app.add_url_rule(
+                endpoint.path,
+                endpoint=f"{endpoint.tag}.{endpoint.view.__name__}",
+                view_func=self._view(endpoint),
+                methods=[endpoint.method],
+            )
+
+    @staticmethod
+    def _view(endpoint: Endpoint):
+        def view(**path_params):
+            if endpoint.role:
+                require_role(endpoint.role)
+            kwargs = dict(path_params)
+            if endpoint.query:
+                kwargs["query"] = {key: request.args.get(key) for key in request.args}
+            if endpoint.body:
+                kwargs["body"] = read_json_body(endpoint.body_required)
+            result = endpoint.view(**kwargs)
+            if isinstance(result, Response):
+                return result
+            response = json_response(result, endpoint.status, endpoint.media_type)
+            if endpoint.cacheable:
+                response.cache_control.public = True
+                response.cache_control.max_age = 60
+                response.add_etag()
+                response.make_conditional(request)
+            else:
+                response.cache_control.no_store = True
+            return response
+
+        view.__name__ = endpoint.view.__name__
+        return view
+
+    def openapi(self, public_url: str) -> dict:
+        spec = APISpec(
+            title="NSZM ČR platform API",
+            version="1.0.0",
+            openapi_version="3.0.3",
+            plugins=[MarshmallowPlugin()],
+            info={"description": "Members, events, good practice and feeds of the Czech Healthy Cities network."},
+            servers=[{"url": public_url}],
+        )
+        spec.components.security_scheme("staffToken", {"type": "http", "scheme": "bearer"})
+        spec.components.schema("Problem", schema=ProblemSchema)
+        paths: dict[str, dict] = {}
+        for endpoint in self.endpoints:
+            paths.setdefault(endpoint.openapi_path, {})[endpoint.method.lower()] = self._operation(endpoint)
+        for path, operations in paths.items():
+            spec.path(path=path, operations=operations)
+        return spec.to_dict()
+
+    @staticmethod
+    def _operation(endpoint: Endpoint) -> dict:
+        success: dict = {"description": "OK" if endpoint.status < 300 else "Accepted"}
+        if endpoint.response is not None:
+            success["content"] = {endpoint.media_type: {"schema": endpoint.response}}
+        elif endpoint.media_type != JSON:
+            success["content"] = {endpoint.media_type: {"schema": {"type": "string"}}}
+        responses = {str(endpoint.status): success}
+        if endpoint.cacheable:
+            responses["304"] = {"description": "Not modified (If-None-Match)"}
+        for code in endpoint.documented_errors():
+            responses[str(code)] = {
+                "description": ERROR_DESCRIPTIONS.get(code, "Error"),
+                "content": {PROBLEM: {"schema": "Problem"}},
+            }
+        operation = {
+            "operationId": endpoint.view.__name__,
+            "summary": endpoint.summary,
+            "tags": [endpoint.tag],
+            "responses": responses,
+            "parameters": [
+                {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+                for name in endpoint.path_params
+            ],
+        }
+        if endpoint.query:
+            operation["parameters"].append({"in": "query", "schema": endpoint.query})
+        if endpoint.body:
+            operation["requestBody"] = {
+                "required": endpoint.body_required,
+                "content": {JSON: {"schema": endpoint.body}},
+            }
+        if endpoint.role:
+            operation["security"] = [{"staffToken": []}]
+            operation["description"] = f"Staff only: needs a token with the `{endpoint.role}` role."
+        return operation

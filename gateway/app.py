@@ -1,0 +1,50 @@
+"""The gateway's WSGI application: endpoints, errors, CORS, metrics."""
+import re
+
+from flask import Flask, request
+
+from gateway import members, ops  # noqa: F401  (their endpoints register on `api`)
+from gateway.auth import TokenStore
+from gateway.context import GatewayContext, api
+from gateway.errors import install_error_handlers
+from gateway.rpc import RpcClients
+from nszm.config import Settings
+from nszm.storage import connect
+
+MAX_BODY_BYTES = 256 * 1024
+
+# The association's websites may call the API from browsers (with a staff token too).
+ALLOWED_ORIGINS = re.compile(
+    r"^https://([a-z0-9-]+\.)*(zdravamesta\.cz|dobrapraxe\.cz|nszm\.cz|healthycities\.cz)$"
+)
+
+
+def _cors(app: Flask, public_origin: str):
+    @app.after_request
+    def add_cors_headers(response):
+        origin = request.headers.get("Origin")
+        response.vary.add("Origin")
+        if origin and (origin == public_origin or ALLOWED_ORIGINS.match(origin)):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, If-None-Match"
+            response.headers["Access-Control-Expose-Headers"] = "ETag, Location"
+            response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+
+def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, mongo=None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.ensure_ascii = False
+    mongo = mongo or connect(settings.mongo_uri or "mongodb://127.0.0.1:27017/?directConnection=true")
+    tokens = TokenStore(mongo[settings.mongo_db]["gateway.staff_tokens"], settings.bootstrap_staff_token)
+    context = GatewayContext(settings=settings, rpc=rpc or RpcClients(settings.amqp_uri), tokens=tokens, mongo=mongo)
+    app.extensions["nszm"] = context
+    api.register(app)
+    context.openapi = api.openapi(settings.public_url)
+    install_error_handlers(app)
+    ops.install_metrics(app)
+    _cors(app, re.sub(r"^(https?://[^/]+).*$", r"\1", settings.public_url))
+    return app

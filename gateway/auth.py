@@ -1,0 +1,64 @@
+"""Staff bearer tokens: stored as SHA-256 hashes, each with its roles; one optional bootstrap token."""
+import hashlib
+import hmac
+import secrets
+import uuid
+
+from flask import current_app, request
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from nszm.storage import utcnow
+
+ROLES = ("members", "events", "practice", "mailouts", "admin")
+TOKEN_PREFIX = "nszm_"
+
+
+def hash_token(token: str) -> str:
+    # Tokens are 256 random bits, so a plain hash is enough; no password stretching needed.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class TokenStore:
+    def __init__(self, collection, bootstrap_token: str | None = None):
+        self.collection = collection
+        self.bootstrap_token = bootstrap_token
+
+    def ensure_indexes(self):
+        self.collection.create_index("hash", unique=True)
+
+    def issue(self, name: str, roles: list[str]) -> tuple[str, str]:
+        unknown = set(roles) - set(ROLES)
+        if unknown or not roles:
+            raise ValueError(f"roles must be among {', '.join(ROLES)}")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token_id = uuid.uuid4().hex[:12]
+        self.collection.insert_one(
+            {"_id": token_id, "name": name, "roles": sorted(set(roles)), "hash": hash_token(token),
+             "created_at": utcnow(), "revoked_at": None}
+        )
+        return token_id, token
+
+    def revoke(self, token_id: str) -> bool:
+        result = self.collection.update_one({"_id": token_id, "revoked_at": None}, {"$set": {"revoked_at": utcnow()}})
+        return result.modified_count == 1
+
+    def list(self) -> list[dict]:
+        return list(self.collection.find({}, {"hash": 0}).sort("created_at", 1))
+
+    def roles_for(self, token: str) -> set[str] | None:
+        if self.bootstrap_token and hmac.compare_digest(token.encode(), self.bootstrap_token.encode()):
+            return {"admin"}
+        record = self.collection.find_one({"hash": hash_token(token), "revoked_at": None}, {"roles": 1})
+        return set(record["roles"]) if record else None
+
+
+def require_role(role: str):
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("A staff bearer token is required.")
+    roles = current_app.extensions["nszm"].tokens.roles_for(token)
+    if roles is None:
+        raise Unauthorized("The token is not valid or was revoked.")
+    if role not in roles and "admin" not in roles:
+        raise Forbidden(f"The token lacks the '{role}' role.")

@@ -1,0 +1,25 @@
+"""What the gateway's views share: settings, RPC clients, token store, the endpoint registry."""
+from dataclasses import dataclass
+
+from flask import current_app
+
+from gateway.api import Api
+from gateway.auth import TokenStore
+from gateway.rpc import RpcClients
+from nszm.config import Settings
+
+api = Api()
+
+
+@dataclass
+class GatewayContext:
+    settings: Settings
+    rpc: RpcClients
+    tokens: TokenStore
+    mongo: object
+    openapi: dict | None = None
+
+
+def services():
+    """This thread's RPC proxy: `services().members.list_members(...)`."""
+    return current_app.extensions["nszm"].rpc.proxy()

@@ -1,0 +1,71 @@
+"""Every error as RFC 9457 problem+json; remote errors translated in one table."""
+import logging
+import socket
+
+from flask import Flask, current_app
+from kombu.exceptions import OperationalError
+from nameko.exceptions import RpcTimeout, UnknownService
+from werkzeug.exceptions import HTTPException
+
+from gateway.api import PROBLEM, json_response
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
+
+# exception raised by a service (or by the bus) -> (HTTP status, problem type, title)
+REMOTE_ERRORS = {
+    NotFound: (404, "not-found", "Not found"),
+    Conflict: (409, "conflict", "Conflict"),
+    InvalidInput: (422, "validation-error", "Invalid input"),
+    UnknownService: (503, "service-unavailable", "A service is not running"),
+    RpcTimeout: (503, "service-unavailable", "A service did not answer in time"),
+    OperationalError: (503, "service-unavailable", "The message bus is unavailable"),
+    ConnectionError: (503, "service-unavailable", "The message bus is unavailable"),
+    socket.timeout: (503, "service-unavailable", "The message bus is unavailable"),
+}
+
+HTTP_TYPES = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
+              413: "payload-too-large", 415: "unsupported-media-type", 400: "bad-request"}
+
+
+def problem(status: int, kind: str, title: str, detail: str = "", errors: dict | None = None, headers=None):
+    base = current_app.extensions["nszm"].settings.public_url
+    body = {"type": f"{base}/problems/{kind}", "title": title, "status": status, "detail": detail or title}
+    if errors is not None:
+        body["errors"] = errors
+    response = json_response(body, status, PROBLEM)
+    response.cache_control.no_store = True
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _lookup(error: Exception):
+    for error_type, mapping in REMOTE_ERRORS.items():
+        if isinstance(error, error_type):
+            return mapping
+    return None
+
+
+def install_error_handlers(app: Flask):
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        headers = {"WWW-Authenticate": 'Bearer realm="nszm"'} if error.code == 401 else None
+        if error.code == 405 and error.valid_methods:
+            headers = {"Allow": ", ".join(error.valid_methods)}
+        kind = HTTP_TYPES.get(error.code, "http-error")
+        return problem(error.code, kind, error.name, error.description, headers=headers)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        mapping = _lookup(error)
+        if mapping is None:
+            log.exception("unhandled error")
+            return problem(500, "internal-error", "Internal error", "Something broke on our side; it was logged.")
+        status, kind, title = mapping
+        if status == 503:
+            current_app.extensions["nszm"].rpc.discard()
+            log.warning("service call failed: %r", error)
+        detail = getattr(error, "detail", "") or title
+        errors = getattr(error, "errors", None) if isinstance(error, InvalidInput) else None
+        return problem(status, kind, title, detail, errors=errors)

@@ -1,0 +1,78 @@
+"""Operations endpoints: liveness, readiness, metrics and the OpenAPI document."""
+import time
+
+from flask import Flask, Response, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+from gateway.api import json_response
+from gateway.context import api
+from gateway.rpc import PROBE_TIMEOUT_SECONDS
+
+SERVICES = ("members", "events", "practice", "notify")
+
+REQUESTS = Counter("nszm_http_requests_total", "HTTP requests by route and status", ["method", "route", "status"])
+LATENCY = Histogram("nszm_http_request_seconds", "HTTP request latency by route", ["method", "route"])
+
+
+def install_metrics(app: Flask):
+    @app.before_request
+    def start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def observe(response):
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        if "started" in g:
+            LATENCY.labels(request.method, route).observe(time.perf_counter() - g.started)
+        return response
+
+
+@api.route("/healthz", summary="Liveness: 200 while the process lives", tag="operations", cache=False)
+def healthz():
+    return {"status": "ok"}
+
+
+def _check_services(checks: dict):
+    context = current_app.extensions["nszm"]
+    try:
+        proxy = context.rpc.proxy(timeout=PROBE_TIMEOUT_SECONDS)
+        checks["rabbitmq"] = "ok"
+    except Exception as error:
+        context.rpc.discard()
+        checks["rabbitmq"] = f"down: {error}"
+        for name in SERVICES:
+            checks[name] = "unknown: the bus is down"
+        return
+    replies = {name: getattr(proxy, name).health.call_async() for name in SERVICES}
+    for name, reply in replies.items():
+        try:
+            reply.result()
+            checks[name] = "ok"
+        except Exception as error:
+            checks[name] = f"down: {type(error).__name__}"
+
+
+@api.route("/readyz", summary="Readiness: RabbitMQ, MongoDB and every service answer", tag="operations")
+def readyz():
+    checks: dict[str, str] = {}
+    try:
+        current_app.extensions["nszm"].mongo.admin.command("ping")
+        checks["mongodb"] = "ok"
+    except Exception as error:
+        checks["mongodb"] = f"down: {type(error).__name__}"
+    _check_services(checks)
+    ready = all(value == "ok" for value in checks.values())
+    response = json_response({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
+    response.cache_control.no_store = True
+    return response
+
+
+@api.route("/metrics", summary="Prometheus metrics", tag="operations", media_type=CONTENT_TYPE_LATEST)
+def metrics():
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+@api.route("/openapi.json", summary="This document", tag="operations")
+def openapi():
+    return current_app.extensions["nszm"].openapi

@@ -1,0 +1,1 @@
+"""Running the platform on one machine: launcher, embedded database, demo data."""

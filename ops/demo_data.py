@@ -1,0 +1,60 @@
+"""A realistic demo data set: members of every type across several regions.
+
+Names are real members and candidates of the network; populations are rounded; contact
+people are fictional. Every IČO passes the mod-11 check (a test keeps it so).
+"""
+# name, type, region, IČO, population, member since, website, part of (slug)
+MEMBERS = [
+    ("Liberecký kraj", "region", "Liberecký kraj", "70891508", 447000, "2011-03-01", "https://www.kraj-lbc.cz", None),
+    ("Kraj Vysočina", "region", "Kraj Vysočina", "70890749", 512700, "2003-05-15", "https://www.kr-vysocina.cz", None),
+    ("Jihomoravský kraj", "region", "Jihomoravský kraj", "70888337", 1195000, "2014-06-01", "https://www.jmk.cz", None),
+    ("Moravskoslezský kraj", "region", "Moravskoslezský kraj", "70890692", 1177000, "2009-09-01", "https://www.msk.cz", None),
+    ("Hlavní město Praha", "city", "Hlavní město Praha", "00064581", 1357000, "2003-01-20", "https://www.praha.eu", None),
+    ("Praha 12", "city_district", "Hlavní město Praha", "00231151", 55000, "2006-02-01", "https://www.praha12.cz", "hlavni-mesto-praha"),
+    ("Praha 14", "city_district", "Hlavní město Praha", "00231312", 47000, "2010-04-01", "https://www.praha14.cz", "hlavni-mesto-praha"),
+    ("Praha 15", "city_district", "Hlavní město Praha", "00231355", 38000, "2005-10-01", "https://www.praha15.cz", "hlavni-mesto-praha"),
+    ("Liberec", "city", "Liberecký kraj", "00262978", 104800, "2012-01-01", "https://www.liberec.cz", None),
+    ("Jablonec nad Nisou", "city", "Liberecký kraj", "00262340", 45800, "2015-05-01", "https://www.mestojablonec.cz", None),
+    ("Semily", "city", "Liberecký kraj", "00276006", 8400, "2013-03-01", "https://www.semily.cz", None),
+    ("Turnov", "city", "Liberecký kraj", "00276227", 14500, "2016-09-01", "https://www.turnov.cz", None),
+    ("Brno", "city", "Jihomoravský kraj", "44992785", 382400, "1994-09-01", "https://www.brno.cz", None),
+    ("Hodonín", "city", "Jihomoravský kraj", "00284891", 24300, "1996-01-01", "https://www.hodonin.eu", None),
+    ("Letovice", "city", "Jihomoravský kraj", "00280704", 6800, "2008-04-01", "https://www.letovice.net", None),
+    ("Chrudim", "city", "Pardubický kraj", "00270211", 23000, "1994-09-01", "https://www.chrudim.eu", None),
+    ("Kopřivnice", "city", "Moravskoslezský kraj", "00298077", 21800, "1994-09-01", "https://www.koprivnice.cz", None),
+    ("Ostrava", "city", "Moravskoslezský kraj", "00845451", 279000, "2017-01-01", "https://www.ostrava.cz", None),
+    ("Opava", "city", "Moravskoslezský kraj", "00300535", 55000, "2019-06-01", "https://www.opava-city.cz", None),
+    ("Rýmařov", "city", "Moravskoslezský kraj", "00296317", 7900, "2004-11-01", "https://www.rymarov.cz", None),
+    ("Litoměřice", "city", "Ústecký kraj", "00263958", 23600, "2004-01-01", "https://www.litomerice.cz", None),
+    ("Jihlava", "city", "Kraj Vysočina", "00286010", 51200, "1994-09-01", "https://www.jihlava.cz", None),
+    ("Třebíč", "city", "Kraj Vysočina", "00290629", 34400, "2002-02-01", "https://www.trebic.cz", None),
+    ("Žďár nad Sázavou", "city", "Kraj Vysočina", "00295841", 20300, "2001-05-01", "https://www.zdarns.cz", None),
+    ("Velké Meziříčí", "city", "Kraj Vysočina", "00295671", 11200, "2005-01-01", "https://www.velkemezirici.cz", None),
+    ("Bystřice nad Pernštejnem", "city", "Kraj Vysočina", "00294209", 8000, "2011-10-01", "https://www.bystricenp.cz", None),
+    ("Vsetín", "city", "Zlínský kraj", "00304450", 25400, "1996-01-01", "https://www.mestovsetin.cz", None),
+    ("Zlín", "city", "Zlínský kraj", "00283924", 74000, "2006-06-01", "https://www.zlin.eu", None),
+    ("Uherské Hradiště", "city", "Zlínský kraj", "00291471", 24900, "2007-03-01", "https://www.mesto-uh.cz", None),
+    ("Kroměříž", "city", "Zlínský kraj", "00287351", 28000, "2003-09-01", "https://www.mesto-kromeriz.cz", None),
+    ("Prostějov", "city", "Olomoucký kraj", "00288659", 43000, "2004-06-01", "https://www.prostejov.eu", None),
+    ("Hradec Králové", "city", "Královéhradecký kraj", "00268810", 92800, "2018-03-01", "https://www.hradeckralove.org", None),
+    ("Český Krumlov", "city", "Jihočeský kraj", "00245836", 12900, "2009-01-01", "https://www.ckrumlov.cz", None),
+    ("Strakonice", "city", "Jihočeský kraj", "00251810", 22600, "1995-04-01", "https://www.strakonice.eu", None),
+    ("Kutná Hora", "city", "Středočeský kraj", "00236195", 20700, "2014-02-01", "https://www.kutnahora.cz", None),
+    ("Dolní Břežany", "municipality", "Středočeský kraj", "00241172", 4000, "2016-01-01", "https://www.dolnibrezany.cz", None),
+    ("Hnanice", "municipality", "Jihomoravský kraj", "00292630", 400, "2020-05-01", None, None),
+    ("Křižanov", "municipality", "Kraj Vysočina", "00294594", 1900, "2012-09-01", None, "mikroregion-telcsko"),
+    ("Mikroregion Telčsko", "microregion", "Kraj Vysočina", "70941777", 11300, "2010-01-01", "https://www.telcsko.cz", None),
+    ("Svazek obcí Region Orlické hory", "microregion", "Královéhradecký kraj", "70157898", 26000, "2008-05-01", None, None),
+    ("MAS Hranicko", "mas", "Olomoucký kraj", "27019161", 58000, "2009-07-01", "https://www.mashranicko.cz", None),
+    ("MAS Brdy", "mas", "Středočeský kraj", "27036812", 44000, "2013-11-01", "https://www.mas-brdy.cz", None),
+    ("MAS Vladař", "mas", "Karlovarský kraj", "26593661", 35000, "2015-03-01", "https://www.mas-vladar.cz", None),
+]
+
+CONTACT_FIRST_NAMES = ["Jana", "Petr", "Lucie", "Tomáš", "Markéta", "Jiří", "Eva", "Martin", "Zuzana", "Ondřej"]
+CONTACT_SURNAMES = ["Nováková", "Dvořák", "Černá", "Procházka", "Kučerová", "Horák", "Veselá", "Král", "Malá", "Řezníček"]
+
+# name, type, region, IČO, population, contact name, e-mail
+PENDING_APPLICATIONS = [
+    ("Hrádek nad Nisou", "city", "Liberecký kraj", "00262854", 7700, "Alena Šimková", "koordinator@hradek.cz"),
+    ("Svitavy", "city", "Pardubický kraj", "00277444", 16800, "Karel Beneš", "zdrave.mesto@svitavy.cz"),
+]

@@ -1,0 +1,53 @@
+"""The embedded MongoDB-compatible server (SecantusDB) used when MONGO_URI is unset."""
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pymongo
+
+from nszm.storage import connect
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def uri_for(port: int) -> str:
+    return f"mongodb://127.0.0.1:{port}/?directConnection=true"
+
+
+def command(data_dir: Path, port: int) -> str:
+    storage = data_dir / "mongo"
+    storage.mkdir(parents=True, exist_ok=True)
+    return f"{Path(sys.executable).parent / 'secantusd-py'} --host 127.0.0.1 --port {port} --storage-path {storage} --log-level WARNING"
+
+
+def port_file(data_dir: Path) -> Path:
+    return data_dir / "mongo.port"
+
+
+def running_uri(data_dir: Path) -> str | None:
+    """The URI of an embedded server that `make run` started and that still answers."""
+    path = port_file(data_dir)
+    if not path.exists():
+        return None
+    uri = uri_for(int(path.read_text().strip()))
+    return uri if wait_until_up(uri, timeout=1.0) else None
+
+
+def wait_until_up(uri: str, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    client = connect(uri)
+    try:
+        while time.monotonic() < deadline:
+            try:
+                client.admin.command("ping")
+                return True
+            except pymongo.errors.PyMongoError:
+                time.sleep(0.2)
+        return False
+    finally:
+        client.close()

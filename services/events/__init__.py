@@ -1,0 +1,1 @@
+"""The events service: events, their sessions and registrations."""

@@ -1,0 +1,1 @@
+"""The notify service: transactional mail and mailouts."""

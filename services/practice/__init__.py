@@ -1,0 +1,1 @@
+"""The practice service: good practice and the NEJpraxe vote."""
