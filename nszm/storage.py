@@ -3,8 +3,8 @@
 A service's `storage.py` subclasses `ServiceStore` with its domain verbs and `StoreProvider`
 to inject it; entrypoints never see a database handle.
 """
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 import pymongo
 from nameko.extensions import DependencyProvider
@@ -93,11 +93,10 @@ class ServiceStore:
         self.client.admin.command("ping")
         return True
 
-    @contextmanager
-    def transaction(self):
+    def atomically(self, work: Callable):
+        """Run `work(session)` in a transaction, again from the start on transient conflicts."""
         with self.client.start_session() as session:
-            with session.start_transaction():
-                yield session
+            return session.with_transaction(work)
 
     def record_events(self, events: list[dict], session):
         for event in events:

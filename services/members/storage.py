@@ -110,10 +110,12 @@ class MembersStore(ServiceStore):
     def add_application(self, application: dict, events: list[dict]):
         if self.members.find_one({"active_ico": application["ico"]}, {"_id": 1}):
             raise Conflict(f"A member with IČO {application['ico']} exists already.")
+        def work(session):
+            self.applications.insert_one(_application_document(application), session=session)
+            self.record_events(events, session)
+
         try:
-            with self.transaction() as session:
-                self.applications.insert_one(_application_document(application), session=session)
-                self.record_events(events, session)
+            self.atomically(work)
         except DuplicateKeyError:
             raise Conflict(f"An application with IČO {application['ico']} is pending already.") from None
 
@@ -144,20 +146,23 @@ class MembersStore(ServiceStore):
         Raises SlugTaken when another approval took the slug meanwhile, so the caller can
         pick the next one.
         """
+
+        def work(session):
+            self._decide(decided, session)
+            if returning:
+                result = self.members.replace_one(
+                    {"_id": member["slug"], "status": "left"},
+                    _to_document({**member, "version": member.get("version", 0) + 1}),
+                    session=session,
+                )
+                if result.matched_count != 1:
+                    raise Conflict("The returning member changed meanwhile; try again.")
+            else:
+                self.members.insert_one(_to_document({**member, "version": 1}), session=session)
+            self.record_events(events, session)
+
         try:
-            with self.transaction() as session:
-                self._decide(decided, session)
-                if returning:
-                    result = self.members.replace_one(
-                        {"_id": member["slug"], "status": "left"},
-                        _to_document({**member, "version": member.get("version", 0) + 1}),
-                        session=session,
-                    )
-                    if result.matched_count != 1:
-                        raise Conflict("The returning member changed meanwhile; try again.")
-                else:
-                    self.members.insert_one(_to_document({**member, "version": 1}), session=session)
-                self.record_events(events, session)
+            self.atomically(work)
         except DuplicateKeyError as error:
             if "_id" in (error.details or {}).get("keyPattern", {}):
                 raise SlugTaken(member["slug"]) from None
@@ -168,8 +173,7 @@ class MembersStore(ServiceStore):
         self.members.insert_one(_to_document({**member, "version": 1}))
 
     def reject_application(self, decided: dict):
-        with self.transaction() as session:
-            self._decide(decided, session)
+        self.atomically(lambda session: self._decide(decided, session))
 
     def returning_member(self, ico: str) -> dict | None:
         """A member who left and now applies again keeps their slug and history."""
@@ -181,13 +185,16 @@ class MembersStore(ServiceStore):
         """Replace a member if nobody changed it meanwhile (compare-and-set on its version)."""
         version = before.get("version", 0)
         after = {**after, "version": version + 1}
-        with self.transaction() as session:
+
+        def work(session):
             result = self.members.replace_one(
                 {"_id": before["slug"], "version": version}, _to_document(after), session=session
             )
             if result.matched_count != 1:
                 raise Conflict("The member was changed by someone else; reload and try again.")
             self.record_events(events, session)
+
+        self.atomically(work)
 
 
 class MembersStoreProvider(StoreProvider):

@@ -1,0 +1,1 @@
+"""The platform's tests: unit, integration (real RabbitMQ and SecantusDB) and HTTP."""

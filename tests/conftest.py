@@ -1,0 +1,93 @@
+"""Fixtures every level shares: a real SecantusDB server, a private RabbitMQ vhost, fresh databases.
+
+In-process nameko containers need eventlet's monkey patch, applied before anything imports
+sockets; the database server and the platform itself run as subprocesses.
+"""
+import warnings
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)  # eventlet announces its own deprecation
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import quote  # noqa: E402
+
+import pytest  # noqa: E402
+
+from nszm.config import DEFAULT_AMQP_URI  # noqa: E402
+from nszm.storage import connect  # noqa: E402
+from ops import embedded  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def make_vhost(name: str) -> str:
+    """A fresh RabbitMQ vhost, so tests never meet another running platform's services."""
+    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    subprocess.run([ctl, "add_vhost", name], check=True, capture_output=True)
+    subprocess.run([ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True, capture_output=True)
+    return DEFAULT_AMQP_URI.rstrip("/") + "/" + quote(name, safe="")
+
+
+def drop_vhost(name: str):
+    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    subprocess.run([ctl, "delete_vhost", name], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def amqp_uri():
+    name = f"nszm-test-{uuid.uuid4().hex[:8]}"
+    yield make_vhost(name)
+    drop_vhost(name)
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(tmp_path_factory):
+    """A SecantusDB server of our own on a free port, its data in a temporary directory."""
+    port = embedded.free_port()
+    storage = tmp_path_factory.mktemp("secantus")
+    log = open(storage / "server.log", "wb")
+    server = subprocess.Popen(
+        [str(BIN / "secantusd-py"), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(storage / "data"),
+         "--log-level", "WARNING"],
+        stdout=log, stderr=log,
+    )
+    uri = embedded.uri_for(port)
+    assert embedded.wait_until_up(uri), "SecantusDB did not start"
+    yield uri
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def mongo_client(mongo_uri):
+    client = connect(mongo_uri)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def db_name():
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def service_config(amqp_uri, mongo_uri, db_name):
+    """nameko configuration of an in-process container on the test vhost and a fresh database."""
+    return {"AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri, "MONGO_DB": db_name, "serializer": "json"}
+
+
+@pytest.fixture
+def subprocess_env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT)
+    env.pop("MONGO_URI", None)
+    return env

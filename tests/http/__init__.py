@@ -1,0 +1,1 @@
+"""End-to-end tests over HTTP against the running platform."""

@@ -1,0 +1,1 @@
+"""Integration tests: services and stores against real RabbitMQ and SecantusDB."""

@@ -1,0 +1,11 @@
+"""Integration fixtures: stores on fresh databases, services running in-process on the test vhost."""
+import pytest
+
+from services.members.storage import MembersStore
+
+
+@pytest.fixture
+def members_store(mongo_client, db_name):
+    store = MembersStore(mongo_client, db_name)
+    store.ensure_indexes()
+    return store

@@ -1,0 +1,35 @@
+"""The demo data set: valid, loaded once into an empty database, shown in Czech order."""
+from nszm import czech
+from ops import demo, demo_data
+from services.members import domain
+
+
+def test_every_demo_ico_is_valid_and_unique():
+    icos = [row[3] for row in demo_data.MEMBERS] + [row[3] for row in demo_data.PENDING_APPLICATIONS]
+    assert all(domain.is_valid_ico(ico) for ico in icos)
+    assert len(set(icos)) == len(icos)
+
+
+def test_demo_covers_every_member_type_and_several_regions():
+    members = demo.demo_members()
+    assert {m["type"] for m in members} == set(domain_types())
+    assert len({m["region"] for m in members}) >= 8
+    assert any(m["name"] == "Liberecký kraj" for m in members)
+
+
+def domain_types():
+    from nszm.contracts.members import MEMBER_TYPES
+
+    return MEMBER_TYPES
+
+
+def test_loads_into_an_empty_database_only(mongo_uri, members_store, db_name):
+    loaded = demo.load_demo(mongo_uri, db_name)
+    assert loaded == len(demo_data.MEMBERS) + len(demo_data.PENDING_APPLICATIONS)
+    assert demo.load_demo(mongo_uri, db_name) == 0
+    items, total = members_store.list_members(page=1, per_page=100)
+    assert total == len(demo_data.MEMBERS)
+    names = [m["name"] for m in items]
+    assert names == sorted(names, key=czech.sort_key)
+    assert names.index("Hradec Králové") < names.index("Chrudim")
+    assert members_store.list_applications(page=1, per_page=10, status="pending")[1] == 2

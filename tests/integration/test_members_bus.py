@@ -1,0 +1,97 @@
+"""The members service over real RabbitMQ: RPC in, events out through the outbox."""
+import pytest
+from nameko.events import event_handler
+from nameko.standalone.rpc import ServiceRpcProxy
+from nameko.testing.services import entrypoint_waiter
+
+from nszm.contracts.errors import Conflict, InvalidInput
+from nszm.contracts.events import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
+from services.members.service import MembersService
+from tests import factories
+from tests.waiting import wait_until
+
+
+class Listener:
+    """A subscriber as another service would write it."""
+
+    name = "listener"
+
+    @event_handler(MEMBER_APPLIED.source, MEMBER_APPLIED.name)
+    def on_applied(self, payload):
+        return payload
+
+    @event_handler(MEMBER_JOINED.source, MEMBER_JOINED.name)
+    def on_joined(self, payload):
+        return payload
+
+    @event_handler(MEMBER_UPDATED.source, MEMBER_UPDATED.name)
+    def on_updated(self, payload):
+        return payload
+
+    @event_handler(MEMBER_LEFT.source, MEMBER_LEFT.name)
+    def on_left(self, payload):
+        return payload
+
+
+@pytest.fixture
+def running(runner_factory, service_config):
+    runner = runner_factory(service_config, MembersService, Listener)
+    runner.start()
+    return runner
+
+
+@pytest.fixture
+def members(running, service_config):
+    with ServiceRpcProxy("members", service_config, timeout=10) as proxy:
+        yield proxy
+
+
+def listener(runner):
+    return next(c for c in runner.containers if c.service_name == "listener")
+
+
+def wait_for(runner, method):
+    return entrypoint_waiter(listener(runner), method, timeout=10)
+
+
+def test_a_membership_goes_from_application_to_leaving_with_every_event(running, members):
+    with wait_for(running, "on_applied") as applied:
+        receipt = members.apply(factories.application(name="Hrádek nad Nisou"))
+    assert applied.get()["data"]["application_id"] == receipt["id"]
+    assert applied.get()["schema_version"] == 1 and applied.get()["event_id"]
+
+    with wait_for(running, "on_joined") as joined:
+        member = members.approve_application(receipt["id"], {})
+    assert joined.get()["data"]["slug"] == member["slug"] == "hradek-nad-nisou"
+    assert members.get_member(member["slug"])["name"] == "Hrádek nad Nisou"
+
+    with wait_for(running, "on_updated") as updated:
+        members.update_member(member["slug"], {"population": 7800})
+    assert updated.get()["data"]["population"] == 7800
+
+    with wait_for(running, "on_left") as left:
+        members.leave(member["slug"], {})
+    assert left.get()["data"]["slug"] == member["slug"]
+    assert members.stats()["total"] == 0
+
+
+def test_errors_arrive_as_the_shared_types(members):
+    with pytest.raises(InvalidInput) as error:
+        members.apply(factories.application(ico="11111111"))
+    assert "ico" in error.value.errors
+    payload = factories.application()
+    members.apply(payload)
+    with pytest.raises(Conflict):
+        members.apply(payload)
+
+
+def test_the_relay_publishes_events_left_in_the_outbox(running, mongo_client, service_config):
+    """An event stored while the broker or the service was down is published by the timer."""
+    from services.members.storage import MembersStore
+
+    store = MembersStore(mongo_client, service_config["MONGO_DB"])
+    event = envelope(MEMBER_LEFT, {"slug": "x", "name": "X", "left_on": "2026-01-01"})
+    with wait_for(running, "on_left") as left:
+        store.atomically(lambda session: store.record_events([event], session))
+    assert left.get()["event_id"] == event["event_id"]
+    wait_until(lambda: store.outbox.pending_count() == 0, message="outbox drained")

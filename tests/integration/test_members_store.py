@@ -1,0 +1,134 @@
+"""The members store against a real SecantusDB server."""
+from datetime import date, datetime, timezone
+
+import eventlet
+import pytest
+
+from nszm.contracts.errors import Conflict, NotFound
+from nszm.contracts.events import MEMBER_APPLIED, MEMBER_JOINED, envelope
+from services.members import domain
+from services.members.storage import SlugTaken
+from tests import factories
+
+NOW = datetime(2026, 11, 21, tzinfo=timezone.utc)
+
+
+def new_member(name, **overrides):
+    base = {"slug": domain.first_free_slug(name, set()), "name": name, "type": "city", "region": "Zlínský kraj",
+            "ico": factories.ico(), "population": 1000, "member_since": date(2020, 1, 1), "website": None,
+            "part_of": None, "contacts": [], "status": "active", "left_on": None}
+    return domain.with_search_fields({**base, **overrides})
+
+
+def applied(store, **overrides):
+    application = domain.new_application(factories.application(**overrides), NOW)
+    event = envelope(MEMBER_APPLIED, {"application_id": application["id"], "name": application["name"],
+                                      "type": application["type"], "region": application["region"],
+                                      "population": application["population"], "contact": application["contact"]})
+    store.add_application(application, [event])
+    return application
+
+
+def test_directory_sorts_in_czech_order_filters_and_pages(members_store):
+    for name, type_ in [("Chrudim", "city"), ("Hodonín", "city"), ("Cheb", "city"), ("Žďár nad Sázavou", "city"),
+                        ("Česká Lípa", "city"), ("MAS Brdy", "mas")]:
+        members_store.add_member(new_member(name, type=type_))
+    items, total = members_store.list_members(page=1, per_page=3, type="city")
+    assert total == 5
+    assert [m["name"] for m in items] == ["Česká Lípa", "Hodonín", "Cheb"]
+    items, _ = members_store.list_members(page=2, per_page=3, type="city")
+    assert [m["name"] for m in items] == ["Chrudim", "Žďár nad Sázavou"]
+    assert members_store.list_members(page=1, per_page=20, q="ZDAR")[0][0]["name"] == "Žďár nad Sázavou"
+    assert members_store.list_members(page=1, per_page=20, q="lípa")[1] == 1
+    assert members_store.list_members(page=1, per_page=20, q=".*")[1] == 0
+    assert members_store.list_members(page=1, per_page=20, region="Liberecký kraj")[1] == 0
+
+
+def test_dates_and_fields_survive_the_round_trip(members_store):
+    members_store.add_member(new_member("Kopřivnice", member_since=date(1994, 9, 1)))
+    member = members_store.get_member("koprivnice")
+    assert member["member_since"] == date(1994, 9, 1) and member["slug"] == "koprivnice"
+    with pytest.raises(NotFound):
+        members_store.get_member("nope")
+
+
+def test_application_and_its_event_are_stored_together(members_store):
+    application = applied(members_store)
+    assert members_store.get_application(application["id"])["status"] == "pending"
+    record = members_store.outbox.claim_next()
+    assert record["event_type"] == "member_applied"
+    assert record["payload"]["data"]["application_id"] == application["id"]
+
+
+def test_concurrent_applications_with_one_ico_store_exactly_one(members_store):
+    ico = factories.ico()
+    outcomes = []
+
+    def attempt(i):
+        try:
+            applied(members_store, ico=ico, name=f"Obec {i}")
+            outcomes.append("stored")
+        except Conflict:
+            outcomes.append("conflict")
+
+    pool = eventlet.GreenPool(20)
+    for i in range(20):
+        pool.spawn(attempt, i)
+    pool.waitall()
+    assert outcomes.count("stored") == 1 and outcomes.count("conflict") == 19
+    assert members_store.list_applications(page=1, per_page=100)[1] == 1
+    assert members_store.outbox.pending_count() == 1
+
+
+def test_an_ico_of_an_active_member_cannot_apply(members_store):
+    existing = new_member("Zlín")
+    members_store.add_member(existing)
+    with pytest.raises(Conflict):
+        applied(members_store, ico=existing["ico"])
+
+
+def test_approval_is_all_or_nothing(members_store):
+    existing = new_member("Vsetín")
+    members_store.add_member(existing)
+    # An application slipped in before the member existed, with the same IČO.
+    application = domain.new_application(factories.application(ico=existing["ico"]), NOW)
+    members_store.applications.insert_one({**{k: v for k, v in application.items() if k != "id"},
+                                           "_id": application["id"], "pending_ico": application["ico"]})
+    decided, member = domain.approve(application, "vsetin-2", date.today(), NOW)
+    with pytest.raises(Conflict):
+        members_store.approve_application(decided, member, [envelope(MEMBER_JOINED, {
+            "slug": "vsetin-2", "name": "Vsetín", "type": "city", "region": "Zlínský kraj", "population": 1,
+            "member_since": "2026-01-01", "website": None, "part_of": None})])
+    assert members_store.get_application(application["id"])["status"] == "pending"
+    assert members_store.outbox.pending_count() == 0
+    with pytest.raises(NotFound):
+        members_store.get_member("vsetin-2")
+
+
+def test_a_taken_slug_is_reported_for_retry(members_store):
+    members_store.add_member(new_member("Turnov"))
+    application = applied(members_store, name="Turnov")
+    decided, member = domain.approve(application, "turnov", date.today(), NOW)
+    with pytest.raises(SlugTaken):
+        members_store.approve_application(decided, member, [])
+    assert members_store.taken_slugs("Turnov") == {"turnov"}
+
+
+def test_a_stale_update_conflicts(members_store):
+    members_store.add_member(new_member("Semily"))
+    before = members_store.get_member("semily")
+    members_store.save_member(before, domain.update(before, {"population": 8500}), [])
+    with pytest.raises(Conflict):
+        members_store.save_member(before, domain.update(before, {"population": 9000}), [])
+    assert members_store.get_member("semily")["population"] == 8500
+
+
+def test_a_member_who_left_can_return_with_the_same_ico(members_store):
+    members_store.add_member(new_member("Rýmařov"))
+    before = members_store.get_member("rymarov")
+    members_store.save_member(before, domain.leave(before, date(2025, 1, 1)), [])
+    application = applied(members_store, ico=before["ico"], name="Rýmařov")
+    returning = members_store.returning_member(before["ico"])
+    decided, member = domain.approve(application, returning["slug"], date.today(), NOW)
+    members_store.approve_application(decided, {**member, "version": returning["version"]}, [], returning=True)
+    assert members_store.get_member("rymarov")["status"] == "active"

@@ -1,0 +1,1 @@
+"""Unit tests: pure domain rules and service entrypoints with fake stores."""
