@@ -2,7 +2,7 @@
 import logging
 import socket
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RpcTimeout, UnknownService
 from werkzeug.exceptions import HTTPException
@@ -47,9 +47,26 @@ def _lookup(error: Exception):
     return None
 
 
+# A refused body is read and dropped up to this size, so that the client gets the 413
+# instead of a connection reset; anything larger is cut off.
+DRAIN_LIMIT_BYTES = 8 * 1024 * 1024
+
+
+def _drain_refused_body():
+    stream = request.environ.get("wsgi.input")
+    remaining = min(request.content_length or 0, DRAIN_LIMIT_BYTES)
+    while stream is not None and remaining > 0:
+        chunk = stream.read(min(64 * 1024, remaining))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+
+
 def install_error_handlers(app: Flask):
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if error.code == 413:
+            _drain_refused_body()
         headers = {"WWW-Authenticate": 'Bearer realm="nszm"'} if error.code == 401 else None
         if error.code == 405 and error.valid_methods:
             headers = {"Allow": ", ".join(error.valid_methods)}

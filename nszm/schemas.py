@@ -9,8 +9,12 @@ def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(messages, dict):
         flat: dict[str, list[str]] = {}
         for key, value in messages.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            flat.update(flatten_messages(value, name))
+            if key == "_schema":
+                name = prefix or "_schema"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            for field, field_messages in flatten_messages(value, name).items():
+                flat.setdefault(field, []).extend(field_messages)
         return flat
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         return {prefix or "_schema": list(messages)}

@@ -85,7 +85,7 @@ def service_config(amqp_uri, mongo_uri, db_name):
     return {"AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri, "MONGO_DB": db_name, "serializer": "json"}
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def subprocess_env():
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT)
