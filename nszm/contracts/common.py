@@ -1,5 +1,5 @@
 """Schema pieces every service's RPC contract uses: paging and strict strings."""
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 MAX_PER_PAGE = 100
 
@@ -27,9 +27,16 @@ def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
     )
 
 
+def no_control_characters(value: str):
+    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
+        raise ValidationError("Control characters are not allowed.")
+
+
 def text(max_length: int, required: bool = False, **kwargs) -> fields.String:
-    """A trimmed-length string field; marshmallow rejects dicts such as {"$gt": ""} by type."""
+    """A length-bounded string field; marshmallow rejects dicts such as {"$gt": ""} by type."""
     min_length = 1 if required else 0
     return fields.String(
-        required=required, validate=validate.Length(min=min_length, max=max_length), **kwargs
+        required=required,
+        validate=[validate.Length(min=min_length, max=max_length), no_control_characters],
+        **kwargs,
     )
