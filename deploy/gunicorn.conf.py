@@ -10,3 +10,6 @@ graceful_timeout = 5
 keepalive = 5
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss'
+# The runtime control socket has one fixed path per user; several gateways on one machine
+# (a second platform, the tests) would fight over it, and nothing here uses it.
+control_socket_disable = True

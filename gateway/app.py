@@ -4,6 +4,7 @@ import re
 from flask import Flask, request
 
 from gateway import members, ops  # noqa: F401  (their endpoints register on `api`)
+from gateway.asyncapi import asyncapi_document
 from gateway.auth import TokenStore
 from gateway.context import GatewayContext, api
 from gateway.errors import install_error_handlers
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     app.extensions["nszm"] = context
     api.register(app)
     context.openapi = api.openapi(settings.public_url)
+    context.asyncapi = asyncapi_document(re.sub(r"//[^@/]*@", "//", settings.amqp_uri))
     install_error_handlers(app)
     ops.install_metrics(app)
     _cors(app, re.sub(r"^(https?://[^/]+).*$", r"\1", settings.public_url))

@@ -18,6 +18,7 @@ class GatewayContext:
     tokens: TokenStore
     mongo: object
     openapi: dict | None = None
+    asyncapi: dict | None = None
 
 
 def services():

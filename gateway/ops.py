@@ -76,3 +76,8 @@ def metrics():
 @api.route("/openapi.json", summary="This document", tag="operations")
 def openapi():
     return current_app.extensions["nszm"].openapi
+
+
+@api.route("/asyncapi.json", summary="The bus events (AsyncAPI 2.6)", tag="operations")
+def asyncapi():
+    return current_app.extensions["nszm"].asyncapi

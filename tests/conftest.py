@@ -24,6 +24,7 @@ import pytest  # noqa: E402
 from nszm.config import DEFAULT_AMQP_URI  # noqa: E402
 from nszm.storage import connect  # noqa: E402
 from ops import embedded  # noqa: E402
+from ops.run import ensure_rabbitmq  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -40,6 +41,12 @@ def make_vhost(name: str) -> str:
 def drop_vhost(name: str):
     ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
     subprocess.run([ctl, "delete_vhost", name], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def rabbitmq_running():
+    """RabbitMQ is started if it is installed but down, as `make run` does."""
+    ensure_rabbitmq(DEFAULT_AMQP_URI)
 
 
 @pytest.fixture(scope="session")

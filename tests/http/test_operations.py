@@ -8,6 +8,7 @@ from openapi_spec_validator import validate
 
 from gateway.app import create_app
 from nszm.config import Settings
+from nszm.contracts.events import ALL_EVENTS
 from tests import factories
 from tests.http.test_members_api import assert_problem, join
 
@@ -44,6 +45,20 @@ def test_openapi_is_valid_and_documents_every_route(platform, public):
     assert "422" in apply["responses"] and "409" in apply["responses"]
     assert apply["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("ApplicationInput")
     assert spec["paths"]["/api/v1/membership-applications/{application_id}/approve"]["post"]["security"]
+
+
+def test_asyncapi_describes_every_bus_event(public):
+    document = public.get("/asyncapi.json").json()
+    assert document["asyncapi"].startswith("2.")
+    channels = document["channels"]
+    assert {channel.split("/")[1] for channel in channels} == {spec.name for spec in ALL_EVENTS}
+    joined = channels["members.events/member_joined"]
+    assert joined["bindings"]["amqp"]["exchange"] == {"name": "members.events", "type": "topic", "durable": True,
+                                                      "autoDelete": False, "vhost": "/"}
+    refs = json.dumps(document)
+    for name in ("Envelope", "Member", "MemberAppliedData", "MemberLeftData"):
+        assert name in document["components"]["schemas"] and f"#/components/schemas/{name}" in refs
+    assert "guest" not in document["servers"]["rabbitmq"]["url"]
 
 
 def test_public_gets_send_an_etag_and_honour_if_none_match(staff, public):

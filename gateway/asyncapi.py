@@ -1,0 +1,53 @@
+"""The AsyncAPI document of the bus, generated from the shared event contracts."""
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from nszm.contracts.events import ALL_EVENTS, EnvelopeSchema, EventSpec
+
+
+def _message(spec: EventSpec) -> dict:
+    envelope_ref = {"$ref": "#/components/schemas/Envelope"}
+    data_ref = {"$ref": f"#/components/schemas/{_data_name(spec)}"}
+    return {
+        "name": spec.name,
+        "summary": spec.summary,
+        "contentType": "application/json",
+        "payload": {"allOf": [envelope_ref, {"type": "object", "properties": {
+            "event_type": {"type": "string", "enum": [spec.name]},
+            "schema_version": {"type": "integer", "enum": [spec.schema_version]},
+            "data": data_ref}}]},
+    }
+
+
+def _data_name(spec: EventSpec) -> str:
+    return spec.data_schema.__name__.removesuffix("Schema")
+
+
+def asyncapi_document(amqp_uri_hint: str) -> dict:
+    schemas = APISpec(title="bus", version="1", openapi_version="3.0.3", plugins=[MarshmallowPlugin()])
+    schemas.components.schema("Envelope", schema=EnvelopeSchema)
+    for data_schema in dict.fromkeys(spec.data_schema for spec in ALL_EVENTS):
+        schemas.components.schema(data_schema.__name__.removesuffix("Schema"), schema=data_schema)
+    channels = {
+        f"{spec.exchange}/{spec.name}": {
+            "description": f"Topic exchange `{spec.exchange}`, routing key `{spec.name}`.",
+            "subscribe": {"operationId": f"on_{spec.name}", "message": _message(spec)},
+            "bindings": {"amqp": {"is": "routingKey", "exchange": {
+                "name": spec.exchange, "type": "topic", "durable": True, "autoDelete": False, "vhost": "/"}}},
+        }
+        for spec in ALL_EVENTS
+    }
+    return {
+        "asyncapi": "2.6.0",
+        "info": {
+            "title": "NSZM ČR platform bus",
+            "version": "1.0.0",
+            "description": "Events the services publish on RabbitMQ. Every payload is an envelope with "
+                           "`event_id` (unique: de-duplicate on it), `occurred_at` (UTC), `schema_version` "
+                           "and `data`. An event is published after its change is stored (transactional outbox).",
+        },
+        "servers": {"rabbitmq": {"url": amqp_uri_hint, "protocol": "amqp", "protocolVersion": "0.9.1"}},
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "components": {"schemas": schemas.to_dict()["components"]["schemas"]},
+    }
