@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(PY) -m ops.run
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check --select F,E9,I --quiet .
 	$(PY) -m pytest
 
 demo: $(STAMP)

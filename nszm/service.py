@@ -15,8 +15,9 @@ RELAY_BATCH = 100
 class PlatformService:
     """Mixin for a nameko service whose store (a `ServiceStore`) is `self.store`.
 
-    The timer drains the outbox; entrypoints call `publish_stored_events()` after a commit so
-    that events usually leave at once, and the timer catches whatever a crash left behind.
+    Entrypoints call `publish(events)` after the commit that stored them, so that events
+    usually leave at once; the timer sweeps whatever a crash or a broker outage left behind.
+    Each entrypoint claims only its own events, so concurrent workers do not contend.
     """
 
     dispatch = EventDispatcher()
@@ -29,19 +30,27 @@ class PlatformService:
     def relay_outbox(self):
         self.publish_stored_events()
 
+    def publish(self, events: list[dict]):
+        for event in events:
+            record = self.store.outbox.claim(event["event_id"])
+            if record is None or not self._dispatch_record(record):
+                return
+
     def publish_stored_events(self) -> int:
         published = 0
-        outbox = self.store.outbox
         while published < RELAY_BATCH:
-            record = outbox.claim_next()
-            if record is None:
+            record = self.store.outbox.claim()
+            if record is None or not self._dispatch_record(record):
                 break
-            try:
-                self.dispatch(record["event_type"], record["payload"])
-            except Exception:
-                log.exception("publishing %s failed; it stays in the outbox", record["_id"])
-                outbox.release(record["_id"])
-                break
-            outbox.mark_published(record["_id"])
             published += 1
         return published
+
+    def _dispatch_record(self, record: dict) -> bool:
+        try:
+            self.dispatch(record["event_type"], record["payload"])
+        except Exception:
+            log.exception("publishing %s failed; it stays in the outbox", record["_id"])
+            self.store.outbox.release(record["_id"])
+            return False
+        self.store.outbox.mark_published(record["_id"])
+        return True

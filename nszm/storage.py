@@ -54,10 +54,14 @@ class Outbox:
             session=session,
         )
 
-    def claim_next(self):
+    def claim(self, event_id: str | None = None):
+        """Lease one unpublished event: the given one, or else the oldest."""
         now = utcnow()
+        query = {"published_at": None, "claimed_until": {"$lt": now}}
+        if event_id is not None:
+            query["_id"] = event_id
         return self.collection.find_one_and_update(
-            {"published_at": None, "claimed_until": {"$lt": now}},
+            query,
             {"$set": {"claimed_until": now + self.LEASE}},
             sort=[("created_at", 1)],
             return_document=ReturnDocument.AFTER,

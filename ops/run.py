@@ -5,21 +5,17 @@ MONGO_URI is unset; an empty database gets the demo data; the services and the g
 run under honcho, one process each as `deploy/Procfile` lists them.
 """
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
 from honcho.printer import Printer
 
 from nszm.config import Settings
-from ops import embedded
+from ops import embedded, rabbit
 from ops.demo import load_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,38 +25,6 @@ STOPPED_ON_REQUEST = {130, 143}
 
 def say(message: str):
     print(f"[nszm] {message}", flush=True)
-
-
-def port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def ensure_rabbitmq(amqp_uri: str):
-    url = urlparse(amqp_uri)
-    host, port = url.hostname or "127.0.0.1", url.port or 5672
-    if port_open(host, port):
-        return
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        sys.exit(f"RabbitMQ at {host}:{port} does not answer; start it or set AMQP_URI.")
-    server = shutil.which("rabbitmq-server") or ("/usr/sbin/rabbitmq-server" if Path("/usr/sbin/rabbitmq-server").exists() else None)
-    if server is None:
-        sys.exit(
-            "RabbitMQ is not installed and nothing answers at 127.0.0.1:5672.\n"
-            "Install it (Debian/Ubuntu: sudo apt-get install rabbitmq-server) and run `make run` again,\n"
-            "or point AMQP_URI at a running RabbitMQ."
-        )
-    say("RabbitMQ is down; starting it with `rabbitmq-server -detached`")
-    subprocess.run([server, "-detached"], check=False)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if port_open(host, port):
-            return
-        time.sleep(0.5)
-    sys.exit("RabbitMQ did not come up within 90 s; see its log (e.g. /var/log/rabbitmq/).")
 
 
 def start_embedded_mongo(settings: Settings) -> tuple[subprocess.Popen, str]:
@@ -101,7 +65,7 @@ def run_processes(env: dict) -> int:
 def main() -> int:
     settings = Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ensure_rabbitmq(settings.amqp_uri)
+    rabbit.ensure_running(settings.amqp_uri)
     # Until honcho takes over the signals, a SIGTERM must still run the clean-up below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = None

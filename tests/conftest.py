@@ -12,41 +12,26 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()
 
 import os  # noqa: E402
-import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
-from urllib.parse import quote  # noqa: E402
 
 import pytest  # noqa: E402
 
 from nszm.config import DEFAULT_AMQP_URI  # noqa: E402
 from nszm.storage import connect  # noqa: E402
 from ops import embedded  # noqa: E402
-from ops.run import ensure_rabbitmq  # noqa: E402
+from ops.rabbit import drop_vhost, ensure_running, make_vhost  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def make_vhost(name: str) -> str:
-    """A fresh RabbitMQ vhost, so tests never meet another running platform's services."""
-    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-    subprocess.run([ctl, "add_vhost", name], check=True, capture_output=True)
-    subprocess.run([ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True, capture_output=True)
-    return DEFAULT_AMQP_URI.rstrip("/") + "/" + quote(name, safe="")
-
-
-def drop_vhost(name: str):
-    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-    subprocess.run([ctl, "delete_vhost", name], check=False, capture_output=True)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def rabbitmq_running():
     """RabbitMQ is started if it is installed but down, as `make run` does."""
-    ensure_rabbitmq(DEFAULT_AMQP_URI)
+    ensure_running(DEFAULT_AMQP_URI)
 
 
 @pytest.fixture(scope="session")

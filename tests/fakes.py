@@ -12,9 +12,9 @@ class FakeOutbox:
     def add(self, event):
         self.pending.append(event)
 
-    def claim_next(self):
-        return {"_id": self.pending[0]["event_id"], "event_type": self.pending[0]["event_type"],
-                "payload": self.pending[0]} if self.pending else None
+    def claim(self, event_id=None):
+        event = next((e for e in self.pending if event_id in (None, e["event_id"])), None)
+        return {"_id": event["event_id"], "event_type": event["event_type"], "payload": event} if event else None
 
     def mark_published(self, event_id):
         event = next(e for e in self.pending if e["event_id"] == event_id)

@@ -62,7 +62,7 @@ class MembersService(PlatformService):
             {"application_id": application["id"], **{k: data[k] for k in ("name", "type", "region", "population", "contact")}},
         )
         self.store.add_application(application, [event])
-        self.publish_stored_events()
+        self.publish([event])
         return ApplicationReceiptSchema().dump(application)
 
     @rpc
@@ -99,7 +99,7 @@ class MembersService(PlatformService):
                 taken.add(slug)
         else:
             raise Conflict("Could not find a free address for the member; try again.")
-        self.publish_stored_events()
+        self.publish([event])
         return MemberDetailSchema().dump(member)
 
     @rpc
@@ -124,8 +124,9 @@ class MembersService(PlatformService):
         changes = load(MemberUpdateLoadSchema(), payload)
         before = self.store.get_member(str(slug))
         after = domain.update(before, changes)
-        self.store.save_member(before, after, [envelope(MEMBER_UPDATED, MemberSchema().dump(after))])
-        self.publish_stored_events()
+        event = envelope(MEMBER_UPDATED, MemberSchema().dump(after))
+        self.store.save_member(before, after, [event])
+        self.publish([event])
         return MemberDetailSchema().dump(after)
 
     @rpc
@@ -138,5 +139,5 @@ class MembersService(PlatformService):
             raise Conflict(f"{before['name']} has left the network already.") from None
         event = envelope(MEMBER_LEFT, {"slug": after["slug"], "name": after["name"], "left_on": after["left_on"].isoformat()})
         self.store.save_member(before, after, [event])
-        self.publish_stored_events()
+        self.publish([event])
         return MemberDetailSchema().dump(after)

@@ -8,7 +8,6 @@ from pymongo.errors import DuplicateKeyError
 from nszm import czech
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.storage import ServiceStore, StoreProvider
-from services.members import domain
 
 DATE_FIELDS = ("member_since", "left_on")
 SLUG_ATTEMPTS = 5

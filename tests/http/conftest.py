@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from ops import embedded
-from tests.conftest import ROOT, drop_vhost, make_vhost
+from ops.rabbit import drop_vhost, make_vhost
+from tests.conftest import ROOT
 from tests.waiting import wait_until
 
 STAFF_TOKEN = "nszm_test_bootstrap_" + uuid.uuid4().hex

@@ -8,7 +8,7 @@ import requests
 
 from nszm import czech
 from ops import demo_data, embedded
-from tests.conftest import drop_vhost, make_vhost
+from ops.rabbit import drop_vhost, make_vhost
 from tests.http.conftest import ready, start_platform
 from tests.waiting import wait_until
 

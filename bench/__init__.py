@@ -1,0 +1,1 @@
+"""On-demand benchmarks of the running platform (`make bench`)."""

@@ -1,0 +1,197 @@
+"""Benchmark the platform as `make run` starts it: throughput, latency and memory.
+
+It boots `python -m ops.run` (embedded SecantusDB, demo data) on a private RabbitMQ vhost,
+drives the gateway from a pool of client threads, and prints figures and ratios. The
+write phase doubles as the proof that pymongo holds up inside `nameko run` under eventlet:
+every request must succeed and the stored counts must equal the accepted requests.
+
+    python -m bench.run [--requests 2000] [--concurrency 16]
+"""
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from nszm.storage import connect
+from ops import embedded, rabbit
+from services.members.domain import ICO_WEIGHTS
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench_" + uuid.uuid4().hex
+
+
+def valid_ico(n: int) -> str:
+    prefix = f"{9_000_000 + n:07d}"
+    remainder = sum(int(d) * w for d, w in zip(prefix, ICO_WEIGHTS)) % 11
+    return prefix + str((11 - remainder) % 10)
+
+
+class Load:
+    """Runs one request function many times from a thread pool; records latencies and failures."""
+
+    def __init__(self, base_url: str, concurrency: int):
+        self.base_url = base_url
+        self.concurrency = concurrency
+        self.local = threading.local()
+
+    def session(self) -> requests.Session:
+        if not hasattr(self.local, "session"):
+            self.local.session = requests.Session()
+        return self.local.session
+
+    def run(self, name: str, count: int, call) -> dict:
+        latencies, failures, statuses = [], [], {}
+
+        def one(i):
+            started = time.perf_counter()
+            try:
+                status = call(self.session(), i)
+            except requests.RequestException as error:
+                failures.append(repr(error))
+                return
+            latencies.append(time.perf_counter() - started)
+            statuses[status] = statuses.get(status, 0) + 1
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            list(pool.map(one, range(count)))
+        elapsed = time.perf_counter() - started
+        latencies.sort()
+        pct = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")  # noqa: E731
+        result = {"phase": name, "requests": count, "seconds": elapsed, "rps": count / elapsed,
+                  "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+                  "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan"),
+                  "statuses": statuses, "failures": len(failures)}
+        print(f"{name:<28} {count:>6} req {elapsed:7.2f} s {result['rps']:8.1f} req/s   "
+              f"p50 {result['p50_ms']:6.1f} ms  p95 {result['p95_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms   "
+              f"statuses {statuses}  transport failures {len(failures)}", flush=True)
+        return result
+
+
+def rss_by_process(marker: str) -> dict[str, int]:
+    """Resident memory (KiB) of every process started for this run, by command."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker.encode() not in (entry / "environ").read_bytes():
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            rss = next(int(line.split()[1]) for line in (entry / "status").read_text().splitlines()
+                       if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            continue
+        label = next((word for word in ("secantusd", "MembersService", "EventsService", "PracticeService",
+                                        "NotifyService", "gunicorn", "ops.run") if word in cmdline), cmdline[:40])
+        found[f"{label} ({entry.name})"] = rss
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+
+    vhost = f"nszm-bench-{uuid.uuid4().hex[:8]}"
+    marker_key, marker = "NSZM_BENCH_RUN", uuid.uuid4().hex
+    port = embedded.free_port()
+    base = f"http://127.0.0.1:{port}"
+    data_dir = Path(tempfile.mkdtemp(prefix="nszm-bench-"))
+    rabbit.ensure_running(rabbit.DEFAULT_AMQP_URI)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "AMQP_URI": rabbit.make_vhost(vhost), "DATA_DIR": str(data_dir),
+           "GATEWAY_BIND": f"127.0.0.1:{port}", "BOOTSTRAP_STAFF_TOKEN": TOKEN, marker_key: marker}
+    env.pop("MONGO_URI", None)
+    log = open(data_dir / "platform.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "ops.run"], cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        boot = time.perf_counter()
+        while time.perf_counter() - boot < 90:
+            try:
+                if requests.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        else:
+            print((data_dir / "platform.log").read_text()[-3000:])
+            return 1
+        print(f"platform ready in {time.perf_counter() - boot:.1f} s "
+              f"(client threads: {args.concurrency}, gateway threads: 16)\n")
+        memory_idle = rss_by_process(f"{marker_key}={marker}")
+
+        load = Load(base, args.concurrency)
+        staff = {"Authorization": f"Bearer {TOKEN}"}
+        results = [
+            load.run("GET /healthz (floor)", args.requests,
+                     lambda s, i: s.get(base + "/healthz", timeout=30).status_code),
+            load.run("GET /api/v1/members", args.requests,
+                     lambda s, i: s.get(base + "/api/v1/members", timeout=30).status_code),
+            load.run("GET /api/v1/members?q=", args.requests,
+                     lambda s, i: s.get(base + "/api/v1/members", params={"q": "kraj"}, timeout=30).status_code),
+            load.run("GET /api/v1/members/stats", args.requests // 2,
+                     lambda s, i: s.get(base + "/api/v1/members/stats", timeout=30).status_code),
+        ]
+        writes = args.requests // 4
+        ids: list[str] = []
+
+        def apply(s, i):
+            response = s.post(base + "/api/v1/membership-applications", timeout=30, json={
+                "name": f"Obec {i}", "type": "municipality", "region": "Kraj Vysočina", "ico": valid_ico(i),
+                "population": 500 + i, "contact": {"name": "Zkouška", "email": f"obec{i}@example.cz"}})
+            if response.status_code == 201:
+                ids.append(response.json()["id"])
+            return response.status_code
+
+        results.append(load.run("POST membership-applications", writes, apply))
+        results.append(load.run("POST .../approve", len(ids) // 2, lambda s, i: s.post(
+            base + f"/api/v1/membership-applications/{ids[i]}/approve", headers=staff, timeout=30).status_code))
+        memory_loaded = rss_by_process(f"{marker_key}={marker}")
+
+        client = connect(embedded.running_uri(data_dir) or "")
+        stored = client["nszm"]["members.applications"].count_documents({"ico": {"$regex": "^9"}})
+        approved = client["nszm"]["members.members"].count_documents({"ico": {"$regex": "^9"}})
+        unpublished = client["nszm"]["members.outbox"].count_documents({"published_at": None})
+        client.close()
+
+        print("\nconsistency under load (pymongo inside nameko run, eventlet):")
+        print(f"  applications accepted {results[-2]['statuses'].get(201, 0)}, stored {stored}")
+        print(f"  approvals accepted {results[-1]['statuses'].get(200, 0)}, members stored {approved}")
+        print(f"  events still in the outbox: {unpublished}")
+        errors = sum(r["failures"] + sum(n for code, n in r["statuses"].items() if code >= 500) for r in results)
+        print(f"  5xx responses and transport failures: {errors}")
+
+        floor, listing = results[0], results[1]
+        print("\nratios:")
+        print(f"  directory req/s vs healthz floor: {listing['rps'] / floor['rps']:.2f}")
+        print(f"  search req/s vs plain listing:    {results[2]['rps'] / listing['rps']:.2f}")
+        print(f"  write req/s vs plain listing:     {results[4]['rps'] / listing['rps']:.2f}")
+        for result in results:
+            print(f"  {result['phase']:<28} p99/p50 {result['p99_ms'] / result['p50_ms']:.2f}")
+
+        print("\nresident memory (MiB): idle -> after load")
+        for name, kib in sorted(memory_idle.items()):
+            print(f"  {name:<32} {kib / 1024:7.1f} -> {memory_loaded.get(name, 0) / 1024:7.1f}")
+        print(f"  {'total':<32} {sum(memory_idle.values()) / 1024:7.1f} -> {sum(memory_loaded.values()) / 1024:7.1f}")
+        consistent = stored == results[-2]["statuses"].get(201, 0) and approved == results[-1]["statuses"].get(200, 0)
+        return 0 if errors == 0 and consistent else 1
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=60)
+        rabbit.drop_vhost(vhost)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
