@@ -4,7 +4,7 @@ import os
 bind = os.environ.get("GATEWAY_BIND") or "127.0.0.1:8000"
 worker_class = "gthread"
 workers = 1
-threads = int(os.environ.get("GATEWAY_THREADS", "16"))
+threads = 16
 timeout = 60
 graceful_timeout = 5
 keepalive = 5

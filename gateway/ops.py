@@ -44,7 +44,12 @@ def _check_services(checks: dict):
         for name in SERVICES:
             checks[name] = "unknown: the bus is down"
         return
-    replies = {name: getattr(proxy, name).health.call_async() for name in SERVICES}
+    replies = {}
+    for name in SERVICES:  # ask all first, then collect, so one slow service costs one timeout
+        try:
+            replies[name] = getattr(proxy, name).health.call_async()
+        except Exception as error:  # e.g. UnknownService: no queue bound for it
+            checks[name] = f"down: {type(error).__name__}"
     for name, reply in replies.items():
         try:
             reply.result()
