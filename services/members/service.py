@@ -7,23 +7,7 @@ from nszm.entrypoints import rpc
 from nszm.schemas import load
 from nszm.service import PlatformService
 from nszm.storage import utcnow
-from services.members import domain
-from services.members.schemas import (
-    ApplicationLoadSchema,
-    ApplicationPageSchema,
-    ApplicationQuerySchema,
-    ApplicationReceiptSchema,
-    ApplicationSchema,
-    ApprovalSchema,
-    LeaveSchema,
-    MemberDetailSchema,
-    MemberPageSchema,
-    MemberQuerySchema,
-    MemberSchema,
-    MemberUpdateLoadSchema,
-    RejectionSchema,
-    StatsSchema,
-)
+from services.members import domain, schemas
 from services.members.storage import SLUG_ATTEMPTS, MembersStoreProvider, SlugTaken
 
 
@@ -39,23 +23,23 @@ class MembersService(PlatformService):
 
     @rpc
     def list_members(self, query):
-        query = load(MemberQuerySchema(), query)
+        query = load(schemas.MemberQuerySchema(), query)
         items, total = self.store.list_members(**query)
-        return MemberPageSchema().dump(_page(items, total, query))
+        return schemas.MemberPageSchema().dump(_page(items, total, query))
 
     @rpc
     def get_member(self, slug):
-        return MemberSchema().dump(self.store.get_member(str(slug)))
+        return schemas.MemberSchema().dump(self.store.get_member(str(slug)))
 
     @rpc
     def stats(self):
-        return StatsSchema().dump(domain.statistics(self.store.active_members()))
+        return schemas.StatsSchema().dump(domain.statistics(self.store.active_members()))
 
     # -- applications -----------------------------------------------------------------
 
     @rpc
     def apply(self, payload):
-        data = load(ApplicationLoadSchema(), payload)
+        data = load(schemas.ApplicationLoadSchema(), payload)
         application = domain.new_application(data, utcnow())
         event = envelope(
             MEMBER_APPLIED,
@@ -63,21 +47,21 @@ class MembersService(PlatformService):
         )
         self.store.add_application(application, [event])
         self.publish([event])
-        return ApplicationReceiptSchema().dump(application)
+        return schemas.ApplicationReceiptSchema().dump(application)
 
     @rpc
     def list_applications(self, query):
-        query = load(ApplicationQuerySchema(), query)
+        query = load(schemas.ApplicationQuerySchema(), query)
         items, total = self.store.list_applications(**query)
-        return ApplicationPageSchema().dump(_page(items, total, query))
+        return schemas.ApplicationPageSchema().dump(_page(items, total, query))
 
     @rpc
     def get_application(self, application_id):
-        return ApplicationSchema().dump(self.store.get_application(str(application_id)))
+        return schemas.ApplicationSchema().dump(self.store.get_application(str(application_id)))
 
     @rpc
     def approve_application(self, application_id, payload=None):
-        options = load(ApprovalSchema(), payload or {})
+        options = load(schemas.ApprovalSchema(), payload or {})
         application = self.store.get_application(str(application_id))
         returning = self.store.returning_member(application["ico"])
         taken = set() if returning else self.store.taken_slugs(application["name"])
@@ -91,7 +75,7 @@ class MembersService(PlatformService):
                 raise Conflict(f"The application is {application['status']} already.") from None
             if returning:
                 member["version"] = returning.get("version", 0)
-            event = envelope(MEMBER_JOINED, MemberSchema().dump(member))
+            event = envelope(MEMBER_JOINED, schemas.MemberSchema().dump(member))
             try:
                 self.store.approve_application(decided, member, [event], returning=bool(returning))
                 break
@@ -100,38 +84,38 @@ class MembersService(PlatformService):
         else:
             raise Conflict("Could not find a free address for the member; try again.")
         self.publish([event])
-        return MemberDetailSchema().dump(member)
+        return schemas.MemberDetailSchema().dump(member)
 
     @rpc
     def reject_application(self, application_id, payload):
-        reason = load(RejectionSchema(), payload)["reason"]
+        reason = load(schemas.RejectionSchema(), payload)["reason"]
         application = self.store.get_application(str(application_id))
         try:
             decided = domain.reject(application, reason, utcnow())
         except domain.NotPending:
             raise Conflict(f"The application is {application['status']} already.") from None
         self.store.reject_application(decided)
-        return ApplicationSchema().dump(decided)
+        return schemas.ApplicationSchema().dump(decided)
 
     # -- staff changes to members -----------------------------------------------------
 
     @rpc
     def get_member_detail(self, slug):
-        return MemberDetailSchema().dump(self.store.get_member(str(slug), include_left=True))
+        return schemas.MemberDetailSchema().dump(self.store.get_member(str(slug), include_left=True))
 
     @rpc
     def update_member(self, slug, payload):
-        changes = load(MemberUpdateLoadSchema(), payload)
+        changes = load(schemas.MemberUpdateLoadSchema(), payload)
         before = self.store.get_member(str(slug))
         after = domain.update(before, changes)
-        event = envelope(MEMBER_UPDATED, MemberSchema().dump(after))
+        event = envelope(MEMBER_UPDATED, schemas.MemberSchema().dump(after))
         self.store.save_member(before, after, [event])
         self.publish([event])
-        return MemberDetailSchema().dump(after)
+        return schemas.MemberDetailSchema().dump(after)
 
     @rpc
     def leave(self, slug, payload=None):
-        options = load(LeaveSchema(), payload or {})
+        options = load(schemas.LeaveSchema(), payload or {})
         before = self.store.get_member(str(slug), include_left=True)
         try:
             after = domain.leave(before, options.get("left_on") or date.today())
@@ -140,4 +124,4 @@ class MembersService(PlatformService):
         event = envelope(MEMBER_LEFT, {"slug": after["slug"], "name": after["name"], "left_on": after["left_on"].isoformat()})
         self.store.save_member(before, after, [event])
         self.publish([event])
-        return MemberDetailSchema().dump(after)
+        return schemas.MemberDetailSchema().dump(after)

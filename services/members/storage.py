@@ -30,23 +30,25 @@ def _to_document(member: dict) -> dict:
     return document
 
 
-def _to_member(document: dict | None) -> dict | None:
+def _from_document(document: dict | None, id_name: str, hidden: tuple[str, ...]) -> dict | None:
+    """A stored document as the domain sees it: `_id` under its own name, index-only fields dropped."""
     if document is None:
         return None
-    member = {key: value for key, value in document.items() if key not in ("_id", "active_ico")}
-    member["slug"] = document["_id"]
+    record = {key: value for key, value in document.items() if key != "_id" and key not in hidden}
+    record[id_name] = document["_id"]
+    return record
+
+
+def _to_member(document: dict | None) -> dict | None:
+    member = _from_document(document, "slug", ("active_ico",))
     for key in DATE_FIELDS:
-        if isinstance(member.get(key), str):
+        if member and isinstance(member.get(key), str):
             member[key] = date.fromisoformat(member[key])
     return member
 
 
 def _to_application(document: dict | None) -> dict | None:
-    if document is None:
-        return None
-    application = {key: value for key, value in document.items() if key not in ("_id", "pending_ico")}
-    application["id"] = document["_id"]
-    return application
+    return _from_document(document, "id", ("pending_ico",))
 
 
 def _application_document(application: dict) -> dict:
