@@ -130,9 +130,10 @@ class Api:
                 kwargs["body"] = read_json_body(endpoint.body_required)
             result = endpoint.view(**kwargs)
             if isinstance(result, Response):
-                return result
-            response = json_response(result, endpoint.status, endpoint.media_type)
-            if endpoint.cacheable:
+                response = result
+            else:
+                response = json_response(result, endpoint.status, endpoint.media_type)
+            if endpoint.cacheable and response.status_code == 200:
                 response.cache_control.public = True
                 response.cache_control.max_age = 60
                 response.add_etag()

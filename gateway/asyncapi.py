@@ -2,7 +2,7 @@
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from nszm.contracts.events import ALL_EVENTS, EnvelopeSchema, EventSpec
+from nszm.contracts.bus import ALL_EVENTS, EnvelopeSchema, EventSpec
 
 
 def _message(spec: EventSpec) -> dict:

@@ -58,7 +58,8 @@ def _check_services(checks: dict):
             checks[name] = f"down: {type(error).__name__}"
 
 
-@api.route("/readyz", summary="Readiness: RabbitMQ, MongoDB and every service answer", tag="operations")
+@api.route("/readyz", summary="Readiness: RabbitMQ, MongoDB and every service answer", tag="operations",
+           cache=False)
 def readyz():
     checks: dict[str, str] = {}
     try:
@@ -73,7 +74,7 @@ def readyz():
     return response
 
 
-@api.route("/metrics", summary="Prometheus metrics", tag="operations", media_type=CONTENT_TYPE_LATEST)
+@api.route("/metrics", summary="Prometheus metrics", tag="operations", media_type=CONTENT_TYPE_LATEST, cache=False)
 def metrics():
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 

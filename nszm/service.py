@@ -12,6 +12,11 @@ RELAY_INTERVAL_SECONDS = 0.5
 RELAY_BATCH = 100
 
 
+def page(items: list, total: int, query: dict) -> dict:
+    """The contract's list envelope for a loaded `PageQuerySchema` query."""
+    return {"items": items, "total": total, "page": query["page"], "per_page": query["per_page"]}
+
+
 class PlatformService:
     """Mixin for a nameko service whose store (a `ServiceStore`) is `self.store`.
 

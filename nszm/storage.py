@@ -3,12 +3,14 @@
 A service's `storage.py` subclasses `ServiceStore` with its domain verbs and `StoreProvider`
 to inject it; entrypoints never see a database handle.
 """
+import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import pymongo
 from nameko.extensions import DependencyProvider
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 
 def connect(uri: str) -> pymongo.MongoClient:
@@ -92,6 +94,15 @@ class ServiceStore:
 
     def ensure_indexes(self):
         self.outbox.ensure_indexes()
+
+    def secret(self, name: str) -> str:
+        """A random secret of this service, created on first use and kept in its database."""
+        secrets_collection = self.collection("secrets")
+        try:
+            secrets_collection.insert_one({"_id": name, "value": secrets.token_urlsafe(48), "created_at": utcnow()})
+        except DuplicateKeyError:
+            pass
+        return secrets_collection.find_one({"_id": name})["value"]
 
     def ping(self) -> bool:
         self.client.admin.command("ping")

@@ -57,6 +57,10 @@ class FakeMembersStore:
             raise NotFound(slug)
         return dict(member)
 
+    def coordinator_of(self, email):
+        return next((m for m in self.members.values() if m["status"] == "active" and any(
+            c["role"] == "coordinator" and c["email"].lower() == email.strip().lower() for c in m["contacts"])), None)
+
     def active_members(self):
         return [m for m in self.members.values() if m["status"] == "active"]
 

@@ -1,5 +1,10 @@
 """Schema pieces every service's RPC contract uses: paging and strict strings."""
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+PRAGUE = ZoneInfo("Europe/Prague")
 
 MAX_PER_PAGE = 100
 
@@ -40,3 +45,28 @@ def text(max_length: int, required: bool = False, **kwargs) -> fields.String:
         validate=[validate.Length(min=min_length, max=max_length), no_control_characters],
         **kwargs,
     )
+
+
+class Moment(fields.AwareDateTime):
+    """An ISO 8601 time with an offset; a bare date means its midnight in Prague (for filters)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and len(value) == 10:
+            try:
+                return datetime.combine(date.fromisoformat(value), time(0), PRAGUE)
+            except ValueError:
+                pass
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def aware(**kwargs) -> fields.AwareDateTime:
+    """A time that must carry its offset, as the contract requires."""
+    return fields.AwareDateTime(format="iso", **kwargs)
+
+
+class VideoSchema(Schema):
+    title = text(200, required=True)
+    url = fields.Url(required=True, validate=validate.Length(max=500))
+    duration = fields.Integer(strict=True, validate=validate.Range(min=1, max=24 * 3600),
+                              metadata={"description": "seconds"})
+    thumbnail = fields.Url(validate=validate.Length(max=500))

@@ -1,80 +1,195 @@
-"""Bus events: their names, sources, versions and payload schemas, and the envelope.
+"""The events service's RPC contract: event types, events with sessions, registrations."""
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-Every event travels as a nameko event (topic exchange `<source>.events`, routing key = the
-event name) whose payload is the envelope `{event_id, event_type, source, occurred_at,
-schema_version, data}`, so that subscribers not written with nameko can read it too.
-"""
-import uuid
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from nszm.contracts.common import Moment, PageQuerySchema, VideoSchema, aware, page_schema, text
 
-from marshmallow import Schema, ValidationError, fields
+SERVICE = "events"
 
-from nszm.contracts import members
-
-
-@dataclass(frozen=True)
-class EventSpec:
-    source: str
-    name: str
-    data_schema: type[Schema]
-    summary: str
-    schema_version: int = 1
-
-    @property
-    def exchange(self) -> str:
-        return f"{self.source}.events"
+EVENT_TYPES = {
+    "school": "Škola Zdravých měst",
+    "conference": "konference",
+    "meeting": "setkání",
+    "training": "školení",
+    "forum": "fórum",
+}
+AUDIENCES = {"everyone": "všichni zájemci", "coordinators": "koordinátoři členských municipalit"}
+REGISTRATION_STATUSES = ("confirmed", "waitlisted", "cancelled")
+MAX_CAPACITY = 100_000
 
 
-class EnvelopeSchema(Schema):
-    event_id = fields.String(required=True)
-    event_type = fields.String(required=True)
-    source = fields.String(required=True)
-    occurred_at = fields.DateTime(required=True, format="iso")
-    schema_version = fields.Integer(required=True)
-    data = fields.Dict(required=True)
+class VenueSchema(Schema):
+    name = text(200, required=True)
+    address = text(300)
+    city = text(100)
 
 
-def envelope(spec: EventSpec, data: dict, occurred_at: datetime | None = None) -> dict:
-    """A new event of type `spec`: the data is validated against the contract first."""
-    errors = spec.data_schema().validate(data)
-    if errors:
-        raise ValidationError(errors)
-    moment = (occurred_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    return {
-        "event_id": uuid.uuid4().hex,
-        "event_type": spec.name,
-        "source": spec.source,
-        "occurred_at": moment.isoformat().replace("+00:00", "Z"),
-        "schema_version": spec.schema_version,
-        "data": data,
-    }
+class SessionInputSchema(Schema):
+    title = text(200, required=True)
+    starts_at = aware(required=True)
+    ends_at = aware(required=True)
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_CAPACITY))
+    audience = fields.String(load_default="everyone", validate=validate.OneOf(list(AUDIENCES)))
+    hours = fields.Float(validate=validate.Range(min=0, max=24),
+                         metadata={"description": "accredited hours; defaults to the session's length"})
+    description = text(2000)
+
+    @validates_schema
+    def ends_after_start(self, data, **kwargs):
+        if "starts_at" in data and "ends_at" in data and data["ends_at"] <= data["starts_at"]:
+            raise ValidationError("Must be after starts_at.", "ends_at")
 
 
-class MemberAppliedData(Schema):
-    application_id = fields.String(required=True)
-    name = fields.String(required=True)
+class EventInputSchema(Schema):
+    title = text(200, required=True)
+    type = fields.String(required=True, validate=validate.OneOf(list(EVENT_TYPES)))
+    description = text(10_000)
+    starts_at = aware(required=True)
+    ends_at = aware(required=True)
+    venue = fields.Nested(VenueSchema, allow_none=True)
+    online = fields.Boolean(load_default=False)
+    join_url = fields.Url(allow_none=True, validate=validate.Length(max=500),
+                          metadata={"description": "sent only to registered people"})
+    accredited = fields.Boolean(load_default=False)
+    accreditation = text(200, metadata={"description": "e.g. the Ministry of the Interior's accreditation number"})
+    cancellation_deadline = aware(metadata={"description": "self-service cancellation closes then; "
+                                                           "defaults to 24 hours before the start"})
+    sessions = fields.List(fields.Nested(SessionInputSchema), required=True, validate=validate.Length(min=1, max=50))
+    videos = fields.List(fields.Nested(VideoSchema), load_default=list, validate=validate.Length(max=50))
+
+    @validates_schema
+    def coherent(self, data, **kwargs):
+        errors = {}
+        if "starts_at" in data and "ends_at" in data and data["ends_at"] <= data["starts_at"]:
+            errors["ends_at"] = ["Must be after starts_at."]
+        if data.get("online") and not data.get("join_url"):
+            errors["join_url"] = ["An online event needs a join link."]
+        if not data.get("online") and not data.get("venue"):
+            errors["venue"] = ["An event needs a venue, or online: true."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class SessionSchema(Schema):
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    starts_at = aware(required=True)
+    ends_at = aware(required=True)
+    capacity = fields.Integer(required=True)
+    seats_left = fields.Integer(required=True)
+    waiting = fields.Integer(required=True, metadata={"description": "people on the waiting list"})
+    audience = fields.String(required=True)
+    hours = fields.Float(required=True)
+    description = fields.String()
+
+
+class EventSchema(Schema):
+    """An event as the public calendar shows it (no join link)."""
+
+    id = fields.String(required=True)
+    title = fields.String(required=True)
     type = fields.String(required=True)
-    region = fields.String(required=True)
-    population = fields.Integer(required=True)
-    contact = fields.Nested(members.ContactSchema, required=True)
+    description = fields.String()
+    starts_at = aware(required=True)
+    ends_at = aware(required=True)
+    venue = fields.Nested(VenueSchema, allow_none=True)
+    online = fields.Boolean(required=True)
+    accredited = fields.Boolean(required=True)
+    accreditation = fields.String(allow_none=True)
+    cancellation_deadline = aware(required=True)
+    sessions = fields.List(fields.Nested(SessionSchema), required=True)
+    videos = fields.List(fields.Nested(VideoSchema))
+    published_at = aware(allow_none=True)
 
 
-class MemberLeftData(Schema):
-    slug = fields.String(required=True)
+class EventDetailSchema(EventSchema):
+    """An event as staff see it."""
+
+    status = fields.String(required=True, validate=validate.OneOf(["draft", "published"]))
+    join_url = fields.String(allow_none=True)
+    created_at = aware()
+
+
+class EventQuerySchema(PageQuerySchema):
+    from_ = Moment(data_key="from", metadata={"description": "events ending after this (default: now)"})
+    to = Moment(metadata={"description": "events starting before this"})
+    type = fields.String(validate=validate.OneOf(list(EVENT_TYPES)))
+
+
+EventPageSchema = page_schema(EventSchema, "EventPage")
+
+
+class RegistrationInputSchema(Schema):
+    name = text(200, required=True)
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    organization = text(200, required=True)
+    sessions = fields.List(fields.String(validate=validate.Length(max=40)), required=True,
+                           validate=validate.Length(min=1, max=50))
+    phone = text(40)
+    note = text(2000)
+
+
+class SeatSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "session id"})
+    status = fields.String(required=True, validate=validate.OneOf(REGISTRATION_STATUSES))
+    waitlist_position = fields.Integer(allow_none=True)
+
+
+class RegistrationReceiptSchema(Schema):
+    id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["confirmed", "waitlisted"]))
+    cancel_url = fields.String(required=True)
+    sessions = fields.List(fields.Nested(SeatSchema), required=True)
+
+
+class RegistrationSchema(Schema):
+    """A registration as staff see it."""
+
+    id = fields.String(required=True)
+    event_id = fields.String(required=True)
     name = fields.String(required=True)
-    left_on = fields.Date(required=True)
+    email = fields.String(required=True)
+    organization = fields.String(required=True)
+    phone = fields.String()
+    note = fields.String()
+    status = fields.String(required=True, validate=validate.OneOf(REGISTRATION_STATUSES))
+    sessions = fields.List(fields.Nested(SeatSchema), required=True)
+    created_at = aware(required=True)
+    cancelled_at = aware(allow_none=True)
+    checked_in_at = aware(allow_none=True)
+    hours = fields.Float(allow_none=True)
+    certificate_id = fields.String(allow_none=True)
 
 
-MEMBER_APPLIED = EventSpec(
-    members.SERVICE, "member_applied", MemberAppliedData, "A membership application was submitted."
-)
-MEMBER_JOINED = EventSpec(
-    members.SERVICE, "member_joined", members.MemberSchema, "Staff approved an application; the member exists."
-)
-MEMBER_UPDATED = EventSpec(
-    members.SERVICE, "member_updated", members.MemberSchema, "A member's public details changed."
-)
-MEMBER_LEFT = EventSpec(members.SERVICE, "member_left", MemberLeftData, "A member left the network.")
+class RegistrationQuerySchema(PageQuerySchema):
+    status = fields.String(validate=validate.OneOf(REGISTRATION_STATUSES))
 
-ALL_EVENTS = (MEMBER_APPLIED, MEMBER_JOINED, MEMBER_UPDATED, MEMBER_LEFT)
+
+RegistrationPageSchema = page_schema(RegistrationSchema, "RegistrationPage")
+
+
+class CancellationSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    token = fields.String(validate=validate.Length(max=300),
+                          metadata={"description": "the signed token of the cancel link"})
+
+
+class CheckInSchema(Schema):
+    sessions = fields.List(fields.String(), validate=validate.Length(min=1, max=50),
+                           metadata={"description": "sessions attended; default: every confirmed one"})
+
+
+class CertificateSchema(Schema):
+    certificate_id = fields.String(required=True)
+    name = fields.String(required=True)
+    organization = fields.String(required=True)
+    event_title = fields.String(required=True)
+    event_type = fields.String(required=True)
+    starts_at = aware(required=True)
+    ends_at = aware(required=True)
+    venue = fields.String(allow_none=True)
+    hours = fields.Float(required=True)
+    sessions = fields.List(fields.String(), required=True)
+    accreditation = fields.String(allow_none=True)
+    issued_at = aware(required=True)

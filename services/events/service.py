@@ -1,8 +1,207 @@
-"""The events service's entrypoints."""
-from nszm.service import PlatformService
-from services.events.storage import EventsStoreProvider
+"""The events service's entrypoints: calendar, registrations, cancellation, check-in, certificates."""
+from contextlib import contextmanager
+
+from nameko.dependency_providers import Config
+from nameko.rpc import RpcProxy
+
+from nszm.contracts import bus
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound
+from nszm.entrypoints import rpc
+from nszm.schemas import load
+from nszm.service import PlatformService, page
+from nszm.storage import utcnow
+from services.events import domain, schemas
+from services.events.storage import EventsStoreProvider, IdTaken
+
+LINK_PURPOSE = "registration"
+ID_ATTEMPTS = 5
+
+
+@contextmanager
+def event_rules():
+    """Domain refusals as the shared error types: a state conflict is 409, bad input 422."""
+    try:
+        yield
+    except domain.Refused as refusal:
+        raise Conflict(refusal.message) from None
+    except domain.EventRuleBroken as broken:
+        raise InvalidInput(broken.message, {broken.field or "_schema": [broken.message]}) from None
 
 
 class EventsService(PlatformService):
     name = "events"
     store = EventsStoreProvider()
+    members = RpcProxy("members")
+    config = Config()
+
+    # -- the calendar ---------------------------------------------------------------
+
+    @rpc
+    def list_events(self, query):
+        query = load(schemas.EventQuerySchema(), query)
+        items, total = self.store.list_events(
+            page=query["page"], per_page=query["per_page"], from_=query.get("from_") or utcnow(),
+            to=query.get("to"), type=query.get("type"))
+        return schemas.EventPageSchema().dump(page(items, total, query))
+
+    @rpc
+    def get_event(self, event_id):
+        return schemas.EventSchema().dump(self.store.get_event(str(event_id)))
+
+    @rpc
+    def get_event_detail(self, event_id):
+        return schemas.EventDetailSchema().dump(self.store.get_event(str(event_id), published_only=False))
+
+    @rpc
+    def create_event(self, payload):
+        data = load(schemas.EventInputSchema(), payload)
+        base = domain.event_id_base(data["title"], data["starts_at"])
+        taken = self.store.taken_event_ids(base)
+        for _ in range(ID_ATTEMPTS):
+            event_id = next(f"{base}-{n}" if n > 1 else base for n in range(1, 1000)
+                            if (f"{base}-{n}" if n > 1 else base) not in taken)
+            with event_rules():
+                event = domain.new_event(data, event_id, utcnow())
+            try:
+                self.store.add_event(event)
+                break
+            except IdTaken:
+                taken.add(event_id)
+        else:
+            raise Conflict("Could not find a free id for the event; try again.")
+        return self.get_event_detail(event["id"])
+
+    @rpc
+    def publish_event(self, event_id):
+        event = self.store.get_event(str(event_id), published_only=False)
+        with event_rules():
+            published = domain.publish(event, utcnow())
+        announcement = bus.envelope(bus.EVENT_PUBLISHED, schemas.EventSchema().dump(published))
+        self.store.save_published(published, [announcement])
+        self.publish([announcement])
+        return schemas.EventDetailSchema().dump(published)
+
+    # -- registrations ----------------------------------------------------------------
+
+    def _links(self, registration_id: str) -> dict:
+        token = self.store.signer().sign(LINK_PURPOSE, registration_id)
+        base = f"{self.config['PUBLIC_URL'].rstrip('/')}/api/v1/registrations/{registration_id}"
+        return {"cancel_url": f"{base}/cancel?token={token}", "certificate_url": f"{base}/certificate.pdf?token={token}"}
+
+    def _is_coordinator(self, event: dict, data: dict) -> bool:
+        wanted = {s["id"]: s for s in event["sessions"]}
+        if not any(wanted.get(sid, {}).get("audience") == "coordinators" for sid in data["sessions"]):
+            return False
+        return self.members.coordinator_of(data["email"]) is not None
+
+    def _registration_event(self, spec, event, registration, changed, cancelled_by=None):
+        asked = {seat["id"] for seat in registration["sessions"]}
+        return bus.envelope(spec, {
+            "registration": bus.RegisteredPersonData().dump(registration),
+            "event": bus.EventSummaryData().dump(event),
+            "sessions": bus.SessionSummaryData(many=True).dump([s for s in event["sessions"] if s["id"] in asked]),
+            "cancel_url": self._links(registration["id"])["cancel_url"],
+            "changed_sessions": changed,
+            "cancelled_by": cancelled_by,
+        })
+
+    @rpc
+    def register(self, event_id, payload):
+        data = load(schemas.RegistrationInputSchema(), payload)
+        event = self.store.get_event(str(event_id))
+        with event_rules():
+            registration = domain.new_registration(event, data, self._is_coordinator(event, data), utcnow())
+
+        emitted: list[dict] = []
+
+        def announce(stored):
+            spec = bus.REGISTRATION_CONFIRMED if stored["status"] == "confirmed" else bus.REGISTRATION_WAITLISTED
+            emitted[:] = [self._registration_event(spec, event, stored, [s["id"] for s in stored["sessions"]])]
+            return emitted
+
+        stored = self.store.register(registration, announce)
+        self.publish(emitted)
+        return schemas.RegistrationReceiptSchema().dump({**stored, **self._links(stored["id"])})
+
+    @rpc
+    def list_registrations(self, event_id, query):
+        query = load(schemas.RegistrationQuerySchema(), query)
+        self.store.get_event(str(event_id), published_only=False)
+        items, total = self.store.list_registrations(str(event_id), page=query["page"], per_page=query["per_page"],
+                                                     status=query.get("status"))
+        return schemas.RegistrationPageSchema().dump(page(items, total, query))
+
+    @rpc
+    def get_registration(self, registration_id):
+        return schemas.RegistrationSchema().dump(self.store.get_registration(str(registration_id)))
+
+    def _authorised(self, registration_id: str, token, by_staff: bool):
+        if by_staff:
+            return
+        if not isinstance(token, str) or not self.store.signer().verify(LINK_PURPOSE, token, registration_id):
+            raise NotFound(f"No registration '{registration_id}' for this link.")
+
+    @rpc
+    def cancel_registration(self, registration_id, token=None, by_staff=False):
+        registration_id = str(registration_id)
+        self._authorised(registration_id, token, by_staff)
+        now = utcnow()
+
+        def decide(registration, event):
+            with event_rules():
+                return domain.cancel(registration, event, by_staff, now)
+
+        emitted: list[dict] = []
+
+        def announce(event, cancelled, freed, promoted):
+            emitted[:] = [self._registration_event(bus.REGISTRATION_CANCELLED, event, cancelled, freed,
+                                                   "staff" if by_staff else "participant")]
+            emitted.extend(self._registration_event(bus.REGISTRATION_PROMOTED, event, lucky, sessions)
+                           for lucky, sessions in promoted)
+            return emitted
+
+        cancelled = self.store.cancel_registration(registration_id, decide, announce)
+        self.publish(emitted)
+        return schemas.RegistrationSchema().dump(cancelled)
+
+    @rpc
+    def check_in(self, registration_id, payload=None):
+        options = load(schemas.CheckInSchema(), payload or {})
+        now = utcnow()
+
+        def decide(registration, event):
+            with event_rules():
+                return domain.check_in(registration, event, options.get("sessions"), now)
+
+        emitted: list[dict] = []
+
+        def announce(event, checked):
+            links = self._links(checked["id"])
+            emitted[:] = [bus.envelope(bus.ATTENDANCE_RECORDED, {
+                "registration": bus.RegisteredPersonData().dump(checked),
+                "event": bus.EventSummaryData().dump(event),
+                "attended_sessions": checked["attended_sessions"],
+                "hours": checked["hours"],
+                "certificate_id": checked.get("certificate_id"),
+                "certificate_url": links["certificate_url"] if checked.get("certificate_id") else None,
+            })]
+            return emitted
+
+        checked = self.store.check_in(str(registration_id), decide, announce)
+        self.publish(emitted)
+        return schemas.RegistrationSchema().dump(checked)
+
+    @rpc
+    def certificate(self, registration_id, token=None, by_staff=False):
+        registration_id = str(registration_id)
+        self._authorised(registration_id, token, by_staff)
+        registration = self.store.get_registration(registration_id)
+        event = self.store.get_event(registration["event_id"], published_only=False)
+        with event_rules():
+            return schemas.CertificateSchema().dump(domain.certificate(registration, event))
+
+    @rpc
+    def verify_certificate(self, certificate_id):
+        registration = self.store.by_certificate(str(certificate_id))
+        event = self.store.get_event(registration["event_id"], published_only=False)
+        return schemas.CertificateSchema().dump(domain.certificate(registration, event))

@@ -1,18 +1,14 @@
 """The members service's entrypoints: load with a schema, apply the domain, store, dump."""
 from datetime import date
 
+from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
 from nszm.contracts.errors import Conflict
-from nszm.contracts.events import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
 from nszm.entrypoints import rpc
 from nszm.schemas import load
-from nszm.service import PlatformService
+from nszm.service import PlatformService, page
 from nszm.storage import utcnow
 from services.members import domain, schemas
 from services.members.storage import SLUG_ATTEMPTS, MembersStoreProvider, SlugTaken
-
-
-def _page(items, total, query):
-    return {"items": items, "total": total, "page": query["page"], "per_page": query["per_page"]}
 
 
 class MembersService(PlatformService):
@@ -25,11 +21,17 @@ class MembersService(PlatformService):
     def list_members(self, query):
         query = load(schemas.MemberQuerySchema(), query)
         items, total = self.store.list_members(**query)
-        return schemas.MemberPageSchema().dump(_page(items, total, query))
+        return schemas.MemberPageSchema().dump(page(items, total, query))
 
     @rpc
     def get_member(self, slug):
         return schemas.MemberSchema().dump(self.store.get_member(str(slug)))
+
+    @rpc
+    def coordinator_of(self, email):
+        """The member (public view) whose coordinator uses `email`, or None; for other services."""
+        member = self.store.coordinator_of(str(email)) if isinstance(email, str) and email.strip() else None
+        return schemas.MemberSchema().dump(member) if member else None
 
     @rpc
     def stats(self):
@@ -53,7 +55,7 @@ class MembersService(PlatformService):
     def list_applications(self, query):
         query = load(schemas.ApplicationQuerySchema(), query)
         items, total = self.store.list_applications(**query)
-        return schemas.ApplicationPageSchema().dump(_page(items, total, query))
+        return schemas.ApplicationPageSchema().dump(page(items, total, query))
 
     @rpc
     def get_application(self, application_id):

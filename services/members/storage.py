@@ -99,6 +99,12 @@ class MembersStore(ServiceStore):
     def active_members(self) -> list[dict]:
         return [_to_member(d) for d in self.members.find({"status": "active"})]
 
+    def coordinator_of(self, email: str) -> dict | None:
+        """The active member whose Healthy City coordinator has this e-mail address."""
+        address = re.compile(f"^{re.escape(email.strip())}$", re.IGNORECASE)
+        return _to_member(self.members.find_one(
+            {"status": "active", "contacts": {"$elemMatch": {"role": "coordinator", "email": address}}}))
+
     def is_empty(self) -> bool:
         return self.members.estimated_document_count() == 0 and self.applications.estimated_document_count() == 0
 

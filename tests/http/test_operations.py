@@ -8,7 +8,7 @@ from openapi_spec_validator import validate
 
 from gateway.app import create_app
 from nszm.config import Settings
-from nszm.contracts.events import ALL_EVENTS
+from nszm.contracts.bus import ALL_EVENTS
 from tests import factories
 from tests.http.test_members_api import assert_problem, join
 

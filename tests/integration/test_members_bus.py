@@ -4,8 +4,8 @@ from nameko.events import event_handler
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
+from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
 from nszm.contracts.errors import Conflict, InvalidInput
-from nszm.contracts.events import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
 from services.members.service import MembersService
 from tests import factories
 from tests.waiting import wait_until

@@ -4,8 +4,8 @@ from datetime import date, datetime, timezone
 import eventlet
 import pytest
 
+from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, envelope
 from nszm.contracts.errors import Conflict, NotFound
-from nszm.contracts.events import MEMBER_APPLIED, MEMBER_JOINED, envelope
 from services.members import domain
 from services.members.storage import SlugTaken
 from tests import factories

@@ -1,0 +1,64 @@
+"""The certificate of attendance as a PDF (fpdf2, with a font that has every Czech letter)."""
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import fontpkg_noto_sans
+from fpdf import FPDF
+
+FONT = Path(fontpkg_noto_sans.__file__).parent / "files" / "NotoSans[wdth,wght].ttf"
+PRAGUE = ZoneInfo("Europe/Prague")
+EVENT_TYPE_NAMES = {"school": "Škola Zdravých měst", "conference": "konference", "meeting": "setkání",
+                    "training": "školení", "forum": "fórum"}
+
+
+def _day(moment: str) -> str:
+    local = datetime.fromisoformat(moment).astimezone(PRAGUE)
+    return f"{local.day}. {local.month}. {local.year}"
+
+
+def _dates(starts_at: str, ends_at: str) -> str:
+    first, last = _day(starts_at), _day(ends_at)
+    return first if first == last else f"{first} – {last}"
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:g}".replace(".", ",")
+
+
+def certificate_pdf(certificate: dict, verify_url: str) -> bytes:
+    pdf = FPDF(orientation="landscape", format="A4")
+    pdf.set_title(f"Osvědčení {certificate['certificate_id']}")
+    pdf.set_author("Národní síť Zdravých měst ČR")
+    pdf.add_font("Noto", "", str(FONT))
+    pdf.add_page()
+    pdf.set_draw_color(46, 125, 50)
+    pdf.set_line_width(1.2)
+    pdf.rect(10, 10, 277, 190)
+
+    def line(text: str, size: int, height: float, colour=(29, 43, 31)):
+        pdf.set_font("Noto", size=size)
+        pdf.set_text_color(*colour)
+        pdf.multi_cell(0, height, text, align="C", new_x="LMARGIN", new_y="NEXT")
+
+    pdf.set_y(28)
+    line("Národní síť Zdravých měst České republiky", 14, 8, (46, 125, 50))
+    pdf.ln(6)
+    line("OSVĚDČENÍ O ÚČASTI", 30, 14)
+    pdf.ln(6)
+    line(certificate["name"], 26, 13)
+    line(certificate["organization"], 13, 8, (85, 85, 85))
+    pdf.ln(6)
+    line("se zúčastnil(a) vzdělávací akce", 13, 8)
+    line(certificate["event_title"], 18, 10)
+    kind = EVENT_TYPE_NAMES.get(certificate["event_type"], certificate["event_type"])
+    place = f", {certificate['venue']}" if certificate.get("venue") else ""
+    line(f"{kind}, {_dates(certificate['starts_at'], certificate['ends_at'])}{place}", 12, 8)
+    line(f"v rozsahu {_hours(certificate['hours'])} hodin: {', '.join(certificate['sessions'])}", 12, 8)
+    if certificate.get("accreditation"):
+        line(f"Akreditovaný vzdělávací program, akreditace {certificate['accreditation']}", 11, 7, (85, 85, 85))
+    pdf.set_y(172)
+    line(f"Číslo osvědčení: {certificate['certificate_id']}   ·   vydáno {_day(certificate['issued_at'])}", 10, 6,
+         (85, 85, 85))
+    line(f"Ověření: {verify_url}", 10, 6, (85, 85, 85))
+    return bytes(pdf.output())

@@ -1,0 +1,137 @@
+"""Events endpoints: the calendar, registrations, cancel links, check-in, certificates, events.ics."""
+from flask import Response, current_app, render_template, request
+
+from gateway.api import json_response
+from gateway.auth import require_role
+from gateway.certificates import certificate_pdf
+from gateway.context import api, services
+from gateway.feeds import events_calendar
+from nszm.contracts import events as contract
+from nszm.contracts.errors import Conflict, NotFound
+
+ICS_PAGE = 100
+
+
+def _public_url() -> str:
+    return current_app.extensions["nszm"].settings.public_url
+
+
+@api.route("/api/v1/events", summary="Upcoming events (or those in ?from=&to=)", tag="events",
+           query=contract.EventQuerySchema, response=contract.EventPageSchema)
+def list_events(query):
+    return services().events.list_events(query)
+
+
+@api.route("/api/v1/events/<event_id>", summary="One published event with free seats", tag="events",
+           response=contract.EventSchema)
+def get_event(event_id):
+    return services().events.get_event(event_id)
+
+
+@api.route("/api/v1/events/<event_id>/detail", summary="One event as staff see it (drafts too)", tag="events",
+           role="events", response=contract.EventDetailSchema)
+def get_event_detail(event_id):
+    return services().events.get_event_detail(event_id)
+
+
+@api.route("/api/v1/events", "POST", summary="Create an event with its sessions (a draft)", tag="events",
+           role="events", body=contract.EventInputSchema, response=contract.EventDetailSchema, status=201)
+def create_event(body):
+    return services().events.create_event(body)
+
+
+@api.route("/api/v1/events/<event_id>/publish", "POST", summary="Publish an event", tag="events", role="events",
+           response=contract.EventDetailSchema, errors=(409,))
+def publish_event(event_id):
+    return services().events.publish_event(event_id)
+
+
+@api.route("/api/v1/events/<event_id>/registrations", "POST", summary="Register for sessions of an event",
+           tag="events", body=contract.RegistrationInputSchema, response=contract.RegistrationReceiptSchema,
+           status=201, errors=(409,))
+def register(event_id, body):
+    return services().events.register(event_id, body)
+
+
+@api.route("/api/v1/events/<event_id>/registrations", summary="Registrations for an event", tag="events",
+           role="events", query=contract.RegistrationQuerySchema, response=contract.RegistrationPageSchema)
+def list_registrations(event_id, query):
+    return services().events.list_registrations(event_id, query)
+
+
+@api.route("/api/v1/registrations/<registration_id>", summary="One registration", tag="events", role="events",
+           response=contract.RegistrationSchema)
+def get_registration(registration_id):
+    return services().events.get_registration(registration_id)
+
+
+def _wants_html() -> bool:
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+
+
+@api.route("/api/v1/registrations/<registration_id>/cancel", summary="The page behind a cancel link: "
+           "a button, no change", tag="events", query=contract.CancellationSchema, media_type="text/html",
+           cache=False)
+def cancel_page(registration_id, query):
+    return Response(render_template("cancel.html", action=request.full_path), mimetype="text/html")
+
+
+@api.route("/api/v1/registrations/<registration_id>/cancel", "POST",
+           summary="Cancel a registration: with the link's token (until the deadline), or as staff", tag="events",
+           query=contract.CancellationSchema, response=contract.RegistrationSchema, errors=(401, 403, 409))
+def cancel_registration(registration_id, query):
+    token = query.get("token")
+    if not token:
+        require_role("events")
+    try:
+        cancelled = services().events.cancel_registration(registration_id, token=token, by_staff=not token)
+    except (Conflict, NotFound) as refusal:
+        if not _wants_html():
+            raise
+        status = 409 if isinstance(refusal, Conflict) else 404
+        page = render_template("cancelled.html", title="Registraci nelze zrušit", message=refusal.detail)
+        return Response(page, status=status, mimetype="text/html")
+    if _wants_html():
+        page = render_template("cancelled.html", title="Registrace je zrušena",
+                               message="Děkujeme, že jste dali vědět. Potvrzení vám přijde e-mailem.")
+        return Response(page, mimetype="text/html")
+    return json_response(cancelled)
+
+
+@api.route("/api/v1/registrations/<registration_id>/check-in", "POST", summary="Record attendance",
+           tag="events", role="events", body=contract.CheckInSchema, body_required=False,
+           response=contract.RegistrationSchema, errors=(409,))
+def check_in(registration_id, body):
+    return services().events.check_in(registration_id, body)
+
+
+@api.route("/api/v1/registrations/<registration_id>/certificate.pdf", summary="Certificate of attendance "
+           "(with the registration link's token, or as staff)", tag="events", query=contract.CancellationSchema,
+           media_type="application/pdf", errors=(409,), cache=False)
+def certificate(registration_id, query):
+    token = query.get("token")
+    if not token:
+        require_role("events")
+    data = services().events.certificate(registration_id, token=token, by_staff=not token)
+    pdf = certificate_pdf(data, f"{_public_url()}/api/v1/certificates/{data['certificate_id']}")
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="osvedceni-{data["certificate_id"]}.pdf"'
+    return response
+
+
+@api.route("/api/v1/certificates/<certificate_id>", summary="Verify a certificate by its number", tag="events",
+           response=contract.CertificateSchema)
+def verify_certificate(certificate_id):
+    return services().events.verify_certificate(certificate_id)
+
+
+@api.route("/feeds/events.ics", summary="iCalendar of upcoming public events", tag="feeds", media_type="text/calendar")
+def events_ics():
+    items, number = [], 1
+    while True:
+        batch = services().events.list_events({"page": number, "per_page": ICS_PAGE})
+        items += batch["items"]
+        if len(items) >= batch["total"] or not batch["items"]:
+            break
+        number += 1
+    return Response(events_calendar(items, _public_url()), mimetype="text/calendar")

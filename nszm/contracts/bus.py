@@ -1,0 +1,156 @@
+"""Bus events: their names, sources, versions and payload schemas, and the envelope.
+
+Every event travels as a nameko event (topic exchange `<source>.events`, routing key = the
+event name) whose payload is the envelope `{event_id, event_type, source, occurred_at,
+schema_version, data}`, so that subscribers not written with nameko can read it too.
+"""
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from nszm.contracts import events, members
+from nszm.contracts.common import aware
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    source: str
+    name: str
+    data_schema: type[Schema]
+    summary: str
+    schema_version: int = 1
+
+    @property
+    def exchange(self) -> str:
+        return f"{self.source}.events"
+
+
+class EnvelopeSchema(Schema):
+    event_id = fields.String(required=True)
+    event_type = fields.String(required=True)
+    source = fields.String(required=True)
+    occurred_at = fields.DateTime(required=True, format="iso")
+    schema_version = fields.Integer(required=True)
+    data = fields.Dict(required=True)
+
+
+def envelope(spec: EventSpec, data: dict, occurred_at: datetime | None = None) -> dict:
+    """A new event of type `spec`: the data is validated against the contract first."""
+    errors = spec.data_schema().validate(data)
+    if errors:
+        raise ValidationError(errors)
+    moment = (occurred_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return {
+        "event_id": uuid.uuid4().hex,
+        "event_type": spec.name,
+        "source": spec.source,
+        "occurred_at": moment.isoformat().replace("+00:00", "Z"),
+        "schema_version": spec.schema_version,
+        "data": data,
+    }
+
+
+class MemberAppliedData(Schema):
+    application_id = fields.String(required=True)
+    name = fields.String(required=True)
+    type = fields.String(required=True)
+    region = fields.String(required=True)
+    population = fields.Integer(required=True)
+    contact = fields.Nested(members.ContactSchema, required=True)
+
+
+class MemberLeftData(Schema):
+    slug = fields.String(required=True)
+    name = fields.String(required=True)
+    left_on = fields.Date(required=True)
+
+
+MEMBER_APPLIED = EventSpec(
+    members.SERVICE, "member_applied", MemberAppliedData, "A membership application was submitted."
+)
+MEMBER_JOINED = EventSpec(
+    members.SERVICE, "member_joined", members.MemberSchema, "Staff approved an application; the member exists."
+)
+MEMBER_UPDATED = EventSpec(
+    members.SERVICE, "member_updated", members.MemberSchema, "A member's public details changed."
+)
+MEMBER_LEFT = EventSpec(members.SERVICE, "member_left", MemberLeftData, "A member left the network.")
+
+
+
+class RegisteredPersonData(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    organization = fields.String(required=True)
+    status = fields.String(required=True)
+    sessions = fields.List(fields.Nested(events.SeatSchema), required=True)
+
+
+class EventSummaryData(Schema):
+    """What a mail about an event needs; `join_url` travels only towards registered people."""
+
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    type = fields.String(required=True)
+    starts_at = aware(required=True)
+    ends_at = aware(required=True)
+    venue = fields.Nested(events.VenueSchema, allow_none=True)
+    online = fields.Boolean(required=True)
+    join_url = fields.String(allow_none=True)
+    accredited = fields.Boolean(required=True)
+    cancellation_deadline = aware(required=True)
+
+
+class SessionSummaryData(Schema):
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    starts_at = aware(required=True)
+    ends_at = aware(required=True)
+
+
+class RegistrationEventData(Schema):
+    registration = fields.Nested(RegisteredPersonData, required=True)
+    event = fields.Nested(EventSummaryData, required=True)
+    sessions = fields.List(fields.Nested(SessionSummaryData), required=True,
+                           metadata={"description": "the event's sessions this registration asked for"})
+    cancel_url = fields.String(required=True)
+    changed_sessions = fields.List(fields.String(), required=True,
+                                   metadata={"description": "sessions this event is about (promoted, freed, …)"})
+    cancelled_by = fields.String(allow_none=True, validate=validate.OneOf(["participant", "staff"]))
+
+
+class AttendanceData(Schema):
+    registration = fields.Nested(RegisteredPersonData, required=True)
+    event = fields.Nested(EventSummaryData, required=True)
+    attended_sessions = fields.List(fields.String(), required=True)
+    hours = fields.Float(required=True)
+    certificate_id = fields.String(allow_none=True)
+    certificate_url = fields.String(allow_none=True)
+
+
+EVENT_PUBLISHED = EventSpec(events.SERVICE, "event_published", events.EventSchema, "An event appeared in the calendar.")
+REGISTRATION_CONFIRMED = EventSpec(
+    events.SERVICE, "registration_confirmed", RegistrationEventData, "A registration got every seat it asked for."
+)
+REGISTRATION_WAITLISTED = EventSpec(
+    events.SERVICE, "registration_waitlisted", RegistrationEventData, "A registration waits for a seat."
+)
+REGISTRATION_PROMOTED = EventSpec(
+    events.SERVICE, "registration_promoted", RegistrationEventData,
+    "A waiting person got a freed seat (`changed_sessions`).",
+)
+REGISTRATION_CANCELLED = EventSpec(
+    events.SERVICE, "registration_cancelled", RegistrationEventData, "A registration was cancelled; its seats freed."
+)
+ATTENDANCE_RECORDED = EventSpec(
+    events.SERVICE, "attendance_recorded", AttendanceData, "Staff checked a participant in."
+)
+
+ALL_EVENTS = (
+    MEMBER_APPLIED, MEMBER_JOINED, MEMBER_UPDATED, MEMBER_LEFT,
+    EVENT_PUBLISHED, REGISTRATION_CONFIRMED, REGISTRATION_WAITLISTED, REGISTRATION_PROMOTED,
+    REGISTRATION_CANCELLED, ATTENDANCE_RECORDED,
+)

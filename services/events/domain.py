@@ -1,0 +1,183 @@
+"""Rules of events: sessions, seats and the waiting list, cancellation, attendance, certificates."""
+import uuid
+from datetime import datetime, timedelta
+
+from nszm import czech
+
+DEFAULT_CANCELLATION_WINDOW = timedelta(hours=24)
+
+
+class EventRuleBroken(Exception):
+    """A request that the event's rules refuse; `field` names the input at fault, if any."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class Refused(EventRuleBroken):
+    """Valid input that conflicts with the event's state (deadline passed, already done, …)."""
+
+
+def event_id_base(title: str, starts_at: datetime) -> str:
+    return f"{starts_at:%Y-%m}-{czech.slugify(title)}"[:80].rstrip("-")
+
+
+def session_hours(starts_at: datetime, ends_at: datetime) -> float:
+    """Accredited hours default to the session's length, rounded to half hours."""
+    return round((ends_at - starts_at).total_seconds() / 1800) / 2
+
+
+def new_event(data: dict, event_id: str, now: datetime) -> dict:
+    sessions = []
+    for number, session in enumerate(data["sessions"], start=1):
+        sessions.append({
+            **session,
+            "id": f"s{number}",
+            "hours": session.get("hours", session_hours(session["starts_at"], session["ends_at"])),
+            "seats_taken": 0,
+            "waitlist_seq": 0,
+        })
+    for session in sessions:
+        if session["starts_at"] < data["starts_at"] or session["ends_at"] > data["ends_at"]:
+            raise EventRuleBroken("A session must lie within the event.", "sessions")
+    return {
+        **data,
+        "id": event_id,
+        "sessions": sessions,
+        "cancellation_deadline": data.get("cancellation_deadline") or data["starts_at"] - DEFAULT_CANCELLATION_WINDOW,
+        "status": "draft",
+        "created_at": now,
+        "published_at": None,
+    }
+
+
+def publish(event: dict, now: datetime) -> dict:
+    if event["status"] == "published":
+        raise Refused("The event is published already.")
+    return {**event, "status": "published", "published_at": now}
+
+
+def email_key(email: str) -> str:
+    return email.strip().casefold()
+
+
+def new_registration(event: dict, data: dict, is_coordinator: bool, now: datetime) -> dict:
+    """A registration asking for seats; the store then grants or waitlists each seat."""
+    if event["status"] != "published":
+        raise Refused("Registration is not open for this event.")
+    if now >= event["starts_at"]:
+        raise Refused("The event has started; registration is closed.")
+    by_id = {s["id"]: s for s in event["sessions"]}
+    wanted = list(dict.fromkeys(data["sessions"]))
+    unknown = [sid for sid in wanted if sid not in by_id]
+    if unknown:
+        raise EventRuleBroken(f"No such session: {', '.join(unknown)}.", "sessions")
+    closed = [sid for sid in wanted if by_id[sid]["audience"] == "coordinators" and not is_coordinator]
+    if closed:
+        raise EventRuleBroken(
+            f"Session {', '.join(closed)} is only for coordinators of member municipalities; "
+            "register with the e-mail address the association has for you.", "sessions")
+    return {
+        **data,
+        "id": uuid.uuid4().hex,
+        "event_id": event["id"],
+        "email_key": email_key(data["email"]),
+        "sessions": [{"id": sid, "status": None, "waitlist_position": None} for sid in wanted],
+        "status": None,
+        "created_at": now,
+        "cancelled_at": None,
+        "checked_in_at": None,
+        "attended_sessions": [],
+        "hours": None,
+        "certificate_id": None,
+    }
+
+
+def overall_status(seats: list[dict]) -> str:
+    """Confirmed once every seat asked for is held; cancelled when nothing is left."""
+    live = [seat["status"] for seat in seats if seat["status"] != "cancelled"]
+    if not live:
+        return "cancelled"
+    return "confirmed" if all(status == "confirmed" for status in live) else "waitlisted"
+
+
+def with_seat(registration: dict, session_id: str, status: str, position: int | None = None) -> dict:
+    seats = [
+        {**seat, "status": status, "waitlist_position": position} if seat["id"] == session_id else seat
+        for seat in registration["sessions"]
+    ]
+    return {**registration, "sessions": seats, "status": overall_status(seats)}
+
+
+def cancel(registration: dict, event: dict, by_staff: bool, now: datetime) -> tuple[dict, list[str]]:
+    """The cancelled registration and the sessions whose seats it frees."""
+    if registration["status"] == "cancelled":
+        raise Refused("The registration is cancelled already.")
+    if registration["checked_in_at"]:
+        raise Refused("The participant has been checked in; the registration can no longer be cancelled.")
+    if not by_staff and now > event["cancellation_deadline"]:
+        raise Refused("Online cancellation has closed for this event; please contact the organisers.")
+    freed = [seat["id"] for seat in registration["sessions"] if seat["status"] == "confirmed"]
+    seats = [{**seat, "status": "cancelled", "waitlist_position": None} for seat in registration["sessions"]]
+    return {**registration, "sessions": seats, "status": "cancelled", "cancelled_at": now}, freed
+
+
+def first_waiting(candidates: list[dict], session_id: str) -> dict | None:
+    """Of registrations waiting for `session_id`, the one that asked first."""
+    def position(registration):
+        return next(s["waitlist_position"] for s in registration["sessions"] if s["id"] == session_id)
+
+    waiting = [r for r in candidates if any(s["id"] == session_id and s["status"] == "waitlisted"
+                                              for s in r["sessions"])]
+    return min(waiting, key=position, default=None)
+
+
+def check_in(registration: dict, event: dict, session_ids: list[str] | None, now: datetime) -> dict:
+    if registration["status"] == "cancelled":
+        raise Refused("The registration is cancelled.")
+    if registration["checked_in_at"]:
+        raise Refused("The participant is checked in already.")
+    confirmed = [seat["id"] for seat in registration["sessions"] if seat["status"] == "confirmed"]
+    if not confirmed:
+        raise Refused("The participant holds no confirmed seat.")
+    attended = list(dict.fromkeys(session_ids)) if session_ids else confirmed
+    not_held = [sid for sid in attended if sid not in confirmed]
+    if not_held:
+        raise EventRuleBroken(f"No confirmed seat in session {', '.join(not_held)}.", "sessions")
+    hours = sum(s["hours"] for s in event["sessions"] if s["id"] in attended)
+    return {**registration, "checked_in_at": now, "attended_sessions": attended, "hours": hours}
+
+
+def certificate_number(year: int, serial: int) -> str:
+    return f"NSZM-{year}-{serial:06d}"
+
+
+def certificate(registration: dict, event: dict) -> dict:
+    """What a certificate of attendance states; refused unless the participant attended an accredited event."""
+    if not event["accredited"]:
+        raise Refused("The event is not accredited; it has no certificates of attendance.")
+    if not registration["checked_in_at"] or not registration.get("certificate_id"):
+        raise Refused("The participant has not been checked in.")
+    titles = {s["id"]: s["title"] for s in event["sessions"]}
+    venue = event.get("venue") or {}
+    return {
+        "certificate_id": registration["certificate_id"],
+        "name": registration["name"],
+        "organization": registration["organization"],
+        "event_title": event["title"],
+        "event_type": event["type"],
+        "starts_at": event["starts_at"],
+        "ends_at": event["ends_at"],
+        "venue": ", ".join(part for part in (venue.get("name"), venue.get("city")) if part) or
+                 ("online" if event.get("online") else None),
+        "hours": registration["hours"],
+        "sessions": [titles[sid] for sid in registration["attended_sessions"]],
+        "accreditation": event.get("accreditation"),
+        "issued_at": registration["checked_in_at"],
+    }
+
+
+def seats_left(session: dict) -> int:
+    return max(session["capacity"] - session["seats_taken"], 0)

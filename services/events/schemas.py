@@ -1,0 +1,16 @@
+"""The events service's boundary schemas: the contract's shapes, re-exported for the service."""
+from nszm.contracts.events import (  # noqa: F401
+    CancellationSchema,
+    CertificateSchema,
+    CheckInSchema,
+    EventDetailSchema,
+    EventInputSchema,
+    EventPageSchema,
+    EventQuerySchema,
+    EventSchema,
+    RegistrationInputSchema,
+    RegistrationPageSchema,
+    RegistrationQuerySchema,
+    RegistrationReceiptSchema,
+    RegistrationSchema,
+)
