@@ -11,6 +11,8 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
+import email  # noqa: E402
+import email.policy  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -22,7 +24,8 @@ import pytest  # noqa: E402
 from nszm.config import DEFAULT_AMQP_URI  # noqa: E402
 from nszm.storage import connect  # noqa: E402
 from ops import embedded  # noqa: E402
-from ops.rabbit import drop_vhost, ensure_running, make_vhost  # noqa: E402
+from ops.rabbit import drop_vhost, ensure_running, make_vhost, port_open  # noqa: E402
+from tests.waiting import wait_until  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -83,3 +86,33 @@ def subprocess_env():
     env["PYTHONPATH"] = str(ROOT)
     env.pop("MONGO_URI", None)
     return env
+
+
+class SmtpSink:
+    """The messages a real SMTP server (tests/smtp_sink.py) received, read back as e-mails."""
+
+    def __init__(self, port: int, directory: Path):
+        self.url = f"smtp://127.0.0.1:{port}"
+        self.port = port
+        self.directory = directory
+
+    def messages(self, to: str | None = None) -> list:
+        found = []
+        for path in sorted(self.directory.glob("*.eml"), key=lambda p: p.stat().st_mtime):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if to is None or to in message["To"]:
+                found.append(message)
+        return found
+
+
+@pytest.fixture(scope="session")
+def smtp_sink(tmp_path_factory):
+    port = embedded.free_port()
+    directory = tmp_path_factory.mktemp("smtp")
+    server = subprocess.Popen([sys.executable, "-m", "tests.smtp_sink", str(port), str(directory)], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    wait_until(lambda: port_open("127.0.0.1", port) or server.poll() is not None, timeout=20)
+    assert server.poll() is None, "the SMTP sink did not start"
+    yield SmtpSink(port, directory)
+    server.terminate()
+    server.wait(timeout=10)

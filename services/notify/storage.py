@@ -1,9 +1,75 @@
-"""The notify store: the service's own collections in MongoDB."""
-from nszm.storage import ServiceStore, StoreProvider
+"""The notify store: the mail queue. A mail's id is the id of the event that caused it."""
+from datetime import datetime, timedelta
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from nszm.storage import ServiceStore, StoreProvider, utcnow
+
+CLAIM_LEASE = timedelta(minutes=2)
+
+
+def _to_mail(document: dict | None) -> dict | None:
+    if document is None:
+        return None
+    mail = {key: value for key, value in document.items() if key != "_id"}
+    mail["id"] = document["_id"]
+    return mail
 
 
 class NotifyStore(ServiceStore):
     service = "notify"
+
+    def __init__(self, client, db_name):
+        super().__init__(client, db_name)
+        self.mails = self.collection("mails")
+
+    def ensure_indexes(self):
+        super().ensure_indexes()
+        self.mails.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+        self.mails.create_index("to")
+
+    def enqueue(self, mail: dict) -> bool:
+        """Queue a mail; False when this mail (this event) was queued before."""
+        now = utcnow()
+        document = {**{k: v for k, v in mail.items() if k != "id"}, "_id": mail["id"], "status": "pending",
+                    "attempts": 0, "next_attempt_at": now, "claimed_until": now - timedelta(seconds=1),
+                    "created_at": now, "sent_at": None, "last_error": None, "message_id": None}
+        try:
+            self.mails.insert_one(document)
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def claim(self, mail_id: str | None = None) -> dict | None:
+        """Lease one mail that is due: the given one, or else the longest waiting."""
+        now = utcnow()
+        query = {"status": "pending", "next_attempt_at": {"$lte": now}, "claimed_until": {"$lt": now}}
+        if mail_id is not None:
+            query["_id"] = mail_id
+        return _to_mail(self.mails.find_one_and_update(
+            query, {"$set": {"claimed_until": now + CLAIM_LEASE}}, sort=[("next_attempt_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER))
+
+    def mark_sent(self, mail_id: str, message_id: str):
+        self.mails.update_one({"_id": mail_id}, {"$set": {"status": "sent", "sent_at": utcnow(),
+                                                          "message_id": message_id},
+                                                 "$inc": {"attempts": 1}})
+
+    def mark_failed_attempt(self, mail_id: str, error: str, retry_at: datetime | None):
+        """Record a failed try: retried at `retry_at`, or given up (status failed) when None."""
+        changes = {"last_error": error[:1000], "claimed_until": utcnow()}
+        if retry_at is None:
+            changes["status"] = "failed"
+        else:
+            changes["next_attempt_at"] = retry_at
+        self.mails.update_one({"_id": mail_id}, {"$set": changes, "$inc": {"attempts": 1}})
+
+    def get(self, mail_id: str) -> dict | None:
+        return _to_mail(self.mails.find_one({"_id": mail_id}))
+
+    def mails_to(self, address: str) -> list[dict]:
+        return [_to_mail(d) for d in self.mails.find({"to": address}).sort("created_at", ASCENDING)]
 
 
 class NotifyStoreProvider(StoreProvider):

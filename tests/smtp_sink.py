@@ -1,0 +1,40 @@
+"""A real SMTP server for tests (aiosmtpd): stores each message it accepts as a file.
+
+    python -m tests.smtp_sink PORT DIRECTORY
+
+A recipient containing "+flaky" is refused once per message with a temporary 451, so the
+tests can watch delivery being retried.
+"""
+import signal
+import sys
+import uuid
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+
+class StoringHandler:
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.refused: set[bytes] = set()
+
+    async def handle_DATA(self, server, session, envelope):
+        content = envelope.original_content or envelope.content
+        if any("+flaky" in rcpt for rcpt in envelope.rcpt_tos) and content not in self.refused:
+            self.refused.add(content)
+            return "451 4.3.0 Try again later"
+        (self.directory / f"{uuid.uuid4().hex}.eml").write_bytes(content)
+        return "250 2.0.0 OK"
+
+
+def main():
+    port, directory = int(sys.argv[1]), Path(sys.argv[2])
+    directory.mkdir(parents=True, exist_ok=True)
+    controller = Controller(StoringHandler(directory), hostname="127.0.0.1", port=port)
+    controller.start()
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()

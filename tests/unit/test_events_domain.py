@@ -1,0 +1,129 @@
+"""Rules of events: sessions, registration checks, seats, cancellation deadlines, attendance."""
+from datetime import timedelta
+
+import pytest
+
+from services.events import domain
+from tests.event_factories import NOW, event_payload, loaded_event, registration_input
+
+
+def test_new_event_numbers_sessions_and_defaults_hours_and_deadline():
+    event = loaded_event(event_payload(capacities=(50, 20)), published=False)
+    assert [s["id"] for s in event["sessions"]] == ["s1", "s2"]
+    assert event["sessions"][0]["hours"] == 7.0
+    assert event["cancellation_deadline"] == event["starts_at"] - timedelta(hours=24)
+    assert event["status"] == "draft"
+
+
+def test_a_session_outside_the_event_is_refused():
+    payload = event_payload()
+    payload["sessions"][0]["ends_at"] = payload["ends_at"].replace("T15", "T23")
+    with pytest.raises(domain.EventRuleBroken) as broken:
+        loaded_event(payload)
+    assert broken.value.field == "sessions"
+
+
+def test_session_hours_round_to_half_hours():
+    start = NOW
+    assert domain.session_hours(start, start + timedelta(minutes=100)) == 1.5
+    assert domain.session_hours(start, start + timedelta(hours=3, minutes=10)) == 3.0
+
+
+def test_publishing_twice_is_refused():
+    with pytest.raises(domain.Refused):
+        domain.publish(loaded_event(), NOW)
+
+
+def test_registration_needs_a_published_future_event():
+    with pytest.raises(domain.Refused):
+        domain.new_registration(loaded_event(published=False), registration_input(), False, NOW)
+    event = loaded_event()
+    with pytest.raises(domain.Refused):
+        domain.new_registration(event, registration_input(), False, event["starts_at"])
+
+
+def test_registration_names_unknown_sessions_and_drops_repeats():
+    event = loaded_event()
+    with pytest.raises(domain.EventRuleBroken) as broken:
+        domain.new_registration(event, registration_input(sessions=["s9"]), False, NOW)
+    assert broken.value.field == "sessions"
+    registration = domain.new_registration(event, registration_input(sessions=["s1", "s1"]), False, NOW)
+    assert [seat["id"] for seat in registration["sessions"]] == ["s1"]
+    assert registration["email_key"] == "jana.novakova@example.cz"
+
+
+def test_coordinator_sessions_are_for_coordinators_only():
+    event = loaded_event(event_payload(capacities=(50, 20), audiences=["everyone", "coordinators"]))
+    with pytest.raises(domain.EventRuleBroken):
+        domain.new_registration(event, registration_input(sessions=["s1", "s2"]), False, NOW)
+    assert domain.new_registration(event, registration_input(sessions=["s1", "s2"]), True, NOW)
+
+
+def seats(*statuses):
+    return [{"id": f"s{n}", "status": status, "waitlist_position": None} for n, status in enumerate(statuses, 1)]
+
+
+@pytest.mark.parametrize("statuses, overall", [
+    (("confirmed",), "confirmed"), (("confirmed", "waitlisted"), "waitlisted"), (("waitlisted",), "waitlisted"),
+    (("confirmed", "cancelled"), "confirmed"), (("cancelled",), "cancelled"),
+])
+def test_overall_status(statuses, overall):
+    assert domain.overall_status(seats(*statuses)) == overall
+
+
+def registered(event, statuses=("confirmed",)):
+    registration = domain.new_registration(event, registration_input(sessions=[f"s{n}" for n in range(1, len(statuses) + 1)]),
+                                           False, NOW)
+    for n, status in enumerate(statuses, 1):
+        registration = domain.with_seat(registration, f"s{n}", status, None if status == "confirmed" else n)
+    return registration
+
+
+def test_cancelling_frees_confirmed_seats_only():
+    event = loaded_event(event_payload(capacities=(50, 20)))
+    cancelled, freed = domain.cancel(registered(event, ("confirmed", "waitlisted")), event, False, NOW)
+    assert cancelled["status"] == "cancelled" and freed == ["s1"]
+    with pytest.raises(domain.Refused):
+        domain.cancel(cancelled, event, False, NOW)
+
+
+def test_self_service_cancellation_closes_at_the_deadline_but_staff_can_still_cancel():
+    event = loaded_event()
+    late = event["cancellation_deadline"] + timedelta(minutes=1)
+    with pytest.raises(domain.Refused):
+        domain.cancel(registered(event), event, False, late)
+    assert domain.cancel(registered(event), event, True, late)[0]["status"] == "cancelled"
+
+
+def test_the_first_to_wait_is_promoted_first():
+    event = loaded_event()
+    later, earlier = registered(event, ("waitlisted",)), registered(event, ("waitlisted",))
+    later["sessions"][0]["waitlist_position"], earlier["sessions"][0]["waitlist_position"] = 7, 3
+    assert domain.first_waiting([later, earlier], "s1") is earlier
+    assert domain.first_waiting([registered(event)], "s1") is None
+
+
+def test_check_in_counts_the_hours_of_attended_sessions():
+    event = loaded_event(event_payload(capacities=(50, 20)))
+    checked = domain.check_in(registered(event, ("confirmed", "confirmed")), event, None, NOW)
+    assert checked["hours"] == 14.0 and checked["attended_sessions"] == ["s1", "s2"]
+    with pytest.raises(domain.Refused):
+        domain.check_in(checked, event, None, NOW)
+    with pytest.raises(domain.EventRuleBroken):
+        domain.check_in(registered(event, ("confirmed", "waitlisted")), event, ["s2"], NOW)
+    with pytest.raises(domain.Refused):
+        domain.check_in(registered(event, ("waitlisted",)), event, None, NOW)
+
+
+def test_a_certificate_needs_an_accredited_event_and_attendance():
+    event = loaded_event()
+    registration = registered(event)
+    with pytest.raises(domain.Refused):
+        domain.certificate(registration, event)
+    checked = {**domain.check_in(registration, event, None, NOW), "certificate_id": "NSZM-2026-000007"}
+    certificate = domain.certificate(checked, event)
+    assert certificate["name"] == "Jana Nováková" and certificate["hours"] == 7.0
+    assert certificate["venue"] == "Krajský úřad Libereckého kraje, Liberec"
+    with pytest.raises(domain.Refused):
+        domain.certificate(checked, {**event, "accredited": False})
+    assert domain.certificate_number(2027, 42) == "NSZM-2027-000042"
