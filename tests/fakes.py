@@ -1,6 +1,7 @@
 """Hand-written in-memory fakes of the platform's own store classes, for unit tests."""
 from nszm import czech
 from nszm.contracts.errors import Conflict, NotFound
+from services.events import domain as domain_events
 from services.members.storage import SlugTaken
 
 
@@ -100,3 +101,163 @@ class FakeMembersStore:
     def save_member(self, before, after, events):
         self.members[after["slug"]] = dict(after)
         self._record(events)
+
+
+class FakeSigner:
+    def sign(self, purpose, value):
+        return f"{purpose}:{value}"
+
+    def verify(self, purpose, token, value):
+        return token == f"{purpose}:{value}"
+
+
+class FakeEventsStore:
+    """Events, seats and registrations in dicts, following the same rules as the real store."""
+
+    def __init__(self):
+        self.events: dict[str, dict] = {}
+        self.registrations: dict[str, dict] = {}
+        self.outbox = FakeOutbox()
+        self.serial = 0
+
+    def ping(self):
+        return True
+
+    def signer(self):
+        return FakeSigner()
+
+    def taken_event_ids(self, base):
+        return {event_id for event_id in self.events if event_id.startswith(base)}
+
+    def add_event(self, event):
+        self.events[event["id"]] = {**event, "sessions": [
+            {**s, "seats_left": s["capacity"], "waiting": 0} for s in event["sessions"]]}
+
+    def get_event(self, event_id, published_only=True, session=None):
+        event = self.events.get(event_id)
+        if event is None or (published_only and event["status"] != "published"):
+            raise NotFound(event_id)
+        return {**event, "sessions": [dict(s) for s in event["sessions"]]}
+
+    def list_events(self, *, page, per_page, from_, to=None, type=None):
+        found = sorted((e for e in self.events.values() if e["status"] == "published" and e["ends_at"] >= from_
+                        and (to is None or e["starts_at"] < to) and (type is None or e["type"] == type)),
+                       key=lambda e: e["starts_at"])
+        return found[(page - 1) * per_page: page * per_page], len(found)
+
+    def save_published(self, event, events):
+        self.events[event["id"]].update(status="published", published_at=event["published_at"])
+        for e in events:
+            self.outbox.add(e)
+
+    def _session(self, event_id, session_id):
+        return next(s for s in self.events[event_id]["sessions"] if s["id"] == session_id)
+
+    def register(self, registration, announce):
+        if any(r["event_id"] == registration["event_id"] and r["email_key"] == registration["email_key"]
+               and r["status"] != "cancelled" for r in self.registrations.values()):
+            raise Conflict("registered already")
+        current = registration
+        for seat in registration["sessions"]:
+            session = self._session(registration["event_id"], seat["id"])
+            if session["seats_left"] > 0:
+                session["seats_left"] -= 1
+                current = domain_events.with_seat(current, seat["id"], "confirmed")
+            else:
+                session["waiting"] += 1
+                current = domain_events.with_seat(current, seat["id"], "waitlisted", session["waiting"])
+        self.registrations[current["id"]] = current
+        for e in announce(current):
+            self.outbox.add(e)
+        return current
+
+    def get_registration(self, registration_id, session=None):
+        if registration_id not in self.registrations:
+            raise NotFound(registration_id)
+        return dict(self.registrations[registration_id])
+
+    def list_registrations(self, event_id, *, page, per_page, status=None):
+        found = [r for r in self.registrations.values() if r["event_id"] == event_id
+                 and (status is None or r["status"] == status)]
+        return found[(page - 1) * per_page: page * per_page], len(found)
+
+    def cancel_registration(self, registration_id, decide, announce):
+        registration = self.get_registration(registration_id)
+        event = self.get_event(registration["event_id"], published_only=False)
+        cancelled, freed = decide(registration, event)
+        self.registrations[registration_id] = cancelled
+        promoted = []
+        for session_id in freed:
+            lucky = domain_events.first_waiting(list(self.registrations.values()), session_id)
+            if lucky is None:
+                self._session(event["id"], session_id)["seats_left"] += 1
+                continue
+            lucky = domain_events.with_seat(lucky, session_id, "confirmed")
+            self.registrations[lucky["id"]] = lucky
+            self._session(event["id"], session_id)["waiting"] -= 1
+            promoted.append((lucky, [session_id]))
+        for e in announce(event, cancelled, freed, promoted):
+            self.outbox.add(e)
+        return cancelled
+
+    def check_in(self, registration_id, decide, announce):
+        registration = self.get_registration(registration_id)
+        event = self.get_event(registration["event_id"], published_only=False)
+        checked = decide(registration, event)
+        if event["accredited"]:
+            self.serial += 1
+            checked["certificate_id"] = domain_events.certificate_number(checked["checked_in_at"].year, self.serial)
+        self.registrations[registration_id] = checked
+        for e in announce(event, checked):
+            self.outbox.add(e)
+        return checked
+
+    def by_certificate(self, certificate_id):
+        found = next((r for r in self.registrations.values() if r.get("certificate_id") == certificate_id), None)
+        if found is None:
+            raise NotFound(certificate_id)
+        return found
+
+
+class FakeNotifyStore:
+    def __init__(self):
+        self.mails: dict[str, dict] = {}
+        self.outbox = FakeOutbox()
+
+    def ping(self):
+        return True
+
+    def enqueue(self, mail):
+        if mail["id"] in self.mails:
+            return False
+        self.mails[mail["id"]] = {**mail, "status": "pending", "attempts": 0, "last_error": None}
+        return True
+
+    def claim(self, mail_id=None):
+        due = [m for m in self.mails.values() if m["status"] == "pending" and mail_id in (None, m["id"])
+               and not m.get("retry_at")]
+        return dict(due[0]) if due else None
+
+    def mark_sent(self, mail_id, message_id):
+        self.mails[mail_id].update(status="sent", message_id=message_id, attempts=self.mails[mail_id]["attempts"] + 1)
+
+    def mark_failed_attempt(self, mail_id, error, retry_at):
+        mail = self.mails[mail_id]
+        mail.update(last_error=error, attempts=mail["attempts"] + 1, retry_at=retry_at)
+        if retry_at is None:
+            mail["status"] = "failed"
+
+
+class FakeMailer:
+    """Records what it would send; fails while `failures` is above zero."""
+
+    def __init__(self, failures: int = 0):
+        self.sent: list[dict] = []
+        self.failures = failures
+
+    def send(self, mail):
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionRefusedError("SMTP server down")
+        self.sent.append(mail)
+        return f"<{mail['id']}@test>"

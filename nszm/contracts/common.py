@@ -70,3 +70,14 @@ class VideoSchema(Schema):
     duration = fields.Integer(strict=True, validate=validate.Range(min=1, max=24 * 3600),
                               metadata={"description": "seconds"})
     thumbnail = fields.Url(validate=validate.Length(max=500))
+
+
+class EmailAddress(fields.Email):
+    """An e-mail address; surrounding white space, as people paste it, is dropped."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", validate.Length(max=254))
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value.strip() if isinstance(value, str) else value, attr, data, **kwargs)

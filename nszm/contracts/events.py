@@ -1,7 +1,7 @@
 """The events service's RPC contract: event types, events with sessions, registrations."""
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from nszm.contracts.common import Moment, PageQuerySchema, VideoSchema, aware, page_schema, text
+from nszm.contracts.common import EmailAddress, Moment, PageQuerySchema, VideoSchema, aware, page_schema, text
 
 SERVICE = "events"
 
@@ -120,7 +120,7 @@ EventPageSchema = page_schema(EventSchema, "EventPage")
 
 class RegistrationInputSchema(Schema):
     name = text(200, required=True)
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    email = EmailAddress(required=True)
     organization = text(200, required=True)
     sessions = fields.List(fields.String(validate=validate.Length(max=40)), required=True,
                            validate=validate.Length(min=1, max=50))

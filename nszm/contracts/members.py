@@ -5,7 +5,7 @@ These schemas fix the shape of what crosses the bus. Business rules that go beyo
 """
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from nszm.contracts.common import PageQuerySchema, page_schema, text
+from nszm.contracts.common import EmailAddress, PageQuerySchema, page_schema, text
 
 SERVICE = "members"
 
@@ -59,7 +59,7 @@ class RegionSchema(Schema):
 class ContactSchema(Schema):
     role = fields.String(validate=validate.OneOf(list(CONTACT_ROLES)))
     name = text(200, required=True)
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    email = EmailAddress(required=True)
     phone = text(40)
 
 

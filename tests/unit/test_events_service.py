@@ -1,0 +1,136 @@
+"""The events service's entrypoints with a fake store: validation, seats, links, events published."""
+from unittest.mock import patch
+
+import pytest
+from nameko.testing.services import worker_factory
+
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound
+from services.events.service import EventsService
+from tests.event_factories import NOW, event_payload, registration_input
+from tests.fakes import FakeEventsStore
+
+
+@pytest.fixture
+def store():
+    return FakeEventsStore()
+
+
+@pytest.fixture
+def service(store):
+    worker = worker_factory(EventsService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
+    worker.members.coordinator_of.return_value = None
+    with patch("services.events.service.utcnow", return_value=NOW):
+        yield worker
+
+
+def published_types(service):
+    return [call.args[0] for call in service.dispatch.call_args_list]
+
+
+def published_event(service, **payload):
+    event = service.create_event(event_payload(**payload))
+    service.publish_event(event["id"])
+    return event
+
+
+def test_create_validates_and_starts_as_a_draft(service):
+    event = service.create_event(event_payload(capacities=(50, 20)))
+    assert event["status"] == "draft" and event["id"].endswith("jarni-skola-zdravych-mest")
+    assert [s["seats_left"] for s in event["sessions"]] == [50, 20]
+    with pytest.raises(NotFound):
+        service.get_event(event["id"])
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"type": "party"}, "type"), ({"starts_at": "2027-03-20T09:00:00"}, "starts_at"), ({"sessions": []}, "sessions"),
+    ({"venue": None}, "venue"), ({"online": True, "venue": None}, "join_url"),
+    ({"ends_at": "2020-01-01T00:00:00+00:00"}, "ends_at"),
+])
+def test_create_names_invalid_fields(service, change, field):
+    with pytest.raises(InvalidInput) as error:
+        service.create_event({**event_payload(), **change})
+    assert field in error.value.errors
+
+
+def test_publishing_announces_the_event_once(service):
+    event = service.create_event(event_payload())
+    service.publish_event(event["id"])
+    assert published_types(service) == ["event_published"]
+    with pytest.raises(Conflict):
+        service.publish_event(event["id"])
+
+
+def test_seats_then_waiting_list_with_cancel_links(service):
+    event = published_event(service, capacities=(1,))
+    first = service.register(event["id"], registration_input("a@example.cz"))
+    second = service.register(event["id"], registration_input("b@example.cz"))
+    assert first["status"] == "confirmed" and second["status"] == "waitlisted"
+    assert second["sessions"] == [{"id": "s1", "status": "waitlisted", "waitlist_position": 1}]
+    assert first["cancel_url"] == f"https://api.example.cz/api/v1/registrations/{first['id']}/cancel?token=registration:{first['id']}"
+    assert published_types(service)[-2:] == ["registration_confirmed", "registration_waitlisted"]
+
+
+def test_the_same_email_twice_is_a_conflict(service):
+    event = published_event(service)
+    service.register(event["id"], registration_input("a@example.cz"))
+    with pytest.raises(Conflict):
+        service.register(event["id"], registration_input("A@Example.cz "))
+
+
+def test_coordinator_sessions_ask_the_members_service(service):
+    event = published_event(service, capacities=(50, 20), audiences=["everyone", "coordinators"])
+    with pytest.raises(InvalidInput) as error:
+        service.register(event["id"], registration_input(sessions=["s2"]))
+    assert "sessions" in error.value.errors
+    service.members.coordinator_of.return_value = {"slug": "chrudim"}
+    assert service.register(event["id"], registration_input(sessions=["s2"]))["status"] == "confirmed"
+    service.members.coordinator_of.assert_called_with("jana.novakova@example.cz")
+
+
+def test_cancelling_promotes_the_first_waiting_person(service, store):
+    event = published_event(service, capacities=(1,))
+    first = service.register(event["id"], registration_input("a@example.cz"))
+    second = service.register(event["id"], registration_input("b@example.cz"))
+    service.dispatch.reset_mock()
+    cancelled = service.cancel_registration(first["id"], token=f"registration:{first['id']}")
+    assert cancelled["status"] == "cancelled"
+    assert store.registrations[second["id"]]["status"] == "confirmed"
+    assert published_types(service) == ["registration_cancelled", "registration_promoted"]
+    promoted = service.dispatch.call_args_list[1].args[1]["data"]
+    assert promoted["registration"]["email"] == "b@example.cz" and promoted["changed_sessions"] == ["s1"]
+
+
+def test_a_wrong_token_cancels_nothing(service, store):
+    event = published_event(service)
+    registration = service.register(event["id"], registration_input())
+    for token in ("forged", None, {"$ne": ""}):
+        with pytest.raises(NotFound):
+            service.cancel_registration(registration["id"], token=token)
+    assert store.registrations[registration["id"]]["status"] == "confirmed"
+    assert service.cancel_registration(registration["id"], by_staff=True)["status"] == "cancelled"
+
+
+def test_check_in_issues_a_certificate_for_accredited_events(service):
+    event = published_event(service)
+    registration = service.register(event["id"], registration_input())
+    with pytest.raises(Conflict):
+        service.certificate(registration["id"], by_staff=True)
+    checked = service.check_in(registration["id"])
+    assert checked["certificate_id"] == "NSZM-2026-000001" and checked["hours"] == 7.0
+    assert published_types(service)[-1] == "attendance_recorded"
+    attendance = service.dispatch.call_args.args[1]["data"]
+    assert attendance["certificate_url"].endswith(f"/certificate.pdf?token=registration:{registration['id']}")
+    certificate = service.certificate(registration["id"], token=f"registration:{registration['id']}")
+    assert certificate["name"] == "Jana Nováková"
+    assert service.verify_certificate("NSZM-2026-000001")["event_title"] == event["title"]
+    with pytest.raises(Conflict):
+        service.check_in(registration["id"])
+
+
+def test_listing_defaults_to_upcoming_and_rejects_bad_filters(service):
+    published_event(service)
+    assert service.list_events({})["total"] == 1
+    assert service.list_events({"from": "2030-01-01"})["total"] == 0
+    for bad in ({"from": "yesterday"}, {"type": "party"}, {"per_page": "0"}):
+        with pytest.raises(InvalidInput):
+            service.list_events(bad)

@@ -1,0 +1,71 @@
+"""The notify service's handlers with a fake queue and mailer: one mail per event, retries, giving up."""
+import pytest
+from nameko.testing.services import worker_factory
+
+from nszm.contracts import bus
+from services.notify import domain
+from services.notify.service import NotifyService
+from tests.fakes import FakeMailer, FakeNotifyStore
+from tests.unit.test_notify_domain import registration_event
+
+
+@pytest.fixture
+def store():
+    return FakeNotifyStore()
+
+
+def notify(store, mailer):
+    return worker_factory(NotifyService, store=store, mailer=mailer)
+
+
+def test_an_event_delivered_twice_sends_one_mail(store):
+    mailer = FakeMailer()
+    service = notify(store, mailer)
+    envelope = registration_event()
+    service.on_registration_confirmed(envelope)
+    service.on_registration_confirmed(envelope)
+    assert [m["id"] for m in mailer.sent] == [envelope["event_id"]]
+    assert store.mails[envelope["event_id"]]["status"] == "sent"
+
+
+def test_a_failed_send_is_kept_for_a_retry(store):
+    mailer = FakeMailer(failures=1)
+    service = notify(store, mailer)
+    envelope = registration_event(bus.REGISTRATION_WAITLISTED, statuses=("waitlisted",))
+    service.on_registration_waitlisted(envelope)
+    mail = store.mails[envelope["event_id"]]
+    assert mail["status"] == "pending" and mail["attempts"] == 1 and "SMTP server down" in mail["last_error"]
+    assert mail["retry_at"] is not None and mailer.sent == []
+
+
+def test_after_the_last_attempt_the_mail_is_marked_failed_not_dropped(store):
+    mailer = FakeMailer(failures=1)
+    service = notify(store, mailer)
+    envelope = registration_event()
+    store.enqueue(domain.mail_for("registration_confirmed", envelope))
+    store.mails[envelope["event_id"]]["attempts"] = domain.MAX_ATTEMPTS - 1
+    service.deliver_due_mail()
+    assert store.mails[envelope["event_id"]]["status"] == "failed"
+
+
+def test_the_timer_delivers_what_is_due(store):
+    mailer = FakeMailer()
+    service = notify(store, mailer)
+    for n in range(3):
+        store.enqueue({**domain.mail_for("registration_confirmed", registration_event()), "id": f"m{n}"})
+    service.deliver_due_mail()
+    assert [m["id"] for m in mailer.sent] == ["m0", "m1", "m2"]
+
+
+def test_a_malformed_event_is_logged_and_dropped(store):
+    mailer = FakeMailer()
+    notify(store, mailer).on_registration_cancelled({"event_id": "x", "data": {"registration": {}}})
+    assert store.mails == {} and mailer.sent == []
+
+
+def test_attendance_without_a_certificate_mails_nobody(store):
+    mailer = FakeMailer()
+    envelope = registration_event()
+    envelope["data"]["certificate_url"] = None
+    notify(store, mailer).on_attendance_recorded(envelope)
+    assert mailer.sent == []
