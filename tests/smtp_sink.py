@@ -5,6 +5,7 @@
 A recipient containing "+flaky" is refused once per message with a temporary 451, so the
 tests can watch delivery being retried.
 """
+import email
 import signal
 import sys
 import uuid
@@ -16,12 +17,13 @@ from aiosmtpd.controller import Controller
 class StoringHandler:
     def __init__(self, directory: Path):
         self.directory = directory
-        self.refused: set[bytes] = set()
+        self.refused: set[str] = set()
 
     async def handle_DATA(self, server, session, envelope):
         content = envelope.original_content or envelope.content
-        if any("+flaky" in rcpt for rcpt in envelope.rcpt_tos) and content not in self.refused:
-            self.refused.add(content)
+        message_id = email.message_from_bytes(content)["Message-ID"]
+        if any("+flaky" in rcpt for rcpt in envelope.rcpt_tos) and message_id not in self.refused:
+            self.refused.add(message_id)
             return "451 4.3.0 Try again later"
         (self.directory / f"{uuid.uuid4().hex}.eml").write_bytes(content)
         return "250 2.0.0 OK"

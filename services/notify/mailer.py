@@ -2,8 +2,9 @@
 import mailbox
 import smtplib
 import ssl
+from datetime import datetime, timezone
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import format_datetime, formataddr
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -18,7 +19,8 @@ def build_message(mail: dict, sender: str) -> EmailMessage:
     message["To"] = formataddr((mail.get("to_name") or "", mail["to"]))
     message["Subject"] = mail["subject"]
     # Stable per mail, so a rare second delivery after a crash can be recognised as a duplicate.
-    message["Message-ID"] = make_msgid(idstring=mail["id"], domain="zdravamesta.cz")
+    message["Message-ID"] = f"<{mail['id']}@zdravamesta.cz>"
+    message["Date"] = format_datetime(mail.get("created_at") or datetime.now(timezone.utc))
     message.set_content(mail["text"])
     for attachment in mail.get("attachments", []):
         maintype, subtype = attachment["content_type"].split("/", 1)

@@ -1,0 +1,138 @@
+"""The events store against a real SecantusDB: seats under concurrency, promotion, atomicity."""
+from datetime import timedelta
+
+import eventlet
+import pytest
+
+from nszm.contracts.errors import Conflict
+from services.events import domain
+from services.events.storage import EventsStore, IdTaken
+from tests.event_factories import NOW, event_payload, loaded_event, registration_input
+
+
+@pytest.fixture
+def store(mongo_client, db_name):
+    events_store = EventsStore(mongo_client, db_name)
+    events_store.ensure_indexes()
+    return events_store
+
+
+def stored_event(store, capacities=(50,), event_id="2026-12-skola"):
+    event = loaded_event(event_payload(capacities=capacities), event_id=event_id, published=False)
+    store.add_event(event)
+    published = domain.publish(event, NOW)
+    store.save_published(published, [])
+    return store.get_event(event_id)
+
+
+def register(store, event, email, sessions=("s1",)):
+    registration = domain.new_registration(event, registration_input(email, sessions=sessions), False, NOW)
+    return store.register(registration, lambda stored: [])
+
+
+def assert_counters_agree(store, event_id):
+    event = store.get_event(event_id, published_only=False)
+    registrations = store.registrations_of(event_id)
+    for session in event["sessions"]:
+        seats = [seat for r in registrations for seat in r["sessions"] if seat["id"] == session["id"]]
+        confirmed = sum(seat["status"] == "confirmed" for seat in seats)
+        waiting = sum(seat["status"] == "waitlisted" for seat in seats)
+        assert session["seats_taken"] == confirmed <= session["capacity"]
+        assert session["waiting"] == waiting
+        assert session["seats_left"] == session["capacity"] - confirmed
+
+
+def test_concurrent_registrations_never_exceed_capacity(store):
+    event = stored_event(store, capacities=(10, 5))
+    outcomes = []
+    pool = eventlet.GreenPool(40)
+    for n in range(60):
+        sessions = ("s1", "s2") if n % 2 else ("s1",)
+        pool.spawn(lambda n=n, sessions=sessions: outcomes.append(register(store, event, f"p{n}@example.cz", sessions)))
+    pool.waitall()
+    assert len(outcomes) == 60
+    s1 = [seat for r in outcomes for seat in r["sessions"] if seat["id"] == "s1"]
+    assert sum(seat["status"] == "confirmed" for seat in s1) == 10
+    positions = sorted(seat["waitlist_position"] for seat in s1 if seat["status"] == "waitlisted")
+    assert positions == list(range(1, 51))
+    assert_counters_agree(store, event["id"])
+
+
+def test_a_duplicate_registration_takes_no_seat(store):
+    event = stored_event(store, capacities=(2,))
+    register(store, event, "a@example.cz")
+    with pytest.raises(Conflict):
+        register(store, event, "a@example.cz")
+    assert store.get_event(event["id"])["sessions"][0]["seats_left"] == 1
+    assert_counters_agree(store, event["id"])
+
+
+def test_cancelling_gives_each_freed_seat_to_the_first_waiting(store):
+    event = stored_event(store, capacities=(1, 1))
+    first = register(store, event, "a@example.cz", ("s1", "s2"))
+    second = register(store, event, "b@example.cz", ("s1",))
+    third = register(store, event, "c@example.cz", ("s1", "s2"))
+    announced = {}
+
+    def decide(registration, current):
+        return domain.cancel(registration, current, False, NOW)
+
+    def announce(current, cancelled, freed, promoted):
+        announced.update(freed=freed, promoted=[(lucky["id"], sessions) for lucky, sessions in promoted])
+        return []
+
+    store.cancel_registration(first["id"], decide, announce)
+    assert announced == {"freed": ["s1", "s2"], "promoted": [(second["id"], ["s1"]), (third["id"], ["s2"])]}
+    assert store.get_registration(second["id"])["status"] == "confirmed"
+    third_now = store.get_registration(third["id"])
+    assert third_now["status"] == "waitlisted"  # holds s2 now, still waits for s1
+    assert {s["id"]: s["status"] for s in third_now["sessions"]} == {"s1": "waitlisted", "s2": "confirmed"}
+    assert_counters_agree(store, event["id"])
+    register(store, event, "a@example.cz")  # a cancelled address may register again
+
+
+def test_a_refused_cancellation_changes_nothing(store):
+    event = stored_event(store, capacities=(1,))
+    first = register(store, event, "a@example.cz")
+    register(store, event, "b@example.cz")
+    too_late = event["cancellation_deadline"] + timedelta(seconds=1)
+    with pytest.raises(domain.Refused):
+        store.cancel_registration(first["id"], lambda r, e: domain.cancel(r, e, False, too_late), lambda *a: [])
+    assert store.get_registration(first["id"])["status"] == "confirmed"
+    assert_counters_agree(store, event["id"])
+
+
+def test_concurrent_cancellations_promote_distinct_people(store):
+    event = stored_event(store, capacities=(5,))
+    confirmed = [register(store, event, f"c{n}@example.cz") for n in range(5)]
+    waiting = [register(store, event, f"w{n}@example.cz") for n in range(8)]
+    pool = eventlet.GreenPool(5)
+    for registration in confirmed:
+        pool.spawn(store.cancel_registration, registration["id"],
+                   lambda r, e: domain.cancel(r, e, True, NOW), lambda *a: [])
+    pool.waitall()
+    statuses = [store.get_registration(r["id"])["status"] for r in waiting]
+    assert statuses == ["confirmed"] * 5 + ["waitlisted"] * 3
+    assert_counters_agree(store, event["id"])
+
+
+def test_check_in_numbers_certificates_in_sequence(store):
+    event = stored_event(store)
+    numbers = []
+    for n in range(3):
+        registration = register(store, event, f"p{n}@example.cz")
+        checked = store.check_in(registration["id"], lambda r, e: domain.check_in(r, e, None, NOW), lambda *a: [])
+        numbers.append(checked["certificate_id"])
+    assert numbers == ["NSZM-2026-000001", "NSZM-2026-000002", "NSZM-2026-000003"]
+    assert store.by_certificate("NSZM-2026-000002")["email"] == "p1@example.cz"
+
+
+def test_event_ids_are_unique_and_listing_filters_by_time(store):
+    stored_event(store, event_id="2026-12-skola")
+    with pytest.raises(IdTaken):
+        store.add_event(loaded_event(event_id="2026-12-skola", published=False))
+    assert store.taken_event_ids("2026-12-skola") == {"2026-12-skola"}
+    items, total = store.list_events(page=1, per_page=10, from_=NOW)
+    assert total == 1 and items[0]["sessions"][0]["seats_left"] == 50
+    assert store.list_events(page=1, per_page=10, from_=NOW + timedelta(days=365))[1] == 0
+    assert store.list_events(page=1, per_page=10, from_=NOW, type="forum")[1] == 0

@@ -1,0 +1,82 @@
+"""The notify service on real RabbitMQ, delivering to a real SMTP server."""
+import email
+import email.policy
+import uuid
+
+import pytest
+from nameko.standalone.events import event_dispatcher
+from nameko.testing.services import entrypoint_waiter
+
+from nszm.contracts import bus
+from ops import embedded
+from services.notify.service import NotifyService
+from services.notify.storage import NotifyStore
+from tests.unit.test_notify_domain import registration_event
+from tests.waiting import wait_until
+
+
+@pytest.fixture
+def notify(container_factory, service_config, smtp_sink):
+    container = container_factory(NotifyService, {**service_config, "SMTP_URL": smtp_sink.url})
+    container.start()
+    return container
+
+
+def addressed(envelope, address):
+    envelope["data"]["registration"]["email"] = address
+    return envelope
+
+
+def unique_address(tag=""):
+    return f"jana{tag}-{uuid.uuid4().hex[:8]}@example.cz"
+
+
+def deliver(container, config, spec, envelope):
+    with entrypoint_waiter(container, f"on_{spec.name}", timeout=10):
+        event_dispatcher(config)(spec.source, spec.name, envelope)
+
+
+def test_confirmation_arrives_once_even_when_the_event_is_redelivered(notify, service_config, smtp_sink):
+    address = unique_address()
+    envelope = addressed(registration_event(), address)
+    deliver(notify, service_config, bus.REGISTRATION_CONFIRMED, envelope)
+    deliver(notify, service_config, bus.REGISTRATION_CONFIRMED, envelope)
+    [message] = smtp_sink.messages(to=address)
+    assert message["Subject"] == "Potvrzení registrace: Jarní Škola Zdravých měst"
+    body = message.get_body(("plain",)).get_content()
+    assert "/cancel?token=abc" in body
+    [invitation] = list(message.iter_attachments())
+    assert invitation.get_content_type() == "text/calendar" and invitation.get_filename() == "pozvanka.ics"
+
+
+def test_a_temporary_smtp_refusal_is_retried_until_delivered(notify, service_config, smtp_sink, mongo_client):
+    address = unique_address("+flaky")
+    envelope = addressed(registration_event(bus.REGISTRATION_PROMOTED), address)
+    deliver(notify, service_config, bus.REGISTRATION_PROMOTED, envelope)
+    store = NotifyStore(mongo_client, service_config["MONGO_DB"])
+    assert store.get(envelope["event_id"])["attempts"] == 1
+    wait_until(lambda: smtp_sink.messages(to=address), timeout=20, message="the retried mail")
+    wait_until(lambda: store.get(envelope["event_id"])["status"] == "sent", timeout=5)
+    assert len(smtp_sink.messages(to=address)) == 1
+
+
+def test_an_unreachable_smtp_server_keeps_the_mail_pending(container_factory, service_config, mongo_client):
+    closed = f"smtp://127.0.0.1:{embedded.free_port()}"
+    container = container_factory(NotifyService, {**service_config, "SMTP_URL": closed})
+    container.start()
+    envelope = registration_event(bus.REGISTRATION_CANCELLED)
+    deliver(container, service_config, bus.REGISTRATION_CANCELLED, envelope)
+    mail = NotifyStore(mongo_client, service_config["MONGO_DB"]).get(envelope["event_id"])
+    assert mail["status"] == "pending" and mail["attempts"] == 1
+    assert "ConnectionRefusedError" in mail["last_error"]
+
+
+def test_without_smtp_url_mail_goes_to_the_maildir(container_factory, service_config, tmp_path):
+    container = container_factory(NotifyService, {**service_config, "DATA_DIR": str(tmp_path)})
+    container.start()
+    deliver(container, service_config, bus.REGISTRATION_WAITLISTED,
+            registration_event(bus.REGISTRATION_WAITLISTED, statuses=("waitlisted",)))
+    [delivered] = list((tmp_path / "mail" / "new").iterdir())
+    message = email.message_from_bytes(delivered.read_bytes(), policy=email.policy.default)
+    assert message["Subject"] == "Čekací listina: Jarní Škola Zdravých měst"
+    assert message["To"] == "Jana Nováková <jana@example.cz>"
