@@ -75,13 +75,14 @@ def stop_platform(process: subprocess.Popen, sig=signal.SIGTERM) -> int:
 
 
 @pytest.fixture(scope="session")
-def platform(mongo_uri, tmp_path_factory, subprocess_env):
+def platform(mongo_uri, tmp_path_factory, subprocess_env, smtp_sink):
     vhost = f"nszm-http-{uuid.uuid4().hex[:8]}"
     port = embedded.free_port()
     data_dir = tmp_path_factory.mktemp("platform")
     env = {**subprocess_env, "AMQP_URI": make_vhost(vhost), "MONGO_URI": mongo_uri,
            "MONGO_DB": f"http{uuid.uuid4().hex[:8]}", "GATEWAY_BIND": f"127.0.0.1:{port}",
-           "BOOTSTRAP_STAFF_TOKEN": STAFF_TOKEN, "DEMO_DATA": "0", "DATA_DIR": str(data_dir)}
+           "BOOTSTRAP_STAFF_TOKEN": STAFF_TOKEN, "DEMO_DATA": "0", "DATA_DIR": str(data_dir),
+           "SMTP_URL": smtp_sink.url, "PUBLIC_URL": f"http://127.0.0.1:{port}"}
     log_path = data_dir / "platform.log"
     process = start_platform(env, log_path)
     running = Platform(url=f"http://127.0.0.1:{port}", env=env, log_path=str(log_path))

@@ -1,0 +1,260 @@
+"""Events, registrations, cancel links, check-in, certificates and events.ics over HTTP."""
+import io
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import eventlet
+import pytest
+from icalendar import Calendar
+from pypdf import PdfReader
+
+from tests import factories
+from tests.event_factories import event_payload, registration_input
+from tests.http.conftest import Client, issue_token
+from tests.http.test_members_api import assert_problem, join
+from tests.waiting import wait_until
+
+
+def future_payload(**overrides):
+    """An event starting in a month from the real clock, as the platform sees time."""
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=30)
+    payload = event_payload(**overrides)
+    shift = start - datetime.fromisoformat(payload["starts_at"])
+    for holder in [payload, *payload["sessions"]]:
+        for key in ("starts_at", "ends_at"):
+            holder[key] = (datetime.fromisoformat(holder[key]) + shift).isoformat()
+    return payload
+
+
+def published(staff: Client, **overrides) -> dict:
+    created = staff.post("/api/v1/events", json=future_payload(**overrides))
+    assert created.status_code == 201, created.text
+    event = created.json()
+    assert staff.post(f"/api/v1/events/{event['id']}/publish").status_code == 200
+    return event
+
+
+def address(tag: str = "") -> str:
+    return f"{tag or 'ucastnik'}-{uuid.uuid4().hex[:10]}@example.cz"
+
+
+def register(public: Client, event: dict, email: str, sessions=("s1",)):
+    return public.post(f"/api/v1/events/{event['id']}/registrations",
+                       json=registration_input(email, sessions=list(sessions)))
+
+
+def all_registrations(staff: Client, event_id: str) -> list[dict]:
+    items, page = [], 1
+    while True:
+        body = staff.get(f"/api/v1/events/{event_id}/registrations", params={"page": page, "per_page": 100}).json()
+        items += body["items"]
+        if len(items) >= body["total"]:
+            return items
+        page += 1
+
+
+def test_200_concurrent_registrations_fill_50_seats_exactly(staff, public):
+    event = published(staff, capacities=(50,))
+    statuses = []
+
+    def one(n):
+        response = register(public, event, f"p{n}-{uuid.uuid4().hex[:6]}@example.cz")
+        statuses.append((response.status_code, response.json().get("status")))
+
+    pool = eventlet.GreenPool(200)
+    for n in range(200):
+        pool.spawn(one, n)
+    pool.waitall()
+    assert statuses.count((201, "confirmed")) == 50
+    assert statuses.count((201, "waitlisted")) == 150
+
+    stored = all_registrations(staff, event["id"])
+    assert len(stored) == 200
+    assert sum(r["status"] == "confirmed" for r in stored) == 50
+    positions = sorted(r["sessions"][0]["waitlist_position"] for r in stored if r["status"] == "waitlisted")
+    assert positions == list(range(1, 151))
+    session = public.get(f"/api/v1/events/{event['id']}").json()["sessions"][0]
+    assert (session["capacity"], session["seats_left"], session["waiting"]) == (50, 0, 150)
+
+
+def test_cancelling_promotes_the_first_waiting_and_both_get_mail(staff, public, smtp_sink):
+    event = published(staff, capacities=(1,))
+    leaving, waiting, later = address("odhlaseny"), address("cekajici"), address("dalsi")
+    first = register(public, event, leaving).json()
+    second = register(public, event, waiting).json()
+    register(public, event, later)
+    assert (first["status"], second["status"]) == ("confirmed", "waitlisted")
+    wait_until(lambda: smtp_sink.messages(to=leaving) and smtp_sink.messages(to=waiting), message="first mails")
+    [confirmation] = smtp_sink.messages(to=leaving)
+    assert confirmation["Subject"].startswith("Potvrzení registrace")
+    assert first["cancel_url"] in confirmation.get_body(("plain",)).get_content()
+    assert smtp_sink.messages(to=waiting)[0]["Subject"].startswith("Čekací listina")
+
+    cancelled = Client(first["cancel_url"].split("/api/")[0]).post(
+        "/api/" + first["cancel_url"].split("/api/")[1], headers={"Accept": "application/json"})
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    promoted = staff.get(f"/api/v1/registrations/{second['id']}").json()
+    assert promoted["status"] == "confirmed"
+
+    wait_until(lambda: len(smtp_sink.messages(to=leaving)) == 2 and len(smtp_sink.messages(to=waiting)) == 2,
+               message="cancellation and promotion mails")
+    assert smtp_sink.messages(to=leaving)[1]["Subject"].startswith("Registrace zrušena")
+    promotion = smtp_sink.messages(to=waiting)[1]
+    assert promotion["Subject"].startswith("Uvolnilo se místo")
+    [invitation] = list(promotion.iter_attachments())
+    assert Calendar.from_ical(invitation.get_content()).walk("VEVENT")
+    assert len(smtp_sink.messages(to=later)) == 1  # still waiting: no second mail
+    session = public.get(f"/api/v1/events/{event['id']}").json()["sessions"][0]
+    assert (session["seats_left"], session["waiting"]) == (0, 1)
+
+
+def cancel_link_parts(receipt: dict) -> tuple[str, dict]:
+    path, token = receipt["cancel_url"].split("/api/", 1)[1].split("?token=")
+    return "/api/" + path, {"token": token}
+
+
+def test_the_cancel_link_shows_a_page_and_changes_nothing_until_posted(staff, public):
+    event = published(staff)
+    receipt = register(public, event, address()).json()
+    path, params = cancel_link_parts(receipt)
+    page = public.get(path, params=params, headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert 'method="post"' in page.text and "Zrušit registraci" in page.text
+    assert staff.get(f"/api/v1/registrations/{receipt['id']}").json()["status"] == "confirmed"
+    done = public.post(path, params=params, headers={"Accept": "text/html"})
+    assert done.status_code == 200 and "Registrace je zrušena" in done.text
+    again = public.post(path, params=params, headers={"Accept": "text/html"})
+    assert again.status_code == 409 and "nelze zrušit" in again.text
+    assert_problem(public.post(path, params=params, headers={"Accept": "application/json"}), 409)
+
+
+def test_cancel_links_cannot_be_forged_and_staff_cancel_after_the_deadline(platform, staff, public):
+    past = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    event = published(staff, cancellation_deadline=past)
+    receipt = register(public, event, address()).json()
+    path, params = cancel_link_parts(receipt)
+    assert_problem(public.post(path, params={"token": "forged"}, headers={"Accept": "application/json"}), 404)
+    other = register(public, event, address()).json()
+    assert_problem(public.post(path, params=cancel_link_parts(other)[1], headers={"Accept": "application/json"}), 404)
+    assert_problem(public.post(path, headers={"Accept": "application/json"}), 401)
+    assert_problem(public.post(path, params=params, headers={"Accept": "application/json"}), 409)  # deadline passed
+    _, events_staff = issue_token(platform, "events")
+    assert Client(platform.url, events_staff).post(path).json()["status"] == "cancelled"
+
+
+def test_event_creation_errors(platform, staff, public):
+    for change, field in [({"type": "party"}, "type"), ({"starts_at": "zítra"}, "starts_at"),
+                          ({"sessions": [{"title": "x"}]}, "sessions.0.starts_at"), ({"online": True, "venue": None},
+                                                                                      "join_url")]:
+        assert_problem(staff.post("/api/v1/events", json={**future_payload(), **change}), 422, field)
+    assert_problem(public.post("/api/v1/events", json=future_payload()), 401)
+    _, members_only = issue_token(platform, "members")
+    assert_problem(Client(platform.url, members_only).post("/api/v1/events", json=future_payload()), 403)
+    draft = staff.post("/api/v1/events", json=future_payload()).json()
+    assert_problem(public.get(f"/api/v1/events/{draft['id']}"), 404)
+    assert_problem(register(public, draft, address()), 404)
+    assert staff.get(f"/api/v1/events/{draft['id']}/detail").json()["status"] == "draft"
+    assert staff.post(f"/api/v1/events/{draft['id']}/publish").status_code == 200
+    assert_problem(staff.post(f"/api/v1/events/{draft['id']}/publish"), 409)
+    assert_problem(staff.post("/api/v1/events/no-such-event/publish"), 404)
+
+
+def test_registration_errors(staff, public):
+    event = published(staff, capacities=(10, 10), audiences=["everyone", "coordinators"])
+    email = address()
+    assert register(public, event, email).status_code == 201
+    assert_problem(register(public, event, email.upper()), 409)
+    assert_problem(register(public, event, address(), sessions=["s7"]), 422, "sessions")
+    assert_problem(register(public, event, address(), sessions=["s2"]), 422, "sessions")
+    assert_problem(register(public, {"id": "no-such-event"}, address()), 404)
+    url = f"/api/v1/events/{event['id']}/registrations"
+    for body, field in [({**registration_input(), "email": "not-an-email"}, "email"),
+                        ({**registration_input(), "sessions": []}, "sessions"),
+                        ({**registration_input(), "name": {"$gt": ""}}, "name"),
+                        ({"name": "X"}, "organization")]:
+        assert_problem(public.post(url, json=body), 422, field)
+    assert_problem(public.post(url, data="{", headers={"Content-Type": "application/json"}), 400)
+
+
+def test_coordinators_of_members_may_take_coordinator_sessions(staff, public):
+    coordinator = address("koordinator")
+    join(staff, public, contact={"name": "Eva Veselá", "email": coordinator})
+    event = published(staff, capacities=(10, 10), audiences=["everyone", "coordinators"])
+    receipt = register(public, event, coordinator.upper(), sessions=["s1", "s2"])
+    assert receipt.status_code == 201 and receipt.json()["status"] == "confirmed"
+
+
+def test_check_in_and_the_certificate(staff, public, smtp_sink):
+    event = published(staff)
+    email = address("absolvent")
+    receipt = register(public, event, email).json()
+    checked = staff.post(f"/api/v1/registrations/{receipt['id']}/check-in")
+    assert checked.status_code == 200 and checked.json()["hours"] == 7.0
+    certificate_id = checked.json()["certificate_id"]
+    assert_problem(staff.post(f"/api/v1/registrations/{receipt['id']}/check-in"), 409)
+
+    _, params = cancel_link_parts(receipt)
+    pdf = public.get(f"/api/v1/registrations/{receipt['id']}/certificate.pdf", params=params)
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    assert "Jana Nováková" in text and certificate_id in text and "OSVĚDČENÍ O ÚČASTI" in text
+    verified = public.get(f"/api/v1/certificates/{certificate_id}").json()
+    assert verified["name"] == "Jana Nováková" and verified["hours"] == 7.0
+
+    wait_until(lambda: any(m["Subject"].startswith("Osvědčení") for m in smtp_sink.messages(to=email)),
+               message="certificate mail")
+    assert_problem(public.get(f"/api/v1/registrations/{receipt['id']}/certificate.pdf"), 401)
+    assert_problem(public.get(f"/api/v1/registrations/{receipt['id']}/certificate.pdf",
+                              params={"token": "forged"}), 404)
+    assert_problem(public.get("/api/v1/certificates/NSZM-1999-000000"), 404)
+
+
+def test_no_certificate_without_attendance_or_accreditation(staff, public):
+    accredited = published(staff)
+    waiting_event = published(staff, capacities=(1,))
+    not_accredited = published(staff, accredited=False)
+    absent = register(public, accredited, address()).json()
+    assert_problem(staff.get(f"/api/v1/registrations/{absent['id']}/certificate.pdf"), 409)
+    register(public, waiting_event, address())
+    waitlisted = register(public, waiting_event, address()).json()
+    assert_problem(staff.post(f"/api/v1/registrations/{waitlisted['id']}/check-in"), 409)
+    plain = register(public, not_accredited, address()).json()
+    assert staff.post(f"/api/v1/registrations/{plain['id']}/check-in").json()["certificate_id"] is None
+    assert_problem(staff.get(f"/api/v1/registrations/{plain['id']}/certificate.pdf"), 409)
+    assert_problem(staff.get("/api/v1/registrations/unknown/certificate.pdf"), 404)
+    assert_problem(staff.post("/api/v1/registrations/unknown/check-in"), 404)
+    assert_problem(staff.post(f"/api/v1/registrations/{plain['id']}/check-in", json={"sessions": "s1"}), 422,
+                   "sessions")
+
+
+def test_calendar_listing_and_filters(staff, public):
+    forum = published(staff, type="forum", title=f"Fórum Zdravých měst {factories.unique_word()}")
+    listing = public.get("/api/v1/events", params={"type": "forum", "per_page": 100}).json()
+    assert forum["id"] in {e["id"] for e in listing["items"]}
+    item = next(e for e in listing["items"] if e["id"] == forum["id"])
+    assert "join_url" not in item and item["sessions"][0]["seats_left"] == 50
+    later = (datetime.now(timezone.utc) + timedelta(days=400)).date().isoformat()
+    assert public.get("/api/v1/events", params={"from": later}).json()["total"] == 0
+    assert_problem(public.get("/api/v1/events", params={"from": "brzy"}), 422, "from")
+    assert_problem(public.get("/api/v1/events", params={"type": "party"}), 422, "type")
+
+
+def test_events_ics_holds_the_upcoming_published_events(staff, public):
+    shown = published(staff, title=f"Setkání zdravých krajů {factories.unique_word()}", type="meeting")
+    hidden = staff.post("/api/v1/events", json=future_payload(title="Koncept")).json()
+    feed = public.get("/feeds/events.ics")
+    assert feed.status_code == 200 and feed.headers["Content-Type"].startswith("text/calendar")
+    calendar = Calendar.from_ical(feed.content)
+    uids = {str(entry["uid"]) for entry in calendar.walk("VEVENT")}
+    assert f"{shown['id']}@zdravamesta.cz" in uids and f"{hidden['id']}@zdravamesta.cz" not in uids
+    entry = next(e for e in calendar.walk("VEVENT") if str(e["uid"]) == f"{shown['id']}@zdravamesta.cz")
+    assert str(entry["summary"]) == shown["title"] and entry.decoded("dtstart") > datetime.now(timezone.utc)
+    assert public.get("/feeds/events.ics", headers={"If-None-Match": feed.headers["ETag"]}).status_code == 304
+
+
+@pytest.mark.parametrize("body", [[], "x", {"sessions": [{"$gt": ""}]}, {"sessions": "s1"}, {"email": 5},
+                                  {**registration_input(), "sessions": ["s1"] * 60}])
+def test_odd_registration_bodies_are_4xx(staff, public, body):
+    event = published(staff)
+    response = public.post(f"/api/v1/events/{event['id']}/registrations", json=body)
+    assert 400 <= response.status_code < 500, response.text
