@@ -5,11 +5,15 @@ temporary one on the same data directory.
 """
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from nszm.config import Settings
+from nszm.contracts.common import PRAGUE
+from nszm.contracts.events import EventInputSchema
 from nszm.storage import connect
 from ops import demo_data, embedded
+from services.events import domain as events_domain
+from services.events.storage import EventsStore
 from services.members import domain as members_domain
 from services.members.storage import MembersStore
 
@@ -46,20 +50,50 @@ def demo_applications() -> list[dict]:
     ]
 
 
+def demo_events(today: date) -> list[dict]:
+    """The demo events as published events of the domain, their dates counted from `today`."""
+    events = []
+    for spec in demo_data.EVENTS:
+        first_day = today + timedelta(days=spec["days"])
+
+        def at(day: int, clock: str) -> str:
+            return datetime.combine(first_day + timedelta(days=day), time.fromisoformat(clock), PRAGUE).isoformat()
+
+        sessions = [{"title": title, "starts_at": at(day, start), "ends_at": at(day, end), "capacity": capacity,
+                     "audience": audience} for day, start, end, title, capacity, audience in spec["sessions"]]
+        payload = {key: value for key, value in spec.items() if key not in ("days", "sessions")}
+        payload.update(sessions=sessions, starts_at=sessions[0]["starts_at"], ends_at=sessions[-1]["ends_at"])
+        data = EventInputSchema().load(payload)
+        event_id = events_domain.event_id_base(data["title"], data["starts_at"])
+        now = datetime.now(timezone.utc)
+        events.append(events_domain.publish(events_domain.new_event(data, event_id, now), now))
+    return events
+
+
 def load_demo(mongo_uri: str, db_name: str) -> int:
-    """Load the data set if the members store is empty; returns how many records were written."""
+    """Load each service's part of the data set into its store if that store is empty.
+
+    Returns how many records were written.
+    """
     client = connect(mongo_uri)
+    written = 0
     try:
-        store = MembersStore(client, db_name)
-        store.ensure_indexes()
-        if not store.is_empty():
-            return 0
-        members, applications = demo_members(), demo_applications()
-        for member in members:
-            store.add_member(member)
-        for application in applications:
-            store.add_application(application, events=[])
-        return len(members) + len(applications)
+        members_store = MembersStore(client, db_name)
+        members_store.ensure_indexes()
+        if members_store.is_empty():
+            for member in demo_members():
+                members_store.add_member(member)
+                written += 1
+            for application in demo_applications():
+                members_store.add_application(application, events=[])
+                written += 1
+        events_store = EventsStore(client, db_name)
+        events_store.ensure_indexes()
+        if events_store.is_empty():
+            for event in demo_events(date.today()):
+                events_store.add_event(event)
+                written += 1
+        return written
     finally:
         client.close()
 
@@ -81,7 +115,7 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print(f"{loaded} demo records loaded" if loaded else "the database is not empty: nothing loaded")
+    print(f"{loaded} demo records loaded" if loaded else "the database has data already: nothing loaded")
     return 0
 
 

@@ -58,3 +58,53 @@ PENDING_APPLICATIONS = [
     ("Hrádek nad Nisou", "city", "Liberecký kraj", "00262854", 7700, "Alena Šimková", "koordinator@hradek.cz"),
     ("Svitavy", "city", "Pardubický kraj", "00277444", 16800, "Karel Beneš", "zdrave.mesto@svitavy.cz"),
 ]
+
+# Upcoming events, placed relative to the day the data is loaded so that they stay upcoming.
+# days: first day from today; sessions: (day offset, start, end, title, capacity, audience)
+EVENTS = [
+    {
+        "title": "Jarní Škola Zdravých měst, obcí a regionů", "type": "school", "days": 60,
+        "description": "Tradiční akce NSZM zaměřená na téma udržitelného rozvoje, kvality života a zdraví. "
+                       "Úvodní seminář je otevřen všem zájemcům; seminář je zdarma, ale registrace je "
+                       "z kapacitních důvodů nutná.",
+        "venue": {"name": "Krajský úřad Libereckého kraje", "address": "U Jezu 642/2a", "city": "Liberec"},
+        "accredited": True, "accreditation": "AK/PV-123/2019 (Ministerstvo vnitra ČR)",
+        "sessions": [
+            (0, "09:00", "16:00", "Úvodní seminář: strategické řízení a udržitelný rozvoj", 120, "everyone"),
+            (1, "09:00", "16:00", "Praktické tréninky koordinátorů: zapojování veřejnosti", 40, "coordinators"),
+            (2, "09:00", "13:00", "Nácvik práce s informačním systémem DataPlán", 30, "coordinators"),
+        ],
+    },
+    {
+        "title": "Setkání zdravých krajů", "type": "meeting", "days": 30, "online": True,
+        "join_url": "https://meet.zdravamesta.cz/setkani-zdravych-kraju",
+        "description": "Online setkání politiků a koordinátorů zdravých krajů.",
+        "sessions": [(0, "10:00", "13:00", "Setkání zdravých krajů", 200, "everyone")],
+    },
+    {
+        "title": "Národní konference Zdravých měst", "type": "conference", "days": 90,
+        "description": "Konference ve spolupráci s Masarykovou univerzitou.",
+        "venue": {"name": "Masarykova univerzita, Univerzitní kino Scala", "address": "Moravské nám. 127/3",
+                  "city": "Brno"},
+        "accredited": True, "accreditation": "AK/PV-123/2019 (Ministerstvo vnitra ČR)",
+        "sessions": [
+            (0, "10:00", "17:00", "Kvalita života ve městech a regionech", 250, "everyone"),
+            (1, "09:00", "13:00", "Workshopy dobré praxe", 120, "everyone"),
+        ],
+        "videos": [{"title": "Záznam: Národní konference Zdravých měst 2021",
+                    "url": "https://www.zdravamesta.cz/tv/narodni-konference-2021.mp4", "duration": 5400,
+                    "thumbnail": "https://www.zdravamesta.cz/tv/narodni-konference-2021.jpg"}],
+    },
+    {
+        "title": "Národní Fórum Zdravé školy", "type": "forum", "days": 45,
+        "description": "Žáci a studenti prezentují, co je v jejich městě potřeba zlepšit.",
+        "venue": {"name": "Kulturní dům Kopřivnice", "city": "Kopřivnice"},
+        "sessions": [(0, "09:00", "14:00", "Fórum Zdravé školy", 60, "everyone")],
+    },
+    {
+        "title": "Školení: Zdravotní plán obce", "type": "training", "days": 20,
+        "venue": {"name": "Kancelář NSZM ČR", "address": "Palackého 7", "city": "Praha"},
+        "accredited": True, "accreditation": "AK/PV-123/2019 (Ministerstvo vnitra ČR)",
+        "sessions": [(0, "09:30", "15:30", "Zdravotní plán obce krok za krokem", 25, "coordinators")],
+    },
+]

@@ -66,6 +66,9 @@ class EventsStore(ServiceStore):
         self.registrations.create_index([("event_id", ASCENDING), ("sessions.id", ASCENDING),
                                          ("sessions.status", ASCENDING)])
 
+    def is_empty(self) -> bool:
+        return self.events.estimated_document_count() == 0
+
     def signer(self) -> LinkSigner:
         if self._signer is None:
             self._signer = LinkSigner(self.secret("links"))

@@ -45,6 +45,9 @@ def test_run_serves_demo_members_and_stops_cleanly_on_ctrl_c(tmp_path, subproces
         assert names == sorted(names, key=czech.sort_key)
         assert names.index("Hradec Králové") < names.index("Chrudim") < names.index("Jablonec nad Nisou")
         assert (tmp_path / "var" / "mongo").is_dir()
+        events = requests.get(url + "/api/v1/events", timeout=10).json()
+        assert events["total"] == len(demo_data.EVENTS)
+        assert any(e["type"] == "school" and len(e["sessions"]) == 3 for e in events["items"])
         assert len(processes_with(marker)) >= 7  # launcher, database, four services, gateway
 
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does

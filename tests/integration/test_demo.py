@@ -1,7 +1,12 @@
 """The demo data set: valid, loaded once into an empty database, shown in Czech order."""
+from datetime import date, datetime, timedelta, timezone
+
 from nszm import czech
 from ops import demo, demo_data
+from services.events.storage import EventsStore
 from services.members import domain
+
+DEMO_RECORDS = len(demo_data.MEMBERS) + len(demo_data.PENDING_APPLICATIONS) + len(demo_data.EVENTS)
 
 
 def test_every_demo_ico_is_valid_and_unique():
@@ -23,9 +28,18 @@ def domain_types():
     return MEMBER_TYPES
 
 
-def test_loads_into_an_empty_database_only(mongo_uri, members_store, db_name):
+def test_demo_events_are_upcoming_and_include_a_three_day_school():
+    events = demo.demo_events(date.today())
+    assert all(e["starts_at"] > datetime.now(timezone.utc) and e["status"] == "published" for e in events)
+    school = next(e for e in events if e["type"] == "school")
+    assert len(school["sessions"]) == 3 and school["ends_at"] - school["starts_at"] > timedelta(days=2)
+    assert school["accredited"] and {s["audience"] for s in school["sessions"]} == {"everyone", "coordinators"}
+    assert any(e["online"] for e in events)
+
+
+def test_loads_into_an_empty_database_only(mongo_uri, mongo_client, members_store, db_name):
     loaded = demo.load_demo(mongo_uri, db_name)
-    assert loaded == len(demo_data.MEMBERS) + len(demo_data.PENDING_APPLICATIONS)
+    assert loaded == DEMO_RECORDS
     assert demo.load_demo(mongo_uri, db_name) == 0
     items, total = members_store.list_members(page=1, per_page=100)
     assert total == len(demo_data.MEMBERS)
@@ -33,3 +47,7 @@ def test_loads_into_an_empty_database_only(mongo_uri, members_store, db_name):
     assert names == sorted(names, key=czech.sort_key)
     assert names.index("Hradec Králové") < names.index("Chrudim")
     assert members_store.list_applications(page=1, per_page=10, status="pending")[1] == 2
+    upcoming, count = EventsStore(mongo_client, db_name).list_events(page=1, per_page=20,
+                                                                     from_=datetime.now(timezone.utc))
+    assert count == len(demo_data.EVENTS)
+    assert [e["starts_at"] for e in upcoming] == sorted(e["starts_at"] for e in upcoming)

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from ops import embedded, rabbit
+from tests.integration.test_demo import DEMO_RECORDS
 from tests.conftest import ROOT
 from tests.waiting import wait_until
 
@@ -20,7 +21,7 @@ def run(args, env):
 def test_demo_command_loads_once_into_the_given_database(mongo_uri, subprocess_env):
     env = {**subprocess_env, "MONGO_URI": mongo_uri, "MONGO_DB": f"demo{uuid.uuid4().hex[:8]}"}
     first = run(["-m", "ops.demo"], env)
-    assert first.returncode == 0 and "45 demo records loaded" in first.stdout, first.stderr
+    assert first.returncode == 0 and f"{DEMO_RECORDS} demo records loaded" in first.stdout, first.stderr
     again = run(["-m", "ops.demo"], env)
     assert again.returncode == 0 and "nothing loaded" in again.stdout
 
@@ -28,7 +29,7 @@ def test_demo_command_loads_once_into_the_given_database(mongo_uri, subprocess_e
 def test_demo_command_starts_the_embedded_database_when_none_is_given(tmp_path, subprocess_env):
     env = {**subprocess_env, "DATA_DIR": str(tmp_path)}
     result = run(["-m", "ops.demo"], env)
-    assert result.returncode == 0 and "45 demo records loaded" in result.stdout, result.stderr
+    assert result.returncode == 0 and f"{DEMO_RECORDS} demo records loaded" in result.stdout, result.stderr
     assert (tmp_path / "mongo").is_dir()
     assert "nothing loaded" in run(["-m", "ops.demo"], env).stdout  # the data stayed on disk
 
