@@ -158,6 +158,20 @@ def main() -> int:
         results.append(load.run("POST membership-applications", writes, apply))
         results.append(load.run("POST .../approve", len(ids) // 2, lambda s, i: s.post(
             base + f"/api/v1/membership-applications/{ids[i]}/approve", headers=staff, timeout=30).status_code))
+
+        # one session of 50 seats, four times as many people registering at once
+        event = requests.post(base + "/api/v1/events", headers=staff, timeout=30, json={
+            "title": "Benchmark", "type": "training", "starts_at": "2031-01-10T09:00:00+01:00",
+            "ends_at": "2031-01-10T16:00:00+01:00", "venue": {"name": "Sál"},
+            "sessions": [{"title": "Sál", "starts_at": "2031-01-10T09:00:00+01:00",
+                          "ends_at": "2031-01-10T16:00:00+01:00", "capacity": 50}]}).json()
+        requests.post(base + f"/api/v1/events/{event['id']}/publish", headers=staff, timeout=30)
+        registrations = 200
+        results.append(load.run("POST registrations (1 session)", registrations, lambda s, i: s.post(
+            base + f"/api/v1/events/{event['id']}/registrations", timeout=60,
+            json={"name": "Účastník", "email": f"u{i}@example.cz", "organization": "Obec",
+                  "sessions": ["s1"]}).status_code))
+        seats = requests.get(base + f"/api/v1/events/{event['id']}", timeout=30).json()["sessions"][0]
         memory_loaded = rss_by_process(f"{marker_key}={marker}")
 
         client = connect(embedded.running_uri(data_dir) or "")
@@ -167,8 +181,10 @@ def main() -> int:
         client.close()
 
         print("\nconsistency under load (pymongo inside nameko run, eventlet):")
-        print(f"  applications accepted {results[-2]['statuses'].get(201, 0)}, stored {stored}")
-        print(f"  approvals accepted {results[-1]['statuses'].get(200, 0)}, members stored {approved}")
+        print(f"  applications accepted {results[4]['statuses'].get(201, 0)}, stored {stored}")
+        print(f"  approvals accepted {results[5]['statuses'].get(200, 0)}, members stored {approved}")
+        print(f"  registrations accepted {results[-1]['statuses'].get(201, 0)}: seats left {seats['seats_left']} "
+              f"of {seats['capacity']}, waiting {seats['waiting']}")
         print(f"  events still in the outbox: {unpublished}")
         errors = sum(r["failures"] + sum(n for code, n in r["statuses"].items() if code >= 500) for r in results)
         print(f"  5xx responses and transport failures: {errors}")
@@ -185,7 +201,8 @@ def main() -> int:
         for name, kib in sorted(memory_idle.items()):
             print(f"  {name:<32} {kib / 1024:7.1f} -> {memory_loaded.get(name, 0) / 1024:7.1f}")
         print(f"  {'total':<32} {sum(memory_idle.values()) / 1024:7.1f} -> {sum(memory_loaded.values()) / 1024:7.1f}")
-        consistent = stored == results[-2]["statuses"].get(201, 0) and approved == results[-1]["statuses"].get(200, 0)
+        consistent = (stored == results[4]["statuses"].get(201, 0) and approved == results[5]["statuses"].get(200, 0)
+                      and seats["seats_left"] == 0 and seats["waiting"] == registrations - seats["capacity"])
         return 0 if errors == 0 and consistent else 1
     finally:
         os.killpg(process.pid, signal.SIGINT)

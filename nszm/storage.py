@@ -3,7 +3,9 @@
 A service's `storage.py` subclasses `ServiceStore` with its domain verbs and `StoreProvider`
 to inject it; entrypoints never see a database handle.
 """
+import random
 import secrets
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -11,6 +13,9 @@ import pymongo
 from nameko.extensions import DependencyProvider
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
+
+RETRY_BACKOFF_BASE = 0.005
+RETRY_BACKOFF_CAP = 0.25
 
 
 def connect(uri: str) -> pymongo.MongoClient:
@@ -109,9 +114,22 @@ class ServiceStore:
         return True
 
     def atomically(self, work: Callable):
-        """Run `work(session)` in a transaction, again from the start on transient conflicts."""
+        """Run `work(session)` in a transaction, again from the start on transient conflicts.
+
+        Retries wait a random, growing while first: transactions that collided on one hot
+        document (the seats of a session) would otherwise collide again at once.
+        """
+        attempts = 0
+
+        def attempt(session):
+            nonlocal attempts
+            if attempts:
+                time.sleep(random.uniform(0, min(RETRY_BACKOFF_CAP, RETRY_BACKOFF_BASE * 2 ** attempts)))
+            attempts += 1
+            return work(session)
+
         with self.client.start_session() as session:
-            return session.with_transaction(work)
+            return session.with_transaction(attempt)
 
     def record_events(self, events: list[dict], session):
         for event in events:

@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from ops import embedded, rabbit
-from tests.integration.test_demo import DEMO_RECORDS
 from tests.conftest import ROOT
+from tests.integration.test_demo import DEMO_RECORDS
 from tests.waiting import wait_until
 
 
