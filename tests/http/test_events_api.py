@@ -5,12 +5,14 @@ from datetime import datetime, timedelta, timezone
 
 import eventlet
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from icalendar import Calendar
 from pypdf import PdfReader
 
 from tests import factories
 from tests.event_factories import event_payload, registration_input
-from tests.http.conftest import Client, issue_token
+from tests.http.conftest import STAFF_TOKEN, Client, issue_token
 from tests.http.test_members_api import assert_problem, join
 from tests.waiting import wait_until
 
@@ -258,3 +260,63 @@ def test_odd_registration_bodies_are_4xx(staff, public, body):
     event = published(staff)
     response = public.post(f"/api/v1/events/{event['id']}/registrations", json=body)
     assert 400 <= response.status_code < 500, response.text
+
+
+EVENT_STAFF_ENDPOINTS = [
+    ("POST", "/api/v1/events"),
+    ("GET", "/api/v1/events/some-event/detail"),
+    ("POST", "/api/v1/events/some-event/publish"),
+    ("GET", "/api/v1/events/some-event/registrations"),
+    ("GET", "/api/v1/registrations/some-id"),
+    ("POST", "/api/v1/registrations/some-id/check-in"),
+    ("POST", "/api/v1/registrations/some-id/cancel"),
+    ("GET", "/api/v1/registrations/some-id/certificate.pdf"),
+]
+
+
+@pytest.mark.parametrize("method, path", EVENT_STAFF_ENDPOINTS)
+def test_event_staff_endpoints_need_a_token_with_the_events_role(platform, method, path):
+    headers = {"Accept": "application/json"}
+    assert_problem(Client(platform.url).request(method, path, json={}, headers=headers), 401)
+    assert_problem(Client(platform.url, "nszm_forged").request(method, path, json={}, headers=headers), 401)
+    _, members_only = issue_token(platform, "members")
+    assert_problem(Client(platform.url, members_only).request(method, path, json={}, headers=headers), 403)
+
+
+def test_staff_lookups_of_unknown_things_are_404_and_bad_filters_422(staff):
+    assert_problem(staff.get("/api/v1/events/no-such-event/detail"), 404)
+    assert_problem(staff.get("/api/v1/events/no-such-event/registrations"), 404)
+    assert_problem(staff.get("/api/v1/registrations/no-such-registration"), 404)
+    event = published(staff)
+    assert_problem(staff.get(f"/api/v1/events/{event['id']}/registrations", params={"status": "maybe"}), 422,
+                   "status")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+NO_5XX = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def open_event(platform):
+    return published(Client(platform.url, STAFF_TOKEN), capacities=(500,))
+
+
+@NO_5XX
+@given(body=st.fixed_dictionaries({}, optional={
+    key: json_values for key in ("name", "email", "organization", "sessions", "phone", "note")}) | json_values)
+def test_no_registration_body_is_a_5xx(public, open_event, body):
+    response = public.post(f"/api/v1/events/{open_event['id']}/registrations", json=body)
+    assert response.status_code < 500, response.text
+
+
+@NO_5XX
+@given(body=st.fixed_dictionaries({}, optional={
+    key: json_values for key in ("title", "type", "starts_at", "ends_at", "venue", "online", "join_url",
+                                 "accredited", "sessions", "videos", "cancellation_deadline")}))
+def test_no_event_body_is_a_5xx(staff, body):
+    response = staff.post("/api/v1/events", json=body)
+    assert response.status_code < 500, response.text
