@@ -32,6 +32,22 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def from_document(document: dict | None, id_name: str = "id", hidden: tuple[str, ...] = ()) -> dict | None:
+    """A stored document as the domain sees it: `_id` under its own name, index-only fields dropped."""
+    if document is None:
+        return None
+    record = {key: value for key, value in document.items() if key != "_id" and key not in hidden}
+    record[id_name] = document["_id"]
+    return record
+
+
+def to_document(record: dict, id_name: str = "id") -> dict:
+    """The reverse of `from_document`: the record's id becomes `_id`."""
+    document = {key: value for key, value in record.items() if key != id_name}
+    document["_id"] = record[id_name]
+    return document
+
+
 class Outbox:
     """Events stored in the same transaction as the change they announce, published after.
 

@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.links import LinkSigner
-from nszm.storage import ServiceStore, StoreProvider
+from nszm.storage import ServiceStore, StoreProvider, from_document, to_document
 from services.events import domain
 
 
@@ -25,8 +25,7 @@ def _session_key(event_id: str, session_id: str) -> str:
 
 
 def _registration_document(registration: dict) -> dict:
-    document = {key: value for key, value in registration.items() if key != "id"}
-    document["_id"] = registration["id"]
+    document = to_document(registration)
     if registration["status"] != "cancelled":
         # One live registration per e-mail and event; a cancelled one frees the address.
         document["active_key"] = f"{registration['event_id']}:{registration['email_key']}"
@@ -36,11 +35,9 @@ def _registration_document(registration: dict) -> dict:
 
 
 def _to_registration(document: dict | None) -> dict | None:
-    if document is None:
-        return None
-    registration = {key: value for key, value in document.items() if key not in ("_id", "active_key")}
-    registration["id"] = document["_id"]
-    registration.setdefault("certificate_id", None)
+    registration = from_document(document, hidden=("active_key",))
+    if registration is not None:
+        registration.setdefault("certificate_id", None)
     return registration
 
 
@@ -81,8 +78,7 @@ class EventsStore(ServiceStore):
 
     def add_event(self, event: dict):
         static = [{k: v for k, v in s.items() if k not in ("seats_taken", "waitlist_seq")} for s in event["sessions"]]
-        document = {**{k: v for k, v in event.items() if k not in ("id", "sessions")}, "_id": event["id"],
-                    "sessions": static}
+        document = {**to_document(event), "sessions": static}
 
         def work(session):
             self.events.insert_one(document, session=session)
@@ -102,9 +98,7 @@ class EventsStore(ServiceStore):
         counters = {c["_id"]: c for c in self.sessions.find({"event_id": {"$in": ids}}, session=session)}
         events = []
         for document in documents:
-            event = {k: v for k, v in document.items() if k != "_id"}
-            event["id"] = document["_id"]
-            event["sessions"] = []
+            event = {**from_document(document), "sessions": []}
             for static in document["sessions"]:
                 counter = counters[_session_key(event["id"], static["id"])]
                 event["sessions"].append({

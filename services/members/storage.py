@@ -7,7 +7,7 @@ from pymongo.errors import DuplicateKeyError
 
 from nszm import czech
 from nszm.contracts.errors import Conflict, NotFound
-from nszm.storage import ServiceStore, StoreProvider
+from nszm.storage import ServiceStore, StoreProvider, from_document, to_document
 
 DATE_FIELDS = ("member_since", "left_on")
 SLUG_ATTEMPTS = 5
@@ -18,8 +18,7 @@ class SlugTaken(Exception):
 
 
 def _to_document(member: dict) -> dict:
-    document = {key: value for key, value in member.items() if key != "slug"}
-    document["_id"] = member["slug"]
+    document = to_document(member, "slug")
     for key in DATE_FIELDS:
         if isinstance(document.get(key), date):
             document[key] = document[key].isoformat()
@@ -30,17 +29,8 @@ def _to_document(member: dict) -> dict:
     return document
 
 
-def _from_document(document: dict | None, id_name: str, hidden: tuple[str, ...]) -> dict | None:
-    """A stored document as the domain sees it: `_id` under its own name, index-only fields dropped."""
-    if document is None:
-        return None
-    record = {key: value for key, value in document.items() if key != "_id" and key not in hidden}
-    record[id_name] = document["_id"]
-    return record
-
-
 def _to_member(document: dict | None) -> dict | None:
-    member = _from_document(document, "slug", ("active_ico",))
+    member = from_document(document, "slug", ("active_ico",))
     for key in DATE_FIELDS:
         if member and isinstance(member.get(key), str):
             member[key] = date.fromisoformat(member[key])
@@ -48,12 +38,11 @@ def _to_member(document: dict | None) -> dict | None:
 
 
 def _to_application(document: dict | None) -> dict | None:
-    return _from_document(document, "id", ("pending_ico",))
+    return from_document(document, "id", ("pending_ico",))
 
 
 def _application_document(application: dict) -> dict:
-    document = {key: value for key, value in application.items() if key != "id"}
-    document["_id"] = application["id"]
+    document = to_document(application)
     if application["status"] == "pending":
         document["pending_ico"] = application["ico"]
     return document

@@ -4,17 +4,9 @@ from datetime import datetime, timedelta
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from nszm.storage import ServiceStore, StoreProvider, utcnow
+from nszm.storage import ServiceStore, StoreProvider, from_document, to_document, utcnow
 
 CLAIM_LEASE = timedelta(minutes=2)
-
-
-def _to_mail(document: dict | None) -> dict | None:
-    if document is None:
-        return None
-    mail = {key: value for key, value in document.items() if key != "_id"}
-    mail["id"] = document["_id"]
-    return mail
 
 
 class NotifyStore(ServiceStore):
@@ -32,7 +24,7 @@ class NotifyStore(ServiceStore):
     def enqueue(self, mail: dict) -> bool:
         """Queue a mail; False when this mail (this event) was queued before."""
         now = utcnow()
-        document = {**{k: v for k, v in mail.items() if k != "id"}, "_id": mail["id"], "status": "pending",
+        document = {**to_document(mail), "status": "pending",
                     "attempts": 0, "next_attempt_at": now, "claimed_until": now - timedelta(seconds=1),
                     "created_at": now, "sent_at": None, "last_error": None, "message_id": None}
         try:
@@ -47,7 +39,7 @@ class NotifyStore(ServiceStore):
         query = {"status": "pending", "next_attempt_at": {"$lte": now}, "claimed_until": {"$lt": now}}
         if mail_id is not None:
             query["_id"] = mail_id
-        return _to_mail(self.mails.find_one_and_update(
+        return from_document(self.mails.find_one_and_update(
             query, {"$set": {"claimed_until": now + CLAIM_LEASE}}, sort=[("next_attempt_at", ASCENDING)],
             return_document=ReturnDocument.AFTER))
 
@@ -66,10 +58,10 @@ class NotifyStore(ServiceStore):
         self.mails.update_one({"_id": mail_id}, {"$set": changes, "$inc": {"attempts": 1}})
 
     def get(self, mail_id: str) -> dict | None:
-        return _to_mail(self.mails.find_one({"_id": mail_id}))
+        return from_document(self.mails.find_one({"_id": mail_id}))
 
     def mails_to(self, address: str) -> list[dict]:
-        return [_to_mail(d) for d in self.mails.find({"to": address}).sort("created_at", ASCENDING)]
+        return [from_document(d) for d in self.mails.find({"to": address}).sort("created_at", ASCENDING)]
 
 
 class NotifyStoreProvider(StoreProvider):
