@@ -29,6 +29,7 @@ ERROR_DESCRIPTIONS = {
     413: "Body too large",
     415: "Body is not JSON",
     422: "Invalid input; `errors` names each field",
+    429: "Too many requests from this address; see Retry-After",
     503: "A service is unavailable",
 }
 
@@ -59,6 +60,7 @@ class Endpoint:
     errors: tuple[int, ...] = ()
     media_type: str = JSON
     cache: bool = True
+    max_age: int = 60
     cacheable: bool = field(init=False)
 
     def __post_init__(self):
@@ -88,6 +90,11 @@ class Endpoint:
 def json_response(payload, status: int = 200, media_type: str = JSON) -> Response:
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return Response(body, status=status, mimetype=media_type)
+
+
+def wants_html() -> bool:
+    """True when the client (a browser following a mailed link) prefers HTML to JSON."""
+    return request.accept_mimetypes.best_match([JSON, "text/html"]) == "text/html"
 
 
 def read_json_body(required: bool):
@@ -135,7 +142,7 @@ class Api:
                 response = json_response(result, endpoint.status, endpoint.media_type)
             if endpoint.cacheable and response.status_code == 200:
                 response.cache_control.public = True
-                response.cache_control.max_age = 60
+                response.cache_control.max_age = endpoint.max_age
                 response.add_etag()
                 response.make_conditional(request)
             else:

@@ -24,3 +24,8 @@ class GatewayContext:
 def services():
     """This thread's RPC proxy: `services().members.list_members(...)`."""
     return current_app.extensions["nszm"].rpc.proxy()
+
+
+def public_url() -> str:
+    """The base of every absolute link: PUBLIC_URL."""
+    return current_app.extensions["nszm"].settings.public_url

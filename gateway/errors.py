@@ -8,7 +8,7 @@ from nameko.exceptions import RpcTimeout, UnknownService
 from werkzeug.exceptions import HTTPException
 
 from gateway.api import PROBLEM, json_response
-from nszm.contracts.errors import Conflict, InvalidInput, NotFound
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +17,7 @@ REMOTE_ERRORS = {
     NotFound: (404, "not-found", "Not found"),
     Conflict: (409, "conflict", "Conflict"),
     InvalidInput: (422, "validation-error", "Invalid input"),
+    RateLimited: (429, "rate-limited", "Too many requests"),
     UnknownService: (503, "service-unavailable", "A service is not running"),
     RpcTimeout: (503, "service-unavailable", "A service did not answer in time"),
     OperationalError: (503, "service-unavailable", "The message bus is unavailable"),
@@ -85,4 +86,5 @@ def install_error_handlers(app: Flask):
             log.warning("service call failed: %r", error)
         detail = getattr(error, "detail", "") or title
         errors = getattr(error, "errors", None) if isinstance(error, InvalidInput) else None
-        return problem(status, kind, title, detail, errors=errors)
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+        return problem(status, kind, title, detail, errors=errors, headers=headers)

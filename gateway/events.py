@@ -1,19 +1,12 @@
 """Events endpoints: the calendar, registrations, cancel links, check-in, certificates, events.ics."""
-from flask import Response, current_app, render_template, request
+from flask import Response, render_template, request
 
-from gateway.api import json_response
+from gateway.api import json_response, wants_html
 from gateway.auth import require_role
 from gateway.certificates import certificate_pdf
-from gateway.context import api, services
-from gateway.feeds import events_calendar
+from gateway.context import api, public_url, services
 from nszm.contracts import events as contract
 from nszm.contracts.errors import Conflict, NotFound
-
-ICS_PAGE = 100
-
-
-def _public_url() -> str:
-    return current_app.extensions["nszm"].settings.public_url
 
 
 @api.route("/api/v1/events", summary="Upcoming events (or those in ?from=&to=)", tag="events",
@@ -65,10 +58,6 @@ def get_registration(registration_id):
     return services().events.get_registration(registration_id)
 
 
-def _wants_html() -> bool:
-    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
-
-
 @api.route("/api/v1/registrations/<registration_id>/cancel", summary="The page behind a cancel link: "
            "a button, no change", tag="events", query=contract.CancellationSchema, media_type="text/html",
            cache=False)
@@ -86,12 +75,12 @@ def cancel_registration(registration_id, query):
     try:
         cancelled = services().events.cancel_registration(registration_id, token=token, by_staff=not token)
     except (Conflict, NotFound) as refusal:
-        if not _wants_html():
+        if not wants_html():
             raise
         status = 409 if isinstance(refusal, Conflict) else 404
         page = render_template("cancelled.html", title="Registraci nelze zrušit", message=refusal.detail)
         return Response(page, status=status, mimetype="text/html")
-    if _wants_html():
+    if wants_html():
         page = render_template("cancelled.html", title="Registrace je zrušena",
                                message="Děkujeme, že jste dali vědět. Potvrzení vám přijde e-mailem.")
         return Response(page, mimetype="text/html")
@@ -113,7 +102,7 @@ def certificate(registration_id, query):
     if not token:
         require_role("events")
     data = services().events.certificate(registration_id, token=token, by_staff=not token)
-    pdf = certificate_pdf(data, f"{_public_url()}/api/v1/certificates/{data['certificate_id']}")
+    pdf = certificate_pdf(data, f"{public_url()}/api/v1/certificates/{data['certificate_id']}")
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="osvedceni-{data["certificate_id"]}.pdf"'
     return response
@@ -123,15 +112,3 @@ def certificate(registration_id, query):
            response=contract.CertificateSchema)
 def verify_certificate(certificate_id):
     return services().events.verify_certificate(certificate_id)
-
-
-@api.route("/feeds/events.ics", summary="iCalendar of upcoming public events", tag="feeds", media_type="text/calendar")
-def events_ics():
-    items, number = [], 1
-    while True:
-        batch = services().events.list_events({"page": number, "per_page": ICS_PAGE})
-        items += batch["items"]
-        if len(items) >= batch["total"] or not batch["items"]:
-            break
-        number += 1
-    return Response(events_calendar(items, _public_url()), mimetype="text/calendar")

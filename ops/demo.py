@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import date, datetime, time, timedelta, timezone
 
+from nszm import czech
 from nszm.config import Settings
 from nszm.contracts.common import PRAGUE
 from nszm.contracts.events import EventInputSchema
@@ -16,6 +17,8 @@ from services.events import domain as events_domain
 from services.events.storage import EventsStore
 from services.members import domain as members_domain
 from services.members.storage import MembersStore
+from services.practice import domain as practice_domain
+from services.practice.storage import PracticeStore
 
 
 def _contact(index: int, slug: str) -> dict:
@@ -70,6 +73,41 @@ def demo_events(today: date) -> list[dict]:
     return events
 
 
+def demo_practices(now: datetime) -> list[dict]:
+    """Published practices of the demo members, newest year first."""
+    members = {m["slug"]: m for m in demo_members()}
+    practices = []
+    for index, (member, title, themes, year, summary, video) in enumerate(demo_data.PRACTICES):
+        data = {"title": title, "summary": summary, "themes": themes, "year": year, "member": member,
+                "body": f"{summary}\n\nPraxi popsal koordinátor Zdravého města; kontakty najdete u člena.",
+                "links": [{"title": "Web člena", "url": members[member]["website"] or "https://www.zdravamesta.cz"}],
+                "attachments": [], "videos": []}
+        if video:
+            data["videos"] = [{"title": title, "url": f"https://www.zdravamesta.cz/tv/{video}.mp4",
+                               "duration": 180 + 60 * index, "thumbnail": f"https://www.zdravamesta.cz/tv/{video}.jpg"}]
+        draft = practice_domain.new_practice(data, czech.slugify(title), members[member], now)
+        practices.append(practice_domain.publish(draft, now - timedelta(days=3 * index)))
+    return practices
+
+
+def demo_competitions(practices: list[dict], now: datetime) -> list[tuple[dict, list[dict]]]:
+    """Competitions with, for a finished one, the confirmed votes it received."""
+    found = []
+    for title, opens, closes, nominees, votes in demo_data.COMPETITIONS:
+        chosen = [practices[i] for i in nominees]
+        data = {"year": int(title.split()[-1]), "title": title, "voting_opens_at": now + timedelta(days=opens),
+                "voting_closes_at": now + timedelta(days=closes), "nominees": [p["slug"] for p in chosen]}
+        competition = practice_domain.new_competition(data, chosen, data["voting_opens_at"])
+        ballots = []
+        for practice, count in zip(chosen, votes or []):
+            for n in range(count):
+                vote, _ = practice_domain.new_vote(competition, practice["slug"], f"hlas-{practice['slug']}-{n}@example.cz",
+                                                   data["voting_opens_at"] + timedelta(days=1))
+                ballots.append({**vote, "confirmed_at": vote["created_at"], "counted": True})
+        found.append((competition, ballots))
+    return found
+
+
 def load_demo(mongo_uri: str, db_name: str) -> int:
     """Load each service's part of the data set into its store if that store is empty.
 
@@ -86,6 +124,19 @@ def load_demo(mongo_uri: str, db_name: str) -> int:
                 written += 1
             for application in demo_applications():
                 members_store.add_application(application, events=[])
+                written += 1
+        practice_store = PracticeStore(client, db_name)
+        practice_store.ensure_indexes()
+        if practice_store.is_empty():
+            now = datetime.now(timezone.utc)
+            practices = demo_practices(now)
+            for practice in practices:
+                practice_store.add_practice(practice)
+                written += 1
+            for competition, ballots in demo_competitions(practices, now):
+                practice_store.add_competition(competition)
+                for vote in ballots:
+                    practice_store.add_vote(vote, [])
                 written += 1
         events_store = EventsStore(client, db_name)
         events_store.ensure_indexes()

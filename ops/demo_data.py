@@ -108,3 +108,40 @@ EVENTS = [
         "sessions": [(0, "09:30", "15:30", "Zdravotní plán obce krok za krokem", 25, "coordinators")],
     },
 ]
+
+# Good practice: (member slug, title, themes, year, summary, video file or None)
+PRACTICES = [
+    ("liberecky-kraj", "Lipo.ink – Liberecký podnikatelský inkubátor", [6, 7], 2019,
+     "Inkubátor pomáhá začínajícím podnikatelům v kraji prostory, mentoringem a vzděláváním.", None),
+    ("liberecky-kraj", "Program Prevence a podpora zdraví v Libereckém kraji", [5], 2019,
+     "Krajský grantový program podporuje preventivní aktivity obcí, škol a neziskových organizací.",
+     "prevence-liberecky-kraj"),
+    ("koprivnice", "Zdravé stárnutí v Kopřivnici", [5, 9], 2024,
+     "Město propojilo sociální služby, dobrovolníky a seniorské kluby do jedné sítě podpory.",
+     "zdrave-starnuti-koprivnice"),
+    ("praha-14", "Participativní rozpočet Praha 14", [1], 2023,
+     "Obyvatelé sami navrhují a v hlasování vybírají projekty, na které městská část vyčlení peníze.", None),
+    ("chrudim", "Sdílená kola a bezpečné cyklotrasy v Chrudimi", [4, 2], 2024,
+     "Systém sdílených kol navázaný na nové cyklotrasy snížil počet krátkých cest autem.", "kola-chrudim"),
+    ("litomerice", "Komunitní kompostování v Litoměřicích", [2, 3], 2023,
+     "Komunitní kompostéry na sídlištích snížily množství bioodpadu ve směsném odpadu.", None),
+    ("jihlava", "Fórum Zdravého města Jihlava", [1, 7], 2025,
+     "Každoroční veřejné fórum, na kterém obyvatelé určují deset největších problémů města.",
+     "forum-jihlava"),
+    ("mas-hranicko", "Místní potraviny do školních jídelen", [3, 6, 7], 2022,
+     "MAS propojila místní zemědělce se školními jídelnami v regionu.", None),
+    ("vsetin", "Festival valašských tradic", [8], 2024,
+     "Festival představuje místní řemesla, folklor a gastronomii a spojuje generace.", None),
+    ("trebic", "Fairtradové město Třebíč", [10, 3], 2021,
+     "Město podporuje spravedlivý obchod a odpovědné zadávání veřejných zakázek.", None),
+    ("brno", "Housing First: sociální bydlení v Brně", [9], 2022,
+     "Rodiny bez domova dostávají nejprve byt a teprve potom navazující podporu.", None),
+    ("kraj-vysocina", "Zdravý životní styl na školách Kraje Vysočina", [5, 7], 2025,
+     "Kraj podporuje školy v pohybových aktivitách, zdravém stravování a prevenci.", "skoly-vysocina"),
+]
+
+# (title, days from today the voting opens and closes, nominees by index in PRACTICES, votes per nominee)
+COMPETITIONS = [
+    ("NEJpraxe 2025", -400, -360, [2, 4, 6], [143, 97, 61]),
+    ("NEJpraxe 2026", -7, 21, [0, 3, 5, 11], None),
+]

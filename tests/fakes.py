@@ -45,11 +45,13 @@ class FakeMembersStore:
         for event in events:
             self.outbox.add(event)
 
-    def list_members(self, *, page, per_page, type=None, region=None, q=None):
+    def list_members(self, *, page, per_page, type=None, region=None, q=None, sort="name"):
         found = [m for m in self.members.values() if m["status"] == "active"
                  and (not type or m["type"] == type) and (not region or m["region"] == region)
                  and (not q or czech.fold(q) in m["name_folded"])]
         found.sort(key=lambda m: m["name_sort"])
+        if sort == "newest":
+            found.sort(key=lambda m: m["member_since"], reverse=True)
         return found[(page - 1) * per_page: page * per_page], len(found)
 
     def get_member(self, slug, include_left=False):

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from nszm.contracts import events, members
+from nszm.contracts import events, members, practice
 from nszm.contracts.common import aware
 
 
@@ -149,8 +149,39 @@ ATTENDANCE_RECORDED = EventSpec(
     events.SERVICE, "attendance_recorded", AttendanceData, "Staff checked a participant in."
 )
 
+class VoteRequestedData(Schema):
+    """Travels to notify only so that it can mail the link; the address never leaves the bus."""
+
+    competition_id = fields.String(required=True)
+    competition_title = fields.String(required=True)
+    practice = fields.String(required=True)
+    practice_title = fields.String(required=True)
+    email = fields.String(required=True)
+    confirm_url = fields.String(required=True)
+    expires_at = aware(required=True)
+
+
+class VoteConfirmedData(Schema):
+    """A counted vote: which nominee, never who voted."""
+
+    competition_id = fields.String(required=True)
+    practice = fields.String(required=True)
+
+
+PRACTICE_PUBLISHED = EventSpec(
+    practice.SERVICE, "practice_published", practice.PracticeSchema, "A good practice was published."
+)
+VOTE_REQUESTED = EventSpec(
+    practice.SERVICE, "vote_requested", VoteRequestedData, "Someone voted; the confirmation link is to be mailed."
+)
+VOTE_CONFIRMED = EventSpec(practice.SERVICE, "vote_confirmed", VoteConfirmedData, "A vote was confirmed and counted.")
+COMPETITION_CLOSED = EventSpec(
+    practice.SERVICE, "competition_closed", practice.CompetitionSchema, "Voting closed; the results are final."
+)
+
 ALL_EVENTS = (
     MEMBER_APPLIED, MEMBER_JOINED, MEMBER_UPDATED, MEMBER_LEFT,
     EVENT_PUBLISHED, REGISTRATION_CONFIRMED, REGISTRATION_WAITLISTED, REGISTRATION_PROMOTED,
     REGISTRATION_CANCELLED, ATTENDANCE_RECORDED,
+    PRACTICE_PUBLISHED, VOTE_REQUESTED, VOTE_CONFIRMED, COMPETITION_CLOSED,
 )

@@ -32,3 +32,13 @@ class InvalidInput(PlatformError):
         Exception.__init__(self, detail, errors or {})
         self.detail = detail
         self.errors = errors or {}
+
+
+@deserialize_to_instance
+class RateLimited(PlatformError):
+    """Too many requests from one client; `retry_after` is in seconds."""
+
+    def __init__(self, detail: str = "", retry_after: int = 60):
+        Exception.__init__(self, detail, retry_after)
+        self.detail = detail
+        self.retry_after = retry_after

@@ -89,6 +89,8 @@ class MemberQuerySchema(PageQuerySchema):
     type = fields.String(validate=validate.OneOf(list(MEMBER_TYPES)))
     region = fields.String(validate=validate.OneOf(REGIONS))
     q = text(200, metadata={"description": "matches names ignoring case and diacritics"})
+    sort = fields.String(load_default="name", validate=validate.OneOf(["name", "newest"]),
+                         metadata={"description": "Czech order of names (default), or newest members first"})
 
 
 MemberPageSchema = page_schema(MemberSchema, "MemberPage")

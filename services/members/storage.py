@@ -2,7 +2,7 @@
 import re
 from datetime import date
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from nszm import czech
@@ -66,7 +66,7 @@ class MembersStore(ServiceStore):
 
     # -- the directory --------------------------------------------------------------
 
-    def list_members(self, *, page: int, per_page: int, type=None, region=None, q=None):
+    def list_members(self, *, page: int, per_page: int, type=None, region=None, q=None, sort="name"):
         query: dict = {"status": "active"}
         if type:
             query["type"] = type
@@ -75,7 +75,8 @@ class MembersStore(ServiceStore):
         if q and czech.fold(q):
             query["name_folded"] = {"$regex": czech.search_pattern(q)}
         total = self.members.count_documents(query)
-        cursor = self.members.find(query).sort("name_sort", ASCENDING).skip((page - 1) * per_page).limit(per_page)
+        order = [("name_sort", ASCENDING)] if sort == "name" else [("member_since", DESCENDING), ("_id", ASCENDING)]
+        cursor = self.members.find(query).sort(order).skip((page - 1) * per_page).limit(per_page)
         return [_to_member(d) for d in cursor], total
 
     def get_member(self, slug: str, include_left: bool = False) -> dict:

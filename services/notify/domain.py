@@ -12,13 +12,24 @@ TEMPLATES = Path(__file__).parent / "templates"
 MAX_ATTEMPTS = 20  # about nine hours of retries before a mail is marked failed
 MAX_BACKOFF = timedelta(hours=1)
 
-# event types that mail the registered person, and whether the mail carries a calendar invitation
-REGISTRATION_MAILS = {
-    "registration_confirmed": True,
-    "registration_waitlisted": False,
-    "registration_promoted": True,
-    "registration_cancelled": False,
-    "attendance_recorded": False,
+
+
+def _registered_person(data: dict) -> tuple[str, str | None]:
+    return data["registration"]["email"], data["registration"]["name"]
+
+
+def _voter(data: dict) -> tuple[str, str | None]:
+    return data["email"], None
+
+
+# event type -> (who gets the mail, whether it carries a calendar invitation)
+MAILS = {
+    "registration_confirmed": (_registered_person, True),
+    "registration_waitlisted": (_registered_person, False),
+    "registration_promoted": (_registered_person, True),
+    "registration_cancelled": (_registered_person, False),
+    "attendance_recorded": (_registered_person, False),
+    "vote_requested": (_voter, False),
 }
 
 
@@ -76,21 +87,23 @@ def invitation(data: dict) -> bytes:
 
 def mail_for(event_type: str, envelope: dict) -> dict | None:
     """The one mail an event causes (keyed by the event's id), or None for events that mail nobody."""
-    if event_type not in REGISTRATION_MAILS:
+    if event_type not in MAILS:
         return None
     data = envelope["data"]
     if event_type == "attendance_recorded" and not data.get("certificate_url"):
         return None
+    recipient, with_invitation = MAILS[event_type]
+    to, to_name = recipient(data)
     module = templates.get_template(f"{event_type}.txt").make_module(data)
     attachments = []
-    if REGISTRATION_MAILS[event_type]:
+    if with_invitation:
         attachments.append({"filename": "pozvanka.ics", "content_type": "text/calendar",
                             "data": invitation(data).decode("utf-8")})
     return {
         "id": envelope["event_id"],
         "kind": event_type,
-        "to": data["registration"]["email"],
-        "to_name": data["registration"]["name"],
+        "to": to,
+        "to_name": to_name,
         "subject": module.subject,
         "text": str(module).lstrip(),
         "attachments": attachments,

@@ -56,6 +56,10 @@ class NotifyService(PlatformService):
     def on_attendance_recorded(self, envelope):
         self._mail(bus.ATTENDANCE_RECORDED, envelope)
 
+    @mails_on(bus.VOTE_REQUESTED)
+    def on_vote_requested(self, envelope):
+        self._mail(bus.VOTE_REQUESTED, envelope)
+
     @timer(interval=DELIVERY_INTERVAL_SECONDS)
     def deliver_due_mail(self):
         for _ in range(DELIVERY_BATCH):

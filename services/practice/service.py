@@ -1,8 +1,185 @@
-"""The practice service's entrypoints."""
-from nszm.service import PlatformService
-from services.practice.storage import PracticeStoreProvider
+"""The practice service's entrypoints: good practice, its moderation, and the NEJpraxe vote."""
+from contextlib import contextmanager
+
+from nameko.dependency_providers import Config
+from nameko.events import event_handler
+from nameko.rpc import RpcProxy
+from nameko.timer import timer
+
+from nszm import czech
+from nszm.contracts import bus
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
+from nszm.contracts.practice import THEMES
+from nszm.entrypoints import rpc
+from nszm.schemas import load
+from nszm.service import PlatformService, page
+from nszm.storage import utcnow
+from services.practice import domain, schemas
+from services.practice.storage import PracticeStoreProvider, SlugTaken
+
+SLUG_ATTEMPTS = 5
+CLOSING_INTERVAL_SECONDS = 1.0
+
+
+@contextmanager
+def practice_rules():
+    """Domain refusals as the shared error types: a state conflict is 409, bad input 422."""
+    try:
+        yield
+    except domain.Refused as refusal:
+        raise Conflict(refusal.message) from None
+    except domain.PracticeRuleBroken as broken:
+        raise InvalidInput(broken.message, {broken.field or "_schema": [broken.message]}) from None
 
 
 class PracticeService(PlatformService):
     name = "practice"
     store = PracticeStoreProvider()
+    members = RpcProxy("members")
+    config = Config()
+
+    # -- good practice ----------------------------------------------------------------
+
+    @rpc
+    def themes(self):
+        return schemas.ThemeSchema(many=True).dump([{"id": i, "name": name} for i, name in THEMES.items()])
+
+    @rpc
+    def list_practices(self, query):
+        query = load(schemas.PracticeQuerySchema(), query)
+        items, total = self.store.list_practices(
+            page=query["page"], per_page=query["per_page"], words=domain.query_words(query.get("q") or ""),
+            **{key: query.get(key) for key in ("theme", "member", "member_type", "region", "year")})
+        return schemas.PracticePageSchema().dump(page(items, total, query))
+
+    @rpc
+    def get_practice(self, slug):
+        return schemas.PracticeSchema().dump(self.store.get_practice(str(slug)))
+
+    @rpc
+    def get_practice_detail(self, slug):
+        return schemas.PracticeDetailSchema().dump(self.store.get_practice(str(slug), published_only=False))
+
+    @rpc
+    def create_practice(self, payload):
+        data = load(schemas.PracticeInputSchema(), payload)
+        try:
+            member = self.members.get_member(data["member"])
+        except NotFound:
+            raise InvalidInput("No such member.", {"member": ["No active member with this slug."]}) from None
+        taken = self.store.taken_slugs(data["title"])
+        for _ in range(SLUG_ATTEMPTS):
+            slug = next(s for s in (czech.slugify(data["title"])[:80] + (f"-{n}" if n > 1 else "")
+                                    for n in range(1, 10_000)) if s not in taken)
+            practice = domain.new_practice(data, slug, member, utcnow())
+            try:
+                self.store.add_practice(practice)
+                break
+            except SlugTaken:
+                taken.add(slug)
+        else:
+            raise Conflict("Could not find a free address for the practice; try again.")
+        return schemas.PracticeDetailSchema().dump(practice)
+
+    @rpc
+    def publish_practice(self, slug):
+        before = self.store.get_practice(str(slug), published_only=False)
+        with practice_rules():
+            after = domain.publish(before, utcnow())
+        event = bus.envelope(bus.PRACTICE_PUBLISHED, schemas.PracticeSchema().dump(after))
+        self.store.save_practice(before, after, [event])
+        self.publish([event])
+        return schemas.PracticeDetailSchema().dump(after)
+
+    @rpc
+    def archive_practice(self, slug):
+        before = self.store.get_practice(str(slug), published_only=False)
+        with practice_rules():
+            after = domain.archive(before, utcnow())
+        self.store.save_practice(before, after, [])
+        return schemas.PracticeDetailSchema().dump(after)
+
+    @event_handler(bus.MEMBER_UPDATED.source, bus.MEMBER_UPDATED.name)
+    def on_member_updated(self, envelope):
+        self.store.refresh_member(envelope["data"])
+
+    # -- NEJpraxe -----------------------------------------------------------------------
+
+    @rpc
+    def create_competition(self, payload):
+        data = load(schemas.CompetitionInputSchema(), payload)
+        with practice_rules():
+            competition = domain.new_competition(data, self.store.practices_by_slug(data["nominees"]), utcnow())
+        self.store.add_competition(competition)
+        return schemas.CompetitionSchema().dump(domain.public_view(competition, utcnow()))
+
+    def _view(self, competition: dict) -> dict:
+        now = utcnow()
+        counts = None
+        if domain.phase(competition, now) == "closed" and not competition.get("results"):
+            counts = self.store.counts(competition["id"])
+        return schemas.CompetitionSchema().dump(domain.public_view(competition, now, counts))
+
+    @rpc
+    def get_competition(self, competition_id):
+        return self._view(self.store.get_competition(str(competition_id)))
+
+    @rpc
+    def list_competitions(self, query):
+        query = load(schemas.CompetitionQuerySchema(), query)
+        items, total = self.store.list_competitions(page=query["page"], per_page=query["per_page"],
+                                                    year=query.get("year"))
+        return {**page([self._view(c) for c in items], total, query)}
+
+    @rpc
+    def vote(self, competition_id, payload, client="unknown"):
+        """Record a vote to be confirmed by mail. The answer never says whether the address voted before."""
+        key, window_end = domain.rate_window(str(client), utcnow())
+        if self.store.count_request(key, window_end) > domain.VOTES_PER_CLIENT_PER_WINDOW:
+            retry_after = max(1, int((window_end - utcnow()).total_seconds()))
+            raise RateLimited("Too many votes from this address; please try again later.", retry_after)
+        data = load(schemas.VoteInputSchema(), payload)
+        competition = self.store.get_competition(str(competition_id))
+        with practice_rules():
+            vote, token = domain.new_vote(competition, data["practice"], data["email"], utcnow())
+        title = next(n["title"] for n in competition["nominees"] if n["practice"] == vote["practice"])
+        event = bus.envelope(bus.VOTE_REQUESTED, {
+            "competition_id": competition["id"], "competition_title": competition["title"],
+            "practice": vote["practice"], "practice_title": title, "email": vote["email"],
+            "confirm_url": f"{self.config['PUBLIC_URL'].rstrip('/')}/api/v1/votes/confirm?token={token}",
+            "expires_at": vote["expires_at"].isoformat(),
+        })
+        self.store.add_vote(vote, [event])
+        self.publish([event])
+        return schemas.VoteReceiptSchema().dump({"status": "confirmation_sent"})
+
+    @rpc
+    def confirm_vote(self, token):
+        if not isinstance(token, str) or not token:
+            raise NotFound("This confirmation link is not valid.")
+        now = utcnow()
+        emitted: list[dict] = []
+
+        def decide(vote, competition, already_counted):
+            with practice_rules():
+                return domain.confirm(vote, competition, already_counted, now)
+
+        def announce(vote):
+            emitted[:] = [bus.envelope(bus.VOTE_CONFIRMED, {"competition_id": vote["competition_id"],
+                                                            "practice": vote["practice"]})]
+            return emitted
+
+        vote, counted = self.store.confirm_vote(domain.token_hash(token), decide, announce)
+        self.publish(emitted)
+        return schemas.ConfirmationResultSchema().dump(
+            {"status": "counted" if counted else "already_counted", "practice": vote["practice"]})
+
+    @timer(interval=CLOSING_INTERVAL_SECONDS)
+    def close_finished_competitions(self):
+        now = utcnow()
+        for competition in self.store.due_for_closing(now):
+            results = domain.results(competition, self.store.counts(competition["id"]))
+            closed = domain.public_view({**competition, "results": results}, now)
+            event = bus.envelope(bus.COMPETITION_CLOSED, schemas.CompetitionSchema().dump(closed))
+            if self.store.close_competition(competition["id"], results, now, [event]):
+                self.publish([event])

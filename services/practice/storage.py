@@ -1,9 +1,183 @@
-"""The practice store: the service's own collections in MongoDB."""
-from nszm.storage import ServiceStore, StoreProvider
+"""The practice store: practices with their search words, competitions, votes and rate counters."""
+import re
+from datetime import datetime
+from typing import Callable
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from nszm import czech
+from nszm.contracts.errors import NotFound
+from nszm.storage import ServiceStore, StoreProvider, from_document, to_document
+
+
+class SlugTaken(Exception):
+    """Another practice took the slug between choosing it and storing the practice."""
+
+
+def _vote_document(vote: dict) -> dict:
+    document = to_document(vote)
+    if vote["counted"]:
+        # One counted vote per address and competition, enforced by a unique index.
+        document["counted_key"] = f"{vote['competition_id']}:{vote['email_key']}"
+    return document
 
 
 class PracticeStore(ServiceStore):
     service = "practice"
+
+    def __init__(self, client, db_name):
+        super().__init__(client, db_name)
+        self.practices = self.collection("practices")
+        self.competitions = self.collection("competitions")
+        self.votes = self.collection("votes")
+        self.rate_limits = self.collection("rate_limits")
+
+    def ensure_indexes(self):
+        super().ensure_indexes()
+        self.practices.create_index([("status", ASCENDING), ("published_at", DESCENDING)])
+        self.practices.create_index("search_words")
+        self.practices.create_index([("status", ASCENDING), ("themes", ASCENDING)])
+        self.practices.create_index("member")
+        self.competitions.create_index([("closed_at", ASCENDING), ("voting_closes_at", ASCENDING)])
+        self.votes.create_index("token_hash", unique=True)
+        self.votes.create_index("counted_key", unique=True, sparse=True)
+        self.votes.create_index([("competition_id", ASCENDING), ("counted", ASCENDING)])
+        self.rate_limits.create_index("expires_at", expireAfterSeconds=0)
+
+    def is_empty(self) -> bool:
+        return self.practices.estimated_document_count() == 0
+
+    # -- practices --------------------------------------------------------------------
+
+    def taken_slugs(self, name: str) -> set[str]:
+        base = re.escape(czech.slugify(name)[:80])
+        return {d["_id"] for d in self.practices.find({"_id": {"$regex": f"^{base}(-[0-9]+)?$"}}, {"_id": 1})}
+
+    def add_practice(self, practice: dict):
+        try:
+            self.practices.insert_one(to_document(practice, "slug"))
+        except DuplicateKeyError:
+            raise SlugTaken(practice["slug"]) from None
+
+    def get_practice(self, slug: str, published_only: bool = True) -> dict:
+        query = {"_id": slug, "status": "published"} if published_only else {"_id": slug}
+        practice = from_document(self.practices.find_one(query), "slug")
+        if practice is None:
+            raise NotFound(f"No practice '{slug}'.")
+        return practice
+
+    def practices_by_slug(self, slugs: list[str]) -> list[dict]:
+        return [from_document(d, "slug") for d in self.practices.find({"_id": {"$in": slugs}})]
+
+    def list_practices(self, *, page: int, per_page: int, words: list[str] = (), theme=None, member=None,
+                       member_type=None, region=None, year=None):
+        conditions: list[dict] = [{"status": "published"}]
+        conditions += [{"search_words": {"$regex": f"^{re.escape(word)}"}} for word in words]
+        for field, value in (("themes", theme), ("member", member), ("member_type", member_type),
+                             ("region", region), ("year", year)):
+            if value is not None:
+                conditions.append({field: value})
+        query = {"$and": conditions}
+        total = self.practices.count_documents(query)
+        cursor = self.practices.find(query).sort([("published_at", DESCENDING), ("_id", ASCENDING)])
+        return [from_document(d, "slug") for d in cursor.skip((page - 1) * per_page).limit(per_page)], total
+
+    def save_practice(self, before: dict, after: dict, events: list[dict]):
+        """Replace a practice if its status is still what the change was decided on."""
+        def work(session):
+            result = self.practices.replace_one({"_id": before["slug"], "status": before["status"]},
+                                                to_document(after, "slug"), session=session)
+            if result.matched_count != 1:
+                raise NotFound(f"The practice '{before['slug']}' changed meanwhile; reload it.")
+            self.record_events(events, session)
+
+        self.atomically(work)
+
+    def refresh_member(self, member: dict) -> int:
+        """Copy a member's new name, type and region into its practices."""
+        result = self.practices.update_many(
+            {"member": member["slug"]},
+            {"$set": {"member_name": member["name"], "member_type": member["type"], "region": member["region"]}})
+        return result.modified_count
+
+    # -- competitions -------------------------------------------------------------------
+
+    def add_competition(self, competition: dict):
+        self.competitions.insert_one(to_document(competition))
+
+    def get_competition(self, competition_id: str) -> dict:
+        competition = from_document(self.competitions.find_one({"_id": competition_id}))
+        if competition is None:
+            raise NotFound(f"No competition '{competition_id}'.")
+        return competition
+
+    def list_competitions(self, *, page: int, per_page: int, year=None):
+        query = {"year": year} if year else {}
+        total = self.competitions.count_documents(query)
+        cursor = self.competitions.find(query).sort([("voting_opens_at", DESCENDING)])
+        return [from_document(d) for d in cursor.skip((page - 1) * per_page).limit(per_page)], total
+
+    def counts(self, competition_id: str) -> dict[str, int]:
+        rows = self.votes.aggregate([
+            {"$match": {"competition_id": competition_id, "counted": True}},
+            {"$group": {"_id": "$practice", "votes": {"$sum": 1}}},
+        ])
+        return {row["_id"]: row["votes"] for row in rows}
+
+    def due_for_closing(self, now: datetime) -> list[dict]:
+        return [from_document(d) for d in self.competitions.find(
+            {"closed_at": None, "voting_closes_at": {"$lte": now}})]
+
+    def close_competition(self, competition_id: str, results: dict, now: datetime, events: list[dict]) -> bool:
+        def work(session):
+            result = self.competitions.update_one({"_id": competition_id, "closed_at": None},
+                                                  {"$set": {"closed_at": now, "results": results}}, session=session)
+            if result.modified_count == 1:
+                self.record_events(events, session)
+            return result.modified_count == 1
+
+        return self.atomically(work)
+
+    # -- votes --------------------------------------------------------------------------
+
+    def count_request(self, key: str, window_end: datetime) -> int:
+        """Count one request in a client's window; returns the count so far."""
+        counter = self.rate_limits.find_one_and_update(
+            {"_id": key}, {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": window_end}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        return counter["count"]
+
+    def add_vote(self, vote: dict, events: list[dict]):
+        def work(session):
+            self.votes.insert_one(_vote_document(vote), session=session)
+            self.record_events(events, session)
+
+        self.atomically(work)
+
+    def confirm_vote(self, token_hash: str, decide: Callable, announce: Callable) -> tuple[dict, bool]:
+        """Confirm the vote behind a token; returns it and whether this confirmation counted it."""
+
+        def work(session):
+            vote = from_document(self.votes.find_one({"token_hash": token_hash}, session=session))
+            if vote is None:
+                raise NotFound("This confirmation link is not valid.")
+            if vote["confirmed_at"] is not None:
+                return vote, False
+            competition = self.get_competition(vote["competition_id"])
+            counted_key = f"{vote['competition_id']}:{vote['email_key']}"
+            already = self.votes.find_one({"counted_key": counted_key}, {"_id": 1}, session=session) is not None
+            confirmed = decide(vote, competition, already)
+            self.votes.replace_one({"_id": vote["id"]}, _vote_document(confirmed), session=session)
+            if confirmed["counted"]:
+                self.record_events(announce(confirmed), session)
+            return confirmed, confirmed["counted"]
+
+        try:
+            return self.atomically(work)
+        except DuplicateKeyError:
+            # Another vote from the same address was counted at this very moment: this one is not.
+            return self.atomically(work)
 
 
 class PracticeStoreProvider(StoreProvider):

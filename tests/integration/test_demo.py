@@ -6,7 +6,8 @@ from ops import demo, demo_data
 from services.events.storage import EventsStore
 from services.members import domain
 
-DEMO_RECORDS = len(demo_data.MEMBERS) + len(demo_data.PENDING_APPLICATIONS) + len(demo_data.EVENTS)
+DEMO_RECORDS = (len(demo_data.MEMBERS) + len(demo_data.PENDING_APPLICATIONS) + len(demo_data.EVENTS)
+                + len(demo_data.PRACTICES) + len(demo_data.COMPETITIONS))
 
 
 def test_every_demo_ico_is_valid_and_unique():

@@ -1,0 +1,98 @@
+"""Good practice and NEJpraxe endpoints: themes, practices, competitions, votes and their confirmation."""
+from flask import Response, render_template, request
+
+from gateway.api import json_response, wants_html
+from gateway.context import api, services
+from nszm.contracts import practice as contract
+from nszm.contracts.errors import Conflict, NotFound
+
+
+@api.route("/api/v1/themes", summary="The 10 themes of sustainable development", tag="practice",
+           response=contract.ThemeSchema(many=True))
+def themes():
+    return services().practice.themes()
+
+
+@api.route("/api/v1/practices", summary="Published good practice: search and filters", tag="practice",
+           query=contract.PracticeQuerySchema, response=contract.PracticePageSchema)
+def list_practices(query):
+    return services().practice.list_practices(query)
+
+
+@api.route("/api/v1/practices/<slug>", summary="One published practice", tag="practice",
+           response=contract.PracticeSchema)
+def get_practice(slug):
+    return services().practice.get_practice(slug)
+
+
+@api.route("/api/v1/practices/<slug>/detail", summary="One practice in any state", tag="practice",
+           role="practice", response=contract.PracticeDetailSchema)
+def get_practice_detail(slug):
+    return services().practice.get_practice_detail(slug)
+
+
+@api.route("/api/v1/practices", "POST", summary="Create a practice (a draft)", tag="practice", role="practice",
+           body=contract.PracticeInputSchema, response=contract.PracticeDetailSchema, status=201)
+def create_practice(body):
+    return services().practice.create_practice(body)
+
+
+@api.route("/api/v1/practices/<slug>/publish", "POST", summary="Publish a draft", tag="practice", role="practice",
+           response=contract.PracticeDetailSchema, errors=(409,))
+def publish_practice(slug):
+    return services().practice.publish_practice(slug)
+
+
+@api.route("/api/v1/practices/<slug>/archive", "POST", summary="Archive a published practice", tag="practice",
+           role="practice", response=contract.PracticeDetailSchema, errors=(409,))
+def archive_practice(slug):
+    return services().practice.archive_practice(slug)
+
+
+@api.route("/api/v1/competitions", "POST", summary="Create a NEJpraxe competition", tag="practice",
+           role="practice", body=contract.CompetitionInputSchema, response=contract.CompetitionSchema, status=201)
+def create_competition(body):
+    return services().practice.create_competition(body)
+
+
+@api.route("/api/v1/competitions", summary="NEJpraxe competitions, newest first", tag="practice",
+           query=contract.CompetitionQuerySchema, response=contract.CompetitionPageSchema, max_age=0)
+def list_competitions(query):
+    return services().practice.list_competitions(query)
+
+
+@api.route("/api/v1/competitions/<competition_id>", summary="A competition: nominees, and votes once closed",
+           tag="practice", response=contract.CompetitionSchema, max_age=0)
+def get_competition(competition_id):
+    return services().practice.get_competition(competition_id)
+
+
+@api.route("/api/v1/competitions/<competition_id>/votes", "POST", summary="Vote; a confirmation link is mailed",
+           tag="practice", body=contract.VoteInputSchema, response=contract.VoteReceiptSchema, status=202,
+           errors=(409, 429))
+def vote(competition_id, body):
+    return services().practice.vote(competition_id, body, request.remote_addr or "unknown")
+
+
+@api.route("/api/v1/votes/confirm", summary="The page behind a vote confirmation link: a button, no change",
+           tag="practice", query=contract.ConfirmationSchema, media_type="text/html", cache=False)
+def confirm_vote_page(query):
+    return Response(render_template("confirm_vote.html", action=request.full_path), mimetype="text/html")
+
+
+@api.route("/api/v1/votes/confirm", "POST", summary="Confirm a vote with the mailed token", tag="practice",
+           query=contract.ConfirmationSchema, response=contract.ConfirmationResultSchema, errors=(409,))
+def confirm_vote(query):
+    try:
+        result = services().practice.confirm_vote(query.get("token") or "")
+    except (Conflict, NotFound) as refusal:
+        if not wants_html():
+            raise
+        page = render_template("cancelled.html", title="Hlas nelze potvrdit", message=refusal.detail)
+        return Response(page, status=409 if isinstance(refusal, Conflict) else 404, mimetype="text/html")
+    if wants_html():
+        message = ("Děkujeme, Váš hlas je započten." if result["status"] == "counted"
+                   else "Z této adresy už je hlas v této soutěži započten; další se nepočítá.")
+        return Response(render_template("cancelled.html", title="Potvrzení hlasu", message=message),
+                        mimetype="text/html")
+    return json_response(result)

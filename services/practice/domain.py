@@ -1,0 +1,166 @@
+"""Rules of good practice and of the NEJpraxe public vote."""
+import hashlib
+import re
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from nszm import czech
+
+MIN_WORD = 2
+CONFIRMATION_VALIDITY = timedelta(hours=48)
+RATE_WINDOW = timedelta(minutes=10)
+VOTES_PER_CLIENT_PER_WINDOW = 10
+
+
+class PracticeRuleBroken(Exception):
+    """A request the rules refuse; `field` names the input at fault, if any."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class Refused(PracticeRuleBroken):
+    """Valid input that conflicts with the current state (window closed, already published, …)."""
+
+
+# -- good practice ---------------------------------------------------------------------
+
+
+def words(text: str) -> list[str]:
+    """Folded words: 'Zdraví a pohyb' -> ['zdravi', 'a', 'pohyb']."""
+    return re.findall(r"[0-9a-z]+", czech.fold(text))
+
+
+def search_words(*texts: str) -> list[str]:
+    """The distinct searchable words of a practice, stored and indexed for search."""
+    return sorted({word for text in texts for word in words(text) if len(word) >= MIN_WORD})
+
+
+def query_words(query: str) -> list[str]:
+    """Words of a search; each must begin some word of a practice ('zdrav' finds 'Zdraví')."""
+    return [word for word in dict.fromkeys(words(query)) if len(word) >= MIN_WORD][:10]
+
+
+def with_member(practice: dict, member: dict) -> dict:
+    """The practice with the member's name, type and region copied in, for filters and feeds."""
+    return {**practice, "member": member["slug"], "member_name": member["name"], "member_type": member["type"],
+            "region": member["region"]}
+
+
+def new_practice(data: dict, slug: str, member: dict, now: datetime) -> dict:
+    practice = {**data, "slug": slug, "themes": sorted(set(data["themes"])), "status": "draft",
+                "created_at": now, "published_at": None, "archived_at": None}
+    practice = with_member(practice, member)
+    practice["search_words"] = search_words(data["title"], data["summary"], data["body"])
+    return practice
+
+
+def publish(practice: dict, now: datetime) -> dict:
+    if practice["status"] != "draft":
+        raise Refused(f"Only a draft can be published; this practice is {practice['status']}.")
+    return {**practice, "status": "published", "published_at": now}
+
+
+def archive(practice: dict, now: datetime) -> dict:
+    if practice["status"] != "published":
+        raise Refused(f"Only a published practice can be archived; this one is {practice['status']}.")
+    return {**practice, "status": "archived", "archived_at": now}
+
+
+# -- NEJpraxe ---------------------------------------------------------------------------
+
+
+def new_competition(data: dict, nominees: list[dict], now: datetime) -> dict:
+    slugs = list(dict.fromkeys(data["nominees"]))
+    by_slug = {p["slug"]: p for p in nominees}
+    missing = [slug for slug in slugs if by_slug.get(slug, {}).get("status") != "published"]
+    if missing:
+        raise PracticeRuleBroken(f"Not a published practice: {', '.join(missing)}.", "nominees")
+    if len(slugs) < 2:
+        raise PracticeRuleBroken("A competition needs at least two nominees.", "nominees")
+    return {
+        **data,
+        "id": f"nejpraxe-{data['year']}-{uuid.uuid4().hex[:6]}",
+        "nominees": [{"practice": slug, "title": by_slug[slug]["title"], "member": by_slug[slug]["member"],
+                      "member_name": by_slug[slug].get("member_name")} for slug in slugs],
+        "created_at": now,
+        "closed_at": None,
+        "results": None,
+    }
+
+
+def phase(competition: dict, now: datetime) -> str:
+    if now < competition["voting_opens_at"]:
+        return "upcoming"
+    return "open" if now < competition["voting_closes_at"] else "closed"
+
+
+def ensure_open(competition: dict, now: datetime):
+    current = phase(competition, now)
+    if current == "upcoming":
+        raise Refused("Voting has not opened yet.")
+    if current == "closed":
+        raise Refused("Voting has closed.")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_vote(competition: dict, practice: str, email: str, now: datetime) -> tuple[dict, str]:
+    """An unconfirmed vote and its single-use confirmation token (only its hash is stored)."""
+    ensure_open(competition, now)
+    if practice not in {n["practice"] for n in competition["nominees"]}:
+        raise PracticeRuleBroken("Not a nominee of this competition.", "practice")
+    token = secrets.token_urlsafe(32)
+    vote = {
+        "id": uuid.uuid4().hex,
+        "competition_id": competition["id"],
+        "practice": practice,
+        "email": email,
+        "email_key": email.strip().casefold(),
+        "token_hash": token_hash(token),
+        "created_at": now,
+        "expires_at": min(now + CONFIRMATION_VALIDITY, competition["voting_closes_at"]),
+        "confirmed_at": None,
+        "counted": False,
+    }
+    return vote, token
+
+
+def confirm(vote: dict, competition: dict, already_counted: bool, now: datetime) -> dict:
+    """The vote confirmed; it counts unless another vote from the same address counts already."""
+    if vote["confirmed_at"] is not None:
+        return vote
+    ensure_open(competition, now)
+    if now > vote["expires_at"]:
+        raise Refused("The confirmation link has expired; please vote again.")
+    return {**vote, "confirmed_at": now, "counted": not already_counted}
+
+
+def results(competition: dict, counts: dict[str, int]) -> dict:
+    """Nominees with their votes, most first; a winner only if one nominee leads alone."""
+    ranked = sorted(({**n, "votes": counts.get(n["practice"], 0)} for n in competition["nominees"]),
+                    key=lambda n: (-n["votes"], czech.sort_key(n["title"])))
+    leader = ranked[0]["votes"] if ranked else 0
+    leaders = [n for n in ranked if n["votes"] == leader]
+    return {"nominees": ranked, "total_votes": sum(counts.get(n["practice"], 0) for n in ranked),
+            "winner": leaders[0]["practice"] if len(leaders) == 1 and leader > 0 else None}
+
+
+def public_view(competition: dict, now: datetime, counts: dict[str, int] | None = None) -> dict:
+    """What anyone may see: vote counts only once voting has closed."""
+    view = {**competition, "status": phase(competition, now), "total_votes": None, "winner": None}
+    if view["status"] == "closed":
+        view.update(competition.get("results") or results(competition, counts or {}))
+    return view
+
+
+def rate_window(client: str, now: datetime) -> tuple[str, datetime]:
+    """The counter key of this client's current window and when the window ends."""
+    seconds = int(RATE_WINDOW.total_seconds())
+    start = int(now.timestamp()) // seconds * seconds
+    return f"{client}:{start}", datetime.fromtimestamp(start + seconds, tz=now.tzinfo)
