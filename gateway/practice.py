@@ -67,6 +67,12 @@ def get_competition(competition_id):
     return services().practice.get_competition(competition_id)
 
 
+@api.route("/api/v1/competitions/<competition_id>/close", "POST", summary="End the voting now; results become final",
+           tag="practice", role="practice", response=contract.CompetitionSchema, errors=(409,))
+def close_voting(competition_id):
+    return services().practice.close_voting(competition_id)
+
+
 @api.route("/api/v1/competitions/<competition_id>/votes", "POST", summary="Vote; a confirmation link is mailed",
            tag="practice", body=contract.VoteInputSchema, response=contract.VoteReceiptSchema, status=202,
            errors=(409, 429))

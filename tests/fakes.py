@@ -263,3 +263,112 @@ class FakeMailer:
             raise ConnectionRefusedError("SMTP server down")
         self.sent.append(mail)
         return f"<{mail['id']}@test>"
+
+
+class FakePracticeStore:
+    """Practices, competitions, votes and rate counters in dicts."""
+
+    def __init__(self):
+        self.practices: dict[str, dict] = {}
+        self.competitions: dict[str, dict] = {}
+        self.votes: dict[str, dict] = {}
+        self.requests: dict[str, int] = {}
+        self.outbox = FakeOutbox()
+
+    def ping(self):
+        return True
+
+    def taken_slugs(self, name):
+        return {slug for slug in self.practices if slug.startswith(czech.slugify(name)[:80])}
+
+    def add_practice(self, practice):
+        self.practices[practice["slug"]] = dict(practice)
+
+    def get_practice(self, slug, published_only=True):
+        found = self.practices.get(slug)
+        if found is None or (published_only and found["status"] != "published"):
+            raise NotFound(slug)
+        return dict(found)
+
+    def practices_by_slug(self, slugs):
+        return [dict(self.practices[s]) for s in slugs if s in self.practices]
+
+    def list_practices(self, *, page, per_page, words=(), theme=None, member=None, member_type=None, region=None,
+                       year=None):
+        found = [p for p in self.practices.values() if p["status"] == "published"
+                 and all(any(w.startswith(q) for w in p["search_words"]) for q in words)
+                 and (theme is None or theme in p["themes"]) and (member is None or p["member"] == member)
+                 and (member_type is None or p["member_type"] == member_type)
+                 and (region is None or p["region"] == region) and (year is None or p["year"] == year)]
+        return found[(page - 1) * per_page: page * per_page], len(found)
+
+    def save_practice(self, before, after, events):
+        self.practices[after["slug"]] = dict(after)
+        for e in events:
+            self.outbox.add(e)
+
+    def refresh_member(self, member):
+        for p in self.practices.values():
+            if p["member"] == member["slug"]:
+                p.update(member_name=member["name"], member_type=member["type"], region=member["region"])
+
+    def add_competition(self, competition):
+        self.competitions[competition["id"]] = dict(competition)
+
+    def get_competition(self, competition_id):
+        if competition_id not in self.competitions:
+            raise NotFound(competition_id)
+        return dict(self.competitions[competition_id])
+
+    def list_competitions(self, *, page, per_page, year=None):
+        found = [c for c in self.competitions.values() if year is None or c["year"] == year]
+        return found[(page - 1) * per_page: page * per_page], len(found)
+
+    def counts(self, competition_id):
+        counts: dict[str, int] = {}
+        for v in self.votes.values():
+            if v["competition_id"] == competition_id and v["counted"]:
+                counts[v["practice"]] = counts.get(v["practice"], 0) + 1
+        return counts
+
+    def due_for_closing(self, now):
+        return [dict(c) for c in self.competitions.values() if c["closed_at"] is None and c["voting_closes_at"] <= now]
+
+    def end_voting(self, competition):
+        stored = self.competitions[competition["id"]]
+        if stored["voting_closes_at"] <= competition["voting_closes_at"]:
+            return False
+        stored["voting_closes_at"] = competition["voting_closes_at"]
+        return True
+
+    def close_competition(self, competition_id, results, now, events):
+        if self.competitions[competition_id]["closed_at"] is not None:
+            return False
+        self.competitions[competition_id].update(closed_at=now, results=results)
+        for e in events:
+            self.outbox.add(e)
+        return True
+
+    def count_request(self, key, window_end):
+        self.requests[key] = self.requests.get(key, 0) + 1
+        return self.requests[key]
+
+    def add_vote(self, vote, events):
+        self.votes[vote["id"]] = dict(vote)
+        for e in events:
+            self.outbox.add(e)
+
+    def confirm_vote(self, token_hash, decide, announce):
+        vote = next((v for v in self.votes.values() if v["token_hash"] == token_hash), None)
+        if vote is None:
+            raise NotFound("no such token")
+        if vote["confirmed_at"] is not None:
+            return dict(vote), False
+        already = any(v["counted"] and v["email_key"] == vote["email_key"]
+                      and v["competition_id"] == vote["competition_id"] for v in self.votes.values())
+        confirmed = decide(dict(vote), self.get_competition(vote["competition_id"]), already)
+        self.votes[vote["id"]] = confirmed
+        if confirmed["counted"]:
+            for e in announce(confirmed):
+                self.outbox.add(e)
+        return confirmed, confirmed["counted"]

@@ -11,6 +11,7 @@ MIN_WORD = 2
 CONFIRMATION_VALIDITY = timedelta(hours=48)
 RATE_WINDOW = timedelta(minutes=10)
 VOTES_PER_CLIENT_PER_WINDOW = 10
+RESULTS_GRACE = timedelta(seconds=5)  # confirmations begun before the close may still be committing
 
 
 class PracticeRuleBroken(Exception):
@@ -106,6 +107,15 @@ def ensure_open(competition: dict, now: datetime):
         raise Refused("Voting has closed.")
 
 
+def close_early(competition: dict, now: datetime) -> dict:
+    """Staff end the voting now; the results are then final."""
+    if phase(competition, now) == "closed":
+        raise Refused("Voting has closed already.")
+    if phase(competition, now) == "upcoming":
+        raise Refused("Voting has not opened yet; nothing to close.")
+    return {**competition, "voting_closes_at": now}
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -155,7 +165,7 @@ def public_view(competition: dict, now: datetime, counts: dict[str, int] | None 
     """What anyone may see: vote counts only once voting has closed."""
     view = {**competition, "status": phase(competition, now), "total_votes": None, "winner": None}
     if view["status"] == "closed":
-        view.update(competition.get("results") or results(competition, counts or {}))
+        view.update(results(competition, counts or {}))
     return view
 
 

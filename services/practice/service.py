@@ -115,9 +115,7 @@ class PracticeService(PlatformService):
 
     def _view(self, competition: dict) -> dict:
         now = utcnow()
-        counts = None
-        if domain.phase(competition, now) == "closed" and not competition.get("results"):
-            counts = self.store.counts(competition["id"])
+        counts = self.store.counts(competition["id"]) if domain.phase(competition, now) == "closed" else None
         return schemas.CompetitionSchema().dump(domain.public_view(competition, now, counts))
 
     @rpc
@@ -174,12 +172,23 @@ class PracticeService(PlatformService):
         return schemas.ConfirmationResultSchema().dump(
             {"status": "counted" if counted else "already_counted", "practice": vote["practice"]})
 
+    @rpc
+    def close_voting(self, competition_id):
+        competition = self.store.get_competition(str(competition_id))
+        with practice_rules():
+            ended = domain.close_early(competition, utcnow())
+        if not self.store.end_voting(ended):
+            raise Conflict("Voting has closed already.")
+        return self._view(ended)
+
     @timer(interval=CLOSING_INTERVAL_SECONDS)
-    def close_finished_competitions(self):
+    def announce_results(self):
+        """Announce each finished competition once, a little after closing so late confirmations count."""
         now = utcnow()
-        for competition in self.store.due_for_closing(now):
-            results = domain.results(competition, self.store.counts(competition["id"]))
-            closed = domain.public_view({**competition, "results": results}, now)
+        for competition in self.store.due_for_closing(now - domain.RESULTS_GRACE):
+            counts = self.store.counts(competition["id"])
+            results = domain.results(competition, counts)
+            closed = domain.public_view(competition, now, counts)
             event = bus.envelope(bus.COMPETITION_CLOSED, schemas.CompetitionSchema().dump(closed))
             if self.store.close_competition(competition["id"], results, now, [event]):
                 self.publish([event])

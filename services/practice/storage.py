@@ -129,10 +129,19 @@ class PracticeStore(ServiceStore):
         return [from_document(d) for d in self.competitions.find(
             {"closed_at": None, "voting_closes_at": {"$lte": now}})]
 
+    def end_voting(self, competition: dict) -> bool:
+        """Move the end of voting to `competition['voting_closes_at']` if voting is still open."""
+        result = self.competitions.update_one(
+            {"_id": competition["id"], "voting_closes_at": {"$gt": competition["voting_closes_at"]}},
+            {"$set": {"voting_closes_at": competition["voting_closes_at"]}})
+        return result.modified_count == 1
+
     def close_competition(self, competition_id: str, results: dict, now: datetime, events: list[dict]) -> bool:
+        """Record the announced results once; False when they were announced already."""
         def work(session):
-            result = self.competitions.update_one({"_id": competition_id, "closed_at": None},
-                                                  {"$set": {"closed_at": now, "results": results}}, session=session)
+            result = self.competitions.update_one(
+                {"_id": competition_id, "closed_at": None},
+                {"$set": {"closed_at": now, "results": results}}, session=session)
             if result.modified_count == 1:
                 self.record_events(events, session)
             return result.modified_count == 1
