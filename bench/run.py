@@ -177,7 +177,8 @@ def main() -> int:
         client = connect(embedded.running_uri(data_dir) or "")
         stored = client["nszm"]["members.applications"].count_documents({"ico": {"$regex": "^9"}})
         approved = client["nszm"]["members.members"].count_documents({"ico": {"$regex": "^9"}})
-        unpublished = client["nszm"]["members.outbox"].count_documents({"published_at": None})
+        unpublished = sum(client["nszm"][f"{name}.outbox"].count_documents({"pending_since": {"$exists": True}})
+                          for name in ("members", "events", "practice", "notify"))
         client.close()
 
         print("\nconsistency under load (pymongo inside nameko run, eventlet):")

@@ -20,9 +20,9 @@ def page(items: list, total: int, query: dict) -> dict:
 class PlatformService:
     """Mixin for a nameko service whose store (a `ServiceStore`) is `self.store`.
 
-    Entrypoints call `publish(events)` after the commit that stored them, so that events
-    usually leave at once; the timer sweeps whatever a crash or a broker outage left behind.
-    Each entrypoint claims only its own events, so concurrent workers do not contend.
+    Entrypoints call `publish(events)` after the commit that stored them (stored leased to
+    them, see `Outbox`), so that events usually leave at once; the timer sweeps whatever a
+    crash or a broker outage left behind.
     """
 
     dispatch = EventDispatcher()
@@ -37,8 +37,8 @@ class PlatformService:
 
     def publish(self, events: list[dict]):
         for event in events:
-            record = self.store.outbox.claim(event["event_id"])
-            if record is None or not self._dispatch_record(record):
+            if not self._dispatch_record({"_id": event["event_id"], "event_type": event["event_type"],
+                                          "payload": event}):
                 return
 
     def publish_stored_events(self) -> int:

@@ -51,9 +51,11 @@ def to_document(record: dict, id_name: str = "id") -> dict:
 class Outbox:
     """Events stored in the same transaction as the change they announce, published after.
 
-    A record is claimed with a lease before it is published, so two relays rarely send the
-    same event; when they do (a relay dies between publishing and marking), consumers
-    de-duplicate by `event_id`.
+    An event is stored leased to the worker that wrote it, which publishes it right after the
+    commit without another claim; if that worker dies first, the lease runs out and a relay
+    claims the event. `pending_since` exists only until the event is published, so its sparse
+    index holds just the events still to go. Consumers de-duplicate by `event_id` the rare
+    event that is published twice.
     """
 
     LEASE = timedelta(seconds=30)
@@ -62,42 +64,35 @@ class Outbox:
         self.collection = collection
 
     def ensure_indexes(self):
-        self.collection.create_index([("published_at", 1), ("created_at", 1)])
+        self.collection.create_index([("pending_since", 1)], sparse=True)
 
     def add(self, event: dict, session=None):
+        now = utcnow()
         self.collection.insert_one(
-            {
-                "_id": event["event_id"],
-                "event_type": event["event_type"],
-                "payload": event,
-                "created_at": utcnow(),
-                "published_at": None,
-                "claimed_until": utcnow() - timedelta(seconds=1),
-            },
+            {"_id": event["event_id"], "event_type": event["event_type"], "payload": event, "created_at": now,
+             "pending_since": now, "claimed_until": now + self.LEASE},
             session=session,
         )
 
-    def claim(self, event_id: str | None = None):
-        """Lease one unpublished event: the given one, or else the oldest."""
+    def claim(self):
+        """Lease the oldest event whose writer did not publish it in time."""
         now = utcnow()
-        query = {"published_at": None, "claimed_until": {"$lt": now}}
-        if event_id is not None:
-            query["_id"] = event_id
         return self.collection.find_one_and_update(
-            query,
+            {"pending_since": {"$lte": now}, "claimed_until": {"$lt": now}},
             {"$set": {"claimed_until": now + self.LEASE}},
-            sort=[("created_at", 1)],
+            sort=[("pending_since", 1)],
             return_document=ReturnDocument.AFTER,
         )
 
     def mark_published(self, event_id: str):
-        self.collection.update_one({"_id": event_id}, {"$set": {"published_at": utcnow()}})
+        self.collection.update_one({"_id": event_id}, {"$set": {"published_at": utcnow()},
+                                                       "$unset": {"pending_since": ""}})
 
     def release(self, event_id: str):
         self.collection.update_one({"_id": event_id}, {"$set": {"claimed_until": utcnow()}})
 
     def pending_count(self) -> int:
-        return self.collection.count_documents({"published_at": None})
+        return self.collection.count_documents({"pending_since": {"$lte": utcnow()}})
 
 
 class ServiceStore:

@@ -25,6 +25,7 @@ from nszm.config import DEFAULT_AMQP_URI  # noqa: E402
 from nszm.storage import connect  # noqa: E402
 from ops import embedded  # noqa: E402
 from ops.rabbit import drop_vhost, ensure_running, make_vhost, port_open  # noqa: E402
+from tests.smtp_sink import mailbox_name  # noqa: E402
 from tests.waiting import wait_until  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,13 +97,21 @@ class SmtpSink:
         self.port = port
         self.directory = directory
 
-    def messages(self, to: str | None = None) -> list:
-        found = []
-        for path in sorted(self.directory.glob("*.eml"), key=lambda p: p.stat().st_mtime):
-            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            if to is None or to in message["To"]:
-                found.append(message)
-        return found
+    def _files(self, pattern: str) -> list[Path]:
+        return sorted(self.directory.glob(pattern), key=lambda path: path.stat().st_mtime_ns)
+
+    def messages(self, to: str) -> list:
+        """Messages to one address, oldest first."""
+        return [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                for path in self._files(f"{mailbox_name(to)}--*.eml")]
+
+    def count(self, domain: str) -> int:
+        """How many messages went to addresses at `domain`."""
+        return len(self._files(f"*@{mailbox_name(domain)}--*.eml"))
+
+    def messages_to_domain(self, domain: str) -> list:
+        return [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                for path in self._files(f"*@{mailbox_name(domain)}--*.eml")]
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ class FakeOutbox:
     def add(self, event):
         self.pending.append(event)
 
-    def claim(self, event_id=None):
-        event = next((e for e in self.pending if event_id in (None, e["event_id"])), None)
+    def claim(self):
+        event = self.pending[0] if self.pending else None
         return {"_id": event["event_id"], "event_type": event["event_type"], "payload": event} if event else None
 
     def mark_published(self, event_id):

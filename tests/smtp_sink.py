@@ -2,16 +2,22 @@
 
     python -m tests.smtp_sink PORT DIRECTORY
 
-A recipient containing "+flaky" is refused once per message with a temporary 451, so the
+Files are named after the recipient. A recipient containing "+flaky" is refused once per message with a temporary 451, so the
 tests can watch delivery being retried.
 """
 import email
+import re
 import signal
 import sys
 import uuid
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+
+
+def mailbox_name(address: str) -> str:
+    """A file-name-safe form of an address, so that one recipient's messages are found by name."""
+    return re.sub(r"[^a-z0-9.@+-]", "_", address.strip().lower())
 
 
 class StoringHandler:
@@ -25,7 +31,8 @@ class StoringHandler:
         if any("+flaky" in rcpt for rcpt in envelope.rcpt_tos) and message_id not in self.refused:
             self.refused.add(message_id)
             return "451 4.3.0 Try again later"
-        (self.directory / f"{uuid.uuid4().hex}.eml").write_bytes(content)
+        for rcpt in envelope.rcpt_tos:
+            (self.directory / f"{mailbox_name(rcpt)}--{uuid.uuid4().hex}.eml").write_bytes(content)
         return "250 2.0.0 OK"
 
 

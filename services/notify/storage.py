@@ -18,7 +18,8 @@ class NotifyStore(ServiceStore):
 
     def ensure_indexes(self):
         super().ensure_indexes()
-        self.mails.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+        # next_attempt_at exists only while a mail waits for delivery: the index holds just those.
+        self.mails.create_index([("next_attempt_at", ASCENDING)], sparse=True)
         self.mails.create_index("to")
 
     def enqueue(self, mail: dict) -> bool:
@@ -36,7 +37,7 @@ class NotifyStore(ServiceStore):
     def claim(self, mail_id: str | None = None) -> dict | None:
         """Lease one mail that is due: the given one, or else the longest waiting."""
         now = utcnow()
-        query = {"status": "pending", "next_attempt_at": {"$lte": now}, "claimed_until": {"$lt": now}}
+        query = {"next_attempt_at": {"$lte": now}, "claimed_until": {"$lt": now}}
         if mail_id is not None:
             query["_id"] = mail_id
         return from_document(self.mails.find_one_and_update(
@@ -46,16 +47,18 @@ class NotifyStore(ServiceStore):
     def mark_sent(self, mail_id: str, message_id: str):
         self.mails.update_one({"_id": mail_id}, {"$set": {"status": "sent", "sent_at": utcnow(),
                                                           "message_id": message_id},
-                                                 "$inc": {"attempts": 1}})
+                                                 "$unset": {"next_attempt_at": ""}, "$inc": {"attempts": 1}})
 
     def mark_failed_attempt(self, mail_id: str, error: str, retry_at: datetime | None):
         """Record a failed try: retried at `retry_at`, or given up (status failed) when None."""
         changes = {"last_error": error[:1000], "claimed_until": utcnow()}
+        update = {"$set": changes, "$inc": {"attempts": 1}}
         if retry_at is None:
             changes["status"] = "failed"
+            update["$unset"] = {"next_attempt_at": ""}
         else:
             changes["next_attempt_at"] = retry_at
-        self.mails.update_one({"_id": mail_id}, {"$set": changes, "$inc": {"attempts": 1}})
+        self.mails.update_one({"_id": mail_id}, update)
 
     def get(self, mail_id: str) -> dict | None:
         return from_document(self.mails.find_one({"_id": mail_id}))

@@ -1,4 +1,5 @@
 """The running platform for HTTP tests: `python -m ops.run` on its own vhost, database and port."""
+import itertools
 import os
 import signal
 import subprocess
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 
 from ops import embedded
 from ops.rabbit import drop_vhost, make_vhost
@@ -113,3 +115,31 @@ def issue_token(platform: Platform, *roles: str) -> tuple[str, str]:
     output = subprocess.run(args, cwd=ROOT, env=platform.env, check=True, capture_output=True, text=True).stdout
     fields = dict(line.split(": ", 1) for line in output.splitlines() if ": " in line)
     return fields["id"], fields["token"]
+
+
+class SourceAddressAdapter(HTTPAdapter):
+    """Connections from one loopback address of 127.0.0.0/8, as if from another client."""
+
+    def __init__(self, source: str, **kwargs):
+        self.source = source
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+_addresses = itertools.count(1)
+
+
+def client_from_new_address(base_url: str) -> Client:
+    """A public client whose requests come from a loopback address no other test uses.
+
+    Each request opens its own connection: a reused keep-alive connection can be closed by
+    the server just as a POST goes out, and a lost vote would be the test's fault.
+    """
+    n = next(_addresses)
+    client = Client(base_url)
+    client.session.headers["Connection"] = "close"
+    client.session.mount("http://", SourceAddressAdapter(f"127.100.{n // 254}.{n % 254 + 1}"))
+    return client

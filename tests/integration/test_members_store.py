@@ -55,8 +55,9 @@ def test_dates_and_fields_survive_the_round_trip(members_store):
 def test_application_and_its_event_are_stored_together(members_store):
     application = applied(members_store)
     assert members_store.get_application(application["id"])["status"] == "pending"
-    record = members_store.outbox.claim()
-    assert record["event_type"] == "member_applied"
+    record = members_store.outbox.collection.find_one({"event_type": "member_applied"})
+    assert members_store.outbox.pending_count() == 1
+    assert members_store.outbox.claim() is None  # leased to the worker that wrote it
     assert record["payload"]["data"]["application_id"] == application["id"]
 
 

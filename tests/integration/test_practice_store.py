@@ -1,0 +1,104 @@
+"""The practice store against a real SecantusDB, and the service reacting to member events."""
+from datetime import timedelta
+
+import eventlet
+import pytest
+from nameko.standalone.events import event_dispatcher
+from nameko.testing.services import entrypoint_waiter
+
+from nszm.contracts import bus
+from services.practice import domain
+from services.practice.service import PracticeService
+from services.practice.storage import PracticeStore
+from tests.unit.test_practice_domain import MEMBER, NOW
+
+
+@pytest.fixture
+def store(mongo_client, db_name):
+    practice_store = PracticeStore(mongo_client, db_name)
+    practice_store.ensure_indexes()
+    return practice_store
+
+
+def add(store, title, slug, themes=(5,), year=2025, member=MEMBER):
+    data = {"title": title, "summary": "Souhrn praxe", "body": "Popis", "member": member["slug"],
+            "themes": list(themes), "year": year, "links": [], "attachments": [], "videos": []}
+    practice = domain.publish(domain.new_practice(data, slug, member, NOW), NOW)
+    store.add_practice(practice)
+    return practice
+
+
+def search(store, q="", **filters):
+    items, total = store.list_practices(page=1, per_page=50, words=domain.query_words(q), **filters)
+    return sorted(p["slug"] for p in items)
+
+
+def test_search_ignores_case_and_diacritics_and_filters_combine(store):
+    add(store, "Zdraví a pohyb ve městě", "zdravi")
+    add(store, "Zdravé stárnutí", "starnuti", themes=(9,), year=2024)
+    add(store, "Sdílená kola", "kola", themes=(4, 2), member={**MEMBER, "slug": "liberec", "region": "Liberecký kraj"})
+    assert search(store, "zdravi") == ["zdravi"]
+    assert search(store, "ZDRAV") == ["starnuti", "zdravi"]
+    assert search(store, "zdrav starnuti") == ["starnuti"]
+    assert search(store, "zdrav", theme=5, year=2025) == ["zdravi"]
+    assert search(store, region="Liberecký kraj", theme=4) == ["kola"]
+    assert search(store, "kola", region="Pardubický kraj") == []
+    assert search(store, ".* zdravi") == ["zdravi"]  # punctuation is no pattern: it is ignored
+
+
+def vote_competition(store, practices):
+    data = {"year": 2026, "title": "NEJpraxe 2026", "voting_opens_at": NOW - timedelta(days=1),
+            "voting_closes_at": NOW + timedelta(days=30), "nominees": [p["slug"] for p in practices]}
+    competition = domain.new_competition(data, practices, NOW)
+    store.add_competition(competition)
+    return competition
+
+
+def test_concurrent_confirmations_from_one_address_count_once(store):
+    practices = [add(store, "Zdraví", "a"), add(store, "Kola", "b")]
+    competition = vote_competition(store, practices)
+    tokens = []
+    for n in range(12):
+        vote, token = domain.new_vote(competition, practices[n % 2]["slug"], "Jana@example.cz", NOW)
+        store.add_vote(vote, [])
+        tokens.append(token)
+    results = []
+
+    def confirm(token):
+        results.append(store.confirm_vote(domain.token_hash(token),
+                                          lambda v, c, already: domain.confirm(v, c, already, NOW), lambda v: []))
+
+    pool = eventlet.GreenPool(12)
+    for token in tokens:
+        pool.spawn(confirm, token)
+    pool.waitall()
+    assert sum(counted for _, counted in results) == 1
+    assert sum(store.counts(competition["id"]).values()) == 1
+
+
+def test_rate_counters_count_per_window(store):
+    key, ends = domain.rate_window("127.0.0.1", NOW)
+    assert [store.count_request(key, ends) for _ in range(3)] == [1, 2, 3]
+    other, _ = domain.rate_window("127.0.0.2", NOW)
+    assert store.count_request(other, ends) == 1
+
+
+def test_results_are_announced_once(store):
+    practices = [add(store, "Zdraví", "a"), add(store, "Kola", "b")]
+    competition = vote_competition(store, practices)
+    assert store.close_competition(competition["id"], {"winner": None}, NOW, []) is True
+    assert store.close_competition(competition["id"], {"winner": None}, NOW, []) is False
+    assert store.due_for_closing(NOW + timedelta(days=60)) == []
+
+
+def test_a_member_update_on_the_bus_reaches_its_practices(container_factory, service_config, mongo_client):
+    container = container_factory(PracticeService, {**service_config, "PUBLIC_URL": "http://x"})
+    container.start()
+    store = PracticeStore(mongo_client, service_config["MONGO_DB"])
+    add(store, "Zdraví", "a")
+    renamed = {**MEMBER, "name": "Statutární město Chrudim", "population": 23000, "member_since": "1994-09-01",
+               "website": None, "part_of": None}
+    with entrypoint_waiter(container, "on_member_updated", timeout=10):
+        event_dispatcher(service_config)(bus.MEMBER_UPDATED.source, bus.MEMBER_UPDATED.name,
+                                         bus.envelope(bus.MEMBER_UPDATED, renamed))
+    assert store.get_practice("a")["member_name"] == "Statutární město Chrudim"
