@@ -48,6 +48,10 @@ def test_run_serves_demo_members_and_stops_cleanly_on_ctrl_c(tmp_path, subproces
         events = requests.get(url + "/api/v1/events", timeout=10).json()
         assert events["total"] == len(demo_data.EVENTS)
         assert any(e["type"] == "school" and len(e["sessions"]) == 3 for e in events["items"])
+        assert requests.get(url + "/api/v1/practices", timeout=10).json()["total"] == len(demo_data.PRACTICES)
+        contests = {c["title"]: c for c in requests.get(url + "/api/v1/competitions", timeout=10).json()["items"]}
+        assert contests["NEJpraxe 2025"]["status"] == "closed" and contests["NEJpraxe 2025"]["total_votes"] == 301
+        assert contests["NEJpraxe 2026"]["status"] == "open" and contests["NEJpraxe 2026"]["total_votes"] is None
         assert len(processes_with(marker)) >= 7  # launcher, database, four services, gateway
 
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does

@@ -5,6 +5,7 @@ from nszm import czech
 from ops import demo, demo_data
 from services.events.storage import EventsStore
 from services.members import domain
+from services.practice import domain as practice_domain
 
 DEMO_RECORDS = (len(demo_data.MEMBERS) + len(demo_data.PENDING_APPLICATIONS) + len(demo_data.EVENTS)
                 + len(demo_data.PRACTICES) + len(demo_data.COMPETITIONS))
@@ -36,6 +37,20 @@ def test_demo_events_are_upcoming_and_include_a_three_day_school():
     assert len(school["sessions"]) == 3 and school["ends_at"] - school["starts_at"] > timedelta(days=2)
     assert school["accredited"] and {s["audience"] for s in school["sessions"]} == {"everyone", "coordinators"}
     assert any(e["online"] for e in events)
+
+
+def test_demo_practices_cover_every_theme_and_some_have_videos():
+    now = datetime.now(timezone.utc)
+    practices = demo.demo_practices(now)
+    assert {theme for p in practices for theme in p["themes"]} == set(range(1, 11))
+    assert sum(1 for p in practices if p["videos"]) >= 3
+    members = {m["slug"] for m in demo.demo_members()}
+    assert all(p["member"] in members and p["status"] == "published" for p in practices)
+    competitions = demo.demo_competitions(practices, now)
+    phases = {practice_domain.phase(c, now) for c, _ in competitions}
+    assert phases == {"open", "closed"}
+    finished, ballots = next((c, b) for c, b in competitions if practice_domain.phase(c, now) == "closed")
+    assert len({v["email_key"] for v in ballots}) == len(ballots)
 
 
 def test_loads_into_an_empty_database_only(mongo_uri, mongo_client, members_store, db_name):

@@ -73,3 +73,17 @@ def test_backoff_doubles_up_to_an_hour(attempts, delay):
 
 def test_backoff_gives_up_after_the_last_attempt():
     assert domain.next_attempt(domain.MAX_ATTEMPTS, NOW) is None
+
+
+def test_a_vote_asks_for_confirmation_by_mail():
+    envelope = bus.envelope(bus.VOTE_REQUESTED, {
+        "competition_id": "nejpraxe-2026", "competition_title": "NEJpraxe 2026", "practice": "kola",
+        "practice_title": "Sdílená kola", "email": "volic@example.cz",
+        "confirm_url": "https://api.example.cz/api/v1/votes/confirm?token=t0k3n",
+        "expires_at": "2026-11-23T12:00:00+00:00"})
+    mail = domain.mail_for("vote_requested", envelope)
+    assert (mail["to"], mail["to_name"]) == ("volic@example.cz", None)
+    assert mail["subject"] == "Potvrďte svůj hlas v soutěži NEJpraxe 2026"
+    assert "https://api.example.cz/api/v1/votes/confirm?token=t0k3n" in mail["text"]
+    assert "„Sdílená kola“" in mail["text"] and "23. 11. 2026 13:00" in mail["text"]
+    assert mail["attachments"] == []
