@@ -270,3 +270,36 @@ def test_no_practice_body_is_a_5xx(staff, body):
                               st.text(max_size=20), max_size=5))
 def test_no_practice_query_is_a_5xx(public, params):
     assert public.get("/api/v1/practices", params=params).status_code < 500
+
+
+def test_more_practice_and_competition_error_paths(staff, member, smtp_sink):
+    assert_problem(staff.get("/api/v1/practices/nic/detail"), 404)
+    assert_problem(staff.post("/api/v1/practices/nic/archive"), 404)
+    assert_problem(staff.get("/api/v1/competitions", params={"year": "letos"}), 422, "year")
+    nominees = [published(staff, member)["slug"] for _ in range(2)]
+    upcoming = competition(staff, nominees, opens=timedelta(days=1), closes=timedelta(days=2))
+    assert_problem(staff.post(f"/api/v1/competitions/{upcoming['id']}/close"), 409)
+    contest = competition(staff, nominees)
+    address = f"pozde-{uuid.uuid4().hex[:6]}@example.cz"
+    voter = client_from_new_address(staff.base_url)
+    voter.post(f"/api/v1/competitions/{contest['id']}/votes", json={"practice": nominees[1], "email": address})
+    token = mailed_token(smtp_sink, address)
+    assert staff.post(f"/api/v1/competitions/{contest['id']}/close").status_code == 200
+    assert_problem(staff.post(f"/api/v1/competitions/{contest['id']}/close"), 409)
+    assert_problem(voter.post("/api/v1/votes/confirm", params={"token": token}), 409)  # too late: never counts
+    final = voter.get(f"/api/v1/competitions/{contest['id']}").json()
+    assert final["total_votes"] == 0 and final["winner"] is None
+
+
+@pytest.fixture(scope="module")
+def open_contest(platform, member):
+    staff = Client(platform.url, STAFF_TOKEN)
+    return competition(staff, [published(staff, member)["slug"] for _ in range(2)])
+
+
+@NO_5XX
+@given(body=st.fixed_dictionaries({}, optional={"practice": json_values, "email": json_values}) | json_values)
+def test_no_vote_body_is_a_5xx(platform, open_contest, body):
+    voter = client_from_new_address(platform.url)
+    response = voter.post(f"/api/v1/competitions/{open_contest['id']}/votes", json=body)
+    assert response.status_code < 500, response.text
