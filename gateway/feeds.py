@@ -141,7 +141,7 @@ def _news_items() -> list[dict]:
                      "link": f"{base}/api/v1/members/{member['slug']}", "date": _day_start(member["member_since"]),
                      "summary": f"{member['name']} ({member['region']}) je členem Národní sítě Zdravých měst ČR.",
                      "category": "member"})
-    for event in services().events.list_events({"per_page": NEWS_PER_KIND})["items"]:
+    for event in services().events.list_events({"sort": "newest", "per_page": NEWS_PER_KIND})["items"]:
         news.append({"id": f"{TAG}event:{event['id']}", "title": f"Akce: {event['title']}",
                      "link": f"{base}/api/v1/events/{event['id']}", "date": _moment(event["published_at"]),
                      "summary": event.get("description") or event["title"], "category": "event"})

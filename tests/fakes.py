@@ -141,7 +141,7 @@ class FakeEventsStore:
             raise NotFound(event_id)
         return {**event, "sessions": [dict(s) for s in event["sessions"]]}
 
-    def list_events(self, *, page, per_page, from_, to=None, type=None):
+    def list_events(self, *, page, per_page, from_, to=None, type=None, sort="start"):
         found = sorted((e for e in self.events.values() if e["status"] == "published" and e["ends_at"] >= from_
                         and (to is None or e["starts_at"] < to) and (type is None or e["type"] == type)),
                        key=lambda e: e["starts_at"])

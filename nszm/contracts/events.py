@@ -113,6 +113,8 @@ class EventQuerySchema(PageQuerySchema):
     from_ = Moment(data_key="from", metadata={"description": "events ending after this (default: now)"})
     to = Moment(metadata={"description": "events starting before this"})
     type = fields.String(validate=validate.OneOf(list(EVENT_TYPES)))
+    sort = fields.String(load_default="start", validate=validate.OneOf(["start", "newest"]),
+                         metadata={"description": "by start (default), or most recently published first"})
 
 
 EventPageSchema = page_schema(EventSchema, "EventPage")

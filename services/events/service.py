@@ -41,7 +41,7 @@ class EventsService(PlatformService):
         query = load(schemas.EventQuerySchema(), query)
         items, total = self.store.list_events(
             page=query["page"], per_page=query["per_page"], from_=query.get("from_") or utcnow(),
-            to=query.get("to"), type=query.get("type"))
+            to=query.get("to"), type=query.get("type"), sort=query["sort"])
         return schemas.EventPageSchema().dump(page(items, total, query))
 
     @rpc

@@ -7,7 +7,7 @@ agree with the stored registrations.
 from datetime import datetime
 from typing import Callable
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from nszm.contracts.errors import Conflict, NotFound
@@ -115,14 +115,17 @@ class EventsStore(ServiceStore):
             raise NotFound(f"No event '{event_id}'.")
         return self._with_counters([document], session)[0]
 
-    def list_events(self, *, page: int, per_page: int, from_: datetime, to: datetime | None = None, type=None):
+    def list_events(self, *, page: int, per_page: int, from_: datetime, to: datetime | None = None, type=None,
+                    sort: str = "start"):
         query: dict = {"status": "published", "ends_at": {"$gte": from_}}
         if to:
             query["starts_at"] = {"$lt": to}
         if type:
             query["type"] = type
         total = self.events.count_documents(query)
-        cursor = self.events.find(query).sort([("starts_at", ASCENDING), ("_id", ASCENDING)])
+        order = ([("starts_at", ASCENDING), ("_id", ASCENDING)] if sort == "start"
+                 else [("published_at", DESCENDING), ("_id", ASCENDING)])
+        cursor = self.events.find(query).sort(order)
         documents = list(cursor.skip((page - 1) * per_page).limit(per_page))
         return self._with_counters(documents), total
 

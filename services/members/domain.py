@@ -73,6 +73,7 @@ def approve(application: dict, slug: str, member_since: date, now: datetime) -> 
             "contacts": [{**application["contact"], "role": application["contact"].get("role", "coordinator")}],
             "status": "active",
             "left_on": None,
+            "joined_at": now,
         }
     )
     decided = {**application, "status": "approved", "decided_at": now, "member": slug}

@@ -75,7 +75,8 @@ class MembersStore(ServiceStore):
         if q and czech.fold(q):
             query["name_folded"] = {"$regex": czech.search_pattern(q)}
         total = self.members.count_documents(query)
-        order = [("name_sort", ASCENDING)] if sort == "name" else [("member_since", DESCENDING), ("_id", ASCENDING)]
+        order = ([("name_sort", ASCENDING)] if sort == "name"
+                 else [("member_since", DESCENDING), ("joined_at", DESCENDING), ("_id", ASCENDING)])
         cursor = self.members.find(query).sort(order).skip((page - 1) * per_page).limit(per_page)
         return [_to_member(d) for d in cursor], total
 
