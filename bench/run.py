@@ -8,7 +8,10 @@ every request must succeed and the stored counts must equal the accepted request
     python -m bench.run [--requests 2000] [--concurrency 16]
 """
 import argparse
+import email
+import email.policy
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -24,6 +27,7 @@ import requests
 
 from nszm.storage import connect
 from ops import embedded, rabbit
+from ops.loopback import SourceAddressAdapter, loopback_address
 from services.members.domain import ICO_WEIGHTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +80,23 @@ class Load:
               f"p50 {result['p50_ms']:6.1f} ms  p95 {result['p95_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms   "
               f"statuses {statuses}  transport failures {len(failures)}", flush=True)
         return result
+
+
+def mailed_vote_tokens(data_dir: Path, expected: int, timeout: float = 120) -> list[str]:
+    """The confirmation tokens of the vote mails in the Maildir, once `expected` have arrived."""
+    new = data_dir / "mail" / "new"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = list(new.glob("*")) if new.exists() else []
+        tokens = []
+        for path in files:
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            body = message.get_body(("plain",)).get_content()
+            tokens += re.findall(r"/api/v1/votes/confirm\?token=([A-Za-z0-9_-]+)", body)
+        if len(tokens) >= expected:
+            return tokens
+        time.sleep(0.5)
+    raise RuntimeError(f"only {len(tokens)} of {expected} vote mails arrived")
 
 
 def rss_by_process(marker: str) -> dict[str, int]:
@@ -172,6 +193,26 @@ def main() -> int:
             json={"name": "Účastník", "email": f"u{i}@example.cz", "organization": "Obec",
                   "sessions": ["s1"]}).status_code))
         seats = requests.get(base + f"/api/v1/events/{event['id']}", timeout=30).json()["sessions"][0]
+
+        # the open demo competition: votes from 100 client addresses, confirmed from the mailed links
+        contest = next(c for c in requests.get(base + "/api/v1/competitions", timeout=30).json()["items"]
+                       if c["status"] == "open")
+        nominees = [n["practice"] for n in contest["nominees"]]
+        votes, voters = 400, 300
+        clients = []
+        for n in range(100):
+            client = requests.Session()
+            client.headers["Connection"] = "close"
+            client.mount("http://", SourceAddressAdapter(loopback_address(n, block=200)))
+            clients.append(client)
+        results.append(load.run("POST votes (100 addresses)", votes, lambda s, i: clients[i % 100].post(
+            base + f"/api/v1/competitions/{contest['id']}/votes", timeout=60,
+            json={"practice": nominees[i % voters % len(nominees)], "email": f"volic{i % voters}@example.cz"}
+        ).status_code))
+        tokens = mailed_vote_tokens(data_dir, votes)
+        results.append(load.run("POST votes/confirm", len(tokens), lambda s, i: s.post(
+            base + "/api/v1/votes/confirm", params={"token": tokens[i]}, timeout=60).status_code))
+        final = requests.post(base + f"/api/v1/competitions/{contest['id']}/close", headers=staff, timeout=30).json()
         memory_loaded = rss_by_process(f"{marker_key}={marker}")
 
         client = connect(embedded.running_uri(data_dir) or "")
@@ -184,8 +225,10 @@ def main() -> int:
         print("\nconsistency under load (pymongo inside nameko run, eventlet):")
         print(f"  applications accepted {results[4]['statuses'].get(201, 0)}, stored {stored}")
         print(f"  approvals accepted {results[5]['statuses'].get(200, 0)}, members stored {approved}")
-        print(f"  registrations accepted {results[-1]['statuses'].get(201, 0)}: seats left {seats['seats_left']} "
+        print(f"  registrations accepted {results[6]['statuses'].get(201, 0)}: seats left {seats['seats_left']} "
               f"of {seats['capacity']}, waiting {seats['waiting']}")
+        print(f"  votes accepted {results[7]['statuses'].get(202, 0)}, confirmation mails {len(tokens)}, "
+              f"counted after closing {final['total_votes']} (distinct addresses: {voters})")
         print(f"  events still in the outbox: {unpublished}")
         errors = sum(r["failures"] + sum(n for code, n in r["statuses"].items() if code >= 500) for r in results)
         print(f"  5xx responses and transport failures: {errors}")
@@ -203,7 +246,8 @@ def main() -> int:
             print(f"  {name:<32} {kib / 1024:7.1f} -> {memory_loaded.get(name, 0) / 1024:7.1f}")
         print(f"  {'total':<32} {sum(memory_idle.values()) / 1024:7.1f} -> {sum(memory_loaded.values()) / 1024:7.1f}")
         consistent = (stored == results[4]["statuses"].get(201, 0) and approved == results[5]["statuses"].get(200, 0)
-                      and seats["seats_left"] == 0 and seats["waiting"] == registrations - seats["capacity"])
+                      and seats["seats_left"] == 0 and seats["waiting"] == registrations - seats["capacity"]
+                      and final["total_votes"] == voters)
         return 0 if errors == 0 and consistent else 1
     finally:
         os.killpg(process.pid, signal.SIGINT)

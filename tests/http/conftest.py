@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
 from ops import embedded
+from ops.loopback import SourceAddressAdapter, loopback_address
 from ops.rabbit import drop_vhost, make_vhost
 from tests.conftest import ROOT
 from tests.waiting import wait_until
@@ -117,18 +117,6 @@ def issue_token(platform: Platform, *roles: str) -> tuple[str, str]:
     return fields["id"], fields["token"]
 
 
-class SourceAddressAdapter(HTTPAdapter):
-    """Connections from one loopback address of 127.0.0.0/8, as if from another client."""
-
-    def __init__(self, source: str, **kwargs):
-        self.source = source
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.source, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
 _addresses = itertools.count(1)
 
 
@@ -141,5 +129,5 @@ def client_from_new_address(base_url: str) -> Client:
     n = next(_addresses)
     client = Client(base_url)
     client.session.headers["Connection"] = "close"
-    client.session.mount("http://", SourceAddressAdapter(f"127.100.{n // 254}.{n % 254 + 1}"))
+    client.session.mount("http://", SourceAddressAdapter(loopback_address(n)))
     return client
