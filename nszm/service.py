@@ -1,15 +1,29 @@
 """What every platform service mixes in: the health check and the outbox relay."""
 import logging
+from contextlib import contextmanager
 
 from nameko.events import EventDispatcher
 from nameko.timer import timer
 
+from nszm.contracts.errors import Conflict, InvalidInput
 from nszm.entrypoints import rpc
+from nszm.rules import Refused, RuleBroken
 
 log = logging.getLogger(__name__)
 
 RELAY_INTERVAL_SECONDS = 0.5
 RELAY_BATCH = 100
+
+
+@contextmanager
+def enforced():
+    """A domain's refusals as the shared error types: a state conflict is 409, bad input 422."""
+    try:
+        yield
+    except Refused as refusal:
+        raise Conflict(refusal.message) from None
+    except RuleBroken as broken:
+        raise InvalidInput(broken.message, {broken.field or "_schema": [broken.message]}) from None
 
 
 def page(items: list, total: int, query: dict) -> dict:

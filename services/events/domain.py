@@ -3,21 +3,9 @@ import uuid
 from datetime import datetime, timedelta
 
 from nszm import czech
+from nszm.rules import Refused, RuleBroken
 
 DEFAULT_CANCELLATION_WINDOW = timedelta(hours=24)
-
-
-class EventRuleBroken(Exception):
-    """A request that the event's rules refuse; `field` names the input at fault, if any."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class Refused(EventRuleBroken):
-    """Valid input that conflicts with the event's state (deadline passed, already done, …)."""
 
 
 def event_id_base(title: str, starts_at: datetime) -> str:
@@ -41,7 +29,7 @@ def new_event(data: dict, event_id: str, now: datetime) -> dict:
         })
     for session in sessions:
         if session["starts_at"] < data["starts_at"] or session["ends_at"] > data["ends_at"]:
-            raise EventRuleBroken("A session must lie within the event.", "sessions")
+            raise RuleBroken("A session must lie within the event.", "sessions")
     return {
         **data,
         "id": event_id,
@@ -73,10 +61,10 @@ def new_registration(event: dict, data: dict, is_coordinator: bool, now: datetim
     wanted = list(dict.fromkeys(data["sessions"]))
     unknown = [sid for sid in wanted if sid not in by_id]
     if unknown:
-        raise EventRuleBroken(f"No such session: {', '.join(unknown)}.", "sessions")
+        raise RuleBroken(f"No such session: {', '.join(unknown)}.", "sessions")
     closed = [sid for sid in wanted if by_id[sid]["audience"] == "coordinators" and not is_coordinator]
     if closed:
-        raise EventRuleBroken(
+        raise RuleBroken(
             f"Session {', '.join(closed)} is only for coordinators of member municipalities; "
             "register with the e-mail address the association has for you.", "sessions")
     return {
@@ -145,7 +133,7 @@ def check_in(registration: dict, event: dict, session_ids: list[str] | None, now
     attended = list(dict.fromkeys(session_ids)) if session_ids else confirmed
     not_held = [sid for sid in attended if sid not in confirmed]
     if not_held:
-        raise EventRuleBroken(f"No confirmed seat in session {', '.join(not_held)}.", "sessions")
+        raise RuleBroken(f"No confirmed seat in session {', '.join(not_held)}.", "sessions")
     hours = sum(s["hours"] for s in event["sessions"] if s["id"] in attended)
     return {**registration, "checked_in_at": now, "attended_sessions": attended, "hours": hours}
 

@@ -1,31 +1,18 @@
 """The events service's entrypoints: calendar, registrations, cancellation, check-in, certificates."""
-from contextlib import contextmanager
-
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
 
 from nszm.contracts import bus
-from nszm.contracts.errors import Conflict, InvalidInput, NotFound
+from nszm.contracts.errors import Conflict, NotFound
 from nszm.entrypoints import rpc
 from nszm.schemas import load
-from nszm.service import PlatformService, page
+from nszm.service import PlatformService, enforced, page
 from nszm.storage import utcnow
 from services.events import domain, schemas
 from services.events.storage import EventsStoreProvider, IdTaken
 
 LINK_PURPOSE = "registration"
 ID_ATTEMPTS = 5
-
-
-@contextmanager
-def event_rules():
-    """Domain refusals as the shared error types: a state conflict is 409, bad input 422."""
-    try:
-        yield
-    except domain.Refused as refusal:
-        raise Conflict(refusal.message) from None
-    except domain.EventRuleBroken as broken:
-        raise InvalidInput(broken.message, {broken.field or "_schema": [broken.message]}) from None
 
 
 class EventsService(PlatformService):
@@ -60,7 +47,7 @@ class EventsService(PlatformService):
         for _ in range(ID_ATTEMPTS):
             event_id = next(f"{base}-{n}" if n > 1 else base for n in range(1, 1000)
                             if (f"{base}-{n}" if n > 1 else base) not in taken)
-            with event_rules():
+            with enforced():
                 event = domain.new_event(data, event_id, utcnow())
             try:
                 self.store.add_event(event)
@@ -74,7 +61,7 @@ class EventsService(PlatformService):
     @rpc
     def publish_event(self, event_id):
         event = self.store.get_event(str(event_id), published_only=False)
-        with event_rules():
+        with enforced():
             published = domain.publish(event, utcnow())
         announcement = bus.envelope(bus.EVENT_PUBLISHED, schemas.EventSchema().dump(published))
         self.store.save_published(published, [announcement])
@@ -109,7 +96,7 @@ class EventsService(PlatformService):
     def register(self, event_id, payload):
         data = load(schemas.RegistrationInputSchema(), payload)
         event = self.store.get_event(str(event_id))
-        with event_rules():
+        with enforced():
             registration = domain.new_registration(event, data, self._is_coordinator(event, data), utcnow())
 
         emitted: list[dict] = []
@@ -148,7 +135,7 @@ class EventsService(PlatformService):
         now = utcnow()
 
         def decide(registration, event):
-            with event_rules():
+            with enforced():
                 return domain.cancel(registration, event, by_staff, now)
 
         emitted: list[dict] = []
@@ -170,7 +157,7 @@ class EventsService(PlatformService):
         now = utcnow()
 
         def decide(registration, event):
-            with event_rules():
+            with enforced():
                 return domain.check_in(registration, event, options.get("sessions"), now)
 
         emitted: list[dict] = []
@@ -197,7 +184,7 @@ class EventsService(PlatformService):
         self._authorised(registration_id, token, by_staff)
         registration = self.store.get_registration(registration_id)
         event = self.store.get_event(registration["event_id"], published_only=False)
-        with event_rules():
+        with enforced():
             return schemas.CertificateSchema().dump(domain.certificate(registration, event))
 
     @rpc

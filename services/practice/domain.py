@@ -6,25 +6,13 @@ import uuid
 from datetime import datetime, timedelta
 
 from nszm import czech
+from nszm.rules import Refused, RuleBroken
 
 MIN_WORD = 2
 CONFIRMATION_VALIDITY = timedelta(hours=48)
 RATE_WINDOW = timedelta(minutes=10)
 VOTES_PER_CLIENT_PER_WINDOW = 10
 RESULTS_GRACE = timedelta(seconds=5)  # confirmations begun before the close may still be committing
-
-
-class PracticeRuleBroken(Exception):
-    """A request the rules refuse; `field` names the input at fault, if any."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class Refused(PracticeRuleBroken):
-    """Valid input that conflicts with the current state (window closed, already published, …)."""
 
 
 # -- good practice ---------------------------------------------------------------------
@@ -79,9 +67,9 @@ def new_competition(data: dict, nominees: list[dict], now: datetime) -> dict:
     by_slug = {p["slug"]: p for p in nominees}
     missing = [slug for slug in slugs if by_slug.get(slug, {}).get("status") != "published"]
     if missing:
-        raise PracticeRuleBroken(f"Not a published practice: {', '.join(missing)}.", "nominees")
+        raise RuleBroken(f"Not a published practice: {', '.join(missing)}.", "nominees")
     if len(slugs) < 2:
-        raise PracticeRuleBroken("A competition needs at least two nominees.", "nominees")
+        raise RuleBroken("A competition needs at least two nominees.", "nominees")
     return {
         **data,
         "id": f"nejpraxe-{data['year']}-{uuid.uuid4().hex[:6]}",
@@ -124,7 +112,7 @@ def new_vote(competition: dict, practice: str, email: str, now: datetime) -> tup
     """An unconfirmed vote and its single-use confirmation token (only its hash is stored)."""
     ensure_open(competition, now)
     if practice not in {n["practice"] for n in competition["nominees"]}:
-        raise PracticeRuleBroken("Not a nominee of this competition.", "practice")
+        raise RuleBroken("Not a nominee of this competition.", "practice")
     token = secrets.token_urlsafe(32)
     vote = {
         "id": uuid.uuid4().hex,

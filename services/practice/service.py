@@ -1,6 +1,4 @@
 """The practice service's entrypoints: good practice, its moderation, and the NEJpraxe vote."""
-from contextlib import contextmanager
-
 from nameko.dependency_providers import Config
 from nameko.events import event_handler
 from nameko.rpc import RpcProxy
@@ -12,24 +10,13 @@ from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
 from nszm.contracts.practice import THEMES
 from nszm.entrypoints import rpc
 from nszm.schemas import load
-from nszm.service import PlatformService, page
+from nszm.service import PlatformService, enforced, page
 from nszm.storage import utcnow
 from services.practice import domain, schemas
 from services.practice.storage import PracticeStoreProvider, SlugTaken
 
 SLUG_ATTEMPTS = 5
 CLOSING_INTERVAL_SECONDS = 1.0
-
-
-@contextmanager
-def practice_rules():
-    """Domain refusals as the shared error types: a state conflict is 409, bad input 422."""
-    try:
-        yield
-    except domain.Refused as refusal:
-        raise Conflict(refusal.message) from None
-    except domain.PracticeRuleBroken as broken:
-        raise InvalidInput(broken.message, {broken.field or "_schema": [broken.message]}) from None
 
 
 class PracticeService(PlatformService):
@@ -84,7 +71,7 @@ class PracticeService(PlatformService):
     @rpc
     def publish_practice(self, slug):
         before = self.store.get_practice(str(slug), published_only=False)
-        with practice_rules():
+        with enforced():
             after = domain.publish(before, utcnow())
         event = bus.envelope(bus.PRACTICE_PUBLISHED, schemas.PracticeSchema().dump(after))
         self.store.save_practice(before, after, [event])
@@ -94,7 +81,7 @@ class PracticeService(PlatformService):
     @rpc
     def archive_practice(self, slug):
         before = self.store.get_practice(str(slug), published_only=False)
-        with practice_rules():
+        with enforced():
             after = domain.archive(before, utcnow())
         self.store.save_practice(before, after, [])
         return schemas.PracticeDetailSchema().dump(after)
@@ -108,7 +95,7 @@ class PracticeService(PlatformService):
     @rpc
     def create_competition(self, payload):
         data = load(schemas.CompetitionInputSchema(), payload)
-        with practice_rules():
+        with enforced():
             competition = domain.new_competition(data, self.store.practices_by_slug(data["nominees"]), utcnow())
         self.store.add_competition(competition)
         return schemas.CompetitionSchema().dump(domain.public_view(competition, utcnow()))
@@ -138,7 +125,7 @@ class PracticeService(PlatformService):
             raise RateLimited("Too many votes from this address; please try again later.", retry_after)
         data = load(schemas.VoteInputSchema(), payload)
         competition = self.store.get_competition(str(competition_id))
-        with practice_rules():
+        with enforced():
             vote, token = domain.new_vote(competition, data["practice"], data["email"], utcnow())
         title = next(n["title"] for n in competition["nominees"] if n["practice"] == vote["practice"])
         event = bus.envelope(bus.VOTE_REQUESTED, {
@@ -159,7 +146,7 @@ class PracticeService(PlatformService):
         emitted: list[dict] = []
 
         def decide(vote, competition, already_counted):
-            with practice_rules():
+            with enforced():
                 return domain.confirm(vote, competition, already_counted, now)
 
         def announce(vote):
@@ -175,7 +162,7 @@ class PracticeService(PlatformService):
     @rpc
     def close_voting(self, competition_id):
         competition = self.store.get_competition(str(competition_id))
-        with practice_rules():
+        with enforced():
             ended = domain.close_early(competition, utcnow())
         if not self.store.end_voting(ended):
             raise Conflict("Voting has closed already.")

@@ -18,7 +18,7 @@ def test_new_event_numbers_sessions_and_defaults_hours_and_deadline():
 def test_a_session_outside_the_event_is_refused():
     payload = event_payload()
     payload["sessions"][0]["ends_at"] = payload["ends_at"].replace("T15", "T23")
-    with pytest.raises(domain.EventRuleBroken) as broken:
+    with pytest.raises(domain.RuleBroken) as broken:
         loaded_event(payload)
     assert broken.value.field == "sessions"
 
@@ -44,7 +44,7 @@ def test_registration_needs_a_published_future_event():
 
 def test_registration_names_unknown_sessions_and_drops_repeats():
     event = loaded_event()
-    with pytest.raises(domain.EventRuleBroken) as broken:
+    with pytest.raises(domain.RuleBroken) as broken:
         domain.new_registration(event, registration_input(sessions=["s9"]), False, NOW)
     assert broken.value.field == "sessions"
     registration = domain.new_registration(event, registration_input(sessions=["s1", "s1"]), False, NOW)
@@ -54,7 +54,7 @@ def test_registration_names_unknown_sessions_and_drops_repeats():
 
 def test_coordinator_sessions_are_for_coordinators_only():
     event = loaded_event(event_payload(capacities=(50, 20), audiences=["everyone", "coordinators"]))
-    with pytest.raises(domain.EventRuleBroken):
+    with pytest.raises(domain.RuleBroken):
         domain.new_registration(event, registration_input(sessions=["s1", "s2"]), False, NOW)
     assert domain.new_registration(event, registration_input(sessions=["s1", "s2"]), True, NOW)
 
@@ -109,7 +109,7 @@ def test_check_in_counts_the_hours_of_attended_sessions():
     assert checked["hours"] == 14.0 and checked["attended_sessions"] == ["s1", "s2"]
     with pytest.raises(domain.Refused):
         domain.check_in(checked, event, None, NOW)
-    with pytest.raises(domain.EventRuleBroken):
+    with pytest.raises(domain.RuleBroken):
         domain.check_in(registered(event, ("confirmed", "waitlisted")), event, ["s2"], NOW)
     with pytest.raises(domain.Refused):
         domain.check_in(registered(event, ("waitlisted",)), event, None, NOW)

@@ -53,7 +53,7 @@ def test_nominees_must_be_published_practices():
     assert [n["practice"] for n in competition()["nominees"]] == ["a", "b"]
     data = {"year": 2026, "title": "X", "voting_opens_at": NOW, "voting_closes_at": NOW + timedelta(days=1),
             "nominees": ["a", "draft"]}
-    with pytest.raises(domain.PracticeRuleBroken) as broken:
+    with pytest.raises(domain.RuleBroken) as broken:
         domain.new_competition(data, [practice(slug="a"), practice(slug="draft", status="draft")], NOW)
     assert broken.value.field == "nominees"
 
@@ -68,7 +68,7 @@ def test_votes_only_inside_the_window_and_only_for_nominees():
         domain.new_vote(competition(1, 2), "a", "x@example.cz", NOW)
     with pytest.raises(domain.Refused):
         domain.new_vote(competition(-2, -1), "a", "x@example.cz", NOW)
-    with pytest.raises(domain.PracticeRuleBroken):
+    with pytest.raises(domain.RuleBroken):
         domain.new_vote(competition(), "zzz", "x@example.cz", NOW)
 
 
