@@ -59,7 +59,7 @@ def get_registration(registration_id):
 
 
 @api.route("/api/v1/registrations/<registration_id>/cancel", summary="The page behind a cancel link: "
-           "a button, no change", tag="events", query=contract.CancellationSchema, media_type="text/html",
+           "a button, no change", tag="events", query=contract.LinkTokenSchema, media_type="text/html",
            cache=False)
 def cancel_page(registration_id, query):
     return Response(render_template("cancel.html", action=request.full_path), mimetype="text/html")
@@ -67,7 +67,7 @@ def cancel_page(registration_id, query):
 
 @api.route("/api/v1/registrations/<registration_id>/cancel", "POST",
            summary="Cancel a registration: with the link's token (until the deadline), or as staff", tag="events",
-           query=contract.CancellationSchema, response=contract.RegistrationSchema, errors=(401, 403, 409))
+           query=contract.LinkTokenSchema, response=contract.RegistrationSchema, errors=(401, 403, 409))
 def cancel_registration(registration_id, query):
     token = query.get("token")
     if not token:
@@ -95,7 +95,7 @@ def check_in(registration_id, body):
 
 
 @api.route("/api/v1/registrations/<registration_id>/certificate.pdf", summary="Certificate of attendance "
-           "(with the registration link's token, or as staff)", tag="events", query=contract.CancellationSchema,
+           "(with the registration link's token, or as staff)", tag="events", query=contract.LinkTokenSchema,
            media_type="application/pdf", errors=(409,), cache=False)
 def certificate(registration_id, query):
     token = query.get("token")

@@ -6,6 +6,7 @@ MongoDB-compatible store gives Czech order without relying on the server's colla
 import re
 import threading
 import unicodedata
+from itertools import count
 
 import icu
 
@@ -36,6 +37,12 @@ def fold(text: str) -> str:
 def slugify(text: str) -> str:
     """URL slug from Czech text: 'Liberecký kraj' -> 'liberecky-kraj'."""
     return re.sub(r"[^a-z0-9]+", "-", fold(text)).strip("-") or "clen"
+
+
+def first_free(base: str, taken: set[str]) -> str:
+    """`base`, or `base-2`, `base-3`, … whichever is not taken yet."""
+    return next(candidate for candidate in (base if n == 1 else f"{base}-{n}" for n in count(1))
+                if candidate not in taken)
 
 
 def search_pattern(query: str) -> str:

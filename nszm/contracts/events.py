@@ -169,12 +169,12 @@ class RegistrationQuerySchema(PageQuerySchema):
 RegistrationPageSchema = page_schema(RegistrationSchema, "RegistrationPage")
 
 
-class CancellationSchema(Schema):
+class LinkTokenSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
     token = fields.String(validate=validate.Length(max=300),
-                          metadata={"description": "the signed token of the cancel link"})
+                          metadata={"description": "the signed token of the registration's links"})
 
 
 class CheckInSchema(Schema):

@@ -1,6 +1,5 @@
 """The events service's boundary schemas: the contract's shapes, re-exported for the service."""
 from nszm.contracts.events import (  # noqa: F401
-    CancellationSchema,
     CertificateSchema,
     CheckInSchema,
     EventDetailSchema,
@@ -8,6 +7,7 @@ from nszm.contracts.events import (  # noqa: F401
     EventPageSchema,
     EventQuerySchema,
     EventSchema,
+    LinkTokenSchema,
     RegistrationInputSchema,
     RegistrationPageSchema,
     RegistrationQuerySchema,

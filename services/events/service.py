@@ -2,6 +2,7 @@
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
 
+from nszm import czech
 from nszm.contracts import bus
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.entrypoints import rpc
@@ -45,8 +46,7 @@ class EventsService(PlatformService):
         base = domain.event_id_base(data["title"], data["starts_at"])
         taken = self.store.taken_event_ids(base)
         for _ in range(ID_ATTEMPTS):
-            event_id = next(f"{base}-{n}" if n > 1 else base for n in range(1, 1000)
-                            if (f"{base}-{n}" if n > 1 else base) not in taken)
+            event_id = czech.first_free(base, taken)
             with enforced():
                 event = domain.new_event(data, event_id, utcnow())
             try:

@@ -3,7 +3,6 @@ import re
 import uuid
 from collections import Counter
 from datetime import date, datetime
-from itertools import count
 
 from nszm import czech
 
@@ -28,15 +27,8 @@ def with_search_fields(member: dict) -> dict:
     return {**member, "name_sort": czech.sort_key(member["name"]), "name_folded": czech.fold(member["name"])}
 
 
-def slug_candidates(name: str):
-    base = czech.slugify(name)
-    yield base
-    for n in count(2):
-        yield f"{base}-{n}"
-
-
 def first_free_slug(name: str, taken: set[str]) -> str:
-    return next(slug for slug in slug_candidates(name) if slug not in taken)
+    return czech.first_free(czech.slugify(name), taken)
 
 
 def new_application(data: dict, now: datetime) -> dict:

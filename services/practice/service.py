@@ -56,8 +56,7 @@ class PracticeService(PlatformService):
             raise InvalidInput("No such member.", {"member": ["No active member with this slug."]}) from None
         taken = self.store.taken_slugs(data["title"])
         for _ in range(SLUG_ATTEMPTS):
-            slug = next(s for s in (czech.slugify(data["title"])[:80] + (f"-{n}" if n > 1 else "")
-                                    for n in range(1, 10_000)) if s not in taken)
+            slug = czech.first_free(czech.slugify(data["title"])[:80], taken)
             practice = domain.new_practice(data, slug, member, utcnow())
             try:
                 self.store.add_practice(practice)

@@ -62,3 +62,8 @@ def test_slugify():
     assert czech.slugify("Liberecký kraj") == "liberecky-kraj"
     assert czech.slugify("Praha 12") == "praha-12"
     assert czech.slugify("!!!") == "clen"
+
+
+def test_first_free_takes_the_next_numbered_variant():
+    assert czech.first_free("skola", set()) == "skola"
+    assert czech.first_free("skola", {"skola", "skola-2"}) == "skola-3"
