@@ -243,6 +243,20 @@ class FakeNotifyStore:
     def mark_sent(self, mail_id, message_id):
         self.mails[mail_id].update(status="sent", message_id=message_id, attempts=self.mails[mail_id]["attempts"] + 1)
 
+    def get(self, mail_id):
+        return dict(self.mails[mail_id]) if mail_id in self.mails else None
+
+    def list_mails(self, *, page, per_page, status=None, to=None):
+        found = [m for m in self.mails.values() if status in (None, m["status"]) and to in (None, m["to"])]
+        return found[(page - 1) * per_page: page * per_page], len(found)
+
+    def retry(self, mail_id):
+        mail = self.mails[mail_id]
+        if mail["status"] != "failed":
+            return False
+        mail.update(status="pending", attempts=0, retry_at=None)
+        return True
+
     def mark_failed_attempt(self, mail_id, error, retry_at):
         mail = self.mails[mail_id]
         mail.update(last_error=error, attempts=mail["attempts"] + 1, retry_at=retry_at)

@@ -5,9 +5,12 @@ from nameko.events import event_handler
 from nameko.timer import timer
 
 from nszm.contracts import bus
-from nszm.service import PlatformService
+from nszm.contracts.errors import Conflict, NotFound
+from nszm.entrypoints import rpc
+from nszm.schemas import load
+from nszm.service import PlatformService, page
 from nszm.storage import utcnow
-from services.notify import domain
+from services.notify import domain, schemas
 from services.notify.mailer import MailerProvider
 from services.notify.storage import NotifyStoreProvider
 
@@ -59,6 +62,23 @@ class NotifyService(PlatformService):
     @mails_on(bus.VOTE_REQUESTED)
     def on_vote_requested(self, envelope):
         self._mail(bus.VOTE_REQUESTED, envelope)
+
+    @rpc
+    def list_mails(self, query):
+        query = load(schemas.MailQuerySchema(), query)
+        items, total = self.store.list_mails(page=query["page"], per_page=query["per_page"],
+                                             status=query.get("status"), to=query.get("to"))
+        return schemas.MailPageSchema().dump(page(items, total, query))
+
+    @rpc
+    def retry_mail(self, mail_id):
+        mail_id = str(mail_id)
+        if self.store.get(mail_id) is None:
+            raise NotFound(f"No mail '{mail_id}'.")
+        if not self.store.retry(mail_id):
+            raise Conflict("Only a mail that failed can be sent again.")
+        self.deliver(mail_id)
+        return schemas.MailSchema().dump(self.store.get(mail_id))
 
     @timer(interval=DELIVERY_INTERVAL_SECONDS)
     def deliver_due_mail(self):

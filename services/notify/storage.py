@@ -1,7 +1,7 @@
 """The notify store: the mail queue. A mail's id is the id of the event that caused it."""
 from datetime import datetime, timedelta
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from nszm.storage import ServiceStore, StoreProvider, from_document, to_document, utcnow
@@ -62,6 +62,21 @@ class NotifyStore(ServiceStore):
 
     def get(self, mail_id: str) -> dict | None:
         return from_document(self.mails.find_one({"_id": mail_id}))
+
+    def list_mails(self, *, page: int, per_page: int, status=None, to=None):
+        query = {key: value for key, value in (("status", status), ("to", to)) if value}
+        total = self.mails.count_documents(query)
+        cursor = self.mails.find(query, {"text": 0, "attachments": 0}).sort("created_at", DESCENDING)
+        return [from_document(d) for d in cursor.skip((page - 1) * per_page).limit(per_page)], total
+
+    def retry(self, mail_id: str) -> bool:
+        """Queue a failed mail again with a fresh set of attempts; False unless it had failed."""
+        now = utcnow()
+        result = self.mails.update_one(
+            {"_id": mail_id, "status": "failed"},
+            {"$set": {"status": "pending", "attempts": 0, "next_attempt_at": now,
+                      "claimed_until": now - timedelta(seconds=1)}})
+        return result.modified_count == 1
 
     def mails_to(self, address: str) -> list[dict]:
         return [from_document(d) for d in self.mails.find({"to": address}).sort("created_at", ASCENDING)]

@@ -321,3 +321,20 @@ def test_no_registration_body_is_a_5xx(public, open_event, body):
 def test_no_event_body_is_a_5xx(staff, body):
     response = staff.post("/api/v1/events", json=body)
     assert response.status_code < 500, response.text
+
+
+def test_staff_see_the_mail_the_platform_sent(platform, staff, public, smtp_sink):
+    event = published(staff)
+    email = address("posta")
+    register(public, event, email)
+    wait_until(lambda: smtp_sink.messages(to=email), message="confirmation mail")
+    mails = staff.get("/api/v1/mails", params={"to": email}).json()
+    assert mails["total"] == 1
+    [mail] = mails["items"]
+    assert (mail["kind"], mail["status"], mail["attempts"]) == ("registration_confirmed", "sent", 1)
+    assert "text" not in mail
+    assert_problem(staff.post(f"/api/v1/mails/{mail['id']}/retry"), 409)
+    assert_problem(staff.post("/api/v1/mails/no-such-mail/retry"), 404)
+    assert_problem(staff.get("/api/v1/mails", params={"status": "lost"}), 422, "status")
+    for method, path in (("GET", "/api/v1/mails"), ("POST", f"/api/v1/mails/{mail['id']}/retry")):
+        assert_needs_role(platform, method, path, "events")

@@ -5,10 +5,12 @@ import uuid
 
 import pytest
 from nameko.standalone.events import event_dispatcher
+from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
 from nszm.contracts import bus
 from ops import embedded
+from services.notify import domain
 from services.notify.service import NotifyService
 from services.notify.storage import NotifyStore
 from tests.unit.test_notify_domain import registration_event
@@ -80,3 +82,16 @@ def test_without_smtp_url_mail_goes_to_the_maildir(container_factory, service_co
     message = email.message_from_bytes(delivered.read_bytes(), policy=email.policy.default)
     assert message["Subject"] == "Čekací listina: Jarní Škola Zdravých měst"
     assert message["To"] == "Jana Nováková <jana@example.cz>"
+
+
+def test_a_failed_mail_sent_again_by_staff_arrives(notify, service_config, smtp_sink, mongo_client):
+    address = unique_address()
+    envelope = addressed(registration_event(bus.REGISTRATION_CANCELLED), address)
+    store = NotifyStore(mongo_client, service_config["MONGO_DB"])
+    store.enqueue(domain.mail_for("registration_cancelled", envelope))
+    store.mails.update_one({"_id": envelope["event_id"]},
+                           {"$set": {"status": "failed", "last_error": "gave up"}, "$unset": {"next_attempt_at": ""}})
+    with ServiceRpcProxy("notify", service_config, timeout=10) as proxy:
+        assert proxy.list_mails({"status": "failed", "to": address})["total"] == 1
+        assert proxy.retry_mail(envelope["event_id"])["status"] == "sent"
+    assert len(smtp_sink.messages(to=address)) == 1

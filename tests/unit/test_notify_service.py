@@ -3,6 +3,7 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from nszm.contracts import bus
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from services.notify import domain
 from services.notify.service import NotifyService
 from tests.fakes import FakeMailer, FakeNotifyStore
@@ -69,3 +70,22 @@ def test_attendance_without_a_certificate_mails_nobody(store):
     envelope["data"]["certificate_url"] = None
     notify(store, mailer).on_attendance_recorded(envelope)
     assert mailer.sent == []
+
+
+def test_staff_see_the_queue_and_can_send_a_failed_mail_again(store):
+    mailer = FakeMailer(failures=1)
+    service = notify(store, mailer)
+    envelope = registration_event()
+    store.enqueue(domain.mail_for("registration_confirmed", envelope))
+    store.mails[envelope["event_id"]]["attempts"] = domain.MAX_ATTEMPTS - 1
+    service.deliver_due_mail()
+    failed = service.list_mails({"status": "failed"})
+    assert failed["total"] == 1 and failed["items"][0]["last_error"].startswith("ConnectionRefusedError")
+    retried = service.retry_mail(envelope["event_id"])
+    assert retried["status"] == "sent" and [m["id"] for m in mailer.sent] == [envelope["event_id"]]
+    with pytest.raises(Conflict):
+        service.retry_mail(envelope["event_id"])
+    with pytest.raises(NotFound):
+        service.retry_mail("no-such-mail")
+    with pytest.raises(InvalidInput):
+        service.list_mails({"status": "lost"})
