@@ -39,13 +39,19 @@ def test_a_failed_send_is_kept_for_a_retry(store):
     assert mail["retry_at"] is not None and mailer.sent == []
 
 
-def test_after_the_last_attempt_the_mail_is_marked_failed_not_dropped(store):
+def exhausted(store):
+    """A mail whose last allowed attempt has just failed; returns the service, mailer and event."""
     mailer = FakeMailer(failures=1)
     service = notify(store, mailer)
     envelope = registration_event()
     store.enqueue(domain.mail_for("registration_confirmed", envelope))
     store.mails[envelope["event_id"]]["attempts"] = domain.MAX_ATTEMPTS - 1
     service.deliver_due_mail()
+    return service, mailer, envelope
+
+
+def test_after_the_last_attempt_the_mail_is_marked_failed_not_dropped(store):
+    _, _, envelope = exhausted(store)
     assert store.mails[envelope["event_id"]]["status"] == "failed"
 
 
@@ -73,12 +79,7 @@ def test_attendance_without_a_certificate_mails_nobody(store):
 
 
 def test_staff_see_the_queue_and_can_send_a_failed_mail_again(store):
-    mailer = FakeMailer(failures=1)
-    service = notify(store, mailer)
-    envelope = registration_event()
-    store.enqueue(domain.mail_for("registration_confirmed", envelope))
-    store.mails[envelope["event_id"]]["attempts"] = domain.MAX_ATTEMPTS - 1
-    service.deliver_due_mail()
+    service, mailer, envelope = exhausted(store)
     failed = service.list_mails({"status": "failed"})
     assert failed["total"] == 1 and failed["items"][0]["last_error"].startswith("ConnectionRefusedError")
     retried = service.retry_mail(envelope["event_id"])
