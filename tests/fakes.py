@@ -133,7 +133,7 @@ class FakeEventsStore:
 
     def add_event(self, event):
         self.events[event["id"]] = {**event, "sessions": [
-            {**s, "seats_left": s["capacity"], "waiting": 0} for s in event["sessions"]]}
+            {**s, "seats_left": s["capacity"], "waiting": 0, "tickets": 0} for s in event["sessions"]]}
 
     def get_event(self, event_id, published_only=True, session=None):
         event = self.events.get(event_id)
@@ -167,7 +167,9 @@ class FakeEventsStore:
                 current = domain_events.with_seat(current, seat["id"], "confirmed")
             else:
                 session["waiting"] += 1
-                current = domain_events.with_seat(current, seat["id"], "waitlisted", session["waiting"])
+                session["tickets"] += 1
+                current = domain_events.with_seat(current, seat["id"], "waitlisted", ticket=session["tickets"],
+                                                  position=session["waiting"])
         self.registrations[current["id"]] = current
         for e in announce(current):
             self.outbox.add(e)
@@ -177,6 +179,12 @@ class FakeEventsStore:
         if registration_id not in self.registrations:
             raise NotFound(registration_id)
         return dict(self.registrations[registration_id])
+
+    def queues(self, event_id, session_ids, session=None):
+        return {session_id: sorted(seat["ticket"] for r in self.registrations.values() if r["event_id"] == event_id
+                                   for seat in r["sessions"] if seat["id"] == session_id
+                                   and seat["status"] == "waitlisted")
+                for session_id in session_ids}
 
     def list_registrations(self, event_id, *, page, per_page, status=None):
         found = [r for r in self.registrations.values() if r["event_id"] == event_id

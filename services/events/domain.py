@@ -1,5 +1,6 @@
 """Rules of events: sessions, seats and the waiting list, cancellation, attendance, certificates."""
 import uuid
+from bisect import bisect_left
 from datetime import datetime, timedelta
 
 from nszm import czech
@@ -25,7 +26,6 @@ def new_event(data: dict, event_id: str, now: datetime) -> dict:
             "id": f"s{number}",
             "hours": session.get("hours", session_hours(session["starts_at"], session["ends_at"])),
             "seats_taken": 0,
-            "waitlist_seq": 0,
         })
     for session in sessions:
         if session["starts_at"] < data["starts_at"] or session["ends_at"] > data["ends_at"]:
@@ -72,7 +72,7 @@ def new_registration(event: dict, data: dict, is_coordinator: bool, now: datetim
         "id": uuid.uuid4().hex,
         "event_id": event["id"],
         "email_key": email_key(data["email"]),
-        "sessions": [{"id": sid, "status": None, "waitlist_position": None} for sid in wanted],
+        "sessions": [{"id": sid, "status": None, "ticket": None, "waitlist_position": None} for sid in wanted],
         "status": None,
         "created_at": now,
         "cancelled_at": None,
@@ -91,12 +91,33 @@ def overall_status(seats: list[dict]) -> str:
     return "confirmed" if all(status == "confirmed" for status in live) else "waitlisted"
 
 
-def with_seat(registration: dict, session_id: str, status: str, position: int | None = None) -> dict:
+def with_seat(registration: dict, session_id: str, status: str, ticket: int | None = None,
+              position: int | None = None) -> dict:
+    """The registration holding `status` in one session; a waitlisted seat keeps the queue ticket it drew."""
     seats = [
-        {**seat, "status": status, "waitlist_position": position} if seat["id"] == session_id else seat
+        {**seat, "status": status, "ticket": ticket, "waitlist_position": position} if seat["id"] == session_id
+        else seat
         for seat in registration["sessions"]
     ]
     return {**registration, "sessions": seats, "status": overall_status(seats)}
+
+
+def waiting_sessions(registration: dict) -> list[str]:
+    return [seat["id"] for seat in registration["sessions"] if seat["status"] == "waitlisted"]
+
+
+def with_queue_positions(registration: dict, queues: dict[str, list[int]]) -> dict:
+    """Each waitlisted seat's place in its session's current queue: one more than the people ahead.
+
+    `queues` holds, per session, the sorted tickets of everyone waiting now; tickets only order
+    the queue, so a promotion or a cancellation ahead moves everyone behind up at once.
+    """
+    seats = [
+        {**seat, "waitlist_position": bisect_left(queues[seat["id"]], seat["ticket"]) + 1
+         if seat["status"] == "waitlisted" else None}
+        for seat in registration["sessions"]
+    ]
+    return {**registration, "sessions": seats}
 
 
 def cancel(registration: dict, event: dict, by_staff: bool, now: datetime) -> tuple[dict, list[str]]:
@@ -108,14 +129,15 @@ def cancel(registration: dict, event: dict, by_staff: bool, now: datetime) -> tu
     if not by_staff and now > event["cancellation_deadline"]:
         raise Refused("Online cancellation has closed for this event; please contact the organisers.")
     freed = [seat["id"] for seat in registration["sessions"] if seat["status"] == "confirmed"]
-    seats = [{**seat, "status": "cancelled", "waitlist_position": None} for seat in registration["sessions"]]
+    seats = [{**seat, "status": "cancelled", "ticket": None, "waitlist_position": None}
+             for seat in registration["sessions"]]
     return {**registration, "sessions": seats, "status": "cancelled", "cancelled_at": now}, freed
 
 
 def first_waiting(candidates: list[dict], session_id: str) -> dict | None:
     """Of registrations waiting for `session_id`, the one that asked first."""
     def position(registration):
-        return next(s["waitlist_position"] for s in registration["sessions"] if s["id"] == session_id)
+        return next(s["ticket"] for s in registration["sessions"] if s["id"] == session_id)
 
     waiting = [r for r in candidates if any(s["id"] == session_id and s["status"] == "waitlisted"
                                               for s in r["sessions"])]

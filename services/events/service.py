@@ -116,11 +116,18 @@ class EventsService(PlatformService):
         self.store.get_event(str(event_id), published_only=False)
         items, total = self.store.list_registrations(str(event_id), page=query["page"], per_page=query["per_page"],
                                                      status=query.get("status"))
-        return schemas.RegistrationPageSchema().dump(page(items, total, query))
+        return schemas.RegistrationPageSchema().dump(page(self._in_queue(str(event_id), items), total, query))
 
     @rpc
     def get_registration(self, registration_id):
-        return schemas.RegistrationSchema().dump(self.store.get_registration(str(registration_id)))
+        registration = self.store.get_registration(str(registration_id))
+        return schemas.RegistrationSchema().dump(self._in_queue(registration["event_id"], [registration])[0])
+
+    def _in_queue(self, event_id: str, registrations: list[dict]) -> list[dict]:
+        """The registrations with each waiting seat's place in the queue as it is now."""
+        waiting = {session_id for r in registrations for session_id in domain.waiting_sessions(r)}
+        queues = self.store.queues(event_id, sorted(waiting))
+        return [domain.with_queue_positions(r, queues) for r in registrations]
 
     def _authorised(self, registration_id: str, token, by_staff: bool):
         if by_staff:

@@ -26,6 +26,9 @@ def _session_key(event_id: str, session_id: str) -> str:
 
 def _registration_document(registration: dict) -> dict:
     document = to_document(registration)
+    # A position changes whenever someone ahead leaves the queue; only the ticket is kept.
+    document["sessions"] = [{k: v for k, v in seat.items() if k != "waitlist_position"}
+                            for seat in registration["sessions"]]
     if registration["status"] != "cancelled":
         # One live registration per e-mail and event; a cancelled one frees the address.
         document["active_key"] = f"{registration['event_id']}:{registration['email_key']}"
@@ -34,10 +37,17 @@ def _registration_document(registration: dict) -> dict:
     return document
 
 
+def _seat(stored: dict) -> dict:
+    # Registrations stored before tickets existed kept their ticket under the position's name.
+    return {"id": stored["id"], "status": stored["status"],
+            "ticket": stored.get("ticket", stored.get("waitlist_position")), "waitlist_position": None}
+
+
 def _to_registration(document: dict | None) -> dict | None:
     registration = from_document(document, hidden=("active_key",))
     if registration is not None:
         registration.setdefault("certificate_id", None)
+        registration["sessions"] = [_seat(seat) for seat in registration["sessions"]]
     return registration
 
 
@@ -157,7 +167,8 @@ class EventsStore(ServiceStore):
                     counter = self.sessions.find_one_and_update(
                         {"_id": key}, {"$inc": {"waitlist_seq": 1, "waiting": 1}},
                         return_document=ReturnDocument.AFTER, session=session)
-                    current = domain.with_seat(current, seat["id"], "waitlisted", counter["waitlist_seq"])
+                    current = domain.with_seat(current, seat["id"], "waitlisted", ticket=counter["waitlist_seq"],
+                                               position=counter["waiting"])
             self.registrations.insert_one(_registration_document(current), session=session)
             self.record_events(announce(current), session)
             return current
@@ -180,6 +191,20 @@ class EventsStore(ServiceStore):
         total = self.registrations.count_documents(query)
         cursor = self.registrations.find(query).sort("created_at", ASCENDING).skip((page - 1) * per_page)
         return [_to_registration(d) for d in cursor.limit(per_page)], total
+
+    def queues(self, event_id: str, session_ids, session=None) -> dict[str, list[int]]:
+        """The sorted tickets of everyone waiting now in each of `session_ids`."""
+        tickets: dict[str, list[int]] = {session_id: [] for session_id in session_ids}
+        if tickets:
+            waiting = self.registrations.find(
+                {"event_id": event_id,
+                 "sessions": {"$elemMatch": {"id": {"$in": list(tickets)}, "status": "waitlisted"}}},
+                {"sessions": 1}, session=session)
+            for document in waiting:
+                for seat in map(_seat, document["sessions"]):
+                    if seat["id"] in tickets and seat["status"] == "waitlisted":
+                        tickets[seat["id"]].append(seat["ticket"])
+        return {session_id: sorted(queue) for session_id, queue in tickets.items()}
 
     def registrations_of(self, event_id: str) -> list[dict]:
         return [_to_registration(d) for d in self.registrations.find({"event_id": event_id})]
@@ -209,7 +234,11 @@ class EventsStore(ServiceStore):
                 self.registrations.replace_one({"_id": lucky["id"]}, _registration_document(lucky), session=session)
                 self._count(event["id"], session_id, waiting=-1, session=session)
                 promoted[lucky["id"]] = (lucky, promoted.get(lucky["id"], (None, []))[1] + [session_id])
-            self.record_events(announce(event, cancelled, freed, list(promoted.values())), session)
+            promoted_now = [
+                (domain.with_queue_positions(
+                    lucky, self.queues(event["id"], domain.waiting_sessions(lucky), session)), sessions)
+                for lucky, sessions in promoted.values()]
+            self.record_events(announce(event, cancelled, freed, promoted_now), session)
             return cancelled
 
         return self.atomically(work)

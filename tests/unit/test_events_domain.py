@@ -60,7 +60,8 @@ def test_coordinator_sessions_are_for_coordinators_only():
 
 
 def seats(*statuses):
-    return [{"id": f"s{n}", "status": status, "waitlist_position": None} for n, status in enumerate(statuses, 1)]
+    return [{"id": f"s{n}", "status": status, "ticket": None, "waitlist_position": None}
+            for n, status in enumerate(statuses, 1)]
 
 
 @pytest.mark.parametrize("statuses, overall", [
@@ -75,7 +76,7 @@ def registered(event, statuses=("confirmed",)):
     registration = domain.new_registration(event, registration_input(sessions=[f"s{n}" for n in range(1, len(statuses) + 1)]),
                                            False, NOW)
     for n, status in enumerate(statuses, 1):
-        registration = domain.with_seat(registration, f"s{n}", status, None if status == "confirmed" else n)
+        registration = domain.with_seat(registration, f"s{n}", status, ticket=None if status == "confirmed" else n)
     return registration
 
 
@@ -98,9 +99,18 @@ def test_self_service_cancellation_closes_at_the_deadline_but_staff_can_still_ca
 def test_the_first_to_wait_is_promoted_first():
     event = loaded_event()
     later, earlier = registered(event, ("waitlisted",)), registered(event, ("waitlisted",))
-    later["sessions"][0]["waitlist_position"], earlier["sessions"][0]["waitlist_position"] = 7, 3
+    later["sessions"][0]["ticket"], earlier["sessions"][0]["ticket"] = 7, 3
     assert domain.first_waiting([later, earlier], "s1") is earlier
     assert domain.first_waiting([registered(event)], "s1") is None
+
+
+def test_a_waiting_place_is_one_more_than_the_people_ahead_now():
+    event = loaded_event(event_payload(capacities=(1, 1)))
+    waiting = domain.with_seat(registered(event, ("confirmed", "confirmed")), "s2", "waitlisted", ticket=9)
+    placed = domain.with_queue_positions(waiting, {"s2": [4, 9, 12]})
+    assert [seat["waitlist_position"] for seat in placed["sessions"]] == [None, 2]
+    assert domain.with_queue_positions(waiting, {"s2": [9]})["sessions"][1]["waitlist_position"] == 1
+    assert domain.waiting_sessions(waiting) == ["s2"]
 
 
 def test_check_in_counts_the_hours_of_attended_sessions():
