@@ -2,33 +2,43 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-test.txt | cksum | cut -d' ' -f1)
+# A stamp per requirements set: `make run` installs only what runs, `make test` adds the test tools.
+RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+TESTING := $(VENV)/.testing-$(shell cat requirements.txt requirements-test.txt | cksum | cut -d' ' -f1)
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 .PHONY: run test install demo token bench clean
 
-$(STAMP): requirements.txt requirements-test.txt
+$(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed (set PYTHON=python3.11)"; exit 1; }
-	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
-	touch $(STAMP)
 
-install: $(STAMP)
+$(RUNTIME): requirements.txt | $(PY)
+	rm -f $(VENV)/.runtime-*
+	$(PIP) -r requirements.txt
+	touch $@
 
-run: $(STAMP)
+$(TESTING): requirements.txt requirements-test.txt $(RUNTIME)
+	rm -f $(VENV)/.testing-*
+	$(PIP) -r requirements-test.txt
+	touch $@
+
+install: $(TESTING)
+
+run: $(RUNTIME)
 	$(PY) -m ops.run
 
-test: $(STAMP)
+test: $(TESTING)
 	$(VENV)/bin/ruff check --select F,E9,I --quiet .
 	$(PY) -m pytest
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(PY) -m ops.demo
 
-token: $(STAMP)
+token: $(RUNTIME)
 	$(PY) -m gateway.tokens $(ARGS)
 
-bench: $(STAMP)
+bench: $(TESTING)
 	$(PY) -m bench.run
 
 clean:

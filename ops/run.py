@@ -4,6 +4,7 @@ RabbitMQ is started if it is installed but down; the embedded database is starte
 MONGO_URI is unset; an empty database gets the demo data; the services and the gateway
 run under honcho, one process each as `deploy/Procfile` lists them.
 """
+import ctypes
 import os
 import signal
 import subprocess
@@ -62,8 +63,18 @@ def run_processes(env: dict) -> int:
     return 0 if manager.returncode in STOPPED_ON_REQUEST else (manager.returncode or 0)
 
 
+def stop_with_parent():
+    """Stop like on SIGTERM when the parent dies (`make` killed alone leaves no platform behind)."""
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the platform then outlives a killed parent
+        pass
+
+
 def main() -> int:
     settings = Settings.from_env()
+    stop_with_parent()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     rabbit.ensure_running(settings.amqp_uri)
     # Until honcho takes over the signals, a SIGTERM must still run the clean-up below.
@@ -95,4 +106,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    say(f"stopped everything; exit status {status}")
+    sys.exit(status)
