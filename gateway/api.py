@@ -204,5 +204,7 @@ class Api:
             }
         if endpoint.role:
             operation["security"] = [{"staffToken": []}]
-            operation["description"] = f"Staff only: needs a token with the `{endpoint.role}` role."
+            operation["x-staff-role"] = endpoint.role
+            operation["description"] = (f"Staff only: needs a token with the `{endpoint.role}` role "
+                                        "(or `admin`); `x-staff-role` names it.")
         return operation

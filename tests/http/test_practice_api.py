@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from services.practice import domain
 from tests import factories
 from tests.http.conftest import STAFF_TOKEN, Client, client_from_new_address
-from tests.http.test_members_api import assert_needs_role, assert_problem, join
+from tests.http.test_members_api import assert_problem, join
 from tests.waiting import wait_until
 
 
@@ -239,15 +239,7 @@ def test_practice_and_competition_input_errors(staff, member):
     assert_problem(staff.post("/api/v1/competitions/nic/close"), 404)
 
 
-PRACTICE_STAFF_ENDPOINTS = [
-    ("POST", "/api/v1/practices"), ("GET", "/api/v1/practices/x/detail"), ("POST", "/api/v1/practices/x/publish"),
-    ("POST", "/api/v1/practices/x/archive"), ("POST", "/api/v1/competitions"), ("POST", "/api/v1/competitions/x/close"),
-]
 
-
-@pytest.mark.parametrize("method, path", PRACTICE_STAFF_ENDPOINTS)
-def test_practice_staff_endpoints_need_the_practice_role(platform, method, path):
-    assert_needs_role(platform, method, path, "events")
 
 
 json_values = st.recursive(
