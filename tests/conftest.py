@@ -98,7 +98,8 @@ class SmtpSink:
         self.directory = directory
 
     def _files(self, pattern: str) -> list[Path]:
-        return sorted(self.directory.glob(pattern), key=lambda path: path.stat().st_mtime_ns)
+        """Matching messages in the order the server accepted them (the number in each name)."""
+        return sorted(self.directory.glob(pattern), key=lambda path: path.name.rsplit("--", 1)[1])
 
     def messages(self, to: str) -> list:
         """Messages to one address, oldest first."""

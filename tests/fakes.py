@@ -371,8 +371,9 @@ class FakePracticeStore:
             self.outbox.add(e)
         return True
 
-    def count_request(self, key, window_end):
-        self.requests[key] = self.requests.get(key, 0) + 1
+    def count_request(self, key, now, window_end):
+        count, ends = self.requests.get(key, (0, window_end))
+        self.requests[key] = (count + 1, ends) if ends > now else (1, window_end)
         return self.requests[key]
 
     def add_vote(self, vote, events):

@@ -2,10 +2,12 @@
 
     python -m tests.smtp_sink PORT DIRECTORY
 
-Files are named after the recipient. A recipient containing "+flaky" is refused once per message with a temporary 451, so the
+Files are named after the recipient and numbered in the order the server accepted the
+messages (`<recipient>--<number>-<random>.eml`), so that order never depends on file times. A recipient containing "+flaky" is refused once per message with a temporary 451, so the
 tests can watch delivery being retried.
 """
 import email
+import itertools
 import re
 import signal
 import sys
@@ -24,6 +26,7 @@ class StoringHandler:
     def __init__(self, directory: Path):
         self.directory = directory
         self.refused: set[str] = set()
+        self.accepted = itertools.count(1)
 
     async def handle_DATA(self, server, session, envelope):
         content = envelope.original_content or envelope.content
@@ -31,8 +34,13 @@ class StoringHandler:
         if any("+flaky" in rcpt for rcpt in envelope.rcpt_tos) and message_id not in self.refused:
             self.refused.add(message_id)
             return "451 4.3.0 Try again later"
+        number = next(self.accepted)
         for rcpt in envelope.rcpt_tos:
-            (self.directory / f"{mailbox_name(rcpt)}--{uuid.uuid4().hex}.eml").write_bytes(content)
+            # Written aside, then renamed: a reader never sees half a message.
+            name = f"{mailbox_name(rcpt)}--{number:09d}-{uuid.uuid4().hex}.eml"
+            partial = self.directory / f".{name}.part"
+            partial.write_bytes(content)
+            partial.rename(self.directory / name)
         return "250 2.0.0 OK"
 
 

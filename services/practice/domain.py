@@ -158,7 +158,9 @@ def public_view(competition: dict, now: datetime, counts: dict[str, int] | None 
 
 
 def rate_window(client: str, now: datetime) -> tuple[str, datetime]:
-    """The counter key of this client's current window and when the window ends."""
-    seconds = int(RATE_WINDOW.total_seconds())
-    start = int(now.timestamp()) // seconds * seconds
-    return f"{client}:{start}", datetime.fromtimestamp(start + seconds, tz=now.tzinfo)
+    """The client's counter key, and when a window opened now would end.
+
+    A window opens with the client's first vote, not at a clock boundary: the votes it allows
+    are always counted together, however they fall on the clock.
+    """
+    return f"votes:{client}", now + RATE_WINDOW

@@ -118,9 +118,11 @@ class PracticeService(PlatformService):
     @rpc
     def vote(self, competition_id, payload, client="unknown"):
         """Record a vote to be confirmed by mail. The answer never says whether the address voted before."""
-        key, window_end = domain.rate_window(str(client), utcnow())
-        if self.store.count_request(key, window_end) > domain.VOTES_PER_CLIENT_PER_WINDOW:
-            retry_after = max(1, int((window_end - utcnow()).total_seconds()))
+        now = utcnow()
+        key, window_end = domain.rate_window(str(client), now)
+        count, window_end = self.store.count_request(key, now, window_end)
+        if count > domain.VOTES_PER_CLIENT_PER_WINDOW:
+            retry_after = max(1, int((window_end - now).total_seconds()))
             raise RateLimited("Too many votes from this address; please try again later.", retry_after)
         data = load(schemas.VoteInputSchema(), payload)
         competition = self.store.get_competition(str(competition_id))

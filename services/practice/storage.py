@@ -10,6 +10,8 @@ from nszm import czech
 from nszm.contracts.errors import NotFound
 from nszm.storage import ServiceStore, StoreProvider, from_document, to_document
 
+COUNTER_ATTEMPTS = 5
+
 
 class SlugTaken(Exception):
     """Another practice took the slug between choosing it and storing the practice."""
@@ -150,12 +152,24 @@ class PracticeStore(ServiceStore):
 
     # -- votes --------------------------------------------------------------------------
 
-    def count_request(self, key: str, window_end: datetime) -> int:
-        """Count one request in a client's window; returns the count so far."""
-        counter = self.rate_limits.find_one_and_update(
-            {"_id": key}, {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": window_end}},
-            upsert=True, return_document=ReturnDocument.AFTER)
-        return counter["count"]
+    def count_request(self, key: str, now: datetime, window_end: datetime) -> tuple[int, datetime]:
+        """Count one request in the client's open window, or open one ending at `window_end`.
+
+        Returns the count so far and when the window ends.
+        """
+        for _ in range(COUNTER_ATTEMPTS):
+            counter = self.rate_limits.find_one_and_update(
+                {"_id": key, "expires_at": {"$gt": now}}, {"$inc": {"count": 1}},
+                return_document=ReturnDocument.AFTER)
+            if counter is None:
+                try:
+                    counter = self.rate_limits.find_one_and_update(
+                        {"_id": key, "expires_at": {"$lte": now}}, {"$set": {"count": 1, "expires_at": window_end}},
+                        upsert=True, return_document=ReturnDocument.AFTER)
+                except DuplicateKeyError:  # another request opened the window meanwhile: count in it
+                    continue
+            return counter["count"], counter["expires_at"]
+        raise RuntimeError(f"could not count a request for {key}")
 
     def add_vote(self, vote: dict, events: list[dict]):
         def work(session):

@@ -38,11 +38,16 @@ def deliver(container, config, spec, envelope):
         event_dispatcher(config)(spec.source, spec.name, envelope)
 
 
-def test_confirmation_arrives_once_even_when_the_event_is_redelivered(notify, service_config, smtp_sink):
+def test_confirmation_arrives_once_even_when_the_event_is_redelivered(notify, service_config, smtp_sink,
+                                                                     mongo_client):
     address = unique_address()
     envelope = addressed(registration_event(), address)
     deliver(notify, service_config, bus.REGISTRATION_CONFIRMED, envelope)
     deliver(notify, service_config, bus.REGISTRATION_CONFIRMED, envelope)
+    # Once the queue holds it as sent, neither a handler nor the delivery timer can send it again.
+    store = NotifyStore(mongo_client, service_config["MONGO_DB"])
+    assert store.get(envelope["event_id"])["status"] == "sent"
+    assert store.list_mails(page=1, per_page=10, to=address)[1] == 1
     [message] = smtp_sink.messages(to=address)
     assert message["Subject"] == "Potvrzení registrace: Jarní Škola Zdravých měst"
     body = message.get_body(("plain",)).get_content()
@@ -84,13 +89,15 @@ def test_without_smtp_url_mail_goes_to_the_maildir(container_factory, service_co
     assert message["To"] == "Jana Nováková <jana@example.cz>"
 
 
-def test_a_failed_mail_sent_again_by_staff_arrives(notify, service_config, smtp_sink, mongo_client):
+def test_a_failed_mail_sent_again_by_staff_arrives(container_factory, service_config, smtp_sink, mongo_client):
     address = unique_address()
     envelope = addressed(registration_event(bus.REGISTRATION_CANCELLED), address)
     store = NotifyStore(mongo_client, service_config["MONGO_DB"])
+    store.ensure_indexes()
     store.enqueue(domain.mail_for("registration_cancelled", envelope))
-    store.mails.update_one({"_id": envelope["event_id"]},
-                           {"$set": {"status": "failed", "last_error": "gave up"}, "$unset": {"next_attempt_at": ""}})
+    store.mark_failed_attempt(store.claim(envelope["event_id"])["id"], "gave up", retry_at=None)
+    # Only now does a notify service run: nothing could deliver the mail before staff ask.
+    container_factory(NotifyService, {**service_config, "SMTP_URL": smtp_sink.url}).start()
     with ServiceRpcProxy("notify", service_config, timeout=10) as proxy:
         assert proxy.list_mails({"status": "failed", "to": address})["total"] == 1
         assert proxy.retry_mail(envelope["event_id"])["status"] == "sent"

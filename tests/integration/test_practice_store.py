@@ -76,11 +76,15 @@ def test_concurrent_confirmations_from_one_address_count_once(store):
     assert sum(store.counts(competition["id"]).values()) == 1
 
 
-def test_rate_counters_count_per_window(store):
+def test_rate_counters_count_within_the_window_opened_by_the_first_request(store):
     key, ends = domain.rate_window("127.0.0.1", NOW)
-    assert [store.count_request(key, ends) for _ in range(3)] == [1, 2, 3]
+    assert [store.count_request(key, NOW + timedelta(seconds=n), ends + timedelta(seconds=n))
+            for n in range(3)] == [(1, ends), (2, ends), (3, ends)]
     other, _ = domain.rate_window("127.0.0.2", NOW)
-    assert store.count_request(other, ends) == 1
+    assert store.count_request(other, NOW, ends) == (1, ends)
+    reopened = ends + timedelta(seconds=1) + domain.RATE_WINDOW
+    assert store.count_request(key, ends + timedelta(seconds=1), reopened) == (1, reopened)
+    assert store.count_request(key, ends + timedelta(seconds=2), ends) == (2, reopened)
 
 
 def test_results_are_announced_once(store):
