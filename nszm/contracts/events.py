@@ -1,7 +1,16 @@
 """The events service's RPC contract: event types, events with sessions, registrations."""
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from nszm.contracts.common import EmailAddress, Moment, PageQuerySchema, VideoSchema, aware, page_schema, text
+from nszm.contracts.common import (
+    EmailAddress,
+    Moment,
+    PageQuerySchema,
+    VideoSchema,
+    aware,
+    page_schema,
+    text,
+    web_url,
+)
 
 SERVICE = "events"
 
@@ -47,8 +56,7 @@ class EventInputSchema(Schema):
     ends_at = aware(required=True)
     venue = fields.Nested(VenueSchema, allow_none=True)
     online = fields.Boolean(load_default=False)
-    join_url = fields.Url(allow_none=True, validate=validate.Length(max=500),
-                          metadata={"description": "sent only to registered people"})
+    join_url = web_url(500, allow_none=True, metadata={"description": "sent only to registered people"})
     accredited = fields.Boolean(load_default=False)
     accreditation = text(200, metadata={"description": "e.g. the Ministry of the Interior's accreditation number"})
     cancellation_deadline = aware(metadata={"description": "self-service cancellation closes then; "

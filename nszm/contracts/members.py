@@ -5,7 +5,7 @@ These schemas fix the shape of what crosses the bus. Business rules that go beyo
 """
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from nszm.contracts.common import EmailAddress, PageQuerySchema, page_schema, text
+from nszm.contracts.common import EmailAddress, PageQuerySchema, page_schema, text, web_url
 
 SERVICE = "members"
 
@@ -109,10 +109,11 @@ class ApplicationInputSchema(Schema):
     name = text(200, required=True)
     type = member_type
     region = region
-    ico = fields.String(required=True, metadata={"description": "8 digits, the last a mod-11 check digit"})
+    ico = fields.String(required=True, metadata={"description": "8 digits, the last a mod-11 check digit",
+                                                 "format": "ico", "pattern": r"^(\s*[0-9]){8}\s*$"})
     population = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=20_000_000))
     contact = fields.Nested(ContactSchema, required=True)
-    website = fields.Url(allow_none=True, validate=validate.Length(max=300))
+    website = web_url(300, allow_none=True)
     part_of = text(120, allow_none=True)
     note = text(2000)
 
@@ -163,7 +164,7 @@ class MemberUpdateSchema(Schema):
 
     name = text(200)
     population = fields.Integer(strict=True, validate=validate.Range(min=1, max=20_000_000))
-    website = fields.Url(allow_none=True, validate=validate.Length(max=300))
+    website = web_url(300, allow_none=True)
     contacts = fields.List(fields.Nested(ContactSchema), validate=validate.Length(max=20))
     part_of = text(120, allow_none=True)
 

@@ -1,7 +1,7 @@
 """The practice service's RPC contract: themes, good practice, NEJpraxe competitions and votes."""
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from nszm.contracts.common import EmailAddress, PageQuerySchema, VideoSchema, aware, page_schema, text
+from nszm.contracts.common import EmailAddress, PageQuerySchema, VideoSchema, aware, page_schema, text, web_url
 from nszm.contracts.members import MEMBER_TYPES, REGIONS
 
 SERVICE = "practice"
@@ -28,7 +28,7 @@ class ThemeSchema(Schema):
 
 class LinkSchema(Schema):
     title = text(200, required=True)
-    url = fields.Url(required=True, validate=validate.Length(max=500))
+    url = web_url(500, required=True)
 
 
 class AttachmentSchema(LinkSchema):
