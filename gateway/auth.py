@@ -1,21 +1,15 @@
 """Staff bearer tokens: stored as SHA-256 hashes, each with its roles; one optional bootstrap token."""
-import hashlib
 import hmac
-import secrets
 import uuid
 
 from flask import current_app, request
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from nszm.storage import utcnow
+from nszm.tokens import new_token, token_hash
 
 ROLES = ("members", "events", "practice", "mailouts", "admin")
 TOKEN_PREFIX = "nszm_"
-
-
-def hash_token(token: str) -> str:
-    # Tokens are 256 random bits, so a plain hash is enough; no password stretching needed.
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class TokenStore:
@@ -30,10 +24,10 @@ class TokenStore:
         unknown = set(roles) - set(ROLES)
         if unknown or not roles:
             raise ValueError(f"roles must be among {', '.join(ROLES)}")
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = new_token(TOKEN_PREFIX)
         token_id = uuid.uuid4().hex[:12]
         self.collection.insert_one(
-            {"_id": token_id, "name": name, "roles": sorted(set(roles)), "hash": hash_token(token),
+            {"_id": token_id, "name": name, "roles": sorted(set(roles)), "hash": token_hash(token),
              "created_at": utcnow(), "revoked_at": None}
         )
         return token_id, token
@@ -48,7 +42,7 @@ class TokenStore:
     def roles_for(self, token: str) -> set[str] | None:
         if self.bootstrap_token and hmac.compare_digest(token.encode(), self.bootstrap_token.encode()):
             return {"admin"}
-        record = self.collection.find_one({"hash": hash_token(token), "revoked_at": None}, {"roles": 1})
+        record = self.collection.find_one({"hash": token_hash(token), "revoked_at": None}, {"roles": 1})
         return set(record["roles"]) if record else None
 
 

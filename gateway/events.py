@@ -1,12 +1,11 @@
 """Events endpoints: the calendar, registrations, cancel links, check-in, certificates, events.ics."""
-from flask import Response, render_template, request
+from flask import Response
 
-from gateway.api import json_response, wants_html
 from gateway.auth import require_role
 from gateway.certificates import certificate_pdf
 from gateway.context import api, public_url, services
+from gateway.pages import button_page, link_action
 from nszm.contracts import events as contract
-from nszm.contracts.errors import Conflict, NotFound
 
 
 @api.route("/api/v1/events", summary="Upcoming events (or those in ?from=&to=)", tag="events",
@@ -62,7 +61,7 @@ def get_registration(registration_id):
            "a button, no change", tag="events", query=contract.LinkTokenSchema, media_type="text/html",
            cache=False)
 def cancel_page(registration_id, query):
-    return Response(render_template("cancel.html", action=request.full_path), mimetype="text/html")
+    return button_page("cancel.html")
 
 
 @api.route("/api/v1/registrations/<registration_id>/cancel", "POST",
@@ -72,19 +71,10 @@ def cancel_registration(registration_id, query):
     token = query.get("token")
     if not token:
         require_role("events")
-    try:
-        cancelled = services().events.cancel_registration(registration_id, token=token, by_staff=not token)
-    except (Conflict, NotFound) as refusal:
-        if not wants_html():
-            raise
-        status = 409 if isinstance(refusal, Conflict) else 404
-        page = render_template("cancelled.html", title="Registraci nelze zrušit", message=refusal.detail)
-        return Response(page, status=status, mimetype="text/html")
-    if wants_html():
-        page = render_template("cancelled.html", title="Registrace je zrušena",
-                               message="Děkujeme, že jste dali vědět. Potvrzení vám přijde e-mailem.")
-        return Response(page, mimetype="text/html")
-    return json_response(cancelled)
+    return link_action(
+        lambda: services().events.cancel_registration(registration_id, token=token, by_staff=not token),
+        "Registraci nelze zrušit",
+        lambda _: ("Registrace je zrušena", "Děkujeme, že jste dali vědět. Potvrzení vám přijde e-mailem."))
 
 
 @api.route("/api/v1/registrations/<registration_id>/check-in", "POST", summary="Record attendance",

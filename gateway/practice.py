@@ -1,10 +1,9 @@
 """Good practice and NEJpraxe endpoints: themes, practices, competitions, votes and their confirmation."""
-from flask import Response, render_template, request
+from flask import request
 
-from gateway.api import json_response, wants_html
 from gateway.context import api, services
+from gateway.pages import button_page, link_action
 from nszm.contracts import practice as contract
-from nszm.contracts.errors import Conflict, NotFound
 
 
 @api.route("/api/v1/themes", summary="The 10 themes of sustainable development", tag="practice",
@@ -83,22 +82,13 @@ def vote(competition_id, body):
 @api.route("/api/v1/votes/confirm", summary="The page behind a vote confirmation link: a button, no change",
            tag="practice", query=contract.ConfirmationSchema, media_type="text/html", cache=False)
 def confirm_vote_page(query):
-    return Response(render_template("confirm_vote.html", action=request.full_path), mimetype="text/html")
+    return button_page("confirm_vote.html")
 
 
 @api.route("/api/v1/votes/confirm", "POST", summary="Confirm a vote with the mailed token", tag="practice",
            query=contract.ConfirmationSchema, response=contract.ConfirmationResultSchema, errors=(409,))
 def confirm_vote(query):
-    try:
-        result = services().practice.confirm_vote(query.get("token") or "")
-    except (Conflict, NotFound) as refusal:
-        if not wants_html():
-            raise
-        page = render_template("cancelled.html", title="Hlas nelze potvrdit", message=refusal.detail)
-        return Response(page, status=409 if isinstance(refusal, Conflict) else 404, mimetype="text/html")
-    if wants_html():
-        message = ("Děkujeme, Váš hlas je započten." if result["status"] == "counted"
-                   else "Z této adresy už je hlas v této soutěži započten; další se nepočítá.")
-        return Response(render_template("cancelled.html", title="Potvrzení hlasu", message=message),
-                        mimetype="text/html")
-    return json_response(result)
+    return link_action(
+        lambda: services().practice.confirm_vote(query.get("token") or ""), "Hlas nelze potvrdit",
+        lambda result: ("Potvrzení hlasu", "Děkujeme, Váš hlas je započten." if result["status"] == "counted"
+                        else "Z této adresy už je hlas v této soutěži započten; další se nepočítá."))

@@ -11,6 +11,14 @@ class LinkSigner:
     def sign(self, purpose: str, value: str) -> str:
         return URLSafeSerializer(self.secret, salt=purpose).dumps(value)
 
+    def value(self, purpose: str, token: str) -> str | None:
+        """What a valid token for `purpose` was signed for; None for any other token."""
+        try:
+            value = URLSafeSerializer(self.secret, salt=purpose).loads(token)
+        except BadSignature:
+            return None
+        return value if isinstance(value, str) else None
+
     def verify(self, purpose: str, token: str, value: str) -> bool:
         try:
             return URLSafeSerializer(self.secret, salt=purpose).loads(token) == value

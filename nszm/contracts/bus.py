@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from nszm.contracts import events, members, practice
+from nszm.contracts import events, members, notify, practice
 from nszm.contracts.common import aware
 
 
@@ -179,9 +179,37 @@ COMPETITION_CLOSED = EventSpec(
     practice.SERVICE, "competition_closed", practice.CompetitionSchema, "Voting closed; the results are final."
 )
 
+class MailoutFinishedData(Schema):
+    id = fields.String(required=True)
+    subject = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["sent", "cancelled"]))
+    total = fields.Integer(required=True)
+    sent = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    skipped = fields.Integer(required=True)
+    finished_at = aware(required=True)
+
+
+class NewsletterSubscriberData(Schema):
+    email = fields.String(required=True)
+    name = fields.String(allow_none=True)
+
+
+MAILOUT_FINISHED = EventSpec(
+    notify.SERVICE, "mailout_finished", MailoutFinishedData, "A mailout has gone to everyone it will reach."
+)
+NEWSLETTER_SUBSCRIBED = EventSpec(
+    notify.SERVICE, "newsletter_subscribed", NewsletterSubscriberData, "Someone confirmed a newsletter subscription."
+)
+NEWSLETTER_UNSUBSCRIBED = EventSpec(
+    notify.SERVICE, "newsletter_unsubscribed", NewsletterSubscriberData,
+    "An address unsubscribed: it gets no more bulk mail.",
+)
+
 ALL_EVENTS = (
     MEMBER_APPLIED, MEMBER_JOINED, MEMBER_UPDATED, MEMBER_LEFT,
     EVENT_PUBLISHED, REGISTRATION_CONFIRMED, REGISTRATION_WAITLISTED, REGISTRATION_PROMOTED,
     REGISTRATION_CANCELLED, ATTENDANCE_RECORDED,
     PRACTICE_PUBLISHED, VOTE_REQUESTED, VOTE_CONFIRMED, COMPETITION_CLOSED,
+    MAILOUT_FINISHED, NEWSLETTER_SUBSCRIBED, NEWSLETTER_UNSUBSCRIBED,
 )

@@ -1,7 +1,9 @@
-"""The notify service's RPC contract: the queue of mail it delivers, as staff see it."""
-from marshmallow import Schema, fields, validate
+"""The notify service's RPC contract: the mail queue, mailouts, the newsletter and unsubscribing."""
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from nszm.contracts.common import PageQuerySchema, aware, page_schema, text
+from nszm.contracts.common import EmailAddress, PageQuerySchema, aware, page_schema, text
+from nszm.contracts.events import REGISTRATION_STATUSES
+from nszm.contracts.members import MEMBER_TYPES, REGIONS
 
 SERVICE = "notify"
 MAIL_STATUSES = ("pending", "sent", "failed")
@@ -26,3 +28,148 @@ class MailQuerySchema(PageQuerySchema):
 
 
 MailPageSchema = page_schema(MailSchema, "MailPage")
+
+
+# -- mailouts -----------------------------------------------------------------------------
+
+class MailingContactSchema(Schema):
+    """One person an audience names, as the service that knows them answers: members, events."""
+
+    email = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    organization = fields.String(allow_none=True)
+
+
+MAILOUT_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled", "failed")
+RECIPIENT_STATUSES = ("queued", "sent", "failed", "skipped")
+PARTICIPANT_STATUSES = (*REGISTRATION_STATUSES, "attended")
+BODY_FORMATS = ("markdown", "text")
+
+
+class MembersAudienceSchema(Schema):
+    """Healthy City coordinators of active members; no filter means every member."""
+
+    type = fields.List(fields.String(validate=validate.OneOf(list(MEMBER_TYPES))), load_default=list,
+                       validate=validate.Length(max=len(MEMBER_TYPES)))
+    region = fields.List(fields.String(validate=validate.OneOf(REGIONS)), load_default=list,
+                         validate=validate.Length(max=len(REGIONS)))
+
+
+class EventAudienceSchema(Schema):
+    id = text(120, required=True)
+    status = fields.List(fields.String(validate=validate.OneOf(PARTICIPANT_STATUSES)),
+                         load_default=lambda: ["confirmed"], validate=validate.Length(min=1, max=4),
+                         metadata={"description": "registration statuses; `attended` = checked in"})
+
+
+class AudienceSchema(Schema):
+    """Who gets a mailout; several keys are a union, de-duplicated by address."""
+
+    members = fields.Nested(MembersAudienceSchema)
+    event = fields.Nested(EventAudienceSchema)
+    newsletter = fields.Boolean(metadata={"description": "confirmed newsletter subscribers"})
+
+    @validates_schema
+    def not_empty(self, data, **kwargs):
+        if not (data.get("members") is not None or data.get("event") or data.get("newsletter")):
+            raise ValidationError("Name at least one audience: members, event or newsletter.", "_schema")
+
+
+class MailoutInputSchema(Schema):
+    subject = text(300, required=True, metadata={"description": "a Jinja2 template, like the body"})
+    body = text(100_000, required=True, metadata={
+        "description": "a Jinja2 template (Markdown allowed) with {{ name }}, {{ organization }}, {{ email }} "
+                       "and {{ unsubscribe_url }}"})
+    format = fields.String(load_default="markdown", validate=validate.OneOf(BODY_FORMATS),
+                           metadata={"description": "markdown: plain text and HTML; text: plain text only"})
+    audience = fields.Nested(AudienceSchema, required=True)
+
+
+class AudienceCountSchema(Schema):
+    recipients = fields.Integer(required=True, metadata={"description": "distinct addresses that will get it"})
+    unsubscribed = fields.Integer(required=True, metadata={"description": "addresses skipped: no bulk mail"})
+
+
+class MailoutSchema(Schema):
+    id = fields.String(required=True)
+    subject = fields.String(required=True)
+    body = fields.String(required=True)
+    format = fields.String(required=True)
+    audience = fields.Nested(AudienceSchema, required=True)
+    status = fields.String(required=True, validate=validate.OneOf(MAILOUT_STATUSES))
+    recipients = fields.Integer(required=True, metadata={"description": "the audience's size (frozen once sending)"})
+    total = fields.Integer(required=True)
+    sent = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    skipped = fields.Integer(required=True)
+    queued = fields.Integer(required=True)
+    created_at = aware(required=True)
+    scheduled_at = aware(allow_none=True)
+    started_at = aware(allow_none=True)
+    finished_at = aware(allow_none=True)
+
+
+class MailoutQuerySchema(PageQuerySchema):
+    status = fields.String(validate=validate.OneOf(MAILOUT_STATUSES))
+
+
+MailoutPageSchema = page_schema(MailoutSchema, "MailoutPage")
+
+
+class SendSchema(Schema):
+    at = aware(metadata={"description": "send at this time instead of now"})
+
+
+class TestSendSchema(Schema):
+    email = EmailAddress(required=True)
+
+
+class PreviewQuerySchema(Schema):
+    email = EmailAddress(required=True, metadata={"description": "a recipient of the mailout"})
+
+
+class PreviewSchema(Schema):
+    to = fields.String(required=True)
+    subject = fields.String(required=True)
+    text = fields.String(required=True)
+    html = fields.String(allow_none=True)
+    headers = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class RecipientSchema(Schema):
+    email = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(RECIPIENT_STATUSES))
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True)
+    sent_at = aware(allow_none=True)
+
+
+class RecipientQuerySchema(PageQuerySchema):
+    status = fields.String(validate=validate.OneOf(RECIPIENT_STATUSES))
+
+
+RecipientPageSchema = page_schema(RecipientSchema, "RecipientPage")
+
+
+# -- newsletter and unsubscribing ---------------------------------------------------------
+
+class SubscriptionInputSchema(Schema):
+    email = EmailAddress(required=True)
+    name = text(200)
+
+
+class SubscriptionReceiptSchema(Schema):
+    status = fields.String(required=True, metadata={"description": "always `confirmation_sent`"})
+
+
+class LinkTokenQuerySchema(Schema):
+    token = fields.String(validate=validate.Length(max=500))
+
+
+class UnsubscribeResultSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["unsubscribed"]))
+
+
+class SubscriptionResultSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["subscribed"]))

@@ -4,6 +4,7 @@ from bisect import bisect_left
 from datetime import datetime, timedelta
 
 from nszm import czech
+from nszm.addresses import email_key
 from nszm.rules import Refused, RuleBroken
 
 DEFAULT_CANCELLATION_WINDOW = timedelta(hours=24)
@@ -45,10 +46,6 @@ def publish(event: dict, now: datetime) -> dict:
     if event["status"] == "published":
         raise Refused("The event is published already.")
     return {**event, "status": "published", "published_at": now}
-
-
-def email_key(email: str) -> str:
-    return email.strip().casefold()
 
 
 def new_registration(event: dict, data: dict, is_coordinator: bool, now: datetime) -> dict:
@@ -142,6 +139,15 @@ def first_waiting(candidates: list[dict], session_id: str) -> dict | None:
     waiting = [r for r in candidates if any(s["id"] == session_id and s["status"] == "waitlisted"
                                               for s in r["sessions"])]
     return min(waiting, key=position, default=None)
+
+
+def participants(registrations: list[dict], statuses: list[str]) -> list[dict]:
+    """The people of these registration statuses; `attended` means checked in."""
+    return [
+        {"email": r["email"], "name": r["name"], "organization": r["organization"]}
+        for r in registrations
+        if r["status"] in statuses or ("attended" in statuses and r["checked_in_at"])
+    ]
 
 
 def check_in(registration: dict, event: dict, session_ids: list[str] | None, now: datetime) -> dict:

@@ -5,6 +5,7 @@ from nameko.rpc import RpcProxy
 from nszm import czech
 from nszm.contracts import bus
 from nszm.contracts.errors import Conflict, NotFound
+from nszm.contracts.notify import EventAudienceSchema, MailingContactSchema
 from nszm.entrypoints import rpc
 from nszm.schemas import load
 from nszm.service import PlatformService, enforced, page
@@ -117,6 +118,14 @@ class EventsService(PlatformService):
         items, total = self.store.list_registrations(str(event_id), page=query["page"], per_page=query["per_page"],
                                                      status=query.get("status"))
         return schemas.RegistrationPageSchema().dump(page(self._in_queue(str(event_id), items), total, query))
+
+    @rpc
+    def participants(self, audience):
+        """People registered for an event, by status, for a mailout's audience; for the notify service."""
+        audience = load(EventAudienceSchema(), audience or {})
+        self.store.get_event(audience["id"], published_only=False)
+        registrations = self.store.registrations_of(audience["id"])
+        return MailingContactSchema(many=True).dump(domain.participants(registrations, audience["status"]))
 
     @rpc
     def get_registration(self, registration_id):

@@ -88,6 +88,17 @@ class AlreadyLeft(Exception):
     """The member has left already."""
 
 
+def coordinator_contacts(members: list[dict], types: list[str], regions: list[str]) -> list[dict]:
+    """The Healthy City coordinators of active members of these types and regions (no filter: all)."""
+    return [
+        {"email": contact["email"], "name": contact["name"], "organization": member["name"]}
+        for member in members
+        if member["status"] == "active" and (not types or member["type"] in types)
+        and (not regions or member["region"] in regions)
+        for contact in member.get("contacts", []) if contact.get("role") == "coordinator"
+    ]
+
+
 def leave(member: dict, left_on: date) -> dict:
     if member["status"] != "active":
         raise AlreadyLeft(member["slug"])

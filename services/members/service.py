@@ -3,6 +3,7 @@ from datetime import date
 
 from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
 from nszm.contracts.errors import Conflict
+from nszm.contracts.notify import MailingContactSchema, MembersAudienceSchema
 from nszm.entrypoints import rpc
 from nszm.schemas import load
 from nszm.service import PlatformService, page
@@ -32,6 +33,13 @@ class MembersService(PlatformService):
         """The member (public view) whose coordinator uses `email`, or None; for other services."""
         member = self.store.coordinator_of(str(email)) if isinstance(email, str) and email.strip() else None
         return schemas.MemberSchema().dump(member) if member else None
+
+    @rpc
+    def mailing_contacts(self, filters):
+        """Coordinator contacts of active members for a mailout's audience; for the notify service."""
+        filters = load(MembersAudienceSchema(), filters or {})
+        contacts = domain.coordinator_contacts(self.store.active_members(), filters["type"], filters["region"])
+        return MailingContactSchema(many=True).dump(contacts)
 
     @rpc
     def stats(self):

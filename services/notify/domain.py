@@ -1,11 +1,21 @@
-"""What mail a platform event causes, in Czech, and how failed deliveries are retried."""
+"""What mail the platform sends, in Czech: the mail platform events cause, mailouts and the
+newsletter, and how failed deliveries are retried."""
+import hashlib
+import uuid
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from markdown_it import MarkdownIt
+
+from nszm.addresses import email_key
+from nszm.rules import Refused, RuleBroken
+from nszm.tokens import new_token, token_hash
 
 PRAGUE = ZoneInfo("Europe/Prague")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -115,3 +125,239 @@ def next_attempt(attempts: int, now: datetime) -> datetime | None:
     if attempts >= MAX_ATTEMPTS:
         return None
     return now + min(timedelta(seconds=2 ** attempts), MAX_BACKOFF)
+
+
+# -- mailouts ------------------------------------------------------------------------------
+
+PLACEHOLDERS = ("name", "organization", "email", "unsubscribe_url")
+SAMPLE_RECIPIENT = {"email": "jana.novakova@example.cz", "name": "Jana Nováková", "organization": "Město Příkladov"}
+UNSUBSCRIBE_FOOTER = "\n\n--\nNechcete dostávat hromadné e-maily Národní sítě Zdravých měst? Odhlásit se můžete zde: "
+MESSAGE_ID_DOMAIN = "zdravamesta.cz"
+
+# Staff write these templates: the sandbox keeps them to the placeholders and plain expressions.
+bulk_templates = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+
+
+@lru_cache(maxsize=32)
+def _compiled(source: str):
+    return bulk_templates.from_string(source)
+
+
+@lru_cache(maxsize=32)
+def _uses_unsubscribe_url(source: str) -> bool:
+    return "unsubscribe_url" in meta.find_undeclared_variables(bulk_templates.parse(source))
+
+
+def _render(source: str, values: dict) -> str:
+    return _compiled(source).render(**values)
+
+
+def check_templates(subject: str, body: str):
+    """Refuse a subject or body that does not compile or render for a sample recipient (HTTP 422)."""
+    values = {**SAMPLE_RECIPIENT, "unsubscribe_url": "https://example.cz/odhlasit"}
+    for field, source in (("subject", subject), ("body", body)):
+        try:
+            _render(source, values)
+        except TemplateSyntaxError as error:
+            raise RuleBroken(f"Template error on line {error.lineno}: {error.message}", field) from None
+        except SecurityError as error:
+            raise RuleBroken(f"Not allowed in a template: {error}", field) from None
+        except TemplateError as error:
+            raise RuleBroken(f"{error.message or error}; the placeholders are {', '.join(PLACEHOLDERS)}.",
+                             field) from None
+        except Exception as error:  # e.g. a division by zero in an expression
+            raise RuleBroken(f"The template fails: {type(error).__name__}: {error}", field) from None
+
+
+def new_mailout(data: dict, now: datetime) -> dict:
+    check_templates(data["subject"], data["body"])
+    return {
+        "id": uuid.uuid4().hex,
+        "subject": data["subject"],
+        "body": data["body"],
+        "format": data["format"],
+        "audience": data["audience"],
+        "status": "draft",
+        "created_at": now,
+        "scheduled_at": None,
+        "started_at": None,
+        "finished_at": None,
+        "total": 0,
+    }
+
+
+def edited_mailout(mailout: dict, data: dict) -> dict:
+    if mailout["status"] != "draft":
+        raise Refused("Only a draft can be changed.")
+    check_templates(data["subject"], data["body"])
+    return {**mailout, **{key: data[key] for key in ("subject", "body", "format", "audience")}}
+
+
+def audience_keys(audience: dict) -> list[str]:
+    return [key for key in ("members", "event", "newsletter") if audience.get(key) not in (None, False)]
+
+
+def recipients(groups: list[list[dict]], unsubscribed: set[str]) -> tuple[list[dict], list[dict]]:
+    """The union of the audience's groups, one per address: (who gets it, who is skipped as unsubscribed)."""
+    chosen: dict[str, dict] = {}
+    for group in groups:
+        for person in group:
+            key = email_key(person["email"])
+            if key and key not in chosen:
+                chosen[key] = {"key": key, "email": person["email"].strip(), "name": person.get("name"),
+                               "organization": person.get("organization")}
+    deliver = [p for key, p in chosen.items() if key not in unsubscribed]
+    skipped = [p for key, p in chosen.items() if key in unsubscribed]
+    return deliver, skipped
+
+
+def ensure_recipients(deliver: list[dict]):
+    if not deliver:
+        raise RuleBroken("The audience has no recipients.", "audience")
+
+
+def scheduled(mailout: dict, at: datetime | None, now: datetime) -> dict:
+    """Sending asked for: now, or at a later time. A mailout is sent once."""
+    if mailout["status"] != "draft":
+        raise Refused(f"The mailout is {mailout['status']}; it can be sent only once.")
+    return {**mailout, "status": "scheduled", "scheduled_at": max(at or now, now)}
+
+
+def started(mailout: dict, total: int, now: datetime) -> dict:
+    return {**mailout, "status": "sending", "started_at": now, "total": total}
+
+
+def paused(mailout: dict) -> dict:
+    if mailout["status"] not in ("scheduled", "sending"):
+        raise Refused(f"The mailout is {mailout['status']}; only a scheduled or sending one can be paused.")
+    return {**mailout, "status": "paused"}
+
+
+def resumed(mailout: dict) -> dict:
+    if mailout["status"] != "paused":
+        raise Refused(f"The mailout is {mailout['status']}, not paused.")
+    return {**mailout, "status": "sending" if mailout["started_at"] else "scheduled"}
+
+
+def cancelled(mailout: dict, now: datetime) -> dict:
+    if mailout["status"] not in ("draft", "scheduled", "sending", "paused"):
+        raise Refused(f"The mailout is {mailout['status']}; there is nothing to cancel.")
+    return {**mailout, "status": "cancelled", "finished_at": now}
+
+
+def is_due(mailout: dict, now: datetime) -> bool:
+    return mailout["status"] == "scheduled" and mailout["scheduled_at"] <= now
+
+
+def finished(mailout: dict, counts: dict[str, int], now: datetime) -> dict | None:
+    """The mailout once nobody waits for their message any more; None while someone does."""
+    if mailout["status"] != "sending" or counts.get("queued", 0):
+        return None
+    return {**mailout, "status": "sent", "finished_at": now}
+
+
+def finished_data(mailout: dict, counts: dict[str, int]) -> dict:
+    return {"id": mailout["id"], "subject": mailout["subject"], "status": mailout["status"],
+            "total": mailout["total"], "sent": counts.get("sent", 0), "failed": counts.get("failed", 0),
+            "skipped": counts.get("skipped", 0), "finished_at": mailout["finished_at"].isoformat()}
+
+
+def message_id(mailout_id: str, recipient_key: str) -> str:
+    """The same for every attempt at one recipient's message, so a rare repeat is recognisable."""
+    digest = hashlib.sha256(recipient_key.encode("utf-8")).hexdigest()[:20]
+    return f"<mailout-{mailout_id}-{digest}@{MESSAGE_ID_DOMAIN}>"
+
+
+def bulk_message(mailout: dict, recipient: dict, unsubscribe_url: str) -> dict:
+    """One recipient's message: text (and HTML from Markdown), with the unsubscribe link and headers."""
+    values = {"email": recipient["email"], "name": recipient.get("name") or "",
+              "organization": recipient.get("organization") or "", "unsubscribe_url": unsubscribe_url}
+    text = _render(mailout["body"], values)
+    if not _uses_unsubscribe_url(mailout["body"]):
+        text = text.rstrip() + UNSUBSCRIBE_FOOTER + unsubscribe_url + "\n"
+    html = None
+    if mailout["format"] == "markdown":
+        html = ('<!doctype html><html lang="cs"><head><meta charset="utf-8"></head><body>'
+                f"{markdown.render(text)}</body></html>")
+    return {
+        "id": f"{mailout['id']}:{recipient['key']}",
+        "to": recipient["email"],
+        "to_name": recipient.get("name"),
+        "subject": " ".join(_render(mailout["subject"], values).split()),
+        "text": text,
+        "html": html,
+        "message_id": message_id(mailout["id"], recipient["key"]),
+        "headers": {"List-Unsubscribe": f"<{unsubscribe_url}>",
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                    "Precedence": "bulk", "Auto-Submitted": "auto-generated"},
+        "attachments": [],
+    }
+
+
+def test_copy(message: dict, to: str) -> dict:
+    return {**message, "to": to, "to_name": None, "subject": f"[TEST] {message['subject']}",
+            "message_id": f"<test-{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>"}
+
+
+def after_failure(attempts: int, rejected: bool, now: datetime) -> tuple[str, datetime | None, bool]:
+    """A recipient after a failed try: (status, next try, hold the address for bulk mail).
+
+    A server's permanent refusal of the recipient (5xx) fails the message at once and puts the
+    address on hold; anything temporary is retried like any mail, until the attempts run out.
+    """
+    if rejected:
+        return "failed", None, True
+    retry_at = next_attempt(attempts, now)
+    return ("queued", retry_at, False) if retry_at else ("failed", None, False)
+
+
+def send_interval(rate: float) -> float:
+    """Seconds between two bulk messages at MAILOUT_RATE messages per second (0: no pause)."""
+    return 1.0 / rate if rate > 0 else 0.0
+
+
+# -- the newsletter and unsubscribing --------------------------------------------------------
+
+CONFIRMATION_RESEND_AFTER = timedelta(minutes=10)
+
+
+def subscription_requested(subscriber: dict | None, email: str, name: str | None,
+                           now: datetime) -> tuple[dict | None, str | None]:
+    """(the subscriber to store, the confirmation token to mail), or (None, None) when nothing is to be done.
+
+    A confirmed subscriber is left alone; a pending one is mailed again only after a while, so
+    that nobody can use the form to flood an address.
+    """
+    if subscriber and subscriber["status"] == "confirmed":
+        return None, None
+    if subscriber and subscriber["status"] == "pending" and now - subscriber["mailed_at"] < CONFIRMATION_RESEND_AFTER:
+        return None, None
+    token = new_token()
+    return {
+        "id": email_key(email), "email": email.strip(), "name": name or (subscriber or {}).get("name"),
+        "status": "pending", "token_hash": token_hash(token), "mailed_at": now,
+        "created_at": (subscriber or {}).get("created_at", now), "confirmed_at": None,
+        "unsubscribed_at": (subscriber or {}).get("unsubscribed_at"),
+    }, token
+
+
+def subscription_confirmed(subscriber: dict, now: datetime) -> dict:
+    if subscriber["status"] == "confirmed":
+        raise Refused("The subscription is confirmed already.")
+    return {**subscriber, "status": "confirmed", "confirmed_at": now, "token_hash": None}
+
+
+def unsubscribed(subscriber: dict | None, email: str, now: datetime) -> dict:
+    base = subscriber or {"id": email_key(email), "email": email.strip(), "name": None, "created_at": now,
+                          "confirmed_at": None, "mailed_at": None}
+    return {**base, "status": "unsubscribed", "unsubscribed_at": now, "token_hash": None}
+
+
+def newsletter_confirmation(subscriber: dict, confirm_url: str) -> dict:
+    """The double opt-in mail: a link to a page with a button."""
+    module = templates.get_template("newsletter_confirmation.txt").make_module(
+        {"name": subscriber.get("name"), "confirm_url": confirm_url})
+    return {"id": f"newsletter-{uuid.uuid4().hex}", "kind": "newsletter_confirmation", "to": subscriber["email"],
+            "to_name": subscriber.get("name"), "subject": module.subject, "text": str(module).lstrip(),
+            "attachments": []}

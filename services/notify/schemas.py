@@ -1,2 +1,22 @@
 """The notify service's boundary schemas: the contract's shapes, re-exported for the service."""
-from nszm.contracts.notify import MailPageSchema, MailQuerySchema, MailSchema  # noqa: F401
+from nszm.contracts.notify import (  # noqa: F401
+    AudienceCountSchema,
+    AudienceSchema,
+    MailoutInputSchema,
+    MailoutPageSchema,
+    MailoutQuerySchema,
+    MailoutSchema,
+    MailPageSchema,
+    MailQuerySchema,
+    MailSchema,
+    PreviewQuerySchema,
+    PreviewSchema,
+    RecipientPageSchema,
+    RecipientQuerySchema,
+    SendSchema,
+    SubscriptionInputSchema,
+    SubscriptionReceiptSchema,
+    SubscriptionResultSchema,
+    TestSendSchema,
+    UnsubscribeResultSchema,
+)

@@ -1,23 +1,35 @@
-"""The notify service's entrypoints: platform events in, one mail each out, retried until delivered."""
+"""The notify service's entrypoints: platform events in, one mail each out, retried until delivered;
+staff mailouts to an audience; the newsletter's double opt-in and unsubscribing."""
 import logging
+import time
 
+import eventlet
+from nameko.dependency_providers import Config
 from nameko.events import event_handler
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
+from nszm.addresses import email_key
 from nszm.contracts import bus
-from nszm.contracts.errors import Conflict, NotFound
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.entrypoints import rpc
 from nszm.schemas import load
-from nszm.service import PlatformService, page
+from nszm.service import PlatformService, enforced, page
 from nszm.storage import utcnow
+from nszm.tokens import token_hash
 from services.notify import domain, schemas
-from services.notify.mailer import MailerProvider
+from services.notify.mailer import MailerProvider, Rejected
 from services.notify.storage import NotifyStoreProvider
 
 log = logging.getLogger(__name__)
 
 DELIVERY_INTERVAL_SECONDS = 1.0
 DELIVERY_BATCH = 50
+MAILOUT_TICK_SECONDS = 1.0
+MAILOUT_BURST_SECONDS = 5.0  # one tick sends for at most this long, so that the service stops promptly
+RECIPIENT_BATCH = 20  # recipients leased at once; pause and cancel take effect between batches
+DEFAULT_MAILOUT_RATE = 10.0
+UNSUBSCRIBE = "unsubscribe"
 
 
 def mails_on(spec: bus.EventSpec):
@@ -29,6 +41,9 @@ class NotifyService(PlatformService):
     name = "notify"
     store = NotifyStoreProvider()
     mailer = MailerProvider()
+    members = RpcProxy("members")
+    events = RpcProxy("events")
+    config = Config()
 
     def _mail(self, spec: bus.EventSpec, envelope: dict):
         try:
@@ -106,3 +121,244 @@ class NotifyService(PlatformService):
                 log.warning("mail %s to %s failed (%s); next attempt at %s", mail["id"], mail["to"], error, retry_at)
             return
         self.store.mark_sent(mail["id"], message_id)
+
+    # -- mailouts ------------------------------------------------------------------------
+
+    def _audience(self, audience: dict) -> tuple[list[dict], list[dict]]:
+        """(who gets it, who is skipped as unsubscribed), asked of the services that know the people."""
+        groups = []
+        if audience.get("members") is not None:
+            groups.append(self.members.mailing_contacts(audience["members"]))
+        if audience.get("event"):
+            try:
+                groups.append(self.events.participants(audience["event"]))
+            except NotFound as missing:
+                raise InvalidInput(missing.detail, {"audience.event.id": [missing.detail]}) from None
+        if audience.get("newsletter"):
+            groups.append(self.store.confirmed_subscribers())
+        keys = {email_key(person["email"]) for group in groups for person in group}
+        return domain.recipients(groups, self.store.held_keys(keys))
+
+    def _with_progress(self, mailout: dict) -> dict:
+        counts = self.store.recipient_counts(mailout["id"]) if mailout["started_at"] else {}
+        return {**mailout, "recipients": mailout["total"] if mailout["started_at"] else mailout.get("recipients", 0),
+                **{status: counts.get(status, 0) for status in ("sent", "failed", "skipped", "queued")}}
+
+    def _view(self, mailout: dict) -> dict:
+        return schemas.MailoutSchema().dump(self._with_progress(mailout))
+
+    def _unsubscribe_url(self, email: str) -> str:
+        token = self.store.signer().sign(UNSUBSCRIBE, email.strip())
+        return f"{self.config['PUBLIC_URL'].rstrip('/')}/api/v1/unsubscribe?token={token}"
+
+    @rpc
+    def audience_count(self, payload):
+        audience = load(schemas.AudienceSchema(), payload)
+        deliver, skipped = self._audience(audience)
+        return schemas.AudienceCountSchema().dump({"recipients": len(deliver), "unsubscribed": len(skipped)})
+
+    @rpc
+    def create_mailout(self, payload):
+        data = load(schemas.MailoutInputSchema(), payload)
+        with enforced():
+            mailout = domain.new_mailout(data, utcnow())
+            deliver, _ = self._audience(data["audience"])
+            domain.ensure_recipients(deliver)
+        mailout["recipients"] = len(deliver)
+        self.store.add_mailout(mailout)
+        return self._view(mailout)
+
+    @rpc
+    def update_mailout(self, mailout_id, payload):
+        before = self.store.get_mailout(str(mailout_id))
+        data = load(schemas.MailoutInputSchema(), payload)
+        with enforced():
+            after = domain.edited_mailout(before, data)
+            deliver, _ = self._audience(data["audience"])
+            domain.ensure_recipients(deliver)
+        after["recipients"] = len(deliver)
+        self.store.change_mailout(before, after)
+        return self._view(after)
+
+    @rpc
+    def list_mailouts(self, query):
+        query = load(schemas.MailoutQuerySchema(), query)
+        items, total = self.store.list_mailouts(page=query["page"], per_page=query["per_page"],
+                                                status=query.get("status"))
+        return schemas.MailoutPageSchema().dump(page([self._with_progress(m) for m in items], total, query))
+
+    @rpc
+    def get_mailout(self, mailout_id):
+        return self._view(self.store.get_mailout(str(mailout_id)))
+
+    @rpc
+    def list_recipients(self, mailout_id, query):
+        query = load(schemas.RecipientQuerySchema(), query)
+        self.store.get_mailout(str(mailout_id))
+        items, total = self.store.list_recipients(str(mailout_id), page=query["page"], per_page=query["per_page"],
+                                                  status=query.get("status"))
+        return schemas.RecipientPageSchema().dump(page(items, total, query))
+
+    def _recipient(self, mailout: dict, email: str) -> dict | None:
+        key = email_key(email)
+        if mailout["started_at"]:
+            return self.store.get_recipient(mailout["id"], key)
+        deliver, skipped = self._audience(mailout["audience"])
+        return next((p for p in deliver + skipped if p["key"] == key), None)
+
+    @rpc
+    def preview(self, mailout_id, query):
+        query = load(schemas.PreviewQuerySchema(), query)
+        mailout = self.store.get_mailout(str(mailout_id))
+        recipient = self._recipient(mailout, query["email"])
+        if recipient is None:
+            raise NotFound(f"{query['email']} is not a recipient of this mailout.")
+        message = domain.bulk_message(mailout, recipient, self._unsubscribe_url(recipient["email"]))
+        return schemas.PreviewSchema().dump(message)
+
+    @rpc
+    def test_send(self, mailout_id, payload):
+        """One copy to a staff address, as its recipient would get it (or as a sample recipient)."""
+        data = load(schemas.TestSendSchema(), payload)
+        mailout = self.store.get_mailout(str(mailout_id))
+        recipient = self._recipient(mailout, data["email"]) or {
+            **domain.SAMPLE_RECIPIENT, "key": email_key(data["email"])}
+        message = domain.bulk_message(mailout, recipient, self._unsubscribe_url(data["email"]))
+        mail = {**domain.test_copy(message, data["email"]), "id": f"test-{mailout['id']}-{time.time_ns()}",
+                "kind": "mailout_test"}
+        self.store.enqueue(mail)
+        self.deliver(mail["id"])
+        return schemas.MailSchema().dump(self.store.get(mail["id"]))
+
+    def _transition(self, mailout_id, change) -> dict:
+        before = self.store.get_mailout(str(mailout_id))
+        with enforced():
+            after = change(before)
+        events = []
+        if after["status"] == "cancelled":
+            events = [bus.envelope(bus.MAILOUT_FINISHED, domain.finished_data(
+                after, self.store.recipient_counts(after["id"])))]
+        self.store.change_mailout(before, after, events)
+        self.publish(events)
+        return self._view(after)
+
+    @rpc
+    def send_mailout(self, mailout_id, payload=None):
+        options = load(schemas.SendSchema(), payload or {})
+        return self._transition(mailout_id, lambda m: domain.scheduled(m, options.get("at"), utcnow()))
+
+    @rpc
+    def pause_mailout(self, mailout_id):
+        return self._transition(mailout_id, domain.paused)
+
+    @rpc
+    def resume_mailout(self, mailout_id):
+        return self._transition(mailout_id, domain.resumed)
+
+    @rpc
+    def cancel_mailout(self, mailout_id):
+        return self._transition(mailout_id, lambda m: domain.cancelled(m, utcnow()))
+
+    @timer(interval=MAILOUT_TICK_SECONDS)
+    def run_mailouts(self):
+        """Start the mailouts that are due, then send for a while; also resumes after any restart."""
+        for mailout in self.store.mailouts_in("scheduled"):
+            if domain.is_due(mailout, utcnow()):
+                self._start(mailout)
+        deadline = time.monotonic() + MAILOUT_BURST_SECONDS
+        for mailout in self.store.mailouts_in("sending"):
+            self._send_some(mailout["id"], deadline)
+            self._finish_if_done(mailout["id"])
+
+    def _start(self, mailout: dict):
+        deliver, skipped = self._audience(mailout["audience"])
+        self.store.freeze_recipients(mailout["id"], deliver, skipped)
+        try:
+            self.store.change_mailout(mailout, domain.started(mailout, len(deliver) + len(skipped), utcnow()))
+        except Conflict:  # paused or cancelled meanwhile: the frozen list waits
+            pass
+
+    def _send_some(self, mailout_id: str, deadline: float):
+        interval = domain.send_interval(float(self.config.get("MAILOUT_RATE") or DEFAULT_MAILOUT_RATE))
+        session = self.mailer.session()
+        next_at = time.monotonic()
+        try:
+            while time.monotonic() < deadline:
+                mailout = self.store.get_mailout(mailout_id)
+                batch = self.store.claim_recipients(mailout_id, RECIPIENT_BATCH) if mailout["status"] == "sending" else []
+                if not batch:
+                    return
+                for n, recipient in enumerate(batch):
+                    if time.monotonic() >= deadline:
+                        self.store.release_recipients([r["id"] for r in batch[n:]])
+                        return
+                    eventlet.sleep(max(0.0, next_at - time.monotonic()))
+                    next_at = max(next_at + interval, time.monotonic())
+                    self._send_one(mailout, recipient, session)
+        finally:
+            session.close()
+
+    def _send_one(self, mailout: dict, recipient: dict, session):
+        message = domain.bulk_message(mailout, recipient, self._unsubscribe_url(recipient["email"]))
+        try:
+            message_id = self.mailer.send(message, session)
+        except Exception as error:
+            status, retry_at, hold = domain.after_failure(recipient["attempts"] + 1, isinstance(error, Rejected),
+                                                          utcnow())
+            self.store.recipient_failed(recipient, status, retry_at, f"{type(error).__name__}: {error}", hold)
+            log.warning("mailout %s to %s failed (%s): %s", mailout["id"], recipient["email"], status, error)
+            return
+        self.store.recipient_sent(recipient["id"], message_id)
+
+    def _finish_if_done(self, mailout_id: str):
+        mailout = self.store.get_mailout(mailout_id)
+        counts = self.store.recipient_counts(mailout_id)
+        done = domain.finished(mailout, counts, utcnow())
+        if done is None:
+            return
+        announcement = bus.envelope(bus.MAILOUT_FINISHED, domain.finished_data(done, counts))
+        try:
+            self.store.change_mailout(mailout, done, [announcement])
+        except Conflict:
+            return
+        self.publish([announcement])
+
+    # -- the newsletter and unsubscribing --------------------------------------------------
+
+    @rpc
+    def subscribe(self, payload):
+        """Double opt-in; the answer is the same whether or not the address was known."""
+        data = load(schemas.SubscriptionInputSchema(), payload)
+        existing = self.store.get_subscriber(email_key(data["email"]))
+        subscriber, token = domain.subscription_requested(existing, data["email"], data.get("name"), utcnow())
+        if subscriber is not None:
+            confirm_url = f"{self.config['PUBLIC_URL'].rstrip('/')}/api/v1/newsletter/confirm?token={token}"
+            mail = domain.newsletter_confirmation(subscriber, confirm_url)
+            self.store.save_subscriber(subscriber, mail)
+            self.deliver(mail["id"])
+        return schemas.SubscriptionReceiptSchema().dump({"status": "confirmation_sent"})
+
+    @rpc
+    def confirm_subscription(self, token):
+        subscriber = self.store.subscriber_by_token(token_hash(token)) if isinstance(token, str) and token else None
+        if subscriber is None:
+            raise NotFound("This confirmation link is not valid (or was used already).")
+        with enforced():
+            confirmed = domain.subscription_confirmed(subscriber, utcnow())
+        announcement = bus.envelope(bus.NEWSLETTER_SUBSCRIBED, {"email": confirmed["email"],
+                                                                "name": confirmed.get("name")})
+        self.store.save_subscriber(confirmed, events=[announcement], lift_unsubscribe=True)
+        self.publish([announcement])
+        return schemas.SubscriptionResultSchema().dump({"status": "subscribed"})
+
+    @rpc
+    def unsubscribe(self, token):
+        email = self.store.signer().value(UNSUBSCRIBE, token) if isinstance(token, str) and token else None
+        if not email:
+            raise NotFound("This unsubscribe link is not valid.")
+        subscriber = domain.unsubscribed(self.store.get_subscriber(email_key(email)), email, utcnow())
+        announcement = bus.envelope(bus.NEWSLETTER_UNSUBSCRIBED, {"email": subscriber["email"],
+                                                                  "name": subscriber.get("name")})
+        self.store.unsubscribe(subscriber, [announcement])
+        self.publish([announcement])
+        return schemas.UnsubscribeResultSchema().dump({"status": "unsubscribed"})

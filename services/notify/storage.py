@@ -1,12 +1,20 @@
-"""The notify store: the mail queue. A mail's id is the id of the event that caused it."""
+"""The notify store: the mail queue, mailouts with their recipients, subscribers and held addresses.
+
+A transactional mail's id is the id of the event that caused it; a mailout recipient's id is
+`<mailout id>:<address key>`, so freezing an audience twice stores each recipient once.
+"""
+import uuid
 from datetime import datetime, timedelta
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from nszm.contracts.errors import Conflict, NotFound
+from nszm.links import LinkSigner
 from nszm.storage import ServiceStore, StoreProvider, from_document, to_document, utcnow
 
 CLAIM_LEASE = timedelta(minutes=2)
+RECIPIENT_LEASE = timedelta(seconds=30)
 
 
 class NotifyStore(ServiceStore):
@@ -15,12 +23,29 @@ class NotifyStore(ServiceStore):
     def __init__(self, client, db_name):
         super().__init__(client, db_name)
         self.mails = self.collection("mails")
+        self.mailouts = self.collection("mailouts")
+        self.recipients = self.collection("recipients")
+        self.subscribers = self.collection("subscribers")
+        self.holds = self.collection("holds")
+        self._signer = None
 
     def ensure_indexes(self):
         super().ensure_indexes()
         # next_attempt_at exists only while a mail waits for delivery: the index holds just those.
         self.mails.create_index([("next_attempt_at", ASCENDING)], sparse=True)
         self.mails.create_index("to")
+        self.mailouts.create_index([("status", ASCENDING), ("scheduled_at", ASCENDING)])
+        self.mailouts.create_index([("created_at", DESCENDING)])
+        self.recipients.create_index([("mailout_id", ASCENDING), ("status", ASCENDING)])
+        self.recipients.create_index([("mailout_id", ASCENDING), ("next_attempt_at", ASCENDING)], sparse=True)
+        self.recipients.create_index("claim", sparse=True)
+        self.subscribers.create_index("token_hash", sparse=True)
+        self.subscribers.create_index("status")
+
+    def signer(self) -> LinkSigner:
+        if self._signer is None:
+            self._signer = LinkSigner(self.secret("links"))
+        return self._signer
 
     def enqueue(self, mail: dict) -> bool:
         """Queue a mail; False when this mail (this event) was queued before."""
@@ -80,6 +105,148 @@ class NotifyStore(ServiceStore):
 
     def mails_to(self, address: str) -> list[dict]:
         return [from_document(d) for d in self.mails.find({"to": address}).sort("created_at", ASCENDING)]
+
+
+    # -- mailouts ------------------------------------------------------------------------
+
+    def add_mailout(self, mailout: dict):
+        self.mailouts.insert_one(to_document(mailout))
+
+    def get_mailout(self, mailout_id: str) -> dict:
+        mailout = from_document(self.mailouts.find_one({"_id": mailout_id}))
+        if mailout is None:
+            raise NotFound(f"No mailout '{mailout_id}'.")
+        return mailout
+
+    def list_mailouts(self, *, page: int, per_page: int, status=None):
+        query = {"status": status} if status else {}
+        total = self.mailouts.count_documents(query)
+        cursor = self.mailouts.find(query).sort([("created_at", DESCENDING), ("_id", ASCENDING)])
+        return [from_document(d) for d in cursor.skip((page - 1) * per_page).limit(per_page)], total
+
+    def mailouts_in(self, *statuses: str) -> list[dict]:
+        return [from_document(d) for d in self.mailouts.find({"status": {"$in": list(statuses)}})]
+
+    def change_mailout(self, before: dict, after: dict, events=()):
+        """Store `after` if the mailout is still as `before` left it (status); its events with it."""
+        def work(session):
+            result = self.mailouts.replace_one({"_id": before["id"], "status": before["status"]},
+                                               to_document(after), session=session)
+            if result.matched_count != 1:
+                raise Conflict("The mailout changed meanwhile; reload it and try again.")
+            self.record_events(list(events), session)
+
+        self.atomically(work)
+
+    def held_keys(self, keys) -> set[str]:
+        """Of these address keys, those that get no bulk mail (unsubscribed, or refused by their server)."""
+        keys = list(keys)
+        found: set[str] = set()
+        for start in range(0, len(keys), 1000):
+            found |= {d["_id"] for d in self.holds.find({"_id": {"$in": keys[start:start + 1000]}}, {"_id": 1})}
+        return found
+
+    def hold(self, key: str, email: str, reason: str, session=None):
+        self.holds.update_one({"_id": key}, {"$setOnInsert": {"email": email, "reason": reason, "at": utcnow()}},
+                              upsert=True, session=session)
+
+    def confirmed_subscribers(self) -> list[dict]:
+        return [{"email": d["email"], "name": d.get("name"), "organization": None}
+                for d in self.subscribers.find({"status": "confirmed"}, {"email": 1, "name": 1})]
+
+    def freeze_recipients(self, mailout_id: str, deliver: list[dict], skipped: list[dict]):
+        """Store the audience as it is now; recipients stored already (a retried freeze) stay as they are."""
+        now = utcnow()
+        documents = [
+            {"_id": f"{mailout_id}:{p['key']}", "mailout_id": mailout_id, "key": p["key"], "email": p["email"],
+             "name": p.get("name"), "organization": p.get("organization"), "status": status, "attempts": 0,
+             "last_error": None, "sent_at": None, "message_id": None, "created_at": now,
+             **({"next_attempt_at": now, "claimed_until": now - timedelta(seconds=1)} if status == "queued" else {})}
+            for group, status in ((deliver, "queued"), (skipped, "skipped")) for p in group
+        ]
+        for start in range(0, len(documents), 1000):
+            try:
+                self.recipients.insert_many(documents[start:start + 1000], ordered=False)
+            except BulkWriteError as error:
+                if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+                    raise
+
+    def claim_recipients(self, mailout_id: str, limit: int) -> list[dict]:
+        """Lease up to `limit` recipients whose message is due; another sender cannot take them meanwhile."""
+        now = utcnow()
+        due = {"mailout_id": mailout_id, "next_attempt_at": {"$lte": now}, "claimed_until": {"$lt": now}}
+        ids = [d["_id"] for d in self.recipients.find(due, {"_id": 1}).sort("next_attempt_at", ASCENDING).limit(limit)]
+        if not ids:
+            return []
+        claim = uuid.uuid4().hex
+        self.recipients.update_many({**due, "_id": {"$in": ids}},
+                                    {"$set": {"claimed_until": now + RECIPIENT_LEASE, "claim": claim}})
+        return [from_document(d) for d in self.recipients.find({"claim": claim}).sort("next_attempt_at", ASCENDING)]
+
+    def recipient_sent(self, recipient_id: str, message_id: str):
+        self.recipients.update_one({"_id": recipient_id}, {
+            "$set": {"status": "sent", "sent_at": utcnow(), "message_id": message_id},
+            "$unset": {"next_attempt_at": "", "claim": ""}, "$inc": {"attempts": 1}})
+
+    def recipient_failed(self, recipient: dict, status: str, retry_at: datetime | None, error: str, hold: bool):
+        changes = {"status": status, "last_error": error[:1000], "claimed_until": utcnow()}
+        update = {"$set": changes, "$inc": {"attempts": 1}, "$unset": {"claim": ""}}
+        if retry_at is None:
+            update["$unset"]["next_attempt_at"] = ""
+        else:
+            changes["next_attempt_at"] = retry_at
+        self.recipients.update_one({"_id": recipient["id"]}, update)
+        if hold:
+            self.hold(recipient["key"], recipient["email"], "refused")
+
+    def release_recipients(self, recipient_ids: list[str]):
+        """Give leased recipients back at once (pause, cancel, shutdown) instead of at the lease's end."""
+        self.recipients.update_many({"_id": {"$in": recipient_ids}},
+                                    {"$set": {"claimed_until": utcnow()}, "$unset": {"claim": ""}})
+
+    def recipient_counts(self, mailout_id: str) -> dict[str, int]:
+        grouped = self.recipients.aggregate([{"$match": {"mailout_id": mailout_id}},
+                                             {"$group": {"_id": "$status", "n": {"$sum": 1}}}])
+        return {d["_id"]: d["n"] for d in grouped}
+
+    def get_recipient(self, mailout_id: str, key: str) -> dict | None:
+        return from_document(self.recipients.find_one({"_id": f"{mailout_id}:{key}"}))
+
+    def list_recipients(self, mailout_id: str, *, page: int, per_page: int, status=None):
+        query = {"mailout_id": mailout_id, **({"status": status} if status else {})}
+        total = self.recipients.count_documents(query)
+        cursor = self.recipients.find(query).sort("_id", ASCENDING).skip((page - 1) * per_page).limit(per_page)
+        return [from_document(d) for d in cursor], total
+
+    # -- subscribers --------------------------------------------------------------------
+
+    def get_subscriber(self, key: str) -> dict | None:
+        return from_document(self.subscribers.find_one({"_id": key}))
+
+    def subscriber_by_token(self, hashed: str) -> dict | None:
+        return from_document(self.subscribers.find_one({"token_hash": hashed})) if hashed else None
+
+    def save_subscriber(self, subscriber: dict, mail: dict | None = None, events=(), lift_unsubscribe=False):
+        """Store a subscriber with the mail it causes and its events, all or nothing."""
+        def work(session):
+            self.subscribers.replace_one({"_id": subscriber["id"]}, to_document(subscriber), upsert=True,
+                                         session=session)
+            if lift_unsubscribe:
+                self.holds.delete_one({"_id": subscriber["id"], "reason": "unsubscribed"}, session=session)
+            self.record_events(list(events), session)
+
+        self.atomically(work)
+        if mail is not None:
+            self.enqueue(mail)
+
+    def unsubscribe(self, subscriber: dict, events=()):
+        def work(session):
+            self.subscribers.replace_one({"_id": subscriber["id"]}, to_document(subscriber), upsert=True,
+                                         session=session)
+            self.hold(subscriber["id"], subscriber["email"], "unsubscribed", session=session)
+            self.record_events(list(events), session)
+
+        self.atomically(work)
 
 
 class NotifyStoreProvider(StoreProvider):

@@ -1,12 +1,12 @@
 """Rules of good practice and of the NEJpraxe public vote."""
-import hashlib
 import re
-import secrets
 import uuid
 from datetime import datetime, timedelta
 
 from nszm import czech
+from nszm.addresses import email_key
 from nszm.rules import Refused, RuleBroken
+from nszm.tokens import new_token, token_hash
 
 MIN_WORD = 2
 CONFIRMATION_VALIDITY = timedelta(hours=48)
@@ -104,22 +104,18 @@ def close_early(competition: dict, now: datetime) -> dict:
     return {**competition, "voting_closes_at": now}
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def new_vote(competition: dict, practice: str, email: str, now: datetime) -> tuple[dict, str]:
     """An unconfirmed vote and its single-use confirmation token (only its hash is stored)."""
     ensure_open(competition, now)
     if practice not in {n["practice"] for n in competition["nominees"]}:
         raise RuleBroken("Not a nominee of this competition.", "practice")
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     vote = {
         "id": uuid.uuid4().hex,
         "competition_id": competition["id"],
         "practice": practice,
         "email": email,
-        "email_key": email.strip().casefold(),
+        "email_key": email_key(email),
         "token_hash": token_hash(token),
         "created_at": now,
         "expires_at": min(now + CONFIRMATION_VALIDITY, competition["voting_closes_at"]),

@@ -52,6 +52,9 @@ class Client:
     def patch(self, path, **kwargs):
         return self.request("PATCH", path, **kwargs)
 
+    def put(self, path, **kwargs):
+        return self.request("PUT", path, **kwargs)
+
 
 def ready(url: str) -> bool:
     try:
