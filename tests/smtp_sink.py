@@ -3,7 +3,8 @@
     python -m tests.smtp_sink PORT DIRECTORY
 
 Files are named after the recipient and numbered in the order the server accepted the
-messages (`<recipient>--<number>-<random>.eml`), so that order never depends on file times. A recipient containing "+flaky" is refused once per message with a temporary 451, so the
+messages (`<recipient>--<number>-<random>.eml`), so that order never depends on file times.
+A recipient containing "+reject" is refused for good (550) at RCPT. A recipient containing "+flaky" is refused once per message with a temporary 451, so the
 tests can watch delivery being retried.
 """
 import email
@@ -27,6 +28,12 @@ class StoringHandler:
         self.directory = directory
         self.refused: set[str] = set()
         self.accepted = itertools.count(1)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if "+reject" in address:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         content = envelope.original_content or envelope.content

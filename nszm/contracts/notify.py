@@ -87,7 +87,8 @@ class MailoutInputSchema(Schema):
 
 class AudienceCountSchema(Schema):
     recipients = fields.Integer(required=True, metadata={"description": "distinct addresses that will get it"})
-    unsubscribed = fields.Integer(required=True, metadata={"description": "addresses skipped: no bulk mail"})
+    held = fields.Integer(required=True, metadata={
+        "description": "addresses skipped because they get no bulk mail (unsubscribed, or refused by their server)"})
 
 
 class MailoutSchema(Schema):

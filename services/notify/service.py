@@ -155,7 +155,7 @@ class NotifyService(PlatformService):
     def audience_count(self, payload):
         audience = load(schemas.AudienceSchema(), payload)
         deliver, skipped = self._audience(audience)
-        return schemas.AudienceCountSchema().dump({"recipients": len(deliver), "unsubscribed": len(skipped)})
+        return schemas.AudienceCountSchema().dump({"recipients": len(deliver), "held": len(skipped)})
 
     @rpc
     def create_mailout(self, payload):

@@ -205,3 +205,24 @@ def test_newsletter_and_unsubscribe_errors(public, platform):
     for address in ("nova@example.cz", factories.unique_word() + "@example.cz"):
         answer = public.post("/api/v1/newsletter/subscriptions", json={"email": address, "name": "Nová"})
         assert (answer.status_code, answer.json()) == (202, {"status": "confirmation_sent"})
+
+
+def test_a_permanent_refusal_fails_that_recipient_and_holds_the_address(staff, public, smtp_sink):
+    domain = mail_domain()
+    region = "Zlínský kraj"
+    refused = f"nikdo+reject@{domain}"
+    join(staff, public, type="microregion", region=region, contact={"name": "Nikdo", "email": refused})
+    join(staff, public, type="microregion", region=region, contact={"name": "Někdo", "email": f"nekdo@{domain}"})
+    audience = {"members": {"type": ["microregion"], "region": [region]}}
+    first = mailout(staff, audience)
+    staff.post(f"/api/v1/mailouts/{first['id']}/send")
+    done = sent(staff, first["id"])
+    assert done["failed"] == 1 and done["sent"] == done["total"] - 1
+    [failure] = staff.get(f"/api/v1/mailouts/{first['id']}/recipients", params={"status": "failed"}).json()["items"]
+    assert failure["email"] == refused and "550" in failure["last_error"] and failure["attempts"] == 1
+    assert staff.post("/api/v1/mailouts/audience-count", json=audience).json()["held"] >= 1
+    second = mailout(staff, audience)
+    staff.post(f"/api/v1/mailouts/{second['id']}/send")
+    assert sent(staff, second["id"])["skipped"] >= 1
+    skipped = staff.get(f"/api/v1/mailouts/{second['id']}/recipients", params={"status": "skipped"}).json()
+    assert refused in [r["email"] for r in skipped["items"]]
