@@ -40,6 +40,7 @@ token: $(RUNTIME)
 
 bench: $(TESTING)
 	$(PY) -m bench.run
+	$(PY) -m bench.mailout
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

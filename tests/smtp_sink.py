@@ -37,10 +37,11 @@ class StoringHandler:
 
     async def handle_DATA(self, server, session, envelope):
         content = envelope.original_content or envelope.content
-        message_id = email.message_from_bytes(content)["Message-ID"]
-        if any("+flaky" in rcpt for rcpt in envelope.rcpt_tos) and message_id not in self.refused:
-            self.refused.add(message_id)
-            return "451 4.3.0 Try again later"
+        if any("+flaky" in rcpt for rcpt in envelope.rcpt_tos):
+            message_id = email.message_from_bytes(content)["Message-ID"]
+            if message_id not in self.refused:
+                self.refused.add(message_id)
+                return "451 4.3.0 Try again later"
         number = next(self.accepted)
         for rcpt in envelope.rcpt_tos:
             # Written aside, then renamed: a reader never sees half a message.

@@ -224,8 +224,32 @@ def scheduled(mailout: dict, at: datetime | None, now: datetime) -> dict:
     return {**mailout, "status": "scheduled", "scheduled_at": max(at or now, now)}
 
 
-def started(mailout: dict, total: int, now: datetime) -> dict:
-    return {**mailout, "status": "sending", "started_at": now, "total": total}
+def started(mailout: dict, deliver: int, skipped: int, now: datetime) -> dict:
+    """Sending begins with the audience frozen: `deliver` to send to, `skipped` held addresses."""
+    return {**mailout, "status": "sending", "started_at": now, "total": deliver + skipped, "cursor": 0,
+            "progress": {"sent": 0, "failed": 0, "skipped": skipped}}
+
+
+def progress(mailout: dict) -> dict:
+    """What a progress bar shows: counts by recipient state (exact once finished, running totals before)."""
+    counts = {key: mailout.get("progress", {}).get(key, 0) for key in ("sent", "failed", "skipped")}
+    started = mailout["started_at"] is not None
+    queued = max(mailout["total"] - sum(counts.values()), 0) if started and mailout["status"] != "sent" else 0
+    return {**counts, "queued": queued,
+            "recipients": mailout["total"] if started else mailout.get("recipients", 0)}
+
+
+def is_due(recipient: dict, now: datetime) -> bool:
+    return recipient["status"] == "queued" and recipient["next_attempt_at"] <= now
+
+
+def range_revisit(outcomes: list[tuple[str, datetime | None]]) -> datetime | None:
+    """When a sender's range needs another visit: the earliest retry of anyone still queued in it."""
+    return min((retry_at for status, retry_at in outcomes if status == "queued" and retry_at), default=None)
+
+
+def tally(outcomes: list[tuple[str, datetime | None]]) -> dict[str, int]:
+    return {status: sum(1 for s, _ in outcomes if s == status) for status in ("sent", "failed")}
 
 
 def paused(mailout: dict) -> dict:
@@ -246,7 +270,7 @@ def cancelled(mailout: dict, now: datetime) -> dict:
     return {**mailout, "status": "cancelled", "finished_at": now}
 
 
-def is_due(mailout: dict, now: datetime) -> bool:
+def is_time_to_start(mailout: dict, now: datetime) -> bool:
     return mailout["status"] == "scheduled" and mailout["scheduled_at"] <= now
 
 
@@ -254,7 +278,8 @@ def finished(mailout: dict, counts: dict[str, int], now: datetime) -> dict | Non
     """The mailout once nobody waits for their message any more; None while someone does."""
     if mailout["status"] != "sending" or counts.get("queued", 0):
         return None
-    return {**mailout, "status": "sent", "finished_at": now}
+    return {**mailout, "status": "sent", "finished_at": now,
+            "progress": {key: counts.get(key, 0) for key in ("sent", "failed", "skipped")}}
 
 
 def finished_data(mailout: dict, counts: dict[str, int]) -> dict:

@@ -19,6 +19,7 @@ from nszm.storage import utcnow
 from nszm.tokens import token_hash
 from services.notify import domain, schemas
 from services.notify.mailer import MailerProvider, Rejected
+from services.notify.sentlog import SentLog
 from services.notify.storage import NotifyStoreProvider
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,8 @@ DELIVERY_INTERVAL_SECONDS = 1.0
 DELIVERY_BATCH = 50
 MAILOUT_TICK_SECONDS = 1.0
 MAILOUT_BURST_SECONDS = 5.0  # one tick sends for at most this long, so that the service stops promptly
-RECIPIENT_BATCH = 20  # recipients leased at once; pause and cancel take effect between batches
+RECIPIENT_BATCH = 50  # recipients leased at once; pause and cancel take effect between batches
+UNRECORDED_LIMIT = 5  # accepted messages not yet recorded as sent, at most: what a crash can repeat
 DEFAULT_MAILOUT_RATE = 10.0
 UNSUBSCRIBE = "unsubscribe"
 
@@ -140,9 +142,7 @@ class NotifyService(PlatformService):
         return domain.recipients(groups, self.store.held_keys(keys))
 
     def _with_progress(self, mailout: dict) -> dict:
-        counts = self.store.recipient_counts(mailout["id"]) if mailout["started_at"] else {}
-        return {**mailout, "recipients": mailout["total"] if mailout["started_at"] else mailout.get("recipients", 0),
-                **{status: counts.get(status, 0) for status in ("sent", "failed", "skipped", "queued")}}
+        return {**mailout, **domain.progress(mailout)}
 
     def _view(self, mailout: dict) -> dict:
         return schemas.MailoutSchema().dump(self._with_progress(mailout))
@@ -263,7 +263,7 @@ class NotifyService(PlatformService):
     def run_mailouts(self):
         """Start the mailouts that are due, then send for a while; also resumes after any restart."""
         for mailout in self.store.mailouts_in("scheduled"):
-            if domain.is_due(mailout, utcnow()):
+            if domain.is_time_to_start(mailout, utcnow()):
                 self._start(mailout)
         deadline = time.monotonic() + MAILOUT_BURST_SECONDS
         for mailout in self.store.mailouts_in("sending"):
@@ -274,31 +274,41 @@ class NotifyService(PlatformService):
         deliver, skipped = self._audience(mailout["audience"])
         self.store.freeze_recipients(mailout["id"], deliver, skipped)
         try:
-            self.store.change_mailout(mailout, domain.started(mailout, len(deliver) + len(skipped), utcnow()))
+            self.store.change_mailout(mailout, domain.started(mailout, len(deliver), len(skipped), utcnow()))
         except Conflict:  # paused or cancelled meanwhile: the frozen list waits
             pass
 
     def _send_some(self, mailout_id: str, deadline: float):
-        interval = domain.send_interval(float(self.config.get("MAILOUT_RATE") or DEFAULT_MAILOUT_RATE))
+        rate = self.config.get("MAILOUT_RATE")
+        interval = domain.send_interval(DEFAULT_MAILOUT_RATE if rate in (None, "") else float(rate))
         session = self.mailer.session()
+        sent_log = SentLog(self.store.recipients_sent, UNRECORDED_LIMIT)
         next_at = time.monotonic()
         try:
             while time.monotonic() < deadline:
                 mailout = self.store.get_mailout(mailout_id)
-                batch = self.store.claim_recipients(mailout_id, RECIPIENT_BATCH) if mailout["status"] == "sending" else []
-                if not batch:
+                if mailout["status"] != "sending":
                     return
-                for n, recipient in enumerate(batch):
-                    if time.monotonic() >= deadline:
-                        self.store.release_recipients([r["id"] for r in batch[n:]])
-                        return
+                lease, queued = self.store.claim_range(mailout_id, RECIPIENT_BATCH)
+                if lease is None:
+                    return
+                outcomes = []
+                for recipient in queued:
+                    if time.monotonic() >= deadline or not domain.is_due(recipient, utcnow()):
+                        outcomes.append(("queued", recipient["next_attempt_at"]))
+                        continue
                     eventlet.sleep(max(0.0, next_at - time.monotonic()))
                     next_at = max(next_at + interval, time.monotonic())
-                    self._send_one(mailout, recipient, session)
+                    outcomes.append(self._send_one(mailout, recipient, session, sent_log))
+                sent_log.close()
+                self.store.settle_range(lease, domain.range_revisit(outcomes))
+                self.store.add_progress(mailout_id, **domain.tally(outcomes))
         finally:
             session.close()
+            sent_log.close()
 
-    def _send_one(self, mailout: dict, recipient: dict, session):
+    def _send_one(self, mailout: dict, recipient: dict, session, sent_log: SentLog) -> tuple[str, object]:
+        """Send one recipient's message; (its status now, when to try again if it is still queued)."""
         message = domain.bulk_message(mailout, recipient, self._unsubscribe_url(recipient["email"]))
         try:
             message_id = self.mailer.send(message, session)
@@ -307,10 +317,13 @@ class NotifyService(PlatformService):
                                                           utcnow())
             self.store.recipient_failed(recipient, status, retry_at, f"{type(error).__name__}: {error}", hold)
             log.warning("mailout %s to %s failed (%s): %s", mailout["id"], recipient["email"], status, error)
-            return
-        self.store.recipient_sent(recipient["id"], message_id)
+            return status, retry_at
+        sent_log.add(recipient["id"], message_id)
+        return "sent", None
 
     def _finish_if_done(self, mailout_id: str):
+        if self.store.ranges_left(mailout_id):
+            return
         mailout = self.store.get_mailout(mailout_id)
         counts = self.store.recipient_counts(mailout_id)
         done = domain.finished(mailout, counts, utcnow())

@@ -1,20 +1,24 @@
 """The notify store: the mail queue, mailouts with their recipients, subscribers and held addresses.
 
-A transactional mail's id is the id of the event that caused it; a mailout recipient's id is
-`<mailout id>:<address key>`, so freezing an audience twice stores each recipient once.
+A transactional mail's id is the id of the event that caused it. A mailout's recipients are
+numbered when its audience is frozen (`<mailout id>:<number>`); senders lease ranges of numbers,
+so a sender's reads and writes touch recipients by id only.
 """
-import uuid
 from datetime import datetime, timedelta
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo.errors import DuplicateKeyError
 
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.links import LinkSigner
 from nszm.storage import ServiceStore, StoreProvider, from_document, to_document, utcnow
 
 CLAIM_LEASE = timedelta(minutes=2)
-RECIPIENT_LEASE = timedelta(seconds=30)
+RANGE_LEASE = timedelta(seconds=30)
+
+
+def _recipient_id(mailout_id: str, seq: int) -> str:
+    return f"{mailout_id}:{seq:07d}"
 
 
 class NotifyStore(ServiceStore):
@@ -25,6 +29,7 @@ class NotifyStore(ServiceStore):
         self.mails = self.collection("mails")
         self.mailouts = self.collection("mailouts")
         self.recipients = self.collection("recipients")
+        self.claims = self.collection("claims")
         self.subscribers = self.collection("subscribers")
         self.holds = self.collection("holds")
         self._signer = None
@@ -36,9 +41,9 @@ class NotifyStore(ServiceStore):
         self.mails.create_index("to")
         self.mailouts.create_index([("status", ASCENDING), ("scheduled_at", ASCENDING)])
         self.mailouts.create_index([("created_at", DESCENDING)])
-        self.recipients.create_index([("mailout_id", ASCENDING), ("status", ASCENDING)])
-        self.recipients.create_index([("mailout_id", ASCENDING), ("next_attempt_at", ASCENDING)], sparse=True)
-        self.recipients.create_index("claim", sparse=True)
+        self.recipients.create_index([("mailout_id", ASCENDING), ("seq", ASCENDING)])
+        self.recipients.create_index([("mailout_id", ASCENDING), ("key", ASCENDING)])
+        self.claims.create_index("mailout_id")
         self.subscribers.create_index("token_hash", sparse=True)
         self.subscribers.create_index("status")
 
@@ -155,54 +160,77 @@ class NotifyStore(ServiceStore):
                 for d in self.subscribers.find({"status": "confirmed"}, {"email": 1, "name": 1})]
 
     def freeze_recipients(self, mailout_id: str, deliver: list[dict], skipped: list[dict]):
-        """Store the audience as it is now; recipients stored already (a retried freeze) stay as they are."""
+        """Store the audience as it is now, numbered; a freeze cut short by a crash is replaced whole."""
+        self.recipients.delete_many({"mailout_id": mailout_id})
         now = utcnow()
         documents = [
-            {"_id": f"{mailout_id}:{p['key']}", "mailout_id": mailout_id, "key": p["key"], "email": p["email"],
-             "name": p.get("name"), "organization": p.get("organization"), "status": status, "attempts": 0,
-             "last_error": None, "sent_at": None, "message_id": None, "created_at": now,
-             **({"next_attempt_at": now, "claimed_until": now - timedelta(seconds=1)} if status == "queued" else {})}
-            for group, status in ((deliver, "queued"), (skipped, "skipped")) for p in group
+            {"_id": _recipient_id(mailout_id, seq), "mailout_id": mailout_id, "seq": seq, "key": p["key"],
+             "email": p["email"], "name": p.get("name"), "organization": p.get("organization"), "status": status,
+             "attempts": 0, "last_error": None, "sent_at": None, "message_id": None,
+             **({"next_attempt_at": now} if status == "queued" else {})}
+            for seq, (p, status) in enumerate([(p, "queued") for p in deliver] + [(p, "skipped") for p in skipped])
         ]
         for start in range(0, len(documents), 1000):
-            try:
-                self.recipients.insert_many(documents[start:start + 1000], ordered=False)
-            except BulkWriteError as error:
-                if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
-                    raise
+            self.recipients.insert_many(documents[start:start + 1000])
 
-    def claim_recipients(self, mailout_id: str, limit: int) -> list[dict]:
-        """Lease up to `limit` recipients whose message is due; another sender cannot take them meanwhile."""
+    def claim_range(self, mailout_id: str, size: int) -> tuple[dict | None, list[dict]]:
+        """Lease a range of recipients: one whose sender's lease ran out, else the next one never handed out.
+
+        Returns the lease and the range's recipients still queued; (None, []) when there is none.
+        A dead sender's range comes back when its lease ends; a range with retries left comes
+        back when the earliest retry is due.
+        """
         now = utcnow()
-        due = {"mailout_id": mailout_id, "next_attempt_at": {"$lte": now}, "claimed_until": {"$lt": now}}
-        ids = [d["_id"] for d in self.recipients.find(due, {"_id": 1}).sort("next_attempt_at", ASCENDING).limit(limit)]
-        if not ids:
-            return []
-        claim = uuid.uuid4().hex
-        self.recipients.update_many({**due, "_id": {"$in": ids}},
-                                    {"$set": {"claimed_until": now + RECIPIENT_LEASE, "claim": claim}})
-        return [from_document(d) for d in self.recipients.find({"claim": claim}).sort("next_attempt_at", ASCENDING)]
+        lease = self.claims.find_one_and_update({"mailout_id": mailout_id, "until": {"$lt": now}},
+                                                {"$set": {"until": now + RANGE_LEASE}},
+                                                return_document=ReturnDocument.AFTER)
+        if lease is None:
+            before = self.mailouts.find_one_and_update({"_id": mailout_id}, {"$inc": {"cursor": size}},
+                                                       {"cursor": 1, "total": 1})
+            start = before.get("cursor", 0)
+            if start >= before.get("total", 0):
+                return None, []
+            lease = {"_id": f"{mailout_id}:{start}", "mailout_id": mailout_id, "start": start,
+                     "end": min(start + size, before["total"]), "until": now + RANGE_LEASE}
+            self.claims.insert_one(lease)
+        ids = [_recipient_id(mailout_id, seq) for seq in range(lease["start"], lease["end"])]
+        found = self.recipients.find({"_id": {"$in": ids}, "status": "queued"}).sort("seq", ASCENDING)
+        return from_document(lease), [from_document(d) for d in found]
 
-    def recipient_sent(self, recipient_id: str, message_id: str):
-        self.recipients.update_one({"_id": recipient_id}, {
-            "$set": {"status": "sent", "sent_at": utcnow(), "message_id": message_id},
-            "$unset": {"next_attempt_at": "", "claim": ""}, "$inc": {"attempts": 1}})
+    def settle_range(self, lease: dict, retry_at: datetime | None):
+        """A sender is done with its range: forget it, or keep it until the earliest retry is due."""
+        if retry_at is None:
+            self.claims.delete_one({"_id": lease["id"]})
+        else:
+            self.claims.update_one({"_id": lease["id"]}, {"$set": {"until": retry_at}})
+
+    def ranges_left(self, mailout_id: str) -> bool:
+        """True while some recipients of the mailout were never handed out or are still leased."""
+        mailout = self.mailouts.find_one({"_id": mailout_id}, {"cursor": 1, "total": 1})
+        return (mailout.get("cursor", 0) < mailout.get("total", 0)
+                or self.claims.find_one({"mailout_id": mailout_id}, {"_id": 1}) is not None)
+
+    def recipients_sent(self, sent: list[tuple[str, str, datetime]]):
+        """Record messages the SMTP server accepted: (recipient id, Message-ID, when)."""
+        self.recipients.bulk_write([
+            UpdateOne({"_id": recipient_id}, {"$set": {"status": "sent", "sent_at": at, "message_id": message_id},
+                                              "$unset": {"next_attempt_at": ""}, "$inc": {"attempts": 1}})
+            for recipient_id, message_id, at in sent], ordered=False)
 
     def recipient_failed(self, recipient: dict, status: str, retry_at: datetime | None, error: str, hold: bool):
-        changes = {"status": status, "last_error": error[:1000], "claimed_until": utcnow()}
-        update = {"$set": changes, "$inc": {"attempts": 1}, "$unset": {"claim": ""}}
+        changes = {"status": status, "last_error": error[:1000]}
+        update = {"$set": changes, "$inc": {"attempts": 1}}
         if retry_at is None:
-            update["$unset"]["next_attempt_at"] = ""
+            update["$unset"] = {"next_attempt_at": ""}
         else:
             changes["next_attempt_at"] = retry_at
         self.recipients.update_one({"_id": recipient["id"]}, update)
         if hold:
             self.hold(recipient["key"], recipient["email"], "refused")
 
-    def release_recipients(self, recipient_ids: list[str]):
-        """Give leased recipients back at once (pause, cancel, shutdown) instead of at the lease's end."""
-        self.recipients.update_many({"_id": {"$in": recipient_ids}},
-                                    {"$set": {"claimed_until": utcnow()}, "$unset": {"claim": ""}})
+    def add_progress(self, mailout_id: str, **counts: int):
+        """Running totals for progress bars; exact counts are taken from the recipients at the end."""
+        self.mailouts.update_one({"_id": mailout_id}, {"$inc": {f"progress.{k}": n for k, n in counts.items()}})
 
     def recipient_counts(self, mailout_id: str) -> dict[str, int]:
         grouped = self.recipients.aggregate([{"$match": {"mailout_id": mailout_id}},
@@ -210,12 +238,12 @@ class NotifyStore(ServiceStore):
         return {d["_id"]: d["n"] for d in grouped}
 
     def get_recipient(self, mailout_id: str, key: str) -> dict | None:
-        return from_document(self.recipients.find_one({"_id": f"{mailout_id}:{key}"}))
+        return from_document(self.recipients.find_one({"mailout_id": mailout_id, "key": key}))
 
     def list_recipients(self, mailout_id: str, *, page: int, per_page: int, status=None):
         query = {"mailout_id": mailout_id, **({"status": status} if status else {})}
         total = self.recipients.count_documents(query)
-        cursor = self.recipients.find(query).sort("_id", ASCENDING).skip((page - 1) * per_page).limit(per_page)
+        cursor = self.recipients.find(query).sort("seq", ASCENDING).skip((page - 1) * per_page).limit(per_page)
         return [from_document(d) for d in cursor], total
 
     # -- subscribers --------------------------------------------------------------------
