@@ -7,7 +7,7 @@ RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1
 TESTING := $(VENV)/.testing-$(shell cat requirements.txt requirements-test.txt | cksum | cut -d' ' -f1)
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test install demo token bench clean
+.PHONY: run test install demo token mailout bench clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed (set PYTHON=python3.11)"; exit 1; }
@@ -37,6 +37,9 @@ demo: $(RUNTIME)
 
 token: $(RUNTIME)
 	$(PY) -m gateway.tokens $(ARGS)
+
+mailout: $(RUNTIME)
+	$(PY) -m ops.mailout $(ARGS)
 
 bench: $(TESTING)
 	$(PY) -m bench.run
