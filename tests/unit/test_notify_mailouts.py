@@ -1,0 +1,159 @@
+"""Rules of mailouts and the newsletter (notify's domain), and the sent log's bound."""
+from datetime import datetime, timedelta, timezone
+
+import eventlet
+import pytest
+
+from nszm.rules import Refused, RuleBroken
+from services.notify import domain
+from services.notify.sentlog import SentLog
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+UNSUBSCRIBE = "https://api.example.cz/api/v1/unsubscribe?token=abc"
+
+
+def draft(body="Dobrý den, {{ name }}.", subject="Pozvánka pro {{ organization }}", format="markdown"):
+    return domain.new_mailout({"subject": subject, "body": body, "format": format,
+                               "audience": {"newsletter": True}}, NOW)
+
+
+def person(email, name="Jana Nováková", organization="Město Chrudim"):
+    return {"email": email, "name": name, "organization": organization}
+
+
+@pytest.mark.parametrize("field, source, message", [
+    ("body", "{{ name }", "Template error on line 1"),
+    ("body", "{{ ''.__class__.__mro__ }}", "Not allowed"),
+    ("body", "{{ cycler.__init__.__globals__ }}", "Not allowed"),
+    ("body", "Dobrý den, {{ jmeno }}", "placeholders are name, organization, email, unsubscribe_url"),
+    ("body", "{{ 1 / 0 }}", "ZeroDivisionError"),
+    ("subject", "{% if %}", "Template error"),
+])
+def test_templates_that_do_not_compile_or_reach_outside_the_sandbox_are_refused(field, source, message):
+    sources = {"subject": "Pozvánka", "body": "Dobrý den", field: source}
+    with pytest.raises(RuleBroken) as refused:
+        domain.check_templates(sources["subject"], sources["body"])
+    assert refused.value.field == field and message in refused.value.message
+
+
+def test_the_audience_is_a_union_by_address_without_held_addresses():
+    members = [person("Jana@Example.cz"), person("petr@example.cz", "Petr")]
+    newsletter = [person("jana@example.cz", "Jana z newsletteru", None), person("eva@example.cz", "Eva", None)]
+    deliver, skipped = domain.recipients([members, newsletter], unsubscribed={"petr@example.cz"})
+    assert [(p["key"], p["name"]) for p in deliver] == [("jana@example.cz", "Jana Nováková"),
+                                                        ("eva@example.cz", "Eva")]
+    assert [p["email"] for p in skipped] == ["petr@example.cz"]
+    with pytest.raises(RuleBroken):
+        domain.ensure_recipients([])
+
+
+def test_a_mailout_is_sent_once_and_moves_only_along_its_states():
+    mailout = draft()
+    scheduled = domain.scheduled(mailout, NOW + timedelta(hours=2), NOW)
+    assert scheduled["status"] == "scheduled" and scheduled["scheduled_at"] == NOW + timedelta(hours=2)
+    assert domain.scheduled(mailout, NOW - timedelta(hours=2), NOW)["scheduled_at"] == NOW
+    with pytest.raises(Refused):
+        domain.scheduled(scheduled, None, NOW)
+    assert not domain.is_time_to_start(scheduled, NOW) and domain.is_time_to_start(scheduled, NOW + timedelta(hours=3))
+    assert domain.resumed(domain.paused(scheduled))["status"] == "scheduled"
+    sending = domain.started(scheduled, deliver=8, skipped=2, now=NOW)
+    assert domain.resumed(domain.paused(sending))["status"] == "sending"
+    with pytest.raises(Refused):
+        domain.resumed(sending)
+    cancelled = domain.cancelled(sending, NOW)
+    for change in (domain.paused, lambda m: domain.cancelled(m, NOW), lambda m: domain.edited_mailout(m, {})):
+        with pytest.raises(Refused):
+            change(cancelled)
+
+
+def test_progress_and_the_end_of_sending():
+    sending = domain.started(domain.scheduled(draft(), None, NOW), deliver=8, skipped=2, now=NOW)
+    assert domain.progress(sending) == {"sent": 0, "failed": 0, "skipped": 2, "queued": 8, "recipients": 10}
+    assert domain.finished(sending, {"sent": 7, "queued": 1, "skipped": 2}, NOW) is None
+    done = domain.finished(sending, {"sent": 7, "failed": 1, "skipped": 2}, NOW)
+    assert done["status"] == "sent" and domain.progress(done)["queued"] == 0
+    assert domain.finished_data(done, {"sent": 7, "failed": 1, "skipped": 2})["total"] == 10
+
+
+def test_each_recipient_gets_one_message_with_a_stable_id_and_the_one_click_headers():
+    mailout = draft(body="Dobrý den, {{ name }},\n\nzveme **{{ organization }}**.")
+    jana = {**person("jana@example.cz"), "key": "jana@example.cz"}
+    message = domain.bulk_message(mailout, jana, UNSUBSCRIBE)
+    assert message["subject"] == "Pozvánka pro Město Chrudim"
+    assert message["headers"]["List-Unsubscribe"] == f"<{UNSUBSCRIBE}>"
+    assert message["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["text"].endswith(UNSUBSCRIBE + "\n")  # the template has no link: one is added
+    assert "<strong>Město Chrudim</strong>" in message["html"]
+    assert message["message_id"] == domain.bulk_message(mailout, jana, "https://other")["message_id"]
+    eva = {**person("eva@example.cz"), "key": "eva@example.cz"}
+    assert message["message_id"] != domain.bulk_message(mailout, eva, UNSUBSCRIBE)["message_id"]
+    own_link = draft(body="Odhlásit: {{ unsubscribe_url }}", format="text")
+    plain = domain.bulk_message(own_link, jana, UNSUBSCRIBE)
+    assert plain["text"].count(UNSUBSCRIBE) == 1 and plain["html"] is None
+
+
+def test_markup_in_placeholders_never_becomes_html():
+    mailout = draft(body="Dobrý den, {{ name }}.")
+    message = domain.bulk_message(mailout, {**person("x@example.cz", name="<script>alert(1)</script>"),
+                                            "key": "x@example.cz"}, UNSUBSCRIBE)
+    assert "<script>" not in message["html"] and "&lt;script&gt;" in message["html"]
+
+
+def test_a_permanent_refusal_holds_the_address_and_temporary_ones_are_retried():
+    assert domain.after_failure(1, rejected=True, now=NOW) == ("failed", None, True)
+    status, retry_at, hold = domain.after_failure(1, rejected=False, now=NOW)
+    assert (status, hold) == ("queued", False) and retry_at == NOW + timedelta(seconds=2)
+    assert domain.after_failure(domain.MAX_ATTEMPTS, rejected=False, now=NOW) == ("failed", None, False)
+    later = NOW + timedelta(minutes=5)
+    assert domain.range_revisit([("sent", None), ("queued", later), ("queued", NOW + timedelta(hours=1))]) == later
+    assert domain.range_revisit([("sent", None), ("failed", None)]) is None
+    assert domain.tally([("sent", None), ("sent", None), ("failed", None), ("queued", later)]) == {
+        "sent": 2, "failed": 1}
+    assert domain.send_interval(0) == 0 and domain.send_interval(20) == 0.05
+
+
+def test_double_opt_in_never_floods_an_address():
+    subscriber, token = domain.subscription_requested(None, " Jana@Example.cz ", "Jana", NOW)
+    assert subscriber["id"] == "jana@example.cz" and subscriber["status"] == "pending" and token
+    assert subscriber["token_hash"] != token
+    assert domain.subscription_requested(subscriber, "jana@example.cz", None, NOW + timedelta(minutes=5)) == (
+        None, None)
+    again, new_token = domain.subscription_requested(subscriber, "jana@example.cz", None, NOW + timedelta(hours=1))
+    assert again["name"] == "Jana" and new_token != token
+    confirmed = domain.subscription_confirmed(again, NOW)
+    assert confirmed["status"] == "confirmed" and confirmed["token_hash"] is None
+    with pytest.raises(Refused):
+        domain.subscription_confirmed(confirmed, NOW)
+    assert domain.subscription_requested(confirmed, "jana@example.cz", None, NOW) == (None, None)
+    gone = domain.unsubscribed(confirmed, "jana@example.cz", NOW)
+    assert gone["status"] == "unsubscribed"
+    assert domain.subscription_requested(gone, "jana@example.cz", None, NOW)[0]["status"] == "pending"
+
+
+def test_the_sent_log_never_leaves_more_than_its_limit_unrecorded():
+    recorded, gate = [], eventlet.event.Event()
+
+    def slow_record(batch):
+        gate.wait()
+        recorded.extend(batch)
+
+    log = SentLog(slow_record, limit=3)
+    log.add("r1", "<1>")
+    log.add("r2", "<2>")
+    third = eventlet.spawn(log.add, "r3", "<3>")
+    eventlet.sleep(0.01)
+    assert not third.dead and log.unrecorded == 3  # the sender waits: three are unrecorded
+    gate.send()
+    third.wait()
+    log.close()
+    assert [r for r, _, _ in recorded] == ["r1", "r2", "r3"] and log.unrecorded == 0
+
+
+def test_a_failed_record_stops_the_sender():
+    def broken(batch):
+        raise ConnectionError("database down")
+
+    log = SentLog(broken, limit=2)
+    log.add("r1", "<1>")
+    with pytest.raises(ConnectionError):
+        log.add("r2", "<2>")
