@@ -194,8 +194,9 @@ class NotifyStore(ServiceStore):
                      "end": min(start + size, before["total"]), "until": now + RANGE_LEASE}
             self.claims.insert_one(lease)
         ids = [_recipient_id(mailout_id, seq) for seq in range(lease["start"], lease["end"])]
-        found = self.recipients.find({"_id": {"$in": ids}, "status": "queued"}).sort("seq", ASCENDING)
-        return from_document(lease), [from_document(d) for d in found]
+        # By id alone: an exact-id lookup stays fast however many recipients the mailout has.
+        found = sorted(self.recipients.find({"_id": {"$in": ids}}), key=lambda d: d["seq"])
+        return from_document(lease), [from_document(d) for d in found if d["status"] == "queued"]
 
     def settle_range(self, lease: dict, retry_at: datetime | None):
         """A sender is done with its range: forget it, or keep it until the earliest retry is due."""
