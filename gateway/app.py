@@ -6,6 +6,7 @@ from flask import Flask, request
 from gateway import events, feeds, members, notify, ops, practice  # noqa: F401  (their endpoints register on `api`)
 from gateway.asyncapi import asyncapi_document
 from gateway.auth import TokenStore
+from gateway.console import ConsoleSessions, console
 from gateway.context import GatewayContext, api
 from gateway.errors import install_error_handlers
 from gateway.rpc import RpcClients
@@ -44,6 +45,11 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     context = GatewayContext(settings=settings, rpc=rpc or RpcClients(settings.amqp_uri), tokens=tokens, mongo=mongo)
     app.extensions["nszm"] = context
     api.register(app)
+    app.register_blueprint(console)
+    app.session_interface = ConsoleSessions()
+    app.config.update(SESSION_COOKIE_NAME="nszm_console", SESSION_COOKIE_PATH="/staff",
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
+                      SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"))
     context.openapi = api.openapi(settings.public_url)
     context.asyncapi = asyncapi_document(re.sub(r"//[^@/]*@", "//", settings.amqp_uri))
     install_error_handlers(app)

@@ -40,9 +40,13 @@ class TokenStore:
         return list(self.collection.find({}, {"hash": 0}).sort("created_at", 1))
 
     def roles_for(self, token: str) -> set[str] | None:
-        if self.bootstrap_token and hmac.compare_digest(token.encode(), self.bootstrap_token.encode()):
+        return self.roles_for_hash(token_hash(token))
+
+    def roles_for_hash(self, hashed: str) -> set[str] | None:
+        """The roles of a valid token known by its hash (the console's session keeps only the hash)."""
+        if self.bootstrap_token and hmac.compare_digest(hashed, token_hash(self.bootstrap_token)):
             return {"admin"}
-        record = self.collection.find_one({"hash": token_hash(token), "revoked_at": None}, {"roles": 1})
+        record = self.collection.find_one({"hash": hashed, "revoked_at": None}, {"roles": 1})
         return set(record["roles"]) if record else None
 
 

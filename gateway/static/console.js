@@ -1,0 +1,49 @@
+// The console's only script: a live recipient count while composing, a moving progress bar while sending.
+"use strict";
+
+function csrfToken(form) {
+  const field = form.querySelector("input[name=csrf]");
+  return field ? field.value : "";
+}
+
+function liveCount() {
+  const form = document.getElementById("compose");
+  const shown = document.getElementById("recipient-count");
+  if (!form || !shown) return;
+  let pending;
+  const refresh = () => {
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      const answer = await fetch(form.dataset.countUrl, {
+        method: "POST", body: new FormData(form), headers: { "X-CSRF-Token": csrfToken(form) },
+      });
+      const body = await answer.json();
+      shown.textContent = answer.ok ? `${body.recipients} (bez odhlášených: ${body.held} přeskočeno)` : "–";
+    }, 250);
+  };
+  form.addEventListener("change", refresh);
+  refresh();
+}
+
+function liveProgress() {
+  const box = document.getElementById("progress");
+  if (!box || !["scheduled", "sending"].includes(box.dataset.status)) return;
+  const tick = async () => {
+    const answer = await fetch(box.dataset.url, { headers: { Accept: "application/json" } });
+    if (!answer.ok) return;
+    const m = await answer.json();
+    const total = m.total || m.recipients || 1;
+    const done = m.sent + m.failed + m.skipped;
+    document.getElementById("bar").max = total;
+    document.getElementById("bar").value = done;
+    document.getElementById("percent").textContent = `${Math.round((done / total) * 100)} %`;
+    document.getElementById("status").textContent = m.status;
+    document.getElementById("counts").textContent =
+      `odesláno ${m.sent} · chyby ${m.failed} · přeskočeno ${m.skipped}`;
+    if (["scheduled", "sending"].includes(m.status)) setTimeout(tick, 1000);
+    else window.location.reload();
+  };
+  setTimeout(tick, 500);
+}
+
+document.addEventListener("DOMContentLoaded", () => { liveCount(); liveProgress(); });
