@@ -18,7 +18,8 @@ function liveCount() {
         method: "POST", body: new FormData(form), headers: { "X-CSRF-Token": csrfToken(form) },
       });
       const body = await answer.json();
-      shown.textContent = answer.ok ? `${body.recipients} (bez odhlášených: ${body.held} přeskočeno)` : "–";
+      const held = body.held ? ` (${body.held} adres vynecháno: odhlášené nebo odmítnuté)` : "";
+      shown.textContent = answer.ok ? `${body.recipients}${held}` : "–";
     }, 250);
   };
   form.addEventListener("change", refresh);
