@@ -23,12 +23,17 @@ $(TESTING): requirements.txt requirements-test.txt $(RUNTIME)
 	$(PIP) -r requirements-test.txt
 	touch $@
 
+# Browser tests drive Debian's Chromium through Playwright (no browser download).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 install: $(TESTING)
 
 run: $(RUNTIME)
 	$(PY) -m ops.run
 
-test: $(TESTING)
+test: $(TESTING) $(CHROMIUM)
 	$(VENV)/bin/ruff check --select F,E9,I --quiet .
 	$(PY) -m pytest
 
