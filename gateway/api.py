@@ -52,6 +52,7 @@ class Endpoint:
     summary: str
     tag: str
     role: str | None = None
+    link_token: bool = False  # `?token=` of a mailed link stands in for the staff role
     query: type[Schema] | None = None
     body: type[Schema] | None = None
     body_required: bool = True
@@ -128,7 +129,7 @@ class Api:
     @staticmethod
     def _view(endpoint: Endpoint):
         def view(**path_params):
-            if endpoint.role:
+            if endpoint.role and not (endpoint.link_token and request.args.get("token")):
                 require_role(endpoint.role)
             kwargs = dict(path_params)
             if endpoint.query:
@@ -207,4 +208,8 @@ class Api:
             operation["x-staff-role"] = endpoint.role
             operation["description"] = (f"Staff only: needs a token with the `{endpoint.role}` role "
                                         "(or `admin`); `x-staff-role` names it.")
+            if endpoint.link_token:
+                operation["security"].append({})
+                operation["description"] = (f"With the mailed link's `token`, or as staff with the "
+                                            f"`{endpoint.role}` role (or `admin`).")
         return operation

@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.ensure_ascii = False
-    mongo = mongo or connect(settings.mongo_uri or "mongodb://127.0.0.1:27017/?directConnection=true")
+    mongo = mongo or connect(settings.database_uri)
     tokens = TokenStore(mongo[settings.mongo_db]["gateway.staff_tokens"], settings.bootstrap_staff_token)
     context = GatewayContext(settings=settings, rpc=rpc or RpcClients(settings.amqp_uri), tokens=tokens, mongo=mongo)
     app.extensions["nszm"] = context

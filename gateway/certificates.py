@@ -1,29 +1,13 @@
 """The certificate of attendance as a PDF (fpdf2, with a font that has every Czech letter)."""
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import fontpkg_noto_sans
 from fpdf import FPDF
 
+from nszm import formatting
+from nszm.contracts.events import EVENT_TYPES
+
 FONT = Path(fontpkg_noto_sans.__file__).parent / "files" / "NotoSans[wdth,wght].ttf"
-PRAGUE = ZoneInfo("Europe/Prague")
-EVENT_TYPE_NAMES = {"school": "Škola Zdravých měst", "conference": "konference", "meeting": "setkání",
-                    "training": "školení", "forum": "fórum"}
-
-
-def _day(moment: str) -> str:
-    local = datetime.fromisoformat(moment).astimezone(PRAGUE)
-    return f"{local.day}. {local.month}. {local.year}"
-
-
-def _dates(starts_at: str, ends_at: str) -> str:
-    first, last = _day(starts_at), _day(ends_at)
-    return first if first == last else f"{first} – {last}"
-
-
-def _hours(hours: float) -> str:
-    return f"{hours:g}".replace(".", ",")
 
 
 def certificate_pdf(certificate: dict, verify_url: str) -> bytes:
@@ -51,14 +35,15 @@ def certificate_pdf(certificate: dict, verify_url: str) -> bytes:
     pdf.ln(6)
     line("se zúčastnil(a) vzdělávací akce", 13, 8)
     line(certificate["event_title"], 18, 10)
-    kind = EVENT_TYPE_NAMES.get(certificate["event_type"], certificate["event_type"])
+    kind = EVENT_TYPES.get(certificate["event_type"], certificate["event_type"])
     place = f", {certificate['venue']}" if certificate.get("venue") else ""
-    line(f"{kind}, {_dates(certificate['starts_at'], certificate['ends_at'])}{place}", 12, 8)
-    line(f"v rozsahu {_hours(certificate['hours'])} hodin: {', '.join(certificate['sessions'])}", 12, 8)
+    line(f"{kind}, {formatting.days(certificate['starts_at'], certificate['ends_at'])}{place}", 12, 8)
+    line(f"v rozsahu {formatting.hours(certificate['hours'])} hodin: {', '.join(certificate['sessions'])}", 12, 8)
     if certificate.get("accreditation"):
         line(f"Akreditovaný vzdělávací program, akreditace {certificate['accreditation']}", 11, 7, (85, 85, 85))
     pdf.set_y(172)
-    line(f"Číslo osvědčení: {certificate['certificate_id']}   ·   vydáno {_day(certificate['issued_at'])}", 10, 6,
+    issued = formatting.day(certificate["issued_at"])
+    line(f"Číslo osvědčení: {certificate['certificate_id']}   ·   vydáno {issued}", 10, 6,
          (85, 85, 85))
     line(f"Ověření: {verify_url}", 10, 6, (85, 85, 85))
     return bytes(pdf.output())

@@ -7,6 +7,7 @@ from gateway.api import Api
 from gateway.auth import TokenStore
 from gateway.rpc import RpcClients
 from nszm.config import Settings
+from nszm.contracts.common import MAX_PER_PAGE
 
 api = Api()
 
@@ -29,3 +30,14 @@ def services():
 def public_url() -> str:
     """The base of every absolute link: PUBLIC_URL."""
     return current_app.extensions["nszm"].settings.public_url
+
+
+def every_item(fetch, query: dict | None = None) -> list[dict]:
+    """Every item of a paged list (`fetch(query)` answers one page), page by page."""
+    items, number = [], 1
+    while True:
+        answer = fetch({**(query or {}), "page": number, "per_page": MAX_PER_PAGE})
+        items += answer["items"]
+        if len(items) >= answer["total"] or not answer["items"]:
+            return items
+        number += 1

@@ -1,7 +1,6 @@
 """Events endpoints: the calendar, registrations, cancel links, check-in, certificates, events.ics."""
 from flask import Response
 
-from gateway.auth import require_role
 from gateway.certificates import certificate_pdf
 from gateway.context import api, public_url, services
 from gateway.pages import button_page, link_action
@@ -66,11 +65,10 @@ def cancel_page(registration_id, query):
 
 @api.route("/api/v1/registrations/<registration_id>/cancel", "POST",
            summary="Cancel a registration: with the link's token (until the deadline), or as staff", tag="events",
-           query=contract.LinkTokenSchema, response=contract.RegistrationSchema, errors=(401, 403, 409))
+           role="events", link_token=True, query=contract.LinkTokenSchema, response=contract.RegistrationSchema,
+           errors=(409,))
 def cancel_registration(registration_id, query):
     token = query.get("token")
-    if not token:
-        require_role("events")
     return link_action(
         lambda: services().events.cancel_registration(registration_id, token=token, by_staff=not token),
         "Registraci nelze zrušit",
@@ -85,12 +83,10 @@ def check_in(registration_id, body):
 
 
 @api.route("/api/v1/registrations/<registration_id>/certificate.pdf", summary="Certificate of attendance "
-           "(with the registration link's token, or as staff)", tag="events", query=contract.LinkTokenSchema,
-           media_type="application/pdf", errors=(409,), cache=False)
+           "(with the registration link's token, or as staff)", tag="events", role="events", link_token=True,
+           query=contract.LinkTokenSchema, media_type="application/pdf", errors=(409,), cache=False)
 def certificate(registration_id, query):
     token = query.get("token")
-    if not token:
-        require_role("events")
     data = services().events.certificate(registration_id, token=token, by_staff=not token)
     pdf = certificate_pdf(data, f"{public_url()}/api/v1/certificates/{data['certificate_id']}")
     response = Response(pdf, mimetype="application/pdf")

@@ -4,42 +4,24 @@ Built here from what the services answer, with feedgen and icalendar; every link
 from PUBLIC_URL and every entry keeps its id from one build to the next.
 """
 import mimetypes
-from datetime import datetime, time, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timezone
 
 from feedgen.feed import FeedGenerator
 from flask import Response
 from icalendar import Calendar, Event
 
-from gateway.context import api, public_url, services
+from gateway.context import api, every_item, public_url, services
+from nszm import formatting
 
-PRAGUE = ZoneInfo("Europe/Prague")
 PUBLISHER = "Národní síť Zdravých měst ČR"
-ICS_PRODID = "-//Národní síť Zdravých měst ČR//platforma//CS"
 TAG = "tag:zdravamesta.cz,2024:"
 PAGE = 100
-NEWS_PER_KIND = 20
 FEED_MAX_AGE = 300
 EVER = "2000-01-01"
 
 
-def _all(call, query: dict | None = None) -> list[dict]:
-    """Every item of a paged list."""
-    items, number = [], 1
-    while True:
-        batch = call({**(query or {}), "page": number, "per_page": PAGE})
-        items += batch["items"]
-        if len(items) >= batch["total"] or not batch["items"]:
-            return items
-        number += 1
-
-
 def _moment(value: str) -> datetime:
     return datetime.fromisoformat(value)
-
-
-def _day_start(value: str) -> datetime:
-    return datetime.combine(datetime.fromisoformat(value).date(), time(0), PRAGUE)
 
 
 def _feed(title: str, path: str, description: str) -> FeedGenerator:
@@ -73,23 +55,21 @@ def _dated(feed: FeedGenerator, dates: list[datetime]) -> FeedGenerator:
 
 def events_calendar(events: list[dict], public_url: str) -> bytes:
     calendar = Calendar()
-    calendar.add("prodid", ICS_PRODID)
+    calendar.add("prodid", formatting.CALENDAR_PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("x-wr-calname", "Akce Národní sítě Zdravých měst ČR")
     calendar.add("x-wr-timezone", "Europe/Prague")
     for item in events:
         entry = Event()
-        entry.add("uid", f"{item['id']}@zdravamesta.cz")
+        entry.add("uid", formatting.calendar_uid(item["id"]))
         entry.add("dtstamp", _moment(item["published_at"]) if item.get("published_at") else datetime.now(timezone.utc))
         entry.add("dtstart", _moment(item["starts_at"]))
         entry.add("dtend", _moment(item["ends_at"]))
         entry.add("summary", item["title"])
         if item.get("description"):
             entry.add("description", item["description"])
-        venue = item.get("venue") or {}
-        location = ", ".join(p for p in (venue.get("name"), venue.get("address"), venue.get("city")) if p)
-        entry.add("location", location or "online")
+        entry.add("location", formatting.place(item.get("venue")) or "online")
         entry.add("url", f"{public_url}/api/v1/events/{item['id']}")
         entry.add("categories", [item["type"]])
         calendar.add_component(entry)
@@ -99,7 +79,7 @@ def events_calendar(events: list[dict], public_url: str) -> bytes:
 @api.route("/feeds/events.ics", summary="iCalendar of upcoming public events", tag="feeds",
            media_type="text/calendar", max_age=FEED_MAX_AGE)
 def events_ics():
-    return _respond(events_calendar(_all(services().events.list_events), public_url()), "text/calendar")
+    return _respond(events_calendar(every_item(services().events.list_events), public_url()), "text/calendar")
 
 
 # -- good practice ----------------------------------------------------------------------------
@@ -112,7 +92,7 @@ def practices_rss():
     feed = _feed("Dobrá praxe Zdravých měst", "/feeds/practices.rss",
                  "Příklady dobré praxe členů Národní sítě Zdravých měst ČR")
     themes = {t["id"]: t["name"] for t in services().practice.themes()}
-    practices = _all(services().practice.list_practices)
+    practices = every_item(services().practice.list_practices)
     _dated(feed, [_moment(p["published_at"]) for p in practices])
     for practice in practices:
         entry = feed.add_entry(order="append")
@@ -133,31 +113,11 @@ def practices_rss():
 
 
 def _news_items() -> list[dict]:
+    """What each service tells as news, newest first, with the feed's ids and absolute links."""
     base = public_url()
-    news = []
-    members = services().members.list_members({"sort": "newest", "per_page": NEWS_PER_KIND})["items"]
-    for member in members:
-        news.append({"id": f"{TAG}member:{member['slug']}", "title": f"Nový člen: {member['name']}",
-                     "link": f"{base}/api/v1/members/{member['slug']}", "date": _day_start(member["member_since"]),
-                     "summary": f"{member['name']} ({member['region']}) je členem Národní sítě Zdravých měst ČR.",
-                     "category": "member"})
-    for event in services().events.list_events({"sort": "newest", "per_page": NEWS_PER_KIND})["items"]:
-        news.append({"id": f"{TAG}event:{event['id']}", "title": f"Akce: {event['title']}",
-                     "link": f"{base}/api/v1/events/{event['id']}", "date": _moment(event["published_at"]),
-                     "summary": event.get("description") or event["title"], "category": "event"})
-    for practice in services().practice.list_practices({"per_page": NEWS_PER_KIND})["items"]:
-        news.append({"id": f"{TAG}practice:{practice['slug']}", "title": f"Dobrá praxe: {practice['title']}",
-                     "link": f"{base}/api/v1/practices/{practice['slug']}", "date": _moment(practice["published_at"]),
-                     "summary": practice["summary"], "category": "practice"})
-    for competition in services().practice.list_competitions({"per_page": NEWS_PER_KIND})["items"]:
-        if competition["status"] != "closed":
-            continue
-        winner = next((n for n in competition["nominees"] if n["practice"] == competition.get("winner")), None)
-        summary = (f"Vítězem je {winner['title']} ({winner.get('member_name') or winner['member']})"
-                   if winner else "Hlasování skončilo.")
-        news.append({"id": f"{TAG}competition:{competition['id']}", "title": f"Výsledky: {competition['title']}",
-                     "link": f"{base}/api/v1/competitions/{competition['id']}",
-                     "date": _moment(competition["voting_closes_at"]), "summary": summary, "category": "results"})
+    rpc = services()
+    news = [{**item, "id": f"{TAG}{item['key']}", "link": f"{base}{item['path']}", "date": _moment(item["published"])}
+            for source in (rpc.members, rpc.events, rpc.practice) for item in source.news()]
     return sorted(news, key=lambda item: (item["date"], item["id"]), reverse=True)
 
 
@@ -186,12 +146,12 @@ def news_atom():
 def _videos() -> list[dict]:
     base = public_url()
     found = []
-    for practice in _all(services().practice.list_practices):
+    for practice in every_item(services().practice.list_practices):
         for number, video in enumerate(practice.get("videos") or [], start=1):
             found.append({**video, "guid": f"{TAG}practice:{practice['slug']}:video:{number}",
                           "page": f"{base}/api/v1/practices/{practice['slug']}", "about": practice["title"],
                           "date": _moment(practice["published_at"])})
-    for event in _all(services().events.list_events, {"from": EVER}):
+    for event in every_item(services().events.list_events, {"from": EVER}):
         for number, video in enumerate(event.get("videos") or [], start=1):
             found.append({**video, "guid": f"{TAG}event:{event['id']}:video:{number}",
                           "page": f"{base}/api/v1/events/{event['id']}", "about": event["title"],

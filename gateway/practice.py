@@ -36,6 +36,13 @@ def create_practice(body):
     return services().practice.create_practice(body)
 
 
+@api.route("/api/v1/practices/<slug>", "PATCH", summary="Change a draft or published practice", tag="practice",
+           role="practice", body=contract.PracticeUpdateSchema, response=contract.PracticeDetailSchema,
+           errors=(409,))
+def update_practice(slug, body):
+    return services().practice.update_practice(slug, body)
+
+
 @api.route("/api/v1/practices/<slug>/publish", "POST", summary="Publish a draft", tag="practice", role="practice",
            response=contract.PracticeDetailSchema, errors=(409,))
 def publish_practice(slug):

@@ -1,4 +1,8 @@
-"""The platform's configuration: the contract's environment variables and their defaults."""
+"""The platform's configuration: the contract's environment variables and their defaults, here only.
+
+Services read the same variables through their nameko config (`deploy/nameko.yaml` passes the
+environment on, unset ones empty), so `Settings.from_env(container.config)` gives them these defaults.
+"""
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -7,6 +11,9 @@ DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_MONGO_DB = "nszm"
 DEFAULT_GATEWAY_BIND = "127.0.0.1:8000"
 DEFAULT_MAIL_FROM = "Národní síť Zdravých měst ČR <info@zdravamesta.cz>"
+DEFAULT_DATA_DIR = "./var"
+DEFAULT_MAILOUT_RATE = 10.0
+LOCAL_MONGO_URI = "mongodb://127.0.0.1:27017/?directConnection=true"  # a service with no MONGO_URI set
 
 
 @dataclass(frozen=True)
@@ -21,6 +28,12 @@ class Settings:
     public_url: str
     bootstrap_staff_token: str | None
     demo_data: bool
+    mailout_rate: float
+
+    @property
+    def database_uri(self) -> str:
+        """Where a service or the gateway connects: MONGO_URI, else a database on this machine."""
+        return self.mongo_uri or LOCAL_MONGO_URI
 
     @classmethod
     def from_env(cls, environ=None) -> "Settings":
@@ -30,11 +43,17 @@ class Settings:
             amqp_uri=env.get("AMQP_URI") or DEFAULT_AMQP_URI,
             mongo_uri=env.get("MONGO_URI") or None,
             mongo_db=env.get("MONGO_DB") or DEFAULT_MONGO_DB,
-            data_dir=Path(env.get("DATA_DIR") or "./var").resolve(),
+            data_dir=Path(env.get("DATA_DIR") or DEFAULT_DATA_DIR).resolve(),
             smtp_url=env.get("SMTP_URL") or None,
             mail_from=env.get("MAIL_FROM") or DEFAULT_MAIL_FROM,
             gateway_bind=bind,
             public_url=(env.get("PUBLIC_URL") or f"http://{bind}").rstrip("/"),
             bootstrap_staff_token=env.get("BOOTSTRAP_STAFF_TOKEN") or None,
-            demo_data=(env.get("DEMO_DATA", "1").strip().lower() not in {"0", "false", "no", "off"}),
+            demo_data=(str(env.get("DEMO_DATA") or "1").strip().lower() not in {"0", "false", "no", "off"}),
+            mailout_rate=_number(env.get("MAILOUT_RATE"), DEFAULT_MAILOUT_RATE),
         )
+
+
+def _number(value, default: float) -> float:
+    """A number from the environment (or nameko's YAML, which may have parsed it already); unset: the default."""
+    return default if value is None or str(value).strip() == "" else float(value)

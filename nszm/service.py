@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from nameko.events import EventDispatcher
 from nameko.timer import timer
 
+from nszm.config import Settings
 from nszm.contracts.errors import Conflict, InvalidInput
 from nszm.entrypoints import rpc
 from nszm.rules import Refused, RuleBroken
@@ -40,6 +41,11 @@ class PlatformService:
     """
 
     dispatch = EventDispatcher()
+
+    @property
+    def settings(self) -> Settings:
+        """The contract's configuration as this service's nameko config passes it on."""
+        return Settings.from_env(self.config)
 
     @rpc
     def health(self):

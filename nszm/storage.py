@@ -3,19 +3,32 @@
 A service's `storage.py` subclasses `ServiceStore` with its domain verbs and `StoreProvider`
 to inject it; entrypoints never see a database handle.
 """
+import functools
 import random
+import re
 import secrets
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, TypeVar
 
 import pymongo
 from nameko.extensions import DependencyProvider
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from nszm import czech
+from nszm.config import Settings
+from nszm.contracts.errors import Conflict
+
 RETRY_BACKOFF_BASE = 0.005
 RETRY_BACKOFF_CAP = 0.25
+FREE_ID_ATTEMPTS = 5
+
+Stored = TypeVar("Stored")
+
+
+class IdTaken(Exception):
+    """Another writer stored a record under the id between choosing it and storing ours."""
 
 
 def connect(uri: str) -> pymongo.MongoClient:
@@ -46,6 +59,23 @@ def to_document(record: dict, id_name: str = "id") -> dict:
     document = {key: value for key, value in record.items() if key != id_name}
     document["_id"] = record[id_name]
     return document
+
+
+def taken_ids(collection, base: str) -> set[str]:
+    """The ids `base`, `base-2`, `base-3`, … that `collection` holds already."""
+    return {d["_id"] for d in collection.find({"_id": {"$regex": f"^{re.escape(base)}(-[0-9]+)?$"}}, {"_id": 1})}
+
+
+def with_free_id(base: str, taken: set[str], store: Callable[[str], Stored]) -> Stored:
+    """`store(id)` under the first of `base`, `base-2`, … not taken; the next one if a concurrent
+    writer took it first (`store` raises IdTaken)."""
+    for _ in range(FREE_ID_ATTEMPTS):
+        candidate = czech.first_free(base, taken)
+        try:
+            return store(candidate)
+        except IdTaken:
+            taken.add(candidate)
+    raise Conflict("Could not find a free address for the record; try again.")
 
 
 class Outbox:
@@ -146,6 +176,26 @@ class ServiceStore:
         for event in events:
             self.outbox.add(event, session=session)
 
+    def unit_of_work(self, work: Callable[["Transaction"], Stored]) -> Stored:
+        """Run `work(tx)` as one transaction (again from the start on transient conflicts); `tx` has
+        this store's verbs bound to the transaction, and `tx.commit(events)` stores the events
+        the work announces, to be published once it is committed."""
+        return self.atomically(lambda session: work(Transaction(self, session)))
+
+
+class Transaction:
+    """A store's verbs inside one open transaction, for a unit of work."""
+
+    def __init__(self, store: ServiceStore, session):
+        self._store = store
+        self._session = session
+
+    def __getattr__(self, verb: str):
+        return functools.partial(getattr(self._store, verb), session=self._session)
+
+    def commit(self, events: list[dict]):
+        self._store.record_events(events, self._session)
+
 
 class StoreProvider(DependencyProvider):
     """Injects one store per service container; indexes are created when the container starts."""
@@ -153,9 +203,9 @@ class StoreProvider(DependencyProvider):
     store_class: type[ServiceStore] = ServiceStore
 
     def setup(self):
-        config = self.container.config
-        self.client = connect(config["MONGO_URI"])
-        self.store = self.store_class(self.client, config.get("MONGO_DB", "nszm"))
+        settings = Settings.from_env(self.container.config)
+        self.client = connect(settings.database_uri)
+        self.store = self.store_class(self.client, settings.mongo_db)
 
     def start(self):
         self.store.ensure_indexes()

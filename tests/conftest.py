@@ -20,6 +20,7 @@ import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 from nszm.config import DEFAULT_AMQP_URI  # noqa: E402
 from nszm.storage import connect  # noqa: E402
@@ -28,18 +29,22 @@ from ops.rabbit import drop_vhost, ensure_running, make_vhost, port_open  # noqa
 from tests.smtp_sink import mailbox_name  # noqa: E402
 from tests.waiting import wait_until  # noqa: E402
 
+# Speed is measured by the benchmark, never asserted: no per-example time limit.
+settings.register_profile("nszm", deadline=None)
+settings.load_profile("nszm")
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def rabbitmq_running():
-    """RabbitMQ is started if it is installed but down, as `make run` does."""
+    """RabbitMQ is started if it is installed but down, as `make run` does (not for unit tests)."""
     ensure_running(DEFAULT_AMQP_URI)
 
 
 @pytest.fixture(scope="session")
-def amqp_uri():
+def amqp_uri(rabbitmq_running):
     name = f"nszm-test-{uuid.uuid4().hex[:8]}"
     yield make_vhost(name)
     drop_vhost(name)

@@ -1,7 +1,13 @@
-"""Builders of events and registrations in the shapes the contract and the domain use."""
+"""Builders of events and registrations in the shapes the contract and the domain use, and the
+events service as a worker on a given store at a fixed time."""
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from unittest.mock import patch
+
+from nameko.testing.services import worker_factory
 
 from services.events import domain
+from services.events.service import EventsService
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 
@@ -42,3 +48,12 @@ def registration_input(email: str = "jana.novakova@example.cz", sessions=("s1",)
     payload = {"name": "Jana Nováková", "email": email, "organization": "Město Chrudim", "sessions": list(sessions)}
     payload.update(overrides)
     return payload
+
+
+@contextmanager
+def events_worker(store):
+    """The events service on `store` (real or fake) at NOW; nobody is a coordinator of a member."""
+    worker = worker_factory(EventsService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
+    worker.members.coordinator_of.return_value = None
+    with patch("services.events.service.utcnow", return_value=NOW):
+        yield worker

@@ -1,8 +1,8 @@
 """Hand-written in-memory fakes of the platform's own store classes, for unit tests."""
 from nszm import czech
 from nszm.contracts.errors import Conflict, NotFound
-from services.events import domain as domain_events
-from services.members.storage import SlugTaken
+from nszm.storage import IdTaken, utcnow
+from services.notify.mailer import Rejected
 
 
 class FakeOutbox:
@@ -67,8 +67,8 @@ class FakeMembersStore:
     def active_members(self):
         return [m for m in self.members.values() if m["status"] == "active"]
 
-    def taken_slugs(self, name):
-        return {slug for slug in self.members if slug.startswith(czech.slugify(name))}
+    def taken_slugs(self, base):
+        return {slug for slug in self.members if slug == base or slug.startswith(f"{base}-")}
 
     def returning_member(self, ico):
         return next((m for m in self.members.values() if m["ico"] == ico and m["status"] == "left"), None)
@@ -92,7 +92,7 @@ class FakeMembersStore:
         if member["slug"] in self.slugs_taken_by_others:
             self.slugs_taken_by_others.discard(member["slug"])
             self.members[member["slug"]] = {**member, "name": "someone else"}
-            raise SlugTaken(member["slug"])
+            raise IdTaken(member["slug"])
         self.applications[decided["id"]] = dict(decided)
         self.members[member["slug"]] = dict(member)
         self._record(events)
@@ -105,6 +105,17 @@ class FakeMembersStore:
         self._record(events)
 
 
+class FakeUnitOfWork:
+    """A fake store's unit of work is the store itself; committed events go to its outbox."""
+
+    def unit_of_work(self, work):
+        return work(self)
+
+    def commit(self, events):
+        for event in events:
+            self.outbox.add(event)
+
+
 class FakeSigner:
     def sign(self, purpose, value):
         return f"{purpose}:{value}"
@@ -113,8 +124,8 @@ class FakeSigner:
         return token == f"{purpose}:{value}"
 
 
-class FakeEventsStore:
-    """Events, seats and registrations in dicts, following the same rules as the real store."""
+class FakeEventsStore(FakeUnitOfWork):
+    """Events, seat counters and registrations in dicts; its unit of work is itself."""
 
     def __init__(self):
         self.events: dict[str, dict] = {}
@@ -135,16 +146,17 @@ class FakeEventsStore:
         self.events[event["id"]] = {**event, "sessions": [
             {**s, "seats_left": s["capacity"], "waiting": 0, "tickets": 0} for s in event["sessions"]]}
 
-    def get_event(self, event_id, published_only=True, session=None):
+    def get_event(self, event_id, published_only=True):
         event = self.events.get(event_id)
         if event is None or (published_only and event["status"] != "published"):
             raise NotFound(event_id)
         return {**event, "sessions": [dict(s) for s in event["sessions"]]}
 
-    def list_events(self, *, page, per_page, from_, to=None, type=None, sort="start"):
-        found = sorted((e for e in self.events.values() if e["status"] == "published" and e["ends_at"] >= from_
+    def list_events(self, *, page, per_page, from_=None, to=None, type=None, sort="start", status="published"):
+        found = sorted((e for e in self.events.values() if (status is None or e["status"] == status)
+                        and (from_ is None or e["ends_at"] >= from_)
                         and (to is None or e["starts_at"] < to) and (type is None or e["type"] == type)),
-                       key=lambda e: e["starts_at"])
+                       key=lambda e: e["starts_at"], reverse=sort == "latest")
         return found[(page - 1) * per_page: page * per_page], len(found)
 
     def save_published(self, event, events):
@@ -155,72 +167,60 @@ class FakeEventsStore:
     def _session(self, event_id, session_id):
         return next(s for s in self.events[event_id]["sessions"] if s["id"] == session_id)
 
-    def register(self, registration, announce):
+    def take_seat(self, event_id, session_id):
+        session = self._session(event_id, session_id)
+        if session["seats_left"] <= 0:
+            return False
+        session["seats_left"] -= 1
+        return True
+
+    def join_queue(self, event_id, session_id):
+        session = self._session(event_id, session_id)
+        session["waiting"] += 1
+        session["tickets"] += 1
+        return session["tickets"], session["waiting"]
+
+    def add_registration(self, registration):
         if any(r["event_id"] == registration["event_id"] and r["email_key"] == registration["email_key"]
                and r["status"] != "cancelled" for r in self.registrations.values()):
             raise Conflict("registered already")
-        current = registration
-        for seat in registration["sessions"]:
-            session = self._session(registration["event_id"], seat["id"])
-            if session["seats_left"] > 0:
-                session["seats_left"] -= 1
-                current = domain_events.with_seat(current, seat["id"], "confirmed")
-            else:
-                session["waiting"] += 1
-                session["tickets"] += 1
-                current = domain_events.with_seat(current, seat["id"], "waitlisted", ticket=session["tickets"],
-                                                  position=session["waiting"])
-        self.registrations[current["id"]] = current
-        for e in announce(current):
-            self.outbox.add(e)
-        return current
+        self.registrations[registration["id"]] = dict(registration)
 
-    def get_registration(self, registration_id, session=None):
+    def save_registrations(self, registrations):
+        for registration in registrations:
+            self.registrations[registration["id"]] = dict(registration)
+
+    def count_seats(self, event_id, changes):
+        for session_id, counts in changes.items():
+            for counter, by in counts.items():
+                self._session(event_id, session_id)[counter] += by
+
+    def waiting_in(self, event_id, session_ids):
+        return [dict(r) for r in self.registrations.values() if r["event_id"] == event_id and any(
+            seat["id"] in session_ids and seat["status"] == "waitlisted" for seat in r["sessions"])]
+
+    def next_certificate_serial(self, year):
+        self.serial += 1
+        return self.serial
+
+    def get_registration(self, registration_id):
         if registration_id not in self.registrations:
             raise NotFound(registration_id)
         return dict(self.registrations[registration_id])
 
-    def queues(self, event_id, session_ids, session=None):
+    def queues(self, event_id, session_ids):
         return {session_id: sorted(seat["ticket"] for r in self.registrations.values() if r["event_id"] == event_id
                                    for seat in r["sessions"] if seat["id"] == session_id
                                    and seat["status"] == "waitlisted")
                 for session_id in session_ids}
 
+    def registrations_of(self, event_id):
+        return [dict(r) for r in self.registrations.values() if r["event_id"] == event_id]
+
     def list_registrations(self, event_id, *, page, per_page, status=None):
         found = [r for r in self.registrations.values() if r["event_id"] == event_id
                  and (status is None or r["status"] == status)]
         return found[(page - 1) * per_page: page * per_page], len(found)
-
-    def cancel_registration(self, registration_id, decide, announce):
-        registration = self.get_registration(registration_id)
-        event = self.get_event(registration["event_id"], published_only=False)
-        cancelled, freed = decide(registration, event)
-        self.registrations[registration_id] = cancelled
-        promoted = []
-        for session_id in freed:
-            lucky = domain_events.first_waiting(list(self.registrations.values()), session_id)
-            if lucky is None:
-                self._session(event["id"], session_id)["seats_left"] += 1
-                continue
-            lucky = domain_events.with_seat(lucky, session_id, "confirmed")
-            self.registrations[lucky["id"]] = lucky
-            self._session(event["id"], session_id)["waiting"] -= 1
-            promoted.append((lucky, [session_id]))
-        for e in announce(event, cancelled, freed, promoted):
-            self.outbox.add(e)
-        return cancelled
-
-    def check_in(self, registration_id, decide, announce):
-        registration = self.get_registration(registration_id)
-        event = self.get_event(registration["event_id"], published_only=False)
-        checked = decide(registration, event)
-        if event["accredited"]:
-            self.serial += 1
-            checked["certificate_id"] = domain_events.certificate_number(checked["checked_in_at"].year, self.serial)
-        self.registrations[registration_id] = checked
-        for e in announce(event, checked):
-            self.outbox.add(e)
-        return checked
 
     def by_certificate(self, certificate_id):
         found = next((r for r in self.registrations.values() if r.get("certificate_id") == certificate_id), None)
@@ -272,22 +272,138 @@ class FakeNotifyStore:
             mail["status"] = "failed"
 
 
-class FakeMailer:
-    """Records what it would send; fails while `failures` is above zero."""
+class FakeMailoutStore(FakeNotifyStore):
+    """Mailouts, their numbered recipients, leased ranges and held addresses in dicts and lists."""
 
-    def __init__(self, failures: int = 0):
+    def __init__(self, subscribers=()):
+        super().__init__()
+        self.mailouts: dict[str, dict] = {}
+        self.recipients: dict[str, list[dict]] = {}
+        self.cursors: dict[str, int] = {}
+        self.leases: dict[str, dict] = {}
+        self.holds: dict[str, str] = {}
+        self.subscribers = list(subscribers)
+
+    def signer(self):
+        return FakeSigner()
+
+    def add_mailout(self, mailout):
+        self.mailouts[mailout["id"]] = dict(mailout)
+
+    def get_mailout(self, mailout_id):
+        if mailout_id not in self.mailouts:
+            raise NotFound(mailout_id)
+        return dict(self.mailouts[mailout_id])
+
+    def list_mailouts(self, *, page, per_page, status=None):
+        found = [m for m in self.mailouts.values() if status in (None, m["status"])]
+        return found[(page - 1) * per_page: page * per_page], len(found)
+
+    def mailouts_in(self, *statuses):
+        return [dict(m) for m in self.mailouts.values() if m["status"] in statuses]
+
+    def change_mailout(self, before, after, events=()):
+        if self.mailouts[before["id"]]["status"] != before["status"]:
+            raise Conflict("changed meanwhile")
+        self.mailouts[after["id"]] = dict(after)
+        for event in events:
+            self.outbox.add(event)
+
+    def held_keys(self, keys):
+        return set(keys) & set(self.holds)
+
+    def confirmed_subscribers(self):
+        return list(self.subscribers)
+
+    def freeze_recipients(self, mailout_id, deliver, skipped):
+        people = [(p, "queued") for p in deliver] + [(p, "skipped") for p in skipped]
+        now = utcnow()
+        self.recipients[mailout_id] = [
+            {**p, "id": f"{mailout_id}:{seq:07d}", "seq": seq, "status": status, "attempts": 0, "last_error": None,
+             "sent_at": None, "message_id": None, "next_attempt_at": now if status == "queued" else None}
+            for seq, (p, status) in enumerate(people)]
+
+    def claim_range(self, mailout_id, size):
+        start = self.cursors.get(mailout_id, 0)
+        if start >= self.mailouts[mailout_id]["total"]:
+            return None, []
+        self.cursors[mailout_id] = start + size
+        lease = {"id": f"{mailout_id}:{start}", "mailout_id": mailout_id}
+        self.leases[lease["id"]] = lease
+        chosen = self.recipients[mailout_id][start:start + size]
+        return lease, [dict(r) for r in chosen if r["status"] == "queued"]
+
+    def settle_range(self, lease, retry_at):
+        self.leases.pop(lease["id"])
+
+    def ranges_left(self, mailout_id):
+        return self.cursors.get(mailout_id, 0) < self.mailouts[mailout_id]["total"] or any(
+            lease["mailout_id"] == mailout_id for lease in self.leases.values())
+
+    def _recipient(self, recipient_id):
+        mailout_id = recipient_id.rsplit(":", 1)[0]
+        return next(r for r in self.recipients[mailout_id] if r["id"] == recipient_id)
+
+    def recipients_sent(self, sent):
+        for recipient_id, message_id, at in sent:
+            recipient = self._recipient(recipient_id)
+            recipient.update(status="sent", message_id=message_id, sent_at=at, attempts=recipient["attempts"] + 1)
+
+    def recipient_failed(self, recipient, status, retry_at, error, hold):
+        stored = self._recipient(recipient["id"])
+        stored.update(status=status, next_attempt_at=retry_at, last_error=error, attempts=stored["attempts"] + 1)
+        if hold:
+            self.holds[recipient["key"]] = "refused"
+
+    def add_progress(self, mailout_id, **counts):
+        progress = self.mailouts[mailout_id].setdefault("progress", {})
+        for key, n in counts.items():
+            progress[key] = progress.get(key, 0) + n
+
+    def recipient_counts(self, mailout_id):
+        counts: dict[str, int] = {}
+        for recipient in self.recipients.get(mailout_id, []):
+            counts[recipient["status"]] = counts.get(recipient["status"], 0) + 1
+        return counts
+
+    def get_recipient(self, mailout_id, key):
+        return next((dict(r) for r in self.recipients.get(mailout_id, []) if r["key"] == key), None)
+
+    def list_recipients(self, mailout_id, *, page, per_page, status=None):
+        found = [r for r in self.recipients.get(mailout_id, []) if status in (None, r["status"])]
+        return found[(page - 1) * per_page: page * per_page], len(found)
+
+
+class FakeMailer:
+    """Records what it would send; fails while `failures` is above zero, or refuses `refused` addresses."""
+
+    def __init__(self, failures: int = 0, refuse: Exception | None = None, refused=()):
         self.sent: list[dict] = []
         self.failures = failures
+        self.refuse = refuse
+        self.refused = set(refused)
+        self.sessions = 0
 
-    def send(self, mail):
+    def session(self):
+        self.sessions += 1
+        return self
+
+    def close(self):
+        pass
+
+    def send(self, mail, session=None):
+        if self.refuse is not None:
+            raise self.refuse
+        if mail["to"] in self.refused:
+            raise Rejected(f"550 {mail['to']}: no such mailbox")
         if self.failures:
             self.failures -= 1
             raise ConnectionRefusedError("SMTP server down")
         self.sent.append(mail)
-        return f"<{mail['id']}@test>"
+        return mail.get("message_id") or f"<{mail['id']}@test>"
 
 
-class FakePracticeStore:
+class FakePracticeStore(FakeUnitOfWork):
     """Practices, competitions, votes and rate counters in dicts."""
 
     def __init__(self):
@@ -300,8 +416,8 @@ class FakePracticeStore:
     def ping(self):
         return True
 
-    def taken_slugs(self, name):
-        return {slug for slug in self.practices if slug.startswith(czech.slugify(name)[:80])}
+    def taken_slugs(self, base):
+        return {slug for slug in self.practices if slug == base or slug.startswith(f"{base}-")}
 
     def add_practice(self, practice):
         self.practices[practice["slug"]] = dict(practice)
@@ -316,8 +432,8 @@ class FakePracticeStore:
         return [dict(self.practices[s]) for s in slugs if s in self.practices]
 
     def list_practices(self, *, page, per_page, words=(), theme=None, member=None, member_type=None, region=None,
-                       year=None):
-        found = [p for p in self.practices.values() if p["status"] == "published"
+                       year=None, status="published"):
+        found = [p for p in self.practices.values() if (status is None or p["status"] == status)
                  and all(any(w.startswith(q) for w in p["search_words"]) for q in words)
                  and (theme is None or theme in p["themes"]) and (member is None or p["member"] == member)
                  and (member_type is None or p["member_type"] == member_type)
@@ -381,17 +497,15 @@ class FakePracticeStore:
         for e in events:
             self.outbox.add(e)
 
-    def confirm_vote(self, token_hash, decide, announce):
+    def vote_by_token(self, token_hash):
         vote = next((v for v in self.votes.values() if v["token_hash"] == token_hash), None)
         if vote is None:
             raise NotFound("no such token")
-        if vote["confirmed_at"] is not None:
-            return dict(vote), False
-        already = any(v["counted"] and v["email_key"] == vote["email_key"]
-                      and v["competition_id"] == vote["competition_id"] for v in self.votes.values())
-        confirmed = decide(dict(vote), self.get_competition(vote["competition_id"]), already)
-        self.votes[vote["id"]] = confirmed
-        if confirmed["counted"]:
-            for e in announce(confirmed):
-                self.outbox.add(e)
-        return confirmed, confirmed["counted"]
+        return dict(vote)
+
+    def counted_vote_exists(self, competition_id, email_key):
+        return any(v["counted"] and v["email_key"] == email_key and v["competition_id"] == competition_id
+                   for v in self.votes.values())
+
+    def save_vote(self, vote):
+        self.votes[vote["id"]] = dict(vote)

@@ -29,6 +29,7 @@ function liveCount() {
 function liveProgress() {
   const box = document.getElementById("progress");
   if (!box || !["scheduled", "sending"].includes(box.dataset.status)) return;
+  const labels = JSON.parse(box.dataset.labels || "{}");
   const tick = async () => {
     const answer = await fetch(box.dataset.url, { headers: { Accept: "application/json" } });
     if (!answer.ok) return;
@@ -38,7 +39,7 @@ function liveProgress() {
     document.getElementById("bar").max = total;
     document.getElementById("bar").value = done;
     document.getElementById("percent").textContent = `${Math.round((done / total) * 100)} %`;
-    document.getElementById("status").textContent = m.status;
+    document.getElementById("status").textContent = labels[m.status] || m.status;
     document.getElementById("counts").textContent =
       `odesláno ${m.sent} · chyby ${m.failed} · přeskočeno ${m.skipped}`;
     if (["scheduled", "sending"].includes(m.status)) setTimeout(tick, 1000);

@@ -1,10 +1,10 @@
 """Schema pieces every service's RPC contract uses: paging and strict strings."""
+import copy
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing, validate
 
-PRAGUE = ZoneInfo("Europe/Prague")
+from nszm.formatting import PRAGUE
 
 MAX_PER_PAGE = 100
 
@@ -30,6 +30,15 @@ def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
         },
         name=name,
     )
+
+
+def all_optional(schema: type[Schema], name: str) -> type[Schema]:
+    """`schema` with every field optional and no defaults: a PATCH body names only what changes."""
+    optional = {}
+    for key, declared in schema._declared_fields.items():
+        optional[key] = copy.deepcopy(declared)
+        optional[key].required, optional[key].load_default = False, missing
+    return Schema.from_dict(optional, name=name)
 
 
 # What `no_control_characters` lets through, stated in OpenAPI for clients and fuzzers.
@@ -92,3 +101,17 @@ class EmailAddress(fields.Email):
 
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value.strip() if isinstance(value, str) else value, attr, data, **kwargs)
+
+
+NEWS_PER_SERVICE = 20
+
+
+class NewsItemSchema(Schema):
+    """One piece of news a service tells about itself, in Czech, for the news feed."""
+
+    key = fields.String(required=True, metadata={"description": "stable, e.g. 'member:chrudim'"})
+    title = fields.String(required=True)
+    summary = fields.String(required=True)
+    path = fields.String(required=True, metadata={"description": "the API path of what it is about"})
+    published = aware(required=True)
+    category = fields.String(required=True)

@@ -128,6 +128,16 @@ class EventQuerySchema(PageQuerySchema):
 EventPageSchema = page_schema(EventSchema, "EventPage")
 
 
+class EventDetailQuerySchema(PageQuerySchema):
+    """Staff's list: drafts too, past and future, latest start first."""
+
+    status = fields.String(validate=validate.OneOf(["draft", "published"]))
+    type = fields.String(validate=validate.OneOf(list(EVENT_TYPES)))
+
+
+EventDetailPageSchema = page_schema(EventDetailSchema, "EventDetailPage")
+
+
 class RegistrationInputSchema(Schema):
     name = text(200, required=True)
     email = EmailAddress(required=True)

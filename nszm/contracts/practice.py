@@ -1,7 +1,16 @@
 """The practice service's RPC contract: themes, good practice, NEJpraxe competitions and votes."""
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from nszm.contracts.common import EmailAddress, PageQuerySchema, VideoSchema, aware, page_schema, text, web_url
+from nszm.contracts.common import (
+    EmailAddress,
+    PageQuerySchema,
+    VideoSchema,
+    all_optional,
+    aware,
+    page_schema,
+    text,
+    web_url,
+)
 from nszm.contracts.members import MEMBER_TYPES, REGIONS
 
 SERVICE = "practice"
@@ -83,6 +92,18 @@ class PracticeQuerySchema(PageQuerySchema):
 
 
 PracticePageSchema = page_schema(PracticeSchema, "PracticePage")
+
+PracticeUpdateSchema = all_optional(PracticeInputSchema, "PracticeUpdate")
+
+
+class PracticeDetailQuerySchema(PageQuerySchema):
+    """Staff's list: every state, newest first."""
+
+    status = fields.String(validate=validate.OneOf(PRACTICE_STATUSES))
+    q = text(200, metadata={"description": "words found in title, summary or text, ignoring case and diacritics"})
+
+
+PracticeDetailPageSchema = page_schema(PracticeDetailSchema, "PracticeDetailPage")
 
 
 class CompetitionInputSchema(Schema):

@@ -1,6 +1,7 @@
 """Rules of events: sessions, seats and the waiting list, cancellation, attendance, certificates."""
 import uuid
 from bisect import bisect_left
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from nszm import czech
@@ -117,18 +118,54 @@ def with_queue_positions(registration: dict, queues: dict[str, list[int]]) -> di
     return {**registration, "sessions": seats}
 
 
-def cancel(registration: dict, event: dict, by_staff: bool, now: datetime) -> tuple[dict, list[str]]:
-    """The cancelled registration and the sessions whose seats it frees."""
+@dataclass
+class Cancellation:
+    """What cancelling a registration changes: the registration, who gets each freed seat, the counters."""
+
+    cancelled: dict
+    promoted: list[tuple[dict, list[str]]] = field(default_factory=list)  # (registration, sessions it got)
+    seat_changes: dict[str, dict[str, int]] = field(default_factory=dict)  # session id -> counter increments
+
+    @property
+    def changed(self) -> list[dict]:
+        return [self.cancelled, *(registration for registration, _ in self.promoted)]
+
+
+def confirmed_sessions(registration: dict) -> list[str]:
+    return [seat["id"] for seat in registration["sessions"] if seat["status"] == "confirmed"]
+
+
+def cancel(registration: dict, event: dict, waiting: list[dict], by_staff: bool, now: datetime) -> Cancellation:
+    """Cancel a registration; each seat it frees goes to the first person waiting for it (`waiting`:
+    the registrations waiting in those sessions), or back to the free seats if nobody waits."""
     if registration["status"] == "cancelled":
         raise Refused("The registration is cancelled already.")
     if registration["checked_in_at"]:
         raise Refused("The participant has been checked in; the registration can no longer be cancelled.")
     if not by_staff and now > event["cancellation_deadline"]:
         raise Refused("Online cancellation has closed for this event; please contact the organisers.")
-    freed = [seat["id"] for seat in registration["sessions"] if seat["status"] == "confirmed"]
     seats = [{**seat, "status": "cancelled", "ticket": None, "waitlist_position": None}
              for seat in registration["sessions"]]
-    return {**registration, "sessions": seats, "status": "cancelled", "cancelled_at": now}, freed
+    outcome = Cancellation({**registration, "sessions": seats, "status": "cancelled", "cancelled_at": now})
+
+    def count(session_id: str, counter: str, by: int):
+        changes = outcome.seat_changes.setdefault(session_id, {})
+        changes[counter] = changes.get(counter, 0) + by
+
+    for session_id in waiting_sessions(registration):
+        count(session_id, "waiting", -1)
+    candidates = {r["id"]: r for r in waiting if r["id"] != registration["id"]}
+    promoted: dict[str, list[str]] = {}
+    for session_id in confirmed_sessions(registration):
+        lucky = first_waiting(list(candidates.values()), session_id)
+        if lucky is None:
+            count(session_id, "seats_left", 1)
+            continue
+        candidates[lucky["id"]] = with_seat(lucky, session_id, "confirmed")
+        promoted.setdefault(lucky["id"], []).append(session_id)
+        count(session_id, "waiting", -1)
+    outcome.promoted = [(candidates[registration_id], sessions) for registration_id, sessions in promoted.items()]
+    return outcome
 
 
 def first_waiting(candidates: list[dict], session_id: str) -> dict | None:
@@ -170,6 +207,15 @@ def certificate_number(year: int, serial: int) -> str:
     return f"NSZM-{year}-{serial:06d}"
 
 
+def earns_certificate(event: dict) -> bool:
+    """Attendance at an accredited event is certified, with a number of its year."""
+    return bool(event["accredited"])
+
+
+def with_certificate(checked: dict, serial: int) -> dict:
+    return {**checked, "certificate_id": certificate_number(checked["checked_in_at"].year, serial)}
+
+
 def certificate(registration: dict, event: dict) -> dict:
     """What a certificate of attendance states; refused unless the participant attended an accredited event."""
     if not event["accredited"]:
@@ -197,3 +243,10 @@ def certificate(registration: dict, event: dict) -> dict:
 
 def seats_left(session: dict) -> int:
     return max(session["capacity"] - session["seats_taken"], 0)
+
+
+def news_item(event: dict) -> dict:
+    """A published event as the news feed tells it."""
+    return {"key": f"event:{event['id']}", "title": f"Akce: {event['title']}",
+            "summary": event.get("description") or event["title"], "path": f"/api/v1/events/{event['id']}",
+            "published": event["published_at"], "category": "event"}

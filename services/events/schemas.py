@@ -2,6 +2,8 @@
 from nszm.contracts.events import (  # noqa: F401
     CertificateSchema,
     CheckInSchema,
+    EventDetailPageSchema,
+    EventDetailQuerySchema,
     EventDetailSchema,
     EventInputSchema,
     EventPageSchema,

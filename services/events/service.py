@@ -2,19 +2,18 @@
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
 
-from nszm import czech
 from nszm.contracts import bus
-from nszm.contracts.errors import Conflict, NotFound
+from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
+from nszm.contracts.errors import NotFound
 from nszm.contracts.notify import EventAudienceSchema, MailingContactSchema
 from nszm.entrypoints import rpc
 from nszm.schemas import load
 from nszm.service import PlatformService, enforced, page
-from nszm.storage import utcnow
+from nszm.storage import utcnow, with_free_id
 from services.events import domain, schemas
-from services.events.storage import EventsStoreProvider, IdTaken
+from services.events.storage import EventsStoreProvider
 
 LINK_PURPOSE = "registration"
-ID_ATTEMPTS = 5
 
 
 class EventsService(PlatformService):
@@ -34,6 +33,19 @@ class EventsService(PlatformService):
         return schemas.EventPageSchema().dump(page(items, total, query))
 
     @rpc
+    def news(self):
+        """The events published most recently that have not ended, as news."""
+        events, _ = self.store.list_events(page=1, per_page=NEWS_PER_SERVICE, from_=utcnow(), sort="newest")
+        return NewsItemSchema(many=True).dump([domain.news_item(event) for event in events])
+
+    @rpc
+    def list_event_details(self, query):
+        query = load(schemas.EventDetailQuerySchema(), query)
+        items, total = self.store.list_events(page=query["page"], per_page=query["per_page"], type=query.get("type"),
+                                              status=query.get("status"), sort="latest")
+        return schemas.EventDetailPageSchema().dump(page(items, total, query))
+
+    @rpc
     def get_event(self, event_id):
         return schemas.EventSchema().dump(self.store.get_event(str(event_id)))
 
@@ -45,18 +57,14 @@ class EventsService(PlatformService):
     def create_event(self, payload):
         data = load(schemas.EventInputSchema(), payload)
         base = domain.event_id_base(data["title"], data["starts_at"])
-        taken = self.store.taken_event_ids(base)
-        for _ in range(ID_ATTEMPTS):
-            event_id = czech.first_free(base, taken)
+
+        def store(event_id: str) -> dict:
             with enforced():
                 event = domain.new_event(data, event_id, utcnow())
-            try:
-                self.store.add_event(event)
-                break
-            except IdTaken:
-                taken.add(event_id)
-        else:
-            raise Conflict("Could not find a free id for the event; try again.")
+            self.store.add_event(event)
+            return event
+
+        event = with_free_id(base, self.store.taken_event_ids(base), store)
         return self.get_event_detail(event["id"])
 
     @rpc
@@ -73,7 +81,7 @@ class EventsService(PlatformService):
 
     def _links(self, registration_id: str) -> dict:
         token = self.store.signer().sign(LINK_PURPOSE, registration_id)
-        base = f"{self.config['PUBLIC_URL'].rstrip('/')}/api/v1/registrations/{registration_id}"
+        base = f"{self.settings.public_url}/api/v1/registrations/{registration_id}"
         return {"cancel_url": f"{base}/cancel?token={token}", "certificate_url": f"{base}/certificate.pdf?token={token}"}
 
     def _is_coordinator(self, event: dict, data: dict) -> bool:
@@ -100,15 +108,22 @@ class EventsService(PlatformService):
         with enforced():
             registration = domain.new_registration(event, data, self._is_coordinator(event, data), utcnow())
 
-        emitted: list[dict] = []
-
-        def announce(stored):
+        def work(tx) -> tuple[dict, list[dict]]:
+            stored = registration
+            for seat in registration["sessions"]:
+                if tx.take_seat(event["id"], seat["id"]):
+                    stored = domain.with_seat(stored, seat["id"], "confirmed")
+                else:
+                    ticket, position = tx.join_queue(event["id"], seat["id"])
+                    stored = domain.with_seat(stored, seat["id"], "waitlisted", ticket=ticket, position=position)
+            tx.add_registration(stored)
             spec = bus.REGISTRATION_CONFIRMED if stored["status"] == "confirmed" else bus.REGISTRATION_WAITLISTED
-            emitted[:] = [self._registration_event(spec, event, stored, [s["id"] for s in stored["sessions"]])]
-            return emitted
+            announced = [self._registration_event(spec, event, stored, [s["id"] for s in stored["sessions"]])]
+            tx.commit(announced)
+            return stored, announced
 
-        stored = self.store.register(registration, announce)
-        self.publish(emitted)
+        stored, announced = self.store.unit_of_work(work)
+        self.publish(announced)
         return schemas.RegistrationReceiptSchema().dump({**stored, **self._links(stored["id"])})
 
     @rpc
@@ -150,21 +165,26 @@ class EventsService(PlatformService):
         self._authorised(registration_id, token, by_staff)
         now = utcnow()
 
-        def decide(registration, event):
+        def work(tx) -> tuple[dict, list[dict]]:
+            registration = tx.get_registration(registration_id)
+            event = tx.get_event(registration["event_id"], published_only=False)
+            waiting = tx.waiting_in(event["id"], domain.confirmed_sessions(registration))
             with enforced():
-                return domain.cancel(registration, event, by_staff, now)
+                outcome = domain.cancel(registration, event, waiting, by_staff, now)
+            tx.save_registrations(outcome.changed)
+            tx.count_seats(event["id"], outcome.seat_changes)
+            announced = [self._registration_event(bus.REGISTRATION_CANCELLED, event, outcome.cancelled,
+                                                  domain.confirmed_sessions(registration),
+                                                  "staff" if by_staff else "participant")]
+            for lucky, sessions in outcome.promoted:
+                still_waiting = tx.queues(event["id"], domain.waiting_sessions(lucky))
+                announced.append(self._registration_event(
+                    bus.REGISTRATION_PROMOTED, event, domain.with_queue_positions(lucky, still_waiting), sessions))
+            tx.commit(announced)
+            return outcome.cancelled, announced
 
-        emitted: list[dict] = []
-
-        def announce(event, cancelled, freed, promoted):
-            emitted[:] = [self._registration_event(bus.REGISTRATION_CANCELLED, event, cancelled, freed,
-                                                   "staff" if by_staff else "participant")]
-            emitted.extend(self._registration_event(bus.REGISTRATION_PROMOTED, event, lucky, sessions)
-                           for lucky, sessions in promoted)
-            return emitted
-
-        cancelled = self.store.cancel_registration(registration_id, decide, announce)
-        self.publish(emitted)
+        cancelled, announced = self.store.unit_of_work(work)
+        self.publish(announced)
         return schemas.RegistrationSchema().dump(cancelled)
 
     @rpc
@@ -172,15 +192,16 @@ class EventsService(PlatformService):
         options = load(schemas.CheckInSchema(), payload or {})
         now = utcnow()
 
-        def decide(registration, event):
+        def work(tx) -> tuple[dict, list[dict]]:
+            registration = tx.get_registration(str(registration_id))
+            event = tx.get_event(registration["event_id"], published_only=False)
             with enforced():
-                return domain.check_in(registration, event, options.get("sessions"), now)
-
-        emitted: list[dict] = []
-
-        def announce(event, checked):
+                checked = domain.check_in(registration, event, options.get("sessions"), now)
+            if domain.earns_certificate(event):
+                checked = domain.with_certificate(checked, tx.next_certificate_serial(checked["checked_in_at"].year))
+            tx.save_registrations([checked])
             links = self._links(checked["id"])
-            emitted[:] = [bus.envelope(bus.ATTENDANCE_RECORDED, {
+            announced = [bus.envelope(bus.ATTENDANCE_RECORDED, {
                 "registration": bus.RegisteredPersonData().dump(checked),
                 "event": bus.EventSummaryData().dump(event),
                 "attended_sessions": checked["attended_sessions"],
@@ -188,10 +209,11 @@ class EventsService(PlatformService):
                 "certificate_id": checked.get("certificate_id"),
                 "certificate_url": links["certificate_url"] if checked.get("certificate_id") else None,
             })]
-            return emitted
+            tx.commit(announced)
+            return checked, announced
 
-        checked = self.store.check_in(str(registration_id), decide, announce)
-        self.publish(emitted)
+        checked, announced = self.store.unit_of_work(work)
+        self.publish(announced)
         return schemas.RegistrationSchema().dump(checked)
 
     @rpc

@@ -5,19 +5,14 @@ stores the registration and its events, so capacity is never exceeded and the co
 agree with the stored registrations.
 """
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Protocol
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.links import LinkSigner
-from nszm.storage import ServiceStore, StoreProvider, from_document, to_document
-from services.events import domain
-
-
-class IdTaken(Exception):
-    """Another event took the id between choosing it and storing the event."""
+from nszm.storage import IdTaken, ServiceStore, StoreProvider, from_document, taken_ids, to_document
 
 
 def _session_key(event_id: str, session_id: str) -> str:
@@ -49,6 +44,34 @@ def _to_registration(document: dict | None) -> dict | None:
         registration.setdefault("certificate_id", None)
         registration["sessions"] = [_seat(seat) for seat in registration["sessions"]]
     return registration
+
+
+class EventsStoreVerbs(Protocol):
+    """What the events service asks of its store (the real one and the unit tests' fake); inside a
+    unit of work the same verbs run in its transaction."""
+
+    def signer(self) -> LinkSigner: ...
+    def unit_of_work(self, work: Callable) -> object: ...
+    def taken_event_ids(self, base: str) -> set[str]: ...
+    def add_event(self, event: dict) -> None: ...
+    def get_event(self, event_id: str, published_only: bool = True) -> dict: ...
+    def list_events(self, *, page: int, per_page: int, from_: datetime | None = None, to: datetime | None = None,
+                    type: str | None = None, sort: str = "start", status: str | None = "published"
+                    ) -> tuple[list[dict], int]: ...
+    def save_published(self, event: dict, events: list[dict]) -> None: ...
+    def take_seat(self, event_id: str, session_id: str) -> bool: ...
+    def join_queue(self, event_id: str, session_id: str) -> tuple[int, int]: ...
+    def add_registration(self, registration: dict) -> None: ...
+    def save_registrations(self, registrations: list[dict]) -> None: ...
+    def count_seats(self, event_id: str, changes: dict[str, dict[str, int]]) -> None: ...
+    def waiting_in(self, event_id: str, session_ids: list[str]) -> list[dict]: ...
+    def next_certificate_serial(self, year: int) -> int: ...
+    def get_registration(self, registration_id: str) -> dict: ...
+    def list_registrations(self, event_id: str, *, page: int, per_page: int, status: str | None = None
+                           ) -> tuple[list[dict], int]: ...
+    def queues(self, event_id: str, session_ids: list[str]) -> dict[str, list[int]]: ...
+    def registrations_of(self, event_id: str) -> list[dict]: ...
+    def by_certificate(self, certificate_id: str) -> dict: ...
 
 
 class EventsStore(ServiceStore):
@@ -84,7 +107,7 @@ class EventsStore(ServiceStore):
     # -- events -----------------------------------------------------------------------
 
     def taken_event_ids(self, base: str) -> set[str]:
-        return {d["_id"] for d in self.events.find({"_id": {"$regex": f"^{base}(-[0-9]+)?$"}}, {"_id": 1})}
+        return taken_ids(self.events, base)
 
     def add_event(self, event: dict):
         static = [{k: v for k, v in s.items() if k not in ("seats_taken", "waitlist_seq")} for s in event["sessions"]]
@@ -125,16 +148,21 @@ class EventsStore(ServiceStore):
             raise NotFound(f"No event '{event_id}'.")
         return self._with_counters([document], session)[0]
 
-    def list_events(self, *, page: int, per_page: int, from_: datetime, to: datetime | None = None, type=None,
-                    sort: str = "start"):
-        query: dict = {"status": "published", "ends_at": {"$gte": from_}}
+    def list_events(self, *, page: int, per_page: int, from_: datetime | None = None, to: datetime | None = None,
+                    type=None, sort: str = "start", status: str | None = "published"):
+        query: dict = {}
+        if status:
+            query["status"] = status
+        if from_:
+            query["ends_at"] = {"$gte": from_}
         if to:
             query["starts_at"] = {"$lt": to}
         if type:
             query["type"] = type
         total = self.events.count_documents(query)
-        order = ([("starts_at", ASCENDING), ("_id", ASCENDING)] if sort == "start"
-                 else [("published_at", DESCENDING), ("_id", ASCENDING)])
+        order = {"start": [("starts_at", ASCENDING), ("_id", ASCENDING)],
+                 "latest": [("starts_at", DESCENDING), ("_id", ASCENDING)],
+                 "newest": [("published_at", DESCENDING), ("_id", ASCENDING)]}[sort]
         cursor = self.events.find(query).sort(order)
         documents = list(cursor.skip((page - 1) * per_page).limit(per_page))
         return self._with_counters(documents), total
@@ -152,33 +180,50 @@ class EventsStore(ServiceStore):
 
     # -- registrations ----------------------------------------------------------------
 
-    def register(self, registration: dict, announce: Callable[[dict], list[dict]]) -> dict:
-        """Take a seat in every session asked for, or a place on its waiting list; all or nothing."""
+    def take_seat(self, event_id: str, session_id: str, session=None) -> bool:
+        """One seat of the session, if any is left."""
+        granted = self.sessions.update_one({"_id": _session_key(event_id, session_id), "seats_left": {"$gt": 0}},
+                                           {"$inc": {"seats_left": -1}}, session=session)
+        return granted.modified_count == 1
 
-        def work(session):
-            current = registration
-            for seat in registration["sessions"]:
-                key = _session_key(registration["event_id"], seat["id"])
-                granted = self.sessions.update_one(
-                    {"_id": key, "seats_left": {"$gt": 0}}, {"$inc": {"seats_left": -1}}, session=session)
-                if granted.modified_count == 1:
-                    current = domain.with_seat(current, seat["id"], "confirmed")
-                else:
-                    counter = self.sessions.find_one_and_update(
-                        {"_id": key}, {"$inc": {"waitlist_seq": 1, "waiting": 1}},
-                        return_document=ReturnDocument.AFTER, session=session)
-                    current = domain.with_seat(current, seat["id"], "waitlisted", ticket=counter["waitlist_seq"],
-                                               position=counter["waiting"])
-            self.registrations.insert_one(_registration_document(current), session=session)
-            self.record_events(announce(current), session)
-            return current
+    def join_queue(self, event_id: str, session_id: str, session=None) -> tuple[int, int]:
+        """A place on the session's waiting list: (the ticket drawn, how many wait now)."""
+        counter = self.sessions.find_one_and_update(
+            {"_id": _session_key(event_id, session_id)}, {"$inc": {"waitlist_seq": 1, "waiting": 1}},
+            return_document=ReturnDocument.AFTER, session=session)
+        return counter["waitlist_seq"], counter["waiting"]
 
+    def add_registration(self, registration: dict, session=None):
         try:
-            return self.atomically(work)
+            self.registrations.insert_one(_registration_document(registration), session=session)
         except DuplicateKeyError as error:
             if "active_key" not in (error.details or {}).get("keyPattern", {}):
                 raise
             raise Conflict(f"{registration['email']} is registered for this event already.") from None
+
+    def save_registrations(self, registrations: list[dict], session=None):
+        for registration in registrations:
+            self.registrations.replace_one({"_id": registration["id"]}, _registration_document(registration),
+                                           session=session)
+
+    def count_seats(self, event_id: str, changes: dict[str, dict[str, int]], session=None):
+        """Move the seat counters of sessions: {session id: {"seats_left": +1, "waiting": -1}}."""
+        for session_id, counts in changes.items():
+            self.sessions.update_one({"_id": _session_key(event_id, session_id)}, {"$inc": counts}, session=session)
+
+    def waiting_in(self, event_id: str, session_ids: list[str], session=None) -> list[dict]:
+        """The registrations waiting for a seat in any of these sessions."""
+        if not session_ids:
+            return []
+        return [_to_registration(d) for d in self.registrations.find(
+            {"event_id": event_id, "sessions": {"$elemMatch": {"id": {"$in": list(session_ids)},
+                                                               "status": "waitlisted"}}}, session=session)]
+
+    def next_certificate_serial(self, year: int, session=None) -> int:
+        counter = self.counters.find_one_and_update(
+            {"_id": f"certificates-{year}"}, {"$inc": {"serial": 1}}, upsert=True,
+            return_document=ReturnDocument.AFTER, session=session)
+        return counter["serial"]
 
     def get_registration(self, registration_id: str, session=None) -> dict:
         registration = _to_registration(self.registrations.find_one({"_id": registration_id}, session=session))
@@ -208,61 +253,6 @@ class EventsStore(ServiceStore):
 
     def registrations_of(self, event_id: str) -> list[dict]:
         return [_to_registration(d) for d in self.registrations.find({"event_id": event_id})]
-
-    def cancel_registration(self, registration_id: str, decide: Callable, announce: Callable) -> dict:
-        """Cancel, free its seats and give each freed seat to the first person waiting for it."""
-
-        def work(session):
-            registration = self.get_registration(registration_id, session)
-            event = self.get_event(registration["event_id"], published_only=False, session=session)
-            cancelled, freed = decide(registration, event)
-            self.registrations.replace_one({"_id": registration_id}, _registration_document(cancelled),
-                                           session=session)
-            for seat in registration["sessions"]:
-                if seat["status"] == "waitlisted":
-                    self._count(event["id"], seat["id"], waiting=-1, session=session)
-            promoted: dict[str, tuple[dict, list[str]]] = {}
-            for session_id in freed:
-                waiting = [_to_registration(d) for d in self.registrations.find(
-                    {"event_id": event["id"], "sessions": {"$elemMatch": {"id": session_id, "status": "waitlisted"}}},
-                    session=session)]
-                lucky = domain.first_waiting(waiting, session_id)
-                if lucky is None:
-                    self._count(event["id"], session_id, seats_left=1, session=session)
-                    continue
-                lucky = domain.with_seat(lucky, session_id, "confirmed")
-                self.registrations.replace_one({"_id": lucky["id"]}, _registration_document(lucky), session=session)
-                self._count(event["id"], session_id, waiting=-1, session=session)
-                promoted[lucky["id"]] = (lucky, promoted.get(lucky["id"], (None, []))[1] + [session_id])
-            promoted_now = [
-                (domain.with_queue_positions(
-                    lucky, self.queues(event["id"], domain.waiting_sessions(lucky), session)), sessions)
-                for lucky, sessions in promoted.values()]
-            self.record_events(announce(event, cancelled, freed, promoted_now), session)
-            return cancelled
-
-        return self.atomically(work)
-
-    def _count(self, event_id: str, session_id: str, session=None, **changes):
-        self.sessions.update_one({"_id": _session_key(event_id, session_id)}, {"$inc": changes}, session=session)
-
-    def check_in(self, registration_id: str, decide: Callable, announce: Callable) -> dict:
-        def work(session):
-            registration = self.get_registration(registration_id, session)
-            event = self.get_event(registration["event_id"], published_only=False, session=session)
-            checked = decide(registration, event)
-            if event["accredited"]:
-                year = checked["checked_in_at"].year
-                counter = self.counters.find_one_and_update(
-                    {"_id": f"certificates-{year}"}, {"$inc": {"serial": 1}}, upsert=True,
-                    return_document=ReturnDocument.AFTER, session=session)
-                checked = {**checked, "certificate_id": domain.certificate_number(year, counter["serial"])}
-            self.registrations.replace_one({"_id": registration_id}, _registration_document(checked),
-                                           session=session)
-            self.record_events(announce(event, checked), session)
-            return checked
-
-        return self.atomically(work)
 
     def by_certificate(self, certificate_id: str) -> dict:
         registration = _to_registration(self.registrations.find_one({"certificate_id": certificate_id}))

@@ -2,9 +2,10 @@
 import re
 import uuid
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from nszm import czech
+from nszm.formatting import PRAGUE
 
 ICO_WEIGHTS = (8, 7, 6, 5, 4, 3, 2)
 
@@ -27,8 +28,13 @@ def with_search_fields(member: dict) -> dict:
     return {**member, "name_sort": czech.sort_key(member["name"]), "name_folded": czech.fold(member["name"])}
 
 
+def slug_base(name: str) -> str:
+    """A member's address from its name: 'Praha 12' -> 'praha-12' (then 'praha-12-2' if taken)."""
+    return czech.slugify(name)
+
+
 def first_free_slug(name: str, taken: set[str]) -> str:
-    return czech.first_free(czech.slugify(name), taken)
+    return czech.first_free(slug_base(name), taken)
 
 
 def new_application(data: dict, now: datetime) -> dict:
@@ -129,3 +135,11 @@ def statistics(members: list[dict]) -> dict:
         "by_region": dict(sorted(Counter(m["region"] for m in active).items(), key=lambda kv: czech.sort_key(kv[0]))),
         "population_covered": population_covered(active),
     }
+
+
+def news_item(member: dict) -> dict:
+    """A new member as the news feed tells it."""
+    return {"key": f"member:{member['slug']}", "title": f"Nový člen: {member['name']}",
+            "summary": f"{member['name']} ({member['region']}) je členem Národní sítě Zdravých měst ČR.",
+            "path": f"/api/v1/members/{member['slug']}", "category": "member",
+            "published": datetime.combine(member["member_since"], time(0), PRAGUE)}

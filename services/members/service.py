@@ -2,14 +2,15 @@
 from datetime import date
 
 from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
+from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.errors import Conflict
 from nszm.contracts.notify import MailingContactSchema, MembersAudienceSchema
 from nszm.entrypoints import rpc
 from nszm.schemas import load
 from nszm.service import PlatformService, page
-from nszm.storage import utcnow
+from nszm.storage import utcnow, with_free_id
 from services.members import domain, schemas
-from services.members.storage import SLUG_ATTEMPTS, MembersStoreProvider, SlugTaken
+from services.members.storage import MembersStoreProvider
 
 
 class MembersService(PlatformService):
@@ -23,6 +24,12 @@ class MembersService(PlatformService):
         query = load(schemas.MemberQuerySchema(), query)
         items, total = self.store.list_members(**query)
         return schemas.MemberPageSchema().dump(page(items, total, query))
+
+    @rpc
+    def news(self):
+        """The newest members, as news."""
+        members, _ = self.store.list_members(page=1, per_page=NEWS_PER_SERVICE, sort="newest")
+        return NewsItemSchema(many=True).dump([domain.news_item(member) for member in members])
 
     @rpc
     def get_member(self, slug):
@@ -74,25 +81,24 @@ class MembersService(PlatformService):
         options = load(schemas.ApprovalSchema(), payload or {})
         application = self.store.get_application(str(application_id))
         returning = self.store.returning_member(application["ico"])
-        taken = set() if returning else self.store.taken_slugs(application["name"])
-        for _ in range(SLUG_ATTEMPTS):
-            slug = returning["slug"] if returning else domain.first_free_slug(application["name"], taken)
+
+        def store(slug: str) -> tuple[dict, dict]:
             try:
-                decided, member = domain.approve(
-                    application, slug, options.get("member_since") or date.today(), utcnow()
-                )
+                decided, member = domain.approve(application, slug, options.get("member_since") or date.today(),
+                                                 utcnow())
             except domain.NotPending:
                 raise Conflict(f"The application is {application['status']} already.") from None
             if returning:
                 member["version"] = returning.get("version", 0)
             event = envelope(MEMBER_JOINED, schemas.MemberSchema().dump(member))
-            try:
-                self.store.approve_application(decided, member, [event], returning=bool(returning))
-                break
-            except SlugTaken:
-                taken.add(slug)
+            self.store.approve_application(decided, member, [event], returning=bool(returning))
+            return member, event
+
+        if returning:
+            member, event = store(returning["slug"])
         else:
-            raise Conflict("Could not find a free address for the member; try again.")
+            base = domain.slug_base(application["name"])
+            member, event = with_free_id(base, self.store.taken_slugs(base), store)
         self.publish([event])
         return schemas.MemberDetailSchema().dump(member)
 

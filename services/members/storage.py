@@ -7,16 +7,9 @@ from pymongo.errors import DuplicateKeyError
 
 from nszm import czech
 from nszm.contracts.errors import Conflict, NotFound
-from nszm.storage import ServiceStore, StoreProvider, from_document, to_document
+from nszm.storage import IdTaken, ServiceStore, StoreProvider, from_document, taken_ids, to_document
 
 DATE_FIELDS = ("member_since", "left_on")
-SLUG_ATTEMPTS = 5
-
-
-class SlugTaken(Exception):
-    """Another member took the slug between choosing it and storing the member."""
-
-
 def _to_document(member: dict) -> dict:
     document = to_document(member, "slug")
     for key in DATE_FIELDS:
@@ -99,9 +92,8 @@ class MembersStore(ServiceStore):
     def is_empty(self) -> bool:
         return self.members.estimated_document_count() == 0 and self.applications.estimated_document_count() == 0
 
-    def taken_slugs(self, name: str) -> set[str]:
-        base = re.escape(czech.slugify(name))
-        return {d["_id"] for d in self.members.find({"_id": {"$regex": f"^{base}(-[0-9]+)?$"}}, {"_id": 1})}
+    def taken_slugs(self, base: str) -> set[str]:
+        return taken_ids(self.members, base)
 
     # -- applications ---------------------------------------------------------------
 
@@ -141,7 +133,7 @@ class MembersStore(ServiceStore):
     def approve_application(self, decided: dict, member: dict, events: list[dict], returning: bool = False):
         """Store the decision and the new (or returning) member atomically.
 
-        Raises SlugTaken when another approval took the slug meanwhile, so the caller can
+        Raises IdTaken when another approval took the slug meanwhile, so the caller can
         pick the next one.
         """
 
@@ -163,7 +155,7 @@ class MembersStore(ServiceStore):
             self.atomically(work)
         except DuplicateKeyError as error:
             if "_id" in (error.details or {}).get("keyPattern", {}):
-                raise SlugTaken(member["slug"]) from None
+                raise IdTaken(member["slug"]) from None
             raise Conflict(f"A member with IČO {member['ico']} exists already.") from None
 
     def add_member(self, member: dict):

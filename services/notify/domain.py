@@ -5,7 +5,6 @@ import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
@@ -13,11 +12,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markdown_it import MarkdownIt
 
+from nszm import formatting
 from nszm.addresses import email_key
+from nszm.contracts import bus
 from nszm.rules import Refused, RuleBroken
 from nszm.tokens import new_token, token_hash
 
-PRAGUE = ZoneInfo("Europe/Prague")
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_ATTEMPTS = 20  # about nine hours of retries before a mail is marked failed
 MAX_BACKOFF = timedelta(hours=1)
@@ -32,86 +32,64 @@ def _voter(data: dict) -> tuple[str, str | None]:
     return data["email"], None
 
 
-# event type -> (who gets the mail, whether it carries a calendar invitation)
+# the events that mail someone -> (who gets the mail, whether it carries a calendar invitation);
+# each has its Czech template, templates/<event type>.txt
 MAILS = {
-    "registration_confirmed": (_registered_person, True),
-    "registration_waitlisted": (_registered_person, False),
-    "registration_promoted": (_registered_person, True),
-    "registration_cancelled": (_registered_person, False),
-    "attendance_recorded": (_registered_person, False),
-    "vote_requested": (_voter, False),
+    bus.REGISTRATION_CONFIRMED: (_registered_person, True),
+    bus.REGISTRATION_WAITLISTED: (_registered_person, False),
+    bus.REGISTRATION_PROMOTED: (_registered_person, True),
+    bus.REGISTRATION_CANCELLED: (_registered_person, False),
+    bus.ATTENDANCE_RECORDED: (_registered_person, False),
+    bus.VOTE_REQUESTED: (_voter, False),
 }
-
-
-def _local(moment: str | datetime) -> datetime:
-    value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
-    return value.astimezone(PRAGUE)
-
-
-def _when(moment) -> str:
-    local = _local(moment)
-    return f"{local.day}. {local.month}. {local.year} {local.hour}:{local.minute:02d}"
-
-
-def _time(moment) -> str:
-    local = _local(moment)
-    return f"{local.hour}:{local.minute:02d}"
-
-
-def _place(venue: dict | None) -> str:
-    venue = venue or {}
-    return ", ".join(part for part in (venue.get("name"), venue.get("address"), venue.get("city")) if part)
-
-
-def _hours(hours: float) -> str:
-    return f"{hours:g}".replace(".", ",")
 
 
 templates = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True,
                         autoescape=False)
-templates.filters.update(when=_when, time=_time, place=_place, hours=_hours)
+templates.filters.update(when=formatting.when, time=formatting.clock, place=formatting.place,
+                         hours=formatting.hours)
 
 
 def invitation(data: dict) -> bytes:
     """An iCalendar invitation with one entry per session the person holds a seat in."""
     event, seats = data["event"], {s["id"]: s["status"] for s in data["registration"]["sessions"]}
     calendar = Calendar()
-    calendar.add("prodid", "-//Národní síť Zdravých měst ČR//platforma//CS")
+    calendar.add("prodid", formatting.CALENDAR_PRODID)
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
     for session in data["sessions"]:
         if seats.get(session["id"]) != "confirmed":
             continue
         entry = CalendarEvent()
-        entry.add("uid", f"{data['registration']['id']}-{session['id']}@zdravamesta.cz")
+        entry.add("uid", formatting.calendar_uid(data["registration"]["id"], session["id"]))
         entry.add("dtstamp", datetime.fromisoformat(data["event"]["starts_at"]))
         entry.add("dtstart", datetime.fromisoformat(session["starts_at"]))
         entry.add("dtend", datetime.fromisoformat(session["ends_at"]))
         entry.add("summary", f"{event['title']}: {session['title']}")
         entry.add("location", event["join_url"] if event["online"] and event.get("join_url") else
-                  _place(event.get("venue")) or "online")
+                  formatting.place(event.get("venue")) or "online")
         entry.add("description", f"Zrušení registrace: {data['cancel_url']}" if data.get("cancel_url") else "")
         calendar.add_component(entry)
     return calendar.to_ical()
 
 
-def mail_for(event_type: str, envelope: dict) -> dict | None:
+def mail_for(spec: bus.EventSpec, envelope: dict) -> dict | None:
     """The one mail an event causes (keyed by the event's id), or None for events that mail nobody."""
-    if event_type not in MAILS:
+    if spec not in MAILS:
         return None
     data = envelope["data"]
-    if event_type == "attendance_recorded" and not data.get("certificate_url"):
+    if spec == bus.ATTENDANCE_RECORDED and not data.get("certificate_url"):
         return None
-    recipient, with_invitation = MAILS[event_type]
+    recipient, with_invitation = MAILS[spec]
     to, to_name = recipient(data)
-    module = templates.get_template(f"{event_type}.txt").make_module(data)
+    module = templates.get_template(f"{spec.name}.txt").make_module(data)
     attachments = []
     if with_invitation:
         attachments.append({"filename": "pozvanka.ics", "content_type": "text/calendar",
                             "data": invitation(data).decode("utf-8")})
     return {
         "id": envelope["event_id"],
-        "kind": event_type,
+        "kind": spec.name,
         "to": to,
         "to_name": to_name,
         "subject": module.subject,
@@ -331,10 +309,13 @@ def after_failure(attempts: int, rejected: bool, now: datetime) -> tuple[str, da
     A server's permanent refusal of the recipient (5xx) fails the message at once and puts the
     address on hold; anything temporary is retried like any mail, until the attempts run out.
     """
-    if rejected:
-        return "failed", None, True
-    retry_at = next_attempt(attempts, now)
-    return ("queued", retry_at, False) if retry_at else ("failed", None, False)
+    retry_at = retry_after(attempts, rejected, now)
+    return ("queued", retry_at, False) if retry_at else ("failed", None, rejected)
+
+
+def retry_after(attempts: int, rejected: bool, now: datetime) -> datetime | None:
+    """When to try a failed message again; never after the server refused the recipient for good (5xx)."""
+    return None if rejected else next_attempt(attempts, now)
 
 
 def send_interval(rate: float) -> float:

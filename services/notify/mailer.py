@@ -14,6 +14,8 @@ from urllib.parse import unquote, urlparse
 
 from nameko.extensions import DependencyProvider
 
+from nszm.config import Settings
+
 SMTP_TIMEOUT_SECONDS = 30
 
 
@@ -154,12 +156,10 @@ class Mailer:
 
 class MailerProvider(DependencyProvider):
     def setup(self):
-        config = self.container.config
-        sender = config.get("MAIL_FROM") or "Národní síť Zdravých měst ČR <info@zdravamesta.cz>"
-        smtp_url = config.get("SMTP_URL")
-        transport = (SmtpTransport(smtp_url) if smtp_url
-                     else MaildirTransport(Path(config.get("DATA_DIR") or "./var") / "mail"))
-        self.mailer = Mailer(transport, sender)
+        settings = Settings.from_env(self.container.config)
+        transport = (SmtpTransport(settings.smtp_url) if settings.smtp_url
+                     else MaildirTransport(settings.data_dir / "mail"))
+        self.mailer = Mailer(transport, settings.mail_from)
 
     def get_dependency(self, worker_ctx):
         return self.mailer

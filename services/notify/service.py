@@ -30,7 +30,6 @@ MAILOUT_TICK_SECONDS = 1.0
 MAILOUT_BURST_SECONDS = 5.0  # one tick sends for at most this long, so that the service stops promptly
 RECIPIENT_BATCH = 50  # recipients leased at once; pause and cancel take effect between batches
 UNRECORDED_LIMIT = 5  # accepted messages not yet recorded as sent, at most: what a crash can repeat
-DEFAULT_MAILOUT_RATE = 10.0
 UNSUBSCRIBE = "unsubscribe"
 
 
@@ -49,36 +48,12 @@ class NotifyService(PlatformService):
 
     def _mail(self, spec: bus.EventSpec, envelope: dict):
         try:
-            mail = domain.mail_for(spec.name, envelope)
+            mail = domain.mail_for(spec, envelope)
         except Exception:
             log.exception("cannot build mail for %s %s; event dropped", spec.name, envelope.get("event_id"))
             return
         if mail is not None and self.store.enqueue(mail):
             self.deliver(mail["id"])
-
-    @mails_on(bus.REGISTRATION_CONFIRMED)
-    def on_registration_confirmed(self, envelope):
-        self._mail(bus.REGISTRATION_CONFIRMED, envelope)
-
-    @mails_on(bus.REGISTRATION_WAITLISTED)
-    def on_registration_waitlisted(self, envelope):
-        self._mail(bus.REGISTRATION_WAITLISTED, envelope)
-
-    @mails_on(bus.REGISTRATION_PROMOTED)
-    def on_registration_promoted(self, envelope):
-        self._mail(bus.REGISTRATION_PROMOTED, envelope)
-
-    @mails_on(bus.REGISTRATION_CANCELLED)
-    def on_registration_cancelled(self, envelope):
-        self._mail(bus.REGISTRATION_CANCELLED, envelope)
-
-    @mails_on(bus.ATTENDANCE_RECORDED)
-    def on_attendance_recorded(self, envelope):
-        self._mail(bus.ATTENDANCE_RECORDED, envelope)
-
-    @mails_on(bus.VOTE_REQUESTED)
-    def on_vote_requested(self, envelope):
-        self._mail(bus.VOTE_REQUESTED, envelope)
 
     @rpc
     def list_mails(self, query):
@@ -114,7 +89,7 @@ class NotifyService(PlatformService):
         try:
             message_id = self.mailer.send(mail)
         except Exception as error:
-            retry_at = domain.next_attempt(mail["attempts"] + 1, utcnow())
+            retry_at = domain.retry_after(mail["attempts"] + 1, isinstance(error, Rejected), utcnow())
             self.store.mark_failed_attempt(mail["id"], f"{type(error).__name__}: {error}", retry_at)
             if retry_at is None:
                 log.error("giving up on mail %s to %s after %s attempts: %s", mail["id"], mail["to"],
@@ -149,7 +124,7 @@ class NotifyService(PlatformService):
 
     def _unsubscribe_url(self, email: str) -> str:
         token = self.store.signer().sign(UNSUBSCRIBE, email.strip())
-        return f"{self.config['PUBLIC_URL'].rstrip('/')}/api/v1/unsubscribe?token={token}"
+        return f"{self.settings.public_url}/api/v1/unsubscribe?token={token}"
 
     @rpc
     def audience_count(self, payload):
@@ -279,8 +254,7 @@ class NotifyService(PlatformService):
             pass
 
     def _send_some(self, mailout_id: str, deadline: float):
-        rate = self.config.get("MAILOUT_RATE")
-        interval = domain.send_interval(DEFAULT_MAILOUT_RATE if rate in (None, "") else float(rate))
+        interval = domain.send_interval(self.settings.mailout_rate)
         session = self.mailer.session()
         sent_log = SentLog(self.store.recipients_sent, UNRECORDED_LIMIT)
         next_at = time.monotonic()
@@ -345,7 +319,7 @@ class NotifyService(PlatformService):
         existing = self.store.get_subscriber(email_key(data["email"]))
         subscriber, token = domain.subscription_requested(existing, data["email"], data.get("name"), utcnow())
         if subscriber is not None:
-            confirm_url = f"{self.config['PUBLIC_URL'].rstrip('/')}/api/v1/newsletter/confirm?token={token}"
+            confirm_url = f"{self.settings.public_url}/api/v1/newsletter/confirm?token={token}"
             mail = domain.newsletter_confirmation(subscriber, confirm_url)
             self.store.save_subscriber(subscriber, mail)
             self.deliver(mail["id"])
@@ -375,3 +349,16 @@ class NotifyService(PlatformService):
         self.store.unsubscribe(subscriber, [announcement])
         self.publish([announcement])
         return schemas.UnsubscribeResultSchema().dump({"status": "unsubscribed"})
+
+
+def _mails_on(spec: bus.EventSpec):
+    @mails_on(spec)
+    def handler(self, envelope):
+        self._mail(spec, envelope)
+
+    handler.__name__ = handler.__qualname__ = f"on_{spec.name}"
+    return handler
+
+
+for _spec in domain.MAILS:  # one handler per event that mails someone: on_registration_confirmed, …
+    setattr(NotifyService, f"on_{_spec.name}", _mails_on(_spec))

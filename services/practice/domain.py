@@ -1,6 +1,7 @@
 """Rules of good practice and of the NEJpraxe public vote."""
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from nszm import czech
@@ -33,6 +34,11 @@ def query_words(query: str) -> list[str]:
     return [word for word in dict.fromkeys(words(query)) if len(word) >= MIN_WORD][:10]
 
 
+def slug_base(title: str) -> str:
+    """A practice's address from its title, at most 80 characters before any '-2'."""
+    return czech.slugify(title)[:80]
+
+
 def with_member(practice: dict, member: dict) -> dict:
     """The practice with the member's name, type and region copied in, for filters and feeds."""
     return {**practice, "member": member["slug"], "member_name": member["name"], "member_type": member["type"],
@@ -45,6 +51,20 @@ def new_practice(data: dict, slug: str, member: dict, now: datetime) -> dict:
     practice = with_member(practice, member)
     practice["search_words"] = search_words(data["title"], data["summary"], data["body"])
     return practice
+
+
+def revise(practice: dict, changes: dict, member: dict | None) -> dict:
+    """The practice with staff's changes; `member` is the newly named member, if the change names one.
+    An archived practice stays as it was archived."""
+    if practice["status"] == "archived":
+        raise Refused("An archived practice cannot be changed.")
+    revised = {**practice, **changes}
+    if "themes" in changes:
+        revised["themes"] = sorted(set(changes["themes"]))
+    if member is not None:
+        revised = with_member(revised, member)
+    revised["search_words"] = search_words(revised["title"], revised["summary"], revised["body"])
+    return revised
 
 
 def publish(practice: dict, now: datetime) -> dict:
@@ -125,14 +145,23 @@ def new_vote(competition: dict, practice: str, email: str, now: datetime) -> tup
     return vote, token
 
 
-def confirm(vote: dict, competition: dict, already_counted: bool, now: datetime) -> dict:
-    """The vote confirmed; it counts unless another vote from the same address counts already."""
+@dataclass
+class Confirmation:
+    vote: dict
+    counts_now: bool  # this confirmation is the one that made the vote count
+    changed: bool  # False when the link had been used already
+
+
+def confirm(vote: dict, competition: dict, address_counted: bool, now: datetime) -> Confirmation:
+    """Confirm a vote by its mailed link. It counts unless a vote from the same address counts in the
+    competition already (`address_counted`); a link used again changes nothing."""
     if vote["confirmed_at"] is not None:
-        return vote
+        return Confirmation(vote, counts_now=False, changed=False)
     ensure_open(competition, now)
     if now > vote["expires_at"]:
         raise Refused("The confirmation link has expired; please vote again.")
-    return {**vote, "confirmed_at": now, "counted": not already_counted}
+    return Confirmation({**vote, "confirmed_at": now, "counted": not address_counted},
+                        counts_now=not address_counted, changed=True)
 
 
 def results(competition: dict, counts: dict[str, int]) -> dict:
@@ -160,3 +189,22 @@ def rate_window(client: str, now: datetime) -> tuple[str, datetime]:
     are always counted together, however they fall on the clock.
     """
     return f"votes:{client}", now + RATE_WINDOW
+
+
+def practice_news(practice: dict) -> dict:
+    """A published practice as the news feed tells it."""
+    return {"key": f"practice:{practice['slug']}", "title": f"Dobrá praxe: {practice['title']}",
+            "summary": practice["summary"], "path": f"/api/v1/practices/{practice['slug']}",
+            "published": practice["published_at"], "category": "practice"}
+
+
+def results_news(view: dict) -> dict | None:
+    """A competition's results as the news feed tells them; None until its voting has closed."""
+    if view["status"] != "closed":
+        return None
+    winner = next((n for n in view["nominees"] if n["practice"] == view.get("winner")), None)
+    summary = (f"Vítězem je {winner['title']} ({winner.get('member_name') or winner['member']})" if winner
+               else "Hlasování skončilo.")
+    return {"key": f"competition:{view['id']}", "title": f"Výsledky: {view['title']}", "summary": summary,
+            "path": f"/api/v1/competitions/{view['id']}", "published": view["voting_closes_at"],
+            "category": "results"}

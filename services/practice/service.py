@@ -4,18 +4,17 @@ from nameko.events import event_handler
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
-from nszm import czech
 from nszm.contracts import bus
+from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
 from nszm.contracts.practice import THEMES
 from nszm.entrypoints import rpc
 from nszm.schemas import load
 from nszm.service import PlatformService, enforced, page
-from nszm.storage import utcnow
+from nszm.storage import utcnow, with_free_id
 from services.practice import domain, schemas
-from services.practice.storage import PracticeStoreProvider, SlugTaken
+from services.practice.storage import CountedMeanwhile, PracticeStoreProvider
 
-SLUG_ATTEMPTS = 5
 CLOSING_INTERVAL_SECONDS = 1.0
 
 
@@ -40,6 +39,15 @@ class PracticeService(PlatformService):
         return schemas.PracticePageSchema().dump(page(items, total, query))
 
     @rpc
+    def news(self):
+        """The newest published practices and the results of closed competitions, as news."""
+        practices, _ = self.store.list_practices(page=1, per_page=NEWS_PER_SERVICE)
+        competitions, _ = self.store.list_competitions(page=1, per_page=NEWS_PER_SERVICE)
+        results = [domain.results_news(self._public(c)) for c in competitions]
+        return NewsItemSchema(many=True).dump([domain.practice_news(p) for p in practices]
+                                              + [item for item in results if item])
+
+    @rpc
     def get_practice(self, slug):
         return schemas.PracticeSchema().dump(self.store.get_practice(str(slug)))
 
@@ -48,24 +56,44 @@ class PracticeService(PlatformService):
         return schemas.PracticeDetailSchema().dump(self.store.get_practice(str(slug), published_only=False))
 
     @rpc
-    def create_practice(self, payload):
-        data = load(schemas.PracticeInputSchema(), payload)
+    def list_practice_details(self, query):
+        query = load(schemas.PracticeDetailQuerySchema(), query)
+        items, total = self.store.list_practices(page=query["page"], per_page=query["per_page"],
+                                                 words=domain.query_words(query.get("q") or ""),
+                                                 status=query.get("status"))
+        return schemas.PracticeDetailPageSchema().dump(page(items, total, query))
+
+    def _member(self, slug: str) -> dict:
         try:
-            member = self.members.get_member(data["member"])
+            return self.members.get_member(slug)
         except NotFound:
             raise InvalidInput("No such member.", {"member": ["No active member with this slug."]}) from None
-        taken = self.store.taken_slugs(data["title"])
-        for _ in range(SLUG_ATTEMPTS):
-            slug = czech.first_free(czech.slugify(data["title"])[:80], taken)
+
+    @rpc
+    def create_practice(self, payload):
+        data = load(schemas.PracticeInputSchema(), payload)
+        member = self._member(data["member"])
+        base = domain.slug_base(data["title"])
+
+        def store(slug: str) -> dict:
             practice = domain.new_practice(data, slug, member, utcnow())
-            try:
-                self.store.add_practice(practice)
-                break
-            except SlugTaken:
-                taken.add(slug)
-        else:
-            raise Conflict("Could not find a free address for the practice; try again.")
+            self.store.add_practice(practice)
+            return practice
+
+        practice = with_free_id(base, self.store.taken_slugs(base), store)
         return schemas.PracticeDetailSchema().dump(practice)
+
+    @rpc
+    def update_practice(self, slug, payload):
+        changes = load(schemas.PracticeUpdateSchema(), payload)
+        if not changes:
+            raise InvalidInput("Nothing to change.", {"_schema": ["Name at least one field to change."]})
+        before = self.store.get_practice(str(slug), published_only=False)
+        member = self._member(changes["member"]) if "member" in changes else None
+        with enforced():
+            after = domain.revise(before, changes, member)
+        self.store.save_practice(before, after, [])
+        return schemas.PracticeDetailSchema().dump(after)
 
     @rpc
     def publish_practice(self, slug):
@@ -99,10 +127,13 @@ class PracticeService(PlatformService):
         self.store.add_competition(competition)
         return schemas.CompetitionSchema().dump(domain.public_view(competition, utcnow()))
 
-    def _view(self, competition: dict) -> dict:
+    def _public(self, competition: dict) -> dict:
         now = utcnow()
         counts = self.store.counts(competition["id"]) if domain.phase(competition, now) == "closed" else None
-        return schemas.CompetitionSchema().dump(domain.public_view(competition, now, counts))
+        return domain.public_view(competition, now, counts)
+
+    def _view(self, competition: dict) -> dict:
+        return schemas.CompetitionSchema().dump(self._public(competition))
 
     @rpc
     def get_competition(self, competition_id):
@@ -132,7 +163,7 @@ class PracticeService(PlatformService):
         event = bus.envelope(bus.VOTE_REQUESTED, {
             "competition_id": competition["id"], "competition_title": competition["title"],
             "practice": vote["practice"], "practice_title": title, "email": vote["email"],
-            "confirm_url": f"{self.config['PUBLIC_URL'].rstrip('/')}/api/v1/votes/confirm?token={token}",
+            "confirm_url": f"{self.settings.public_url}/api/v1/votes/confirm?token={token}",
             "expires_at": vote["expires_at"].isoformat(),
         })
         self.store.add_vote(vote, [event])
@@ -144,21 +175,27 @@ class PracticeService(PlatformService):
         if not isinstance(token, str) or not token:
             raise NotFound("This confirmation link is not valid.")
         now = utcnow()
-        emitted: list[dict] = []
 
-        def decide(vote, competition, already_counted):
+        def work(tx) -> tuple[domain.Confirmation, list[dict]]:
+            vote = tx.vote_by_token(domain.token_hash(token))
+            competition = tx.get_competition(vote["competition_id"])
+            address_counted = tx.counted_vote_exists(vote["competition_id"], vote["email_key"])
             with enforced():
-                return domain.confirm(vote, competition, already_counted, now)
+                outcome = domain.confirm(vote, competition, address_counted, now)
+            if outcome.changed:
+                tx.save_vote(outcome.vote)
+            announced = [bus.envelope(bus.VOTE_CONFIRMED, {"competition_id": vote["competition_id"],
+                                                           "practice": vote["practice"]})] if outcome.counts_now else []
+            tx.commit(announced)
+            return outcome, announced
 
-        def announce(vote):
-            emitted[:] = [bus.envelope(bus.VOTE_CONFIRMED, {"competition_id": vote["competition_id"],
-                                                            "practice": vote["practice"]})]
-            return emitted
-
-        vote, counted = self.store.confirm_vote(domain.token_hash(token), decide, announce)
-        self.publish(emitted)
+        try:
+            outcome, announced = self.store.unit_of_work(work)
+        except CountedMeanwhile:  # decided again, now seeing the concurrent count
+            outcome, announced = self.store.unit_of_work(work)
+        self.publish(announced)
         return schemas.ConfirmationResultSchema().dump(
-            {"status": "counted" if counted else "already_counted", "practice": vote["practice"]})
+            {"status": "counted" if outcome.counts_now else "already_counted", "practice": outcome.vote["practice"]})
 
     @rpc
     def close_voting(self, competition_id):

@@ -1,20 +1,19 @@
 """The practice store: practices with their search words, competitions, votes and rate counters."""
 import re
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Protocol
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from nszm import czech
 from nszm.contracts.errors import NotFound
-from nszm.storage import ServiceStore, StoreProvider, from_document, to_document
+from nszm.storage import IdTaken, ServiceStore, StoreProvider, from_document, taken_ids, to_document
 
 COUNTER_ATTEMPTS = 5
 
 
-class SlugTaken(Exception):
-    """Another practice took the slug between choosing it and storing the practice."""
+class CountedMeanwhile(Exception):
+    """A vote of the same address was counted by a concurrent confirmation."""
 
 
 def _vote_document(vote: dict) -> dict:
@@ -23,6 +22,34 @@ def _vote_document(vote: dict) -> dict:
         # One counted vote per address and competition, enforced by a unique index.
         document["counted_key"] = f"{vote['competition_id']}:{vote['email_key']}"
     return document
+
+
+class PracticeStoreVerbs(Protocol):
+    """What the practice service asks of its store (the real one and the unit tests' fake); inside a
+    unit of work the same verbs run in its transaction."""
+
+    def unit_of_work(self, work: Callable) -> object: ...
+    def taken_slugs(self, base: str) -> set[str]: ...
+    def add_practice(self, practice: dict) -> None: ...
+    def get_practice(self, slug: str, published_only: bool = True) -> dict: ...
+    def practices_by_slug(self, slugs: list[str]) -> list[dict]: ...
+    def list_practices(self, *, page: int, per_page: int, words: list[str] = (), theme=None, member=None,
+                       member_type=None, region=None, year=None, status: str | None = "published"
+                       ) -> tuple[list[dict], int]: ...
+    def save_practice(self, before: dict, after: dict, events: list[dict]) -> None: ...
+    def refresh_member(self, member: dict) -> int: ...
+    def add_competition(self, competition: dict) -> None: ...
+    def get_competition(self, competition_id: str) -> dict: ...
+    def list_competitions(self, *, page: int, per_page: int, year=None) -> tuple[list[dict], int]: ...
+    def counts(self, competition_id: str) -> dict[str, int]: ...
+    def due_for_closing(self, now: datetime) -> list[dict]: ...
+    def end_voting(self, competition: dict) -> bool: ...
+    def close_competition(self, competition_id: str, results: dict, now: datetime, events: list[dict]) -> bool: ...
+    def count_request(self, key: str, now: datetime, window_end: datetime) -> tuple[int, datetime]: ...
+    def add_vote(self, vote: dict, events: list[dict]) -> None: ...
+    def vote_by_token(self, token_hash: str) -> dict: ...
+    def counted_vote_exists(self, competition_id: str, email_key: str) -> bool: ...
+    def save_vote(self, vote: dict) -> None: ...
 
 
 class PracticeStore(ServiceStore):
@@ -52,15 +79,14 @@ class PracticeStore(ServiceStore):
 
     # -- practices --------------------------------------------------------------------
 
-    def taken_slugs(self, name: str) -> set[str]:
-        base = re.escape(czech.slugify(name)[:80])
-        return {d["_id"] for d in self.practices.find({"_id": {"$regex": f"^{base}(-[0-9]+)?$"}}, {"_id": 1})}
+    def taken_slugs(self, base: str) -> set[str]:
+        return taken_ids(self.practices, base)
 
     def add_practice(self, practice: dict):
         try:
             self.practices.insert_one(to_document(practice, "slug"))
         except DuplicateKeyError:
-            raise SlugTaken(practice["slug"]) from None
+            raise IdTaken(practice["slug"]) from None
 
     def get_practice(self, slug: str, published_only: bool = True) -> dict:
         query = {"_id": slug, "status": "published"} if published_only else {"_id": slug}
@@ -73,14 +99,14 @@ class PracticeStore(ServiceStore):
         return [from_document(d, "slug") for d in self.practices.find({"_id": {"$in": slugs}})]
 
     def list_practices(self, *, page: int, per_page: int, words: list[str] = (), theme=None, member=None,
-                       member_type=None, region=None, year=None):
-        conditions: list[dict] = [{"status": "published"}]
+                       member_type=None, region=None, year=None, status: str | None = "published"):
+        conditions: list[dict] = [{"status": status}] if status else []
         conditions += [{"search_words": {"$regex": f"^{re.escape(word)}"}} for word in words]
         for field, value in (("themes", theme), ("member", member), ("member_type", member_type),
                              ("region", region), ("year", year)):
             if value is not None:
                 conditions.append({field: value})
-        query = {"$and": conditions}
+        query = {"$and": conditions} if conditions else {}
         total = self.practices.count_documents(query)
         cursor = self.practices.find(query).sort([("published_at", DESCENDING), ("_id", ASCENDING)])
         return [from_document(d, "slug") for d in cursor.skip((page - 1) * per_page).limit(per_page)], total
@@ -108,8 +134,8 @@ class PracticeStore(ServiceStore):
     def add_competition(self, competition: dict):
         self.competitions.insert_one(to_document(competition))
 
-    def get_competition(self, competition_id: str) -> dict:
-        competition = from_document(self.competitions.find_one({"_id": competition_id}))
+    def get_competition(self, competition_id: str, session=None) -> dict:
+        competition = from_document(self.competitions.find_one({"_id": competition_id}, session=session))
         if competition is None:
             raise NotFound(f"No competition '{competition_id}'.")
         return competition
@@ -178,29 +204,22 @@ class PracticeStore(ServiceStore):
 
         self.atomically(work)
 
-    def confirm_vote(self, token_hash: str, decide: Callable, announce: Callable) -> tuple[dict, bool]:
-        """Confirm the vote behind a token; returns it and whether this confirmation counted it."""
+    def vote_by_token(self, token_hash: str, session=None) -> dict:
+        vote = from_document(self.votes.find_one({"token_hash": token_hash}, session=session))
+        if vote is None:
+            raise NotFound("This confirmation link is not valid.")
+        return vote
 
-        def work(session):
-            vote = from_document(self.votes.find_one({"token_hash": token_hash}, session=session))
-            if vote is None:
-                raise NotFound("This confirmation link is not valid.")
-            if vote["confirmed_at"] is not None:
-                return vote, False
-            competition = self.get_competition(vote["competition_id"])
-            counted_key = f"{vote['competition_id']}:{vote['email_key']}"
-            already = self.votes.find_one({"counted_key": counted_key}, {"_id": 1}, session=session) is not None
-            confirmed = decide(vote, competition, already)
-            self.votes.replace_one({"_id": vote["id"]}, _vote_document(confirmed), session=session)
-            if confirmed["counted"]:
-                self.record_events(announce(confirmed), session)
-            return confirmed, confirmed["counted"]
+    def counted_vote_exists(self, competition_id: str, email_key: str, session=None) -> bool:
+        return self.votes.find_one({"counted_key": f"{competition_id}:{email_key}"}, {"_id": 1},
+                                   session=session) is not None
 
+    def save_vote(self, vote: dict, session=None):
+        """Store a changed vote; CountedMeanwhile if another vote of its address was counted meanwhile."""
         try:
-            return self.atomically(work)
+            self.votes.replace_one({"_id": vote["id"]}, _vote_document(vote), session=session)
         except DuplicateKeyError:
-            # Another vote from the same address was counted at this very moment: this one is not.
-            return self.atomically(work)
+            raise CountedMeanwhile(vote["id"]) from None
 
 
 class PracticeStoreProvider(StoreProvider):

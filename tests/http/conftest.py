@@ -79,6 +79,11 @@ def stop_platform(process: subprocess.Popen, sig=signal.SIGTERM) -> int:
         raise
 
 
+@pytest.fixture(scope="session", autouse=True)
+def broker(rabbitmq_running):
+    """Every test at this level talks to a real RabbitMQ."""
+
+
 @pytest.fixture(scope="session")
 def platform(mongo_uri, tmp_path_factory, subprocess_env, smtp_sink):
     vhost = f"nszm-http-{uuid.uuid4().hex[:8]}"

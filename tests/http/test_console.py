@@ -81,3 +81,5 @@ def test_compose_count_send_and_watch_progress_from_the_console(platform, staff,
     again = browser.post(f"{created.url}/send", data={"csrf": csrf})
     assert "it can be sent only once" in again.text
     assert len([m for m in smtp_sink.messages_to_domain(domain) if m["List-Unsubscribe"]]) == 3
+    page = browser.get(created.url, params={"status": "sent"})
+    assert page.text.count(f"@{domain}</td>") == 3 and 'id="recipients"' in page.text

@@ -236,7 +236,16 @@ def test_themes_and_the_practice_workflow(staff, public, member):
     staff.post(f"/api/v1/practices/{draft['slug']}/publish")
     assert_problem(staff.post(f"/api/v1/practices/{draft['slug']}/publish"), 409)
     assert public.get(f"/api/v1/practices/{draft['slug']}").status_code == 200
+    changed = staff.patch(f"/api/v1/practices/{draft['slug']}", json={"summary": "Nové shrnutí", "themes": [2]})
+    assert (changed.json()["summary"], changed.json()["themes"], changed.json()["links"]) == (
+        "Nové shrnutí", [2], draft["links"])
+    assert public.get(f"/api/v1/practices/{draft['slug']}").json()["summary"] == "Nové shrnutí"
+    assert_problem(staff.patch(f"/api/v1/practices/{draft['slug']}", json={}), 422, "_schema")
+    assert_problem(staff.patch(f"/api/v1/practices/{draft['slug']}", json={"year": "loni"}), 422, "year")
+    assert_problem(staff.patch(f"/api/v1/practices/{draft['slug']}", json={"member": "nikdo"}), 422, "member")
+    assert_problem(staff.patch("/api/v1/practices/nic", json={"title": "Nic"}), 404)
     assert staff.post(f"/api/v1/practices/{draft['slug']}/archive").json()["status"] == "archived"
+    assert_problem(staff.patch(f"/api/v1/practices/{draft['slug']}", json={"title": "Pozdě"}), 409)
     assert_problem(public.get(f"/api/v1/practices/{draft['slug']}"), 404)
     assert_problem(staff.post("/api/v1/practices/nic/publish"), 404)
 

@@ -4,6 +4,11 @@ import pytest
 from services.members.storage import MembersStore
 
 
+@pytest.fixture(scope="session", autouse=True)
+def broker(rabbitmq_running):
+    """Every test at this level talks to a real RabbitMQ."""
+
+
 @pytest.fixture
 def members_store(mongo_client, db_name):
     store = MembersStore(mongo_client, db_name)

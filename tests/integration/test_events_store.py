@@ -1,13 +1,16 @@
-"""The events store against a real SecantusDB: seats under concurrency, promotion, atomicity."""
+"""The events service's units of work on its real store and a real SecantusDB: seats under
+concurrency, promotion, atomicity, certificate numbers."""
 from datetime import timedelta
+from unittest.mock import patch
 
 import eventlet
 import pytest
 
 from nszm.contracts.errors import Conflict
+from nszm.storage import IdTaken
 from services.events import domain
-from services.events.storage import EventsStore, IdTaken
-from tests.event_factories import NOW, event_payload, loaded_event, registration_input
+from services.events.storage import EventsStore
+from tests.event_factories import NOW, event_payload, events_worker, loaded_event, registration_input
 
 
 @pytest.fixture
@@ -15,6 +18,16 @@ def store(mongo_client, db_name):
     events_store = EventsStore(mongo_client, db_name)
     events_store.ensure_indexes()
     return events_store
+
+
+@pytest.fixture
+def service(store):
+    with events_worker(store) as worker:
+        yield worker
+
+
+def published(service, event_type) -> list[dict]:
+    return [call.args[1]["data"] for call in service.dispatch.call_args_list if call.args[0] == event_type]
 
 
 def stored_event(store, capacities=(50,), event_id="2026-12-skola"):
@@ -25,9 +38,8 @@ def stored_event(store, capacities=(50,), event_id="2026-12-skola"):
     return store.get_event(event_id)
 
 
-def register(store, event, email, sessions=("s1",)):
-    registration = domain.new_registration(event, registration_input(email, sessions=sessions), False, NOW)
-    return store.register(registration, lambda stored: [])
+def register(service, event, email, sessions=("s1",)):
+    return service.register(event["id"], registration_input(email, sessions=list(sessions)))
 
 
 def assert_counters_agree(store, event_id):
@@ -42,13 +54,14 @@ def assert_counters_agree(store, event_id):
         assert session["seats_left"] == session["capacity"] - confirmed
 
 
-def test_concurrent_registrations_never_exceed_capacity(store):
+def test_concurrent_registrations_never_exceed_capacity(store, service):
     event = stored_event(store, capacities=(10, 5))
     outcomes = []
     pool = eventlet.GreenPool(40)
     for n in range(60):
         sessions = ("s1", "s2") if n % 2 else ("s1",)
-        pool.spawn(lambda n=n, sessions=sessions: outcomes.append(register(store, event, f"p{n}@example.cz", sessions)))
+        pool.spawn(lambda n=n, sessions=sessions: outcomes.append(
+            register(service, event, f"p{n}@example.cz", sessions)))
     pool.waitall()
     assert len(outcomes) == 60
     s1 = [seat for r in outcomes for seat in r["sessions"] if seat["id"] == "s1"]
@@ -58,71 +71,63 @@ def test_concurrent_registrations_never_exceed_capacity(store):
     assert_counters_agree(store, event["id"])
 
 
-def test_a_duplicate_registration_takes_no_seat(store):
+def test_a_duplicate_registration_takes_no_seat(store, service):
     event = stored_event(store, capacities=(2,))
-    register(store, event, "a@example.cz")
+    register(service, event, "a@example.cz")
     with pytest.raises(Conflict):
-        register(store, event, "a@example.cz")
+        register(service, event, "a@example.cz")
     assert store.get_event(event["id"])["sessions"][0]["seats_left"] == 1
     assert_counters_agree(store, event["id"])
 
 
-def test_cancelling_gives_each_freed_seat_to_the_first_waiting(store):
+def test_cancelling_gives_each_freed_seat_to_the_first_waiting(store, service):
     event = stored_event(store, capacities=(1, 1))
-    first = register(store, event, "a@example.cz", ("s1", "s2"))
-    second = register(store, event, "b@example.cz", ("s1",))
-    third = register(store, event, "c@example.cz", ("s1", "s2"))
-    announced = {}
-
-    def decide(registration, current):
-        return domain.cancel(registration, current, False, NOW)
-
-    def announce(current, cancelled, freed, promoted):
-        announced.update(freed=freed, promoted=[(lucky["id"], sessions) for lucky, sessions in promoted])
-        return []
-
-    store.cancel_registration(first["id"], decide, announce)
-    assert announced == {"freed": ["s1", "s2"], "promoted": [(second["id"], ["s1"]), (third["id"], ["s2"])]}
+    first = register(service, event, "a@example.cz", ("s1", "s2"))
+    second = register(service, event, "b@example.cz", ("s1",))
+    third = register(service, event, "c@example.cz", ("s1", "s2"))
+    service.cancel_registration(first["id"], by_staff=True)
+    [cancelled] = published(service, "registration_cancelled")
+    assert cancelled["changed_sessions"] == ["s1", "s2"]
+    promoted = [(e["registration"]["id"], e["changed_sessions"]) for e in published(service, "registration_promoted")]
+    assert promoted == [(second["id"], ["s1"]), (third["id"], ["s2"])]
     assert store.get_registration(second["id"])["status"] == "confirmed"
     third_now = store.get_registration(third["id"])
     assert third_now["status"] == "waitlisted"  # holds s2 now, still waits for s1
     assert {s["id"]: s["status"] for s in third_now["sessions"]} == {"s1": "waitlisted", "s2": "confirmed"}
     assert_counters_agree(store, event["id"])
-    register(store, event, "a@example.cz")  # a cancelled address may register again
+    register(service, event, "a@example.cz")  # a cancelled address may register again
 
 
-def test_a_refused_cancellation_changes_nothing(store):
+def test_a_refused_cancellation_changes_nothing(store, service):
     event = stored_event(store, capacities=(1,))
-    first = register(store, event, "a@example.cz")
-    register(store, event, "b@example.cz")
+    first = register(service, event, "a@example.cz")
+    register(service, event, "b@example.cz")
     too_late = event["cancellation_deadline"] + timedelta(seconds=1)
-    with pytest.raises(domain.Refused):
-        store.cancel_registration(first["id"], lambda r, e: domain.cancel(r, e, False, too_late), lambda *a: [])
+    with patch("services.events.service.utcnow", return_value=too_late), pytest.raises(Conflict):
+        service.cancel_registration(first["id"], token=service.store.signer().sign("registration", first["id"]))
     assert store.get_registration(first["id"])["status"] == "confirmed"
     assert_counters_agree(store, event["id"])
 
 
-def test_concurrent_cancellations_promote_distinct_people(store):
+def test_concurrent_cancellations_promote_distinct_people(store, service):
     event = stored_event(store, capacities=(5,))
-    confirmed = [register(store, event, f"c{n}@example.cz") for n in range(5)]
-    waiting = [register(store, event, f"w{n}@example.cz") for n in range(8)]
+    confirmed = [register(service, event, f"c{n}@example.cz") for n in range(5)]
+    waiting = [register(service, event, f"w{n}@example.cz") for n in range(8)]
     pool = eventlet.GreenPool(5)
     for registration in confirmed:
-        pool.spawn(store.cancel_registration, registration["id"],
-                   lambda r, e: domain.cancel(r, e, True, NOW), lambda *a: [])
+        pool.spawn(service.cancel_registration, registration["id"], by_staff=True)
     pool.waitall()
     statuses = [store.get_registration(r["id"])["status"] for r in waiting]
     assert statuses == ["confirmed"] * 5 + ["waitlisted"] * 3
     assert_counters_agree(store, event["id"])
 
 
-def test_check_in_numbers_certificates_in_sequence(store):
+def test_check_in_numbers_certificates_in_sequence(store, service):
     event = stored_event(store)
     numbers = []
     for n in range(3):
-        registration = register(store, event, f"p{n}@example.cz")
-        checked = store.check_in(registration["id"], lambda r, e: domain.check_in(r, e, None, NOW), lambda *a: [])
-        numbers.append(checked["certificate_id"])
+        registration = register(service, event, f"p{n}@example.cz")
+        numbers.append(service.check_in(registration["id"])["certificate_id"])
     assert numbers == ["NSZM-2026-000001", "NSZM-2026-000002", "NSZM-2026-000003"]
     assert store.by_certificate("NSZM-2026-000002")["email"] == "p1@example.cz"
 

@@ -6,8 +6,8 @@ import pytest
 
 from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, envelope
 from nszm.contracts.errors import Conflict, NotFound
+from nszm.storage import IdTaken
 from services.members import domain
-from services.members.storage import SlugTaken
 from tests import factories
 
 NOW = datetime(2026, 11, 21, tzinfo=timezone.utc)
@@ -110,9 +110,9 @@ def test_a_taken_slug_is_reported_for_retry(members_store):
     members_store.add_member(new_member("Turnov"))
     application = applied(members_store, name="Turnov")
     decided, member = domain.approve(application, "turnov", date.today(), NOW)
-    with pytest.raises(SlugTaken):
+    with pytest.raises(IdTaken):
         members_store.approve_application(decided, member, [])
-    assert members_store.taken_slugs("Turnov") == {"turnov"}
+    assert members_store.taken_slugs("turnov") == {"turnov"}
 
 
 def test_a_stale_update_conflicts(members_store):

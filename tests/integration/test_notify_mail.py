@@ -94,7 +94,7 @@ def test_a_failed_mail_sent_again_by_staff_arrives(container_factory, service_co
     envelope = addressed(registration_event(bus.REGISTRATION_CANCELLED), address)
     store = NotifyStore(mongo_client, service_config["MONGO_DB"])
     store.ensure_indexes()
-    store.enqueue(domain.mail_for("registration_cancelled", envelope))
+    store.enqueue(domain.mail_for(bus.REGISTRATION_CANCELLED, envelope))
     store.mark_failed_attempt(store.claim(envelope["event_id"])["id"], "gave up", retry_at=None)
     # Only now does a notify service run: nothing could deliver the mail before staff ask.
     container_factory(NotifyService, {**service_config, "SMTP_URL": smtp_sink.url}).start()

@@ -1,10 +1,11 @@
 """The practice store against a real SecantusDB, and the service reacting to member events."""
 from datetime import timedelta
+from unittest.mock import patch
 
 import eventlet
 import pytest
 from nameko.standalone.events import event_dispatcher
-from nameko.testing.services import entrypoint_waiter
+from nameko.testing.services import entrypoint_waiter, worker_factory
 
 from nszm.contracts import bus
 from services.practice import domain
@@ -62,18 +63,16 @@ def test_concurrent_confirmations_from_one_address_count_once(store):
         vote, token = domain.new_vote(competition, practices[n % 2]["slug"], "Jana@example.cz", NOW)
         store.add_vote(vote, [])
         tokens.append(token)
+    service = worker_factory(PracticeService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
     results = []
-
-    def confirm(token):
-        results.append(store.confirm_vote(domain.token_hash(token),
-                                          lambda v, c, already: domain.confirm(v, c, already, NOW), lambda v: []))
-
-    pool = eventlet.GreenPool(12)
-    for token in tokens:
-        pool.spawn(confirm, token)
-    pool.waitall()
-    assert sum(counted for _, counted in results) == 1
+    with patch("services.practice.service.utcnow", return_value=NOW):
+        pool = eventlet.GreenPool(12)
+        for token in tokens:
+            pool.spawn(lambda token=token: results.append(service.confirm_vote(token)["status"]))
+        pool.waitall()
+    assert sorted(results) == ["already_counted"] * 11 + ["counted"]
     assert sum(store.counts(competition["id"]).values()) == 1
+    assert [call.args[0] for call in service.dispatch.call_args_list] == ["vote_confirmed"]
 
 
 def test_rate_counters_count_within_the_window_opened_by_the_first_request(store):

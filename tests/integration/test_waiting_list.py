@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nameko.testing.services import worker_factory
 
+from nszm.contracts import bus
 from services.events.service import EventsService
 from services.events.storage import EventsStore
 from services.notify import domain as notify_domain
@@ -60,7 +61,7 @@ def test_positions_follow_the_queue_through_promotions_and_cancellations(service
     assert staff_positions(service, event_id) == {people["b"]: {"s1": None}, people["c"]: {"s1": 1}}
     assert register("d") == 2
     waitlisted = last_published(service, "registration_waitlisted")
-    mail = notify_domain.mail_for("registration_waitlisted", waitlisted)
+    mail = notify_domain.mail_for(bus.REGISTRATION_WAITLISTED, waitlisted)
     assert "2. v pořadí" in mail["text"] and "3. v pořadí" not in mail["text"]
     cancel("c")
     assert service.get_registration(people["d"])["sessions"][0]["waitlist_position"] == 1

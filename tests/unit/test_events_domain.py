@@ -82,18 +82,54 @@ def registered(event, statuses=("confirmed",)):
 
 def test_cancelling_frees_confirmed_seats_only():
     event = loaded_event(event_payload(capacities=(50, 20)))
-    cancelled, freed = domain.cancel(registered(event, ("confirmed", "waitlisted")), event, False, NOW)
-    assert cancelled["status"] == "cancelled" and freed == ["s1"]
+    outcome = domain.cancel(registered(event, ("confirmed", "waitlisted")), event, [], False, NOW)
+    assert outcome.cancelled["status"] == "cancelled" and outcome.promoted == []
+    assert outcome.seat_changes == {"s1": {"seats_left": 1}, "s2": {"waiting": -1}}
     with pytest.raises(domain.Refused):
-        domain.cancel(cancelled, event, False, NOW)
+        domain.cancel(outcome.cancelled, event, [], False, NOW)
 
 
 def test_self_service_cancellation_closes_at_the_deadline_but_staff_can_still_cancel():
     event = loaded_event()
     late = event["cancellation_deadline"] + timedelta(minutes=1)
     with pytest.raises(domain.Refused):
-        domain.cancel(registered(event), event, False, late)
-    assert domain.cancel(registered(event), event, True, late)[0]["status"] == "cancelled"
+        domain.cancel(registered(event), event, [], False, late)
+    assert domain.cancel(registered(event), event, [], True, late).cancelled["status"] == "cancelled"
+
+
+def waiting_with_ticket(event, ticket, statuses=("waitlisted",)):
+    registration = registered(event, statuses)
+    for seat in registration["sessions"]:
+        if seat["status"] == "waitlisted":
+            seat["ticket"] = ticket
+    return registration
+
+
+def test_a_freed_seat_goes_to_the_first_in_the_queue_not_the_first_stored():
+    event = loaded_event(event_payload(capacities=(1,)))
+    later, earlier = waiting_with_ticket(event, 9), waiting_with_ticket(event, 4)
+    outcome = domain.cancel(registered(event), event, [later, earlier], False, NOW)
+    [(lucky, sessions)] = outcome.promoted
+    assert (lucky["id"], sessions, lucky["status"]) == (earlier["id"], ["s1"], "confirmed")
+    assert outcome.seat_changes == {"s1": {"waiting": -1}}
+    assert [r["id"] for r in outcome.changed] == [outcome.cancelled["id"], earlier["id"]]
+
+
+def test_one_person_may_get_several_freed_seats_and_each_seat_goes_once():
+    event = loaded_event(event_payload(capacities=(1, 1)))
+    both = registered(event, ("confirmed", "confirmed"))
+    waiting_both = waiting_with_ticket(event, 2, statuses=("waitlisted", "waitlisted"))
+    outcome = domain.cancel(both, event, [waiting_both, waiting_both], False, NOW)
+    [(lucky, sessions)] = outcome.promoted
+    assert sessions == ["s1", "s2"] and [seat["status"] for seat in lucky["sessions"]] == ["confirmed", "confirmed"]
+    assert outcome.seat_changes == {"s1": {"waiting": -1}, "s2": {"waiting": -1}}
+
+
+def test_a_certificate_number_counts_within_its_year():
+    event = loaded_event()
+    checked = domain.check_in(registered(event), event, None, NOW)
+    assert domain.earns_certificate(event)
+    assert domain.with_certificate(checked, 12)["certificate_id"] == f"NSZM-{NOW.year}-000012"
 
 
 def test_the_first_to_wait_is_promoted_first():

@@ -1,12 +1,9 @@
 """The events service's entrypoints with a fake store: validation, seats, links, events published."""
-from unittest.mock import patch
 
 import pytest
-from nameko.testing.services import worker_factory
 
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
-from services.events.service import EventsService
-from tests.event_factories import NOW, event_payload, registration_input
+from tests.event_factories import event_payload, events_worker, registration_input
 from tests.fakes import FakeEventsStore
 
 
@@ -17,9 +14,7 @@ def store():
 
 @pytest.fixture
 def service(store):
-    worker = worker_factory(EventsService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
-    worker.members.coordinator_of.return_value = None
-    with patch("services.events.service.utcnow", return_value=NOW):
+    with events_worker(store) as worker:
         yield worker
 
 
@@ -134,3 +129,14 @@ def test_listing_defaults_to_upcoming_and_rejects_bad_filters(service):
     for bad in ({"from": "yesterday"}, {"type": "party"}, {"per_page": "0"}):
         with pytest.raises(InvalidInput):
             service.list_events(bad)
+
+
+def test_staff_list_shows_drafts_and_published_latest_first(service):
+    published_event(service)
+    draft = service.create_event(event_payload(days_ahead=60, title="Podzimní fórum"))
+    listed = service.list_event_details({})
+    assert [(e["id"], e["status"]) for e in listed["items"]][0] == (draft["id"], "draft")
+    assert listed["total"] == 2 and service.list_events({})["total"] == 1
+    assert [e["id"] for e in service.list_event_details({"status": "draft"})["items"]] == [draft["id"]]
+    with pytest.raises(InvalidInput):
+        service.list_event_details({"status": "cancelled"})

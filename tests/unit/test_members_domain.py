@@ -124,3 +124,10 @@ def test_update_refreshes_search_fields_and_defaults_contact_roles():
 def test_first_free_slug_skips_taken_ones():
     assert domain.first_free_slug("Praha 12", set()) == "praha-12"
     assert domain.first_free_slug("Praha 12", {"praha-12", "praha-12-2"}) == "praha-12-3"
+
+
+def test_a_new_member_is_news_from_the_start_of_its_first_day_in_prague():
+    item = domain.news_item({"slug": "chrudim", "name": "Chrudim", "region": "Pardubický kraj",
+                             "member_since": date(2026, 11, 21)})
+    assert item["title"] == "Nový člen: Chrudim" and item["path"] == "/api/v1/members/chrudim"
+    assert item["published"].isoformat() == "2026-11-21T00:00:00+01:00"

@@ -5,6 +5,7 @@ from nameko.testing.services import worker_factory
 from nszm.contracts import bus
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from services.notify import domain
+from services.notify.mailer import Rejected
 from services.notify.service import NotifyService
 from tests.fakes import FakeMailer, FakeNotifyStore
 from tests.unit.test_notify_domain import registration_event
@@ -39,12 +40,21 @@ def test_a_failed_send_is_kept_for_a_retry(store):
     assert mail["retry_at"] is not None and mailer.sent == []
 
 
+def test_a_recipient_refused_for_good_is_not_tried_again(store):
+    service = notify(store, FakeMailer(refuse=Rejected("550 no such mailbox")))
+    envelope = registration_event()
+    service.on_registration_confirmed(envelope)
+    mail = store.mails[envelope["event_id"]]
+    assert (mail["status"], mail["attempts"], mail["retry_at"]) == ("failed", 1, None)
+    assert "550 no such mailbox" in mail["last_error"]
+
+
 def exhausted(store):
     """A mail whose last allowed attempt has just failed; returns the service, mailer and event."""
     mailer = FakeMailer(failures=1)
     service = notify(store, mailer)
     envelope = registration_event()
-    store.enqueue(domain.mail_for("registration_confirmed", envelope))
+    store.enqueue(domain.mail_for(bus.REGISTRATION_CONFIRMED, envelope))
     store.mails[envelope["event_id"]]["attempts"] = domain.MAX_ATTEMPTS - 1
     service.deliver_due_mail()
     return service, mailer, envelope
@@ -59,7 +69,7 @@ def test_the_timer_delivers_what_is_due(store):
     mailer = FakeMailer()
     service = notify(store, mailer)
     for n in range(3):
-        store.enqueue({**domain.mail_for("registration_confirmed", registration_event()), "id": f"m{n}"})
+        store.enqueue({**domain.mail_for(bus.REGISTRATION_CONFIRMED, registration_event()), "id": f"m{n}"})
     service.deliver_due_mail()
     assert [m["id"] for m in mailer.sent] == ["m0", "m1", "m2"]
 

@@ -84,11 +84,13 @@ def test_a_vote_keeps_only_the_hash_of_its_token_and_expires_by_the_close():
 def test_confirming_counts_once_per_address():
     contest = competition()
     vote, _ = domain.new_vote(contest, "a", "x@example.cz", NOW)
-    confirmed = domain.confirm(vote, contest, False, NOW)
-    assert confirmed["counted"] and confirmed["confirmed_at"] == NOW
-    assert domain.confirm(confirmed, contest, True, NOW) is confirmed  # the link used twice changes nothing
+    first = domain.confirm(vote, contest, False, NOW)
+    assert first.counts_now and first.vote["counted"] and first.vote["confirmed_at"] == NOW
+    again = domain.confirm(first.vote, contest, True, NOW)  # the link used twice changes nothing
+    assert again.vote is first.vote and not again.changed and not again.counts_now
     second, _ = domain.new_vote(contest, "b", "x@example.cz", NOW)
-    assert domain.confirm(second, contest, True, NOW)["counted"] is False
+    other = domain.confirm(second, contest, True, NOW)
+    assert other.vote["counted"] is False and other.changed and not other.counts_now
 
 
 def test_late_or_expired_confirmations_are_refused():
@@ -130,3 +132,16 @@ def test_rate_windows_are_per_client_and_open_with_the_first_vote():
     assert key == domain.rate_window("127.0.0.1", NOW + timedelta(seconds=90))[0]
     assert key != domain.rate_window("127.0.0.2", NOW + timedelta(seconds=30))[0]
     assert ends - NOW == domain.RATE_WINDOW + timedelta(seconds=30)
+
+
+def test_news_tells_of_practices_and_of_results_once_voting_has_closed():
+    item = domain.practice_news({**practice(), "published_at": NOW})
+    assert (item["key"], item["title"], item["path"]) == (
+        "practice:zdravi", "Dobrá praxe: Zdraví a pohyb ve městě", "/api/v1/practices/zdravi")
+    contest = competition()
+    assert domain.results_news(domain.public_view(contest, NOW)) is None
+    closed = domain.public_view(contest, NOW + timedelta(days=2), {"a": 3, "b": 1})
+    news = domain.results_news(closed)
+    assert news["title"] == "Výsledky: NEJpraxe 2026" and news["summary"] == "Vítězem je Zdraví a pohyb ve městě (Chrudim)"
+    tied = domain.results_news(domain.public_view(contest, NOW + timedelta(days=2), {"a": 2, "b": 2}))
+    assert tied["summary"] == "Hlasování skončilo." and tied["published"] == contest["voting_closes_at"]

@@ -165,3 +165,35 @@ def test_results_appear_when_voting_closes_and_are_announced_once(service, store
     service.announce_results()
     service.announce_results()
     assert published_types(service).count("competition_closed") == 1
+
+
+def test_staff_edit_a_practice_until_it_is_archived(service, store):
+    slug = service.create_practice(practice_input())["slug"]
+    edited = service.update_practice(slug, {"title": "Pohyb pro všechny", "themes": [7, 5, 7]})
+    assert (edited["title"], edited["themes"], edited["summary"]) == ("Pohyb pro všechny", [5, 7], "Souhrn")
+    assert "vsechny" in store.practices[slug]["search_words"]
+    service.publish_practice(slug)
+    assert service.update_practice(slug, {"body": "Nový text"})["status"] == "published"
+    assert published_types(service) == ["practice_published"]
+    for bad in ({}, {"themes": [11]}, {"title": ""}):
+        with pytest.raises(InvalidInput):
+            service.update_practice(slug, bad)
+    service.members.get_member.side_effect = NotFound("x")
+    with pytest.raises(InvalidInput) as error:
+        service.update_practice(slug, {"member": "nikde"})
+    assert "member" in error.value.errors
+    service.archive_practice(slug)
+    with pytest.raises(Conflict):
+        service.update_practice(slug, {"title": "Pozdě"})
+    with pytest.raises(NotFound):
+        service.update_practice("neni", {"title": "Nic"})
+
+
+def test_staff_list_every_state_and_search_it(service):
+    draft = service.create_practice(practice_input(title="Komunitní zahrady"))["slug"]
+    published(service)
+    assert service.list_practice_details({})["total"] == 2
+    assert [p["slug"] for p in service.list_practice_details({"status": "draft"})["items"]] == [draft]
+    assert service.list_practice_details({"q": "zahrady"})["items"][0]["status"] == "draft"
+    with pytest.raises(InvalidInput):
+        service.list_practice_details({"status": "deleted"})

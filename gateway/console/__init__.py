@@ -7,22 +7,31 @@ token's roles. The console composes service calls; it holds no rules of its own.
 """
 import hmac
 from functools import wraps
+from typing import Callable
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.exceptions import HTTPException
 
+from gateway.console import labels
 from gateway.context import services
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
-from nszm.contracts.members import MEMBER_TYPES, REGIONS
-from nszm.contracts.notify import PARTICIPANT_STATUSES
 from nszm.storage import ServiceStore
 from nszm.tokens import new_token, token_hash
 
-console = Blueprint("console", __name__, url_prefix="/staff", template_folder="templates", static_folder="static")
+console = Blueprint("console", __name__, url_prefix="/staff", template_folder="../templates",
+                    static_folder="../static")
 
 SECTIONS = [  # (endpoint, Czech title, role that may open it)
     ("console.overview", "Přehled", None),
+    ("console.applications", "Přihlášky", "members"),
+    ("console.members", "Členové", "members"),
+    ("console.events", "Akce", "events"),
+    ("console.practices", "Dobrá praxe", "practice"),
+    ("console.competitions", "NEJpraxe", "practice"),
     ("console.mailouts", "Hromadné e-maily", "mailouts"),
+    ("console.mail_queue", "Fronta e-mailů", "mailouts"),
+    ("console.tokens", "Tokeny", "admin"),
 ]
 
 
@@ -97,8 +106,47 @@ def layout_values():
             "csrf": session.get("csrf", ""), "signed_in": bool(session.get("token"))}
 
 
+console.add_app_template_filter(labels.status, "status")
+console.add_app_template_filter(labels.when, "when")
+console.add_app_template_filter(lambda role: labels.ROLES.get(role, role), "role")
+
+
+@console.errorhandler(HTTPException)
+def error_page(error: HTTPException):
+    return page("error.html", error.code or 500, error=error)
+
+
+@console.errorhandler(NotFound)
+def not_found_page(error: NotFound):
+    return page("error.html", 404, error=error)
+
+
 def page(template: str, status: int = 200, **values):
     return render_template(f"console/{template}", **values), status
+
+
+def flash_refusal(error: Conflict | InvalidInput):
+    """Show a service's refusal in one line, with each field it names."""
+    fields = "; ".join(f"{field}: {' '.join(map(str, messages))}"
+                       for field, messages in (getattr(error, "errors", None) or {}).items())
+    reason = " – ".join(part for part in (error.detail, fields) if part) or "Akci nelze provést."
+    flash(f"Nelze provést: {reason}", "error")
+
+
+def act(call: Callable[[], object], done: str, back: str):
+    """Run a form's action: a notice on success, the refusal's reason otherwise; then back to `back`."""
+    try:
+        call()
+        flash(done)
+    except (Conflict, InvalidInput) as refused:
+        flash_refusal(refused)
+    return redirect(back)
+
+
+def listing_query(*keys: str) -> dict:
+    """The page number and the named filters of a list page, as given."""
+    query = {key: request.args[key] for key in keys if request.args.get(key)}
+    return {**query, "page": request.args.get("page", "1"), "per_page": 50}
 
 
 @console.route("/login", methods=["GET", "POST"])
@@ -123,97 +171,20 @@ def sign_out():
 @console.route("/")
 @needs(None)
 def overview():
-    mailouts = services().notify.list_mailouts({"per_page": 5}) if may("mailouts") else None
-    return page("overview.html", roles=sorted(roles()), mailouts=mailouts)
+    rpc = services()
+    counts = {}
+    if may("members"):
+        counts["applications"] = rpc.members.list_applications({"status": "pending", "per_page": 1})["total"]
+    if may("events"):
+        counts["events"] = rpc.events.list_events({"per_page": 1})["total"]
+    if may("practice"):
+        counts["drafts"] = rpc.practice.list_practice_details({"status": "draft", "per_page": 1})["total"]
+    if may("mailouts"):
+        counts["failed_mail"] = rpc.notify.list_mails({"status": "failed", "per_page": 1})["total"]
+    recent = rpc.notify.list_mailouts({"per_page": 5}) if may("mailouts") else None
+    return page("overview.html", roles=sorted(roles()), counts=counts, mailouts=recent)
 
 
-# -- mailouts ----------------------------------------------------------------------------------
-
-def audience_from(form) -> dict:
-    chosen: dict = {}
-    if form.get("members"):
-        chosen["members"] = {"type": form.getlist("type"), "region": form.getlist("region")}
-    if form.get("event"):
-        chosen["event"] = {"id": form["event"], "status": form.getlist("status") or ["confirmed"]}
-    if form.get("newsletter"):
-        chosen["newsletter"] = True
-    return chosen
+from gateway.console import events, mail, mailouts, members, practice, tokens  # noqa: E402,F401  (their pages)
 
 
-@console.route("/mailouts")
-@needs("mailouts")
-def mailouts():
-    return page("mailouts.html", listing=services().notify.list_mailouts({"per_page": 50}))
-
-
-@console.route("/mailouts/new", methods=["GET", "POST"])
-@needs("mailouts")
-def new_mailout():
-    form = request.form
-    choices = {"types": MEMBER_TYPES, "regions": REGIONS, "statuses": PARTICIPANT_STATUSES,
-               "events": services().events.list_events({"per_page": 100})["items"]}
-    if request.method == "GET":
-        return page("mailout_form.html", form={}, errors={}, **choices)
-    payload = {"subject": form.get("subject", ""), "body": form.get("body", ""),
-               "format": form.get("format", "markdown"), "audience": audience_from(form)}
-    try:
-        created = services().notify.create_mailout(payload)
-    except InvalidInput as invalid:
-        return page("mailout_form.html", 422, form=form, errors=invalid.errors, **choices)
-    return redirect(url_for("console.mailout", mailout_id=created["id"]))
-
-
-@console.route("/mailouts/count", methods=["POST"])
-@needs("mailouts")
-def audience_count():
-    try:
-        return jsonify(services().notify.audience_count(audience_from(request.form)))
-    except InvalidInput as invalid:
-        return jsonify({"errors": invalid.errors}), 422
-
-
-@console.route("/mailouts/<mailout_id>")
-@needs("mailouts")
-def mailout(mailout_id):
-    try:
-        shown = services().notify.get_mailout(mailout_id)
-    except NotFound:
-        abort(404)
-    email = request.args.get("email", "")
-    preview = None
-    if email:
-        try:
-            preview = services().notify.preview(mailout_id, {"email": email})
-        except (NotFound, InvalidInput) as missing:
-            preview = {"error": getattr(missing, "detail", str(missing))}
-    return page("mailout.html", mailout=shown, preview=preview, email=email, notice=request.args.get("notice"))
-
-
-@console.route("/mailouts/<mailout_id>/progress")
-@needs("mailouts")
-def progress(mailout_id):
-    try:
-        return jsonify(services().notify.get_mailout(mailout_id))
-    except NotFound:
-        abort(404)
-
-
-@console.route("/mailouts/<mailout_id>/<action>", methods=["POST"])
-@needs("mailouts")
-def mailout_action(mailout_id, action):
-    notify = services().notify
-    calls = {"send": lambda: notify.send_mailout(mailout_id, {"at": request.form["at"]} if request.form.get("at")
-                                                 else {}),
-             "pause": lambda: notify.pause_mailout(mailout_id), "resume": lambda: notify.resume_mailout(mailout_id),
-             "cancel": lambda: notify.cancel_mailout(mailout_id),
-             "test": lambda: notify.test_send(mailout_id, {"email": request.form.get("email", "")})}
-    if action not in calls:
-        abort(404)
-    try:
-        calls[action]()
-        notice = "Testovací e-mail je na cestě." if action == "test" else None
-    except NotFound:
-        abort(404)
-    except (Conflict, InvalidInput) as refused:
-        notice = refused.detail
-    return redirect(url_for("console.mailout", mailout_id=mailout_id, notice=notice))

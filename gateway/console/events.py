@@ -1,0 +1,117 @@
+"""Console pages for events: create with sessions, publish, registrations with check-in and cancel, CSV."""
+import csv
+import io
+
+from flask import Response, abort, redirect, request, url_for
+
+from gateway.console import act, console, listing_query, needs, page
+from gateway.console.labels import from_local_input, status, when
+from gateway.context import every_item, services
+from nszm.contracts.errors import InvalidInput
+from nszm.contracts.events import AUDIENCES, EVENT_TYPES, REGISTRATION_STATUSES
+
+SESSION_ROWS = 4
+
+
+@console.route("/events")
+@needs("events")
+def events():
+    query = listing_query("status")
+    return page("events.html", listing=services().events.list_event_details(query), types=EVENT_TYPES,
+                current=query.get("status"))
+
+
+def event_from(form) -> dict:
+    """The event input the form describes; times typed in Prague time; empty session rows left out."""
+    rows = zip(form.getlist("session_title"), form.getlist("session_starts_at"), form.getlist("session_ends_at"),
+               form.getlist("session_capacity"), form.getlist("session_audience"))
+    sessions = [{"title": title, "starts_at": from_local_input(starts), "ends_at": from_local_input(ends),
+                 "capacity": int(capacity) if capacity.strip().isdigit() else capacity, "audience": audience}
+                for title, starts, ends, capacity, audience in rows if title or starts or ends]
+    online = bool(form.get("online"))
+    event = {"title": form.get("title", ""), "type": form.get("type", ""), "description": form.get("description", ""),
+             "starts_at": from_local_input(form.get("starts_at")), "ends_at": from_local_input(form.get("ends_at")),
+             "online": online, "accredited": bool(form.get("accredited")), "sessions": sessions,
+             "venue": {key: form[f"venue_{key}"] for key in ("name", "address", "city")
+                       if form.get(f"venue_{key}")} or None,
+             "join_url": form.get("join_url") or None}
+    if form.get("accreditation"):
+        event["accreditation"] = form["accreditation"]
+    if form.get("cancellation_deadline"):
+        event["cancellation_deadline"] = from_local_input(form["cancellation_deadline"])
+    return event
+
+
+@console.route("/events/new", methods=["GET", "POST"])
+@needs("events")
+def new_event():
+    choices = {"types": EVENT_TYPES, "audiences": AUDIENCES, "rows": SESSION_ROWS}
+    if request.method == "GET":
+        return page("event_form.html", form={}, errors={}, **choices)
+    try:
+        created = services().events.create_event(event_from(request.form))
+    except InvalidInput as invalid:
+        return page("event_form.html", 422, form=request.form, errors=invalid.errors, **choices)
+    return redirect(url_for("console.event", event_id=created["id"]))
+
+
+@console.route("/events/<event_id>")
+@needs("events")
+def event(event_id):
+    rpc = services().events
+    shown = rpc.get_event_detail(event_id)
+    query = listing_query("status")
+    return page("event.html", event=shown, registrations=rpc.list_registrations(event_id, query),
+                types=EVENT_TYPES, audiences=AUDIENCES, statuses=REGISTRATION_STATUSES, current=query.get("status"))
+
+
+@console.route("/events/<event_id>/publish", methods=["POST"])
+@needs("events")
+def publish_event(event_id):
+    return act(lambda: services().events.publish_event(event_id), "Akce je zveřejněna.",
+               url_for("console.event", event_id=event_id))
+
+
+@console.route("/events/<event_id>/registrations/<registration_id>/<action>", methods=["POST"])
+@needs("events")
+def registration_action(event_id, registration_id, action):
+    rpc = services().events
+    calls = {"check-in": (lambda: rpc.check_in(registration_id, {}), "Účast je zapsána."),
+             "cancel": (lambda: rpc.cancel_registration(registration_id, by_staff=True), "Registrace je zrušena.")}
+    if action not in calls:
+        abort(404)
+    call, done = calls[action]
+    return act(call, done, url_for("console.event", event_id=event_id, **request.args))
+
+
+def cell(value) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula (names come from the public)."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+CSV_COLUMNS = ("jméno", "e-mail", "organizace", "telefon", "stav", "části", "registrace", "účast", "hodin",
+               "osvědčení", "poznámka")
+
+
+@console.route("/events/<event_id>/registrations.csv")
+@needs("events")
+def registrations_csv(event_id):
+    rpc = services().events
+    rpc.get_event_detail(event_id)
+    rows = every_item(lambda query: rpc.list_registrations(event_id, query))
+    out = io.StringIO()
+    out.write("\ufeff")  # so that spreadsheet programs read UTF-8
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        seats = ", ".join(f"{seat['id']}: {status(seat['status'])}"
+                          + (f" ({seat['waitlist_position']}.)" if seat.get("waitlist_position") else "")
+                          for seat in r["sessions"])
+        writer.writerow([cell(value) for value in (
+            r["name"], r["email"], r["organization"], r.get("phone"), status(r["status"]), seats, when(r["created_at"]),
+            when(r["checked_in_at"]) if r.get("checked_in_at") else "", r.get("hours"), r.get("certificate_id"),
+            r.get("note"))])
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="registrace-{event_id}.csv"'
+    return response

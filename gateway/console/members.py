@@ -1,0 +1,89 @@
+"""Console pages for membership: applications (approve, reject) and members (edit, leave)."""
+from flask import flash, redirect, request, url_for
+
+from gateway.console import act, console, listing_query, needs, page
+from gateway.context import services
+from nszm.contracts.errors import InvalidInput
+from nszm.contracts.members import APPLICATION_STATUSES, CONTACT_ROLES, MEMBER_TYPES, REGIONS
+
+
+@console.route("/applications")
+@needs("members")
+def applications():
+    query = listing_query("status")
+    if "status" not in request.args:
+        query["status"] = "pending"
+    return page("applications.html", listing=services().members.list_applications(query),
+                statuses=APPLICATION_STATUSES, current=query.get("status"), types=MEMBER_TYPES)
+
+
+@console.route("/applications/<application_id>")
+@needs("members")
+def application(application_id):
+    return page("application.html", application=services().members.get_application(application_id),
+                types=MEMBER_TYPES)
+
+
+@console.route("/applications/<application_id>/approve", methods=["POST"])
+@needs("members")
+def approve(application_id):
+    since = request.form.get("member_since")
+    return act(lambda: services().members.approve_application(application_id, {"member_since": since} if since
+                                                                else {}),
+               "Přihláška je schválena; člen je v adresáři.",
+               url_for("console.application", application_id=application_id))
+
+
+@console.route("/applications/<application_id>/reject", methods=["POST"])
+@needs("members")
+def reject(application_id):
+    return act(lambda: services().members.reject_application(application_id,
+                                                               {"reason": request.form.get("reason", "")}),
+               "Přihláška je zamítnuta.", url_for("console.application", application_id=application_id))
+
+
+@console.route("/members")
+@needs("members")
+def members():
+    query = listing_query("q", "type", "region")
+    return page("members.html", listing=services().members.list_members(query), q=request.args.get("q", ""),
+                types=MEMBER_TYPES, regions=REGIONS)
+
+
+def contacts_from(form) -> list[dict]:
+    rows = zip(form.getlist("contact_role"), form.getlist("contact_name"), form.getlist("contact_email"),
+               form.getlist("contact_phone"))
+    return [{"role": role, "name": name, "email": email, **({"phone": phone} if phone else {})}
+            for role, name, email, phone in rows if name or email]
+
+
+@console.route("/members/<slug>", methods=["GET", "POST"])
+@needs("members")
+def member(slug):
+    rpc = services().members
+    errors = {}
+    if request.method == "POST":
+        form = request.form
+        changes = {"name": form.get("name", ""), "website": form.get("website") or None,
+                   "part_of": form.get("part_of") or None, "contacts": contacts_from(form)}
+        if form.get("population", "").strip().isdigit():
+            changes["population"] = int(form["population"])
+        else:
+            errors["population"] = ["Zadejte počet obyvatel číslem."]
+        if not errors:
+            try:
+                rpc.update_member(slug, changes)
+                flash("Změny jsou uloženy.")
+                return redirect(url_for("console.member", slug=slug))
+            except InvalidInput as invalid:
+                errors = invalid.errors
+    return page("member.html", 422 if errors else 200, member=rpc.get_member_detail(slug), errors=errors,
+                form=request.form if errors else None, types=MEMBER_TYPES, contact_roles=CONTACT_ROLES)
+
+
+@console.route("/members/<slug>/leave", methods=["POST"])
+@needs("members")
+def leave(slug):
+    options = {key: request.form[key] for key in ("left_on", "reason") if request.form.get(key)}
+    return act(lambda: services().members.leave(slug, options), "Vystoupení člena je zapsáno.",
+               url_for("console.member", slug=slug))

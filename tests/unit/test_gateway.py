@@ -1,0 +1,133 @@
+"""The gateway with Flask's test client and a fake RPC: routing, authentication, translation of
+service errors, bodies, caching, and composing the news feed. No broker, no database."""
+import feedparser
+import pytest
+from nameko.exceptions import RpcTimeout
+
+from gateway.app import create_app
+from nszm.config import Settings
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound
+
+ADMIN = "nszm_unit_admin"
+
+
+class FakeService:
+    """Answers each RPC from `answers` (a value, or an exception to raise) and records the calls."""
+
+    def __init__(self, **answers):
+        self.answers = answers
+        self.calls: list[tuple[str, tuple, dict]] = []
+
+    def __getattr__(self, method):
+        def call(*args, **kwargs):
+            self.calls.append((method, args, kwargs))
+            answer = self.answers[method]
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        return call
+
+
+class FakeRpc:
+    def __init__(self, **services):
+        self.services = services
+        self.discarded = 0
+
+    def proxy(self, timeout=None):
+        return type("Proxy", (), self.services)
+
+    def discard(self):
+        self.discarded += 1
+
+
+PAGE = {"items": [], "total": 0, "page": 1, "per_page": 20}
+
+
+def client(**services):
+    settings = Settings.from_env({"PUBLIC_URL": "https://api.example.cz", "BOOTSTRAP_STAFF_TOKEN": ADMIN,
+                                  "MONGO_URI": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100"})
+    rpc = FakeRpc(**services)
+    app = create_app(settings, rpc=rpc)
+    return app.test_client(), rpc
+
+
+def test_a_public_list_passes_its_query_on_and_is_cacheable():
+    members = FakeService(list_members=PAGE)
+    browser, _ = client(members=members)
+    answer = browser.get("/api/v1/members?region=Kraj%20Vyso%C4%8Dina&page=2")
+    assert answer.status_code == 200 and answer.json == PAGE
+    assert members.calls == [("list_members", ({"region": "Kraj Vysočina", "page": "2"},), {})]
+    assert "public" in answer.headers["Cache-Control"] and answer.headers["ETag"]
+    assert browser.get("/api/v1/members", headers={"If-None-Match": answer.headers["ETag"]}).status_code == 304
+
+
+@pytest.mark.parametrize("error, status, kind", [
+    (NotFound("No member 'x'."), 404, "not-found"),
+    (Conflict("Taken."), 409, "conflict"),
+    (InvalidInput("Invalid.", {"region": ["Not one of the regions."]}), 422, "validation-error"),
+    (RpcTimeout("members"), 503, "service-unavailable"),
+])
+def test_service_errors_become_problem_details(error, status, kind):
+    browser, rpc = client(members=FakeService(get_member=error))
+    answer = browser.get("/api/v1/members/x")
+    assert answer.status_code == status and answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.json["type"].endswith(f"/problems/{kind}") and answer.json["status"] == status
+    if status == 422:
+        assert answer.json["errors"] == {"region": ["Not one of the regions."]}
+    assert rpc.discarded == (1 if status == 503 else 0)
+
+
+def test_staff_endpoints_want_a_bearer_token_declared_on_the_route():
+    members = FakeService(list_applications=PAGE)
+    browser, _ = client(members=members)
+    refused = browser.get("/api/v1/membership-applications")
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+    assert browser.get("/api/v1/membership-applications", headers={"Authorization": "Basic eDp5"}).status_code == 401
+    allowed = browser.get("/api/v1/membership-applications", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert allowed.status_code == 200 and members.calls[0][0] == "list_applications"
+    assert allowed.headers["Cache-Control"] == "no-store"
+
+
+def test_a_mailed_links_token_stands_in_for_the_staff_role():
+    events = FakeService(cancel_registration={"id": "r1", "status": "cancelled"})
+    browser, _ = client(events=events)
+    assert browser.post("/api/v1/registrations/r1/cancel").status_code == 401
+    by_link = browser.post("/api/v1/registrations/r1/cancel?token=abc", headers={"Accept": "application/json"})
+    assert by_link.status_code == 200 and events.calls[-1] == (
+        "cancel_registration", ("r1",), {"token": "abc", "by_staff": False})
+    page = browser.post("/api/v1/registrations/r1/cancel?token=abc", headers={"Accept": "text/html"})
+    assert "Registrace je zrušena" in page.get_data(as_text=True)
+    by_staff = browser.post("/api/v1/registrations/r1/cancel", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert by_staff.status_code == 200 and events.calls[-1][2] == {"token": None, "by_staff": True}
+
+
+def test_bodies_that_are_not_json_or_too_large_are_refused_before_any_service_call():
+    members = FakeService(apply={"id": "a1", "status": "pending"})
+    browser, _ = client(members=members)
+    assert browser.post("/api/v1/membership-applications", data="{", content_type="application/json").status_code == 400
+    assert browser.post("/api/v1/membership-applications", data="a=b",
+                        content_type="application/x-www-form-urlencoded").status_code == 415
+    assert browser.post("/api/v1/membership-applications", data="x" * 300_000,
+                        content_type="application/json").status_code == 413
+    assert members.calls == []
+    created = browser.post("/api/v1/membership-applications", json={"name": "Obec"})
+    assert created.status_code == 201 and members.calls == [("apply", ({"name": "Obec"},), {})]
+
+
+def news(key, title, published):
+    return {"key": key, "title": title, "summary": title, "path": f"/api/v1/{key.replace(':', 's/')}",
+            "published": published, "category": key.split(":")[0]}
+
+
+def test_the_news_feed_merges_what_each_service_tells_newest_first():
+    browser, _ = client(
+        members=FakeService(news=[news("member:chrudim", "Nový člen: Chrudim", "2026-11-20T23:00:00+00:00")]),
+        events=FakeService(news=[news("event:skola", "Akce: Škola", "2026-11-22T08:00:00+00:00")]),
+        practice=FakeService(news=[news("practice:kola", "Dobrá praxe: Kola", "2026-11-21T08:00:00+00:00")]))
+    feed = feedparser.parse(browser.get("/feeds/news.atom").data)
+    assert not feed.bozo
+    assert [entry.id for entry in feed.entries] == [
+        "tag:zdravamesta.cz,2024:event:skola", "tag:zdravamesta.cz,2024:practice:kola",
+        "tag:zdravamesta.cz,2024:member:chrudim"]
+    assert feed.entries[0].link == "https://api.example.cz/api/v1/events/skola"
