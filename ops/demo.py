@@ -123,7 +123,7 @@ def load_demo(mongo_uri: str, db_name: str) -> int:
                 members_store.add_member(member)
                 written += 1
             for application in demo_applications():
-                members_store.add_application(application, events=[])
+                members_store.add_application(application)
                 written += 1
         practice_store = PracticeStore(client, db_name)
         practice_store.ensure_indexes()

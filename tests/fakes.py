@@ -1,4 +1,6 @@
 """Hand-written in-memory fakes of the platform's own store classes, for unit tests."""
+import copy
+
 from nszm import czech
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.storage import IdTaken, utcnow
@@ -29,7 +31,24 @@ class FakeOutbox:
         return len(self.pending)
 
 
-class FakeMembersStore:
+class FakeUnitOfWork:
+    """A fake store's unit of work is the store itself, put back as it was if the work raises;
+    committed events go to its outbox."""
+
+    def unit_of_work(self, work):
+        before = copy.deepcopy(self.__dict__)
+        try:
+            return work(self)
+        except BaseException:
+            self.__dict__.update(before)
+            raise
+
+    def commit(self, events):
+        for event in events:
+            self.outbox.add(event)
+
+
+class FakeMembersStore(FakeUnitOfWork):
     """Keeps members and applications in dicts; raises what the real store raises."""
 
     def __init__(self, members=(), applications=()):
@@ -40,10 +59,6 @@ class FakeMembersStore:
 
     def ping(self):
         return True
-
-    def _record(self, events):
-        for event in events:
-            self.outbox.add(event)
 
     def list_members(self, *, page, per_page, type=None, region=None, q=None, sort="name"):
         found = [m for m in self.members.values() if m["status"] == "active"
@@ -70,14 +85,26 @@ class FakeMembersStore:
     def taken_slugs(self, base):
         return {slug for slug in self.members if slug == base or slug.startswith(f"{base}-")}
 
-    def returning_member(self, ico):
-        return next((m for m in self.members.values() if m["ico"] == ico and m["status"] == "left"), None)
+    def member_with_ico(self, ico):
+        holders = sorted((m for m in self.members.values() if m["ico"] == ico), key=lambda m: m["status"])
+        return dict(holders[0]) if holders else None
 
-    def add_application(self, application, events):
+    def add_member(self, member):
+        if member["slug"] in self.slugs_taken_by_others:
+            self.slugs_taken_by_others.discard(member["slug"])
+            self.members[member["slug"]] = {**member, "name": "someone else"}
+            raise IdTaken(member["slug"])
+        self.members[member["slug"]] = {**member, "version": 1}
+
+    def save_member(self, before, after):
+        if self.members[before["slug"]].get("version", 0) != before.get("version", 0):
+            raise Conflict("changed meanwhile")
+        self.members[after["slug"]] = {**after, "version": before.get("version", 0) + 1}
+
+    def add_application(self, application):
         if any(a["ico"] == application["ico"] and a["status"] == "pending" for a in self.applications.values()):
             raise Conflict("pending already")
         self.applications[application["id"]] = dict(application)
-        self._record(events)
 
     def get_application(self, application_id):
         if application_id not in self.applications:
@@ -88,32 +115,10 @@ class FakeMembersStore:
         found = [a for a in self.applications.values() if not status or a["status"] == status]
         return found[(page - 1) * per_page: page * per_page], len(found)
 
-    def approve_application(self, decided, member, events, returning=False):
-        if member["slug"] in self.slugs_taken_by_others:
-            self.slugs_taken_by_others.discard(member["slug"])
-            self.members[member["slug"]] = {**member, "name": "someone else"}
-            raise IdTaken(member["slug"])
+    def save_decision(self, decided):
+        if self.applications[decided["id"]]["status"] != "pending":
+            raise Conflict("decided already")
         self.applications[decided["id"]] = dict(decided)
-        self.members[member["slug"]] = dict(member)
-        self._record(events)
-
-    def reject_application(self, decided):
-        self.applications[decided["id"]] = dict(decided)
-
-    def save_member(self, before, after, events):
-        self.members[after["slug"]] = dict(after)
-        self._record(events)
-
-
-class FakeUnitOfWork:
-    """A fake store's unit of work is the store itself; committed events go to its outbox."""
-
-    def unit_of_work(self, work):
-        return work(self)
-
-    def commit(self, events):
-        for event in events:
-            self.outbox.add(event)
 
 
 class FakeSigner:
@@ -122,6 +127,10 @@ class FakeSigner:
 
     def verify(self, purpose, token, value):
         return token == f"{purpose}:{value}"
+
+    def value(self, purpose, token):
+        signed_for, _, value = token.partition(":")
+        return value if signed_for == purpose and value else None
 
 
 class FakeEventsStore(FakeUnitOfWork):
@@ -229,7 +238,9 @@ class FakeEventsStore(FakeUnitOfWork):
         return found
 
 
-class FakeNotifyStore:
+class FakeNotifyStore(FakeUnitOfWork):
+    """Queued mails in a dict."""
+
     def __init__(self):
         self.mails: dict[str, dict] = {}
         self.outbox = FakeOutbox()
@@ -273,7 +284,7 @@ class FakeNotifyStore:
 
 
 class FakeMailoutStore(FakeNotifyStore):
-    """Mailouts, their numbered recipients, leased ranges and held addresses in dicts and lists."""
+    """Mailouts, their numbered recipients, leased ranges, subscribers and held addresses in dicts."""
 
     def __init__(self, subscribers=()):
         super().__init__()
@@ -282,7 +293,7 @@ class FakeMailoutStore(FakeNotifyStore):
         self.cursors: dict[str, int] = {}
         self.leases: dict[str, dict] = {}
         self.holds: dict[str, str] = {}
-        self.subscribers = list(subscribers)
+        self.subscribers = {s["id"]: dict(s) for s in subscribers}
 
     def signer(self):
         return FakeSigner()
@@ -302,18 +313,33 @@ class FakeMailoutStore(FakeNotifyStore):
     def mailouts_in(self, *statuses):
         return [dict(m) for m in self.mailouts.values() if m["status"] in statuses]
 
-    def change_mailout(self, before, after, events=()):
+    def save_mailout(self, before, after):
         if self.mailouts[before["id"]]["status"] != before["status"]:
             raise Conflict("changed meanwhile")
         self.mailouts[after["id"]] = dict(after)
-        for event in events:
-            self.outbox.add(event)
 
     def held_keys(self, keys):
         return set(keys) & set(self.holds)
 
+    def hold(self, key, email, reason):
+        self.holds.setdefault(key, reason)
+
+    def lift_hold(self, key, reason):
+        if self.holds.get(key) == reason:
+            del self.holds[key]
+
     def confirmed_subscribers(self):
-        return list(self.subscribers)
+        return [{"email": s["email"], "name": s.get("name"), "organization": None}
+                for s in self.subscribers.values() if s["status"] == "confirmed"]
+
+    def get_subscriber(self, key):
+        return dict(self.subscribers[key]) if key in self.subscribers else None
+
+    def subscriber_by_token(self, hashed):
+        return next((dict(s) for s in self.subscribers.values() if hashed and s.get("token_hash") == hashed), None)
+
+    def save_subscriber(self, subscriber):
+        self.subscribers[subscriber["id"]] = dict(subscriber)
 
     def freeze_recipients(self, mailout_id, deliver, skipped):
         people = [(p, "queued") for p in deliver] + [(p, "skipped") for p in skipped]
@@ -349,11 +375,11 @@ class FakeMailoutStore(FakeNotifyStore):
             recipient = self._recipient(recipient_id)
             recipient.update(status="sent", message_id=message_id, sent_at=at, attempts=recipient["attempts"] + 1)
 
-    def recipient_failed(self, recipient, status, retry_at, error, hold):
+    def recipient_failed(self, recipient, status, retry_at, error, hold_reason):
         stored = self._recipient(recipient["id"])
         stored.update(status=status, next_attempt_at=retry_at, last_error=error, attempts=stored["attempts"] + 1)
-        if hold:
-            self.holds[recipient["key"]] = "refused"
+        if hold_reason:
+            self.hold(recipient["key"], recipient["email"], hold_reason)
 
     def add_progress(self, mailout_id, **counts):
         progress = self.mailouts[mailout_id].setdefault("progress", {})

@@ -6,6 +6,7 @@ from datetime import date, datetime, time
 
 from nszm import czech
 from nszm.formatting import PRAGUE
+from nszm.rules import Refused
 
 ICO_WEIGHTS = (8, 7, 6, 5, 4, 3, 2)
 
@@ -37,7 +38,10 @@ def first_free_slug(name: str, taken: set[str]) -> str:
     return czech.first_free(slug_base(name), taken)
 
 
-def new_application(data: dict, now: datetime) -> dict:
+def new_application(data: dict, now: datetime, holder: dict | None = None) -> dict:
+    """A pending application; refused while an active member holds its IČO (`holder`)."""
+    if holder is not None and holder["status"] == "active":
+        raise Refused(f"A member with IČO {data['ico']} exists already.")
     return {
         **data,
         "id": uuid.uuid4().hex,
@@ -49,14 +53,21 @@ def new_application(data: dict, now: datetime) -> dict:
     }
 
 
-class NotPending(Exception):
+class NotPending(Refused):
     """The application was already decided."""
 
+    def __init__(self, application: dict):
+        super().__init__(f"The application is {application['status']} already.")
 
-def approve(application: dict, slug: str, member_since: date, now: datetime) -> tuple[dict, dict]:
-    """The decided application and the new member it creates."""
+
+def approve(application: dict, slug: str, member_since: date, now: datetime,
+            returning: dict | None = None) -> tuple[dict, dict]:
+    """The decided application and the member it makes: a new one under `slug`, or the `returning`
+    member who left, under its old slug and history."""
     if application["status"] != "pending":
-        raise NotPending(application["status"])
+        raise NotPending(application)
+    if returning is not None:
+        slug = returning["slug"]
     member = with_search_fields(
         {
             "slug": slug,
@@ -80,7 +91,7 @@ def approve(application: dict, slug: str, member_since: date, now: datetime) -> 
 
 def reject(application: dict, reason: str, now: datetime) -> dict:
     if application["status"] != "pending":
-        raise NotPending(application["status"])
+        raise NotPending(application)
     return {**application, "status": "rejected", "decided_at": now, "reason": reason}
 
 
@@ -90,8 +101,11 @@ def update(member: dict, changes: dict) -> dict:
     return with_search_fields({**member, **changes})
 
 
-class AlreadyLeft(Exception):
+class AlreadyLeft(Refused):
     """The member has left already."""
+
+    def __init__(self, member: dict):
+        super().__init__(f"{member['name']} has left the network already.")
 
 
 def coordinator_contacts(members: list[dict], types: list[str], regions: list[str]) -> list[dict]:
@@ -107,7 +121,7 @@ def coordinator_contacts(members: list[dict], types: list[str], regions: list[st
 
 def leave(member: dict, left_on: date) -> dict:
     if member["status"] != "active":
-        raise AlreadyLeft(member["slug"])
+        raise AlreadyLeft(member)
     return {**member, "status": "left", "left_on": left_on}
 
 

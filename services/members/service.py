@@ -3,11 +3,10 @@ from datetime import date
 
 from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
 from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
-from nszm.contracts.errors import Conflict
 from nszm.contracts.notify import MailingContactSchema, MembersAudienceSchema
 from nszm.entrypoints import rpc
 from nszm.schemas import load
-from nszm.service import PlatformService, page
+from nszm.service import PlatformService, enforced, page
 from nszm.storage import utcnow, with_free_id
 from services.members import domain, schemas
 from services.members.storage import MembersStoreProvider
@@ -57,13 +56,19 @@ class MembersService(PlatformService):
     @rpc
     def apply(self, payload):
         data = load(schemas.ApplicationLoadSchema(), payload)
-        application = domain.new_application(data, utcnow())
-        event = envelope(
-            MEMBER_APPLIED,
-            {"application_id": application["id"], **{k: data[k] for k in ("name", "type", "region", "population", "contact")}},
-        )
-        self.store.add_application(application, [event])
-        self.publish([event])
+
+        def work(tx) -> tuple[dict, list[dict]]:
+            with enforced():
+                application = domain.new_application(data, utcnow(), holder=tx.member_with_ico(data["ico"]))
+            tx.add_application(application)
+            announced = [envelope(MEMBER_APPLIED, {
+                "application_id": application["id"],
+                **{k: data[k] for k in ("name", "type", "region", "population", "contact")}})]
+            tx.commit(announced)
+            return application, announced
+
+        application, announced = self.store.unit_of_work(work)
+        self.publish(announced)
         return schemas.ApplicationReceiptSchema().dump(application)
 
     @rpc
@@ -79,39 +84,42 @@ class MembersService(PlatformService):
     @rpc
     def approve_application(self, application_id, payload=None):
         options = load(schemas.ApprovalSchema(), payload or {})
+        member_since = options.get("member_since") or date.today()
         application = self.store.get_application(str(application_id))
-        returning = self.store.returning_member(application["ico"])
 
-        def store(slug: str) -> tuple[dict, dict]:
-            try:
-                decided, member = domain.approve(application, slug, options.get("member_since") or date.today(),
-                                                 utcnow())
-            except domain.NotPending:
-                raise Conflict(f"The application is {application['status']} already.") from None
-            if returning:
-                member["version"] = returning.get("version", 0)
-            event = envelope(MEMBER_JOINED, schemas.MemberSchema().dump(member))
-            self.store.approve_application(decided, member, [event], returning=bool(returning))
-            return member, event
+        def admit(slug: str) -> tuple[dict, list[dict]]:
+            def work(tx) -> tuple[dict, list[dict]]:
+                pending = tx.get_application(application["id"])
+                returning = tx.member_with_ico(pending["ico"])
+                with enforced():
+                    decided, member = domain.approve(pending, slug, member_since, utcnow(), returning)
+                tx.save_decision(decided)
+                if returning:
+                    tx.save_member(returning, member)
+                else:
+                    tx.add_member(member)
+                announced = [envelope(MEMBER_JOINED, schemas.MemberSchema().dump(member))]
+                tx.commit(announced)
+                return member, announced
 
-        if returning:
-            member, event = store(returning["slug"])
-        else:
-            base = domain.slug_base(application["name"])
-            member, event = with_free_id(base, self.store.taken_slugs(base), store)
-        self.publish([event])
+            return self.store.unit_of_work(work)
+
+        base = domain.slug_base(application["name"])
+        member, announced = with_free_id(base, self.store.taken_slugs(base), admit)
+        self.publish(announced)
         return schemas.MemberDetailSchema().dump(member)
 
     @rpc
     def reject_application(self, application_id, payload):
         reason = load(schemas.RejectionSchema(), payload)["reason"]
-        application = self.store.get_application(str(application_id))
-        try:
-            decided = domain.reject(application, reason, utcnow())
-        except domain.NotPending:
-            raise Conflict(f"The application is {application['status']} already.") from None
-        self.store.reject_application(decided)
-        return schemas.ApplicationSchema().dump(decided)
+
+        def work(tx) -> dict:
+            with enforced():
+                decided = domain.reject(tx.get_application(str(application_id)), reason, utcnow())
+            tx.save_decision(decided)
+            return decided
+
+        return schemas.ApplicationSchema().dump(self.store.unit_of_work(work))
 
     # -- staff changes to members -----------------------------------------------------
 
@@ -122,22 +130,27 @@ class MembersService(PlatformService):
     @rpc
     def update_member(self, slug, payload):
         changes = load(schemas.MemberUpdateLoadSchema(), payload)
-        before = self.store.get_member(str(slug))
-        after = domain.update(before, changes)
-        event = envelope(MEMBER_UPDATED, schemas.MemberSchema().dump(after))
-        self.store.save_member(before, after, [event])
-        self.publish([event])
-        return schemas.MemberDetailSchema().dump(after)
+        return self._change_member(str(slug), lambda member: domain.update(member, changes),
+                                   lambda after: envelope(MEMBER_UPDATED, schemas.MemberSchema().dump(after)))
 
     @rpc
     def leave(self, slug, payload=None):
-        options = load(schemas.LeaveSchema(), payload or {})
-        before = self.store.get_member(str(slug), include_left=True)
-        try:
-            after = domain.leave(before, options.get("left_on") or date.today())
-        except domain.AlreadyLeft:
-            raise Conflict(f"{before['name']} has left the network already.") from None
-        event = envelope(MEMBER_LEFT, {"slug": after["slug"], "name": after["name"], "left_on": after["left_on"].isoformat()})
-        self.store.save_member(before, after, [event])
-        self.publish([event])
+        left_on = load(schemas.LeaveSchema(), payload or {}).get("left_on") or date.today()
+        return self._change_member(str(slug), lambda member: domain.leave(member, left_on),
+                                   lambda after: envelope(MEMBER_LEFT, {
+                                       "slug": after["slug"], "name": after["name"],
+                                       "left_on": after["left_on"].isoformat()}), include_left=True)
+
+    def _change_member(self, slug: str, change, announcement, include_left: bool = False) -> dict:
+        def work(tx) -> tuple[dict, list[dict]]:
+            before = tx.get_member(slug, include_left=include_left)
+            with enforced():
+                after = change(before)
+            announced = [announcement(after)]
+            tx.save_member(before, after)
+            tx.commit(announced)
+            return after, announced
+
+        after, announced = self.store.unit_of_work(work)
+        self.publish(announced)
         return schemas.MemberDetailSchema().dump(after)

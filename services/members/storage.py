@@ -1,6 +1,7 @@
 """The members store: members and applications in MongoDB, each change with its events."""
 import re
 from datetime import date
+from typing import Callable, Protocol
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
@@ -41,6 +42,26 @@ def _application_document(application: dict) -> dict:
     return document
 
 
+class MembersStoreVerbs(Protocol):
+    """What the members service asks of its store (the real one and the unit tests' fake); inside a
+    unit of work the same verbs run in its transaction."""
+
+    def unit_of_work(self, work: Callable) -> object: ...
+    def list_members(self, *, page: int, per_page: int, type=None, region=None, q=None, sort="name"
+                     ) -> tuple[list[dict], int]: ...
+    def get_member(self, slug: str, include_left: bool = False) -> dict: ...
+    def active_members(self) -> list[dict]: ...
+    def coordinator_of(self, email: str) -> dict | None: ...
+    def taken_slugs(self, base: str) -> set[str]: ...
+    def member_with_ico(self, ico: str) -> dict | None: ...
+    def add_member(self, member: dict) -> None: ...
+    def save_member(self, before: dict, after: dict) -> None: ...
+    def add_application(self, application: dict) -> None: ...
+    def get_application(self, application_id: str) -> dict: ...
+    def list_applications(self, *, page: int, per_page: int, status=None) -> tuple[list[dict], int]: ...
+    def save_decision(self, decided: dict) -> None: ...
+
+
 class MembersStore(ServiceStore):
     service = "members"
 
@@ -73,9 +94,9 @@ class MembersStore(ServiceStore):
         cursor = self.members.find(query).sort(order).skip((page - 1) * per_page).limit(per_page)
         return [_to_member(d) for d in cursor], total
 
-    def get_member(self, slug: str, include_left: bool = False) -> dict:
+    def get_member(self, slug: str, include_left: bool = False, session=None) -> dict:
         query = {"_id": slug} if include_left else {"_id": slug, "status": "active"}
-        member = _to_member(self.members.find_one(query))
+        member = _to_member(self.members.find_one(query, session=session))
         if member is None:
             raise NotFound(f"No member '{slug}'.")
         return member
@@ -95,22 +116,38 @@ class MembersStore(ServiceStore):
     def taken_slugs(self, base: str) -> set[str]:
         return taken_ids(self.members, base)
 
+    def member_with_ico(self, ico: str, session=None) -> dict | None:
+        """The member (active, else one who left) registered under this IČO, or None."""
+        found = self.members.find({"ico": ico}, session=session).sort("status", ASCENDING).limit(1)
+        return next((_to_member(d) for d in found), None)
+
+    def add_member(self, member: dict, session=None):
+        """Insert a new member; IdTaken when another writer holds its slug already."""
+        try:
+            self.members.insert_one(_to_document({**member, "version": 1}), session=session)
+        except DuplicateKeyError as error:
+            if "_id" in (error.details or {}).get("keyPattern", {}):
+                raise IdTaken(member["slug"]) from None
+            raise Conflict(f"A member with IČO {member['ico']} exists already.") from None
+
+    def save_member(self, before: dict, after: dict, session=None):
+        """Replace a member if nobody changed it meanwhile (compare-and-set on its version)."""
+        version = before.get("version", 0)
+        result = self.members.replace_one({"_id": before["slug"], "version": version},
+                                          _to_document({**after, "version": version + 1}), session=session)
+        if result.matched_count != 1:
+            raise Conflict("The member was changed by someone else; reload and try again.")
+
     # -- applications ---------------------------------------------------------------
 
-    def add_application(self, application: dict, events: list[dict]):
-        if self.members.find_one({"active_ico": application["ico"]}, {"_id": 1}):
-            raise Conflict(f"A member with IČO {application['ico']} exists already.")
-        def work(session):
-            self.applications.insert_one(_application_document(application), session=session)
-            self.record_events(events, session)
-
+    def add_application(self, application: dict, session=None):
         try:
-            self.atomically(work)
+            self.applications.insert_one(_application_document(application), session=session)
         except DuplicateKeyError:
             raise Conflict(f"An application with IČO {application['ico']} is pending already.") from None
 
-    def get_application(self, application_id: str) -> dict:
-        application = _to_application(self.applications.find_one({"_id": application_id}))
+    def get_application(self, application_id: str, session=None) -> dict:
+        application = _to_application(self.applications.find_one({"_id": application_id}, session=session))
         if application is None:
             raise NotFound(f"No application '{application_id}'.")
         return application
@@ -123,68 +160,13 @@ class MembersStore(ServiceStore):
         )
         return [_to_application(d) for d in cursor], total
 
-    def _decide(self, decided: dict, session):
+    def save_decision(self, decided: dict, session=None):
+        """Store a decided application if it was still pending (compare-and-set on its status)."""
         result = self.applications.replace_one(
             {"_id": decided["id"], "status": "pending"}, _application_document(decided), session=session
         )
         if result.matched_count != 1:
             raise Conflict("The application was decided already.")
-
-    def approve_application(self, decided: dict, member: dict, events: list[dict], returning: bool = False):
-        """Store the decision and the new (or returning) member atomically.
-
-        Raises IdTaken when another approval took the slug meanwhile, so the caller can
-        pick the next one.
-        """
-
-        def work(session):
-            self._decide(decided, session)
-            if returning:
-                result = self.members.replace_one(
-                    {"_id": member["slug"], "status": "left"},
-                    _to_document({**member, "version": member.get("version", 0) + 1}),
-                    session=session,
-                )
-                if result.matched_count != 1:
-                    raise Conflict("The returning member changed meanwhile; try again.")
-            else:
-                self.members.insert_one(_to_document({**member, "version": 1}), session=session)
-            self.record_events(events, session)
-
-        try:
-            self.atomically(work)
-        except DuplicateKeyError as error:
-            if "_id" in (error.details or {}).get("keyPattern", {}):
-                raise IdTaken(member["slug"]) from None
-            raise Conflict(f"A member with IČO {member['ico']} exists already.") from None
-
-    def add_member(self, member: dict):
-        """Insert a member directly (the demo data set and imports), without events."""
-        self.members.insert_one(_to_document({**member, "version": 1}))
-
-    def reject_application(self, decided: dict):
-        self.atomically(lambda session: self._decide(decided, session))
-
-    def returning_member(self, ico: str) -> dict | None:
-        """A member who left and now applies again keeps their slug and history."""
-        return _to_member(self.members.find_one({"ico": ico, "status": "left"}))
-
-    # -- changes to members -----------------------------------------------------------
-
-    def save_member(self, before: dict, after: dict, events: list[dict]):
-        """Replace a member if nobody changed it meanwhile (compare-and-set on its version)."""
-        version = before.get("version", 0)
-        after = {**after, "version": version + 1}
-
-        def work(session):
-            result = self.members.replace_one(
-                {"_id": before["slug"], "version": version}, _to_document(after), session=session
-            )
-            if result.matched_count != 1:
-                raise Conflict("The member was changed by someone else; reload and try again.")
-            self.record_events(events, session)
-
-        self.atomically(work)
 
 
 class MembersStoreProvider(StoreProvider):

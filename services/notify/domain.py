@@ -108,6 +108,9 @@ def next_attempt(attempts: int, now: datetime) -> datetime | None:
 # -- mailouts ------------------------------------------------------------------------------
 
 PLACEHOLDERS = ("name", "organization", "email", "unsubscribe_url")
+# Why an address gets no bulk mail: its owner unsubscribed, or its server refused it for good.
+UNSUBSCRIBED = "unsubscribed"
+REFUSED = "refused"
 SAMPLE_RECIPIENT = {"email": "jana.novakova@example.cz", "name": "Jana Nováková", "organization": "Město Příkladov"}
 UNSUBSCRIBE_FOOTER = "\n\n--\nNechcete dostávat hromadné e-maily Národní sítě Zdravých měst? Odhlásit se můžete zde: "
 MESSAGE_ID_DOMAIN = "zdravamesta.cz"
@@ -303,14 +306,14 @@ def test_copy(message: dict, to: str) -> dict:
             "message_id": f"<test-{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>"}
 
 
-def after_failure(attempts: int, rejected: bool, now: datetime) -> tuple[str, datetime | None, bool]:
-    """A recipient after a failed try: (status, next try, hold the address for bulk mail).
+def after_failure(attempts: int, rejected: bool, now: datetime) -> tuple[str, datetime | None, str | None]:
+    """A recipient after a failed try: (status, next try, why its address is held for bulk mail, if it is).
 
     A server's permanent refusal of the recipient (5xx) fails the message at once and puts the
     address on hold; anything temporary is retried like any mail, until the attempts run out.
     """
     retry_at = retry_after(attempts, rejected, now)
-    return ("queued", retry_at, False) if retry_at else ("failed", None, rejected)
+    return ("queued", retry_at, None) if retry_at else ("failed", None, REFUSED if rejected else None)
 
 
 def retry_after(attempts: int, rejected: bool, now: datetime) -> datetime | None:

@@ -50,6 +50,8 @@ class SentLog:
                 self.unrecorded -= len(batch)
         except BaseException as error:  # the sender sees it at its next message and stops
             self.error = error
+            # Messages not recorded stay queued in the database and go out again: the bound allows it.
+            self.pending, self.unrecorded = [], 0
         finally:
             self.writer = None
 

@@ -152,7 +152,7 @@ class NotifyService(PlatformService):
             deliver, _ = self._audience(data["audience"])
             domain.ensure_recipients(deliver)
         after["recipients"] = len(deliver)
-        self.store.change_mailout(before, after)
+        self.store.save_mailout(before, after)
         return self._view(after)
 
     @rpc
@@ -206,15 +206,20 @@ class NotifyService(PlatformService):
         return schemas.MailSchema().dump(self.store.get(mail["id"]))
 
     def _transition(self, mailout_id, change) -> dict:
-        before = self.store.get_mailout(str(mailout_id))
-        with enforced():
-            after = change(before)
-        events = []
-        if after["status"] == "cancelled":
-            events = [bus.envelope(bus.MAILOUT_FINISHED, domain.finished_data(
-                after, self.store.recipient_counts(after["id"])))]
-        self.store.change_mailout(before, after, events)
-        self.publish(events)
+        def work(tx) -> tuple[dict, list[dict]]:
+            before = tx.get_mailout(str(mailout_id))
+            with enforced():
+                after = change(before)
+            announced = []
+            if after["status"] == "cancelled":
+                announced = [bus.envelope(bus.MAILOUT_FINISHED, domain.finished_data(
+                    after, tx.recipient_counts(after["id"])))]
+            tx.save_mailout(before, after)
+            tx.commit(announced)
+            return after, announced
+
+        after, announced = self.store.unit_of_work(work)
+        self.publish(announced)
         return self._view(after)
 
     @rpc
@@ -249,7 +254,7 @@ class NotifyService(PlatformService):
         deliver, skipped = self._audience(mailout["audience"])
         self.store.freeze_recipients(mailout["id"], deliver, skipped)
         try:
-            self.store.change_mailout(mailout, domain.started(mailout, len(deliver), len(skipped), utcnow()))
+            self.store.save_mailout(mailout, domain.started(mailout, len(deliver), len(skipped), utcnow()))
         except Conflict:  # paused or cancelled meanwhile: the frozen list waits
             pass
 
@@ -287,9 +292,9 @@ class NotifyService(PlatformService):
         try:
             message_id = self.mailer.send(message, session)
         except Exception as error:
-            status, retry_at, hold = domain.after_failure(recipient["attempts"] + 1, isinstance(error, Rejected),
+            status, retry_at, held = domain.after_failure(recipient["attempts"] + 1, isinstance(error, Rejected),
                                                           utcnow())
-            self.store.recipient_failed(recipient, status, retry_at, f"{type(error).__name__}: {error}", hold)
+            self.store.recipient_failed(recipient, status, retry_at, f"{type(error).__name__}: {error}", held)
             log.warning("mailout %s to %s failed (%s): %s", mailout["id"], recipient["email"], status, error)
             return status, retry_at
         sent_log.add(recipient["id"], message_id)
@@ -298,17 +303,22 @@ class NotifyService(PlatformService):
     def _finish_if_done(self, mailout_id: str):
         if self.store.ranges_left(mailout_id):
             return
-        mailout = self.store.get_mailout(mailout_id)
-        counts = self.store.recipient_counts(mailout_id)
-        done = domain.finished(mailout, counts, utcnow())
-        if done is None:
-            return
-        announcement = bus.envelope(bus.MAILOUT_FINISHED, domain.finished_data(done, counts))
+
+        def work(tx) -> list[dict]:
+            mailout = tx.get_mailout(mailout_id)
+            counts = tx.recipient_counts(mailout_id)
+            done = domain.finished(mailout, counts, utcnow())
+            if done is None:
+                return []
+            announced = [bus.envelope(bus.MAILOUT_FINISHED, domain.finished_data(done, counts))]
+            tx.save_mailout(mailout, done)
+            tx.commit(announced)
+            return announced
+
         try:
-            self.store.change_mailout(mailout, done, [announcement])
-        except Conflict:
+            self.publish(self.store.unit_of_work(work))
+        except Conflict:  # paused, cancelled or finished by another sender meanwhile
             return
-        self.publish([announcement])
 
     # -- the newsletter and unsubscribing --------------------------------------------------
 
@@ -321,21 +331,29 @@ class NotifyService(PlatformService):
         if subscriber is not None:
             confirm_url = f"{self.settings.public_url}/api/v1/newsletter/confirm?token={token}"
             mail = domain.newsletter_confirmation(subscriber, confirm_url)
-            self.store.save_subscriber(subscriber, mail)
+            self.store.save_subscriber(subscriber)
+            self.store.enqueue(mail)
             self.deliver(mail["id"])
         return schemas.SubscriptionReceiptSchema().dump({"status": "confirmation_sent"})
 
     @rpc
     def confirm_subscription(self, token):
-        subscriber = self.store.subscriber_by_token(token_hash(token)) if isinstance(token, str) and token else None
-        if subscriber is None:
-            raise NotFound("This confirmation link is not valid (or was used already).")
-        with enforced():
-            confirmed = domain.subscription_confirmed(subscriber, utcnow())
-        announcement = bus.envelope(bus.NEWSLETTER_SUBSCRIBED, {"email": confirmed["email"],
-                                                                "name": confirmed.get("name")})
-        self.store.save_subscriber(confirmed, events=[announcement], lift_unsubscribe=True)
-        self.publish([announcement])
+        hashed = token_hash(token) if isinstance(token, str) and token else None
+
+        def work(tx) -> list[dict]:
+            subscriber = tx.subscriber_by_token(hashed)
+            if subscriber is None:
+                raise NotFound("This confirmation link is not valid (or was used already).")
+            with enforced():
+                confirmed = domain.subscription_confirmed(subscriber, utcnow())
+            tx.save_subscriber(confirmed)
+            tx.lift_hold(confirmed["id"], domain.UNSUBSCRIBED)  # subscribing again undoes an unsubscribe
+            announced = [bus.envelope(bus.NEWSLETTER_SUBSCRIBED, {"email": confirmed["email"],
+                                                                  "name": confirmed.get("name")})]
+            tx.commit(announced)
+            return announced
+
+        self.publish(self.store.unit_of_work(work))
         return schemas.SubscriptionResultSchema().dump({"status": "subscribed"})
 
     @rpc
@@ -343,11 +361,17 @@ class NotifyService(PlatformService):
         email = self.store.signer().value(UNSUBSCRIBE, token) if isinstance(token, str) and token else None
         if not email:
             raise NotFound("This unsubscribe link is not valid.")
-        subscriber = domain.unsubscribed(self.store.get_subscriber(email_key(email)), email, utcnow())
-        announcement = bus.envelope(bus.NEWSLETTER_UNSUBSCRIBED, {"email": subscriber["email"],
-                                                                  "name": subscriber.get("name")})
-        self.store.unsubscribe(subscriber, [announcement])
-        self.publish([announcement])
+
+        def work(tx) -> list[dict]:
+            subscriber = domain.unsubscribed(tx.get_subscriber(email_key(email)), email, utcnow())
+            tx.save_subscriber(subscriber)
+            tx.hold(subscriber["id"], subscriber["email"], domain.UNSUBSCRIBED)
+            announced = [bus.envelope(bus.NEWSLETTER_UNSUBSCRIBED, {"email": subscriber["email"],
+                                                                    "name": subscriber.get("name")})]
+            tx.commit(announced)
+            return announced
+
+        self.publish(self.store.unit_of_work(work))
         return schemas.UnsubscribeResultSchema().dump({"status": "unsubscribed"})
 
 

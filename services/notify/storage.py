@@ -5,6 +5,7 @@ numbered when its audience is frozen (`<mailout id>:<number>`); senders lease ra
 so a sender's reads and writes touch recipients by id only.
 """
 from datetime import datetime, timedelta
+from typing import Callable, Protocol
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
@@ -19,6 +20,45 @@ RANGE_LEASE = timedelta(seconds=30)
 
 def _recipient_id(mailout_id: str, seq: int) -> str:
     return f"{mailout_id}:{seq:07d}"
+
+
+class NotifyStoreVerbs(Protocol):
+    """What the notify service asks of its store (the real one and the unit tests' fake); inside a
+    unit of work the same verbs run in its transaction."""
+
+    def unit_of_work(self, work: Callable) -> object: ...
+    def signer(self) -> LinkSigner: ...
+    def enqueue(self, mail: dict) -> bool: ...
+    def claim(self, mail_id: str | None = None) -> dict | None: ...
+    def mark_sent(self, mail_id: str, message_id: str) -> None: ...
+    def mark_failed_attempt(self, mail_id: str, error: str, retry_at: datetime | None) -> None: ...
+    def get(self, mail_id: str) -> dict | None: ...
+    def list_mails(self, *, page: int, per_page: int, status=None, to=None) -> tuple[list[dict], int]: ...
+    def retry(self, mail_id: str) -> bool: ...
+    def add_mailout(self, mailout: dict) -> None: ...
+    def get_mailout(self, mailout_id: str) -> dict: ...
+    def list_mailouts(self, *, page: int, per_page: int, status=None) -> tuple[list[dict], int]: ...
+    def mailouts_in(self, *statuses: str) -> list[dict]: ...
+    def save_mailout(self, before: dict, after: dict) -> None: ...
+    def held_keys(self, keys) -> set[str]: ...
+    def hold(self, key: str, email: str, reason: str) -> None: ...
+    def lift_hold(self, key: str, reason: str) -> None: ...
+    def confirmed_subscribers(self) -> list[dict]: ...
+    def freeze_recipients(self, mailout_id: str, deliver: list[dict], skipped: list[dict]) -> None: ...
+    def claim_range(self, mailout_id: str, size: int) -> tuple[dict | None, list[dict]]: ...
+    def settle_range(self, lease: dict, retry_at: datetime | None) -> None: ...
+    def ranges_left(self, mailout_id: str) -> bool: ...
+    def recipients_sent(self, sent: list[tuple[str, str, datetime]]) -> None: ...
+    def recipient_failed(self, recipient: dict, status: str, retry_at: datetime | None, error: str,
+                         hold_reason: str | None) -> None: ...
+    def add_progress(self, mailout_id: str, **counts: int) -> None: ...
+    def recipient_counts(self, mailout_id: str) -> dict[str, int]: ...
+    def get_recipient(self, mailout_id: str, key: str) -> dict | None: ...
+    def list_recipients(self, mailout_id: str, *, page: int, per_page: int, status=None
+                        ) -> tuple[list[dict], int]: ...
+    def get_subscriber(self, key: str) -> dict | None: ...
+    def subscriber_by_token(self, hashed: str) -> dict | None: ...
+    def save_subscriber(self, subscriber: dict) -> None: ...
 
 
 class NotifyStore(ServiceStore):
@@ -117,8 +157,8 @@ class NotifyStore(ServiceStore):
     def add_mailout(self, mailout: dict):
         self.mailouts.insert_one(to_document(mailout))
 
-    def get_mailout(self, mailout_id: str) -> dict:
-        mailout = from_document(self.mailouts.find_one({"_id": mailout_id}))
+    def get_mailout(self, mailout_id: str, session=None) -> dict:
+        mailout = from_document(self.mailouts.find_one({"_id": mailout_id}, session=session))
         if mailout is None:
             raise NotFound(f"No mailout '{mailout_id}'.")
         return mailout
@@ -132,16 +172,12 @@ class NotifyStore(ServiceStore):
     def mailouts_in(self, *statuses: str) -> list[dict]:
         return [from_document(d) for d in self.mailouts.find({"status": {"$in": list(statuses)}})]
 
-    def change_mailout(self, before: dict, after: dict, events=()):
-        """Store `after` if the mailout is still as `before` left it (status); its events with it."""
-        def work(session):
-            result = self.mailouts.replace_one({"_id": before["id"], "status": before["status"]},
-                                               to_document(after), session=session)
-            if result.matched_count != 1:
-                raise Conflict("The mailout changed meanwhile; reload it and try again.")
-            self.record_events(list(events), session)
-
-        self.atomically(work)
+    def save_mailout(self, before: dict, after: dict, session=None):
+        """Store `after` if the mailout is still as `before` left it (compare-and-set on its status)."""
+        result = self.mailouts.replace_one({"_id": before["id"], "status": before["status"]},
+                                           to_document(after), session=session)
+        if result.matched_count != 1:
+            raise Conflict("The mailout changed meanwhile; reload it and try again.")
 
     def held_keys(self, keys) -> set[str]:
         """Of these address keys, those that get no bulk mail (unsubscribed, or refused by their server)."""
@@ -154,6 +190,9 @@ class NotifyStore(ServiceStore):
     def hold(self, key: str, email: str, reason: str, session=None):
         self.holds.update_one({"_id": key}, {"$setOnInsert": {"email": email, "reason": reason, "at": utcnow()}},
                               upsert=True, session=session)
+
+    def lift_hold(self, key: str, reason: str, session=None):
+        self.holds.delete_one({"_id": key, "reason": reason}, session=session)
 
     def confirmed_subscribers(self) -> list[dict]:
         return [{"email": d["email"], "name": d.get("name"), "organization": None}
@@ -218,7 +257,8 @@ class NotifyStore(ServiceStore):
                                               "$unset": {"next_attempt_at": ""}, "$inc": {"attempts": 1}})
             for recipient_id, message_id, at in sent], ordered=False)
 
-    def recipient_failed(self, recipient: dict, status: str, retry_at: datetime | None, error: str, hold: bool):
+    def recipient_failed(self, recipient: dict, status: str, retry_at: datetime | None, error: str,
+                         hold_reason: str | None):
         changes = {"status": status, "last_error": error[:1000]}
         update = {"$set": changes, "$inc": {"attempts": 1}}
         if retry_at is None:
@@ -226,16 +266,16 @@ class NotifyStore(ServiceStore):
         else:
             changes["next_attempt_at"] = retry_at
         self.recipients.update_one({"_id": recipient["id"]}, update)
-        if hold:
-            self.hold(recipient["key"], recipient["email"], "refused")
+        if hold_reason:
+            self.hold(recipient["key"], recipient["email"], hold_reason)
 
     def add_progress(self, mailout_id: str, **counts: int):
         """Running totals for progress bars; exact counts are taken from the recipients at the end."""
         self.mailouts.update_one({"_id": mailout_id}, {"$inc": {f"progress.{k}": n for k, n in counts.items()}})
 
-    def recipient_counts(self, mailout_id: str) -> dict[str, int]:
+    def recipient_counts(self, mailout_id: str, session=None) -> dict[str, int]:
         grouped = self.recipients.aggregate([{"$match": {"mailout_id": mailout_id}},
-                                             {"$group": {"_id": "$status", "n": {"$sum": 1}}}])
+                                             {"$group": {"_id": "$status", "n": {"$sum": 1}}}], session=session)
         return {d["_id"]: d["n"] for d in grouped}
 
     def get_recipient(self, mailout_id: str, key: str) -> dict | None:
@@ -249,33 +289,15 @@ class NotifyStore(ServiceStore):
 
     # -- subscribers --------------------------------------------------------------------
 
-    def get_subscriber(self, key: str) -> dict | None:
-        return from_document(self.subscribers.find_one({"_id": key}))
+    def get_subscriber(self, key: str, session=None) -> dict | None:
+        return from_document(self.subscribers.find_one({"_id": key}, session=session))
 
-    def subscriber_by_token(self, hashed: str) -> dict | None:
-        return from_document(self.subscribers.find_one({"token_hash": hashed})) if hashed else None
+    def subscriber_by_token(self, hashed: str, session=None) -> dict | None:
+        return from_document(self.subscribers.find_one({"token_hash": hashed}, session=session)) if hashed else None
 
-    def save_subscriber(self, subscriber: dict, mail: dict | None = None, events=(), lift_unsubscribe=False):
-        """Store a subscriber with the mail it causes and its events, all or nothing."""
-        def work(session):
-            self.subscribers.replace_one({"_id": subscriber["id"]}, to_document(subscriber), upsert=True,
-                                         session=session)
-            if lift_unsubscribe:
-                self.holds.delete_one({"_id": subscriber["id"], "reason": "unsubscribed"}, session=session)
-            self.record_events(list(events), session)
-
-        self.atomically(work)
-        if mail is not None:
-            self.enqueue(mail)
-
-    def unsubscribe(self, subscriber: dict, events=()):
-        def work(session):
-            self.subscribers.replace_one({"_id": subscriber["id"]}, to_document(subscriber), upsert=True,
-                                         session=session)
-            self.hold(subscriber["id"], subscriber["email"], "unsubscribed", session=session)
-            self.record_events(list(events), session)
-
-        self.atomically(work)
+    def save_subscriber(self, subscriber: dict, session=None):
+        self.subscribers.replace_one({"_id": subscriber["id"]}, to_document(subscriber), upsert=True,
+                                     session=session)
 
 
 class NotifyStoreProvider(StoreProvider):

@@ -25,7 +25,7 @@ def applied(store, **overrides):
     event = envelope(MEMBER_APPLIED, {"application_id": application["id"], "name": application["name"],
                                       "type": application["type"], "region": application["region"],
                                       "population": application["population"], "contact": application["contact"]})
-    store.add_application(application, [event])
+    store.unit_of_work(lambda tx: (tx.add_application(application), tx.commit([event])))
     return application
 
 
@@ -81,11 +81,14 @@ def test_concurrent_applications_with_one_ico_store_exactly_one(members_store):
     assert members_store.outbox.pending_count() == 1
 
 
-def test_an_ico_of_an_active_member_cannot_apply(members_store):
+def test_the_holder_of_an_ico_is_the_active_member_else_the_one_who_left(members_store):
     existing = new_member("Zlín")
     members_store.add_member(existing)
-    with pytest.raises(Conflict):
-        applied(members_store, ico=existing["ico"])
+    assert members_store.member_with_ico(existing["ico"])["slug"] == "zlin"
+    before = members_store.get_member("zlin")
+    members_store.save_member(before, domain.leave(before, date(2025, 1, 1)))
+    assert members_store.member_with_ico(existing["ico"])["status"] == "left"
+    assert members_store.member_with_ico(factories.ico()) is None
 
 
 def test_approval_is_all_or_nothing(members_store):
@@ -97,9 +100,9 @@ def test_approval_is_all_or_nothing(members_store):
                                            "_id": application["id"], "pending_ico": application["ico"]})
     decided, member = domain.approve(application, "vsetin-2", date.today(), NOW)
     with pytest.raises(Conflict):
-        members_store.approve_application(decided, member, [envelope(MEMBER_JOINED, {
-            "slug": "vsetin-2", "name": "Vsetín", "type": "city", "region": "Zlínský kraj", "population": 1,
-            "member_since": "2026-01-01", "website": None, "part_of": None})])
+        members_store.unit_of_work(lambda tx: (tx.save_decision(decided), tx.add_member(member), tx.commit([envelope(
+            MEMBER_JOINED, {"slug": "vsetin-2", "name": "Vsetín", "type": "city", "region": "Zlínský kraj",
+                            "population": 1, "member_since": "2026-01-01", "website": None, "part_of": None})])))
     assert members_store.get_application(application["id"])["status"] == "pending"
     assert members_store.outbox.pending_count() == 0
     with pytest.raises(NotFound):
@@ -111,25 +114,26 @@ def test_a_taken_slug_is_reported_for_retry(members_store):
     application = applied(members_store, name="Turnov")
     decided, member = domain.approve(application, "turnov", date.today(), NOW)
     with pytest.raises(IdTaken):
-        members_store.approve_application(decided, member, [])
+        members_store.unit_of_work(lambda tx: (tx.save_decision(decided), tx.add_member(member)))
+    assert members_store.get_application(application["id"])["status"] == "pending"
     assert members_store.taken_slugs("turnov") == {"turnov"}
 
 
 def test_a_stale_update_conflicts(members_store):
     members_store.add_member(new_member("Semily"))
     before = members_store.get_member("semily")
-    members_store.save_member(before, domain.update(before, {"population": 8500}), [])
+    members_store.save_member(before, domain.update(before, {"population": 8500}))
     with pytest.raises(Conflict):
-        members_store.save_member(before, domain.update(before, {"population": 9000}), [])
+        members_store.save_member(before, domain.update(before, {"population": 9000}))
     assert members_store.get_member("semily")["population"] == 8500
 
 
 def test_a_member_who_left_can_return_with_the_same_ico(members_store):
     members_store.add_member(new_member("Rýmařov"))
     before = members_store.get_member("rymarov")
-    members_store.save_member(before, domain.leave(before, date(2025, 1, 1)), [])
+    members_store.save_member(before, domain.leave(before, date(2025, 1, 1)))
     application = applied(members_store, ico=before["ico"], name="Rýmařov")
-    returning = members_store.returning_member(before["ico"])
-    decided, member = domain.approve(application, returning["slug"], date.today(), NOW)
-    members_store.approve_application(decided, {**member, "version": returning["version"]}, [], returning=True)
+    returning = members_store.member_with_ico(before["ico"])
+    decided, member = domain.approve(application, "rymarov-2", date.today(), NOW, returning)
+    members_store.unit_of_work(lambda tx: (tx.save_decision(decided), tx.save_member(returning, member)))
     assert members_store.get_member("rymarov")["status"] == "active"

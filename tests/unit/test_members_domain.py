@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nszm.rules import Refused
 from services.members import domain
 from tests import factories
 
@@ -131,3 +132,17 @@ def test_a_new_member_is_news_from_the_start_of_its_first_day_in_prague():
                              "member_since": date(2026, 11, 21)})
     assert item["title"] == "Nový člen: Chrudim" and item["path"] == "/api/v1/members/chrudim"
     assert item["published"].isoformat() == "2026-11-21T00:00:00+01:00"
+
+
+def test_an_application_is_refused_while_an_active_member_holds_its_ico():
+    data = factories.application(name="Zlín")
+    holder = {"slug": "zlin", "name": "Zlín", "status": "active"}
+    with pytest.raises(Refused):
+        domain.new_application(data, NOW, holder)
+    assert domain.new_application(data, NOW, {**holder, "status": "left"})["status"] == "pending"
+
+
+def test_a_returning_member_keeps_its_old_slug():
+    returning = {"slug": "zlin", "status": "left", "version": 4}
+    _, member = domain.approve(pending_application(), "zlin-2", date.today(), NOW, returning)
+    assert member["slug"] == "zlin" and member["status"] == "active"

@@ -165,3 +165,12 @@ def test_a_failed_publish_stays_in_the_outbox(service, store):
     service.dispatch.side_effect = ConnectionError("broker down")
     service.apply(factories.application())
     assert store.outbox.pending_count() == 1
+
+
+def test_an_ico_of_an_active_member_cannot_apply_but_one_who_left_may(service, store):
+    store.members["chrudim"] = existing_member()
+    with pytest.raises(Conflict):
+        service.apply(factories.application(ico=store.members["chrudim"]["ico"]))
+    assert store.applications == {} and store.outbox.pending == []
+    service.leave("chrudim", {"left_on": "2027-01-31"})
+    assert service.apply(factories.application(ico=store.members["chrudim"]["ico"]))["status"] == "pending"

@@ -13,7 +13,7 @@ COORDINATORS = [{"email": "jana@chrudim.cz", "name": "Jana Nováková", "organiz
                 {"email": "petr@kromeriz.cz", "name": "Petr Malý", "organization": "Kroměříž"}]
 PARTICIPANTS = [{"email": "JANA@chrudim.cz", "name": "Jana N.", "organization": "Chrudim"},
                 {"email": "eva@example.cz", "name": "Eva Dlouhá", "organization": "Spolek"}]
-SUBSCRIBERS = [{"email": "zpravodaj@example.cz", "name": None, "organization": None}]
+SUBSCRIBERS = [{"id": "zpravodaj@example.cz", "email": "zpravodaj@example.cz", "name": None, "status": "confirmed"}]
 EVERYONE = {"members": {"region": ["Pardubický kraj"]}, "event": {"id": "skola"}, "newsletter": True}
 
 
@@ -143,3 +143,19 @@ def test_preview_and_test_send_use_a_real_recipient(service, store, mailer):
     assert copy["status"] == "sent" and mailer.sent[-1]["subject"] == "[TEST] Pozvánka"
     with pytest.raises(NotFound):
         service.get_mailout("neni")
+
+
+def test_unsubscribing_holds_the_address_and_confirming_again_lifts_the_hold(service, store, mailer):
+    service.subscribe({"email": "Nova@Example.cz", "name": "Nová"})
+    token = mailer.sent[-1]["text"].split("token=")[1].split()[0]
+    assert service.confirm_subscription(token)["status"] == "subscribed"
+    with pytest.raises(NotFound):
+        service.confirm_subscription(token)  # used already
+    unsubscribe = service._unsubscribe_url("nova@example.cz").split("token=")[1]
+    assert service.unsubscribe(unsubscribe)["status"] == "unsubscribed"
+    assert store.holds == {"nova@example.cz": "unsubscribed"}
+    service.subscribe({"email": "nova@example.cz"})
+    service.confirm_subscription(mailer.sent[-1]["text"].split("token=")[1].split()[0])
+    assert store.holds == {} and store.subscribers["nova@example.cz"]["status"] == "confirmed"
+    announced = [event["event_type"] for event in store.outbox.published + store.outbox.pending]
+    assert announced == ["newsletter_subscribed", "newsletter_unsubscribed", "newsletter_subscribed"]

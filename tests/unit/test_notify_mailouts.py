@@ -100,10 +100,10 @@ def test_markup_in_placeholders_never_becomes_html():
 
 
 def test_a_permanent_refusal_holds_the_address_and_temporary_ones_are_retried():
-    assert domain.after_failure(1, rejected=True, now=NOW) == ("failed", None, True)
+    assert domain.after_failure(1, rejected=True, now=NOW) == ("failed", None, domain.REFUSED)
     status, retry_at, hold = domain.after_failure(1, rejected=False, now=NOW)
-    assert (status, hold) == ("queued", False) and retry_at == NOW + timedelta(seconds=2)
-    assert domain.after_failure(domain.MAX_ATTEMPTS, rejected=False, now=NOW) == ("failed", None, False)
+    assert (status, hold) == ("queued", None) and retry_at == NOW + timedelta(seconds=2)
+    assert domain.after_failure(domain.MAX_ATTEMPTS, rejected=False, now=NOW) == ("failed", None, None)
     later = NOW + timedelta(minutes=5)
     assert domain.range_revisit([("sent", None), ("queued", later), ("queued", NOW + timedelta(hours=1))]) == later
     assert domain.range_revisit([("sent", None), ("failed", None)]) is None
@@ -157,3 +157,20 @@ def test_a_failed_record_stops_the_sender():
     log.add("r1", "<1>")
     with pytest.raises(ConnectionError):
         log.add("r2", "<2>")
+
+
+def test_after_a_failed_record_closing_gives_up_the_unrecorded_instead_of_waiting_forever():
+    calls = []
+
+    def broken(batch):
+        calls.append(batch)
+        raise ConnectionError("database down")
+
+    log = SentLog(broken, limit=2)
+    log.add("r1", "<1>")
+    with pytest.raises(ConnectionError):
+        log.add("r2", "<2>")
+    closing = eventlet.spawn(log.close)  # what the sender's `finally` does after the failure
+    with eventlet.Timeout(2):
+        closing.wait()
+    assert log.unrecorded == 0 and len(calls) == 1  # left queued in the database: sent again, within the bound

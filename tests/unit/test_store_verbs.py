@@ -1,12 +1,19 @@
 """The unit tests' fakes and the real stores offer the same verbs, as each service's Protocol states
-them: same names, same parameters (a real store's extra `session` is its transaction's)."""
+them: same names, same parameters (a real store's extra `session` is its transaction's); and every
+verb an entrypoint calls inside a unit of work takes that `session`."""
 import inspect
+import re
+from pathlib import Path
 
 import pytest
 
 from services.events.storage import EventsStore, EventsStoreVerbs
+from services.members.storage import MembersStore, MembersStoreVerbs
+from services.notify.storage import NotifyStore, NotifyStoreVerbs
 from services.practice.storage import PracticeStore, PracticeStoreVerbs
-from tests.fakes import FakeEventsStore, FakePracticeStore
+from tests.fakes import FakeEventsStore, FakeMailoutStore, FakeMembersStore, FakePracticeStore
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def verbs(protocol) -> list[str]:
@@ -20,11 +27,24 @@ def parameters(method) -> list[tuple[str, object]]:
 
 @pytest.mark.parametrize("protocol, real, fake", [
     (EventsStoreVerbs, EventsStore, FakeEventsStore),
+    (MembersStoreVerbs, MembersStore, FakeMembersStore),
+    (NotifyStoreVerbs, NotifyStore, FakeMailoutStore),
     (PracticeStoreVerbs, PracticeStore, FakePracticeStore),
 ])
 def test_fakes_and_real_stores_offer_the_protocols_verbs(protocol, real, fake):
-    assert len(verbs(protocol)) >= 15
+    assert len(verbs(protocol)) >= 12
     for verb in verbs(protocol):
         expected = [name for name, _ in parameters(getattr(protocol, verb))]
         assert [name for name, _ in parameters(getattr(real, verb))] == expected, (real.__name__, verb)
         assert [name for name, _ in parameters(getattr(fake, verb))] == expected, (fake.__name__, verb)
+
+
+@pytest.mark.parametrize("service, real", [
+    ("events", EventsStore), ("members", MembersStore), ("notify", NotifyStore), ("practice", PracticeStore),
+])
+def test_every_verb_a_unit_of_work_uses_joins_its_transaction(service, real):
+    source = (ROOT / "services" / service / "service.py").read_text()
+    used = set(re.findall(r"\btx\.([a-z_]+)\(", source)) - {"commit"}
+    assert used, service
+    for verb in sorted(used):
+        assert "session" in inspect.signature(getattr(real, verb)).parameters, (real.__name__, verb)
