@@ -27,6 +27,24 @@ def services():
     return current_app.extensions["nszm"].rpc.proxy()
 
 
+def forwarder(service: str, tag: str):
+    """Declares endpoints that hand the request to one RPC of `service` as it is: the path
+    parameters in order, then the loaded query and the body, whichever the endpoint has.
+
+    `forward("get_member", "GET /api/v1/members/<slug>", "One member", response=…)`; the view's
+    name (the OpenAPI operationId) is the RPC's unless `name` says otherwise.
+    """
+    def forward(rpc: str, route: str, summary: str, name: str | None = None, **meta):
+        def view(**arguments):
+            return getattr(getattr(services(), service), rpc)(*arguments.values())
+
+        view.__name__ = name or rpc
+        method, path = route.split(" ", 1)
+        api.route(path, method, summary=summary, tag=tag, **meta)(view)
+
+    return forward
+
+
 def public_url() -> str:
     """The base of every absolute link: PUBLIC_URL."""
     return current_app.extensions["nszm"].settings.public_url

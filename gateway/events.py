@@ -2,58 +2,28 @@
 from flask import Response
 
 from gateway.certificates import certificate_pdf
-from gateway.context import api, public_url, services
+from gateway.context import api, forwarder, public_url, services
 from gateway.pages import button_page, link_action
 from nszm.contracts import events as contract
 
+forward = forwarder("events", tag="events")
 
-@api.route("/api/v1/events", summary="Upcoming events (or those in ?from=&to=)", tag="events",
-           query=contract.EventQuerySchema, response=contract.EventPageSchema)
-def list_events(query):
-    return services().events.list_events(query)
-
-
-@api.route("/api/v1/events/<event_id>", summary="One published event with free seats", tag="events",
-           response=contract.EventSchema)
-def get_event(event_id):
-    return services().events.get_event(event_id)
-
-
-@api.route("/api/v1/events/<event_id>/detail", summary="One event as staff see it (drafts too)", tag="events",
-           role="events", response=contract.EventDetailSchema)
-def get_event_detail(event_id):
-    return services().events.get_event_detail(event_id)
-
-
-@api.route("/api/v1/events", "POST", summary="Create an event with its sessions (a draft)", tag="events",
-           role="events", body=contract.EventInputSchema, response=contract.EventDetailSchema, status=201)
-def create_event(body):
-    return services().events.create_event(body)
-
-
-@api.route("/api/v1/events/<event_id>/publish", "POST", summary="Publish an event", tag="events", role="events",
-           response=contract.EventDetailSchema, errors=(409,))
-def publish_event(event_id):
-    return services().events.publish_event(event_id)
-
-
-@api.route("/api/v1/events/<event_id>/registrations", "POST", summary="Register for sessions of an event",
-           tag="events", body=contract.RegistrationInputSchema, response=contract.RegistrationReceiptSchema,
-           status=201, errors=(409,))
-def register(event_id, body):
-    return services().events.register(event_id, body)
-
-
-@api.route("/api/v1/events/<event_id>/registrations", summary="Registrations for an event", tag="events",
-           role="events", query=contract.RegistrationQuerySchema, response=contract.RegistrationPageSchema)
-def list_registrations(event_id, query):
-    return services().events.list_registrations(event_id, query)
-
-
-@api.route("/api/v1/registrations/<registration_id>", summary="One registration", tag="events", role="events",
-           response=contract.RegistrationSchema)
-def get_registration(registration_id):
-    return services().events.get_registration(registration_id)
+forward("list_events", "GET /api/v1/events", "Upcoming events (or those in ?from=&to=)",
+        query=contract.EventQuerySchema, response=contract.EventPageSchema)
+forward("get_event", "GET /api/v1/events/<event_id>", "One published event with free seats",
+        response=contract.EventSchema)
+forward("get_event_detail", "GET /api/v1/events/<event_id>/detail", "One event as staff see it (drafts too)",
+        role="events", response=contract.EventDetailSchema)
+forward("create_event", "POST /api/v1/events", "Create an event with its sessions (a draft)", role="events",
+        body=contract.EventInputSchema, response=contract.EventDetailSchema, status=201)
+forward("publish_event", "POST /api/v1/events/<event_id>/publish", "Publish an event", role="events",
+        response=contract.EventDetailSchema, errors=(409,))
+forward("register", "POST /api/v1/events/<event_id>/registrations", "Register for sessions of an event",
+        body=contract.RegistrationInputSchema, response=contract.RegistrationReceiptSchema, status=201, errors=(409,))
+forward("list_registrations", "GET /api/v1/events/<event_id>/registrations", "Registrations for an event",
+        role="events", query=contract.RegistrationQuerySchema, response=contract.RegistrationPageSchema)
+forward("get_registration", "GET /api/v1/registrations/<registration_id>", "One registration", role="events",
+        response=contract.RegistrationSchema)
 
 
 @api.route("/api/v1/registrations/<registration_id>/cancel", summary="The page behind a cancel link: "
@@ -73,13 +43,8 @@ def cancel_registration(registration_id, query):
         lambda: services().events.cancel_registration(registration_id, token=token, by_staff=not token),
         "Registraci nelze zrušit",
         lambda _: ("Registrace je zrušena", "Děkujeme, že jste dali vědět. Potvrzení vám přijde e-mailem."))
-
-
-@api.route("/api/v1/registrations/<registration_id>/check-in", "POST", summary="Record attendance",
-           tag="events", role="events", body=contract.CheckInSchema, body_required=False,
-           response=contract.RegistrationSchema, errors=(409,))
-def check_in(registration_id, body):
-    return services().events.check_in(registration_id, body)
+forward("check_in", "POST /api/v1/registrations/<registration_id>/check-in", "Record attendance", role="events",
+        body=contract.CheckInSchema, body_required=False, response=contract.RegistrationSchema, errors=(409,))
 
 
 @api.route("/api/v1/registrations/<registration_id>/certificate.pdf", summary="Certificate of attendance "
@@ -94,7 +59,5 @@ def certificate(registration_id, query):
     return response
 
 
-@api.route("/api/v1/certificates/<certificate_id>", summary="Verify a certificate by its number", tag="events",
-           response=contract.CertificateSchema)
-def verify_certificate(certificate_id):
-    return services().events.verify_certificate(certificate_id)
+forward("verify_certificate", "GET /api/v1/certificates/<certificate_id>", "Verify a certificate by its number",
+        response=contract.CertificateSchema)

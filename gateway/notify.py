@@ -1,100 +1,51 @@
 """Mail endpoints: the mail queue and mailouts for staff; the newsletter and unsubscribing for everyone."""
-from gateway.context import api, services
+from gateway.context import api, forwarder, services
 from gateway.pages import button_page, link_action
 from nszm.contracts import notify as contract
 
+mail = forwarder("notify", tag="mail")
+mailouts = forwarder("notify", tag="mailouts")
+newsletter = forwarder("notify", tag="newsletter")
 
-@api.route("/api/v1/mails", summary="Mail the platform sent or is sending, newest first", tag="mail",
-           role="mailouts", query=contract.MailQuerySchema, response=contract.MailPageSchema)
-def list_mails(query):
-    return services().notify.list_mails(query)
-
-
-@api.route("/api/v1/mails/<mail_id>/retry", "POST", summary="Send a failed mail again", tag="mail",
-           role="mailouts", response=contract.MailSchema, errors=(409,))
-def retry_mail(mail_id):
-    return services().notify.retry_mail(mail_id)
+mail("list_mails", "GET /api/v1/mails", "Mail the platform sent or is sending, newest first", role="mailouts",
+     query=contract.MailQuerySchema, response=contract.MailPageSchema)
+mail("retry_mail", "POST /api/v1/mails/<mail_id>/retry", "Send a failed mail again", role="mailouts",
+     response=contract.MailSchema, errors=(409,))
 
 
 # -- mailouts (staff) ------------------------------------------------------------------------
 
-@api.route("/api/v1/mailouts", "POST", summary="A draft mailout to an audience; answers its recipient count",
-           tag="mailouts", role="mailouts", body=contract.MailoutInputSchema, response=contract.MailoutSchema,
-           status=201)
-def create_mailout(body):
-    return services().notify.create_mailout(body)
+mailouts("create_mailout", "POST /api/v1/mailouts", "A draft mailout to an audience; answers its recipient count",
+         role="mailouts", body=contract.MailoutInputSchema, response=contract.MailoutSchema, status=201)
+mailouts("list_mailouts", "GET /api/v1/mailouts", "Mailouts, newest first", role="mailouts",
+         query=contract.MailoutQuerySchema, response=contract.MailoutPageSchema)
+mailouts("audience_count", "POST /api/v1/mailouts/audience-count", "How many would get a mailout to this audience",
+         role="mailouts", body=contract.AudienceSchema, response=contract.AudienceCountSchema)
+mailouts("get_mailout", "GET /api/v1/mailouts/<mailout_id>", "A mailout and its progress", role="mailouts",
+         response=contract.MailoutSchema)
+mailouts("update_mailout", "PUT /api/v1/mailouts/<mailout_id>", "Change a draft", role="mailouts",
+         body=contract.MailoutInputSchema, response=contract.MailoutSchema, errors=(409,))
+mailouts("list_recipients", "GET /api/v1/mailouts/<mailout_id>/recipients", "Each recipient's state", role="mailouts",
+         query=contract.RecipientQuerySchema, response=contract.RecipientPageSchema)
+mailouts("preview", "GET /api/v1/mailouts/<mailout_id>/preview", "The message as one recipient will get it",
+         role="mailouts", query=contract.PreviewQuerySchema, response=contract.PreviewSchema, name="preview_mailout")
+mailouts("test_send", "POST /api/v1/mailouts/<mailout_id>/test", "Send one copy to a staff address", role="mailouts",
+         body=contract.TestSendSchema, response=contract.MailSchema, status=202, name="test_mailout")
+mailouts("send_mailout", "POST /api/v1/mailouts/<mailout_id>/send", "Send now, or at `at`; only once", role="mailouts",
+         body=contract.SendSchema, body_required=False, response=contract.MailoutSchema, status=202, errors=(409,))
 
 
-@api.route("/api/v1/mailouts", summary="Mailouts, newest first", tag="mailouts", role="mailouts",
-           query=contract.MailoutQuerySchema, response=contract.MailoutPageSchema)
-def list_mailouts(query):
-    return services().notify.list_mailouts(query)
-
-
-@api.route("/api/v1/mailouts/audience-count", "POST", summary="How many would get a mailout to this audience",
-           tag="mailouts", role="mailouts", body=contract.AudienceSchema, response=contract.AudienceCountSchema)
-def audience_count(body):
-    return services().notify.audience_count(body)
-
-
-@api.route("/api/v1/mailouts/<mailout_id>", summary="A mailout and its progress", tag="mailouts",
-           role="mailouts", response=contract.MailoutSchema)
-def get_mailout(mailout_id):
-    return services().notify.get_mailout(mailout_id)
-
-
-@api.route("/api/v1/mailouts/<mailout_id>", "PUT", summary="Change a draft", tag="mailouts", role="mailouts",
-           body=contract.MailoutInputSchema, response=contract.MailoutSchema, errors=(409,))
-def update_mailout(mailout_id, body):
-    return services().notify.update_mailout(mailout_id, body)
-
-
-@api.route("/api/v1/mailouts/<mailout_id>/recipients", summary="Each recipient's state", tag="mailouts",
-           role="mailouts", query=contract.RecipientQuerySchema, response=contract.RecipientPageSchema)
-def list_recipients(mailout_id, query):
-    return services().notify.list_recipients(mailout_id, query)
-
-
-@api.route("/api/v1/mailouts/<mailout_id>/preview", summary="The message as one recipient will get it",
-           tag="mailouts", role="mailouts", query=contract.PreviewQuerySchema, response=contract.PreviewSchema)
-def preview_mailout(mailout_id, query):
-    return services().notify.preview(mailout_id, query)
-
-
-@api.route("/api/v1/mailouts/<mailout_id>/test", "POST", summary="Send one copy to a staff address",
-           tag="mailouts", role="mailouts", body=contract.TestSendSchema, response=contract.MailSchema, status=202)
-def test_mailout(mailout_id, body):
-    return services().notify.test_send(mailout_id, body)
-
-
-@api.route("/api/v1/mailouts/<mailout_id>/send", "POST", summary="Send now, or at `at`; only once",
-           tag="mailouts", role="mailouts", body=contract.SendSchema, body_required=False,
-           response=contract.MailoutSchema, status=202, errors=(409,))
-def send_mailout(mailout_id, body):
-    return services().notify.send_mailout(mailout_id, body)
-
-
-def _mailout_action(name: str, summary: str):
-    def action(mailout_id):
-        return getattr(services().notify, f"{name}_mailout")(mailout_id)
-
-    action.__name__ = f"{name}_mailout"
-    api.route(f"/api/v1/mailouts/<mailout_id>/{name}", "POST", summary=summary, tag="mailouts", role="mailouts",
-              response=contract.MailoutSchema, errors=(409,))(action)
-
-
-_mailout_action("pause", "Pause sending; nothing more goes out until resumed")
-_mailout_action("resume", "Go on sending a paused mailout")
-_mailout_action("cancel", "Stop for good; recipients not reached yet get nothing")
+for action, summary in [("pause", "Pause sending; nothing more goes out until resumed"),
+                        ("resume", "Go on sending a paused mailout"),
+                        ("cancel", "Stop for good; recipients not reached yet get nothing")]:
+    mailouts(f"{action}_mailout", f"POST /api/v1/mailouts/<mailout_id>/{action}", summary, role="mailouts",
+             response=contract.MailoutSchema, errors=(409,))
 
 
 # -- newsletter and unsubscribing (public) ----------------------------------------------------
 
-@api.route("/api/v1/newsletter/subscriptions", "POST", summary="Subscribe; a confirmation link is mailed",
-           tag="newsletter", body=contract.SubscriptionInputSchema, response=contract.SubscriptionReceiptSchema,
-           status=202)
-def subscribe(body):
-    return services().notify.subscribe(body)
+newsletter("subscribe", "POST /api/v1/newsletter/subscriptions", "Subscribe; a confirmation link is mailed",
+           body=contract.SubscriptionInputSchema, response=contract.SubscriptionReceiptSchema, status=202)
 
 
 @api.route("/api/v1/newsletter/confirm", summary="The page behind a subscription link: a button, no change",

@@ -1,82 +1,35 @@
 """Good practice and NEJpraxe endpoints: themes, practices, competitions, votes and their confirmation."""
 from flask import request
 
-from gateway.context import api, services
+from gateway.context import api, forwarder, services
 from gateway.pages import button_page, link_action
 from nszm.contracts import practice as contract
 
+forward = forwarder("practice", tag="practice")
 
-@api.route("/api/v1/themes", summary="The 10 themes of sustainable development", tag="practice",
-           response=contract.ThemeSchema(many=True))
-def themes():
-    return services().practice.themes()
-
-
-@api.route("/api/v1/practices", summary="Published good practice: search and filters", tag="practice",
-           query=contract.PracticeQuerySchema, response=contract.PracticePageSchema)
-def list_practices(query):
-    return services().practice.list_practices(query)
-
-
-@api.route("/api/v1/practices/<slug>", summary="One published practice", tag="practice",
-           response=contract.PracticeSchema)
-def get_practice(slug):
-    return services().practice.get_practice(slug)
-
-
-@api.route("/api/v1/practices/<slug>/detail", summary="One practice in any state", tag="practice",
-           role="practice", response=contract.PracticeDetailSchema)
-def get_practice_detail(slug):
-    return services().practice.get_practice_detail(slug)
-
-
-@api.route("/api/v1/practices", "POST", summary="Create a practice (a draft)", tag="practice", role="practice",
-           body=contract.PracticeInputSchema, response=contract.PracticeDetailSchema, status=201)
-def create_practice(body):
-    return services().practice.create_practice(body)
-
-
-@api.route("/api/v1/practices/<slug>", "PATCH", summary="Change a draft or published practice", tag="practice",
-           role="practice", body=contract.PracticeUpdateSchema, response=contract.PracticeDetailSchema,
-           errors=(409,))
-def update_practice(slug, body):
-    return services().practice.update_practice(slug, body)
-
-
-@api.route("/api/v1/practices/<slug>/publish", "POST", summary="Publish a draft", tag="practice", role="practice",
-           response=contract.PracticeDetailSchema, errors=(409,))
-def publish_practice(slug):
-    return services().practice.publish_practice(slug)
-
-
-@api.route("/api/v1/practices/<slug>/archive", "POST", summary="Archive a published practice", tag="practice",
-           role="practice", response=contract.PracticeDetailSchema, errors=(409,))
-def archive_practice(slug):
-    return services().practice.archive_practice(slug)
-
-
-@api.route("/api/v1/competitions", "POST", summary="Create a NEJpraxe competition", tag="practice",
-           role="practice", body=contract.CompetitionInputSchema, response=contract.CompetitionSchema, status=201)
-def create_competition(body):
-    return services().practice.create_competition(body)
-
-
-@api.route("/api/v1/competitions", summary="NEJpraxe competitions, newest first", tag="practice",
-           query=contract.CompetitionQuerySchema, response=contract.CompetitionPageSchema, max_age=0)
-def list_competitions(query):
-    return services().practice.list_competitions(query)
-
-
-@api.route("/api/v1/competitions/<competition_id>", summary="A competition: nominees, and votes once closed",
-           tag="practice", response=contract.CompetitionSchema, max_age=0)
-def get_competition(competition_id):
-    return services().practice.get_competition(competition_id)
-
-
-@api.route("/api/v1/competitions/<competition_id>/close", "POST", summary="End the voting now; results become final",
-           tag="practice", role="practice", response=contract.CompetitionSchema, errors=(409,))
-def close_voting(competition_id):
-    return services().practice.close_voting(competition_id)
+forward("themes", "GET /api/v1/themes", "The 10 themes of sustainable development",
+        response=contract.ThemeSchema(many=True))
+forward("list_practices", "GET /api/v1/practices", "Published good practice: search and filters",
+        query=contract.PracticeQuerySchema, response=contract.PracticePageSchema)
+forward("get_practice", "GET /api/v1/practices/<slug>", "One published practice", response=contract.PracticeSchema)
+forward("get_practice_detail", "GET /api/v1/practices/<slug>/detail", "One practice in any state", role="practice",
+        response=contract.PracticeDetailSchema)
+forward("create_practice", "POST /api/v1/practices", "Create a practice (a draft)", role="practice",
+        body=contract.PracticeInputSchema, response=contract.PracticeDetailSchema, status=201)
+forward("update_practice", "PATCH /api/v1/practices/<slug>", "Change a draft or published practice", role="practice",
+        body=contract.PracticeUpdateSchema, response=contract.PracticeDetailSchema, errors=(409,))
+forward("publish_practice", "POST /api/v1/practices/<slug>/publish", "Publish a draft", role="practice",
+        response=contract.PracticeDetailSchema, errors=(409,))
+forward("archive_practice", "POST /api/v1/practices/<slug>/archive", "Archive a published practice", role="practice",
+        response=contract.PracticeDetailSchema, errors=(409,))
+forward("create_competition", "POST /api/v1/competitions", "Create a NEJpraxe competition", role="practice",
+        body=contract.CompetitionInputSchema, response=contract.CompetitionSchema, status=201)
+forward("list_competitions", "GET /api/v1/competitions", "NEJpraxe competitions, newest first",
+        query=contract.CompetitionQuerySchema, response=contract.CompetitionPageSchema, max_age=0)
+forward("get_competition", "GET /api/v1/competitions/<competition_id>",
+        "A competition: nominees, and votes once closed", response=contract.CompetitionSchema, max_age=0)
+forward("close_voting", "POST /api/v1/competitions/<competition_id>/close", "End the voting now; results become final",
+        role="practice", response=contract.CompetitionSchema, errors=(409,))
 
 
 @api.route("/api/v1/competitions/<competition_id>/votes", "POST", summary="Vote; a confirmation link is mailed",

@@ -1,6 +1,7 @@
-"""What every platform service mixes in: the health check and the outbox relay."""
+"""What every platform service mixes in: the unit of work, the health check and the outbox relay."""
 import logging
 from contextlib import contextmanager
+from typing import Callable
 
 from nameko.events import EventDispatcher
 from nameko.timer import timer
@@ -9,6 +10,7 @@ from nszm.config import Settings
 from nszm.contracts.errors import Conflict, InvalidInput
 from nszm.entrypoints import rpc
 from nszm.rules import Refused, RuleBroken
+from nszm.storage import Stored, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +37,9 @@ def page(items: list, total: int, query: dict) -> dict:
 class PlatformService:
     """Mixin for a nameko service whose store (a `ServiceStore`) is `self.store`.
 
-    Entrypoints call `publish(events)` after the commit that stored them (stored leased to
-    them, see `Outbox`), so that events usually leave at once; the timer sweeps whatever a
-    crash or a broker outage left behind.
+    Entrypoints change state in a `unit_of_work`, which publishes the events the work commits
+    once they are stored (leased to this worker, see `Outbox`), so that events usually leave at
+    once; the timer sweeps whatever a crash or a broker outage left behind.
     """
 
     dispatch = EventDispatcher()
@@ -46,6 +48,20 @@ class PlatformService:
     def settings(self) -> Settings:
         """The contract's configuration as this service's nameko config passes it on."""
         return Settings.from_env(self.config)
+
+    def unit_of_work(self, work: Callable[[Transaction], Stored]) -> Stored:
+        """`work(tx)` as one transaction of the store, again from the start on transient conflicts;
+        the events it commits (`tx.commit(events)`) are published after. Returns what `work` does."""
+        committed: list[dict] = []
+
+        def attempt(tx) -> Stored:
+            result = work(tx)
+            committed[:] = tx.committed
+            return result
+
+        result = self.store.unit_of_work(attempt)
+        self.publish(committed)
+        return result
 
     @rpc
     def health(self):

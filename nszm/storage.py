@@ -172,10 +172,6 @@ class ServiceStore:
         with self.client.start_session() as session:
             return session.with_transaction(attempt)
 
-    def record_events(self, events: list[dict], session):
-        for event in events:
-            self.outbox.add(event, session=session)
-
     def unit_of_work(self, work: Callable[["Transaction"], Stored]) -> Stored:
         """Run `work(tx)` as one transaction (again from the start on transient conflicts); `tx` has
         this store's verbs bound to the transaction, and `tx.commit(events)` stores the events
@@ -189,12 +185,15 @@ class Transaction:
     def __init__(self, store: ServiceStore, session):
         self._store = store
         self._session = session
+        self.committed: list[dict] = []
 
     def __getattr__(self, verb: str):
         return functools.partial(getattr(self._store, verb), session=self._session)
 
     def commit(self, events: list[dict]):
-        self._store.record_events(events, self._session)
+        for event in events:
+            self._store.outbox.add(event, session=self._session)
+        self.committed += events
 
 
 class StoreProvider(DependencyProvider):

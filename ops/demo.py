@@ -136,7 +136,7 @@ def load_demo(mongo_uri: str, db_name: str) -> int:
             for competition, ballots in demo_competitions(practices, now):
                 practice_store.add_competition(competition)
                 for vote in ballots:
-                    practice_store.add_vote(vote, [])
+                    practice_store.add_vote(vote)
                 written += 1
         events_store = EventsStore(client, db_name)
         events_store.ensure_indexes()

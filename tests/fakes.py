@@ -36,6 +36,7 @@ class FakeUnitOfWork:
     committed events go to its outbox."""
 
     def unit_of_work(self, work):
+        self.committed = []
         before = copy.deepcopy(self.__dict__)
         try:
             return work(self)
@@ -46,6 +47,7 @@ class FakeUnitOfWork:
     def commit(self, events):
         for event in events:
             self.outbox.add(event)
+        self.committed += events
 
 
 class FakeMembersStore(FakeUnitOfWork):
@@ -168,10 +170,10 @@ class FakeEventsStore(FakeUnitOfWork):
                        key=lambda e: e["starts_at"], reverse=sort == "latest")
         return found[(page - 1) * per_page: page * per_page], len(found)
 
-    def save_published(self, event, events):
+    def save_published(self, event):
+        if self.events[event["id"]]["status"] != "draft":
+            raise Conflict("published already")
         self.events[event["id"]].update(status="published", published_at=event["published_at"])
-        for e in events:
-            self.outbox.add(e)
 
     def _session(self, event_id, session_id):
         return next(s for s in self.events[event_id]["sessions"] if s["id"] == session_id)
@@ -466,10 +468,10 @@ class FakePracticeStore(FakeUnitOfWork):
                  and (region is None or p["region"] == region) and (year is None or p["year"] == year)]
         return found[(page - 1) * per_page: page * per_page], len(found)
 
-    def save_practice(self, before, after, events):
+    def save_practice(self, before, after):
+        if self.practices[before["slug"]]["status"] != before["status"]:
+            raise NotFound("changed meanwhile")
         self.practices[after["slug"]] = dict(after)
-        for e in events:
-            self.outbox.add(e)
 
     def refresh_member(self, member):
         for p in self.practices.values():
@@ -505,12 +507,10 @@ class FakePracticeStore(FakeUnitOfWork):
         stored["voting_closes_at"] = competition["voting_closes_at"]
         return True
 
-    def close_competition(self, competition_id, results, now, events):
+    def close_competition(self, competition_id, results, now):
         if self.competitions[competition_id]["closed_at"] is not None:
             return False
         self.competitions[competition_id].update(closed_at=now, results=results)
-        for e in events:
-            self.outbox.add(e)
         return True
 
     def count_request(self, key, now, window_end):
@@ -518,10 +518,8 @@ class FakePracticeStore(FakeUnitOfWork):
         self.requests[key] = (count + 1, ends) if ends > now else (1, window_end)
         return self.requests[key]
 
-    def add_vote(self, vote, events):
+    def add_vote(self, vote):
         self.votes[vote["id"]] = dict(vote)
-        for e in events:
-            self.outbox.add(e)
 
     def vote_by_token(self, token_hash):
         vote = next((v for v in self.votes.values() if v["token_hash"] == token_hash), None)

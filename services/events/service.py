@@ -69,13 +69,14 @@ class EventsService(PlatformService):
 
     @rpc
     def publish_event(self, event_id):
-        event = self.store.get_event(str(event_id), published_only=False)
-        with enforced():
-            published = domain.publish(event, utcnow())
-        announcement = bus.envelope(bus.EVENT_PUBLISHED, schemas.EventSchema().dump(published))
-        self.store.save_published(published, [announcement])
-        self.publish([announcement])
-        return schemas.EventDetailSchema().dump(published)
+        def work(tx) -> dict:
+            with enforced():
+                published = domain.publish(tx.get_event(str(event_id), published_only=False), utcnow())
+            tx.save_published(published)
+            tx.commit([bus.envelope(bus.EVENT_PUBLISHED, schemas.EventSchema().dump(published))])
+            return published
+
+        return schemas.EventDetailSchema().dump(self.unit_of_work(work))
 
     # -- registrations ----------------------------------------------------------------
 
@@ -108,7 +109,7 @@ class EventsService(PlatformService):
         with enforced():
             registration = domain.new_registration(event, data, self._is_coordinator(event, data), utcnow())
 
-        def work(tx) -> tuple[dict, list[dict]]:
+        def work(tx) -> dict:
             stored = registration
             for seat in registration["sessions"]:
                 if tx.take_seat(event["id"], seat["id"]):
@@ -118,12 +119,10 @@ class EventsService(PlatformService):
                     stored = domain.with_seat(stored, seat["id"], "waitlisted", ticket=ticket, position=position)
             tx.add_registration(stored)
             spec = bus.REGISTRATION_CONFIRMED if stored["status"] == "confirmed" else bus.REGISTRATION_WAITLISTED
-            announced = [self._registration_event(spec, event, stored, [s["id"] for s in stored["sessions"]])]
-            tx.commit(announced)
-            return stored, announced
+            tx.commit([self._registration_event(spec, event, stored, [s["id"] for s in stored["sessions"]])])
+            return stored
 
-        stored, announced = self.store.unit_of_work(work)
-        self.publish(announced)
+        stored = self.unit_of_work(work)
         return schemas.RegistrationReceiptSchema().dump({**stored, **self._links(stored["id"])})
 
     @rpc
@@ -165,7 +164,7 @@ class EventsService(PlatformService):
         self._authorised(registration_id, token, by_staff)
         now = utcnow()
 
-        def work(tx) -> tuple[dict, list[dict]]:
+        def work(tx) -> dict:
             registration = tx.get_registration(registration_id)
             event = tx.get_event(registration["event_id"], published_only=False)
             waiting = tx.waiting_in(event["id"], domain.confirmed_sessions(registration))
@@ -181,18 +180,16 @@ class EventsService(PlatformService):
                 announced.append(self._registration_event(
                     bus.REGISTRATION_PROMOTED, event, domain.with_queue_positions(lucky, still_waiting), sessions))
             tx.commit(announced)
-            return outcome.cancelled, announced
+            return outcome.cancelled
 
-        cancelled, announced = self.store.unit_of_work(work)
-        self.publish(announced)
-        return schemas.RegistrationSchema().dump(cancelled)
+        return schemas.RegistrationSchema().dump(self.unit_of_work(work))
 
     @rpc
     def check_in(self, registration_id, payload=None):
         options = load(schemas.CheckInSchema(), payload or {})
         now = utcnow()
 
-        def work(tx) -> tuple[dict, list[dict]]:
+        def work(tx) -> dict:
             registration = tx.get_registration(str(registration_id))
             event = tx.get_event(registration["event_id"], published_only=False)
             with enforced():
@@ -201,20 +198,17 @@ class EventsService(PlatformService):
                 checked = domain.with_certificate(checked, tx.next_certificate_serial(checked["checked_in_at"].year))
             tx.save_registrations([checked])
             links = self._links(checked["id"])
-            announced = [bus.envelope(bus.ATTENDANCE_RECORDED, {
+            tx.commit([bus.envelope(bus.ATTENDANCE_RECORDED, {
                 "registration": bus.RegisteredPersonData().dump(checked),
                 "event": bus.EventSummaryData().dump(event),
                 "attended_sessions": checked["attended_sessions"],
                 "hours": checked["hours"],
                 "certificate_id": checked.get("certificate_id"),
                 "certificate_url": links["certificate_url"] if checked.get("certificate_id") else None,
-            })]
-            tx.commit(announced)
-            return checked, announced
+            })])
+            return checked
 
-        checked, announced = self.store.unit_of_work(work)
-        self.publish(announced)
-        return schemas.RegistrationSchema().dump(checked)
+        return schemas.RegistrationSchema().dump(self.unit_of_work(work))
 
     @rpc
     def certificate(self, registration_id, token=None, by_staff=False):

@@ -58,7 +58,7 @@ class EventsStoreVerbs(Protocol):
     def list_events(self, *, page: int, per_page: int, from_: datetime | None = None, to: datetime | None = None,
                     type: str | None = None, sort: str = "start", status: str | None = "published"
                     ) -> tuple[list[dict], int]: ...
-    def save_published(self, event: dict, events: list[dict]) -> None: ...
+    def save_published(self, event: dict) -> None: ...
     def take_seat(self, event_id: str, session_id: str) -> bool: ...
     def join_queue(self, event_id: str, session_id: str) -> tuple[int, int]: ...
     def add_registration(self, registration: dict) -> None: ...
@@ -167,16 +167,12 @@ class EventsStore(ServiceStore):
         documents = list(cursor.skip((page - 1) * per_page).limit(per_page))
         return self._with_counters(documents), total
 
-    def save_published(self, event: dict, events: list[dict]):
-        def work(session):
-            result = self.events.update_one(
-                {"_id": event["id"], "status": "draft"},
-                {"$set": {"status": "published", "published_at": event["published_at"]}}, session=session)
-            if result.modified_count != 1:
-                raise Conflict("The event is published already.")
-            self.record_events(events, session)
-
-        self.atomically(work)
+    def save_published(self, event: dict, session=None):
+        result = self.events.update_one(
+            {"_id": event["id"], "status": "draft"},
+            {"$set": {"status": "published", "published_at": event["published_at"]}}, session=session)
+        if result.modified_count != 1:
+            raise Conflict("The event is published already.")
 
     # -- registrations ----------------------------------------------------------------
 

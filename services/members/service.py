@@ -57,19 +57,16 @@ class MembersService(PlatformService):
     def apply(self, payload):
         data = load(schemas.ApplicationLoadSchema(), payload)
 
-        def work(tx) -> tuple[dict, list[dict]]:
+        def work(tx) -> dict:
             with enforced():
                 application = domain.new_application(data, utcnow(), holder=tx.member_with_ico(data["ico"]))
             tx.add_application(application)
-            announced = [envelope(MEMBER_APPLIED, {
+            tx.commit([envelope(MEMBER_APPLIED, {
                 "application_id": application["id"],
-                **{k: data[k] for k in ("name", "type", "region", "population", "contact")}})]
-            tx.commit(announced)
-            return application, announced
+                **{k: data[k] for k in ("name", "type", "region", "population", "contact")}})])
+            return application
 
-        application, announced = self.store.unit_of_work(work)
-        self.publish(announced)
-        return schemas.ApplicationReceiptSchema().dump(application)
+        return schemas.ApplicationReceiptSchema().dump(self.unit_of_work(work))
 
     @rpc
     def list_applications(self, query):
@@ -87,8 +84,8 @@ class MembersService(PlatformService):
         member_since = options.get("member_since") or date.today()
         application = self.store.get_application(str(application_id))
 
-        def admit(slug: str) -> tuple[dict, list[dict]]:
-            def work(tx) -> tuple[dict, list[dict]]:
+        def admit(slug: str) -> dict:
+            def work(tx) -> dict:
                 pending = tx.get_application(application["id"])
                 returning = tx.member_with_ico(pending["ico"])
                 with enforced():
@@ -98,16 +95,13 @@ class MembersService(PlatformService):
                     tx.save_member(returning, member)
                 else:
                     tx.add_member(member)
-                announced = [envelope(MEMBER_JOINED, schemas.MemberSchema().dump(member))]
-                tx.commit(announced)
-                return member, announced
+                tx.commit([envelope(MEMBER_JOINED, schemas.MemberSchema().dump(member))])
+                return member
 
-            return self.store.unit_of_work(work)
+            return self.unit_of_work(work)
 
         base = domain.slug_base(application["name"])
-        member, announced = with_free_id(base, self.store.taken_slugs(base), admit)
-        self.publish(announced)
-        return schemas.MemberDetailSchema().dump(member)
+        return schemas.MemberDetailSchema().dump(with_free_id(base, self.store.taken_slugs(base), admit))
 
     @rpc
     def reject_application(self, application_id, payload):
@@ -119,7 +113,7 @@ class MembersService(PlatformService):
             tx.save_decision(decided)
             return decided
 
-        return schemas.ApplicationSchema().dump(self.store.unit_of_work(work))
+        return schemas.ApplicationSchema().dump(self.unit_of_work(work))
 
     # -- staff changes to members -----------------------------------------------------
 
@@ -142,15 +136,12 @@ class MembersService(PlatformService):
                                        "left_on": after["left_on"].isoformat()}), include_left=True)
 
     def _change_member(self, slug: str, change, announcement, include_left: bool = False) -> dict:
-        def work(tx) -> tuple[dict, list[dict]]:
+        def work(tx) -> dict:
             before = tx.get_member(slug, include_left=include_left)
             with enforced():
                 after = change(before)
-            announced = [announcement(after)]
             tx.save_member(before, after)
-            tx.commit(announced)
-            return after, announced
+            tx.commit([announcement(after)])
+            return after
 
-        after, announced = self.store.unit_of_work(work)
-        self.publish(announced)
-        return schemas.MemberDetailSchema().dump(after)
+        return schemas.MemberDetailSchema().dump(self.unit_of_work(work))

@@ -206,21 +206,17 @@ class NotifyService(PlatformService):
         return schemas.MailSchema().dump(self.store.get(mail["id"]))
 
     def _transition(self, mailout_id, change) -> dict:
-        def work(tx) -> tuple[dict, list[dict]]:
+        def work(tx) -> dict:
             before = tx.get_mailout(str(mailout_id))
             with enforced():
                 after = change(before)
-            announced = []
-            if after["status"] == "cancelled":
-                announced = [bus.envelope(bus.MAILOUT_FINISHED, domain.finished_data(
-                    after, tx.recipient_counts(after["id"])))]
             tx.save_mailout(before, after)
-            tx.commit(announced)
-            return after, announced
+            if after["status"] == "cancelled":
+                tx.commit([bus.envelope(bus.MAILOUT_FINISHED, domain.finished_data(
+                    after, tx.recipient_counts(after["id"])))])
+            return after
 
-        after, announced = self.store.unit_of_work(work)
-        self.publish(announced)
-        return self._view(after)
+        return self._view(self.unit_of_work(work))
 
     @rpc
     def send_mailout(self, mailout_id, payload=None):
@@ -304,19 +300,16 @@ class NotifyService(PlatformService):
         if self.store.ranges_left(mailout_id):
             return
 
-        def work(tx) -> list[dict]:
+        def work(tx):
             mailout = tx.get_mailout(mailout_id)
             counts = tx.recipient_counts(mailout_id)
             done = domain.finished(mailout, counts, utcnow())
-            if done is None:
-                return []
-            announced = [bus.envelope(bus.MAILOUT_FINISHED, domain.finished_data(done, counts))]
-            tx.save_mailout(mailout, done)
-            tx.commit(announced)
-            return announced
+            if done is not None:
+                tx.save_mailout(mailout, done)
+                tx.commit([bus.envelope(bus.MAILOUT_FINISHED, domain.finished_data(done, counts))])
 
         try:
-            self.publish(self.store.unit_of_work(work))
+            self.unit_of_work(work)
         except Conflict:  # paused, cancelled or finished by another sender meanwhile
             return
 
@@ -340,7 +333,7 @@ class NotifyService(PlatformService):
     def confirm_subscription(self, token):
         hashed = token_hash(token) if isinstance(token, str) and token else None
 
-        def work(tx) -> list[dict]:
+        def work(tx):
             subscriber = tx.subscriber_by_token(hashed)
             if subscriber is None:
                 raise NotFound("This confirmation link is not valid (or was used already).")
@@ -348,12 +341,10 @@ class NotifyService(PlatformService):
                 confirmed = domain.subscription_confirmed(subscriber, utcnow())
             tx.save_subscriber(confirmed)
             tx.lift_hold(confirmed["id"], domain.UNSUBSCRIBED)  # subscribing again undoes an unsubscribe
-            announced = [bus.envelope(bus.NEWSLETTER_SUBSCRIBED, {"email": confirmed["email"],
-                                                                  "name": confirmed.get("name")})]
-            tx.commit(announced)
-            return announced
+            tx.commit([bus.envelope(bus.NEWSLETTER_SUBSCRIBED, {"email": confirmed["email"],
+                                                                "name": confirmed.get("name")})])
 
-        self.publish(self.store.unit_of_work(work))
+        self.unit_of_work(work)
         return schemas.SubscriptionResultSchema().dump({"status": "subscribed"})
 
     @rpc
@@ -362,16 +353,14 @@ class NotifyService(PlatformService):
         if not email:
             raise NotFound("This unsubscribe link is not valid.")
 
-        def work(tx) -> list[dict]:
+        def work(tx):
             subscriber = domain.unsubscribed(tx.get_subscriber(email_key(email)), email, utcnow())
             tx.save_subscriber(subscriber)
             tx.hold(subscriber["id"], subscriber["email"], domain.UNSUBSCRIBED)
-            announced = [bus.envelope(bus.NEWSLETTER_UNSUBSCRIBED, {"email": subscriber["email"],
-                                                                    "name": subscriber.get("name")})]
-            tx.commit(announced)
-            return announced
+            tx.commit([bus.envelope(bus.NEWSLETTER_UNSUBSCRIBED, {"email": subscriber["email"],
+                                                                  "name": subscriber.get("name")})])
 
-        self.publish(self.store.unit_of_work(work))
+        self.unit_of_work(work)
         return schemas.UnsubscribeResultSchema().dump({"status": "unsubscribed"})
 
 

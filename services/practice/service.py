@@ -88,30 +88,29 @@ class PracticeService(PlatformService):
         changes = load(schemas.PracticeUpdateSchema(), payload)
         if not changes:
             raise InvalidInput("Nothing to change.", {"_schema": ["Name at least one field to change."]})
-        before = self.store.get_practice(str(slug), published_only=False)
         member = self._member(changes["member"]) if "member" in changes else None
-        with enforced():
-            after = domain.revise(before, changes, member)
-        self.store.save_practice(before, after, [])
-        return schemas.PracticeDetailSchema().dump(after)
+        return self._change_practice(str(slug), lambda before: domain.revise(before, changes, member))
 
     @rpc
     def publish_practice(self, slug):
-        before = self.store.get_practice(str(slug), published_only=False)
-        with enforced():
-            after = domain.publish(before, utcnow())
-        event = bus.envelope(bus.PRACTICE_PUBLISHED, schemas.PracticeSchema().dump(after))
-        self.store.save_practice(before, after, [event])
-        self.publish([event])
-        return schemas.PracticeDetailSchema().dump(after)
+        return self._change_practice(str(slug), lambda before: domain.publish(before, utcnow()),
+                                     lambda after: bus.envelope(bus.PRACTICE_PUBLISHED,
+                                                                schemas.PracticeSchema().dump(after)))
 
     @rpc
     def archive_practice(self, slug):
-        before = self.store.get_practice(str(slug), published_only=False)
-        with enforced():
-            after = domain.archive(before, utcnow())
-        self.store.save_practice(before, after, [])
-        return schemas.PracticeDetailSchema().dump(after)
+        return self._change_practice(str(slug), lambda before: domain.archive(before, utcnow()))
+
+    def _change_practice(self, slug: str, change, announcement=None) -> dict:
+        def work(tx) -> dict:
+            before = tx.get_practice(slug, published_only=False)
+            with enforced():
+                after = change(before)
+            tx.save_practice(before, after)
+            tx.commit([announcement(after)] if announcement else [])
+            return after
+
+        return schemas.PracticeDetailSchema().dump(self.unit_of_work(work))
 
     @event_handler(bus.MEMBER_UPDATED.source, bus.MEMBER_UPDATED.name)
     def on_member_updated(self, envelope):
@@ -160,14 +159,13 @@ class PracticeService(PlatformService):
         with enforced():
             vote, token = domain.new_vote(competition, data["practice"], data["email"], utcnow())
         title = next(n["title"] for n in competition["nominees"] if n["practice"] == vote["practice"])
-        event = bus.envelope(bus.VOTE_REQUESTED, {
+        announced = [bus.envelope(bus.VOTE_REQUESTED, {
             "competition_id": competition["id"], "competition_title": competition["title"],
             "practice": vote["practice"], "practice_title": title, "email": vote["email"],
             "confirm_url": f"{self.settings.public_url}/api/v1/votes/confirm?token={token}",
             "expires_at": vote["expires_at"].isoformat(),
-        })
-        self.store.add_vote(vote, [event])
-        self.publish([event])
+        })]
+        self.unit_of_work(lambda tx: (tx.add_vote(vote), tx.commit(announced)))
         return schemas.VoteReceiptSchema().dump({"status": "confirmation_sent"})
 
     @rpc
@@ -176,7 +174,7 @@ class PracticeService(PlatformService):
             raise NotFound("This confirmation link is not valid.")
         now = utcnow()
 
-        def work(tx) -> tuple[domain.Confirmation, list[dict]]:
+        def work(tx) -> domain.Confirmation:
             vote = tx.vote_by_token(domain.token_hash(token))
             competition = tx.get_competition(vote["competition_id"])
             address_counted = tx.counted_vote_exists(vote["competition_id"], vote["email_key"])
@@ -184,16 +182,15 @@ class PracticeService(PlatformService):
                 outcome = domain.confirm(vote, competition, address_counted, now)
             if outcome.changed:
                 tx.save_vote(outcome.vote)
-            announced = [bus.envelope(bus.VOTE_CONFIRMED, {"competition_id": vote["competition_id"],
-                                                           "practice": vote["practice"]})] if outcome.counts_now else []
-            tx.commit(announced)
-            return outcome, announced
+            if outcome.counts_now:
+                tx.commit([bus.envelope(bus.VOTE_CONFIRMED, {"competition_id": vote["competition_id"],
+                                                             "practice": vote["practice"]})])
+            return outcome
 
         try:
-            outcome, announced = self.store.unit_of_work(work)
+            outcome = self.unit_of_work(work)
         except CountedMeanwhile:  # decided again, now seeing the concurrent count
-            outcome, announced = self.store.unit_of_work(work)
-        self.publish(announced)
+            outcome = self.unit_of_work(work)
         return schemas.ConfirmationResultSchema().dump(
             {"status": "counted" if outcome.counts_now else "already_counted", "practice": outcome.vote["practice"]})
 
@@ -214,6 +211,10 @@ class PracticeService(PlatformService):
             counts = self.store.counts(competition["id"])
             results = domain.results(competition, counts)
             closed = domain.public_view(competition, now, counts)
-            event = bus.envelope(bus.COMPETITION_CLOSED, schemas.CompetitionSchema().dump(closed))
-            if self.store.close_competition(competition["id"], results, now, [event]):
-                self.publish([event])
+            announced = [bus.envelope(bus.COMPETITION_CLOSED, schemas.CompetitionSchema().dump(closed))]
+
+            def work(tx):
+                if tx.close_competition(competition["id"], results, now):  # False: announced by another worker
+                    tx.commit(announced)
+
+            self.unit_of_work(work)

@@ -36,7 +36,7 @@ class PracticeStoreVerbs(Protocol):
     def list_practices(self, *, page: int, per_page: int, words: list[str] = (), theme=None, member=None,
                        member_type=None, region=None, year=None, status: str | None = "published"
                        ) -> tuple[list[dict], int]: ...
-    def save_practice(self, before: dict, after: dict, events: list[dict]) -> None: ...
+    def save_practice(self, before: dict, after: dict) -> None: ...
     def refresh_member(self, member: dict) -> int: ...
     def add_competition(self, competition: dict) -> None: ...
     def get_competition(self, competition_id: str) -> dict: ...
@@ -44,9 +44,9 @@ class PracticeStoreVerbs(Protocol):
     def counts(self, competition_id: str) -> dict[str, int]: ...
     def due_for_closing(self, now: datetime) -> list[dict]: ...
     def end_voting(self, competition: dict) -> bool: ...
-    def close_competition(self, competition_id: str, results: dict, now: datetime, events: list[dict]) -> bool: ...
+    def close_competition(self, competition_id: str, results: dict, now: datetime) -> bool: ...
     def count_request(self, key: str, now: datetime, window_end: datetime) -> tuple[int, datetime]: ...
-    def add_vote(self, vote: dict, events: list[dict]) -> None: ...
+    def add_vote(self, vote: dict) -> None: ...
     def vote_by_token(self, token_hash: str) -> dict: ...
     def counted_vote_exists(self, competition_id: str, email_key: str) -> bool: ...
     def save_vote(self, vote: dict) -> None: ...
@@ -88,9 +88,9 @@ class PracticeStore(ServiceStore):
         except DuplicateKeyError:
             raise IdTaken(practice["slug"]) from None
 
-    def get_practice(self, slug: str, published_only: bool = True) -> dict:
+    def get_practice(self, slug: str, published_only: bool = True, session=None) -> dict:
         query = {"_id": slug, "status": "published"} if published_only else {"_id": slug}
-        practice = from_document(self.practices.find_one(query), "slug")
+        practice = from_document(self.practices.find_one(query, session=session), "slug")
         if practice is None:
             raise NotFound(f"No practice '{slug}'.")
         return practice
@@ -111,16 +111,12 @@ class PracticeStore(ServiceStore):
         cursor = self.practices.find(query).sort([("published_at", DESCENDING), ("_id", ASCENDING)])
         return [from_document(d, "slug") for d in cursor.skip((page - 1) * per_page).limit(per_page)], total
 
-    def save_practice(self, before: dict, after: dict, events: list[dict]):
+    def save_practice(self, before: dict, after: dict, session=None):
         """Replace a practice if its status is still what the change was decided on."""
-        def work(session):
-            result = self.practices.replace_one({"_id": before["slug"], "status": before["status"]},
-                                                to_document(after, "slug"), session=session)
-            if result.matched_count != 1:
-                raise NotFound(f"The practice '{before['slug']}' changed meanwhile; reload it.")
-            self.record_events(events, session)
-
-        self.atomically(work)
+        result = self.practices.replace_one({"_id": before["slug"], "status": before["status"]},
+                                            to_document(after, "slug"), session=session)
+        if result.matched_count != 1:
+            raise NotFound(f"The practice '{before['slug']}' changed meanwhile; reload it.")
 
     def refresh_member(self, member: dict) -> int:
         """Copy a member's new name, type and region into its practices."""
@@ -164,17 +160,11 @@ class PracticeStore(ServiceStore):
             {"$set": {"voting_closes_at": competition["voting_closes_at"]}})
         return result.modified_count == 1
 
-    def close_competition(self, competition_id: str, results: dict, now: datetime, events: list[dict]) -> bool:
+    def close_competition(self, competition_id: str, results: dict, now: datetime, session=None) -> bool:
         """Record the announced results once; False when they were announced already."""
-        def work(session):
-            result = self.competitions.update_one(
-                {"_id": competition_id, "closed_at": None},
-                {"$set": {"closed_at": now, "results": results}}, session=session)
-            if result.modified_count == 1:
-                self.record_events(events, session)
-            return result.modified_count == 1
-
-        return self.atomically(work)
+        result = self.competitions.update_one({"_id": competition_id, "closed_at": None},
+                                              {"$set": {"closed_at": now, "results": results}}, session=session)
+        return result.modified_count == 1
 
     # -- votes --------------------------------------------------------------------------
 
@@ -197,12 +187,8 @@ class PracticeStore(ServiceStore):
             return counter["count"], counter["expires_at"]
         raise RuntimeError(f"could not count a request for {key}")
 
-    def add_vote(self, vote: dict, events: list[dict]):
-        def work(session):
-            self.votes.insert_one(_vote_document(vote), session=session)
-            self.record_events(events, session)
-
-        self.atomically(work)
+    def add_vote(self, vote: dict, session=None):
+        self.votes.insert_one(_vote_document(vote), session=session)
 
     def vote_by_token(self, token_hash: str, session=None) -> dict:
         vote = from_document(self.votes.find_one({"token_hash": token_hash}, session=session))

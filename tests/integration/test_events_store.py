@@ -34,7 +34,7 @@ def stored_event(store, capacities=(50,), event_id="2026-12-skola"):
     event = loaded_event(event_payload(capacities=capacities), event_id=event_id, published=False)
     store.add_event(event)
     published = domain.publish(event, NOW)
-    store.save_published(published, [])
+    store.save_published(published)
     return store.get_event(event_id)
 
 

@@ -61,7 +61,7 @@ def test_concurrent_confirmations_from_one_address_count_once(store):
     tokens = []
     for n in range(12):
         vote, token = domain.new_vote(competition, practices[n % 2]["slug"], "Jana@example.cz", NOW)
-        store.add_vote(vote, [])
+        store.add_vote(vote)
         tokens.append(token)
     service = worker_factory(PracticeService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
     results = []
@@ -89,8 +89,8 @@ def test_rate_counters_count_within_the_window_opened_by_the_first_request(store
 def test_results_are_announced_once(store):
     practices = [add(store, "Zdraví", "a"), add(store, "Kola", "b")]
     competition = vote_competition(store, practices)
-    assert store.close_competition(competition["id"], {"winner": None}, NOW, []) is True
-    assert store.close_competition(competition["id"], {"winner": None}, NOW, []) is False
+    assert store.close_competition(competition["id"], {"winner": None}, NOW) is True
+    assert store.close_competition(competition["id"], {"winner": None}, NOW) is False
     assert store.due_for_closing(NOW + timedelta(days=60)) == []
 
 

@@ -115,6 +115,15 @@ def test_bodies_that_are_not_json_or_too_large_are_refused_before_any_service_ca
     assert created.status_code == 201 and members.calls == [("apply", ({"name": "Obec"},), {})]
 
 
+def test_a_forwarded_route_passes_path_parameters_then_query_then_body():
+    notify = FakeService(list_recipients=PAGE, send_mailout={"id": "m1", "status": "sending"})
+    browser, _ = client(notify=notify)
+    staff = {"Authorization": f"Bearer {ADMIN}"}
+    assert browser.get("/api/v1/mailouts/m1/recipients?status=failed", headers=staff).status_code == 200
+    assert browser.post("/api/v1/mailouts/m1/send", headers=staff).status_code == 202
+    assert notify.calls == [("list_recipients", ("m1", {"status": "failed"}), {}), ("send_mailout", ("m1", {}), {})]
+
+
 def news(key, title, published):
     return {"key": key, "title": title, "summary": title, "path": f"/api/v1/{key.replace(':', 's/')}",
             "published": published, "category": key.split(":")[0]}
