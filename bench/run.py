@@ -10,6 +10,7 @@ every request must succeed and the stored counts must equal the accepted request
 import argparse
 import email
 import email.policy
+import json
 import os
 import re
 import signal
@@ -97,6 +98,52 @@ def mailed_vote_tokens(data_dir: Path, expected: int, timeout: float = 120) -> l
             return tokens
         time.sleep(0.5)
     raise RuntimeError(f"only {len(tokens)} of {expected} vote mails arrived")
+
+
+def listener_latency(base: str, staff: dict, amqp_uri: str, rate: float = 50, count: int = 250) -> dict:
+    """Registrations at `rate` per second; for each, the time from its 201 to the example listener
+    (pika, a process of its own) printing its event."""
+    listener = subprocess.Popen([sys.executable, str(ROOT / "examples" / "registration_listener.py")],
+                                env={**os.environ, "AMQP_URI": amqp_uri, "LISTENER_QUEUE": "bench.listener"},
+                                stdout=subprocess.PIPE, text=True)
+    arrived: dict[str, float] = {}
+    try:
+        assert listener.stdout.readline().strip() == "ready"
+
+        def read():
+            for line in listener.stdout:
+                arrived.setdefault(json.loads(line)["registration"], time.perf_counter())
+
+        threading.Thread(target=read, daemon=True).start()
+        event = requests.post(base + "/api/v1/events", headers=staff, timeout=30, json={
+            "title": "Latency", "type": "training", "starts_at": "2031-02-10T09:00:00+01:00",
+            "ends_at": "2031-02-10T16:00:00+01:00", "venue": {"name": "Sál"},
+            "sessions": [{"title": "Sál", "starts_at": "2031-02-10T09:00:00+01:00",
+                          "ends_at": "2031-02-10T16:00:00+01:00", "capacity": 5000}]}).json()
+        requests.post(base + f"/api/v1/events/{event['id']}/publish", headers=staff, timeout=30)
+        answered: dict[str, float] = {}
+
+        def register(i: int):
+            response = requests.post(base + f"/api/v1/events/{event['id']}/registrations", timeout=30, json={
+                "name": "Posluchač", "email": f"latency{i}@example.cz", "organization": "Obec", "sessions": ["s1"]})
+            if response.status_code == 201:
+                answered[response.json()["id"]] = time.perf_counter()
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(16) as pool:
+            for i in range(count):
+                time.sleep(max(0.0, started + i / rate - time.perf_counter()))
+                pool.submit(register, i)
+        deadline = time.perf_counter() + 30
+        while len(set(answered) & set(arrived)) < len(answered) and time.perf_counter() < deadline:
+            time.sleep(0.05)
+    finally:
+        listener.terminate()
+        listener.wait(timeout=10)
+    latencies = sorted((arrived[r] - answered[r]) * 1000 for r in answered if r in arrived)
+    return {"sent": count, "answered": len(answered), "heard": len(latencies),
+            "p50_ms": statistics.median(latencies) if latencies else float("nan"),
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")}
 
 
 def rss_by_process(marker: str) -> dict[str, int]:
@@ -213,6 +260,7 @@ def main() -> int:
         results.append(load.run("POST votes/confirm", len(tokens), lambda s, i: s.post(
             base + "/api/v1/votes/confirm", params={"token": tokens[i]}, timeout=60).status_code))
         final = requests.post(base + f"/api/v1/competitions/{contest['id']}/close", headers=staff, timeout=30).json()
+        latency = listener_latency(base, staff, env["AMQP_URI"])
         memory_loaded = rss_by_process(f"{marker_key}={marker}")
 
         client = connect(embedded.running_uri(data_dir) or "")
@@ -233,6 +281,10 @@ def main() -> int:
         errors = sum(r["failures"] + sum(n for code, n in r["statuses"].items() if code >= 500) for r in results)
         print(f"  5xx responses and transport failures: {errors}")
 
+        print("\nbus: registration's 201 -> the example listener (pika) prints its event, at 50 registrations/s:")
+        print(f"  {latency['answered']} of {latency['sent']} registered, {latency['heard']} heard; "
+              f"p50 {latency['p50_ms']:.0f} ms, p99 {latency['p99_ms']:.0f} ms (target p99 <= 500 ms)")
+
         floor, listing = results[0], results[1]
         print("\nratios:")
         print(f"  directory req/s vs healthz floor: {listing['rps'] / floor['rps']:.2f}")
@@ -247,7 +299,7 @@ def main() -> int:
         print(f"  {'total':<32} {sum(memory_idle.values()) / 1024:7.1f} -> {sum(memory_loaded.values()) / 1024:7.1f}")
         consistent = (stored == results[4]["statuses"].get(201, 0) and approved == results[5]["statuses"].get(200, 0)
                       and seats["seats_left"] == 0 and seats["waiting"] == registrations - seats["capacity"]
-                      and final["total_votes"] == voters)
+                      and final["total_votes"] == voters and latency["heard"] == latency["answered"] == latency["sent"])
         return 0 if errors == 0 and consistent else 1
     finally:
         os.killpg(process.pid, signal.SIGINT)

@@ -137,6 +137,8 @@ class Api:
             if endpoint.body:
                 kwargs["body"] = read_json_body(endpoint.body_required)
             result = endpoint.view(**kwargs)
+            if endpoint.status == 204:
+                return Response(status=204)
             if isinstance(result, Response):
                 response = result
             else:
@@ -173,7 +175,7 @@ class Api:
 
     @staticmethod
     def _operation(endpoint: Endpoint) -> dict:
-        success: dict = {"description": "OK" if endpoint.status < 300 else "Accepted"}
+        success: dict = {"description": {201: "Created", 202: "Accepted", 204: "Done"}.get(endpoint.status, "OK")}
         if endpoint.response is not None:
             success["content"] = {endpoint.media_type: {"schema": endpoint.response}}
         elif endpoint.media_type != JSON:

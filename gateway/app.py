@@ -3,7 +3,7 @@ import re
 
 from flask import Flask, request
 
-from gateway import events, feeds, members, notify, ops, practice  # noqa: F401  (their endpoints register on `api`)
+from gateway import deadletters, events, feeds, members, notify, ops, practice  # noqa: F401  (their endpoints register on `api`)
 from gateway.asyncapi import asyncapi_document
 from gateway.auth import TokenStore
 from gateway.console import ConsoleSessions, console

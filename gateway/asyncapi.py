@@ -2,7 +2,14 @@
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from nszm.contracts.bus import ALL_EVENTS, EnvelopeSchema, EventSpec
+from nszm.contracts.bus import ALL_EVENTS, EnvelopeSchema, EventSpec, subscriptions_of
+
+AMQP_BINDING_VERSION = "0.2.0"
+HOW_TO_SUBSCRIBE = (
+    "To subscribe, declare a durable queue of your own, named after your service and purpose (for "
+    "example `crm.registrations`; never a name starting with a platform service's name), and bind it "
+    "to the exchange with the event type as routing key. Acknowledge a message after handling it; "
+    "de-duplicate on `event_id`. `nszm.subscriber` (pika) does all of this.")
 
 
 def _message(spec: EventSpec) -> dict:
@@ -12,10 +19,28 @@ def _message(spec: EventSpec) -> dict:
         "name": spec.name,
         "summary": spec.summary,
         "contentType": "application/json",
+        "bindings": {"amqp": {"contentEncoding": "utf-8", "messageType": spec.name,
+                              "bindingVersion": AMQP_BINDING_VERSION}},
         "payload": {"allOf": [envelope_ref, {"type": "object", "properties": {
             "event_type": {"type": "string", "enum": [spec.name]},
             "schema_version": {"type": "integer", "enum": [spec.schema_version]},
             "data": data_ref}}]},
+    }
+
+
+def _channel(spec: EventSpec) -> dict:
+    platform_queues = [s.queue for s in subscriptions_of(spec)]
+    return {
+        "description": f"Topic exchange `{spec.exchange}`, routing key `{spec.name}`. {HOW_TO_SUBSCRIBE}"
+                       + (f" The platform's own queues: {', '.join(f'`{q}`' for q in platform_queues)}."
+                          if platform_queues else ""),
+        "subscribe": {
+            "operationId": f"on_{spec.name}",
+            "message": _message(spec),
+            "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},
+        },
+        "bindings": {"amqp": {"is": "routingKey", "bindingVersion": AMQP_BINDING_VERSION, "exchange": {
+            "name": spec.exchange, "type": "topic", "durable": True, "autoDelete": False, "vhost": "/"}}},
     }
 
 
@@ -28,15 +53,7 @@ def asyncapi_document(amqp_uri_hint: str) -> dict:
     schemas.components.schema("Envelope", schema=EnvelopeSchema)
     for data_schema in dict.fromkeys(spec.data_schema for spec in ALL_EVENTS):
         schemas.components.schema(data_schema.__name__.removesuffix("Schema"), schema=data_schema)
-    channels = {
-        f"{spec.exchange}/{spec.name}": {
-            "description": f"Topic exchange `{spec.exchange}`, routing key `{spec.name}`.",
-            "subscribe": {"operationId": f"on_{spec.name}", "message": _message(spec)},
-            "bindings": {"amqp": {"is": "routingKey", "exchange": {
-                "name": spec.exchange, "type": "topic", "durable": True, "autoDelete": False, "vhost": "/"}}},
-        }
-        for spec in ALL_EVENTS
-    }
+    channels = {f"{spec.exchange}/{spec.name}": _channel(spec) for spec in ALL_EVENTS}
     return {
         "asyncapi": "2.6.0",
         "info": {

@@ -45,9 +45,13 @@ def forwarder(service: str, tag: str):
     return forward
 
 
+def settings() -> Settings:
+    return current_app.extensions["nszm"].settings
+
+
 def public_url() -> str:
     """The base of every absolute link: PUBLIC_URL."""
-    return current_app.extensions["nszm"].settings.public_url
+    return settings().public_url
 
 
 def every_item(fetch, query: dict | None = None) -> list[dict]:

@@ -2,10 +2,12 @@
 from gateway.context import api, forwarder, services
 from gateway.pages import button_page, link_action
 from nszm.contracts import notify as contract
+from nszm.contracts import webhooks
 
 mail = forwarder("notify", tag="mail")
 mailouts = forwarder("notify", tag="mailouts")
 newsletter = forwarder("notify", tag="newsletter")
+hooks = forwarder("notify", tag="webhooks")
 
 mail("list_mails", "GET /api/v1/mails", "Mail the platform sent or is sending, newest first", role="mailouts",
      query=contract.MailQuerySchema, response=contract.MailPageSchema)
@@ -75,3 +77,19 @@ def unsubscribe(query):
     return link_action(lambda: services().notify.unsubscribe(query.get("token") or ""), "Odhlášení se nepodařilo",
                        lambda _: ("Jste odhlášeni", "Hromadné e-maily Vám už posílat nebudeme. Potvrzení "
                                   "registrací a hlasování Vám ale přijdou dál."))
+
+
+# -- webhooks (admin) ------------------------------------------------------------------------
+
+hooks("create_webhook", "POST /api/v1/webhooks", "Send the chosen events to a URL, signed (Standard Webhooks); "
+      "the answer shows the secret once", role="admin", body=webhooks.WebhookInputSchema,
+      response=webhooks.WebhookCreatedSchema, status=201)
+hooks("list_webhooks", "GET /api/v1/webhooks", "Webhook endpoints", role="admin", query=webhooks.WebhookQuerySchema,
+      response=webhooks.WebhookPageSchema)
+hooks("delete_webhook", "DELETE /api/v1/webhooks/<webhook_id>", "Stop sending to an endpoint; its log goes too",
+      role="admin", status=204)
+hooks("enable_webhook", "POST /api/v1/webhooks/<webhook_id>/enable", "Turn on an endpoint disabled after a day "
+      "of failures", role="admin", response=webhooks.WebhookSchema)
+hooks("list_deliveries", "GET /api/v1/webhooks/<webhook_id>/deliveries", "The endpoint's deliveries, newest first: "
+      "status, tries, the last answer", role="admin", query=webhooks.DeliveryQuerySchema,
+      response=webhooks.DeliveryPageSchema)

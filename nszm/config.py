@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
+DEFAULT_BUS_RETRY_DELAYS = (1.0, 10.0, 60.0)  # seconds before a failed event's 2nd, 3rd, 4th try
 DEFAULT_MONGO_DB = "nszm"
 DEFAULT_GATEWAY_BIND = "127.0.0.1:8000"
 DEFAULT_MAIL_FROM = "Národní síť Zdravých měst ČR <info@zdravamesta.cz>"
@@ -29,6 +30,8 @@ class Settings:
     bootstrap_staff_token: str | None
     demo_data: bool
     mailout_rate: float
+    bus_retry_delays: tuple[float, ...]
+    webhooks_allow_private: bool
 
     @property
     def database_uri(self) -> str:
@@ -49,9 +52,18 @@ class Settings:
             gateway_bind=bind,
             public_url=(env.get("PUBLIC_URL") or f"http://{bind}").rstrip("/"),
             bootstrap_staff_token=env.get("BOOTSTRAP_STAFF_TOKEN") or None,
-            demo_data=(str(env.get("DEMO_DATA") or "1").strip().lower() not in {"0", "false", "no", "off"}),
+            demo_data=_flag(env.get("DEMO_DATA"), True),
             mailout_rate=_number(env.get("MAILOUT_RATE"), DEFAULT_MAILOUT_RATE),
+            bus_retry_delays=tuple(float(d) for d in str(env.get("BUS_RETRY_DELAYS") or "").split(",") if d.strip())
+            or DEFAULT_BUS_RETRY_DELAYS,
+            webhooks_allow_private=_flag(env.get("WEBHOOKS_ALLOW_PRIVATE"), False),
         )
+
+
+def _flag(value, default: bool) -> bool:
+    if value is None or str(value).strip() == "":
+        return default
+    return str(value).strip().lower() not in {"0", "false", "no", "off"}
 
 
 def _number(value, default: float) -> float:

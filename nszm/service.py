@@ -3,12 +3,13 @@ import logging
 from contextlib import contextmanager
 from typing import Callable
 
-from nameko.events import EventDispatcher
 from nameko.timer import timer
 
 from nszm.config import Settings
+from nszm.contracts.bus import Subscription
 from nszm.contracts.errors import Conflict, InvalidInput
 from nszm.entrypoints import rpc
+from nszm.messaging import BusPublisher
 from nszm.rules import Refused, RuleBroken
 from nszm.storage import Stored, Transaction
 
@@ -42,7 +43,7 @@ class PlatformService:
     once; the timer sweeps whatever a crash or a broker outage left behind.
     """
 
-    dispatch = EventDispatcher()
+    dispatch = BusPublisher()
 
     @property
     def settings(self) -> Settings:
@@ -62,6 +63,14 @@ class PlatformService:
         result = self.store.unit_of_work(attempt)
         self.publish(committed)
         return result
+
+    def handle_once(self, subscription: Subscription, envelope: dict, work: Callable[[Transaction], object]):
+        """`work(tx)` in a unit of work, unless this subscription handled this event before."""
+        def once(tx):
+            if tx.first_delivery(subscription.queue, envelope["event_id"]):
+                work(tx)
+
+        self.unit_of_work(once)
 
     @rpc
     def health(self):

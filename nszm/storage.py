@@ -150,6 +150,15 @@ class ServiceStore:
             pass
         return secrets_collection.find_one({"_id": name})["value"]
 
+    def first_delivery(self, consumer: str, event_id: str, session=None) -> bool:
+        """Note that `consumer` handles this event; False if it did before (its unique `_id`)."""
+        handled = self.collection("handled")
+        key = f"{consumer}:{event_id}"
+        if handled.find_one({"_id": key}, {"_id": 1}, session=session) is not None:
+            return False
+        handled.insert_one({"_id": key, "at": utcnow()}, session=session)
+        return True
+
     def ping(self) -> bool:
         self.client.admin.command("ping")
         return True

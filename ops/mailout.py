@@ -9,45 +9,19 @@
     send ID [--at TIME] [--no-wait]             watch ID
     pause ID                   resume ID        cancel ID
 
-The token (role `mailouts` or `admin`) comes from --token or NSZM_TOKEN; the gateway's address
-from --url, else PUBLIC_URL, else http://127.0.0.1:8000. Exit status: 0 done, 1 the mailout
-ended badly or the platform is unreachable, 2 refused (the problem's detail is printed).
+The token needs the role `mailouts` (or `admin`); see `ops.staff_api` for the rest. Exit
+status: 0 done, 1 the mailout ended badly or the platform is unreachable, 2 refused.
 """
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-import requests
-
-from nszm.config import Settings
+from ops.staff_api import StaffApi, command_parser, run_command
 
 FINAL = {"sent", "cancelled", "failed"}
 BAR_WIDTH = 30
-
-
-class Refused(Exception):
-    """The API answered with a problem (4xx)."""
-
-
-class Api:
-    def __init__(self, url: str, token: str):
-        self.url = url.rstrip("/")
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
-
-    def call(self, method: str, path: str, **kwargs):
-        response = self.session.request(method, f"{self.url}/api/v1/mailouts{path}", timeout=60, **kwargs)
-        if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"detail": response.text}
-            fields = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in problem.get("errors", {}).items())
-            raise Refused(f"{response.status_code} {problem.get('detail', '')}" + (f" ({fields})" if fields else ""))
-        return response.json()
 
 
 def progress_line(mailout: dict) -> str:
@@ -59,7 +33,7 @@ def progress_line(mailout: dict) -> str:
             f"failed {mailout['failed']}  skipped {mailout['skipped']}  ({mailout['status']})")
 
 
-def watch(api: Api, mailout_id: str, out=sys.stdout, interval: float = 0.5) -> dict:
+def watch(api: StaffApi, mailout_id: str, out=sys.stdout, interval: float = 0.5) -> dict:
     """Redraw the progress bar until the mailout is sent, cancelled or failed (or paused)."""
     while True:
         mailout = api.call("GET", f"/{mailout_id}")
@@ -83,10 +57,7 @@ def audience(args) -> dict:
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="python -m ops.mailout", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    main.add_argument("--url", default=None)
-    main.add_argument("--token", default=os.environ.get("NSZM_TOKEN"))
+    main = command_parser("python -m ops.mailout", __doc__)
     commands = main.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create", help="a draft to an audience")
     create.add_argument("--subject", required=True)
@@ -116,7 +87,7 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
-def run(args, api: Api, out=sys.stdout) -> int:
+def run(args, api: StaffApi, out=sys.stdout) -> int:
     def show(value):
         out.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
 
@@ -151,21 +122,8 @@ def run(args, api: Api, out=sys.stdout) -> int:
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
-    if not args.token:
-        sys.stderr.write("A staff token is needed: --token or NSZM_TOKEN.\n")
-        return 2
-    try:
-        return run(args, Api(args.url or Settings.from_env().public_url, args.token))
-    except Refused as refusal:
-        sys.stderr.write(f"refused: {refusal}\n")
-        return 2
-    except requests.RequestException as error:
-        sys.stderr.write(f"the platform did not answer: {error}\n")
-        return 1
-    except KeyboardInterrupt:
-        sys.stderr.write("\nstopped watching; the mailout goes on\n")
-        return 1
+    return run_command(parser().parse_args(argv), "/api/v1/mailouts", run,
+                       interrupted="stopped watching; the mailout goes on")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,13 @@ class FakeUnitOfWork:
             self.outbox.add(event)
         self.committed += events
 
+    def first_delivery(self, consumer, event_id):
+        handled = self.__dict__.setdefault("handled", set())
+        if (consumer, event_id) in handled:
+            return False
+        handled.add((consumer, event_id))
+        return True
+
 
 class FakeMembersStore(FakeUnitOfWork):
     """Keeps members and applications in dicts; raises what the real store raises."""
@@ -96,12 +103,12 @@ class FakeMembersStore(FakeUnitOfWork):
             self.slugs_taken_by_others.discard(member["slug"])
             self.members[member["slug"]] = {**member, "name": "someone else"}
             raise IdTaken(member["slug"])
-        self.members[member["slug"]] = {**member, "version": 1}
+        self.members[member["slug"]] = {"version": 1, **member}
 
     def save_member(self, before, after):
         if self.members[before["slug"]].get("version", 0) != before.get("version", 0):
             raise Conflict("changed meanwhile")
-        self.members[after["slug"]] = {**after, "version": before.get("version", 0) + 1}
+        self.members[after["slug"]] = dict(after)
 
     def add_application(self, application):
         if any(a["ico"] == application["ico"] and a["status"] == "pending" for a in self.applications.values()):
@@ -402,6 +409,53 @@ class FakeMailoutStore(FakeNotifyStore):
         return found[(page - 1) * per_page: page * per_page], len(found)
 
 
+class FakeWebhookStore(FakeMailoutStore):
+    """Notify's store with webhook endpoints and deliveries in dicts too."""
+
+    def __init__(self, subscribers=()):
+        super().__init__(subscribers)
+        self.webhooks: dict[str, dict] = {}
+        self.deliveries: dict[str, dict] = {}
+
+    def add_webhook(self, webhook):
+        self.webhooks[webhook["id"]] = dict(webhook)
+
+    def get_webhook(self, webhook_id):
+        if webhook_id not in self.webhooks:
+            raise NotFound(webhook_id)
+        return dict(self.webhooks[webhook_id])
+
+    def list_webhooks(self, *, page, per_page):
+        found = list(self.webhooks.values())
+        return found[(page - 1) * per_page: page * per_page], len(found)
+
+    def webhooks_for(self, event_type):
+        return [dict(w) for w in self.webhooks.values() if w["enabled"] and event_type in w["events"]]
+
+    def save_webhook(self, webhook):
+        self.webhooks[webhook["id"]] = dict(webhook)
+
+    def delete_webhook(self, webhook_id):
+        self.get_webhook(webhook_id)
+        del self.webhooks[webhook_id]
+        self.deliveries = {k: d for k, d in self.deliveries.items() if d["webhook_id"] != webhook_id}
+
+    def add_deliveries(self, deliveries):
+        for delivery in deliveries:
+            self.deliveries.setdefault(delivery["id"], dict(delivery))
+
+    def claim_deliveries(self, now, limit):
+        due = [dict(d) for d in self.deliveries.values() if d["next_attempt_at"] and d["next_attempt_at"] <= now]
+        return due[:limit]
+
+    def save_delivery(self, delivery):
+        self.deliveries[delivery["id"]] = dict(delivery)
+
+    def list_deliveries(self, webhook_id, *, page, per_page, status=None):
+        found = [d for d in self.deliveries.values() if d["webhook_id"] == webhook_id and status in (None, d["status"])]
+        return found[(page - 1) * per_page: page * per_page], len(found)
+
+
 class FakeMailer:
     """Records what it would send; fails while `failures` is above zero, or refuses `refused` addresses."""
 
@@ -474,9 +528,11 @@ class FakePracticeStore(FakeUnitOfWork):
         self.practices[after["slug"]] = dict(after)
 
     def refresh_member(self, member):
+        version = member.get("version", 0)
         for p in self.practices.values():
-            if p["member"] == member["slug"]:
-                p.update(member_name=member["name"], member_type=member["type"], region=member["region"])
+            if p["member"] == member["slug"] and p.get("member_version", -1) < version:
+                p.update(member_name=member["name"], member_type=member["type"], region=member["region"],
+                         member_version=version)
 
     def add_competition(self, competition):
         self.competitions[competition["id"]] = dict(competition)

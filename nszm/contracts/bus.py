@@ -213,3 +213,58 @@ ALL_EVENTS = (
     PRACTICE_PUBLISHED, VOTE_REQUESTED, VOTE_CONFIRMED, COMPETITION_CLOSED,
     MAILOUT_FINISHED, NEWSLETTER_SUBSCRIBED, NEWSLETTER_UNSUBSCRIBED,
 )
+# What the contract lists: every event but the internal vote_requested, whose data holds an address.
+PUBLIC_EVENTS = tuple(spec for spec in ALL_EVENTS if spec is not VOTE_REQUESTED)
+BY_NAME = {spec.name: spec for spec in ALL_EVENTS}
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A platform service's durable queue and the events bound to it: `<consumer>.<name>`."""
+
+    consumer: str
+    name: str
+    events: tuple[EventSpec, ...]
+
+    @property
+    def queue(self) -> str:
+        return f"{self.consumer}.{self.name}"
+
+
+NOTIFY_MAILS = Subscription(notify.SERVICE, "mails", (
+    REGISTRATION_CONFIRMED, REGISTRATION_WAITLISTED, REGISTRATION_PROMOTED, REGISTRATION_CANCELLED,
+    ATTENDANCE_RECORDED, VOTE_REQUESTED))
+NOTIFY_WEBHOOKS = Subscription(notify.SERVICE, "webhooks", PUBLIC_EVENTS)
+PRACTICE_MEMBERS = Subscription(practice.SERVICE, "members", (MEMBER_UPDATED,))
+
+# Every subscription of the platform's own services; each service declares them all when it
+# starts, and a publisher makes sure an event's queues exist before it publishes the event.
+SUBSCRIPTIONS = (NOTIFY_MAILS, NOTIFY_WEBHOOKS, PRACTICE_MEMBERS)
+
+
+def subscriptions_of(spec: EventSpec) -> tuple[Subscription, ...]:
+    return tuple(s for s in SUBSCRIPTIONS if spec in s.events)
+
+
+class DeadLetterQuerySchema(Schema):
+    queue = fields.String(validate=validate.OneOf([s.queue for s in SUBSCRIPTIONS]),
+                          metadata={"description": "one subscription's queue; default: all"})
+
+
+class DeadLetterSchema(Schema):
+    queue = fields.String(required=True, metadata={"description": "the subscription that failed on it"})
+    event_id = fields.String(allow_none=True)
+    event_type = fields.String(allow_none=True)
+    attempts = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True, metadata={"description": "the last try's error"})
+    failed_at = fields.String(allow_none=True)
+
+
+class ReplaySchema(DeadLetterQuerySchema):
+    event_ids = fields.List(fields.String(validate=validate.Length(min=1, max=100)),
+                            validate=validate.Length(min=1, max=1000),
+                            metadata={"description": "replay just these; default: every dead letter (of `queue`)"})
+
+
+class ReplayResultSchema(Schema):
+    replayed = fields.List(fields.Nested(DeadLetterSchema), required=True)

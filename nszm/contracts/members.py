@@ -74,6 +74,8 @@ class MemberSchema(Schema):
     member_since = fields.Date(required=True)
     website = fields.String(allow_none=True)
     part_of = fields.String(allow_none=True, metadata={"description": "slug of the member it lies within"})
+    version = fields.Integer(metadata={"description": "counts the member's changes: of two events about one "
+                                                      "member, the higher version is the newer"})
 
 
 class MemberDetailSchema(MemberSchema):

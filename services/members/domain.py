@@ -83,6 +83,7 @@ def approve(application: dict, slug: str, member_since: date, now: datetime,
             "status": "active",
             "left_on": None,
             "joined_at": now,
+            "version": next_version(returning) if returning else 1,
         }
     )
     decided = {**application, "status": "approved", "decided_at": now, "member": slug}
@@ -95,10 +96,15 @@ def reject(application: dict, reason: str, now: datetime) -> dict:
     return {**application, "status": "rejected", "decided_at": now, "reason": reason}
 
 
+def next_version(member: dict) -> int:
+    """A member's version counts its changes, so that a consumer can tell a late event from a new one."""
+    return member.get("version", 0) + 1
+
+
 def update(member: dict, changes: dict) -> dict:
     if "contacts" in changes:
         changes = {**changes, "contacts": [{"role": "other", **c} for c in changes["contacts"]]}
-    return with_search_fields({**member, **changes})
+    return with_search_fields({**member, **changes, "version": next_version(member)})
 
 
 class AlreadyLeft(Refused):
@@ -122,7 +128,7 @@ def coordinator_contacts(members: list[dict], types: list[str], regions: list[st
 def leave(member: dict, left_on: date) -> dict:
     if member["status"] != "active":
         raise AlreadyLeft(member)
-    return {**member, "status": "left", "left_on": left_on}
+    return {**member, "status": "left", "left_on": left_on, "version": next_version(member)}
 
 
 def is_covered_by_another(member: dict, by_slug: dict[str, dict], member_regions: set[str]) -> bool:

@@ -124,7 +124,7 @@ class MembersStore(ServiceStore):
     def add_member(self, member: dict, session=None):
         """Insert a new member; IdTaken when another writer holds its slug already."""
         try:
-            self.members.insert_one(_to_document({**member, "version": 1}), session=session)
+            self.members.insert_one(_to_document({"version": 1, **member}), session=session)
         except DuplicateKeyError as error:
             if "_id" in (error.details or {}).get("keyPattern", {}):
                 raise IdTaken(member["slug"]) from None
@@ -132,9 +132,8 @@ class MembersStore(ServiceStore):
 
     def save_member(self, before: dict, after: dict, session=None):
         """Replace a member if nobody changed it meanwhile (compare-and-set on its version)."""
-        version = before.get("version", 0)
-        result = self.members.replace_one({"_id": before["slug"], "version": version},
-                                          _to_document({**after, "version": version + 1}), session=session)
+        result = self.members.replace_one({"_id": before["slug"], "version": before.get("version", 0)},
+                                          _to_document(after), session=session)
         if result.matched_count != 1:
             raise Conflict("The member was changed by someone else; reload and try again.")
 

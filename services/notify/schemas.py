@@ -20,3 +20,12 @@ from nszm.contracts.notify import (  # noqa: F401
     TestSendSchema,
     UnsubscribeResultSchema,
 )
+from nszm.contracts.webhooks import (  # noqa: F401, E402
+    DeliveryPageSchema,
+    DeliveryQuerySchema,
+    WebhookCreatedSchema,
+    WebhookInputSchema,
+    WebhookPageSchema,
+    WebhookQuerySchema,
+    WebhookSchema,
+)

@@ -1,11 +1,11 @@
 """The notify service's entrypoints: platform events in, one mail each out, retried until delivered;
 staff mailouts to an audience; the newsletter's double opt-in and unsubscribing."""
+import json
 import logging
 import time
 
 import eventlet
 from nameko.dependency_providers import Config
-from nameko.events import event_handler
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
@@ -13,6 +13,7 @@ from nszm.addresses import email_key
 from nszm.contracts import bus
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.entrypoints import rpc
+from nszm.messaging import consumes
 from nszm.schemas import load
 from nszm.service import PlatformService, enforced, page
 from nszm.storage import utcnow
@@ -21,6 +22,7 @@ from services.notify import domain, schemas
 from services.notify.mailer import MailerProvider, Rejected
 from services.notify.sentlog import SentLog
 from services.notify.storage import NotifyStoreProvider
+from services.notify.webhook_sender import WebhookSenderProvider
 
 log = logging.getLogger(__name__)
 
@@ -31,27 +33,23 @@ MAILOUT_BURST_SECONDS = 5.0  # one tick sends for at most this long, so that the
 RECIPIENT_BATCH = 50  # recipients leased at once; pause and cancel take effect between batches
 UNRECORDED_LIMIT = 5  # accepted messages not yet recorded as sent, at most: what a crash can repeat
 UNSUBSCRIBE = "unsubscribe"
-
-
-def mails_on(spec: bus.EventSpec):
-    # requeue_on_error: if the queue cannot be written (database down), the event comes back later.
-    return event_handler(spec.source, spec.name, requeue_on_error=True)
+WEBHOOK_INTERVAL_SECONDS = 0.5
+WEBHOOK_BATCH = 20  # deliveries tried at once, each in a green thread of its own
 
 
 class NotifyService(PlatformService):
     name = "notify"
     store = NotifyStoreProvider()
     mailer = MailerProvider()
+    webhook_sender = WebhookSenderProvider()
     members = RpcProxy("members")
     events = RpcProxy("events")
     config = Config()
 
-    def _mail(self, spec: bus.EventSpec, envelope: dict):
-        try:
-            mail = domain.mail_for(spec, envelope)
-        except Exception:
-            log.exception("cannot build mail for %s %s; event dropped", spec.name, envelope.get("event_id"))
-            return
+    @consumes(bus.NOTIFY_MAILS)
+    def on_mail_event(self, envelope):
+        """The mail an event causes, queued once (its id is the event's) and sent at once."""
+        mail = domain.mail_for(bus.BY_NAME[envelope["event_type"]], envelope)
         if mail is not None and self.store.enqueue(mail):
             self.deliver(mail["id"])
 
@@ -363,15 +361,66 @@ class NotifyService(PlatformService):
         self.unit_of_work(work)
         return schemas.UnsubscribeResultSchema().dump({"status": "unsubscribed"})
 
+    # -- webhooks ---------------------------------------------------------------------------
 
-def _mails_on(spec: bus.EventSpec):
-    @mails_on(spec)
-    def handler(self, envelope):
-        self._mail(spec, envelope)
+    @consumes(bus.NOTIFY_WEBHOOKS)
+    def on_public_event(self, envelope):
+        """A delivery of the event to each endpoint that asked for its type (once per event)."""
+        webhooks = self.store.webhooks_for(envelope["event_type"])
+        self.store.add_deliveries(domain.deliveries_for(webhooks, envelope, utcnow()))
 
-    handler.__name__ = handler.__qualname__ = f"on_{spec.name}"
-    return handler
+    @timer(interval=WEBHOOK_INTERVAL_SECONDS)
+    def deliver_webhooks(self):
+        due = self.store.claim_deliveries(utcnow(), WEBHOOK_BATCH)
+        for _ in eventlet.GreenPool(WEBHOOK_BATCH).imap(self._deliver_webhook, due):
+            pass
 
+    def _deliver_webhook(self, delivery: dict):
+        try:
+            webhook = self.store.get_webhook(delivery["webhook_id"])
+        except NotFound:  # deleted meanwhile, its deliveries with it
+            return
+        body = json.dumps(delivery["envelope"], ensure_ascii=False, separators=(",", ":"))
+        if webhook["enabled"]:
+            headers = domain.signature_headers(webhook["secret"], delivery["event_id"], utcnow(), body)
+            status, error = self.webhook_sender.post(webhook["url"], body, headers)
+        else:
+            status, error = None, "The endpoint is disabled."
+        tried, changed = domain.after_attempt(delivery, webhook, status, error, utcnow())
+        self.store.save_delivery(tried)
+        if changed != webhook:
+            self.store.save_webhook(changed)
 
-for _spec in domain.MAILS:  # one handler per event that mails someone: on_registration_confirmed, …
-    setattr(NotifyService, f"on_{_spec.name}", _mails_on(_spec))
+    @rpc
+    def create_webhook(self, payload):
+        data = load(schemas.WebhookInputSchema(), payload)
+        refusal = self.webhook_sender.refusal(data["url"])
+        if refusal is not None:
+            raise InvalidInput(refusal, {"url": [refusal]})
+        webhook = domain.new_webhook(data, utcnow())
+        self.store.add_webhook(webhook)
+        return schemas.WebhookCreatedSchema().dump(webhook)
+
+    @rpc
+    def list_webhooks(self, query):
+        query = load(schemas.WebhookQuerySchema(), query)
+        items, total = self.store.list_webhooks(page=query["page"], per_page=query["per_page"])
+        return schemas.WebhookPageSchema().dump(page(items, total, query))
+
+    @rpc
+    def delete_webhook(self, webhook_id):
+        self.store.delete_webhook(str(webhook_id))
+
+    @rpc
+    def enable_webhook(self, webhook_id):
+        webhook = domain.webhook_enabled(self.store.get_webhook(str(webhook_id)))
+        self.store.save_webhook(webhook)
+        return schemas.WebhookSchema().dump(webhook)
+
+    @rpc
+    def list_deliveries(self, webhook_id, query):
+        query = load(schemas.DeliveryQuerySchema(), query)
+        self.store.get_webhook(str(webhook_id))
+        items, total = self.store.list_deliveries(str(webhook_id), page=query["page"], per_page=query["per_page"],
+                                                  status=query.get("status"))
+        return schemas.DeliveryPageSchema().dump(page(items, total, query))

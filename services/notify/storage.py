@@ -59,6 +59,17 @@ class NotifyStoreVerbs(Protocol):
     def get_subscriber(self, key: str) -> dict | None: ...
     def subscriber_by_token(self, hashed: str) -> dict | None: ...
     def save_subscriber(self, subscriber: dict) -> None: ...
+    def add_webhook(self, webhook: dict) -> None: ...
+    def get_webhook(self, webhook_id: str) -> dict: ...
+    def list_webhooks(self, *, page: int, per_page: int) -> tuple[list[dict], int]: ...
+    def webhooks_for(self, event_type: str) -> list[dict]: ...
+    def save_webhook(self, webhook: dict) -> None: ...
+    def delete_webhook(self, webhook_id: str) -> None: ...
+    def add_deliveries(self, deliveries: list[dict]) -> None: ...
+    def claim_deliveries(self, now: datetime, limit: int) -> list[dict]: ...
+    def save_delivery(self, delivery: dict) -> None: ...
+    def list_deliveries(self, webhook_id: str, *, page: int, per_page: int, status=None
+                        ) -> tuple[list[dict], int]: ...
 
 
 class NotifyStore(ServiceStore):
@@ -72,6 +83,8 @@ class NotifyStore(ServiceStore):
         self.claims = self.collection("claims")
         self.subscribers = self.collection("subscribers")
         self.holds = self.collection("holds")
+        self.webhooks = self.collection("webhooks")
+        self.deliveries = self.collection("deliveries")
         self._signer = None
 
     def ensure_indexes(self):
@@ -83,9 +96,14 @@ class NotifyStore(ServiceStore):
         self.mailouts.create_index([("created_at", DESCENDING)])
         self.recipients.create_index([("mailout_id", ASCENDING), ("seq", ASCENDING)])
         self.recipients.create_index([("mailout_id", ASCENDING), ("key", ASCENDING)])
+        self.recipients.create_index([("mailout_id", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)])
         self.claims.create_index("mailout_id")
         self.subscribers.create_index("token_hash", sparse=True)
         self.subscribers.create_index("status")
+        self.webhooks.create_index([("events", ASCENDING), ("enabled", ASCENDING)])
+        # next_attempt_at exists only while a delivery is still to be tried: the index holds just those.
+        self.deliveries.create_index([("next_attempt_at", ASCENDING)], sparse=True)
+        self.deliveries.create_index([("webhook_id", ASCENDING), ("created_at", DESCENDING)])
 
     def signer(self) -> LinkSigner:
         if self._signer is None:
@@ -228,12 +246,36 @@ class NotifyStore(ServiceStore):
                                                        {"cursor": 1, "total": 1})
             start = before.get("cursor", 0)
             if start >= before.get("total", 0):
-                return None, []
+                return self._claim_stray(mailout_id, size, before["total"], now)
             lease = {"_id": f"{mailout_id}:{start}", "mailout_id": mailout_id, "start": start,
                      "end": min(start + size, before["total"]), "until": now + RANGE_LEASE}
             self.claims.insert_one(lease)
-        ids = [_recipient_id(mailout_id, seq) for seq in range(lease["start"], lease["end"])]
-        # By id alone: an exact-id lookup stays fast however many recipients the mailout has.
+        return self._queued_in(lease)
+
+    def _claim_stray(self, mailout_id: str, size: int, total: int, now: datetime) -> tuple[dict | None, list[dict]]:
+        """Every range was handed out: lease again the range of a recipient still queued outside every
+        live lease. Only a database that lost its last acknowledged writes in a crash leaves one (its
+        record of a sent message gone after the range was settled); the message goes out again, with
+        its Message-ID, as the crash bound allows."""
+        live = [{"seq": {"$gte": c["start"], "$lt": c["end"]}} for c in self.claims.find({"mailout_id": mailout_id})]
+        query = {"mailout_id": mailout_id, "status": "queued", "next_attempt_at": {"$lte": now},
+                 **({"$nor": live} if live else {})}
+        stray = self.recipients.find_one(query, {"seq": 1}, sort=[("seq", ASCENDING)])
+        if stray is None:
+            return None, []
+        start = stray["seq"] - stray["seq"] % size
+        lease = {"_id": f"{mailout_id}:{start}", "mailout_id": mailout_id, "start": start,
+                 "end": min(start + size, total), "until": now + RANGE_LEASE}
+        try:
+            self.claims.insert_one(lease)
+        except DuplicateKeyError:  # another sender took it a moment ago
+            return None, []
+        return self._queued_in(lease)
+
+    def _queued_in(self, lease: dict) -> tuple[dict, list[dict]]:
+        """The lease and its range's recipients still queued, read by id alone: an exact-id lookup
+        stays fast however many recipients the mailout has."""
+        ids = [_recipient_id(lease["mailout_id"], seq) for seq in range(lease["start"], lease["end"])]
         found = sorted(self.recipients.find({"_id": {"$in": ids}}), key=lambda d: d["seq"])
         return from_document(lease), [from_document(d) for d in found if d["status"] == "queued"]
 
@@ -298,6 +340,68 @@ class NotifyStore(ServiceStore):
     def save_subscriber(self, subscriber: dict, session=None):
         self.subscribers.replace_one({"_id": subscriber["id"]}, to_document(subscriber), upsert=True,
                                      session=session)
+
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    def add_webhook(self, webhook: dict):
+        self.webhooks.insert_one(to_document(webhook))
+
+    def get_webhook(self, webhook_id: str) -> dict:
+        webhook = from_document(self.webhooks.find_one({"_id": webhook_id}))
+        if webhook is None:
+            raise NotFound(f"No webhook '{webhook_id}'.")
+        return webhook
+
+    def list_webhooks(self, *, page: int, per_page: int) -> tuple[list[dict], int]:
+        cursor = self.webhooks.find().sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+        items = [from_document(d) for d in cursor.skip((page - 1) * per_page).limit(per_page)]
+        return items, self.webhooks.count_documents({})
+
+    def webhooks_for(self, event_type: str) -> list[dict]:
+        return [from_document(d) for d in self.webhooks.find({"events": event_type, "enabled": True})]
+
+    def save_webhook(self, webhook: dict):
+        self.webhooks.replace_one({"_id": webhook["id"]}, to_document(webhook))
+
+    def delete_webhook(self, webhook_id: str):
+        if self.webhooks.delete_one({"_id": webhook_id}).deleted_count != 1:
+            raise NotFound(f"No webhook '{webhook_id}'.")
+        self.deliveries.delete_many({"webhook_id": webhook_id})
+
+    def add_deliveries(self, deliveries: list[dict]):
+        """Store new deliveries; one already stored (the same event again) is kept as it is."""
+        for delivery in deliveries:
+            document = to_document({**delivery, "claimed_until": delivery["created_at"]})
+            self.deliveries.update_one({"_id": document["_id"]}, {"$setOnInsert": document}, upsert=True)
+
+    def claim_deliveries(self, now: datetime, limit: int) -> list[dict]:
+        """Lease up to `limit` deliveries that are due, longest waiting first."""
+        claimed = []
+        for _ in range(limit):
+            document = self.deliveries.find_one_and_update(
+                {"next_attempt_at": {"$lte": now}, "claimed_until": {"$lte": now}},
+                {"$set": {"claimed_until": now + CLAIM_LEASE}}, sort=[("next_attempt_at", ASCENDING)],
+                return_document=ReturnDocument.AFTER)
+            if document is None:
+                break
+            claimed.append(from_document(document, hidden=("claimed_until",)))
+        return claimed
+
+    def save_delivery(self, delivery: dict):
+        """Store a delivery after a try, and end its lease; one not to be tried again leaves the index."""
+        changes = {k: v for k, v in to_document(delivery).items() if k != "_id"}
+        update: dict = {"$set": {**changes, "claimed_until": utcnow()}}
+        if changes.get("next_attempt_at") is None:
+            del update["$set"]["next_attempt_at"]
+            update["$unset"] = {"next_attempt_at": ""}
+        self.deliveries.update_one({"_id": delivery["id"]}, update)
+
+    def list_deliveries(self, webhook_id: str, *, page: int, per_page: int, status=None) -> tuple[list[dict], int]:
+        query = {"webhook_id": webhook_id, **({"status": status} if status else {})}
+        cursor = self.deliveries.find(query, {"envelope": 0}).sort([("created_at", DESCENDING), ("_id", ASCENDING)])
+        page_of = cursor.skip((page - 1) * per_page).limit(per_page)
+        return [from_document(d, hidden=("claimed_until",)) for d in page_of], self.deliveries.count_documents(query)
 
 
 class NotifyStoreProvider(StoreProvider):

@@ -1,6 +1,5 @@
 """The practice service's entrypoints: good practice, its moderation, and the NEJpraxe vote."""
 from nameko.dependency_providers import Config
-from nameko.events import event_handler
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
@@ -9,6 +8,7 @@ from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
 from nszm.contracts.practice import THEMES
 from nszm.entrypoints import rpc
+from nszm.messaging import consumes
 from nszm.schemas import load
 from nszm.service import PlatformService, enforced, page
 from nszm.storage import utcnow, with_free_id
@@ -112,9 +112,9 @@ class PracticeService(PlatformService):
 
         return schemas.PracticeDetailSchema().dump(self.unit_of_work(work))
 
-    @event_handler(bus.MEMBER_UPDATED.source, bus.MEMBER_UPDATED.name)
+    @consumes(bus.PRACTICE_MEMBERS)
     def on_member_updated(self, envelope):
-        self.store.refresh_member(envelope["data"])
+        self.handle_once(bus.PRACTICE_MEMBERS, envelope, lambda tx: tx.refresh_member(envelope["data"]))
 
     # -- NEJpraxe -----------------------------------------------------------------------
 

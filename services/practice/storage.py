@@ -38,6 +38,7 @@ class PracticeStoreVerbs(Protocol):
                        ) -> tuple[list[dict], int]: ...
     def save_practice(self, before: dict, after: dict) -> None: ...
     def refresh_member(self, member: dict) -> int: ...
+    def first_delivery(self, consumer: str, event_id: str) -> bool: ...
     def add_competition(self, competition: dict) -> None: ...
     def get_competition(self, competition_id: str) -> dict: ...
     def list_competitions(self, *, page: int, per_page: int, year=None) -> tuple[list[dict], int]: ...
@@ -118,11 +119,14 @@ class PracticeStore(ServiceStore):
         if result.matched_count != 1:
             raise NotFound(f"The practice '{before['slug']}' changed meanwhile; reload it.")
 
-    def refresh_member(self, member: dict) -> int:
-        """Copy a member's new name, type and region into its practices."""
+    def refresh_member(self, member: dict, session=None) -> int:
+        """Copy a member's name, type and region into its practices, unless they hold a newer version."""
+        version = member.get("version", 0)
         result = self.practices.update_many(
-            {"member": member["slug"]},
-            {"$set": {"member_name": member["name"], "member_type": member["type"], "region": member["region"]}})
+            {"member": member["slug"], "$or": [{"member_version": {"$lt": version}},
+                                               {"member_version": {"$exists": False}}]},
+            {"$set": {"member_name": member["name"], "member_type": member["type"], "region": member["region"],
+                      "member_version": version}}, session=session)
         return result.modified_count
 
     # -- competitions -------------------------------------------------------------------

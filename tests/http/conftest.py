@@ -55,6 +55,9 @@ class Client:
     def put(self, path, **kwargs):
         return self.request("PUT", path, **kwargs)
 
+    def delete(self, path, **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
 
 def ready(url: str) -> bool:
     try:
@@ -92,7 +95,7 @@ def platform(mongo_uri, tmp_path_factory, subprocess_env, smtp_sink):
     env = {**subprocess_env, "AMQP_URI": make_vhost(vhost), "MONGO_URI": mongo_uri,
            "MONGO_DB": f"http{uuid.uuid4().hex[:8]}", "GATEWAY_BIND": f"127.0.0.1:{port}",
            "BOOTSTRAP_STAFF_TOKEN": STAFF_TOKEN, "DEMO_DATA": "0", "DATA_DIR": str(data_dir),
-           "SMTP_URL": smtp_sink.url, "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+           "SMTP_URL": smtp_sink.url, "PUBLIC_URL": f"http://127.0.0.1:{port}", "WEBHOOKS_ALLOW_PRIVATE": "1"}
     log_path = data_dir / "platform.log"
     process = start_platform(env, log_path)
     running = Platform(url=f"http://127.0.0.1:{port}", env=env, log_path=str(log_path))

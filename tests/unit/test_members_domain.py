@@ -146,3 +146,13 @@ def test_a_returning_member_keeps_its_old_slug():
     returning = {"slug": "zlin", "status": "left", "version": 4}
     _, member = domain.approve(pending_application(), "zlin-2", date.today(), NOW, returning)
     assert member["slug"] == "zlin" and member["status"] == "active"
+
+
+def test_every_change_of_a_member_raises_its_version():
+    _, member = domain.approve(pending_application(), "x", date.today(), NOW)
+    assert member["version"] == 1
+    updated = domain.update(member, {"population": 5})
+    left = domain.leave(updated, date(2027, 1, 1))
+    assert (updated["version"], left["version"]) == (2, 3)
+    _, back = domain.approve(pending_application(), "y", date.today(), NOW, left)
+    assert back["version"] == 4

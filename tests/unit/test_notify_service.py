@@ -24,8 +24,8 @@ def test_an_event_delivered_twice_sends_one_mail(store):
     mailer = FakeMailer()
     service = notify(store, mailer)
     envelope = registration_event()
-    service.on_registration_confirmed(envelope)
-    service.on_registration_confirmed(envelope)
+    service.on_mail_event(envelope)
+    service.on_mail_event(envelope)
     assert [m["id"] for m in mailer.sent] == [envelope["event_id"]]
     assert store.mails[envelope["event_id"]]["status"] == "sent"
 
@@ -34,7 +34,7 @@ def test_a_failed_send_is_kept_for_a_retry(store):
     mailer = FakeMailer(failures=1)
     service = notify(store, mailer)
     envelope = registration_event(bus.REGISTRATION_WAITLISTED, statuses=("waitlisted",))
-    service.on_registration_waitlisted(envelope)
+    service.on_mail_event(envelope)
     mail = store.mails[envelope["event_id"]]
     assert mail["status"] == "pending" and mail["attempts"] == 1 and "SMTP server down" in mail["last_error"]
     assert mail["retry_at"] is not None and mailer.sent == []
@@ -43,7 +43,7 @@ def test_a_failed_send_is_kept_for_a_retry(store):
 def test_a_recipient_refused_for_good_is_not_tried_again(store):
     service = notify(store, FakeMailer(refuse=Rejected("550 no such mailbox")))
     envelope = registration_event()
-    service.on_registration_confirmed(envelope)
+    service.on_mail_event(envelope)
     mail = store.mails[envelope["event_id"]]
     assert (mail["status"], mail["attempts"], mail["retry_at"]) == ("failed", 1, None)
     assert "550 no such mailbox" in mail["last_error"]
@@ -74,17 +74,19 @@ def test_the_timer_delivers_what_is_due(store):
     assert [m["id"] for m in mailer.sent] == ["m0", "m1", "m2"]
 
 
-def test_a_malformed_event_is_logged_and_dropped(store):
+def test_a_malformed_event_raises_so_that_it_ends_among_the_dead_letters(store):
     mailer = FakeMailer()
-    notify(store, mailer).on_registration_cancelled({"event_id": "x", "data": {"registration": {}}})
+    with pytest.raises(KeyError):
+        notify(store, mailer).on_mail_event({"event_id": "x", "event_type": "registration_cancelled",
+                                             "data": {"registration": {}}})
     assert store.mails == {} and mailer.sent == []
 
 
 def test_attendance_without_a_certificate_mails_nobody(store):
     mailer = FakeMailer()
-    envelope = registration_event()
+    envelope = {**registration_event(), "event_type": bus.ATTENDANCE_RECORDED.name}
     envelope["data"]["certificate_url"] = None
-    notify(store, mailer).on_attendance_recorded(envelope)
+    notify(store, mailer).on_mail_event(envelope)
     assert mailer.sent == []
 
 

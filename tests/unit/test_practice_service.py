@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from nameko.testing.services import worker_factory
 
+from nszm.contracts import bus
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
 from services.practice import domain
 from services.practice.service import PracticeService
@@ -81,10 +82,18 @@ def test_search_ignores_diacritics_and_filters_combine(service):
         service.list_practices({"theme": "11"})
 
 
-def test_member_updates_reach_the_practices(service, store):
+def test_member_updates_reach_the_practices_once_and_a_late_one_changes_nothing(service, store):
     slug = published(service)["slug"]
-    service.on_member_updated({"data": {**MEMBER, "name": "Město Chrudim", "region": "Pardubický kraj"}})
+    full = {**MEMBER, "population": 23000, "member_since": "1994-09-01", "website": None, "part_of": None}
+    newer = bus.envelope(bus.MEMBER_UPDATED, {**full, "name": "Město Chrudim", "version": 3})
+    older = bus.envelope(bus.MEMBER_UPDATED, {**full, "name": "Chrudim (staré)", "version": 2})
+    service.on_member_updated(newer)
     assert store.practices[slug]["member_name"] == "Město Chrudim"
+    service.on_member_updated(older)  # arrived late: stale
+    assert store.practices[slug]["member_name"] == "Město Chrudim"
+    store.practices[slug]["member_name"] = "changed here"
+    service.on_member_updated(newer)  # delivered again: handled once already
+    assert store.practices[slug]["member_name"] == "changed here"
 
 
 def open_competition(service, store):

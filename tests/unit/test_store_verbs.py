@@ -11,7 +11,7 @@ from services.events.storage import EventsStore, EventsStoreVerbs
 from services.members.storage import MembersStore, MembersStoreVerbs
 from services.notify.storage import NotifyStore, NotifyStoreVerbs
 from services.practice.storage import PracticeStore, PracticeStoreVerbs
-from tests.fakes import FakeEventsStore, FakeMailoutStore, FakeMembersStore, FakePracticeStore
+from tests.fakes import FakeEventsStore, FakeMembersStore, FakePracticeStore, FakeWebhookStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def parameters(method) -> list[tuple[str, object]]:
 @pytest.mark.parametrize("protocol, real, fake", [
     (EventsStoreVerbs, EventsStore, FakeEventsStore),
     (MembersStoreVerbs, MembersStore, FakeMembersStore),
-    (NotifyStoreVerbs, NotifyStore, FakeMailoutStore),
+    (NotifyStoreVerbs, NotifyStore, FakeWebhookStore),
     (PracticeStoreVerbs, PracticeStore, FakePracticeStore),
 ])
 def test_fakes_and_real_stores_offer_the_protocols_verbs(protocol, real, fake):

@@ -1,0 +1,108 @@
+"""Publishing and consuming platform events with nothing lost on the way.
+
+`BusPublisher` (a service's `dispatch`) declares the whole topology when the service starts,
+makes sure the queues of an event's platform subscribers exist right before publishing it,
+and publishes with publisher confirms, and `mandatory` when the platform subscribes to it: an
+event the broker cannot route to them, or does not confirm, raises, so that it stays in the
+outbox.
+
+`consumes(subscription)` consumes one of the contract's subscriptions. A handler that raises
+has its event tried again after each of `BUS_RETRY_DELAYS`, then the event goes to the
+subscription's dead-letter queue with the error (`nszm.deadletters` lists and replays them).
+"""
+import logging
+import traceback
+from datetime import datetime, timezone
+
+from kombu import Connection
+from nameko.amqp.publish import UndeliverableMessage, get_producer
+from nameko.extensions import DependencyProvider
+from nameko.messaging import Consumer
+
+from nszm.config import Settings
+from nszm.contracts.bus import BY_NAME, Subscription
+from nszm.topology import Topology, exchange
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = "x-nszm-attempts"
+ERROR = "x-nszm-error"
+FAILED_AT = "x-nszm-failed-at"
+QUEUE = "x-nszm-queue"
+CONNECT_ATTEMPTS = 20
+
+
+def topology_of(config) -> Topology:
+    return Topology(Settings.from_env(config))
+
+
+class BusPublisher(DependencyProvider):
+    """Injects `dispatch(event_type, envelope)`; raises unless the broker took the event into
+    every subscribed queue's care."""
+
+    def setup(self):
+        self.topology = topology_of(self.container.config)
+        with Connection(self.topology.amqp_uri) as connection:
+            connection.ensure_connection(max_retries=CONNECT_ATTEMPTS)
+            self.topology.declare_all(connection.default_channel)
+            self.topology.remove_legacy_queues(connection)
+
+    def get_dependency(self, worker_ctx):
+        return self.dispatch
+
+    def dispatch(self, event_type: str, envelope: dict):
+        spec = BY_NAME[event_type]
+        with get_producer(self.topology.amqp_uri, True) as producer:
+            subscribed = self.topology.declare_routes(producer.channel, spec)
+            try:
+                producer.publish(envelope, exchange=exchange(spec.source), routing_key=spec.name,
+                                 mandatory=subscribed, serializer="json", delivery_mode=2, retry=False)
+            except Exception as error:
+                if "NO_ROUTE" in str(error):
+                    raise UndeliverableMessage(f"no queue takes {event_type}") from error
+                raise
+
+
+class SubscriptionConsumer(Consumer):
+    """A nameko entrypoint on a contract subscription's queue, with bounded retries and dead letters."""
+
+    def __init__(self, subscription: Subscription, **kwargs):
+        self.subscription = subscription
+        super().__init__(queue=None, requeue_on_error=False, **kwargs)
+
+    def setup(self):
+        self.topology = topology_of(self.container.config)
+        self.queue = self.topology.queue(self.subscription)
+        super().setup()
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        if exc_info is not None:
+            try:
+                self._try_later_or_bury(message, exc_info)
+            except Exception:  # the broker is away: the event comes back to this queue as it is
+                log.exception("could not set %s aside; it is tried again now", self.subscription.queue)
+                self.queue_consumer.requeue_message(message)
+                return result, exc_info
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+    def _try_later_or_bury(self, message, exc_info):
+        attempts = int((message.headers or {}).get(ATTEMPTS, 0)) + 1
+        error = "".join(traceback.format_exception_only(*exc_info[:2])).strip()[-2000:]
+        if attempts <= len(self.topology.retry_delays):
+            target = self.topology.retry_queue(self.subscription, attempts)
+            log.warning("%s failed (try %d), again in %ss: %s", self.subscription.queue, attempts,
+                        self.topology.retry_delays[attempts - 1], error)
+        else:
+            target = self.topology.dead_queue(self.subscription)
+            log.error("%s failed %d times; to %s: %s", self.subscription.queue, attempts, target.name, error)
+        headers = {**(message.headers or {}), ATTEMPTS: attempts, ERROR: error, QUEUE: self.subscription.queue,
+                   FAILED_AT: datetime.now(timezone.utc).isoformat()}
+        with get_producer(self.topology.amqp_uri, True) as producer:
+            target(producer.channel).declare()
+            producer.publish(message.body, exchange="", routing_key=target.name, headers=headers,
+                             content_type=message.content_type, content_encoding=message.content_encoding,
+                             delivery_mode=2, retry=False)
+
+
+consumes = SubscriptionConsumer.decorator

@@ -1,0 +1,92 @@
+"""The bus's exchanges and queues, declared from the contracts (`nszm.contracts.bus.SUBSCRIPTIONS`).
+
+Each subscription of the platform's own services is a durable queue `<consumer>.<name>` bound
+to `<source>.events` with its event types as routing keys (a quorum queue where the broker
+has them, RabbitMQ 3.8+), plus what its failures need: one retry queue per delay, whose
+messages go back to the subscription's queue when their time is up, and a dead-letter queue
+`<queue>.dead` for what failed every time. Every service declares all of it when it starts,
+so no event finds its subscribers' queues missing, whichever service starts first.
+"""
+import functools
+import logging
+
+from kombu import Connection, Exchange, Queue, binding
+
+from nszm.config import Settings
+from nszm.contracts.bus import SUBSCRIPTIONS, EventSpec, Subscription, subscriptions_of
+
+log = logging.getLogger(__name__)
+
+QUORUM_SINCE = (3, 8)
+
+
+def exchange(source: str) -> Exchange:
+    """`<source>.events`, declared exactly as nameko declares it."""
+    return Exchange(f"{source}.events", type="topic", durable=True, delivery_mode=2)
+
+
+@functools.lru_cache(maxsize=None)
+def broker_has_quorum_queues(amqp_uri: str) -> bool:
+    with Connection(amqp_uri) as connection:
+        connection.connect()
+        version = connection.connection.server_properties.get("version", b"0")
+    version = version.decode() if isinstance(version, bytes) else str(version)
+    numbers = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+    return numbers >= QUORUM_SINCE
+
+
+class Topology:
+    def __init__(self, settings: Settings):
+        self.amqp_uri = settings.amqp_uri
+        self.retry_delays = settings.bus_retry_delays
+
+    @functools.cached_property
+    def _durable_arguments(self) -> dict:
+        return {"x-queue-type": "quorum"} if broker_has_quorum_queues(self.amqp_uri) else {}
+
+    def queue(self, subscription: Subscription) -> Queue:
+        return Queue(subscription.queue, durable=True, queue_arguments=self._durable_arguments,
+                     bindings=[binding(exchange(spec.source), routing_key=spec.name) for spec in subscription.events])
+
+    def retry_queue(self, subscription: Subscription, attempt: int) -> Queue:
+        """Where a message waits after its `attempt`-th failure (1-based) before it is tried again."""
+        delay_ms = int(self.retry_delays[attempt - 1] * 1000)
+        return Queue(f"{subscription.queue}.retry.{delay_ms}ms", durable=True, queue_arguments={
+            "x-message-ttl": delay_ms, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": subscription.queue})
+
+    def dead_queue(self, subscription: Subscription) -> Queue:
+        return Queue(f"{subscription.queue}.dead", durable=True, queue_arguments=self._durable_arguments)
+
+    def declare_all(self, channel):
+        for subscription in SUBSCRIPTIONS:
+            self.declare_subscription(channel, subscription)
+
+    def declare_subscription(self, channel, subscription: Subscription):
+        self.queue(subscription)(channel).declare()
+        for attempt in range(1, len(self.retry_delays) + 1):
+            self.retry_queue(subscription, attempt)(channel).declare()
+        self.dead_queue(subscription)(channel).declare()
+
+    def declare_routes(self, channel, spec: EventSpec) -> bool:
+        """Make sure every platform queue that subscribes to `spec` exists and is bound (again, if
+        someone deleted it), just before an event of that type is published; False if there is none."""
+        subscriptions = subscriptions_of(spec)
+        for subscription in subscriptions:
+            self.queue(subscription)(channel).declare()
+        return bool(subscriptions)
+
+    @staticmethod
+    def remove_legacy_queues(connection):
+        """Drop the queues nameko's `event_handler`s declared before the subscriptions existed, once
+        they are empty (nothing consumes them any more; they would keep every event forever)."""
+        for subscription in SUBSCRIPTIONS:
+            for spec in subscription.events:
+                name = f"evt-{spec.source}-{spec.name}--{subscription.consumer}.on_{spec.name}"
+                channel = connection.channel()
+                try:
+                    channel.queue_delete(name, if_empty=True)
+                except Exception as refused:  # not empty: left for an operator to drain
+                    log.warning("legacy queue %s kept: %s", name, refused)
+                finally:
+                    if channel.is_open:
+                        channel.close()
