@@ -53,7 +53,7 @@ def test_an_undeliverable_mail_is_retried_for_about_nine_hours_then_kept_as_fail
     envelope["data"]["registration"]["email"] = address = f"nedorucitelna-{uuid.uuid4().hex[:6]}@example.cz"
     mail_id = envelope["event_id"]
 
-    service.on_registration_confirmed(envelope)
+    service.on_mail_event(envelope)
     attempts_at = [clock.now]
     while (mail := store.get(mail_id))["status"] == "pending":
         assert mail["attempts"] == len(attempts_at) and "ConnectionRefusedError" in mail["last_error"]

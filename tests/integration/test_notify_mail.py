@@ -34,7 +34,10 @@ def unique_address(tag=""):
 
 
 def deliver(container, config, spec, envelope):
-    with entrypoint_waiter(container, f"on_{spec.name}", timeout=10):
+    def this_event(worker_ctx, result, exc_info):
+        return worker_ctx.args[0]["event_id"] == envelope["event_id"]
+
+    with entrypoint_waiter(container, "on_mail_event", callback=this_event, timeout=10):
         event_dispatcher(config)(spec.source, spec.name, envelope)
 
 

@@ -101,7 +101,8 @@ def test_a_member_update_on_the_bus_reaches_its_practices(container_factory, ser
     add(store, "Zdraví", "a")
     renamed = {**MEMBER, "name": "Statutární město Chrudim", "population": 23000, "member_since": "1994-09-01",
                "website": None, "part_of": None}
-    with entrypoint_waiter(container, "on_member_updated", timeout=10):
-        event_dispatcher(service_config)(bus.MEMBER_UPDATED.source, bus.MEMBER_UPDATED.name,
-                                         bus.envelope(bus.MEMBER_UPDATED, renamed))
+    event = bus.envelope(bus.MEMBER_UPDATED, renamed)
+    with entrypoint_waiter(container, "on_member_updated", timeout=10,
+                           callback=lambda worker_ctx, *_: worker_ctx.args[0]["event_id"] == event["event_id"]):
+        event_dispatcher(service_config)(bus.MEMBER_UPDATED.source, bus.MEMBER_UPDATED.name, event)
     assert store.get_practice("a")["member_name"] == "Statutární město Chrudim"
