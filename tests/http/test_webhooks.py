@@ -88,8 +88,9 @@ def test_a_receiver_gets_each_subscribed_event_signed_and_what_it_missed_once_it
                             ("registration_cancelled", first["id"])])
     assert all(verified(hook["secret"], r) for r in receiver.received)
     assert all(r["headers"]["webhook-id"] == json.loads(r["body"])["event_id"] for r in receiver.received)
-    log = staff.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json()
-    assert log["total"] == 3 and {d["status"] for d in log["items"]} == {"delivered"}
+    log = wait_until(lambda: (answer := staff.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json())["total"] == 3
+                     and {d["status"] for d in answer["items"]} == {"delivered"} and answer, timeout=10,
+                     message="the log shows three deliveries")
     assert max(d["attempts"] for d in log["items"]) >= 2
     assert staff.delete(f"/api/v1/webhooks/{hook['id']}").status_code == 204
     assert staff.get(f"/api/v1/webhooks/{hook['id']}/deliveries").status_code == 404
