@@ -100,6 +100,16 @@ def mailed_vote_tokens(data_dir: Path, expected: int, timeout: float = 120) -> l
     raise RuntimeError(f"only {len(tokens)} of {expected} vote mails arrived")
 
 
+def published_event(base: str, staff: dict, title: str, day: str, capacity: int) -> dict:
+    """A published one-session training on `day`, 9:00 to 16:00 Prague time."""
+    starts, ends = f"{day}T09:00:00+01:00", f"{day}T16:00:00+01:00"
+    event = requests.post(base + "/api/v1/events", headers=staff, timeout=30, json={
+        "title": title, "type": "training", "starts_at": starts, "ends_at": ends, "venue": {"name": "Sál"},
+        "sessions": [{"title": "Sál", "starts_at": starts, "ends_at": ends, "capacity": capacity}]}).json()
+    requests.post(base + f"/api/v1/events/{event['id']}/publish", headers=staff, timeout=30)
+    return event
+
+
 def listener_latency(base: str, staff: dict, amqp_uri: str, rate: float = 50, count: int = 250) -> dict:
     """Registrations at `rate` per second; for each, the time from its 201 to the example listener
     (pika, a process of its own) printing its event."""
@@ -115,12 +125,7 @@ def listener_latency(base: str, staff: dict, amqp_uri: str, rate: float = 50, co
                 arrived.setdefault(json.loads(line)["registration"], time.perf_counter())
 
         threading.Thread(target=read, daemon=True).start()
-        event = requests.post(base + "/api/v1/events", headers=staff, timeout=30, json={
-            "title": "Latency", "type": "training", "starts_at": "2031-02-10T09:00:00+01:00",
-            "ends_at": "2031-02-10T16:00:00+01:00", "venue": {"name": "Sál"},
-            "sessions": [{"title": "Sál", "starts_at": "2031-02-10T09:00:00+01:00",
-                          "ends_at": "2031-02-10T16:00:00+01:00", "capacity": 5000}]}).json()
-        requests.post(base + f"/api/v1/events/{event['id']}/publish", headers=staff, timeout=30)
+        event = published_event(base, staff, "Latency", "2031-02-10", capacity=5000)
         answered: dict[str, float] = {}
 
         def register(i: int):
@@ -228,12 +233,7 @@ def main() -> int:
             base + f"/api/v1/membership-applications/{ids[i]}/approve", headers=staff, timeout=30).status_code))
 
         # one session of 50 seats, four times as many people registering at once
-        event = requests.post(base + "/api/v1/events", headers=staff, timeout=30, json={
-            "title": "Benchmark", "type": "training", "starts_at": "2031-01-10T09:00:00+01:00",
-            "ends_at": "2031-01-10T16:00:00+01:00", "venue": {"name": "Sál"},
-            "sessions": [{"title": "Sál", "starts_at": "2031-01-10T09:00:00+01:00",
-                          "ends_at": "2031-01-10T16:00:00+01:00", "capacity": 50}]}).json()
-        requests.post(base + f"/api/v1/events/{event['id']}/publish", headers=staff, timeout=30)
+        event = published_event(base, staff, "Benchmark", "2031-01-10", capacity=50)
         registrations = 200
         results.append(load.run("POST registrations (1 session)", registrations, lambda s, i: s.post(
             base + f"/api/v1/events/{event['id']}/registrations", timeout=60,
