@@ -101,7 +101,7 @@ steps = st.lists(st.one_of(
 ), min_size=1, max_size=14)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=steps)
 def test_positions_are_places_in_the_current_queue_after_any_sequence(service, steps):
     capacities = (1, 2)
