@@ -16,6 +16,7 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import BadRequest
 
 from gateway.auth import require_role
+from nszm.contracts.errors import InvalidInput
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
@@ -103,7 +104,34 @@ def read_json_body(required: bool):
         if required:
             raise BadRequest("A JSON body is expected.")
         return {}
-    return request.get_json()  # 415 for another media type, 400 for malformed JSON
+    try:
+        body = request.get_json()  # 415 for another media type, 400 for malformed JSON
+    except RecursionError:
+        raise BadRequest("The JSON body is nested too deeply.") from None
+    broken = list(_not_unicode(body))
+    if broken:
+        raise InvalidInput("Text must be valid Unicode.", {path or "_schema": ["Not valid Unicode text (a lone "
+                                                                              "surrogate)."] for path in broken})
+    return body
+
+
+def _not_unicode(value, path: str = ""):
+    """The paths of strings (keys too) in a parsed JSON body that hold a lone surrogate."""
+    stack = [(value, path)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii() and any("\ud800" <= char <= "\udfff" for char in value):
+                yield path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                inner = f"{path}.{key}" if path else str(key)
+                if any("\ud800" <= char <= "\udfff" for char in key):
+                    yield path or "_schema"
+                    continue
+                stack.append((item, inner))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}.{n}" if path else str(n)) for n, item in enumerate(value))
 
 
 class Api:

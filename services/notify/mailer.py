@@ -55,8 +55,11 @@ class SmtpTransport:
         self.password = unquote(parts.password) if parts.password else None
 
     def connect(self) -> smtplib.SMTP:
-        factory = smtplib.SMTP_SSL if self.secure else smtplib.SMTP
-        smtp = factory(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS)
+        if self.secure:  # the certificate is checked against the system's store (or SSL_CERT_FILE)
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS,
+                                    context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS)
         try:
             smtp.ehlo()
             if not self.secure and smtp.has_extn("starttls"):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from nszm import czech
-from nszm.addresses import email_key
+from nszm.addresses import voter_key
 from nszm.rules import Refused, RuleBroken
 from nszm.tokens import new_token, token_hash
 
@@ -135,7 +135,7 @@ def new_vote(competition: dict, practice: str, email: str, now: datetime) -> tup
         "competition_id": competition["id"],
         "practice": practice,
         "email": email,
-        "email_key": email_key(email),
+        "email_key": voter_key(email),  # aliases of one mailbox count once
         "token_hash": token_hash(token),
         "created_at": now,
         "expires_at": min(now + CONFIRMATION_VALIDITY, competition["voting_closes_at"]),

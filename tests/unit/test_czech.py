@@ -67,3 +67,10 @@ def test_slugify():
 def test_first_free_takes_the_next_numbered_variant():
     assert czech.first_free("skola", set()) == "skola"
     assert czech.first_free("skola", {"skola", "skola-2"}) == "skola-3"
+
+
+def test_a_voter_key_folds_the_aliases_of_a_mailbox():
+    from nszm.addresses import voter_key
+    assert voter_key(" Jana.Novak+NEJpraxe@GoogleMail.com ") == "jananovak@gmail.com"
+    assert voter_key("jana.novak+a+b@seznam.cz") == "jana.novak@seznam.cz"  # dots matter outside Gmail
+    assert voter_key("+tag@example.cz") == "+tag@example.cz"  # nothing before the tag: kept as typed

@@ -140,3 +140,28 @@ def test_the_news_feed_merges_what_each_service_tells_newest_first():
         "tag:zdravamesta.cz,2024:event:skola", "tag:zdravamesta.cz,2024:practice:kola",
         "tag:zdravamesta.cz,2024:member:chrudim"]
     assert feed.entries[0].link == "https://api.example.cz/api/v1/events/skola"
+
+
+@pytest.mark.parametrize("body, status, field", [
+    ("[" * 100_000 + "]" * 100_000, 400, None),
+    ('{"name": ' + "[" * 5000 + "]" * 5000 + "}", 400, None),
+    ('{"name": "M\\ud800sto", "contact": {"name": "Jana"}}', 422, "name"),
+    ('{"contact": {"name": "\\udfffJana"}}', 422, "contact.name"),
+    ('{"sessions": ["s1", "\\ud83d"]}', 422, "sessions.1"),
+])
+def test_deep_nesting_and_lone_surrogates_are_refused_before_any_service_call(body, status, field):
+    members = FakeService(apply={"id": "a1", "status": "pending"})
+    browser, _ = client(members=members)
+    answer = browser.post("/api/v1/membership-applications", data=body, content_type="application/json")
+    assert answer.status_code == status and answer.headers["Content-Type"] == "application/problem+json"
+    if field:
+        assert field in answer.json["errors"]
+    assert members.calls == []
+
+
+def test_a_surrogate_pair_is_ordinary_text():
+    members = FakeService(apply={"id": "a1", "status": "pending"})
+    browser, _ = client(members=members)
+    answer = browser.post("/api/v1/membership-applications", data='{"name": "Obec \\ud83d\\ude00"}',
+                          content_type="application/json")
+    assert answer.status_code == 201 and members.calls == [("apply", ({"name": "Obec 😀"},), {})]

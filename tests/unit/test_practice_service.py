@@ -137,6 +137,18 @@ def test_repeating_a_vote_looks_the_same_and_counts_once(service, store):
     assert store.counts(competition["id"]) == {a: 1}
 
 
+def test_aliases_of_one_mailbox_count_once(service, store):
+    competition, a, b = open_competition(service, store)
+    tokens = []
+    for n, alias in enumerate(["jana.novak@gmail.com", "JanaNovak+nejpraxe@googlemail.com", "j.a.n.a.novak@gmail.com"]):
+        service.vote(competition["id"], {"practice": (a, b)[n % 2], "email": alias}, f"10.0.0.{n}")
+        tokens.append(mailed_token(service))
+    assert [service.confirm_vote(t)["status"] for t in tokens] == ["counted", "already_counted", "already_counted"]
+    service.vote(competition["id"], {"practice": b, "email": "jana+x@example.cz"}, "10.0.1.1")
+    assert service.confirm_vote(mailed_token(service))["status"] == "counted"  # another mailbox
+    assert store.counts(competition["id"]) == {a: 1, b: 1}
+
+
 def test_votes_from_one_address_are_rate_limited(service, store):
     competition, a, _ = open_competition(service, store)
     for n in range(domain.VOTES_PER_CLIENT_PER_WINDOW):
