@@ -28,6 +28,7 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_refuses_bad_tokens(platform)
     page = requests.get(platform.url + "/staff/", cookies=answer.cookies)
     assert "Přehled" in page.text and page.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]  # the console's own, not the pages'
 
 
 def test_forms_without_the_session_csrf_token_are_refused(platform):

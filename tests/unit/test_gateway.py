@@ -165,3 +165,14 @@ def test_a_surrogate_pair_is_ordinary_text():
     answer = browser.post("/api/v1/membership-applications", data='{"name": "Obec \\ud83d\\ude00"}',
                           content_type="application/json")
     assert answer.status_code == 201 and members.calls == [("apply", ({"name": "Obec 😀"},), {})]
+
+
+def test_every_page_and_answer_carries_the_security_headers():
+    browser, _ = client(members=FakeService(list_members=PAGE))
+    page = browser.get("/api/v1/registrations/r1/cancel?token=abc", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    policy = page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy and "default-src 'none'" in policy and "script-src" not in policy
+    for answer in (page, browser.get("/api/v1/members"), browser.get("/nope")):
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Referrer-Policy"] == "no-referrer" and answer.headers["X-Frame-Options"] == "DENY"
