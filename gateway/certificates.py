@@ -43,7 +43,7 @@ def certificate_pdf(certificate: dict, verify_url: str) -> bytes:
         line(f"Akreditovaný vzdělávací program, akreditace {certificate['accreditation']}", 11, 7, (85, 85, 85))
     pdf.set_y(172)
     issued = formatting.day(certificate["issued_at"])
-    line(f"Číslo osvědčení: {certificate['certificate_id']}   ·   vydáno {issued}", 10, 6,
-         (85, 85, 85))
+    line(f"Číslo osvědčení: {certificate['certificate_id']}   ·   ověřovací kód: {certificate['verification_code']}"
+         f"   ·   vydáno {issued}", 10, 6, (85, 85, 85))
     line(f"Ověření: {verify_url}", 10, 6, (85, 85, 85))
     return bytes(pdf.output())

@@ -53,11 +53,13 @@ forward("check_in", "POST /api/v1/registrations/<registration_id>/check-in", "Re
 def certificate(registration_id, query):
     token = query.get("token")
     data = services().events.certificate(registration_id, token=token, by_staff=not token)
-    pdf = certificate_pdf(data, f"{public_url()}/api/v1/certificates/{data['certificate_id']}")
+    pdf = certificate_pdf(data, f"{public_url()}/api/v1/certificates/{data['certificate_id']}"
+                                f"?code={data['verification_code']}")
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="osvedceni-{data["certificate_id"]}.pdf"'
     return response
 
 
-forward("verify_certificate", "GET /api/v1/certificates/<certificate_id>", "Verify a certificate by its number",
-        response=contract.CertificateSchema)
+forward("verify_certificate", "GET /api/v1/certificates/<certificate_id>", "Verify a certificate: its number "
+        "and the code printed on it (`?code=`); the number alone finds nothing",
+        query=contract.CertificateCheckQuerySchema, response=contract.CertificateCheckSchema)

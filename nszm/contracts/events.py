@@ -202,6 +202,7 @@ class CheckInSchema(Schema):
 
 class CertificateSchema(Schema):
     certificate_id = fields.String(required=True)
+    verification_code = fields.String(allow_none=True, metadata={"description": "printed on the certificate"})
     name = fields.String(required=True)
     organization = fields.String(required=True)
     event_title = fields.String(required=True)
@@ -213,3 +214,22 @@ class CertificateSchema(Schema):
     sessions = fields.List(fields.String(), required=True)
     accreditation = fields.String(allow_none=True)
     issued_at = aware(required=True)
+
+
+class CertificateCheckQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    code = fields.String(validate=validate.Length(max=40),
+                         metadata={"description": "the verification code printed on the certificate"})
+
+
+class CertificateCheckSchema(Schema):
+    """What anyone holding the certificate's number and code learns: no organization, no e-mail."""
+
+    certificate_id = fields.String(required=True)
+    name = fields.String(required=True)
+    event_title = fields.String(required=True)
+    starts_at = aware(required=True)
+    ends_at = aware(required=True)
+    hours = fields.Float(required=True)

@@ -1,4 +1,6 @@
 """Rules of events: sessions, seats and the waiting list, cancellation, attendance, certificates."""
+import hmac
+import secrets
 import uuid
 from bisect import bisect_left
 from dataclasses import dataclass, field
@@ -212,8 +214,28 @@ def earns_certificate(event: dict) -> bool:
     return bool(event["accredited"])
 
 
+VERIFICATION_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off paper
+VERIFICATION_LENGTH = 10  # 50 random bits: the number alone, which is in sequence, proves nothing
+
+
 def with_certificate(checked: dict, serial: int) -> dict:
-    return {**checked, "certificate_id": certificate_number(checked["checked_in_at"].year, serial)}
+    """The certificate's number (in sequence, per year) and its unguessable verification code."""
+    code = "".join(secrets.choice(VERIFICATION_ALPHABET) for _ in range(VERIFICATION_LENGTH))
+    return {**checked, "certificate_id": certificate_number(checked["checked_in_at"].year, serial),
+            "verification_code": code}
+
+
+def verifies(registration: dict, code: str | None) -> bool:
+    """A certificate is shown to the public only for the code printed on it."""
+    expected = registration.get("verification_code")
+    return bool(expected and code) and hmac.compare_digest(expected, code.strip().upper())
+
+
+def certificate_check(registration: dict, event: dict) -> dict:
+    """What the public verification shows: who, which event, when, how many hours; nothing more."""
+    return {"certificate_id": registration["certificate_id"], "name": registration["name"],
+            "event_title": event["title"], "starts_at": event["starts_at"], "ends_at": event["ends_at"],
+            "hours": registration["hours"]}
 
 
 def certificate(registration: dict, event: dict) -> dict:
@@ -226,6 +248,7 @@ def certificate(registration: dict, event: dict) -> dict:
     venue = event.get("venue") or {}
     return {
         "certificate_id": registration["certificate_id"],
+        "verification_code": registration.get("verification_code"),
         "name": registration["name"],
         "organization": registration["organization"],
         "event_title": event["title"],

@@ -1,5 +1,7 @@
 """The events service's boundary schemas: the contract's shapes, re-exported for the service."""
 from nszm.contracts.events import (  # noqa: F401
+    CertificateCheckQuerySchema,
+    CertificateCheckSchema,
     CertificateSchema,
     CheckInSchema,
     EventDetailPageSchema,

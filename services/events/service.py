@@ -220,7 +220,10 @@ class EventsService(PlatformService):
             return schemas.CertificateSchema().dump(domain.certificate(registration, event))
 
     @rpc
-    def verify_certificate(self, certificate_id):
+    def verify_certificate(self, certificate_id, query=None):
+        code = load(schemas.CertificateCheckQuerySchema(), query or {}).get("code")
         registration = self.store.by_certificate(str(certificate_id))
+        if not domain.verifies(registration, code):
+            raise NotFound(f"No certificate '{certificate_id}' with this verification code.")
         event = self.store.get_event(registration["event_id"], published_only=False)
-        return schemas.CertificateSchema().dump(domain.certificate(registration, event))
+        return schemas.CertificateCheckSchema().dump(domain.certificate_check(registration, event))

@@ -1,5 +1,6 @@
 """Events, registrations, cancel links, check-in, certificates and events.ics over HTTP."""
 import io
+import re
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -205,8 +206,10 @@ def test_check_in_and_the_certificate(staff, public, smtp_sink):
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
     text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
     assert "Jana Nováková" in text and certificate_id in text and "OSVĚDČENÍ O ÚČASTI" in text
-    verified = public.get(f"/api/v1/certificates/{certificate_id}").json()
-    assert verified["name"] == "Jana Nováková" and verified["hours"] == 7.0
+    code = re.search(r"ověřovací kód: ([A-Z2-9]{10})", text).group(1)
+    verified = public.get(f"/api/v1/certificates/{certificate_id}", params={"code": code}).json()
+    assert verified["name"] == "Jana Nováková" and verified["hours"] == 7.0 and "organization" not in verified
+    assert_problem(public.get(f"/api/v1/certificates/{certificate_id}"), 404)  # the number alone
 
     wait_until(lambda: any(m["Subject"].startswith("Osvědčení") for m in smtp_sink.messages(to=email)),
                message="certificate mail")

@@ -117,7 +117,14 @@ def test_check_in_issues_a_certificate_for_accredited_events(service):
     assert attendance["certificate_url"].endswith(f"/certificate.pdf?token=registration:{registration['id']}")
     certificate = service.certificate(registration["id"], token=f"registration:{registration['id']}")
     assert certificate["name"] == "Jana Nováková"
-    assert service.verify_certificate("NSZM-2026-000001")["event_title"] == event["title"]
+    code = certificate["verification_code"]
+    assert len(code) == 10
+    assert service.verify_certificate("NSZM-2026-000001", {"code": code.lower()}) == {
+        "certificate_id": "NSZM-2026-000001", "name": "Jana Nováková", "event_title": event["title"],
+        "starts_at": event["starts_at"], "ends_at": event["ends_at"], "hours": 7.0}
+    for wrong in ({}, {"code": ""}, {"code": "ABCDEFGHJK"}):
+        with pytest.raises(NotFound):
+            service.verify_certificate("NSZM-2026-000001", wrong)  # the number alone proves nothing
     with pytest.raises(Conflict):
         service.check_in(registration["id"])
 
