@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 RELAY_INTERVAL_SECONDS = 0.5
 RELAY_BATCH = 100
+RELAY_FAILURES_IN_A_ROW = 3
 
 
 @contextmanager
@@ -87,12 +88,17 @@ class PlatformService:
                 return
 
     def publish_stored_events(self) -> int:
-        published = 0
-        while published < RELAY_BATCH:
+        """Publish what the outbox holds; an event that fails waits and the relay goes past it,
+        until several fail in a row (the broker is away)."""
+        published = failed_in_a_row = 0
+        while published < RELAY_BATCH and failed_in_a_row < RELAY_FAILURES_IN_A_ROW:
             record = self.store.outbox.claim()
-            if record is None or not self._dispatch_record(record):
+            if record is None:
                 break
-            published += 1
+            if self._dispatch_record(record):
+                published, failed_in_a_row = published + 1, 0
+            else:
+                failed_in_a_row += 1
         return published
 
     def _dispatch_record(self, record: dict) -> bool:

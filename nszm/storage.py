@@ -89,12 +89,15 @@ class Outbox:
     """
 
     LEASE = timedelta(seconds=30)
+    KEPT_AFTER_PUBLISHING = timedelta(days=1)  # then the row and the personal data in it are gone
+    RETRY_CAP = timedelta(minutes=5)
 
     def __init__(self, collection):
         self.collection = collection
 
     def ensure_indexes(self):
         self.collection.create_index([("pending_since", 1)], sparse=True)
+        self.collection.create_index("published_at", expireAfterSeconds=int(self.KEPT_AFTER_PUBLISHING.total_seconds()))
 
     def add(self, event: dict, session=None):
         now = utcnow()
@@ -119,7 +122,12 @@ class Outbox:
                                                        "$unset": {"pending_since": ""}})
 
     def release(self, event_id: str):
-        self.collection.update_one({"_id": event_id}, {"$set": {"claimed_until": utcnow()}})
+        """After a failed publish: the relay tries the event again after a pause that grows with
+        each failure, and meanwhile goes on with the events behind it."""
+        failed = self.collection.find_one_and_update({"_id": event_id}, {"$inc": {"failures": 1}},
+                                                     {"failures": 1}, return_document=ReturnDocument.AFTER)
+        pause = min(self.RETRY_CAP, timedelta(seconds=2 ** ((failed or {}).get("failures", 1) - 1)))
+        self.collection.update_one({"_id": event_id}, {"$set": {"claimed_until": utcnow() + pause}})
 
     def pending_count(self) -> int:
         return self.collection.count_documents({"pending_since": {"$lte": utcnow()}})

@@ -137,3 +137,31 @@ def test_a_member_who_left_can_return_with_the_same_ico(members_store):
     decided, member = domain.approve(application, "rymarov-2", date.today(), NOW, returning)
     members_store.unit_of_work(lambda tx: (tx.save_decision(decided), tx.save_member(returning, member)))
     assert members_store.get_member("rymarov")["status"] == "active"
+
+
+def test_the_relay_goes_past_an_event_that_fails_and_published_rows_expire(members_store):
+    from nameko.testing.services import worker_factory
+
+    from services.members.service import MembersService
+
+    poison = envelope(MEMBER_APPLIED, {"application_id": "x", "name": "X", "type": "city", "region": "Zlínský kraj",
+                                       "population": 1, "contact": {"name": "J", "email": "j@example.cz"}})
+    fine = [envelope(MEMBER_JOINED, {"slug": f"m{n}", "name": "M", "type": "city", "region": "Zlínský kraj",
+                                     "population": 1, "member_since": "2026-01-01", "website": None,
+                                     "part_of": None}) for n in range(2)]
+    for event in [poison, *fine]:
+        members_store.unit_of_work(lambda tx, event=event: tx.commit([event]))
+        members_store.outbox.collection.update_one({"_id": event["event_id"]}, {"$set": {"claimed_until": NOW}})
+    service = worker_factory(MembersService, store=members_store)
+
+    def dispatch(kind, payload):
+        if kind == "member_applied":
+            raise ValueError("cannot encode it")
+
+    service.dispatch.side_effect = dispatch
+    assert service.publish_stored_events() == 2
+    assert [call.args[1]["event_id"] for call in service.dispatch.call_args_list][1:] == [e["event_id"] for e in fine]
+    assert members_store.outbox.pending_count() == 1  # the poison waits, with a growing pause
+    assert members_store.outbox.claim() is None
+    ttl = {i["name"]: i.get("expireAfterSeconds") for i in members_store.outbox.collection.list_indexes()}
+    assert ttl["published_at_1"] == 86400
