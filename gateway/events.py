@@ -40,7 +40,8 @@ def cancel_page(registration_id, query):
 def cancel_registration(registration_id, query):
     token = query.get("token")
     return link_action(
-        lambda: services().events.cancel_registration(registration_id, token=token, by_staff=not token),
+        lambda: (services().events.cancel_registration(registration_id, token) if token
+                 else services().events.cancel_registration_as_staff(registration_id)),
         "Registraci nelze zrušit",
         lambda _: ("Registrace je zrušena", "Děkujeme, že jste dali vědět. Potvrzení vám přijde e-mailem."))
 forward("check_in", "POST /api/v1/registrations/<registration_id>/check-in", "Record attendance", role="events",
@@ -52,7 +53,8 @@ forward("check_in", "POST /api/v1/registrations/<registration_id>/check-in", "Re
            query=contract.LinkTokenSchema, media_type="application/pdf", errors=(409,), cache=False)
 def certificate(registration_id, query):
     token = query.get("token")
-    data = services().events.certificate(registration_id, token=token, by_staff=not token)
+    events = services().events
+    data = events.certificate(registration_id, token) if token else events.certificate_as_staff(registration_id)
     pdf = certificate_pdf(data, f"{public_url()}/api/v1/certificates/{data['certificate_id']}"
                                 f"?code={data['verification_code']}")
     response = Response(pdf, mimetype="application/pdf")

@@ -77,7 +77,7 @@ def publish_event(event_id):
 def registration_action(event_id, registration_id, action):
     rpc = services().events
     calls = {"check-in": (lambda: rpc.check_in(registration_id, {}), "Účast je zapsána."),
-             "cancel": (lambda: rpc.cancel_registration(registration_id, by_staff=True), "Registrace je zrušena.")}
+             "cancel": (lambda: rpc.cancel_registration_as_staff(registration_id), "Registrace je zrušena.")}
     if action not in calls:
         abort(404)
     call, done = calls[action]

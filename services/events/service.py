@@ -152,16 +152,24 @@ class EventsService(PlatformService):
         queues = self.store.queues(event_id, sorted(waiting))
         return [domain.with_queue_positions(r, queues) for r in registrations]
 
-    def _authorised(self, registration_id: str, token, by_staff: bool):
-        if by_staff:
-            return
+    def _linked(self, registration_id, token) -> str:
+        """The registration a mailed link's token was signed for; NotFound for any other token."""
+        registration_id = str(registration_id)
         if not isinstance(token, str) or not self.store.signer().verify(LINK_PURPOSE, token, registration_id):
             raise NotFound(f"No registration '{registration_id}' for this link.")
+        return registration_id
 
     @rpc
-    def cancel_registration(self, registration_id, token=None, by_staff=False):
-        registration_id = str(registration_id)
-        self._authorised(registration_id, token, by_staff)
+    def cancel_registration(self, registration_id, token):
+        """The participant cancels with the mailed link's token, until the deadline."""
+        return self._cancel(self._linked(registration_id, token), by_staff=False)
+
+    @rpc
+    def cancel_registration_as_staff(self, registration_id):
+        """Staff cancel any registration, also after the deadline (the gateway checks the role)."""
+        return self._cancel(str(registration_id), by_staff=True)
+
+    def _cancel(self, registration_id: str, by_staff: bool) -> dict:
         now = utcnow()
 
         def work(tx) -> dict:
@@ -211,9 +219,15 @@ class EventsService(PlatformService):
         return schemas.RegistrationSchema().dump(self.unit_of_work(work))
 
     @rpc
-    def certificate(self, registration_id, token=None, by_staff=False):
-        registration_id = str(registration_id)
-        self._authorised(registration_id, token, by_staff)
+    def certificate(self, registration_id, token):
+        """What the participant's certificate states, for the mailed link's token."""
+        return self._certificate(self._linked(registration_id, token))
+
+    @rpc
+    def certificate_as_staff(self, registration_id):
+        return self._certificate(str(registration_id))
+
+    def _certificate(self, registration_id: str) -> dict:
         registration = self.store.get_registration(registration_id)
         event = self.store.get_event(registration["event_id"], published_only=False)
         with enforced():

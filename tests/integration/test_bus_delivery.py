@@ -167,3 +167,20 @@ def test_a_start_removes_the_empty_queues_of_the_former_event_handlers(container
         assert channel.queue_declare(holding, passive=True).message_count == 1
         with pytest.raises(Exception, match="NOT_FOUND"):
             connection.channel().queue_declare(empty, passive=True)
+
+
+def test_an_rpc_claiming_to_be_staff_is_refused_by_its_signature(container_factory, vhost_config):
+    from nameko.exceptions import IncorrectSignature
+
+    from nszm.contracts.errors import NotFound
+
+    container_factory(EventsService, vhost_config).start()
+    with ServiceRpcProxy("events", vhost_config, timeout=30) as events:
+        event = events.create_event(event_payload(capacities=(5,)))
+        events.publish_event(event["id"])
+        registration = events.register(event["id"], registration_input(email="jana@example.cz"))
+        with pytest.raises(IncorrectSignature):  # refused before the service runs any of its code
+            events.cancel_registration(registration["id"], by_staff=True)
+        with pytest.raises(NotFound):
+            events.cancel_registration(registration["id"], "forged")
+        assert events.get_registration(registration["id"])["status"] == "confirmed"

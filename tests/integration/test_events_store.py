@@ -85,7 +85,7 @@ def test_cancelling_gives_each_freed_seat_to_the_first_waiting(store, service):
     first = register(service, event, "a@example.cz", ("s1", "s2"))
     second = register(service, event, "b@example.cz", ("s1",))
     third = register(service, event, "c@example.cz", ("s1", "s2"))
-    service.cancel_registration(first["id"], by_staff=True)
+    service.cancel_registration_as_staff(first["id"])
     [cancelled] = published(service, "registration_cancelled")
     assert cancelled["changed_sessions"] == ["s1", "s2"]
     promoted = [(e["registration"]["id"], e["changed_sessions"]) for e in published(service, "registration_promoted")]
@@ -115,7 +115,7 @@ def test_concurrent_cancellations_promote_distinct_people(store, service):
     waiting = [register(service, event, f"w{n}@example.cz") for n in range(8)]
     pool = eventlet.GreenPool(5)
     for registration in confirmed:
-        pool.spawn(service.cancel_registration, registration["id"], by_staff=True)
+        pool.spawn(service.cancel_registration_as_staff, registration["id"])
     pool.waitall()
     statuses = [store.get_registration(r["id"])["status"] for r in waiting]
     assert statuses == ["confirmed"] * 5 + ["waitlisted"] * 3

@@ -54,7 +54,7 @@ def test_positions_follow_the_queue_through_promotions_and_cancellations(service
         return receipt["sessions"][0]["waitlist_position"]
 
     def cancel(who):
-        service.cancel_registration(people[who], by_staff=True)
+        service.cancel_registration_as_staff(people[who])
 
     assert [register("a"), register("b"), register("c")] == [None, 1, 2]
     cancel("a")
@@ -120,7 +120,7 @@ def test_positions_are_places_in_the_current_queue_after_any_sequence(service, s
                 assert {seat["id"]: seat["waitlist_position"] for seat in mailed["sessions"]} == told
         elif live:
             who = sorted(live)[argument % len(live)]
-            service.cancel_registration(who, by_staff=True)
+            service.cancel_registration_as_staff(who)
             expected.leave(who)
             del live[who]
         assert staff_positions(service, event_id) == {who: expected.positions(who, sessions)
