@@ -122,7 +122,7 @@ def test_check_in_issues_a_certificate_for_accredited_events(service):
     assert service.verify_certificate("NSZM-2026-000001", {"code": code.lower()}) == {
         "certificate_id": "NSZM-2026-000001", "name": "Jana Nováková", "event_title": event["title"],
         "starts_at": event["starts_at"], "ends_at": event["ends_at"], "hours": 7.0}
-    for wrong in ({}, {"code": ""}, {"code": "ABCDEFGHJK"}):
+    for wrong in ({}, {"code": ""}, {"code": "ABCDEFGHJK"}, {"code": "místní akční skupina"}):
         with pytest.raises(NotFound):
             service.verify_certificate("NSZM-2026-000001", wrong)  # the number alone proves nothing
     with pytest.raises(Conflict):
