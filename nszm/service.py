@@ -106,7 +106,7 @@ class PlatformService:
             self.dispatch(record["event_type"], record["payload"])
         except Exception:
             log.exception("publishing %s failed; it stays in the outbox", record["_id"])
-            self.store.outbox.release(record["_id"])
+            self.store.outbox.release(record)
             return False
         self.store.outbox.mark_published(record["_id"])
         return True

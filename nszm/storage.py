@@ -8,6 +8,7 @@ import random
 import re
 import secrets
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Callable, TypeVar
 
@@ -89,6 +90,7 @@ class Outbox:
     """
 
     LEASE = timedelta(seconds=30)
+    WRITER = "writer"  # the lease an event is stored with; a relay's claim takes a lease of its own
     KEPT_AFTER_PUBLISHING = timedelta(days=1)  # then the row and the personal data in it are gone
     RETRY_CAP = timedelta(minutes=5)
 
@@ -103,7 +105,7 @@ class Outbox:
         now = utcnow()
         self.collection.insert_one(
             {"_id": event["event_id"], "event_type": event["event_type"], "payload": event, "created_at": now,
-             "pending_since": now, "claimed_until": now + self.LEASE},
+             "pending_since": now, "claimed_until": now + self.LEASE, "lease": self.WRITER},
             session=session,
         )
 
@@ -112,7 +114,7 @@ class Outbox:
         now = utcnow()
         return self.collection.find_one_and_update(
             {"pending_since": {"$lte": now}, "claimed_until": {"$lt": now}},
-            {"$set": {"claimed_until": now + self.LEASE}},
+            {"$set": {"claimed_until": now + self.LEASE, "lease": uuid.uuid4().hex}},
             sort=[("pending_since", 1)],
             return_document=ReturnDocument.AFTER,
         )
@@ -121,13 +123,16 @@ class Outbox:
         self.collection.update_one({"_id": event_id}, {"$set": {"published_at": utcnow()},
                                                        "$unset": {"pending_since": ""}})
 
-    def release(self, event_id: str):
-        """After a failed publish: the relay tries the event again after a pause that grows with
-        each failure, and meanwhile goes on with the events behind it."""
-        failed = self.collection.find_one_and_update({"_id": event_id}, {"$inc": {"failures": 1}},
-                                                     {"failures": 1}, return_document=ReturnDocument.AFTER)
-        pause = min(self.RETRY_CAP, timedelta(seconds=2 ** ((failed or {}).get("failures", 1) - 1)))
-        self.collection.update_one({"_id": event_id}, {"$set": {"claimed_until": utcnow() + pause}})
+    def release(self, record: dict):
+        """After a failed publish, by the holder of the record's lease only (a writer whose lease ran
+        out must not cut short a relay's): the event is tried again after a pause that grows with
+        each failure, and meanwhile the relay goes on with the events behind it."""
+        owned = {"_id": record["_id"], "lease": record.get("lease", self.WRITER)}
+        failed = self.collection.find_one_and_update(owned, {"$inc": {"failures": 1}}, {"failures": 1},
+                                                     return_document=ReturnDocument.AFTER)
+        if failed is not None:
+            pause = min(self.RETRY_CAP, timedelta(seconds=2 ** (failed.get("failures", 1) - 1)))
+            self.collection.update_one(owned, {"$set": {"claimed_until": utcnow() + pause}})
 
     def pending_count(self) -> int:
         return self.collection.count_documents({"pending_since": {"$lte": utcnow()}})

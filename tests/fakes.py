@@ -24,7 +24,7 @@ class FakeOutbox:
         self.pending.remove(event)
         self.published.append(event)
 
-    def release(self, event_id):
+    def release(self, record):
         pass
 
     def pending_count(self):

@@ -96,7 +96,7 @@ def test_events_reach_their_subscribers_after_queues_are_deleted_and_rabbitmq_re
     stored = [updated_member(store, n) for n in (1, 2, 3)]
     for event in stored:
         store.unit_of_work(lambda tx, event=event: tx.commit([event]))
-        store.outbox.release(event["event_id"])
+        store.outbox.release({"_id": event["event_id"]})
     wait_until(lambda: member_updated_handled(mongo_client, vhost_config) == 3, timeout=60, interval=0.2,
                message="three member updates handled")
     assert store.outbox.pending_count() == 0

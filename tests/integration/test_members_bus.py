@@ -93,6 +93,6 @@ def test_the_relay_publishes_events_left_in_the_outbox(running, mongo_client, se
     event = envelope(MEMBER_LEFT, {"slug": "x", "name": "X", "left_on": "2026-01-01"})
     with wait_for(running, "on_left") as left:
         store.unit_of_work(lambda tx: tx.commit([event]))
-        store.outbox.release(event["event_id"])
+        store.outbox.release({"_id": event["event_id"]})
     assert left.get()["event_id"] == event["event_id"]
     wait_until(lambda: store.outbox.pending_count() == 0, message="outbox drained")

@@ -165,3 +165,18 @@ def test_the_relay_goes_past_an_event_that_fails_and_published_rows_expire(membe
     assert members_store.outbox.claim() is None
     ttl = {i["name"]: i.get("expireAfterSeconds") for i in members_store.outbox.collection.list_indexes()}
     assert ttl["published_at_1"] == 86400
+
+
+def test_only_the_holder_of_an_outbox_lease_releases_it(members_store):
+    event = envelope(MEMBER_JOINED, {"slug": "x", "name": "X", "type": "city", "region": "Zlínský kraj",
+                                     "population": 1, "member_since": "2026-01-01", "website": None, "part_of": None})
+    members_store.unit_of_work(lambda tx: tx.commit([event]))
+    outbox = members_store.outbox
+    outbox.collection.update_one({"_id": event["event_id"]}, {"$set": {"claimed_until": NOW}})  # the writer is late
+    relayed = outbox.claim()
+    assert relayed["_id"] == event["event_id"] and relayed["lease"] != outbox.WRITER
+    outbox.release({"_id": event["event_id"]})  # the late writer's failure: not its lease any more
+    assert outbox.collection.find_one({"_id": event["event_id"]})["claimed_until"] == relayed["claimed_until"]
+    outbox.release(relayed)  # the relay's own failure: tried again after a pause
+    after = outbox.collection.find_one({"_id": event["event_id"]})
+    assert after["failures"] == 1 and outbox.claim() is None
