@@ -1,26 +1,36 @@
-"""Signed tokens for links sent by mail (cancel a registration, confirm a vote, unsubscribe)."""
-from itsdangerous import BadSignature, URLSafeSerializer
+"""Signed tokens for links sent by mail (cancel a registration, confirm a vote, unsubscribe).
+
+A token is signed for one purpose (a token for one purpose is worthless for another), carries
+the time it was signed so that a purpose can have a validity, and is checked against every key
+the service still keeps: after a key rotation, links already mailed keep working while new
+ones are signed with the new key. Tokens signed before they carried a time are still read.
+"""
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 
 class LinkSigner:
-    """Signs a value for one purpose; a token for one purpose is worthless for another."""
-
-    def __init__(self, secret: str):
-        self.secret = secret
+    def __init__(self, keys: list[str]):
+        """`keys`: oldest first; the last one signs."""
+        self.keys = list(keys)
 
     def sign(self, purpose: str, value: str) -> str:
-        return URLSafeSerializer(self.secret, salt=purpose).dumps(value)
+        return URLSafeTimedSerializer(self.keys, salt=purpose).dumps(value)
 
-    def value(self, purpose: str, token: str) -> str | None:
-        """What a valid token for `purpose` was signed for; None for any other token."""
+    def value(self, purpose: str, token: str, max_age: float | None = None) -> str | None:
+        """What a valid, unexpired token for `purpose` was signed for; None for any other token."""
         try:
-            value = URLSafeSerializer(self.secret, salt=purpose).loads(token)
-        except BadSignature:
+            value = URLSafeTimedSerializer(self.keys, salt=purpose).loads(token, max_age=max_age)
+        except SignatureExpired:
             return None
+        except BadSignature:
+            value = self._untimed(purpose, token)
         return value if isinstance(value, str) else None
 
-    def verify(self, purpose: str, token: str, value: str) -> bool:
+    def verify(self, purpose: str, token: str, value: str, max_age: float | None = None) -> bool:
+        return self.value(purpose, token, max_age) == value
+
+    def _untimed(self, purpose: str, token: str):
         try:
-            return URLSafeSerializer(self.secret, salt=purpose).loads(token) == value
+            return URLSafeSerializer(self.keys, salt=purpose).loads(token)
         except BadSignature:
-            return False
+            return None

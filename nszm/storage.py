@@ -20,6 +20,7 @@ from pymongo.errors import DuplicateKeyError
 from nszm import czech
 from nszm.config import Settings
 from nszm.contracts.errors import Conflict
+from nszm.links import LinkSigner
 
 RETRY_BACKOFF_BASE = 0.005
 RETRY_BACKOFF_CAP = 0.25
@@ -147,6 +148,7 @@ class ServiceStore:
         self.client = client
         self.db = client[db_name]
         self.outbox = Outbox(self.collection("outbox"))
+        self._signer: LinkSigner | None = None
 
     def collection(self, name: str):
         return self.db[f"{self.service}.{name}"]
@@ -156,12 +158,30 @@ class ServiceStore:
 
     def secret(self, name: str) -> str:
         """A random secret of this service, created on first use and kept in its database."""
+        return self.secret_keys(name)[-1]
+
+    def secret_keys(self, name: str) -> list[str]:
+        """The secret's keys, oldest first: those it had before rotations, then the current one."""
         secrets_collection = self.collection("secrets")
         try:
             secrets_collection.insert_one({"_id": name, "value": secrets.token_urlsafe(48), "created_at": utcnow()})
         except DuplicateKeyError:
             pass
-        return secrets_collection.find_one({"_id": name})["value"]
+        stored = secrets_collection.find_one({"_id": name})
+        return [*stored.get("previous", []), stored["value"]]
+
+    def rotate_secret(self, name: str, keep: int = 2):
+        """A new current key; the last `keep` keys before it are still accepted."""
+        kept = self.secret_keys(name)[-keep:]
+        self.collection("secrets").update_one({"_id": name}, {"$set": {
+            "value": secrets.token_urlsafe(48), "previous": kept, "rotated_at": utcnow()}})
+        self._signer = None
+
+    def signer(self) -> LinkSigner:
+        """Signs and checks the service's mailed links with its `links` keys."""
+        if self._signer is None:
+            self._signer = LinkSigner(self.secret_keys("links"))
+        return self._signer
 
     def first_delivery(self, consumer: str, event_id: str, session=None) -> bool:
         """Note that `consumer` handles this event; False if it did before (its unique `_id`)."""

@@ -134,10 +134,10 @@ class FakeSigner:
     def sign(self, purpose, value):
         return f"{purpose}:{value}"
 
-    def verify(self, purpose, token, value):
+    def verify(self, purpose, token, value, max_age=None):
         return token == f"{purpose}:{value}"
 
-    def value(self, purpose, token):
+    def value(self, purpose, token, max_age=None):
         signed_for, _, value = token.partition(":")
         return value if signed_for == purpose and value else None
 

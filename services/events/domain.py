@@ -214,6 +214,8 @@ def earns_certificate(event: dict) -> bool:
     return bool(event["accredited"])
 
 
+# A registration's mailed link (cancel, certificate) works this long: certificates are fetched years later.
+LINK_VALIDITY = timedelta(days=3 * 365)
 VERIFICATION_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off paper
 VERIFICATION_LENGTH = 10  # 50 random bits: the number alone, which is in sequence, proves nothing
 

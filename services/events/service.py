@@ -155,7 +155,8 @@ class EventsService(PlatformService):
     def _linked(self, registration_id, token) -> str:
         """The registration a mailed link's token was signed for; NotFound for any other token."""
         registration_id = str(registration_id)
-        if not isinstance(token, str) or not self.store.signer().verify(LINK_PURPOSE, token, registration_id):
+        if not isinstance(token, str) or not self.store.signer().verify(
+                LINK_PURPOSE, token, registration_id, domain.LINK_VALIDITY.total_seconds()):
             raise NotFound(f"No registration '{registration_id}' for this link.")
         return registration_id
 

@@ -83,7 +83,6 @@ class EventsStore(ServiceStore):
         self.sessions = self.collection("sessions")
         self.registrations = self.collection("registrations")
         self.counters = self.collection("counters")
-        self._signer = None
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -98,11 +97,6 @@ class EventsStore(ServiceStore):
 
     def is_empty(self) -> bool:
         return self.events.estimated_document_count() == 0
-
-    def signer(self) -> LinkSigner:
-        if self._signer is None:
-            self._signer = LinkSigner(self.secret("links"))
-        return self._signer
 
     # -- events -----------------------------------------------------------------------
 

@@ -112,6 +112,8 @@ def next_attempt(attempts: int, now: datetime) -> datetime | None:
 # -- mailouts ------------------------------------------------------------------------------
 
 PLACEHOLDERS = ("name", "organization", "email", "unsubscribe_url")
+# An unsubscribe link keeps working this long after the message that carried it.
+UNSUBSCRIBE_LINK_VALIDITY = timedelta(days=5 * 365)
 # Why an address gets no bulk mail: its owner unsubscribed, or its server refused it for good.
 UNSUBSCRIBED = "unsubscribed"
 REFUSED = "refused"

@@ -347,7 +347,8 @@ class NotifyService(PlatformService):
 
     @rpc
     def unsubscribe(self, token):
-        email = self.store.signer().value(UNSUBSCRIBE, token) if isinstance(token, str) and token else None
+        email = (self.store.signer().value(UNSUBSCRIBE, token, domain.UNSUBSCRIBE_LINK_VALIDITY.total_seconds())
+                 if isinstance(token, str) and token else None)
         if not email:
             raise NotFound("This unsubscribe link is not valid.")
 

@@ -85,7 +85,6 @@ class NotifyStore(ServiceStore):
         self.holds = self.collection("holds")
         self.webhooks = self.collection("webhooks")
         self.deliveries = self.collection("deliveries")
-        self._signer = None
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -104,11 +103,6 @@ class NotifyStore(ServiceStore):
         # next_attempt_at exists only while a delivery is still to be tried: the index holds just those.
         self.deliveries.create_index([("next_attempt_at", ASCENDING)], sparse=True)
         self.deliveries.create_index([("webhook_id", ASCENDING), ("created_at", DESCENDING)])
-
-    def signer(self) -> LinkSigner:
-        if self._signer is None:
-            self._signer = LinkSigner(self.secret("links"))
-        return self._signer
 
     def enqueue(self, mail: dict) -> bool:
         """Queue a mail; False when this mail (this event) was queued before."""

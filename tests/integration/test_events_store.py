@@ -141,3 +141,21 @@ def test_event_ids_are_unique_and_listing_filters_by_time(store):
     assert total == 1 and items[0]["sessions"][0]["seats_left"] == 50
     assert store.list_events(page=1, per_page=10, from_=NOW + timedelta(days=365))[1] == 0
     assert store.list_events(page=1, per_page=10, from_=NOW, type="forum")[1] == 0
+
+
+
+def test_mailed_links_survive_a_key_rotation_and_the_oldest_key_is_dropped(mongo_client, mongo_uri, db_name):
+    from nszm.config import Settings
+    from ops.keys import rotate
+
+    settings = Settings.from_env({"MONGO_URI": mongo_uri, "MONGO_DB": db_name})
+    first = EventsStore(mongo_client, db_name).signer().sign("registration", "r1")
+    assert rotate(settings, keep=1) == ["events", "notify"]
+    after_one = EventsStore(mongo_client, db_name)  # as a service restarted after the rotation
+    assert after_one.signer().value("registration", first) == "r1"
+    second = after_one.signer().sign("registration", "r2")
+    rotate(settings, keep=1)
+    after_two = EventsStore(mongo_client, db_name)
+    assert after_two.signer().value("registration", second) == "r2"
+    assert after_two.signer().value("registration", first) is None  # its key was dropped
+    assert len(after_two.secret_keys("links")) == 2
