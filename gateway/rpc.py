@@ -1,10 +1,35 @@
-"""RPC to the services from gunicorn threads: one standalone nameko proxy per thread."""
+"""RPC to the services from gunicorn threads: one standalone nameko proxy per thread.
+
+A request expires in RabbitMQ when the gateway stops waiting for it: a service that was away
+does not act on it later, so a client's retry after a 503 cannot do the thing twice.
+"""
 import threading
 
-from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.rpc import ServiceProxy
+from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
 CALL_TIMEOUT_SECONDS = 15
 PROBE_TIMEOUT_SECONDS = 3
+
+
+class ExpiringClusterProxy(ClusterProxy):
+    def __init__(self, worker_ctx, reply_listener, expiration: float):
+        super().__init__(worker_ctx, reply_listener)
+        self._expiration = expiration
+
+    def __getattr__(self, name):
+        if name not in self._proxies:
+            self._proxies[name] = ServiceProxy(self._worker_ctx, name, self._reply_listener,
+                                               expiration=self._expiration)
+        return self._proxies[name]
+
+
+class ExpiringRpcProxy(ClusterRpcProxy):
+    """A cluster proxy whose requests expire (message TTL) when its `timeout` runs out."""
+
+    def __init__(self, config, timeout: float):
+        super().__init__(config, timeout=timeout)
+        self._proxy = ExpiringClusterProxy(self._worker_ctx, self._reply_listener, expiration=timeout)
 
 
 class RpcClients:
@@ -16,7 +41,7 @@ class RpcClients:
         """This thread's proxy; started on first use, started again after a broken connection."""
         proxies = self._local.__dict__.setdefault("proxies", {})
         if timeout not in proxies:
-            runner = ClusterRpcProxy(self.config, timeout=timeout)
+            runner = ExpiringRpcProxy(self.config, timeout=timeout)
             proxies[timeout] = (runner, runner.start())
         return proxies[timeout][1]
 

@@ -1,0 +1,43 @@
+"""A request the gateway gave up on expires in RabbitMQ: a service that comes back later does not
+act on it, so a retry after the 503 cannot apply twice."""
+import uuid
+
+import pytest
+from kombu import Connection
+from nameko.exceptions import RpcTimeout
+
+from gateway.rpc import RpcClients
+from ops.rabbit import drop_vhost, make_vhost
+from services.members.service import MembersService
+from services.members.storage import MembersStore
+from tests import factories
+from tests.waiting import wait_until
+
+
+@pytest.fixture
+def config(rabbitmq_running, mongo_uri, db_name):
+    name = f"nszm-rpc-{uuid.uuid4().hex[:8]}"
+    yield {"AMQP_URI": make_vhost(name), "MONGO_URI": mongo_uri, "MONGO_DB": db_name, "serializer": "json"}
+    drop_vhost(name)
+
+
+def waiting_requests(amqp_uri: str) -> int:
+    with Connection(amqp_uri) as connection:
+        return connection.default_channel.queue_declare("rpc-members", passive=True).message_count
+
+
+def test_a_request_nobody_took_in_time_expires_instead_of_running_later(container_factory, config, mongo_client):
+    members = container_factory(MembersService, config)
+    members.start()
+    members.stop()  # its request queue stays, with nobody consuming it
+    clients = RpcClients(config["AMQP_URI"])
+    with pytest.raises(RpcTimeout):
+        clients.proxy(timeout=1).members.apply(factories.application())
+    clients.discard()
+    wait_until(lambda: waiting_requests(config["AMQP_URI"]) == 0, timeout=10, message="the request expired")
+
+    container_factory(MembersService, config).start()
+    clients = RpcClients(config["AMQP_URI"])
+    assert clients.proxy(timeout=10).members.list_applications({})["total"] == 0
+    clients.discard()
+    assert MembersStore(mongo_client, config["MONGO_DB"]).list_applications(page=1, per_page=10)[1] == 0
