@@ -1,7 +1,7 @@
 """gunicorn settings for the gateway: threaded workers, each thread with its own RPC proxy."""
-import os
+from nszm.config import Settings
 
-bind = os.environ.get("GATEWAY_BIND") or "127.0.0.1:8000"
+bind = Settings.from_env().gateway_bind
 worker_class = "gthread"
 workers = 1
 threads = 16

@@ -2,6 +2,7 @@
 import re
 
 from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import deadletters, events, feeds, members, notify, ops, practice  # noqa: F401  (their endpoints register on `api`)
 from gateway.asyncapi import asyncapi_document
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     context.openapi = api.openapi(settings.public_url)
     context.asyncapi = asyncapi_document(re.sub(r"//[^@/]*@", "//", settings.amqp_uri))
     install_error_handlers(app)
+    if settings.trusted_proxies:  # only their X-Forwarded-For entries decide the client's address
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
     ops.install_metrics(app)
     _security_headers(app)
     _cors(app, re.sub(r"^(https?://[^/]+).*$", r"\1", settings.public_url))

@@ -32,6 +32,7 @@ class Settings:
     mailout_rate: float
     bus_retry_delays: tuple[float, ...]
     webhooks_allow_private: bool
+    trusted_proxies: int
 
     @property
     def database_uri(self) -> str:
@@ -57,6 +58,7 @@ class Settings:
             bus_retry_delays=tuple(float(d) for d in str(env.get("BUS_RETRY_DELAYS") or "").split(",") if d.strip())
             or DEFAULT_BUS_RETRY_DELAYS,
             webhooks_allow_private=_flag(env.get("WEBHOOKS_ALLOW_PRIVATE"), False),
+            trusted_proxies=int(_number(env.get("TRUSTED_PROXIES"), 0)),
         )
 
 

@@ -177,3 +177,19 @@ def test_every_page_and_answer_carries_the_security_headers():
     for answer in (page, browser.get("/api/v1/members"), browser.get("/nope")):
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
         assert answer.headers["Referrer-Policy"] == "no-referrer" and answer.headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize("trusted, forwarded, seen", [
+    ("0", "203.0.113.9", "127.0.0.1"),  # nobody is trusted: a client cannot choose its address
+    ("1", "203.0.113.9", "203.0.113.9"),
+    ("1", "6.6.6.6, 203.0.113.9", "203.0.113.9"),  # only the entry our proxy appended counts
+    ("2", "6.6.6.6, 198.51.100.7, 203.0.113.9", "198.51.100.7"),
+])
+def test_trusted_proxies_decide_whose_forwarded_address_counts(trusted, forwarded, seen):
+    practice = FakeService(vote={"status": "confirmation_sent"})
+    settings = Settings.from_env({"PUBLIC_URL": "https://api.example.cz", "TRUSTED_PROXIES": trusted,
+                                  "MONGO_URI": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100"})
+    browser = create_app(settings, rpc=FakeRpc(practice=practice)).test_client()
+    answer = browser.post("/api/v1/competitions/c1/votes", json={"practice": "p", "email": "jana@example.cz"},
+                          headers={"X-Forwarded-For": forwarded})
+    assert answer.status_code == 202 and practice.calls[0][1][2] == seen
