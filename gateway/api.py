@@ -11,11 +11,12 @@ from typing import Callable
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from marshmallow import Schema, fields
 from werkzeug.exceptions import BadRequest
 
-from gateway.auth import require_role
+from gateway.auth import has_staff_token, require_role
+from gateway.limits import describe
 from nszm.contracts.errors import InvalidInput
 
 JSON = "application/json"
@@ -54,6 +55,7 @@ class Endpoint:
     tag: str
     role: str | None = None
     link_token: bool = False  # `?token=` of a mailed link stands in for the staff role
+    limits: tuple = ()  # gateway.limits.Limit: public writes counted per address and mailbox
     query: type[Schema] | None = None
     body: type[Schema] | None = None
     body_required: bool = True
@@ -78,6 +80,8 @@ class Endpoint:
 
     def documented_errors(self) -> list[int]:
         codes = set(self.errors) | {503}
+        if self.limits:
+            codes.add(429)
         if self.role:
             codes |= {401, 403}
         if self.body:
@@ -164,6 +168,10 @@ class Api:
                 kwargs["query"] = {key: request.args.get(key) for key in request.args}
             if endpoint.body:
                 kwargs["body"] = read_json_body(endpoint.body_required)
+            if endpoint.limits and not has_staff_token():
+                current_app.extensions["nszm"].limiter.hit(
+                    f"{endpoint.tag}.{endpoint.view.__name__}", endpoint.limits, request.remote_addr or "unknown",
+                    kwargs.get("body") or {})
             result = endpoint.view(**kwargs)
             if endpoint.status == 204:
                 return Response(status=204)
@@ -233,6 +241,8 @@ class Api:
                 "required": endpoint.body_required,
                 "content": {JSON: {"schema": endpoint.body}},
             }
+        if endpoint.limits:
+            operation["description"] = describe(endpoint.limits) + " A request with a staff token is not limited."
         if endpoint.role:
             operation["security"] = [{"staffToken": []}]
             operation["x-staff-role"] = endpoint.role

@@ -10,6 +10,7 @@ from gateway.auth import TokenStore
 from gateway.console import ConsoleSessions, console
 from gateway.context import GatewayContext, api
 from gateway.errors import install_error_handlers
+from gateway.limits import RateLimiter
 from gateway.rpc import RpcClients
 from nszm.config import Settings
 from nszm.storage import connect
@@ -53,14 +54,16 @@ def _security_headers(app: Flask):
         return response
 
 
-def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, mongo=None) -> Flask:
+def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, mongo=None,
+               limiter: RateLimiter | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.ensure_ascii = False
     mongo = mongo or connect(settings.database_uri)
     tokens = TokenStore(mongo[settings.mongo_db]["gateway.staff_tokens"], settings.bootstrap_staff_token)
-    context = GatewayContext(settings=settings, rpc=rpc or RpcClients(settings.amqp_uri), tokens=tokens, mongo=mongo)
+    context = GatewayContext(settings=settings, rpc=rpc or RpcClients(settings.amqp_uri), tokens=tokens, mongo=mongo,
+                             limiter=limiter or RateLimiter(settings.database_uri, settings.mongo_db))
     app.extensions["nszm"] = context
     api.register(app)
     app.register_blueprint(console)

@@ -50,10 +50,20 @@ class TokenStore:
         return set(record["roles"]) if record else None
 
 
-def require_role(role: str):
+def _bearer_token() -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def has_staff_token() -> bool:
+    """Whether the request carries a valid staff token, whatever its roles."""
+    token = _bearer_token()
+    return bool(token) and current_app.extensions["nszm"].tokens.roles_for(token) is not None
+
+
+def require_role(role: str):
+    token = _bearer_token()
+    if not token:
         raise Unauthorized("A staff bearer token is required.")
     roles = current_app.extensions["nszm"].tokens.roles_for(token)
     if roles is None:

@@ -5,6 +5,7 @@ from flask import current_app
 
 from gateway.api import Api
 from gateway.auth import TokenStore
+from gateway.limits import RateLimiter
 from gateway.rpc import RpcClients
 from nszm.config import Settings
 from nszm.contracts.common import MAX_PER_PAGE
@@ -18,6 +19,7 @@ class GatewayContext:
     rpc: RpcClients
     tokens: TokenStore
     mongo: object
+    limiter: RateLimiter
     openapi: dict | None = None
     asyncapi: dict | None = None
 

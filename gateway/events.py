@@ -1,6 +1,7 @@
 """Events endpoints: the calendar, registrations, cancel links, check-in, certificates, events.ics."""
 from flask import Response
 
+from gateway import limits
 from gateway.certificates import certificate_pdf
 from gateway.context import api, forwarder, public_url, services
 from gateway.pages import button_page, link_action
@@ -19,7 +20,8 @@ forward("create_event", "POST /api/v1/events", "Create an event with its session
 forward("publish_event", "POST /api/v1/events/<event_id>/publish", "Publish an event", role="events",
         response=contract.EventDetailSchema, errors=(409,))
 forward("register", "POST /api/v1/events/<event_id>/registrations", "Register for sessions of an event",
-        body=contract.RegistrationInputSchema, response=contract.RegistrationReceiptSchema, status=201, errors=(409,))
+        body=contract.RegistrationInputSchema, response=contract.RegistrationReceiptSchema, status=201, errors=(409,),
+        limits=limits.REGISTRATIONS)
 forward("list_registrations", "GET /api/v1/events/<event_id>/registrations", "Registrations for an event",
         role="events", query=contract.RegistrationQuerySchema, response=contract.RegistrationPageSchema)
 forward("get_registration", "GET /api/v1/registrations/<registration_id>", "One registration", role="events",

@@ -1,4 +1,5 @@
 """Members endpoints: the public directory, membership applications, staff changes."""
+from gateway import limits
 from gateway.context import api, forwarder
 from nszm.contracts import members as contract
 
@@ -16,7 +17,7 @@ forward("update_member", "PATCH /api/v1/members/<slug>", "Change a member's deta
 forward("leave", "POST /api/v1/members/<slug>/leave", "Record that a member left", role="members",
         body=contract.LeaveSchema, body_required=False, response=contract.MemberDetailSchema, errors=(409,))
 forward("apply", "POST /api/v1/membership-applications", "Apply for membership", body=contract.ApplicationInputSchema,
-        response=contract.ApplicationReceiptSchema, status=201, errors=(409,))
+        response=contract.ApplicationReceiptSchema, status=201, errors=(409,), limits=limits.APPLICATIONS)
 forward("list_applications", "GET /api/v1/membership-applications", "Membership applications", role="members",
         query=contract.ApplicationQuerySchema, response=contract.ApplicationPageSchema)
 forward("get_application", "GET /api/v1/membership-applications/<application_id>", "One application", role="members",

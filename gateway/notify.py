@@ -1,4 +1,5 @@
 """Mail endpoints: the mail queue and mailouts for staff; the newsletter and unsubscribing for everyone."""
+from gateway import limits
 from gateway.context import api, forwarder, services
 from gateway.pages import button_page, link_action
 from nszm.contracts import notify as contract
@@ -47,7 +48,8 @@ for action, summary in [("pause", "Pause sending; nothing more goes out until re
 # -- newsletter and unsubscribing (public) ----------------------------------------------------
 
 newsletter("subscribe", "POST /api/v1/newsletter/subscriptions", "Subscribe; a confirmation link is mailed",
-           body=contract.SubscriptionInputSchema, response=contract.SubscriptionReceiptSchema, status=202)
+           body=contract.SubscriptionInputSchema, response=contract.SubscriptionReceiptSchema, status=202,
+           limits=limits.SUBSCRIPTIONS)
 
 
 @api.route("/api/v1/newsletter/confirm", summary="The page behind a subscription link: a button, no change",

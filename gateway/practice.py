@@ -1,6 +1,5 @@
 """Good practice and NEJpraxe endpoints: themes, practices, competitions, votes and their confirmation."""
-from flask import request
-
+from gateway import limits
 from gateway.context import api, forwarder, services
 from gateway.pages import button_page, link_action
 from nszm.contracts import practice as contract
@@ -34,9 +33,9 @@ forward("close_voting", "POST /api/v1/competitions/<competition_id>/close", "End
 
 @api.route("/api/v1/competitions/<competition_id>/votes", "POST", summary="Vote; a confirmation link is mailed",
            tag="practice", body=contract.VoteInputSchema, response=contract.VoteReceiptSchema, status=202,
-           errors=(409, 429))
+           errors=(409,), limits=limits.VOTES)
 def vote(competition_id, body):
-    return services().practice.vote(competition_id, body, request.remote_addr or "unknown")
+    return services().practice.vote(competition_id, body)
 
 
 @api.route("/api/v1/votes/confirm", summary="The page behind a vote confirmation link: a button, no change",

@@ -492,7 +492,6 @@ class FakePracticeStore(FakeUnitOfWork):
         self.practices: dict[str, dict] = {}
         self.competitions: dict[str, dict] = {}
         self.votes: dict[str, dict] = {}
-        self.requests: dict[str, int] = {}
         self.outbox = FakeOutbox()
 
     def ping(self):
@@ -568,11 +567,6 @@ class FakePracticeStore(FakeUnitOfWork):
             return False
         self.competitions[competition_id].update(closed_at=now, results=results)
         return True
-
-    def count_request(self, key, now, window_end):
-        count, ends = self.requests.get(key, (0, window_end))
-        self.requests[key] = (count + 1, ends) if ends > now else (1, window_end)
-        return self.requests[key]
 
     def add_vote(self, vote):
         self.votes[vote["id"]] = dict(vote)

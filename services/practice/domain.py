@@ -11,8 +11,6 @@ from nszm.tokens import new_token, token_hash
 
 MIN_WORD = 2
 CONFIRMATION_VALIDITY = timedelta(hours=48)
-RATE_WINDOW = timedelta(minutes=10)
-VOTES_PER_CLIENT_PER_WINDOW = 10
 RESULTS_GRACE = timedelta(seconds=5)  # confirmations begun before the close may still be committing
 
 
@@ -180,15 +178,6 @@ def public_view(competition: dict, now: datetime, counts: dict[str, int] | None 
     if view["status"] == "closed":
         view.update(results(competition, counts or {}))
     return view
-
-
-def rate_window(client: str, now: datetime) -> tuple[str, datetime]:
-    """The client's counter key, and when a window opened now would end.
-
-    A window opens with the client's first vote, not at a clock boundary: the votes it allows
-    are always counted together, however they fall on the clock.
-    """
-    return f"votes:{client}", now + RATE_WINDOW
 
 
 def practice_news(practice: dict) -> dict:

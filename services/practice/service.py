@@ -5,7 +5,7 @@ from nameko.timer import timer
 
 from nszm.contracts import bus
 from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
-from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.contracts.practice import THEMES
 from nszm.entrypoints import rpc
 from nszm.messaging import consumes
@@ -146,14 +146,8 @@ class PracticeService(PlatformService):
         return {**page([self._view(c) for c in items], total, query)}
 
     @rpc
-    def vote(self, competition_id, payload, client="unknown"):
+    def vote(self, competition_id, payload):
         """Record a vote to be confirmed by mail. The answer never says whether the address voted before."""
-        now = utcnow()
-        key, window_end = domain.rate_window(str(client), now)
-        count, window_end = self.store.count_request(key, now, window_end)
-        if count > domain.VOTES_PER_CLIENT_PER_WINDOW:
-            retry_after = max(1, int((window_end - now).total_seconds()))
-            raise RateLimited("Too many votes from this address; please try again later.", retry_after)
         data = load(schemas.VoteInputSchema(), payload)
         competition = self.store.get_competition(str(competition_id))
         with enforced():

@@ -1,15 +1,13 @@
-"""The practice store: practices with their search words, competitions, votes and rate counters."""
+"""The practice store: practices with their search words, competitions and votes."""
 import re
 from datetime import datetime
 from typing import Callable, Protocol
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from nszm.contracts.errors import NotFound
 from nszm.storage import IdTaken, ServiceStore, StoreProvider, from_document, taken_ids, to_document
-
-COUNTER_ATTEMPTS = 5
 
 
 class CountedMeanwhile(Exception):
@@ -46,7 +44,6 @@ class PracticeStoreVerbs(Protocol):
     def due_for_closing(self, now: datetime) -> list[dict]: ...
     def end_voting(self, competition: dict) -> bool: ...
     def close_competition(self, competition_id: str, results: dict, now: datetime) -> bool: ...
-    def count_request(self, key: str, now: datetime, window_end: datetime) -> tuple[int, datetime]: ...
     def add_vote(self, vote: dict) -> None: ...
     def vote_by_token(self, token_hash: str) -> dict: ...
     def counted_vote_exists(self, competition_id: str, email_key: str) -> bool: ...
@@ -61,7 +58,6 @@ class PracticeStore(ServiceStore):
         self.practices = self.collection("practices")
         self.competitions = self.collection("competitions")
         self.votes = self.collection("votes")
-        self.rate_limits = self.collection("rate_limits")
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -73,7 +69,6 @@ class PracticeStore(ServiceStore):
         self.votes.create_index("token_hash", unique=True)
         self.votes.create_index("counted_key", unique=True, sparse=True)
         self.votes.create_index([("competition_id", ASCENDING), ("counted", ASCENDING)])
-        self.rate_limits.create_index("expires_at", expireAfterSeconds=0)
 
     def is_empty(self) -> bool:
         return self.practices.estimated_document_count() == 0
@@ -171,25 +166,6 @@ class PracticeStore(ServiceStore):
         return result.modified_count == 1
 
     # -- votes --------------------------------------------------------------------------
-
-    def count_request(self, key: str, now: datetime, window_end: datetime) -> tuple[int, datetime]:
-        """Count one request in the client's open window, or open one ending at `window_end`.
-
-        Returns the count so far and when the window ends.
-        """
-        for _ in range(COUNTER_ATTEMPTS):
-            counter = self.rate_limits.find_one_and_update(
-                {"_id": key, "expires_at": {"$gt": now}}, {"$inc": {"count": 1}},
-                return_document=ReturnDocument.AFTER)
-            if counter is None:
-                try:
-                    counter = self.rate_limits.find_one_and_update(
-                        {"_id": key, "expires_at": {"$lte": now}}, {"$set": {"count": 1, "expires_at": window_end}},
-                        upsert=True, return_document=ReturnDocument.AFTER)
-                except DuplicateKeyError:  # another request opened the window meanwhile: count in it
-                    continue
-            return counter["count"], counter["expires_at"]
-        raise RuntimeError(f"could not count a request for {key}")
 
     def add_vote(self, vote: dict, session=None):
         self.votes.insert_one(_vote_document(vote), session=session)

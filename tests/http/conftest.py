@@ -110,7 +110,8 @@ def platform(mongo_uri, tmp_path_factory, subprocess_env, smtp_sink):
 
 @pytest.fixture
 def public(platform):
-    return Client(platform.url)
+    """An anonymous client with an address of its own: each test has the public write limits to itself."""
+    return client_from_new_address(platform.url)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.practice import domain
 from tests import factories
 from tests.http.conftest import STAFF_TOKEN, Client, client_from_new_address
 from tests.http.test_members_api import assert_problem, join
@@ -181,11 +180,11 @@ def test_a_public_vote_is_defended(staff, member):
     voter = client_from_new_address(staff.base_url)
     same = [voter.post(url, json={"practice": nominees[0], "email": "opakovany@example.cz"}) for _ in range(3)]
     assert {(r.status_code, r.text) for r in same} == {(202, '{"status":"confirmation_sent"}')}  # nothing to learn
-    for n in range(domain.VOTES_PER_CLIENT_PER_WINDOW - 3):
+    for n in range(100 - 3):  # a town hall behind one address: 100 votes in 10 minutes are fine
         assert voter.post(url, json={"practice": nominees[0], "email": f"v{n}@example.cz"}).status_code == 202
     limited = voter.post(url, json={"practice": nominees[0], "email": "dalsi@example.cz"})
     assert_problem(limited, 429)
-    assert 0 < int(limited.headers["Retry-After"]) <= domain.RATE_WINDOW.total_seconds()
+    assert 0 < int(limited.headers["Retry-After"]) <= 600
     assert client_from_new_address(staff.base_url).post(
         url, json={"practice": nominees[0], "email": "dalsi@example.cz"}).status_code == 202
     assert_problem(voter.post("/api/v1/votes/confirm", params={"token": "uhodnuty"}), 404)

@@ -75,17 +75,6 @@ def test_concurrent_confirmations_from_one_address_count_once(store):
     assert [call.args[0] for call in service.dispatch.call_args_list] == ["vote_confirmed"]
 
 
-def test_rate_counters_count_within_the_window_opened_by_the_first_request(store):
-    key, ends = domain.rate_window("127.0.0.1", NOW)
-    assert [store.count_request(key, NOW + timedelta(seconds=n), ends + timedelta(seconds=n))
-            for n in range(3)] == [(1, ends), (2, ends), (3, ends)]
-    other, _ = domain.rate_window("127.0.0.2", NOW)
-    assert store.count_request(other, NOW, ends) == (1, ends)
-    reopened = ends + timedelta(seconds=1) + domain.RATE_WINDOW
-    assert store.count_request(key, ends + timedelta(seconds=1), reopened) == (1, reopened)
-    assert store.count_request(key, ends + timedelta(seconds=2), ends) == (2, reopened)
-
-
 def test_results_are_announced_once(store):
     practices = [add(store, "Zdraví", "a"), add(store, "Kola", "b")]
     competition = vote_competition(store, practices)

@@ -6,7 +6,7 @@ from nameko.exceptions import RpcTimeout
 
 from gateway.app import create_app
 from nszm.config import Settings
-from nszm.contracts.errors import Conflict, InvalidInput, NotFound
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
 
 ADMIN = "nszm_unit_admin"
 
@@ -41,14 +41,29 @@ class FakeRpc:
         self.discarded += 1
 
 
+class RecordingLimiter:
+    """Records each counted request; refuses those whose key is in `refused` (the real one is
+    tested against SecantusDB)."""
+
+    def __init__(self, refused=()):
+        self.hits: list[tuple[str, str, dict]] = []
+        self.refused = set(refused)
+
+    def hit(self, scope, limits, address, body):
+        self.hits.append((scope, address, body))
+        for limit in limits:
+            if limit.key(address, body) in self.refused:
+                raise RateLimited(f"Too many requests from this {limit.per}.", retry_after=42)
+
+
 PAGE = {"items": [], "total": 0, "page": 1, "per_page": 20}
 
 
-def client(**services):
+def client(limiter=None, **services):
     settings = Settings.from_env({"PUBLIC_URL": "https://api.example.cz", "BOOTSTRAP_STAFF_TOKEN": ADMIN,
                                   "MONGO_URI": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100"})
     rpc = FakeRpc(**services)
-    app = create_app(settings, rpc=rpc)
+    app = create_app(settings, rpc=rpc, limiter=limiter or RecordingLimiter())
     return app.test_client(), rpc
 
 
@@ -189,7 +204,51 @@ def test_trusted_proxies_decide_whose_forwarded_address_counts(trusted, forwarde
     practice = FakeService(vote={"status": "confirmation_sent"})
     settings = Settings.from_env({"PUBLIC_URL": "https://api.example.cz", "TRUSTED_PROXIES": trusted,
                                   "MONGO_URI": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100"})
-    browser = create_app(settings, rpc=FakeRpc(practice=practice)).test_client()
+    limiter = RecordingLimiter()
+    browser = create_app(settings, rpc=FakeRpc(practice=practice), limiter=limiter).test_client()
     answer = browser.post("/api/v1/competitions/c1/votes", json={"practice": "p", "email": "jana@example.cz"},
                           headers={"X-Forwarded-For": forwarded})
-    assert answer.status_code == 202 and practice.calls[0][1][2] == seen
+    assert answer.status_code == 202 and limiter.hits[0][1] == seen
+
+
+VOTE = {"practice": "p", "email": "Jana.Novak+nejpraxe@googlemail.com"}
+
+
+@pytest.mark.parametrize("path, body, service, method", [
+    ("/api/v1/competitions/c1/votes", VOTE, "practice", "vote"),
+    ("/api/v1/events/e1/registrations", {"name": "Jana", "email": "jana@example.cz", "organization": "Město",
+                                         "sessions": ["s1"]}, "events", "register"),
+    ("/api/v1/newsletter/subscriptions", {"email": "jana@example.cz"}, "notify", "subscribe"),
+    ("/api/v1/membership-applications", {"name": "Obec", "contact": {"name": "J", "email": "jana@example.cz"}},
+     "members", "apply"),
+])
+def test_public_writes_are_counted_per_address_and_mailbox_and_refused_with_retry_after(path, body, service, method):
+    limiter = RecordingLimiter()
+    browser, _ = client(limiter=limiter, **{service: FakeService(**{method: {"id": "x"}})})
+    assert browser.post(path, json=body).status_code < 400
+    (scope, address, counted), = limiter.hits
+    assert address == "127.0.0.1" and counted == body and scope.endswith(method)
+    for refused in ("127.0.0.1", "jana@example.cz"):
+        limiter.refused = {refused, "jananovak@gmail.com"}
+        called = FakeService(**{method: {"id": "x"}})
+        browser, _ = client(limiter=limiter, **{service: called})
+        answer = browser.post(path, json=body)
+        assert answer.status_code == 429 and answer.headers["Retry-After"] == "42" and called.calls == []
+        assert answer.mimetype == "application/problem+json" and "Too many" in answer.json["detail"]
+        assert browser.post(path, json=body, headers={"Authorization": f"Bearer {ADMIN}"}).status_code < 400
+
+
+def test_the_mailbox_limit_counts_aliases_of_one_mailbox_together():
+    from gateway.limits import VOTES
+    by_mailbox = VOTES[1]
+    keys = {by_mailbox.key("10.0.0.1", {"email": e}) for e in (
+        "jananovak@gmail.com", "Jana.Novak+nejpraxe@googlemail.com", "JANA.NOVAK@gmail.com")}
+    assert keys == {"jananovak@gmail.com"}
+    assert by_mailbox.key("10.0.0.1", {"email": ["not", "text"]}) is None and by_mailbox.key("x", "[]") is None
+    assert VOTES[0].key("10.0.0.1", {}) == "10.0.0.1"
+
+
+def test_limits_are_documented_with_their_429():
+    browser, _ = client()
+    operation = browser.get("/openapi.json").json["paths"]["/api/v1/competitions/{competition_id}/votes"]["post"]
+    assert "429" in operation["responses"] and "100 per 10 minutes per client address" in operation["description"]

@@ -127,13 +127,6 @@ def test_closing_early_only_while_open():
             domain.close_early(competition(opens, closes), NOW)
 
 
-def test_rate_windows_are_per_client_and_open_with_the_first_vote():
-    key, ends = domain.rate_window("127.0.0.1", NOW + timedelta(seconds=30))
-    assert key == domain.rate_window("127.0.0.1", NOW + timedelta(seconds=90))[0]
-    assert key != domain.rate_window("127.0.0.2", NOW + timedelta(seconds=30))[0]
-    assert ends - NOW == domain.RATE_WINDOW + timedelta(seconds=30)
-
-
 def test_news_tells_of_practices_and_of_results_once_voting_has_closed():
     item = domain.practice_news({**practice(), "published_at": NOW})
     assert (item["key"], item["title"], item["path"]) == (

@@ -1,0 +1,97 @@
+"""Limits on public writes, per client address and per mailbox, counted in MongoDB.
+
+Every gateway worker and replica shares the counters (a moving window of the `limits`
+library). The limits are generous enough for a town hall or a school behind one address;
+they stop scripts that fill an event's seats, stuff a vote or mail-bomb an address. A request
+with a valid staff token is not limited. If the counters cannot be reached the request goes
+through: the services behind answer for themselves.
+"""
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from limits import RateLimitItem, parse
+from limits.storage import MongoDBStorage
+from limits.strategies import MovingWindowRateLimiter
+from pymongo.errors import PyMongoError
+
+from nszm.addresses import voter_key
+from nszm.contracts.errors import RateLimited
+
+log = logging.getLogger(__name__)
+
+# Counters must not hold a request up when the database is slow or away.
+STORAGE_OPTIONS = {"serverSelectionTimeoutMS": 500, "connectTimeoutMS": 500, "socketTimeoutMS": 2000}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `rate` (e.g. "100 per 10 minutes") per key; `per` names the key in messages and
+    documentation, `key` finds it in the request (None: this limit does not apply)."""
+
+    rate: str
+    per: str
+    key: Callable[[str, dict], str | None]
+
+    @property
+    def item(self) -> RateLimitItem:
+        return parse(self.rate)
+
+
+def _address(address: str, body: dict) -> str | None:
+    return address
+
+
+def _mailbox(*path: str):
+    """The canonical mailbox at `path` in the body: aliases of one mailbox share its limit."""
+    def key(address: str, body: dict) -> str | None:
+        value = body
+        for name in path:
+            value = value.get(name) if isinstance(value, dict) else None
+        return voter_key(value) if isinstance(value, str) and "@" in value else None
+    return key
+
+
+def per_address(rate: str) -> Limit:
+    return Limit(rate, "client address", _address)
+
+
+def per_mailbox(rate: str, *path: str) -> Limit:
+    return Limit(rate, "e-mail address", _mailbox(*path))
+
+
+# The public writes' limits, in one place.
+VOTES = (per_address("100 per 10 minutes"), per_mailbox("10 per hour", "email"))
+REGISTRATIONS = (per_address("200 per 10 minutes"), per_mailbox("20 per hour", "email"))
+APPLICATIONS = (per_address("20 per hour"), per_mailbox("5 per hour", "contact", "email"))
+SUBSCRIPTIONS = (per_address("50 per 10 minutes"), per_mailbox("5 per hour", "email"))
+
+
+def describe(limits: tuple[Limit, ...]) -> str:
+    return "Limited to " + " and ".join(f"{limit.rate} per {limit.per}" for limit in limits) + "."
+
+
+class RateLimiter:
+    def __init__(self, mongo_uri: str, database: str):
+        storage = MongoDBStorage(mongo_uri, database_name=database, counter_collection_name="gateway.rate_counters",
+                                 window_collection_name="gateway.rate_windows", **STORAGE_OPTIONS)
+        self.strategy = MovingWindowRateLimiter(storage)
+
+    def hit(self, scope: str, limits: tuple[Limit, ...], address: str, body: dict):
+        """Count this request under each of its limits; RateLimited once one is used up."""
+        for number, limit in enumerate(limits):
+            key = limit.key(address, body if isinstance(body, dict) else {})
+            if key is None:
+                continue
+            identity = (scope, str(number), key)
+            try:
+                if self.strategy.hit(limit.item, *identity):
+                    continue
+                reset_at, _ = self.strategy.get_window_stats(limit.item, *identity)
+            except PyMongoError as error:
+                log.warning("rate limits not counted (%r); the request goes through", error)
+                return
+            raise RateLimited(f"Too many requests from this {limit.per} ({limit.rate}); please try again later.",
+                              retry_after=max(1, math.ceil(reset_at - time.time())))

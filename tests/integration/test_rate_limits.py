@@ -1,0 +1,42 @@
+"""The gateway's rate limiter on a real SecantusDB: a moving window per key, shared by every
+limiter (every gateway worker) on the same database, and refusals that say when to retry."""
+import uuid
+
+import pytest
+
+from gateway.limits import RateLimiter, per_address, per_mailbox
+from nszm.contracts.errors import RateLimited
+
+LIMITS = (per_address("5 per 10 minutes"), per_mailbox("2 per hour", "email"))
+
+
+@pytest.fixture
+def limiters(mongo_uri):
+    database = f"limits{uuid.uuid4().hex[:8]}"
+    return RateLimiter(mongo_uri, database), RateLimiter(mongo_uri, database)
+
+
+def test_the_sixth_request_from_one_address_is_refused_whichever_worker_counts_it(limiters):
+    one, other = limiters
+    for n in range(5):
+        (one if n % 2 else other).hit("votes", LIMITS, "10.0.0.1", {"email": f"v{n}@example.cz"})
+    with pytest.raises(RateLimited) as refused:
+        one.hit("votes", LIMITS, "10.0.0.1", {"email": "late@example.cz"})
+    assert 590 <= refused.value.retry_after <= 600 and "client address" in refused.value.detail
+    one.hit("votes", LIMITS, "10.0.0.2", {"email": "late@example.cz"})  # another address
+    one.hit("registrations", LIMITS, "10.0.0.1", {"email": "late2@example.cz"})  # another endpoint
+
+
+def test_aliases_of_one_mailbox_share_its_limit_from_any_address(limiters):
+    one, _ = limiters
+    one.hit("votes", LIMITS, "10.0.1.1", {"email": "Jana.Novak@gmail.com"})
+    one.hit("votes", LIMITS, "10.0.1.2", {"email": "jananovak+x@googlemail.com"})
+    with pytest.raises(RateLimited) as refused:
+        one.hit("votes", LIMITS, "10.0.1.3", {"email": "JANANOVAK@gmail.com"})
+    assert "e-mail" in refused.value.detail and refused.value.retry_after > 3500
+
+
+def test_requests_go_through_when_the_counters_cannot_be_reached():
+    away = RateLimiter("mongodb://127.0.0.1:9/?directConnection=true", "limits")
+    for _ in range(3):
+        away.hit("votes", LIMITS, "10.0.0.1", {"email": "x@example.cz"})
