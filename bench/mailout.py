@@ -23,11 +23,14 @@ from pathlib import Path
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from nszm.addresses import email_key
+from nszm.entrypoints import staff_context
 from nszm.storage import connect, utcnow
 from ops import embedded, rabbit
 from services.notify import domain
 from services.notify.mailer import build_message
 from services.notify.storage import NotifyStore
+
+STAFF = staff_context("benchmark")
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -118,7 +121,7 @@ def main() -> int:
                "PUBLIC_URL": "https://www.zdravamesta.cz"}
         notify = start([str(BIN / "nameko"), "run", "--config", "deploy/nameko.yaml",
                         "services.notify.service:NotifyService"], "notify.log", env)
-        with ServiceRpcProxy("notify", config, timeout=60) as proxy:
+        with ServiceRpcProxy("notify", config, timeout=60, context_data=STAFF) as proxy:
             wait_for(lambda: _answers(proxy), 60, "notify")
             idle = rss_mib(notify.pid)
             mailout = proxy.create_mailout({"subject": draft["subject"], "body": BODY,

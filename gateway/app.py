@@ -4,7 +4,7 @@ import re
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import deadletters, events, feeds, members, notify, ops, practice  # noqa: F401  (their endpoints register on `api`)
+from gateway import audit, deadletters, events, feeds, members, notify, ops, practice  # noqa: F401  (their endpoints register on `api`)
 from gateway.asyncapi import asyncapi_document
 from gateway.auth import TokenStore
 from gateway.console import ConsoleSessions, console
@@ -12,6 +12,7 @@ from gateway.context import GatewayContext, api
 from gateway.errors import install_error_handlers
 from gateway.limits import RateLimiter
 from gateway.rpc import RpcClients
+from nszm.audit import AuditLog
 from nszm.config import Settings
 from nszm.storage import connect
 
@@ -63,7 +64,8 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     mongo = mongo or connect(settings.database_uri)
     tokens = TokenStore(mongo[settings.mongo_db]["gateway.staff_tokens"], settings.bootstrap_staff_token)
     context = GatewayContext(settings=settings, rpc=rpc or RpcClients(settings.amqp_uri), tokens=tokens, mongo=mongo,
-                             limiter=limiter or RateLimiter(settings.database_uri, settings.mongo_db))
+                             limiter=limiter or RateLimiter(settings.database_uri, settings.mongo_db),
+                             audit=AuditLog(mongo[settings.mongo_db]["gateway.audit"], "gateway"))
     app.extensions["nszm"] = context
     api.register(app)
     app.register_blueprint(console)

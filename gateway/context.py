@@ -4,9 +4,10 @@ from dataclasses import dataclass
 from flask import current_app
 
 from gateway.api import Api
-from gateway.auth import TokenStore
+from gateway.auth import TokenStore, signed_in_staff
 from gateway.limits import RateLimiter
 from gateway.rpc import RpcClients
+from nszm.audit import AuditLog
 from nszm.config import Settings
 from nszm.contracts.common import MAX_PER_PAGE
 
@@ -20,13 +21,16 @@ class GatewayContext:
     tokens: TokenStore
     mongo: object
     limiter: RateLimiter
+    audit: AuditLog
     openapi: dict | None = None
     asyncapi: dict | None = None
 
 
 def services():
-    """This thread's RPC proxy: `services().members.list_members(...)`."""
-    return current_app.extensions["nszm"].rpc.proxy()
+    """This thread's RPC proxy: `services().members.list_members(...)`; a signed-in staff
+    member's calls carry who they are (staff actions need it, and it goes to the audit log)."""
+    staff = signed_in_staff()
+    return current_app.extensions["nszm"].rpc.proxy(context=staff.context() if staff else None)
 
 
 def forwarder(service: str, tag: str):

@@ -1,4 +1,5 @@
 """Dead letters for admins: the events a subscription failed on every try, and replaying them."""
+from gateway import audit
 from gateway.context import api, settings
 from nszm import deadletters
 from nszm.contracts import bus as contract
@@ -20,4 +21,5 @@ def list_dead_letters(query):
 def replay_dead_letters(body):
     body = load(contract.ReplaySchema(), body)
     replayed = deadletters.replay_dead_letters(Topology(settings()), body.get("queue"), body.get("event_ids"))
+    audit.record("replay_dead_letters", body.get("queue"))
     return contract.ReplayResultSchema().dump({"replayed": replayed})

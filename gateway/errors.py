@@ -5,10 +5,11 @@ import socket
 from flask import Flask, current_app, request
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RpcTimeout, UnknownService
+from pymongo.errors import PyMongoError
 from werkzeug.exceptions import HTTPException
 
 from gateway.api import PROBLEM, json_response
-from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited, StaffOnly
 
 log = logging.getLogger(__name__)
 
@@ -18,11 +19,13 @@ REMOTE_ERRORS = {
     Conflict: (409, "conflict", "Conflict"),
     InvalidInput: (422, "validation-error", "Invalid input"),
     RateLimited: (429, "rate-limited", "Too many requests"),
+    StaffOnly: (403, "forbidden", "A staff action"),
     UnknownService: (503, "service-unavailable", "A service is not running"),
     RpcTimeout: (503, "service-unavailable", "A service did not answer in time"),
     OperationalError: (503, "service-unavailable", "The message bus is unavailable"),
     ConnectionError: (503, "service-unavailable", "The message bus is unavailable"),
     socket.timeout: (503, "service-unavailable", "The message bus is unavailable"),
+    PyMongoError: (503, "service-unavailable", "The database is unavailable"),
 }
 
 HTTP_TYPES = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",

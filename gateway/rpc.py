@@ -37,13 +37,17 @@ class RpcClients:
         self.config = {"AMQP_URI": amqp_uri, "serializer": "json"}
         self._local = threading.local()
 
-    def proxy(self, timeout: float = CALL_TIMEOUT_SECONDS):
-        """This thread's proxy; started on first use, started again after a broken connection."""
+    def proxy(self, timeout: float = CALL_TIMEOUT_SECONDS, context: dict | None = None):
+        """This thread's proxy; started on first use, started again after a broken connection.
+        Its calls carry `context` (the staff actor) as their context data, and nothing else."""
         proxies = self._local.__dict__.setdefault("proxies", {})
         if timeout not in proxies:
             runner = ExpiringRpcProxy(self.config, timeout=timeout)
             proxies[timeout] = (runner, runner.start())
-        return proxies[timeout][1]
+        runner, proxy = proxies[timeout]
+        runner._worker_ctx.data.clear()
+        runner._worker_ctx.data.update(context or {})
+        return proxy
 
     def discard(self):
         """Drop this thread's proxies, e.g. after RabbitMQ went away."""

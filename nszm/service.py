@@ -5,12 +5,15 @@ from typing import Callable
 
 from nameko.timer import timer
 
+from nszm.audit import AuditTrail
 from nszm.config import Settings
+from nszm.contracts import audit as audit_contract
 from nszm.contracts.bus import Subscription
 from nszm.contracts.errors import Conflict, InvalidInput
 from nszm.entrypoints import rpc
 from nszm.messaging import BusPublisher
 from nszm.rules import Refused, RuleBroken
+from nszm.schemas import load
 from nszm.storage import Stored, Transaction
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ class PlatformService:
     """
 
     dispatch = BusPublisher()
+    audit = AuditTrail()
 
     @property
     def settings(self) -> Settings:
@@ -76,6 +80,13 @@ class PlatformService:
     @rpc
     def health(self):
         return {"service": self.name, "mongo": self.store.ping(), "outbox_pending": self.store.outbox.pending_count()}
+
+    @rpc
+    def audit_log(self, query):
+        """This service's newest staff actions, `page * per_page` of them, for the gateway to merge."""
+        query = load(audit_contract.AuditQuerySchema(), query)
+        items, total = self.audit.entries(query.get("actor"), query.get("action"), query["page"] * query["per_page"])
+        return audit_contract.AuditSliceSchema().dump({"items": items, "total": total})
 
     @timer(interval=RELAY_INTERVAL_SECONDS)
     def relay_outbox(self):

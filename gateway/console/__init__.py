@@ -9,7 +9,7 @@ import hmac
 from functools import wraps
 from typing import Callable
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
@@ -37,8 +37,10 @@ SECTIONS = [  # (endpoint, Czech title, role that may open it)
 
 def roles() -> set[str]:
     hashed = session.get("token")
-    found = current_app.extensions["nszm"].tokens.roles_for_hash(hashed) if hashed else None
-    return found or set()
+    staff = current_app.extensions["nszm"].tokens.staff_for_hash(hashed) if hashed else None
+    if staff is not None:
+        g.staff = staff
+    return staff.roles if staff else set()
 
 
 def may(role: str | None) -> bool:

@@ -1,6 +1,7 @@
 """Console page for staff tokens (admin only): issue one (shown once), list them, revoke one."""
 from flask import current_app, flash, redirect, request, url_for
 
+from gateway import audit
 from gateway.auth import ROLES
 from gateway.console import console, needs, page
 
@@ -21,6 +22,7 @@ def tokens():
         else:
             try:
                 issued = token_store().issue(name, roles)
+                audit.record("issue_token", issued[0])
                 status = 201
             except ValueError:
                 flash("Neznámá role.", "error")
@@ -32,6 +34,7 @@ def tokens():
 @needs("admin")
 def revoke_token(token_id):
     if token_store().revoke(token_id):
+        audit.record("revoke_token", token_id)
         flash("Token je zrušen; kdo jej používal, je odhlášen.")
     else:
         flash("Takový platný token není.", "error")

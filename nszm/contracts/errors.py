@@ -42,3 +42,8 @@ class RateLimited(PlatformError):
         Exception.__init__(self, detail, retry_after)
         self.detail = detail
         self.retry_after = retry_after
+
+
+@deserialize_to_instance
+class StaffOnly(PlatformError):
+    """A staff action called without the staff member who does it (the `actor` of the call)."""

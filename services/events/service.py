@@ -6,7 +6,7 @@ from nszm.contracts import bus
 from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.errors import NotFound
 from nszm.contracts.notify import EventAudienceSchema, MailingContactSchema
-from nszm.entrypoints import rpc
+from nszm.entrypoints import rpc, staff_rpc
 from nszm.schemas import load
 from nszm.service import PlatformService, enforced, page
 from nszm.storage import utcnow, with_free_id
@@ -53,7 +53,7 @@ class EventsService(PlatformService):
     def get_event_detail(self, event_id):
         return schemas.EventDetailSchema().dump(self.store.get_event(str(event_id), published_only=False))
 
-    @rpc
+    @staff_rpc
     def create_event(self, payload):
         data = load(schemas.EventInputSchema(), payload)
         base = domain.event_id_base(data["title"], data["starts_at"])
@@ -67,7 +67,7 @@ class EventsService(PlatformService):
         event = with_free_id(base, self.store.taken_event_ids(base), store)
         return self.get_event_detail(event["id"])
 
-    @rpc
+    @staff_rpc
     def publish_event(self, event_id):
         def work(tx) -> dict:
             with enforced():
@@ -165,7 +165,7 @@ class EventsService(PlatformService):
         """The participant cancels with the mailed link's token, until the deadline."""
         return self._cancel(self._linked(registration_id, token), by_staff=False)
 
-    @rpc
+    @staff_rpc
     def cancel_registration_as_staff(self, registration_id):
         """Staff cancel any registration, also after the deadline (the gateway checks the role)."""
         return self._cancel(str(registration_id), by_staff=True)
@@ -193,7 +193,7 @@ class EventsService(PlatformService):
 
         return schemas.RegistrationSchema().dump(self.unit_of_work(work))
 
-    @rpc
+    @staff_rpc
     def check_in(self, registration_id, payload=None):
         options = load(schemas.CheckInSchema(), payload or {})
         now = utcnow()

@@ -4,7 +4,7 @@ from datetime import date
 from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
 from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.notify import MailingContactSchema, MembersAudienceSchema
-from nszm.entrypoints import rpc
+from nszm.entrypoints import rpc, staff_rpc
 from nszm.schemas import load
 from nszm.service import PlatformService, enforced, page
 from nszm.storage import utcnow, with_free_id
@@ -78,7 +78,7 @@ class MembersService(PlatformService):
     def get_application(self, application_id):
         return schemas.ApplicationSchema().dump(self.store.get_application(str(application_id)))
 
-    @rpc
+    @staff_rpc
     def approve_application(self, application_id, payload=None):
         options = load(schemas.ApprovalSchema(), payload or {})
         member_since = options.get("member_since") or date.today()
@@ -103,7 +103,7 @@ class MembersService(PlatformService):
         base = domain.slug_base(application["name"])
         return schemas.MemberDetailSchema().dump(with_free_id(base, self.store.taken_slugs(base), admit))
 
-    @rpc
+    @staff_rpc
     def reject_application(self, application_id, payload):
         reason = load(schemas.RejectionSchema(), payload)["reason"]
 
@@ -121,13 +121,13 @@ class MembersService(PlatformService):
     def get_member_detail(self, slug):
         return schemas.MemberDetailSchema().dump(self.store.get_member(str(slug), include_left=True))
 
-    @rpc
+    @staff_rpc
     def update_member(self, slug, payload):
         changes = load(schemas.MemberUpdateLoadSchema(), payload)
         return self._change_member(str(slug), lambda member: domain.update(member, changes),
                                    lambda after: envelope(MEMBER_UPDATED, schemas.MemberSchema().dump(after)))
 
-    @rpc
+    @staff_rpc
     def leave(self, slug, payload=None):
         left_on = load(schemas.LeaveSchema(), payload or {}).get("left_on") or date.today()
         return self._change_member(str(slug), lambda member: domain.leave(member, left_on),

@@ -12,7 +12,7 @@ from nameko.timer import timer
 from nszm.addresses import email_key
 from nszm.contracts import bus
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
-from nszm.entrypoints import rpc
+from nszm.entrypoints import rpc, staff_rpc
 from nszm.messaging import consumes
 from nszm.schemas import load
 from nszm.service import PlatformService, enforced, page
@@ -60,7 +60,7 @@ class NotifyService(PlatformService):
                                              status=query.get("status"), to=query.get("to"))
         return schemas.MailPageSchema().dump(page(items, total, query))
 
-    @rpc
+    @staff_rpc
     def retry_mail(self, mail_id):
         mail_id = str(mail_id)
         if self.store.get(mail_id) is None:
@@ -130,7 +130,7 @@ class NotifyService(PlatformService):
         deliver, skipped = self._audience(audience)
         return schemas.AudienceCountSchema().dump({"recipients": len(deliver), "held": len(skipped)})
 
-    @rpc
+    @staff_rpc
     def create_mailout(self, payload):
         data = load(schemas.MailoutInputSchema(), payload)
         with enforced():
@@ -141,7 +141,7 @@ class NotifyService(PlatformService):
         self.store.add_mailout(mailout)
         return self._view(mailout)
 
-    @rpc
+    @staff_rpc
     def update_mailout(self, mailout_id, payload):
         before = self.store.get_mailout(str(mailout_id))
         data = load(schemas.MailoutInputSchema(), payload)
@@ -189,7 +189,7 @@ class NotifyService(PlatformService):
         message = domain.bulk_message(mailout, recipient, self._unsubscribe_url(recipient["email"]))
         return schemas.PreviewSchema().dump(message)
 
-    @rpc
+    @staff_rpc
     def test_send(self, mailout_id, payload):
         """One copy to a staff address, as its recipient would get it (or as a sample recipient)."""
         data = load(schemas.TestSendSchema(), payload)
@@ -216,20 +216,20 @@ class NotifyService(PlatformService):
 
         return self._view(self.unit_of_work(work))
 
-    @rpc
+    @staff_rpc
     def send_mailout(self, mailout_id, payload=None):
         options = load(schemas.SendSchema(), payload or {})
         return self._transition(mailout_id, lambda m: domain.scheduled(m, options.get("at"), utcnow()))
 
-    @rpc
+    @staff_rpc
     def pause_mailout(self, mailout_id):
         return self._transition(mailout_id, domain.paused)
 
-    @rpc
+    @staff_rpc
     def resume_mailout(self, mailout_id):
         return self._transition(mailout_id, domain.resumed)
 
-    @rpc
+    @staff_rpc
     def cancel_mailout(self, mailout_id):
         return self._transition(mailout_id, lambda m: domain.cancelled(m, utcnow()))
 
@@ -392,7 +392,7 @@ class NotifyService(PlatformService):
         if changed != webhook:
             self.store.save_webhook(changed)
 
-    @rpc
+    @staff_rpc
     def create_webhook(self, payload):
         data = load(schemas.WebhookInputSchema(), payload)
         refusal = self.webhook_sender.refusal(data["url"])
@@ -408,11 +408,11 @@ class NotifyService(PlatformService):
         items, total = self.store.list_webhooks(page=query["page"], per_page=query["per_page"])
         return schemas.WebhookPageSchema().dump(page(items, total, query))
 
-    @rpc
+    @staff_rpc
     def delete_webhook(self, webhook_id):
         self.store.delete_webhook(str(webhook_id))
 
-    @rpc
+    @staff_rpc
     def enable_webhook(self, webhook_id):
         webhook = domain.webhook_enabled(self.store.get_webhook(str(webhook_id)))
         self.store.save_webhook(webhook)

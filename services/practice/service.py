@@ -7,7 +7,7 @@ from nszm.contracts import bus
 from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.contracts.practice import THEMES
-from nszm.entrypoints import rpc
+from nszm.entrypoints import rpc, staff_rpc
 from nszm.messaging import consumes
 from nszm.schemas import load
 from nszm.service import PlatformService, enforced, page
@@ -69,7 +69,7 @@ class PracticeService(PlatformService):
         except NotFound:
             raise InvalidInput("No such member.", {"member": ["No active member with this slug."]}) from None
 
-    @rpc
+    @staff_rpc
     def create_practice(self, payload):
         data = load(schemas.PracticeInputSchema(), payload)
         member = self._member(data["member"])
@@ -83,7 +83,7 @@ class PracticeService(PlatformService):
         practice = with_free_id(base, self.store.taken_slugs(base), store)
         return schemas.PracticeDetailSchema().dump(practice)
 
-    @rpc
+    @staff_rpc
     def update_practice(self, slug, payload):
         changes = load(schemas.PracticeUpdateSchema(), payload)
         if not changes:
@@ -91,13 +91,13 @@ class PracticeService(PlatformService):
         member = self._member(changes["member"]) if "member" in changes else None
         return self._change_practice(str(slug), lambda before: domain.revise(before, changes, member))
 
-    @rpc
+    @staff_rpc
     def publish_practice(self, slug):
         return self._change_practice(str(slug), lambda before: domain.publish(before, utcnow()),
                                      lambda after: bus.envelope(bus.PRACTICE_PUBLISHED,
                                                                 schemas.PracticeSchema().dump(after)))
 
-    @rpc
+    @staff_rpc
     def archive_practice(self, slug):
         return self._change_practice(str(slug), lambda before: domain.archive(before, utcnow()))
 
@@ -118,7 +118,7 @@ class PracticeService(PlatformService):
 
     # -- NEJpraxe -----------------------------------------------------------------------
 
-    @rpc
+    @staff_rpc
     def create_competition(self, payload):
         data = load(schemas.CompetitionInputSchema(), payload)
         with enforced():
@@ -188,7 +188,7 @@ class PracticeService(PlatformService):
         return schemas.ConfirmationResultSchema().dump(
             {"status": "counted" if outcome.counts_now else "already_counted", "practice": outcome.vote["practice"]})
 
-    @rpc
+    @staff_rpc
     def close_voting(self, competition_id):
         competition = self.store.get_competition(str(competition_id))
         with enforced():

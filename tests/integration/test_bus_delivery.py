@@ -16,6 +16,7 @@ from gateway.app import create_app
 from nszm import deadletters
 from nszm.config import Settings
 from nszm.contracts import bus
+from nszm.entrypoints import staff_context
 from nszm.messaging import consumes
 from nszm.topology import Topology, exchange
 from ops.rabbit import DEFAULT_AMQP_URI, drop_vhost, ensure_running, make_vhost
@@ -26,6 +27,8 @@ from services.notify.service import NotifyService
 from services.practice.service import PracticeService
 from tests.event_factories import event_payload, registration_input
 from tests.waiting import wait_until
+
+STAFF = staff_context("tests")
 
 ADMIN = "nszm_bus_admin"
 
@@ -42,7 +45,7 @@ def vhost_config(rabbitmq_running, mongo_uri, db_name, smtp_sink):
 def register_people(config, how_many: int) -> str:
     """`how_many` registrations for a new event, each from an address at one new mail domain."""
     mail_domain = f"{uuid.uuid4().hex[:8]}.example.cz"
-    with ServiceRpcProxy("events", config, timeout=30) as events:
+    with ServiceRpcProxy("events", config, timeout=30, context_data=STAFF) as events:
         event = events.create_event(event_payload(capacities=(500,)))
         events.publish_event(event["id"])
         for n in range(how_many):
@@ -175,7 +178,7 @@ def test_an_rpc_claiming_to_be_staff_is_refused_by_its_signature(container_facto
     from nszm.contracts.errors import NotFound
 
     container_factory(EventsService, vhost_config).start()
-    with ServiceRpcProxy("events", vhost_config, timeout=30) as events:
+    with ServiceRpcProxy("events", vhost_config, timeout=30, context_data=STAFF) as events:
         event = events.create_event(event_payload(capacities=(5,)))
         events.publish_event(event["id"])
         registration = events.register(event["id"], registration_input(email="jana@example.cz"))

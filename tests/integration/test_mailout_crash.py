@@ -16,12 +16,15 @@ import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from nszm import addresses
+from nszm.entrypoints import staff_context
 from nszm.storage import connect, to_document
 from ops import embedded
 from services.notify.service import UNRECORDED_LIMIT
 from services.notify.storage import NotifyStore
 from tests.conftest import BIN, ROOT
 from tests.waiting import wait_until
+
+STAFF = staff_context("tests")
 
 RECIPIENTS = 2000
 
@@ -66,7 +69,7 @@ def test_a_killed_notify_resumes_the_mailout_and_repeats_nothing_beyond_the_boun
     log = open(tmp_path / "notify.log", "ab")
     notify = start_notify(env, log)
     try:
-        with ServiceRpcProxy("notify", service_config, timeout=30) as proxy:
+        with ServiceRpcProxy("notify", service_config, timeout=30, context_data=STAFF) as proxy:
             wait_until(lambda: _answers(proxy), timeout=30, message="notify up")
             mailout = proxy.create_mailout({"subject": "Zpravodaj", "body": "Dobrý den, {{ name }}.",
                                             "audience": {"newsletter": True}})
@@ -118,7 +121,7 @@ def test_a_mailout_resumes_by_itself_after_the_database_restarts(
            "SMTP_URL": smtp_sink.url, "MAILOUT_RATE": "50", "PUBLIC_URL": "https://api.example.cz"}
     notify = start_notify(env, open(tmp_path / "notify.log", "ab"))
     try:
-        with ServiceRpcProxy("notify", service_config, timeout=30) as proxy:
+        with ServiceRpcProxy("notify", service_config, timeout=30, context_data=STAFF) as proxy:
             wait_until(lambda: _answers(proxy), timeout=30, message="notify up")
             mailout = proxy.create_mailout({"subject": "Zpravodaj", "body": "Dobrý den, {{ name }}.",
                                             "audience": {"newsletter": True}})

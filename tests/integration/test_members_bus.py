@@ -5,10 +5,13 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
 from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
-from nszm.contracts.errors import Conflict, InvalidInput
+from nszm.contracts.errors import Conflict, InvalidInput, StaffOnly
+from nszm.entrypoints import staff_context
 from services.members.service import MembersService
 from tests import factories
 from tests.waiting import wait_until
+
+STAFF = staff_context("tests")
 
 
 class Listener:
@@ -42,7 +45,7 @@ def running(runner_factory, service_config):
 
 @pytest.fixture
 def members(running, service_config):
-    with ServiceRpcProxy("members", service_config, timeout=10) as proxy:
+    with ServiceRpcProxy("members", service_config, timeout=10, context_data=STAFF) as proxy:
         yield proxy
 
 
@@ -73,6 +76,29 @@ def test_a_membership_goes_from_application_to_leaving_with_every_event(running,
         members.leave(member["slug"], {})
     assert left.get()["data"]["slug"] == member["slug"]
     assert members.stats()["total"] == 0
+
+
+def test_staff_actions_need_an_actor_and_each_is_in_the_audit_log(members, service_config):
+    receipt = members.apply(factories.application(name="Nové Město na Moravě"))
+    with ServiceRpcProxy("members", service_config, timeout=10) as anonymous:
+        with pytest.raises(StaffOnly):
+            anonymous.approve_application(receipt["id"], {})
+        assert anonymous.get_application(receipt["id"])["status"] == "pending"  # nothing changed
+    with ServiceRpcProxy("members", service_config, timeout=10, context_data=staff_context("Jana", "t1")) as jana:
+        member = jana.approve_application(receipt["id"], {})
+        with pytest.raises(Conflict):
+            jana.approve_application(receipt["id"], {})
+    members.update_member(member["slug"], {"population": 9000})
+
+    log = members.audit_log({"per_page": 10})
+    assert log["total"] == 3 and not any(e["action"] == "apply" for e in log["items"])
+    assert [(e["actor"], e["token"], e["action"], e["target"], e["status"]) for e in log["items"]] == [
+        ("tests", None, "update_member", member["slug"], "done"),
+        ("Jana", "t1", "approve_application", receipt["id"], "refused"),
+        ("Jana", "t1", "approve_application", receipt["id"], "done"),
+    ]
+    assert log["items"][1]["error"] == "The application is approved already."
+    assert members.audit_log({"actor": "Jana", "action": "approve_application"})["total"] == 2
 
 
 def test_errors_arrive_as_the_shared_types(members):

@@ -9,6 +9,7 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
 from nszm.contracts import bus
+from nszm.entrypoints import staff_context
 from ops import embedded
 from services.notify import domain
 from services.notify.service import NotifyService
@@ -16,6 +17,7 @@ from services.notify.storage import NotifyStore
 from tests.unit.test_notify_domain import registration_event
 from tests.waiting import wait_until
 
+STAFF = staff_context("tests")
 
 @pytest.fixture
 def notify(container_factory, service_config, smtp_sink):
@@ -101,7 +103,7 @@ def test_a_failed_mail_sent_again_by_staff_arrives(container_factory, service_co
     store.mark_failed_attempt(store.claim(envelope["event_id"])["id"], "gave up", retry_at=None)
     # Only now does a notify service run: nothing could deliver the mail before staff ask.
     container_factory(NotifyService, {**service_config, "SMTP_URL": smtp_sink.url}).start()
-    with ServiceRpcProxy("notify", service_config, timeout=10) as proxy:
+    with ServiceRpcProxy("notify", service_config, timeout=10, context_data=STAFF) as proxy:
         assert proxy.list_mails({"status": "failed", "to": address})["total"] == 1
         assert proxy.retry_mail(envelope["event_id"])["status"] == "sent"
     assert len(smtp_sink.messages(to=address)) == 1

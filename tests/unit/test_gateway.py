@@ -1,12 +1,14 @@
 """The gateway with Flask's test client and a fake RPC: routing, authentication, translation of
 service errors, bodies, caching, and composing the news feed. No broker, no database."""
+from datetime import datetime, timezone
+
 import feedparser
 import pytest
 from nameko.exceptions import RpcTimeout
 
 from gateway.app import create_app
 from nszm.config import Settings
-from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited, StaffOnly
 
 ADMIN = "nszm_unit_admin"
 
@@ -33,8 +35,10 @@ class FakeRpc:
     def __init__(self, **services):
         self.services = services
         self.discarded = 0
+        self.contexts: list[dict | None] = []
 
-    def proxy(self, timeout=None):
+    def proxy(self, timeout=None, context=None):
+        self.contexts.append(context)
         return type("Proxy", (), self.services)
 
     def discard(self):
@@ -252,3 +256,48 @@ def test_limits_are_documented_with_their_429():
     browser, _ = client()
     operation = browser.get("/openapi.json").json["paths"]["/api/v1/competitions/{competition_id}/votes"]["post"]
     assert "429" in operation["responses"] and "100 per 10 minutes per client address" in operation["description"]
+
+
+def test_staff_calls_carry_their_actor_and_public_calls_none():
+    members = FakeService(approve_application={"slug": "x"}, list_members=PAGE)
+    browser, rpc = client(members=members)
+    assert browser.post("/api/v1/membership-applications/a1/approve", json={},
+                        headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200
+    assert browser.get("/api/v1/members").status_code == 200
+    assert rpc.contexts == [{"actor": "bootstrap", "actor_token": "bootstrap"}, None]
+
+
+def test_a_staff_action_refused_by_a_service_for_lack_of_an_actor_is_a_403():
+    browser, _ = client(members=FakeService(approve_application=StaffOnly("a staff action")))
+    answer = browser.post("/api/v1/membership-applications/a1/approve", json={},
+                          headers={"Authorization": f"Bearer {ADMIN}"})
+    assert answer.status_code == 403 and answer.json["type"].endswith("/forbidden")
+
+
+def test_the_audit_log_merges_every_source_newest_first_and_pages():
+    def entry(n, source):
+        return {"id": f"{source}{n}", "at": f"2026-11-30T10:{n:02d}:00+00:00", "actor": "Jana", "token": "t1",
+                "service": source, "action": "a", "target": None, "status": "done"}
+
+    class Slices(FakeService):
+        def __init__(self, source, minutes):
+            super().__init__()
+            self.source, self.minutes = source, minutes
+
+        def __getattr__(self, method):
+            assert method == "audit_log"
+            answer = {"items": [entry(n, self.source) for n in self.minutes], "total": len(self.minutes)}
+            return type("Method", (), {"call_async": lambda _, query: type("Reply", (), {
+                "result": lambda _: answer})()})()
+
+    class GatewayLog:
+        def entries(self, actor, action, limit):
+            assert limit == 4
+            return [{**entry(45, "gateway"), "at": datetime(2026, 11, 30, 10, 45, tzinfo=timezone.utc)}], 1
+
+    browser, _ = client(members=Slices("members", [50, 10]), events=Slices("events", [40]),
+                        practice=Slices("practice", []), notify=Slices("notify", [30, 20]))
+    browser.application.extensions["nszm"].audit = GatewayLog()
+    answer = browser.get("/api/v1/audit?per_page=2&page=2", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert answer.status_code == 200, answer.json
+    assert [e["id"] for e in answer.json["items"]] == ["events40", "notify30"] and answer.json["total"] == 6
