@@ -9,7 +9,7 @@ from pymongo.errors import PyMongoError
 from werkzeug.exceptions import HTTPException
 
 from gateway.api import PROBLEM, json_response
-from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited, StaffOnly
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited, StaffOnly, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,7 @@ REMOTE_ERRORS = {
     InvalidInput: (422, "validation-error", "Invalid input"),
     RateLimited: (429, "rate-limited", "Too many requests"),
     StaffOnly: (403, "forbidden", "A staff action"),
+    Unavailable: (503, "service-unavailable", "A service is unavailable"),
     UnknownService: (503, "service-unavailable", "A service is not running"),
     RpcTimeout: (503, "service-unavailable", "A service did not answer in time"),
     OperationalError: (503, "service-unavailable", "The message bus is unavailable"),

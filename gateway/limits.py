@@ -73,9 +73,18 @@ def describe(limits: tuple[Limit, ...]) -> str:
     return "Limited to " + " and ".join(f"{limit.rate} per {limit.per}" for limit in limits) + "."
 
 
+class CountersInMongo(MongoDBStorage):
+    """The library's MongoDB storage, minus its finaliser's habit of connecting in order to close
+    a client it never opened (a traceback at every worker's exit)."""
+
+    def __del__(self):
+        if self._storage is not None:
+            self._storage.close()
+
+
 class RateLimiter:
     def __init__(self, mongo_uri: str, database: str):
-        storage = MongoDBStorage(mongo_uri, database_name=database, counter_collection_name="gateway.rate_counters",
+        storage = CountersInMongo(mongo_uri, database_name=database, counter_collection_name="gateway.rate_counters",
                                  window_collection_name="gateway.rate_windows", **STORAGE_OPTIONS)
         self.strategy = MovingWindowRateLimiter(storage)
 

@@ -1,108 +1,72 @@
 """`make run`: the whole platform in the foreground until SIGINT or SIGTERM.
 
 RabbitMQ is started if it is installed but down; the embedded database is started when
-MONGO_URI is unset; an empty database gets the demo data; the services and the gateway
-run under honcho, one process each as `deploy/Procfile` lists them.
+MONGO_URI is unset; an empty database gets the demo data; the services and the gateway, one
+process each as `deploy/Procfile` lists them, run under supervisor (`ops.supervise`), which
+restarts whatever dies, the embedded database included.
 """
-import ctypes
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
-
-from honcho.environ import parse_procfile
-from honcho.manager import Manager
-from honcho.printer import Printer
 
 from nszm.config import Settings
 from ops import embedded, rabbit
 from ops.demo import load_demo
-
-ROOT = Path(__file__).resolve().parent.parent
-PROCFILE = ROOT / "deploy" / "Procfile"
-STOPPED_ON_REQUEST = {130, 143}
+from ops.supervise import DATABASE, Program, Supervisor, procfile_programs, terminate_with_parent
 
 
 def say(message: str):
     print(f"[nszm] {message}", flush=True)
 
 
-def start_embedded_mongo(settings: Settings) -> tuple[subprocess.Popen, str]:
-    """SecantusDB in its own session, so that it outlives the services and stops last."""
-    port = embedded.free_port()
-    log = open(settings.data_dir / "mongo.log", "ab")
-    server = subprocess.Popen(
-        embedded.command(settings.data_dir, port).split(), stdout=log, stderr=log, start_new_session=True
-    )
-    uri = embedded.uri_for(port)
-    if not embedded.wait_until_up(uri):
-        server.terminate()
-        sys.exit(f"The embedded database did not start; see {settings.data_dir / 'mongo.log'}.")
-    embedded.port_file(settings.data_dir).write_text(str(port))
-    say(f"embedded database (SecantusDB) on 127.0.0.1:{port}, data in {settings.data_dir / 'mongo'}")
-    return server, uri
-
-
-def stop(server: subprocess.Popen | None, data_dir: Path):
-    if server is None:
-        return
-    embedded.port_file(data_dir).unlink(missing_ok=True)
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-
-
-def run_processes(env: dict) -> int:
-    manager = Manager(Printer(sys.stdout))
-    for name, command in parse_procfile(PROCFILE.read_text()).processes.items():
-        manager.add_process(name, command, env=env, cwd=str(ROOT))
-    manager.loop()
-    return 0 if manager.returncode in STOPPED_ON_REQUEST else (manager.returncode or 0)
-
-
-def stop_with_parent():
-    """Stop like on SIGTERM when the parent dies (`make` killed alone leaves no platform behind)."""
-    PR_SET_PDEATHSIG = 1
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: the platform then outlives a killed parent
-        pass
+def database_program(settings: Settings, port: int) -> Program:
+    """SecantusDB on a port of its own, kept across its restarts; started first, stopped last."""
+    return Program(DATABASE, embedded.command(settings.data_dir, port), priority=1, autostart=True,
+                   log=str(settings.data_dir / "mongo.log"))
 
 
 def main() -> int:
     settings = Settings.from_env()
-    stop_with_parent()
+    terminate_with_parent()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     rabbit.ensure_running(settings.amqp_uri)
-    # Until honcho takes over the signals, a SIGTERM must still run the clean-up below.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    server = None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # runs the clean-up below
+    programs = procfile_programs()
+    mongo_uri, port = settings.mongo_uri, None
+    if not mongo_uri:
+        port = embedded.free_port()
+        mongo_uri = embedded.uri_for(port)
+        programs.insert(0, database_program(settings, port))
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+        PYTHONUNBUFFERED="1",
+        DATA_DIR=str(settings.data_dir),
+        PUBLIC_URL=settings.public_url,
+        MONGO_URI=mongo_uri,
+    )
+    supervisor = Supervisor(programs, settings.data_dir, env)
     try:
-        if settings.mongo_uri:
-            mongo_uri = settings.mongo_uri
-        else:
-            server, mongo_uri = start_embedded_mongo(settings)
+        supervisor.start()
+        if not embedded.wait_until_up(mongo_uri):
+            sys.exit(f"The database at {mongo_uri} does not answer; see {settings.data_dir / 'mongo.log'}.")
+        if port is not None:
+            embedded.port_file(settings.data_dir).write_text(str(port))
+            say(f"embedded database (SecantusDB) at {mongo_uri}, data in {settings.data_dir / 'mongo'}")
         if settings.demo_data:
             loaded = load_demo(mongo_uri, settings.mongo_db)
             say(f"demo data: {loaded} records loaded" if loaded else "demo data: the database has data already")
-        env = dict(os.environ)
-        env.update(
-            PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-            PYTHONPATH=str(ROOT),
-            PYTHONUNBUFFERED="1",
-            DATA_DIR=str(settings.data_dir),
-            PUBLIC_URL=settings.public_url,
-            MONGO_URI=mongo_uri,
-        )
-        say(f"gateway on {settings.public_url} (Ctrl-C stops everything)")
-        return run_processes(env)
+        supervisor.start_all()
+        say(f"gateway on {settings.public_url} (Ctrl-C stops everything; a process that dies is restarted)")
+        supervisor.wait()
+        return 0
     except KeyboardInterrupt:
         return 0
     finally:
-        stop(server, settings.data_dir)
+        embedded.port_file(settings.data_dir).unlink(missing_ok=True)
+        supervisor.stop()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def application(**overrides) -> dict:
         "region": "Liberecký kraj",
         "ico": ico(),
         "population": 12000,
-        "contact": {"name": "Jana Nováková", "email": "jana.novakova@example.cz"},
+        "contact": {"name": "Jana Nováková", "email": f"jana.novakova.{unique_word()}@example.cz"},
     }
     payload.update(overrides)
     return payload

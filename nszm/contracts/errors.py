@@ -47,3 +47,8 @@ class RateLimited(PlatformError):
 @deserialize_to_instance
 class StaffOnly(PlatformError):
     """A staff action called without the staff member who does it (the `actor` of the call)."""
+
+
+@deserialize_to_instance
+class Unavailable(PlatformError):
+    """Another service this one needed did not answer in time (HTTP 503); nothing was changed."""

@@ -1,7 +1,7 @@
 """The events service's entrypoints: calendar, registrations, cancellation, check-in, certificates."""
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy
 
+from nszm.calls import TimedRpcProxy
 from nszm.contracts import bus
 from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.errors import NotFound
@@ -19,7 +19,7 @@ LINK_PURPOSE = "registration"
 class EventsService(PlatformService):
     name = "events"
     store = EventsStoreProvider()
-    members = RpcProxy("members")
+    members = TimedRpcProxy("members")
     config = Config()
 
     # -- the calendar ---------------------------------------------------------------

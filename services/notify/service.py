@@ -6,10 +6,10 @@ import time
 
 import eventlet
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from nszm.addresses import email_key
+from nszm.calls import TimedRpcProxy
 from nszm.contracts import bus
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.entrypoints import rpc, staff_rpc
@@ -42,8 +42,8 @@ class NotifyService(PlatformService):
     store = NotifyStoreProvider()
     mailer = MailerProvider()
     webhook_sender = WebhookSenderProvider()
-    members = RpcProxy("members")
-    events = RpcProxy("events")
+    members = TimedRpcProxy("members")
+    events = TimedRpcProxy("events")
     config = Config()
 
     @consumes(bus.NOTIFY_MAILS)

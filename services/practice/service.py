@@ -1,8 +1,8 @@
 """The practice service's entrypoints: good practice, its moderation, and the NEJpraxe vote."""
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
+from nszm.calls import TimedRpcProxy
 from nszm.contracts import bus
 from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
@@ -21,7 +21,7 @@ CLOSING_INTERVAL_SECONDS = 1.0
 class PracticeService(PlatformService):
     name = "practice"
     store = PracticeStoreProvider()
-    members = RpcProxy("members")
+    members = TimedRpcProxy("members")
     config = Config()
 
     # -- good practice ----------------------------------------------------------------

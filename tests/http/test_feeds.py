@@ -6,7 +6,7 @@ import feedparser
 import pytest
 
 from tests import factories
-from tests.http.conftest import STAFF_TOKEN, Client
+from tests.http.conftest import STAFF_TOKEN, Client, client_from_new_address
 from tests.http.test_events_api import published as published_event
 from tests.http.test_members_api import join
 from tests.http.test_practice_api import competition, practice_payload
@@ -16,7 +16,7 @@ from tests.http.test_practice_api import published as published_practice
 @pytest.fixture(scope="module")
 def news(platform):
     """A new member, a practice and an event with videos, and a finished competition."""
-    staff, public = Client(platform.url, STAFF_TOKEN), Client(platform.url)
+    staff, public = Client(platform.url, STAFF_TOKEN), client_from_new_address(platform.url)
     word = factories.unique_word()
     member = join(staff, public, name=f"Nové město {word}", region="Zlínský kraj")
     video_url = f"https://tv.example.cz/{uuid.uuid4().hex}.mp4"

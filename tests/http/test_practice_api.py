@@ -27,7 +27,7 @@ def practice_payload(member: str, **overrides) -> dict:
 
 @pytest.fixture(scope="module")
 def member(platform):
-    staff, public = Client(platform.url, STAFF_TOKEN), Client(platform.url)
+    staff, public = Client(platform.url, STAFF_TOKEN), client_from_new_address(platform.url)
     return join(staff, public, region="Kraj Vysočina", type="city")
 
 
@@ -144,7 +144,7 @@ def test_votes_outside_the_window_are_409(staff, member):
     voter = client_from_new_address(staff.base_url)
     for contest in (upcoming, finished):
         assert_problem(voter.post(f"/api/v1/competitions/{contest['id']}/votes",
-                                  json={"practice": nominees[0], "email": "x@example.cz"}), 409)
+                                  json={"practice": nominees[0], "email": factories.unique_word() + "@example.cz"}), 409)
     assert voter.get(f"/api/v1/competitions/{upcoming['id']}").json()["status"] == "upcoming"
 
 
@@ -197,11 +197,11 @@ def test_vote_errors(staff, member):
     contest = competition(staff, nominees)
     voter = client_from_new_address(staff.base_url)
     url = f"/api/v1/competitions/{contest['id']}/votes"
-    assert_problem(voter.post(url, json={"practice": "jina-praxe", "email": "x@example.cz"}), 422, "practice")
+    assert_problem(voter.post(url, json={"practice": "jina-praxe", "email": factories.unique_word() + "@example.cz"}), 422, "practice")
     assert_problem(voter.post(url, json={"practice": nominees[0], "email": "neni-adresa"}), 422, "email")
-    assert_problem(voter.post(url, json={"practice": {"$ne": ""}, "email": "x@example.cz"}), 422, "practice")
+    assert_problem(voter.post(url, json={"practice": {"$ne": ""}, "email": factories.unique_word() + "@example.cz"}), 422, "practice")
     assert_problem(voter.post("/api/v1/competitions/nic/votes", json={"practice": nominees[0],
-                                                                      "email": "x@example.cz"}), 404)
+                                                                      "email": factories.unique_word() + "@example.cz"}), 404)
 
 
 def test_search_for_zdravi_finds_zdravi_and_filters_combine(staff, public, member):

@@ -24,7 +24,7 @@ from gateway.app import api
 from tests import factories
 from tests.http import test_events_api as events_api
 from tests.http import test_practice_api as practice_api
-from tests.http.conftest import STAFF_TOKEN, Client
+from tests.http.conftest import STAFF_TOKEN, Client, client_from_new_address
 from tests.http.test_members_api import join
 from tests.waiting import wait_until
 
@@ -71,7 +71,7 @@ def link_token(url: str) -> str:
 
 @pytest.fixture(scope="module")
 def world(platform, smtp_sink) -> World:
-    staff, public = Client(platform.url, STAFF_TOKEN), Client(platform.url)
+    staff, public = Client(platform.url, STAFF_TOKEN), client_from_new_address(platform.url)
     member = join(staff, public)
     application = public.post("/api/v1/membership-applications", json=factories.application()).json()["id"]
     event = events_api.published(staff, capacities=(30, 30))

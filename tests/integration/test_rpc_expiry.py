@@ -1,15 +1,20 @@
 """A request the gateway gave up on expires in RabbitMQ: a service that comes back later does not
 act on it, so a retry after the 503 cannot apply twice."""
+import time
 import uuid
 
 import pytest
 from kombu import Connection
 from nameko.exceptions import RpcTimeout
+from nameko.standalone.rpc import ServiceRpcProxy
 
 from gateway.rpc import RpcClients
+from nszm.contracts.errors import Unavailable
+from nszm.entrypoints import staff_context
 from ops.rabbit import drop_vhost, make_vhost
 from services.members.service import MembersService
 from services.members.storage import MembersStore
+from services.practice.service import PracticeService
 from tests import factories
 from tests.waiting import wait_until
 
@@ -41,3 +46,20 @@ def test_a_request_nobody_took_in_time_expires_instead_of_running_later(containe
     assert clients.proxy(timeout=10).members.list_applications({})["total"] == 0
     clients.discard()
     assert MembersStore(mongo_client, config["MONGO_DB"]).list_applications(page=1, per_page=10)[1] == 0
+
+
+def test_a_service_whose_neighbour_is_away_answers_unavailable_in_time_and_its_request_expires(
+        container_factory, config):
+    config = {**config, "SERVICE_CALL_TIMEOUT": "1"}
+    members = container_factory(MembersService, config)
+    members.start()
+    members.stop()  # practice asks members about the practice's member: nobody answers
+    container_factory(PracticeService, config).start()
+    with ServiceRpcProxy("practice", config, timeout=10, context_data=staff_context("tests")) as practice:
+        started = time.monotonic()
+        with pytest.raises(Unavailable) as refused:
+            practice.create_practice({"title": "Zdraví a pohyb", "summary": "Pohyb pro všechny.", "body": "Popis.",
+                                      "member": "hradec-kralove", "themes": [5], "year": 2025})
+        assert time.monotonic() - started < 5 and "members" in refused.value.detail
+        wait_until(lambda: waiting_requests(config["AMQP_URI"]) == 0, timeout=10, message="the request expired")
+        assert practice.list_practice_details({})["total"] == 0  # nothing was stored
