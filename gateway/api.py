@@ -17,6 +17,7 @@ from werkzeug.exceptions import BadRequest
 
 from gateway.auth import has_staff_token, require_role
 from gateway.limits import describe
+from nszm.contracts.common import CROSS_FIELD_RULES
 from nszm.contracts.errors import InvalidInput
 
 JSON = "application/json"
@@ -112,6 +113,8 @@ def read_json_body(required: bool):
         body = request.get_json()  # 415 for another media type, 400 for malformed JSON
     except RecursionError:
         raise BadRequest("The JSON body is nested too deeply.") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("Expected a JSON object.", {"_schema": ["Expected a JSON object."]})
     broken = list(_not_unicode(body))
     if broken:
         raise InvalidInput("Text must be valid Unicode.", {path or "_schema": ["Not valid Unicode text (a lone "
@@ -136,6 +139,19 @@ def _not_unicode(value, path: str = ""):
                 stack.append((item, inner))
         elif isinstance(value, list):
             stack.extend((item, f"{path}.{n}" if path else str(n)) for n, item in enumerate(value))
+
+
+def _nullable_reference(prop: dict):
+    """apispec states an optional nested object as `anyOf: [any object or null, the reference]`,
+    which lets any object through; it is the reference, or null."""
+    choices = prop.get("anyOf")
+    if (isinstance(choices, list) and len(choices) == 2 and choices[0] == {"type": "object", "nullable": True}
+            and "$ref" in choices[1]):
+        prop["anyOf"] = [choices[1]]
+        prop["nullable"] = True
+    for inner in (prop.get("items"),):
+        if isinstance(inner, dict):
+            _nullable_reference(inner)
 
 
 class Api:
@@ -207,7 +223,12 @@ class Api:
             paths.setdefault(endpoint.openapi_path, {})[endpoint.method.lower()] = self._operation(endpoint)
         for path, operations in paths.items():
             spec.path(path=path, operations=operations)
-        return spec.to_dict()
+        document = spec.to_dict()
+        for name, component in document["components"]["schemas"].items():
+            component.update(CROSS_FIELD_RULES.get(f"{name}Schema", {}))
+            for prop in component.get("properties", {}).values():
+                _nullable_reference(prop)
+        return document
 
     @staticmethod
     def _operation(endpoint: Endpoint) -> dict:
@@ -237,9 +258,10 @@ class Api:
         if endpoint.query:
             operation["parameters"].append({"in": "query", "schema": endpoint.query})
         if endpoint.body:
+            schema = {"allOf": [endpoint.body], "minProperties": 1} if endpoint.method == "PATCH" else endpoint.body
             operation["requestBody"] = {
                 "required": endpoint.body_required,
-                "content": {JSON: {"schema": endpoint.body}},
+                "content": {JSON: {"schema": schema}},
             }
         if endpoint.limits:
             operation["description"] = describe(endpoint.limits) + " A request with a staff token is not limited."

@@ -2,6 +2,7 @@
 import re
 
 from flask import Flask, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import audit, deadletters, events, feeds, members, notify, ops, practice  # noqa: F401  (their endpoints register on `api`)
@@ -55,6 +56,34 @@ def _security_headers(app: Flask):
         return response
 
 
+def _allow_header(app: Flask):
+    """`Allow` lists the methods of the route a path names, not of every route it could fit:
+    `/api/v1/members/stats` is not `/api/v1/members/<slug>`, which has PATCH."""
+    @app.after_request
+    def exact_allow(response):
+        if request.method == "OPTIONS" or response.status_code == 405:
+            methods = methods_of_route(app, request.path)
+            if methods:
+                response.headers["Allow"] = ", ".join(sorted(methods))
+        return response
+
+
+def methods_of_route(app: Flask, path: str) -> set[str]:
+    adapter = app.url_map.bind("")
+    matches = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            rule, _ = adapter.match(path, method=method, return_rule=True)
+        except HTTPException:
+            continue
+        matches.append((len(rule.arguments), rule.rule, method))
+    if not matches:
+        return set()
+    best = min(matches)[1]  # the route with the fewest placeholders: the one the path names
+    methods = {method for _, rule, method in matches if rule == best}
+    return methods | ({"HEAD"} if "GET" in methods else set()) | {"OPTIONS"}
+
+
 def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, mongo=None,
                limiter: RateLimiter | None = None) -> Flask:
     settings = settings or Settings.from_env()
@@ -80,5 +109,6 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
     ops.install_metrics(app)
     _security_headers(app)
+    _allow_header(app)
     _cors(app, re.sub(r"^(https?://[^/]+).*$", r"\1", settings.public_url))
     return app

@@ -19,7 +19,8 @@ mail("retry_mail", "POST /api/v1/mails/<mail_id>/retry", "Send a failed mail aga
 # -- mailouts (staff) ------------------------------------------------------------------------
 
 mailouts("create_mailout", "POST /api/v1/mailouts", "A draft mailout to an audience; answers its recipient count",
-         role="mailouts", body=contract.MailoutInputSchema, response=contract.MailoutSchema, status=201)
+         role="mailouts", body=contract.MailoutInputSchema, response=contract.MailoutSchema, status=201,
+         errors=(409,))
 mailouts("list_mailouts", "GET /api/v1/mailouts", "Mailouts, newest first", role="mailouts",
          query=contract.MailoutQuerySchema, response=contract.MailoutPageSchema)
 mailouts("audience_count", "POST /api/v1/mailouts/audience-count", "How many would get a mailout to this audience",
@@ -60,7 +61,7 @@ def confirm_subscription_page(query):
 
 @api.route("/api/v1/newsletter/confirm", "POST", summary="Confirm a subscription with the mailed token",
            tag="newsletter", query=contract.LinkTokenQuerySchema, response=contract.SubscriptionResultSchema,
-           errors=(409,))
+           errors=(404, 409))
 def confirm_subscription(query):
     return link_action(lambda: services().notify.confirm_subscription(query.get("token") or ""),
                        "Odběr nelze potvrdit",
@@ -74,7 +75,8 @@ def unsubscribe_page(query):
 
 
 @api.route("/api/v1/unsubscribe", "POST", summary="Unsubscribe from all bulk mail (RFC 8058 one-click too)",
-           tag="newsletter", query=contract.LinkTokenQuerySchema, response=contract.UnsubscribeResultSchema)
+           tag="newsletter", query=contract.LinkTokenQuerySchema, response=contract.UnsubscribeResultSchema,
+           errors=(404,))
 def unsubscribe(query):
     return link_action(lambda: services().notify.unsubscribe(query.get("token") or ""), "Odhlášení se nepodařilo",
                        lambda _: ("Jste odhlášeni", "Hromadné e-maily Vám už posílat nebudeme. Potvrzení "

@@ -45,7 +45,7 @@ def confirm_vote_page(query):
 
 
 @api.route("/api/v1/votes/confirm", "POST", summary="Confirm a vote with the mailed token", tag="practice",
-           query=contract.ConfirmationSchema, response=contract.ConfirmationResultSchema, errors=(409,))
+           query=contract.ConfirmationSchema, response=contract.ConfirmationResultSchema, errors=(404, 409))
 def confirm_vote(query):
     return link_action(
         lambda: services().practice.confirm_vote(query.get("token") or ""), "Hlas nelze potvrdit",

@@ -5,20 +5,48 @@ context, which the gateway sets from the staff token); a call without one is ref
 any work starts, and the unit of work writes the actor, the action and its target to the
 service's audit log in the same transaction as the change.
 """
+import logging
+import socket
 import sys
 
+from kombu.exceptions import OperationalError
 from nameko.rpc import Rpc
-from nameko.rpc import rpc as nameko_rpc
 
 from nszm.contracts.errors import PlatformError, StaffOnly
 
+log = logging.getLogger(__name__)
+
 ACTOR = "actor"  # context data keys, sent as `nameko.actor` and `nameko.actor_token` headers
 ACTOR_TOKEN = "actor_token"
+REQUEST_ID = "request_id"  # the call's own id (its AMQP correlation id), the same when RabbitMQ redelivers it
 
-rpc = nameko_rpc(expected_exceptions=PlatformError)
 
 
-class StaffRpc(Rpc):
+class PlatformRpc(Rpc):
+    """nameko's RPC entrypoint, except that an answer which cannot be sent because RabbitMQ went
+    away is dropped (the caller has given up by then) instead of killing the whole service; the
+    unacknowledged request is redelivered, or expires, once the broker is back. Each call's
+    context carries its `request_id`, by which a service recognises a request it has done before
+    (a redelivery after a crash) and answers as it did."""
+
+    def handle_message(self, body, message):
+        correlation_id = message.properties.get("correlation_id")
+        if correlation_id and message.headers is not None:
+            message.headers[f"{self.header_prefix}.{REQUEST_ID}"] = correlation_id
+        super().handle_message(body, message)
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        except (OperationalError, ConnectionError, socket.error) as error:
+            log.warning("the answer to %s was not sent: %r", self.method_name, error)
+            return result, exc_info
+
+
+rpc = PlatformRpc.decorator(expected_exceptions=PlatformError)
+
+
+class StaffRpc(PlatformRpc):
     def handle_message(self, body, message):
         actor = self.unpack_message_headers(message).get(ACTOR)
         if not isinstance(actor, str) or not actor.strip():

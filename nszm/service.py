@@ -3,6 +3,7 @@ import logging
 from contextlib import contextmanager
 from typing import Callable
 
+from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
 from nszm.audit import AuditTrail
@@ -10,7 +11,7 @@ from nszm.config import Settings
 from nszm.contracts import audit as audit_contract
 from nszm.contracts.bus import Subscription
 from nszm.contracts.errors import Conflict, InvalidInput
-from nszm.entrypoints import rpc
+from nszm.entrypoints import REQUEST_ID, rpc
 from nszm.messaging import BusPublisher
 from nszm.rules import Refused, RuleBroken
 from nszm.schemas import load
@@ -39,6 +40,15 @@ def page(items: list, total: int, query: dict) -> dict:
     return {"items": items, "total": total, "page": query["page"], "per_page": query["per_page"]}
 
 
+class RequestId(DependencyProvider):
+    """The id of the RPC request this worker serves (None for timers and events): the same
+    when RabbitMQ delivers the request again after the service died while doing it."""
+
+    def get_dependency(self, worker_ctx):
+        request_id = worker_ctx.data.get(REQUEST_ID)
+        return request_id if isinstance(request_id, str) else None
+
+
 class PlatformService:
     """Mixin for a nameko service whose store (a `ServiceStore`) is `self.store`.
 
@@ -49,6 +59,7 @@ class PlatformService:
 
     dispatch = BusPublisher()
     audit = AuditTrail()
+    request_id = RequestId()
 
     @property
     def settings(self) -> Settings:

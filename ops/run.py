@@ -20,6 +20,14 @@ def say(message: str):
     print(f"[nszm] {message}", flush=True)
 
 
+class StopRequested(Exception):
+    """SIGTERM: stop everything and exit 0."""
+
+
+def stop_requested(*_):
+    raise StopRequested
+
+
 def database_program(settings: Settings, port: int) -> Program:
     """SecantusDB on a port of its own, kept across its restarts; started first, stopped last."""
     return Program(DATABASE, embedded.command(settings.data_dir, port), priority=1, autostart=True,
@@ -31,7 +39,7 @@ def main() -> int:
     terminate_with_parent()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     rabbit.ensure_running(settings.amqp_uri)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # runs the clean-up below
+    signal.signal(signal.SIGTERM, stop_requested)  # like Ctrl-C: the clean-up below runs
     programs = procfile_programs()
     mongo_uri, port = settings.mongo_uri, None
     if not mongo_uri:
@@ -62,7 +70,7 @@ def main() -> int:
         say(f"gateway on {settings.public_url} (Ctrl-C stops everything; a process that dies is restarted)")
         supervisor.wait()
         return 0
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, StopRequested):
         return 0
     finally:
         embedded.port_file(settings.data_dir).unlink(missing_ok=True)

@@ -111,7 +111,8 @@ class Supervisor:
 
     def stop(self):
         """Everything stopped in reverse order of priority; returns when supervisord has exited."""
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the orderly stop short
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C or SIGTERM must not cut the stop short
+            signal.signal(sig, signal.SIG_IGN)
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

@@ -120,14 +120,20 @@ class SmtpSink:
                 for path in self._files(f"*@{mailbox_name(domain)}--*.eml")]
 
 
-@pytest.fixture(scope="session")
-def smtp_sink(tmp_path_factory):
-    port = embedded.free_port()
-    directory = tmp_path_factory.mktemp("smtp")
+def start_smtp_sink(port: int, directory: Path) -> subprocess.Popen:
+    """tests/smtp_sink.py in a process of its own, answering on `port` once this returns."""
     server = subprocess.Popen([sys.executable, "-m", "tests.smtp_sink", str(port), str(directory)], cwd=ROOT,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     wait_until(lambda: port_open("127.0.0.1", port) or server.poll() is not None, timeout=20)
     assert server.poll() is None, "the SMTP sink did not start"
+    return server
+
+
+@pytest.fixture(scope="session")
+def smtp_sink(tmp_path_factory):
+    port = embedded.free_port()
+    directory = tmp_path_factory.mktemp("smtp")
+    server = start_smtp_sink(port, directory)
     yield SmtpSink(port, directory)
     server.terminate()
     server.wait(timeout=10)

@@ -204,6 +204,9 @@ class FakeEventsStore(FakeUnitOfWork):
             raise Conflict("registered already")
         self.registrations[registration["id"]] = dict(registration)
 
+    def registration_for_request(self, request_id):
+        return next((dict(r) for r in self.registrations.values() if r.get("request_id") == request_id), None)
+
     def save_registrations(self, registrations):
         for registration in registrations:
             self.registrations[registration["id"]] = dict(registration)

@@ -19,6 +19,18 @@ class PageQuerySchema(Schema):
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
+CROSS_FIELD_RULES: dict[str, dict] = {}  # schema class name -> JSON Schema keywords for its OpenAPI component
+
+
+def cross_field_rules(**keywords):
+    """States in the OpenAPI document a rule across fields that the schema's `validates_schema`
+    enforces and marshmallow cannot describe (`anyOf` of the combinations it takes)."""
+    def register(schema_class):
+        CROSS_FIELD_RULES[schema_class.__name__] = keywords
+        return schema_class
+    return register
+
+
 def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
     """The `{items, total, page, per_page}` envelope around `item_schema`."""
     return Schema.from_dict(
@@ -59,6 +71,19 @@ def text(max_length: int, required: bool = False, **kwargs) -> fields.String:
         metadata={"pattern": WITHOUT_CONTROL_CHARACTERS, **kwargs.pop("metadata", {})},
         **kwargs,
     )
+
+
+class JsonBoolean(fields.Boolean):
+    """A JSON boolean: true or false, not 0, 1, "yes" or "on" (what the document says is what is taken)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+def flag(**kwargs) -> fields.Boolean:
+    return JsonBoolean(**kwargs)
 
 
 def web_url(max_length: int, **kwargs) -> fields.Url:

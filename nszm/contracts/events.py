@@ -7,6 +7,8 @@ from nszm.contracts.common import (
     PageQuerySchema,
     VideoSchema,
     aware,
+    cross_field_rules,
+    flag,
     page_schema,
     text,
     web_url,
@@ -48,6 +50,10 @@ class SessionInputSchema(Schema):
             raise ValidationError("Must be after starts_at.", "ends_at")
 
 
+@cross_field_rules(anyOf=[
+    {"required": ["online", "join_url"], "properties": {"online": {"enum": [True]}, "join_url": {"type": "string"}}},
+    {"required": ["venue"], "properties": {"venue": {"type": "object"}, "online": {"enum": [False]}}},
+])
 class EventInputSchema(Schema):
     title = text(200, required=True)
     type = fields.String(required=True, validate=validate.OneOf(list(EVENT_TYPES)))
@@ -55,9 +61,9 @@ class EventInputSchema(Schema):
     starts_at = aware(required=True)
     ends_at = aware(required=True)
     venue = fields.Nested(VenueSchema, allow_none=True)
-    online = fields.Boolean(load_default=False)
+    online = flag(load_default=False)
     join_url = web_url(500, allow_none=True, metadata={"description": "sent only to registered people"})
-    accredited = fields.Boolean(load_default=False)
+    accredited = flag(load_default=False)
     accreditation = text(200, metadata={"description": "e.g. the Ministry of the Interior's accreditation number"})
     cancellation_deadline = aware(metadata={"description": "self-service cancellation closes then; "
                                                            "defaults to 24 hours before the start"})

@@ -1,7 +1,7 @@
 """The notify service's RPC contract: the mail queue, mailouts, the newsletter and unsubscribing."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from nszm.contracts.common import EmailAddress, PageQuerySchema, aware, page_schema, text
+from nszm.contracts.common import EmailAddress, PageQuerySchema, aware, cross_field_rules, flag, page_schema, text
 from nszm.contracts.events import REGISTRATION_STATUSES
 from nszm.contracts.members import MEMBER_TYPES, REGIONS
 
@@ -62,12 +62,14 @@ class EventAudienceSchema(Schema):
                          metadata={"description": "registration statuses; `attended` = checked in"})
 
 
+@cross_field_rules(anyOf=[{"required": ["members"]}, {"required": ["event"]},
+                          {"required": ["newsletter"], "properties": {"newsletter": {"enum": [True]}}}])
 class AudienceSchema(Schema):
     """Who gets a mailout; several keys are a union, de-duplicated by address."""
 
     members = fields.Nested(MembersAudienceSchema)
     event = fields.Nested(EventAudienceSchema)
-    newsletter = fields.Boolean(metadata={"description": "confirmed newsletter subscribers"})
+    newsletter = flag(metadata={"description": "confirmed newsletter subscribers"})
 
     @validates_schema
     def not_empty(self, data, **kwargs):

@@ -10,8 +10,10 @@ DELIVERY_STATUSES = ("pending", "delivered", "failed")
 
 
 class WebhookInputSchema(Schema):
-    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000),
-                     metadata={"description": "http(s); private and loopback addresses are refused"})
+    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
+                     validate=validate.Length(min=len("http://x"), max=2000),
+                     metadata={"description": "http(s); private and loopback addresses are refused", "format": "uri",
+                               "pattern": "^https?://[^/?#\\s]+"})
     events = fields.List(fields.String(validate=validate.OneOf(WEBHOOK_EVENT_TYPES)), required=True,
                          validate=validate.Length(min=1, max=len(WEBHOOK_EVENT_TYPES)),
                          metadata={"description": "the event types to receive"})

@@ -51,8 +51,10 @@ def publish(event: dict, now: datetime) -> dict:
     return {**event, "status": "published", "published_at": now}
 
 
-def new_registration(event: dict, data: dict, is_coordinator: bool, now: datetime) -> dict:
-    """A registration asking for seats; the store then grants or waitlists each seat."""
+def new_registration(event: dict, data: dict, is_coordinator: bool, now: datetime,
+                     request_id: str | None = None) -> dict:
+    """A registration asking for seats; the store then grants or waitlists each seat. It keeps
+    the id of the request that made it, so that the same request delivered again is recognised."""
     if event["status"] != "published":
         raise Refused("Registration is not open for this event.")
     if now >= event["starts_at"]:
@@ -80,6 +82,7 @@ def new_registration(event: dict, data: dict, is_coordinator: bool, now: datetim
         "attended_sessions": [],
         "hours": None,
         "certificate_id": None,
+        **({"request_id": request_id} if request_id else {}),
     }
 
 

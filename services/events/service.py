@@ -105,9 +105,14 @@ class EventsService(PlatformService):
     @rpc
     def register(self, event_id, payload):
         data = load(schemas.RegistrationInputSchema(), payload)
+        request = self.request_id if isinstance(self.request_id, str) else None
+        done = self.store.registration_for_request(request) if request else None
+        if done is not None:  # this very request, delivered again after a crash: the same answer
+            return schemas.RegistrationReceiptSchema().dump({**done, **self._links(done["id"])})
         event = self.store.get_event(str(event_id))
         with enforced():
-            registration = domain.new_registration(event, data, self._is_coordinator(event, data), utcnow())
+            registration = domain.new_registration(event, data, self._is_coordinator(event, data), utcnow(),
+                                                   request)
 
         def work(tx) -> dict:
             stored = registration

@@ -62,6 +62,7 @@ class EventsStoreVerbs(Protocol):
     def take_seat(self, event_id: str, session_id: str) -> bool: ...
     def join_queue(self, event_id: str, session_id: str) -> tuple[int, int]: ...
     def add_registration(self, registration: dict) -> None: ...
+    def registration_for_request(self, request_id: str) -> dict | None: ...
     def save_registrations(self, registrations: list[dict]) -> None: ...
     def count_seats(self, event_id: str, changes: dict[str, dict[str, int]]) -> None: ...
     def waiting_in(self, event_id: str, session_ids: list[str]) -> list[dict]: ...
@@ -91,6 +92,7 @@ class EventsStore(ServiceStore):
         self.sessions.create_index("event_id")
         self.registrations.create_index("active_key", unique=True, sparse=True)
         self.registrations.create_index("certificate_id", unique=True, sparse=True)
+        self.registrations.create_index("request_id", unique=True, sparse=True)
         self.registrations.create_index([("event_id", ASCENDING), ("created_at", ASCENDING)])
         self.registrations.create_index([("event_id", ASCENDING), ("sessions.id", ASCENDING),
                                          ("sessions.status", ASCENDING)])
@@ -190,6 +192,10 @@ class EventsStore(ServiceStore):
             if "active_key" not in (error.details or {}).get("keyPattern", {}):
                 raise
             raise Conflict(f"{registration['email']} is registered for this event already.") from None
+
+    def registration_for_request(self, request_id: str, session=None) -> dict | None:
+        """The registration an RPC request with this id stored, if it did."""
+        return _to_registration(self.registrations.find_one({"request_id": request_id}, session=session))
 
     def save_registrations(self, registrations: list[dict], session=None):
         for registration in registrations:

@@ -201,7 +201,7 @@ def recipients(groups: list[list[dict]], unsubscribed: set[str]) -> tuple[list[d
 
 def ensure_recipients(deliver: list[dict]):
     if not deliver:
-        raise RuleBroken("The audience has no recipients.", "audience")
+        raise Refused("The audience has no recipients.", "audience")
 
 
 def scheduled(mailout: dict, at: datetime | None, now: datetime) -> dict:

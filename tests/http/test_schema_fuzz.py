@@ -9,6 +9,7 @@ bodies name them too, and times are put in order. Approve, reject, leave, check-
 publish, close and the token confirmations thus run on real records, and the last test checks
 that generated bodies were accepted by every endpoint that creates or changes something.
 """
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -18,7 +19,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import negative_data_rejection
+from schemathesis.core.parameters import ParameterLocation
 
 from gateway.app import api
 from tests import factories
@@ -31,6 +33,33 @@ from tests.waiting import wait_until
 SCHEMA = schemathesis.openapi.from_dict(api.openapi("http://gateway.test"))
 EXAMPLES_PER_OPERATION = 30
 schemathesis.openapi.format("ico", st.integers(10**6, 10**7 - 1).map(lambda n: factories.ico(f"{n:07d}")))
+
+
+
+@SCHEMA.auth()
+class StaffToken:
+    """Every generated request carries the staff token, as schemathesis' own auth: its checks then
+    know the credentials are real, and probe the endpoints without them and with forged ones."""
+
+    def get(self, case, context):
+        return STAFF_TOKEN
+
+    def set(self, case, data, context):
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+def not_really_negative(case) -> list:
+    """Every default check runs, except one on a case schemathesis calls negative though nothing
+    in it is (its fallback when an operation has nothing to negate, e.g. an optional body whose
+    fields are all optional, or a missing Authorization that the auth provider puts back): the
+    negative-data check would then demand a refusal of valid data."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_negative:
+        return []
+    negated = [location for location, component in meta.components.items() if component.mode.is_negative
+               and location != ParameterLocation.HEADER]  # the only header is Authorization, which StaffToken sets
+    return [] if negated else [negative_data_rejection]
+
 
 ACCEPTED: Counter = Counter()  # operation -> generated requests answered 2xx
 
@@ -107,15 +136,26 @@ def filled_in(operation: str, body, world: World):
     body = dict(body)
     soon = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=40)
     if operation == "POST /api/v1/events":
-        in_order(body, "starts_at", "ends_at", soon, 48)
+        in_order(body, "starts_at", "ends_at", soon, 72)  # room for 50 one-hour sessions
         if isinstance(body.get("sessions"), list):
             body["sessions"] = [in_order(s, "starts_at", "ends_at", soon + timedelta(hours=n), 1) or s
                                 for n, s in enumerate(body["sessions"]) if isinstance(s, dict)]
             body.pop("cancellation_deadline", None)
     elif operation == "POST /api/v1/events/{event_id}/registrations" and isinstance(body.get("sessions"), list):
         body["sessions"] = ["s1", "s2"][:max(1, len(body["sessions"]))]
-    elif operation == "POST /api/v1/practices" and isinstance(body.get("member"), str):
+    elif operation in ("POST /api/v1/practices", "PATCH /api/v1/practices/{slug}") and isinstance(
+            body.get("member"), str):
         body["member"] = world.member
+    elif operation == "POST /api/v1/webhooks" and str(body.get("url")).startswith(("http://", "https://")):
+        body["url"] = "http://127.0.0.1:9/fuzz"  # a host that resolves (generated names mostly do not)
+    elif operation == "POST /api/v1/membership-applications" and re.fullmatch(r"[0-9]{8}", str(body.get("ico"))):
+        body["ico"] = factories.ico()  # eight digits, and a check digit no schema states
+    elif operation in ("POST /api/v1/mailouts", "PUT /api/v1/mailouts/{mailout_id}",
+                       "POST /api/v1/mailouts/audience-count"):
+        audience = body.get("audience") if operation != "POST /api/v1/mailouts/audience-count" else body
+        event = audience.get("event") if isinstance(audience, dict) else None
+        if isinstance(event, dict) and isinstance(event.get("id"), str):
+            event["id"] = world.event
     elif operation == "POST /api/v1/competitions":
         in_order(body, "voting_opens_at", "voting_closes_at", soon, 24 * 14)
         if isinstance(body.get("nominees"), list):
@@ -135,8 +175,7 @@ def test_no_generated_request_is_a_5xx(case, platform, world):
     if case.query is not None and "token" in case.query:
         case.query = {**case.query, "token": world.token_for(case.path)}
     case.body = filled_in(operation, case.body, world)
-    response = case.call_and_validate(base_url=platform.url, headers={"Authorization": f"Bearer {STAFF_TOKEN}"},
-                                      checks=[not_a_server_error])
+    response = case.call_and_validate(base_url=platform.url, excluded_checks=not_really_negative(case))
     assert response.status_code < 500
     ACCEPTED[operation] += response.status_code < 300
 

@@ -158,3 +158,15 @@ def test_a_forged_call_claiming_to_be_staff_changes_nothing(service, store):
     with pytest.raises(NotFound):
         service.cancel_registration(registration["id"], "forged-token")
     assert store.registrations[registration["id"]]["status"] == "confirmed"
+
+
+def test_a_request_delivered_again_after_a_crash_gets_its_first_answer_not_a_409(service, store):
+    event = published_event(service, capacities=(1,))
+    service.request_id = "request-1"
+    first = service.register(event["id"], registration_input("jana@example.cz"))
+    again = service.register(event["id"], registration_input("jana@example.cz"))
+    assert again == first and len(store.registrations) == 1
+    assert published_types(service).count("registration_confirmed") == 1
+    service.request_id = "request-2"  # the same person asking again is still refused
+    with pytest.raises(Conflict):
+        service.register(event["id"], registration_input("jana@example.cz"))

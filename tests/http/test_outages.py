@@ -1,0 +1,83 @@
+"""Outages without a restart: RabbitMQ stopped for 20 s and the SMTP server down for 60 s while
+registrations stream in. Once they are back, nothing accepted is lost or doubled, and no
+process had to be restarted.
+
+RabbitMQ here is a node of the test's own (its own port), so stopping it disturbs nothing else;
+the SMTP server is a sink of the test's own, stopped and started on the same port.
+"""
+import time
+
+import pytest
+import requests
+
+from ops import embedded
+from tests.conftest import SmtpSink, start_smtp_sink
+from tests.http.supervised import QUICK_SECONDS, assert_nothing_lost_or_doubled, registrations, supervised_platform
+from tests.rabbit_node import RabbitNode
+from tests.waiting import keep_for, wait_until
+
+RABBITMQ_OUTAGE_SECONDS = 20
+SMTP_OUTAGE_SECONDS = 60
+
+
+@pytest.fixture(scope="module")
+def rabbit():
+    node = RabbitNode()
+    node.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="module")
+def sink(tmp_path_factory):
+    port, directory = embedded.free_port(), tmp_path_factory.mktemp("outage-smtp")
+    sink = SmtpSink(port, directory)
+    sink.server = start_smtp_sink(port, directory)
+    yield sink
+    sink.server.terminate()
+    sink.server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory, subprocess_env, rabbit, sink):
+    with supervised_platform(tmp_path_factory.mktemp("outages"), subprocess_env, rabbit.amqp_uri,
+                             sink.url) as running:
+        yield running
+
+
+def answers_quickly(url: str):
+    started = time.monotonic()
+    status = requests.get(url + "/readyz", timeout=QUICK_SECONDS).status_code
+    assert status in (200, 503) and time.monotonic() - started < QUICK_SECONDS
+
+
+def test_rabbitmq_stopped_for_20_seconds_loses_and_doubles_nothing(platform, rabbit, sink):
+    before = platform.pids()
+    with registrations(platform, 300, seats=40, senders=4, pause=0.1) as stream:
+        wait_until(lambda: len(stream.answers) >= 60, timeout=120, message="registrations under way")
+        rabbit.stop_app()
+        try:
+            wait_until(lambda: requests.get(platform.url + "/readyz", timeout=QUICK_SECONDS).status_code == 503,
+                       timeout=QUICK_SECONDS, message="the gateway tells RabbitMQ is away")
+            keep_for(RABBITMQ_OUTAGE_SECONDS, lambda: answers_quickly(platform.url))
+        finally:
+            rabbit.start_app()
+    assert any(code == 503 for code, *_ in stream.answers), "no request met the outage"
+    accepted = assert_nothing_lost_or_doubled(stream, sink)
+    assert len(accepted) >= 100
+    assert platform.pids() == before, "a process had to be restarted"
+
+
+def test_the_smtp_server_down_for_60_seconds_delays_mail_but_loses_and_doubles_none(platform, sink):
+    before = platform.pids()
+    with registrations(platform, 150, seats=20, senders=4, pause=0.2) as stream:
+        wait_until(lambda: len(stream.answers) >= 30, timeout=120, message="registrations under way")
+        sink.server.terminate()
+        sink.server.wait(timeout=10)
+        try:
+            keep_for(SMTP_OUTAGE_SECONDS)
+        finally:
+            sink.server = start_smtp_sink(sink.port, sink.directory)
+    accepted = assert_nothing_lost_or_doubled(stream, sink, mail_timeout=300)
+    assert len(accepted) == 150  # mail is not on the way of a registration
+    assert platform.pids() == before, "a process had to be restarted"
