@@ -6,7 +6,6 @@ any work starts, and the unit of work writes the actor, the action and its targe
 service's audit log in the same transaction as the change.
 """
 import logging
-import socket
 import sys
 
 from kombu.exceptions import OperationalError
@@ -15,6 +14,8 @@ from nameko.rpc import Rpc
 from nszm.contracts.errors import PlatformError, StaffOnly
 
 log = logging.getLogger(__name__)
+
+BROKER_AWAY = (OperationalError, OSError)  # what sending on a connection RabbitMQ dropped raises
 
 ACTOR = "actor"  # context data keys, sent as `nameko.actor` and `nameko.actor_token` headers
 ACTOR_TOKEN = "actor_token"
@@ -38,7 +39,7 @@ class PlatformRpc(Rpc):
     def handle_result(self, message, worker_ctx, result, exc_info):
         try:
             return super().handle_result(message, worker_ctx, result, exc_info)
-        except (OperationalError, ConnectionError, socket.error) as error:
+        except BROKER_AWAY as error:
             log.warning("the answer to %s was not sent: %r", self.method_name, error)
             return result, exc_info
 

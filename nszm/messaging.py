@@ -21,6 +21,7 @@ from nameko.messaging import Consumer
 
 from nszm.config import Settings
 from nszm.contracts.bus import BY_NAME, Subscription
+from nszm.entrypoints import BROKER_AWAY
 from nszm.topology import Topology, exchange
 
 log = logging.getLogger(__name__)
@@ -81,10 +82,19 @@ class SubscriptionConsumer(Consumer):
                 self._try_later_or_bury(message, exc_info)
             except Exception:  # the broker is away: the event comes back to this queue as it is
                 log.exception("could not set %s aside; it is tried again now", self.subscription.queue)
-                self.queue_consumer.requeue_message(message)
+                self._settle(self.queue_consumer.requeue_message, message)
                 return result, exc_info
-        self.queue_consumer.ack_message(message)
+        self._settle(self.queue_consumer.ack_message, message)
         return result, exc_info
+
+    def _settle(self, settle, message):
+        """Ack or requeue; if the connection is gone meanwhile, RabbitMQ delivers the event again
+        once it is back, and the handler, idempotent by `event_id`, does nothing twice. The
+        service must not stop over it."""
+        try:
+            settle(message)
+        except BROKER_AWAY as error:
+            log.warning("%s: the broker is away (%r); the event will come again", self.subscription.queue, error)
 
     def _try_later_or_bury(self, message, exc_info):
         attempts = int((message.headers or {}).get(ATTEMPTS, 0)) + 1
