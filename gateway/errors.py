@@ -2,6 +2,7 @@
 import logging
 import socket
 
+from amqp.exceptions import AMQPError
 from flask import Flask, current_app, request
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RpcTimeout, UnknownService
@@ -26,6 +27,7 @@ REMOTE_ERRORS = {
     OperationalError: (503, "service-unavailable", "The message bus is unavailable"),
     ConnectionError: (503, "service-unavailable", "The message bus is unavailable"),
     socket.timeout: (503, "service-unavailable", "The message bus is unavailable"),
+    AMQPError: (503, "service-unavailable", "The message bus is unavailable"),
     PyMongoError: (503, "service-unavailable", "The database is unavailable"),
 }
 

@@ -4,11 +4,12 @@ from datetime import datetime, timezone
 
 import feedparser
 import pytest
+from amqp.exceptions import ConnectionForced
 from nameko.exceptions import RpcTimeout
 
 from gateway.app import create_app
 from nszm.config import Settings
-from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited, StaffOnly
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited, StaffOnly, Unavailable
 
 ADMIN = "nszm_unit_admin"
 
@@ -86,6 +87,8 @@ def test_a_public_list_passes_its_query_on_and_is_cacheable():
     (Conflict("Taken."), 409, "conflict"),
     (InvalidInput("Invalid.", {"region": ["Not one of the regions."]}), 422, "validation-error"),
     (RpcTimeout("members"), 503, "service-unavailable"),
+    (ConnectionForced("broker shutting down"), 503, "service-unavailable"),
+    (Unavailable("members did not answer"), 503, "service-unavailable"),
 ])
 def test_service_errors_become_problem_details(error, status, kind):
     browser, rpc = client(members=FakeService(get_member=error))
