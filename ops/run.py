@@ -13,7 +13,7 @@ from pathlib import Path
 from nszm.config import Settings
 from ops import embedded, rabbit
 from ops.demo import load_demo
-from ops.supervise import DATABASE, Program, Supervisor, procfile_programs, terminate_with_parent
+from ops.supervise import DATABASE, DATABASE_STOP_SECONDS, Program, Supervisor, procfile_programs, terminate_with_parent
 
 
 def say(message: str):
@@ -21,7 +21,7 @@ def say(message: str):
 
 
 class StopRequested(Exception):
-    """SIGTERM: stop everything and exit 0."""
+    """SIGINT or SIGTERM: stop everything and exit 0."""
 
 
 def stop_requested(*_):
@@ -31,7 +31,7 @@ def stop_requested(*_):
 def database_program(settings: Settings, port: int) -> Program:
     """SecantusDB on a port of its own, kept across its restarts; started first, stopped last."""
     return Program(DATABASE, embedded.command(settings.data_dir, port), priority=1, autostart=True,
-                   log=str(settings.data_dir / "mongo.log"))
+                   log=str(settings.data_dir / "mongo.log"), stop_seconds=DATABASE_STOP_SECONDS)
 
 
 def main() -> int:
@@ -39,7 +39,8 @@ def main() -> int:
     terminate_with_parent()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     rabbit.ensure_running(settings.amqp_uri)
-    signal.signal(signal.SIGTERM, stop_requested)  # like Ctrl-C: the clean-up below runs
+    for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (in the background)
+        signal.signal(sig, stop_requested)
     programs = procfile_programs()
     mongo_uri, port = settings.mongo_uri, None
     if not mongo_uri:
@@ -70,7 +71,7 @@ def main() -> int:
         say(f"gateway on {settings.public_url} (Ctrl-C stops everything; a process that dies is restarted)")
         supervisor.wait()
         return 0
-    except (KeyboardInterrupt, StopRequested):
+    except StopRequested:
         return 0
     finally:
         embedded.port_file(settings.data_dir).unlink(missing_ok=True)

@@ -25,7 +25,9 @@ PROCFILE = ROOT / "deploy" / "Procfile"
 DATABASE = "mongo"
 START_SECONDS = 3  # a process that dies sooner failed to start: it is tried again after a longer pause each time
 START_RETRIES = 1000  # tries in a row before supervisor gives up on a process that never starts
-STOP_SECONDS = 20
+STOP_SECONDS = 10  # then supervisor kills a program that does not stop (nameko can hang on a lost broker)
+DATABASE_STOP_SECONDS = 30  # the embedded database, last, may need longer to close its files
+SUPERVISOR_STOP_SECONDS = 90  # every group in turn, each within its stop time, with room to spare
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Program:
     priority: int
     autostart: bool
     log: str | None = None  # a file; default: supervisord's own output
+    stop_seconds: int = STOP_SECONDS
 
 
 def procfile_programs(procfile: Path = PROCFILE) -> list[Program]:
@@ -48,6 +51,10 @@ def procfile_programs(procfile: Path = PROCFILE) -> list[Program]:
     return programs
 
 
+def group_name(priority: int) -> str:
+    return f"p{priority}"
+
+
 def config(programs: list[Program], socket_path: Path, data_dir: Path, bin_dir: Path) -> str:
     lines = [
         "[supervisord]", "nodaemon=true", *(["user=root"] if os.geteuid() == 0 else []), f"logfile={data_dir / 'supervisord.log'}", "logfile_maxbytes=1MB",
@@ -56,6 +63,11 @@ def config(programs: list[Program], socket_path: Path, data_dir: Path, bin_dir: 
         "", "[rpcinterface:supervisor]",
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
     ]
+    # Programs of one priority form a group, which supervisor starts and stops as one (the
+    # services stop together, then the database): a group per priority, named after it.
+    for priority in sorted({program.priority for program in programs}):
+        names = ",".join(program.name for program in programs if program.priority == priority)
+        lines += [f"[group:{group_name(priority)}]", f"programs={names}", f"priority={priority}", ""]
     for program in programs:
         command = program.command
         first = command.split()[0]
@@ -66,7 +78,7 @@ def config(programs: list[Program], socket_path: Path, data_dir: Path, bin_dir: 
             f"[program:{program.name}]", f"command={command}", f"priority={program.priority}",
             f"autostart={'true' if program.autostart else 'false'}", "autorestart=true",
             f"startsecs={START_SECONDS}", f"startretries={START_RETRIES}", "stopsignal=TERM",
-            f"stopwaitsecs={STOP_SECONDS}", "stopasgroup=true", "killasgroup=true", "redirect_stderr=true",
+            f"stopwaitsecs={program.stop_seconds}", "stopasgroup=true", "killasgroup=true", "redirect_stderr=true",
             f"stdout_logfile={log}", f"stdout_logfile_maxbytes={'0' if log == '/dev/stdout' else '10MB'}", "",
         ]
     return "\n".join(lines)
@@ -116,7 +128,7 @@ class Supervisor:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=STOP_SECONDS * 3)
+                self.process.wait(timeout=SUPERVISOR_STOP_SECONDS)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()

@@ -76,7 +76,7 @@ def stop_platform(process: subprocess.Popen, sig=signal.SIGTERM) -> int:
     if process.poll() is None:
         os.kill(process.pid, sig)
     try:
-        return process.wait(timeout=60)
+        return process.wait(timeout=120)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         raise

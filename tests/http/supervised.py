@@ -35,11 +35,15 @@ class Supervised:
     url: str
     data_dir: Path
 
+    def info(self, program: str) -> dict:
+        """supervisor's state of one program (it lists them in groups: `p100:events`)."""
+        return next(i for i in control_for(self.data_dir).supervisor.getAllProcessInfo() if i["name"] == program)
+
     def pid(self, program: str) -> int:
-        return control_for(self.data_dir).supervisor.getProcessInfo(program)["pid"]
+        return self.info(program)["pid"]
 
     def running(self, program: str, not_pid: int = 0) -> bool:
-        info = control_for(self.data_dir).supervisor.getProcessInfo(program)
+        info = self.info(program)
         return info["statename"] == "RUNNING" and info["pid"] not in (0, not_pid)
 
     def pids(self) -> dict[str, int]:
