@@ -49,18 +49,24 @@ class Load:
         self.concurrency = concurrency
         self.local = threading.local()
 
-    def session(self) -> requests.Session:
-        if not hasattr(self.local, "session"):
-            self.local.session = requests.Session()
-        return self.local.session
+    def session(self, address: str | None = None) -> requests.Session:
+        """This thread's session, from `address` of 127.0.0.0/8 if given (as a distinct client)."""
+        sessions = self.local.__dict__.setdefault("sessions", {})
+        if address not in sessions:
+            sessions[address] = requests.Session()
+            if address:
+                sessions[address].mount("http://", SourceAddressAdapter(address))
+        return sessions[address]
 
-    def run(self, name: str, count: int, call) -> dict:
+    def run(self, name: str, count: int, call, clients: int = 0) -> dict:
+        """`count` calls of `call(session, i)`; with `clients`, the i-th comes from the (i % clients)-th
+        of that many client addresses: public writes are limited per address, as for real clients."""
         latencies, failures, statuses = [], [], {}
 
         def one(i):
             started = time.perf_counter()
             try:
-                status = call(self.session(), i)
+                status = call(self.session(loopback_address(i % clients, block=201) if clients else None), i)
             except requests.RequestException as error:
                 failures.append(repr(error))
                 return
@@ -131,7 +137,9 @@ def listener_latency(base: str, staff: dict, amqp_uri: str, rate: float = 50, co
 
         def register(i: int):
             started = time.perf_counter()
-            response = requests.post(base + f"/api/v1/events/{event['id']}/registrations", timeout=30, json={
+            client = requests.Session()  # each from an address of its own, as people register
+            client.mount("http://", SourceAddressAdapter(loopback_address(i, block=202)))
+            response = client.post(base + f"/api/v1/events/{event['id']}/registrations", timeout=30, json={
                 "name": "Posluchač", "email": f"latency{i}@example.cz", "organization": "Obec", "sessions": ["s1"]})
             if response.status_code == 201:
                 answered[response.json()["id"]] = time.perf_counter()
@@ -237,7 +245,7 @@ def main() -> int:
                 ids.append(response.json()["id"])
             return response.status_code
 
-        results.append(load.run("POST membership-applications", writes, apply))
+        results.append(load.run("POST membership-applications", writes, apply, clients=writes // 5))
         results.append(load.run("POST .../approve", len(ids) // 2, lambda s, i: s.post(
             base + f"/api/v1/membership-applications/{ids[i]}/approve", headers=staff, timeout=30).status_code))
 
@@ -247,7 +255,7 @@ def main() -> int:
         results.append(load.run("POST registrations (1 session)", registrations, lambda s, i: s.post(
             base + f"/api/v1/events/{event['id']}/registrations", timeout=60,
             json={"name": "Účastník", "email": f"u{i}@example.cz", "organization": "Obec",
-                  "sessions": ["s1"]}).status_code))
+                  "sessions": ["s1"]}).status_code, clients=registrations))
         seats = requests.get(base + f"/api/v1/events/{event['id']}", timeout=30).json()["sessions"][0]
 
         # the open demo competition: votes from 100 client addresses, confirmed from the mailed links
