@@ -2,15 +2,15 @@
 
 nameko's `RpcProxy` waits for an answer forever, and its request waits in the queue until the
 other service comes back, which may then act on it long after the caller gave up.
-`TimedRpcProxy` gives each call a deadline: past it (`SERVICE_CALL_TIMEOUT`, 5 s) the caller gets `Unavailable` (the gateway
-answers 503), and the request expires in RabbitMQ at the same moment.
+`TimedRpcProxy` gives each call a deadline: past it (`SERVICE_CALL_TIMEOUT`, 5 s) the caller
+gets `Unavailable` (the gateway answers 503), and the request expires in RabbitMQ at the same
+moment.
 """
 import eventlet
 from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
 
+from nszm.config import DEFAULT_SERVICE_CALL_TIMEOUT, Settings
 from nszm.contracts.errors import Unavailable
-
-SERVICE_CALL_TIMEOUT_SECONDS = 5.0  # well inside the gateway's own 15 s
 
 
 class TimedMethodProxy(MethodProxy):
@@ -43,11 +43,10 @@ class TimedRpcProxy(RpcProxy):
 
     def __init__(self, target_service: str, **options):
         super().__init__(target_service, **options)
-        self.timeout = SERVICE_CALL_TIMEOUT_SECONDS
+        self.timeout = DEFAULT_SERVICE_CALL_TIMEOUT
 
     def setup(self):
-        configured = self.container.config.get("SERVICE_CALL_TIMEOUT")
-        self.timeout = float(configured) if configured not in (None, "") else SERVICE_CALL_TIMEOUT_SECONDS
+        self.timeout = Settings.from_env(self.container.config).service_call_timeout
 
     def get_dependency(self, worker_ctx):
         return TimedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener, timeout=self.timeout,

@@ -14,6 +14,7 @@ DEFAULT_GATEWAY_BIND = "127.0.0.1:8000"
 DEFAULT_MAIL_FROM = "Národní síť Zdravých měst ČR <info@zdravamesta.cz>"
 DEFAULT_DATA_DIR = "./var"
 DEFAULT_MAILOUT_RATE = 10.0
+DEFAULT_SERVICE_CALL_TIMEOUT = 5.0  # seconds; well inside the gateway's own 15 s
 LOCAL_MONGO_URI = "mongodb://127.0.0.1:27017/?directConnection=true"  # a service with no MONGO_URI set
 
 
@@ -33,6 +34,7 @@ class Settings:
     bus_retry_delays: tuple[float, ...]
     webhooks_allow_private: bool
     trusted_proxies: int
+    service_call_timeout: float
 
     @property
     def database_uri(self) -> str:
@@ -59,6 +61,7 @@ class Settings:
             or DEFAULT_BUS_RETRY_DELAYS,
             webhooks_allow_private=_flag(env.get("WEBHOOKS_ALLOW_PRIVATE"), False),
             trusted_proxies=int(_number(env.get("TRUSTED_PROXIES"), 0)),
+            service_call_timeout=_number(env.get("SERVICE_CALL_TIMEOUT"), DEFAULT_SERVICE_CALL_TIMEOUT),
         )
 
 

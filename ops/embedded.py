@@ -9,10 +9,14 @@ import pymongo
 from nszm.storage import connect
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_port(avoid: tuple[int, ...] = ()) -> int:
+    """A port nothing listens on now, other than `avoid` (ports promised to others, not yet bound)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in avoid:
+            return port
 
 
 def uri_for(port: int) -> str:

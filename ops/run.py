@@ -44,7 +44,7 @@ def main() -> int:
     programs = procfile_programs()
     mongo_uri, port = settings.mongo_uri, None
     if not mongo_uri:
-        port = embedded.free_port()
+        port = embedded.free_port(avoid=(int(settings.gateway_bind.rpartition(":")[2]),))  # not the gateway's
         mongo_uri = embedded.uri_for(port)
         programs.insert(0, database_program(settings, port))
     env = dict(os.environ)

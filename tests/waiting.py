@@ -25,3 +25,8 @@ def keep_for(seconds: float, check=None, interval: float = 0.5):
         if check is not None:
             check()
         _never.wait(min(interval, remaining))
+
+
+def pace(seconds: float):
+    """A client's pause between two of its requests (a stream spread over time), not a wait for an effect."""
+    _never.wait(seconds)

@@ -16,7 +16,7 @@ from ops.supervise import control_for
 from tests.event_factories import registration_input
 from tests.http.conftest import STAFF_TOKEN, Client, client_from_new_address, ready, start_platform, stop_platform
 from tests.http.test_events_api import all_registrations, published
-from tests.waiting import wait_until
+from tests.waiting import pace, wait_until
 
 QUICK_SECONDS = 16  # the gateway's deadline for a service (15 s), plus the way there and back
 MAX_COPIES_AFTER_A_CRASH = 25  # messages in flight when notify died, sent again with their Message-ID
@@ -106,7 +106,7 @@ def registrations(platform: Supervised, count: int, seats: int, sessions: int = 
     def send(sender: int):
         for n in range(sender, count, senders):
             stream.register(n, clients[sender])
-            time.sleep(pause)
+            pace(pause)
 
     with ThreadPoolExecutor(senders) as pool:
         for sender in range(senders):
