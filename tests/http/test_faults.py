@@ -34,19 +34,19 @@ def supervised(tmp_path_factory, subprocess_env, smtp_sink):
         drop_vhost(vhost)
 
 
-def gunicorn_worker(master: int) -> int:
+def gunicorn_worker(master: int) -> int | None:
+    """The gateway's worker, or None in the moment after one died and before its successor."""
     children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    assert children, "the gateway has no worker"
-    return int(children[0])
+    return int(children[0]) if children else None
 
 
 def kill(platform: Supervised, victim: str) -> tuple[str, int]:
     """SIGKILL one part; returns the supervised program that has to come back and its old pid."""
     if victim == "gateway-worker":  # gunicorn's master starts a new one
         master = platform.pid("gateway")
-        worker = gunicorn_worker(master)
+        worker = wait_until(lambda: gunicorn_worker(master), timeout=30, message="the gateway's worker")
         os.kill(worker, signal.SIGKILL)
-        wait_until(lambda: gunicorn_worker(master) != worker, timeout=30, message="a new gateway worker")
+        wait_until(lambda: gunicorn_worker(master) not in (None, worker), timeout=30, message="a new gateway worker")
         return "gateway", 0
     pid = platform.pid(victim)
     os.kill(pid, signal.SIGKILL)

@@ -56,7 +56,7 @@ def test_rabbitmq_away_20_seconds_within_an_smtp_outage_of_60_loses_doubles_and_
     """The SMTP server goes down; 15 s later RabbitMQ stops for 20 s; the SMTP server is back
     after 60 s. Meanwhile registrations go on: 503s while RabbitMQ is away, quickly."""
     before = platform.pids()
-    with registrations(platform, 300, seats=40, senders=4, pause=0.15) as stream:
+    with registrations(platform, 300, seats=40, senders=4, pause=0.6) as stream:  # 45 s at least
         wait_until(lambda: len(stream.answers) >= 40, timeout=120, message="registrations under way")
         smtp_down_at = time.monotonic()
         stop_sink(sink)
