@@ -134,7 +134,7 @@ def assert_nothing_lost_or_doubled(stream: Stream, smtp_sink, lost_connections: 
     wait_until(lambda: recipients(smtp_sink, stream.domain).keys() >= by_email.keys(), timeout=mail_timeout,
                message="a mail to every registered person")
     received = recipients(smtp_sink, stream.domain)
-    assert received.keys() == by_email.keys()
+    assert by_email.keys() <= received.keys() and len(received.keys() - by_email.keys()) <= lost_writes
     # Exactly one message each: a copy sent again after a crash carries the same Message-ID.
     assert all(len(message_ids) == 1 for message_ids in received.values()), {
         to: ids for to, ids in received.items() if len(ids) > 1}
