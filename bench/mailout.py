@@ -90,8 +90,7 @@ def main() -> int:
     amqp_uri = rabbit.make_vhost(vhost)
     try:
         mongo_port, smtp_port = embedded.free_port(), embedded.free_port()
-        start([str(BIN / "secantusd-py"), "--host", "127.0.0.1", "--port", str(mongo_port), "--storage-path",
-               str(work / "mongo"), "--log-level", "WARNING"], "mongo.log")
+        start(embedded.command(work, mongo_port).split(), "mongo.log")
         mongo_uri = embedded.uri_for(mongo_port)
         assert embedded.wait_until_up(mongo_uri), "SecantusDB did not start"
         sink_dir = work / "sink"

@@ -56,11 +56,7 @@ def mongo_uri(tmp_path_factory):
     port = embedded.free_port()
     storage = tmp_path_factory.mktemp("secantus")
     log = open(storage / "server.log", "wb")
-    server = subprocess.Popen(
-        [str(BIN / "secantusd-py"), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(storage / "data"),
-         "--log-level", "WARNING"],
-        stdout=log, stderr=log,
-    )
+    server = subprocess.Popen(embedded.command(storage, port).split(), stdout=log, stderr=log)
     uri = embedded.uri_for(port)
     assert embedded.wait_until_up(uri), "SecantusDB did not start"
     yield uri

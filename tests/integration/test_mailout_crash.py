@@ -103,9 +103,7 @@ def _answers(proxy) -> bool:
 
 
 def start_database(port: int, storage) -> subprocess.Popen:
-    return subprocess.Popen([str(BIN / "secantusd-py"), "--host", "127.0.0.1", "--port", str(port),
-                             "--storage-path", str(storage), "--log-level", "WARNING"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(embedded.command(storage, port).split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def test_a_mailout_resumes_by_itself_after_the_database_restarts(
