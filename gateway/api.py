@@ -16,6 +16,7 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import BadRequest
 
 from gateway.auth import has_staff_token, require_role
+from gateway.cache import ENVIRON_CACHEABLE, ENVIRON_ROUTE, ENVIRON_SOURCES, sources_of
 from gateway.limits import describe
 from nszm.contracts.common import CROSS_FIELD_RULES
 from nszm.contracts.errors import InvalidInput
@@ -177,6 +178,8 @@ class Api:
     @staticmethod
     def _view(endpoint: Endpoint):
         def view(**path_params):
+            request.environ[ENVIRON_SOURCES] = sources_of(endpoint.tag)
+            request.environ[ENVIRON_ROUTE] = endpoint.path
             if endpoint.role and not (endpoint.link_token and request.args.get("token")):
                 require_role(endpoint.role)
             kwargs = dict(path_params)
@@ -196,6 +199,7 @@ class Api:
             else:
                 response = json_response(result, endpoint.status, endpoint.media_type)
             if endpoint.cacheable and response.status_code == 200:
+                request.environ[ENVIRON_CACHEABLE] = True
                 response.cache_control.public = True
                 response.cache_control.max_age = endpoint.max_age
                 response.add_etag()

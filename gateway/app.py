@@ -8,6 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from gateway import audit, deadletters, events, feeds, members, notify, ops, practice  # noqa: F401  (their endpoints register on `api`)
 from gateway.asyncapi import asyncapi_document
 from gateway.auth import TokenStore
+from gateway.cache import CachedReads, Generations, Invalidations, ReadCache
 from gateway.console import ConsoleSessions, console
 from gateway.context import GatewayContext, api
 from gateway.errors import install_error_handlers
@@ -85,7 +86,8 @@ def methods_of_route(app: Flask, path: str) -> set[str]:
 
 
 def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, mongo=None,
-               limiter: RateLimiter | None = None) -> Flask:
+               limiter: RateLimiter | None = None, cached_reads: bool = False) -> Flask:
+    """The gateway; with `cached_reads`, public reads are kept in memory, coherent through the bus."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -111,4 +113,8 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     _security_headers(app)
     _allow_header(app)
     _cors(app, re.sub(r"^(https?://[^/]+).*$", r"\1", settings.public_url))
+    if cached_reads:
+        generations = Generations()
+        context.invalidations = Invalidations(settings.amqp_uri, generations).start()
+        app.wsgi_app = CachedReads(app.wsgi_app, ReadCache(generations), context.invalidations, ops.observe)
     return app

@@ -14,17 +14,20 @@ REQUESTS = Counter("nszm_http_requests_total", "HTTP requests by route and statu
 LATENCY = Histogram("nszm_http_request_seconds", "HTTP request latency by route", ["method", "route"])
 
 
+def observe(method: str, route: str, status: int, seconds: float):
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(seconds)
+
+
 def install_metrics(app: Flask):
     @app.before_request
     def start_timer():
         g.started = time.perf_counter()
 
     @app.after_request
-    def observe(response):
+    def count(response):
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        if "started" in g:
-            LATENCY.labels(request.method, route).observe(time.perf_counter() - g.started)
+        observe(request.method, route, response.status_code, time.perf_counter() - g.get("started", time.perf_counter()))
         return response
 
 

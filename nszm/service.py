@@ -66,9 +66,10 @@ class PlatformService:
         """The contract's configuration as this service's nameko config passes it on."""
         return Settings.from_env(self.config)
 
-    def unit_of_work(self, work: Callable[[Transaction], Stored]) -> Stored:
+    def unit_of_work(self, work: Callable[[Transaction], Stored], one_at_a_time: str | None = None) -> Stored:
         """`work(tx)` as one transaction of the store, again from the start on transient conflicts;
-        the events it commits (`tx.commit(events)`) are published after. Returns what `work` does."""
+        the events it commits (`tx.commit(events)`) are published after. Returns what `work` does.
+        Units of work with the same `one_at_a_time` key take turns (see `ServiceStore.unit_of_work`)."""
         committed: list[dict] = []
 
         def attempt(tx) -> Stored:
@@ -76,7 +77,7 @@ class PlatformService:
             committed[:] = tx.committed
             return result
 
-        result = self.store.unit_of_work(attempt)
+        result = self.store.unit_of_work(attempt, one_at_a_time)
         self.publish(committed)
         return result
 

@@ -3,10 +3,12 @@
 A service's `storage.py` subclasses `ServiceStore` with its domain verbs and `StoreProvider`
 to inject it; entrypoints never see a database handle.
 """
+import contextlib
 import functools
 import random
 import re
 import secrets
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -149,6 +151,8 @@ class ServiceStore:
         self.db = client[db_name]
         self.outbox = Outbox(self.collection("outbox"))
         self._signer: LinkSigner | None = None
+        self._turns: dict[str, threading.Lock] = {}
+        self._turns_lock = threading.Lock()
 
     def collection(self, name: str):
         return self.db[f"{self.service}.{name}"]
@@ -214,11 +218,27 @@ class ServiceStore:
         with self.client.start_session() as session:
             return session.with_transaction(attempt)
 
-    def unit_of_work(self, work: Callable[["Transaction"], Stored]) -> Stored:
+    def unit_of_work(self, work: Callable[["Transaction"], Stored], one_at_a_time: str | None = None) -> Stored:
         """Run `work(tx)` as one transaction (again from the start on transient conflicts); `tx` has
         this store's verbs bound to the transaction, and `tx.commit(events)` stores the events
-        the work announces, to be published once it is committed."""
-        return self.atomically(lambda session: work(Transaction(self, session)))
+        the work announces, to be published once it is committed.
+
+        Units of work given the same `one_at_a_time` key (e.g. those that count the seats of one
+        event) take turns in this process: a crowd of them would otherwise collide on one
+        document, and each collision costs a retry of the whole transaction.
+        """
+        with self._turn(one_at_a_time):
+            return self.atomically(lambda session: work(Transaction(self, session)))
+
+    @contextlib.contextmanager
+    def _turn(self, key: str | None):
+        if key is None:
+            yield
+            return
+        with self._turns_lock:
+            turn = self._turns.setdefault(key, threading.Lock())
+        with turn:
+            yield
 
 
 class Transaction:

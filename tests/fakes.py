@@ -35,7 +35,8 @@ class FakeUnitOfWork:
     """A fake store's unit of work is the store itself, put back as it was if the work raises;
     committed events go to its outbox."""
 
-    def unit_of_work(self, work):
+    def unit_of_work(self, work, one_at_a_time=None):
+        self.turns = [*getattr(self, "turns", []), one_at_a_time]
         self.committed = []
         before = copy.deepcopy(self.__dict__)
         try:

@@ -127,7 +127,7 @@ class EventsService(PlatformService):
             tx.commit([self._registration_event(spec, event, stored, [s["id"] for s in stored["sessions"]])])
             return stored
 
-        stored = self.unit_of_work(work)
+        stored = self.unit_of_work(work, one_at_a_time=self._seats_of(event["id"]))
         return schemas.RegistrationReceiptSchema().dump({**stored, **self._links(stored["id"])})
 
     @rpc
@@ -196,7 +196,13 @@ class EventsService(PlatformService):
             tx.commit(announced)
             return outcome.cancelled
 
-        return schemas.RegistrationSchema().dump(self.unit_of_work(work))
+        event_id = self.store.get_registration(registration_id)["event_id"]
+        return schemas.RegistrationSchema().dump(self.unit_of_work(work, one_at_a_time=self._seats_of(event_id)))
+
+    @staticmethod
+    def _seats_of(event_id: str) -> str:
+        """Changes of one event's seat counters take turns (they would collide on its sessions)."""
+        return f"seats:{event_id}"
 
     @staff_rpc
     def check_in(self, registration_id, payload=None):

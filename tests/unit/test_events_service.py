@@ -95,6 +95,15 @@ def test_cancelling_promotes_the_first_waiting_person(service, store):
     assert promoted["registration"]["email"] == "b@example.cz" and promoted["changed_sessions"] == ["s1"]
 
 
+def test_registrations_and_cancellations_of_one_event_take_turns_on_its_seats(service, store):
+    event = published_event(service, capacities=(1,))
+    other = published_event(service, title="Podzimní škola")
+    first = service.register(event["id"], registration_input("a@example.cz"))
+    service.register(other["id"], registration_input("a@example.cz"))
+    service.cancel_registration(first["id"], token=f"registration:{first['id']}")
+    assert store.turns[-3:] == [f"seats:{event['id']}", f"seats:{other['id']}", f"seats:{event['id']}"]
+
+
 def test_a_wrong_token_cancels_nothing(service, store):
     event = published_event(service)
     registration = service.register(event["id"], registration_input())

@@ -1,0 +1,274 @@
+"""Public reads served from each gateway worker's memory, kept coherent by the bus.
+
+Every source (a service) has a generation, a number that grows whenever its data may have
+changed: on each of its bus events (`<service>.events`, any routing key), and on each write
+that any gateway worker passes to it (announced on the `gateway.cache` fanout exchange, for
+staff changes no event reports). A cached answer remembers the generations of its sources as
+they were when it was computed, and is served only while they are still the same. While a
+worker is not listening to the bus (it is away, or the worker has just started), nothing is
+served from its cache: it could have missed an event.
+
+A cached answer is served without running the application: its body, its headers (ETag
+included) and a 304 for a matching If-None-Match. Requests with credentials (a staff token,
+the console's cookie) always reach the application.
+"""
+import json
+import logging
+import socket
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from kombu import Connection, Exchange, Queue, binding
+from werkzeug.http import is_resource_modified, unquote_etag
+
+from nszm.topology import exchange
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("members", "events", "practice", "notify")
+# The sources an endpoint's answers are made of, by its tag; any other tag: all of them.
+# Practice pages name their members (the practice service keeps a copy of the names).
+SOURCES_BY_TAG = {"members": ("members",), "events": ("events",), "practice": ("practice", "members")}
+ANNOUNCEMENTS = Exchange("gateway.cache", type="fanout", durable=False, auto_delete=False)
+ENVIRON_SOURCES = "nszm.sources"  # set by a view: the sources it read or wrote
+ENVIRON_CACHEABLE = "nszm.cacheable"  # set by a view whose answer may be kept
+ENVIRON_ROUTE = "nszm.route"
+MAX_ENTRIES = 2048
+MAX_BODY_BYTES = 1024 * 1024
+MAX_SECONDS = 300  # a bound for the unforeseen; events invalidate long before
+RECONNECT_SECONDS = 1.0
+
+
+def sources_of(tag: str) -> tuple[str, ...]:
+    return SOURCES_BY_TAG.get(tag, SOURCES)
+
+
+class Generations:
+    """Each source's generation; a worker's threads share one."""
+
+    def __init__(self):
+        self._values = dict.fromkeys(SOURCES, 0)
+        self._lock = threading.Lock()
+
+    def stamp(self, sources: tuple[str, ...]) -> tuple[int, ...]:
+        return tuple(self._values[source] for source in sources)
+
+    def bump(self, sources) -> None:
+        with self._lock:
+            for source in sources:
+                if source in self._values:
+                    self._values[source] += 1
+
+    def bump_all(self) -> None:
+        self.bump(SOURCES)
+
+
+@dataclass(frozen=True)
+class Entry:
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    etag: str | None
+    sources: tuple[str, ...]
+    stamp: tuple[int, ...]
+    route: str
+    expires: float
+
+
+class ReadCache:
+    """Answers by request key, least recently used first out."""
+
+    def __init__(self, generations: Generations, max_entries: int = MAX_ENTRIES):
+        self.generations = generations
+        self.max_entries = max_entries
+        self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key) -> Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.stamp != self.generations.stamp(entry.sources) or entry.expires < time.monotonic():
+            with self._lock:
+                if self._entries.get(key) is entry:
+                    del self._entries[key]
+            return None
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key, entry: Entry) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def __len__(self):
+        return len(self._entries)
+
+
+class Invalidations:
+    """Listens to every source's events and to the gateways' announcements on a queue of its own
+    (exclusive: it goes when the worker goes), bumping generations; announces this worker's writes."""
+
+    def __init__(self, amqp_uri: str, generations: Generations):
+        self.amqp_uri = amqp_uri
+        self.generations = generations
+        self.listening = threading.Event()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._publisher: Connection | None = None
+        self._publish_lock = threading.Lock()
+
+    def start(self) -> "Invalidations":
+        self._thread = threading.Thread(target=self._listen, name="cache-invalidations", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+        with self._publish_lock:
+            if self._publisher is not None:
+                self._publisher.release()
+                self._publisher = None
+
+    def announce(self, sources: tuple[str, ...]) -> None:
+        """This worker passed a write to `sources`: every worker (this one at once) forgets their answers."""
+        self.generations.bump(sources)
+        with self._publish_lock:
+            try:
+                if self._publisher is None:
+                    self._publisher = Connection(self.amqp_uri, connect_timeout=2)
+                self._publisher.Producer(serializer="json").publish(
+                    list(sources), exchange=ANNOUNCEMENTS, declare=[ANNOUNCEMENTS], retry=False)
+            except Exception as error:  # the bus is away: so are the other workers' listeners
+                log.warning("could not announce a change of %s: %s", sources, error)
+                if self._publisher is not None:
+                    self._publisher.release()
+                self._publisher = None
+
+    def _queue(self) -> Queue:
+        bindings = [binding(exchange(source), routing_key="#") for source in SOURCES] + [binding(ANNOUNCEMENTS)]
+        return Queue(f"gateway.cache.{uuid.uuid4().hex}", exclusive=True, auto_delete=True, durable=False,
+                     bindings=bindings)
+
+    def _on_message(self, body, message):
+        source = message.delivery_info.get("exchange", "").removesuffix(".events")
+        if source in SOURCES:
+            self.generations.bump((source,))
+        else:
+            try:
+                self.generations.bump(tuple(body if isinstance(body, list) else json.loads(body)))
+            except (TypeError, ValueError):
+                self.generations.bump_all()
+
+    def _listen(self):
+        while not self._stopped.is_set():
+            try:
+                with Connection(self.amqp_uri, heartbeat=10, connect_timeout=5) as connection:
+                    channel = connection.channel()
+                    for source in SOURCES:
+                        exchange(source)(channel).declare()
+                    ANNOUNCEMENTS(channel).declare()
+                    with connection.Consumer(self._queue(), callbacks=[self._on_message], no_ack=True,
+                                             accept=["json"]):
+                        self.generations.bump_all()  # whatever was kept may have changed unheard
+                        self.listening.set()
+                        while not self._stopped.is_set():
+                            try:
+                                connection.drain_events(timeout=1)
+                            except socket.timeout:
+                                connection.heartbeat_check()
+            except Exception as error:
+                if not self._stopped.is_set():
+                    log.warning("cache invalidations not heard (%s); reads bypass the cache", error)
+            finally:
+                self.listening.clear()
+                self.generations.bump_all()
+            self._stopped.wait(RECONNECT_SECONDS)
+
+
+class CachedReads:
+    """WSGI middleware: a kept answer for a public read, the application for everything else."""
+
+    def __init__(self, app, cache: ReadCache, invalidations: Invalidations, observe=None):
+        self.app = app
+        self.cache = cache
+        self.invalidations = invalidations
+        self.observe = observe or (lambda method, route, status, seconds: None)
+
+    def __call__(self, environ, start_response):
+        method = environ["REQUEST_METHOD"]
+        if method not in ("GET", "HEAD"):
+            return self._write(environ, start_response)
+        if (not self.invalidations.listening.is_set() or "HTTP_AUTHORIZATION" in environ
+                or "nszm_console" in environ.get("HTTP_COOKIE", "")):
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        key = (environ.get("PATH_INFO"), environ.get("QUERY_STRING"), environ.get("HTTP_ACCEPT"),
+               environ.get("HTTP_ORIGIN"))
+        entry = self.cache.get(key)
+        if entry is not None:
+            answer = self._serve(entry, environ, start_response)
+            self.observe(method, entry.route, answer, time.perf_counter() - started)
+            return [] if method == "HEAD" or answer == 304 else [entry.body]
+        return self._compute(key, environ, start_response)
+
+    def _write(self, environ, start_response):
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"] = status
+            return start_response(status, headers, exc_info)
+
+        body = self.app(environ, capture)
+        if captured.get("status", "500")[0] in "23":  # the console's changes answer with a redirect
+            self.invalidations.announce(environ.get(ENVIRON_SOURCES) or SOURCES)
+        return body
+
+    def _compute(self, key, environ, start_response):
+        """The application's answer, kept if its view allows: computed without the request's
+        conditions, so that the whole answer is kept, then answered as the conditions ask."""
+        before = dict(zip(SOURCES, self.invalidations.generations.stamp(SOURCES)))
+        inner = {name: value for name, value in environ.items()
+                 if name not in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")}
+        inner["REQUEST_METHOD"] = "GET"
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured.update(status=status, headers=headers)
+            return lambda data: None
+
+        iterable = self.app(inner, capture)
+        try:
+            body = b"".join(iterable)
+        finally:
+            if hasattr(iterable, "close"):
+                iterable.close()
+        etag = next((value for name, value in captured["headers"] if name.lower() == "etag"), None)
+        sources = inner.get(ENVIRON_SOURCES) or SOURCES
+        entry = Entry(status=captured["status"], headers=captured["headers"], body=body,
+                      etag=unquote_etag(etag)[0] if etag else None, sources=sources,
+                      stamp=tuple(before[source] for source in sources), route=inner.get(ENVIRON_ROUTE, ""),
+                      expires=time.monotonic() + MAX_SECONDS)
+        if inner.get(ENVIRON_CACHEABLE) and entry.status.startswith("200") and len(body) <= MAX_BODY_BYTES:
+            self.cache.put(key, entry)
+        answer = self._serve(entry, environ, start_response)
+        return [] if environ["REQUEST_METHOD"] == "HEAD" or answer == 304 else [body]
+
+    @staticmethod
+    def _serve(entry: Entry, environ, start_response) -> int:
+        if entry.etag and entry.status.startswith("200") and not is_resource_modified(environ, etag=entry.etag):
+            kept = [(name, value) for name, value in entry.headers
+                    if name.lower() not in ("content-length", "content-type")]
+            start_response("304 NOT MODIFIED", kept)
+            return 304
+        start_response(entry.status, entry.headers)
+        return int(entry.status[:3])

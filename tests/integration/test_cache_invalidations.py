@@ -1,0 +1,46 @@
+"""Gateway workers' read caches kept coherent over a real RabbitMQ: a service's event and one
+worker's write reach every worker."""
+import pytest
+from nameko.standalone.events import event_dispatcher
+
+from gateway.cache import Generations, Invalidations
+from nszm.contracts import bus
+from tests.waiting import wait_until
+
+
+@pytest.fixture
+def workers(amqp_uri):
+    started = [Invalidations(amqp_uri, Generations()).start() for _ in range(2)]
+    for worker in started:
+        assert worker.listening.wait(timeout=20), "a worker never heard the bus"
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def test_a_service_event_changes_its_source_in_every_worker(workers, amqp_uri):
+    before = [worker.generations.stamp(("members", "events")) for worker in workers]
+    dispatch = event_dispatcher({"AMQP_URI": amqp_uri, "serializer": "json"})
+    dispatch(bus.MEMBER_UPDATED.source, bus.MEMBER_UPDATED.name, {"slug": "brno"})
+    for worker, (members, events) in zip(workers, before):
+        wait_until(lambda: worker.generations.stamp(("members",))[0] > members, timeout=5,
+                   message="the member event heard")
+        assert worker.generations.stamp(("events",)) == (events,)
+
+
+def test_a_write_through_one_worker_reaches_the_others(workers):
+    announcing, other = workers
+    before = other.generations.stamp(("practice", "members"))
+    own = announcing.generations.stamp(("practice",))
+    announcing.announce(("practice",))
+    assert announcing.generations.stamp(("practice",))[0] == own[0] + 1  # at once, before any message
+    wait_until(lambda: other.generations.stamp(("practice",))[0] > before[0], timeout=5,
+               message="the announcement heard")
+    assert other.generations.stamp(("members",)) == before[1:]
+
+
+def test_a_worker_that_stops_listening_says_so(amqp_uri):
+    worker = Invalidations(amqp_uri, Generations()).start()
+    assert worker.listening.wait(timeout=20)
+    worker.stop()
+    assert not worker.listening.is_set()
