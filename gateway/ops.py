@@ -37,16 +37,12 @@ def healthz():
 
 
 def _check_services(checks: dict):
-    context = current_app.extensions["nszm"]
-    try:
-        proxy = context.rpc.proxy(timeout=PROBE_TIMEOUT_SECONDS)
-        checks["rabbitmq"] = "ok"
-    except Exception as error:
-        context.rpc.discard()
-        checks["rabbitmq"] = f"down: {error}"
+    _check_rabbitmq(checks)
+    if checks["rabbitmq"] != "ok":
         for name in SERVICES:
             checks[name] = "unknown: the bus is down"
         return
+    proxy = current_app.extensions["nszm"].rpc.proxy(timeout=PROBE_TIMEOUT_SECONDS)
     replies = {}
     for name in SERVICES:  # ask all first, then collect, so one slow service costs one timeout
         try:
@@ -61,20 +57,49 @@ def _check_services(checks: dict):
             checks[name] = f"down: {type(error).__name__}"
 
 
-@api.route("/readyz", summary="Readiness: RabbitMQ, MongoDB and every service answer", tag="operations",
-           cache=False)
-def readyz():
-    checks: dict[str, str] = {}
+def _check_mongodb(checks: dict):
     try:
         current_app.extensions["nszm"].mongo.admin.command("ping")
         checks["mongodb"] = "ok"
     except Exception as error:
         checks["mongodb"] = f"down: {type(error).__name__}"
-    _check_services(checks)
+
+
+def _check_rabbitmq(checks: dict):
+    context = current_app.extensions["nszm"]
+    try:
+        context.rpc.proxy(timeout=PROBE_TIMEOUT_SECONDS)
+        checks["rabbitmq"] = "ok"
+    except Exception as error:
+        context.rpc.discard()
+        checks["rabbitmq"] = f"down: {error}"
+
+
+def _readiness(checks: dict):
     ready = all(value == "ok" for value in checks.values())
     response = json_response({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
     response.cache_control.no_store = True
     return response
+
+
+@api.route("/readyz/gateway", summary="Readiness of this gateway alone: its RabbitMQ and MongoDB connections",
+           tag="operations", cache=False)
+def gateway_readyz():
+    """What a load balancer asks: a service that is down makes every gateway equally unable to
+    reach it, so it must not take them all out of rotation (their other endpoints still work)."""
+    checks: dict[str, str] = {}
+    _check_mongodb(checks)
+    _check_rabbitmq(checks)
+    return _readiness(checks)
+
+
+@api.route("/readyz", summary="Readiness: RabbitMQ, MongoDB and every service answer", tag="operations",
+           cache=False)
+def readyz():
+    checks: dict[str, str] = {}
+    _check_mongodb(checks)
+    _check_services(checks)
+    return _readiness(checks)
 
 
 @api.route("/metrics", summary="Prometheus metrics", tag="operations", media_type=CONTENT_TYPE_LATEST, cache=False)

@@ -33,6 +33,14 @@ def test_readiness_names_services_that_do_not_answer(empty_vhost, mongo_uri):
     assert unavailable.content_type == "application/problem+json"
 
 
+def test_a_gateway_whose_own_connections_work_stays_ready_for_its_load_balancer(empty_vhost, mongo_uri):
+    """Services that do not answer are every gateway's problem alike; none leaves the rotation."""
+    client = gateway(empty_vhost, mongo_uri)
+    response = client.get("/readyz/gateway")
+    assert response.status_code == 200
+    assert response.get_json()["checks"] == {"mongodb": "ok", "rabbitmq": "ok"}
+
+
 def test_readiness_names_a_broker_that_is_down(mongo_uri):
     closed = f"amqp://guest:guest@127.0.0.1:{embedded.free_port()}/"
     client = gateway(closed, mongo_uri)
@@ -40,9 +48,11 @@ def test_readiness_names_a_broker_that_is_down(mongo_uri):
     assert response.status_code == 503
     assert response.get_json()["checks"]["rabbitmq"].startswith("down")
     assert client.get("/api/v1/members/stats").status_code == 503
+    assert client.get("/readyz/gateway").status_code == 503
 
 
 def test_readiness_names_a_database_that_is_down(amqp_uri):
     client = gateway(amqp_uri, embedded.uri_for(embedded.free_port()))
     checks = client.get("/readyz").get_json()["checks"]
     assert checks["mongodb"].startswith("down")
+    assert client.get("/readyz/gateway").get_json()["checks"]["mongodb"].startswith("down")

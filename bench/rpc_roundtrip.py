@@ -1,0 +1,124 @@
+"""A nameko RPC round trip against a raw pika request/reply on the same broker.
+
+Both sides do the same: a client sends a small JSON request and waits for the reply from a
+server in another process that echoes it. The nameko server is `Echo` below (`nameko run`);
+the pika server is `python -m bench.rpc_roundtrip serve <amqp uri>`.
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pika
+from nameko.rpc import rpc
+from nameko.standalone.rpc import ClusterRpcProxy
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PIKA_QUEUE = "bench.echo"
+PAYLOAD = {"event": "jarni-skola", "email": "ucastnik@example.cz"}
+
+
+class Echo:
+    name = "bench_echo"
+
+    @rpc
+    def echo(self, payload):
+        return payload
+
+
+def serve(amqp_uri: str):
+    """The pika side's server: replies to each request with its body."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    channel = connection.channel()
+    channel.queue_declare(PIKA_QUEUE, auto_delete=True)
+
+    def reply(ch, method, properties, body):
+        ch.basic_publish("", properties.reply_to, body,
+                         pika.BasicProperties(correlation_id=properties.correlation_id))
+        ch.basic_ack(method.delivery_tag)
+
+    channel.basic_qos(prefetch_count=10)
+    channel.basic_consume(PIKA_QUEUE, reply)
+    print("ready", flush=True)
+    channel.start_consuming()
+
+
+def pika_round_trips(amqp_uri: str, count: int) -> list[float]:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    channel = connection.channel()
+    reply_queue = channel.queue_declare("", exclusive=True).method.queue
+    replies = {}
+    channel.basic_consume(reply_queue, lambda ch, m, p, body: replies.__setitem__(p.correlation_id, body),
+                          auto_ack=True)
+    body = json.dumps(PAYLOAD).encode()
+    times = []
+    for _ in range(count):
+        correlation = uuid.uuid4().hex
+        started = time.perf_counter()
+        channel.basic_publish("", PIKA_QUEUE, body, pika.BasicProperties(
+            reply_to=reply_queue, correlation_id=correlation, content_type="application/json"))
+        while correlation not in replies:
+            connection.process_data_events(time_limit=None)
+        assert json.loads(replies.pop(correlation)) == PAYLOAD
+        times.append(time.perf_counter() - started)
+    connection.close()
+    return times
+
+
+def nameko_round_trips(amqp_uri: str, count: int) -> list[float]:
+    times = []
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}, timeout=30) as cluster:
+        for _ in range(count):
+            started = time.perf_counter()
+            assert cluster.bench_echo.echo(PAYLOAD) == PAYLOAD
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def compare(amqp_uri: str, count: int = 2000) -> dict:
+    """Median round trips of both (after a warm-up), in milliseconds, and their ratio."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "AMQP_URI": amqp_uri}
+    servers = [
+        subprocess.Popen([str(BIN / "nameko"), "run", "--broker", amqp_uri, "bench.rpc_roundtrip:Echo"], cwd=ROOT,
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen([sys.executable, "-m", "bench.rpc_roundtrip", "serve", amqp_uri], cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE, text=True),
+    ]
+    try:
+        assert servers[1].stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 30
+        while True:  # the nameko server is up once a call is answered
+            try:
+                nameko_round_trips(amqp_uri, 1)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        pika_round_trips(amqp_uri, 100)
+        nameko_times = nameko_round_trips(amqp_uri, count)
+        pika_times = pika_round_trips(amqp_uri, count)
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
+    nameko_ms, pika_ms = statistics.median(nameko_times) * 1000, statistics.median(pika_times) * 1000
+    return {"nameko_ms": nameko_ms, "pika_ms": pika_ms, "ratio": nameko_ms / pika_ms, "count": count}
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2])
+    else:
+        from ops import rabbit
+
+        vhost = f"nszm-bench-{uuid.uuid4().hex[:8]}"
+        try:
+            print(compare(rabbit.make_vhost(vhost)))
+        finally:
+            rabbit.drop_vhost(vhost)

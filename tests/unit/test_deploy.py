@@ -1,0 +1,91 @@
+"""What `deploy/` holds for running beyond one machine: Kubernetes manifests valid against the
+Kubernetes API schemas (strictly: no unknown field), and a compose file, both running exactly
+the Procfile's processes, several replicas each."""
+import copy
+import shlex
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from ops.supervise import procfile_programs
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+KUBERNETES_VERSION = "1.35.0"
+
+
+def manifests() -> list[dict]:
+    return [document for path in sorted((DEPLOY / "kubernetes").glob("*.yaml"))
+            for document in yaml.safe_load_all(path.read_text()) if document]
+
+
+def of_kind(kind: str) -> dict[str, dict]:
+    return {document["metadata"]["name"]: document for document in manifests() if document["kind"] == kind}
+
+
+def container(deployment: dict) -> dict:
+    (only,) = deployment["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+def command(program) -> list[str]:
+    return shlex.split(program.command)
+
+
+@pytest.mark.parametrize("document", manifests(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+def test_every_manifest_is_valid_for_kubernetes_strictly(document):
+    kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("break_it", [
+    lambda d: d["spec"].__setitem__("replicas", "two"),
+    lambda d: d["spec"]["template"]["spec"].__setitem__("containerz", []),
+    lambda d: d["spec"].pop("selector"),
+])
+def test_the_validation_rejects_a_broken_deployment(break_it):
+    broken = copy.deepcopy(of_kind("Deployment")["nszm-gateway"])
+    break_it(broken)
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def test_each_procfile_process_is_a_deployment_of_several_replicas_with_requests_and_a_budget():
+    deployments, budgets = of_kind("Deployment"), of_kind("PodDisruptionBudget")
+    for program in procfile_programs():
+        deployment = deployments[f"nszm-{program.name}"]
+        assert deployment["spec"]["replicas"] >= 2
+        run = container(deployment)
+        assert run["command"] == command(program)
+        assert {"cpu", "memory"} <= run["resources"]["requests"].keys() and run["resources"]["limits"]["memory"]
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert any(budget["spec"]["selector"]["matchLabels"].items() <= labels.items() for budget in budgets.values())
+
+
+def test_the_gateway_scales_on_cpu_and_is_ready_on_its_own_connections_only():
+    gateway = of_kind("Deployment")["nszm-gateway"]
+    assert container(gateway)["readinessProbe"]["httpGet"]["path"] == "/readyz/gateway"
+    autoscaler = of_kind("HorizontalPodAutoscaler")["nszm-gateway"]
+    assert autoscaler["spec"]["scaleTargetRef"]["name"] == "nszm-gateway"
+    assert autoscaler["spec"]["minReplicas"] >= 2
+
+
+def test_rabbitmq_and_mongodb_run_as_three_member_clusters_with_budgets():
+    sets, budgets = of_kind("StatefulSet"), of_kind("PodDisruptionBudget")
+    assert sets["rabbitmq"]["spec"]["replicas"] == sets["mongodb"]["spec"]["replicas"] == 3
+    assert budgets["rabbitmq"]["spec"]["maxUnavailable"] == budgets["mongodb"]["spec"]["maxUnavailable"] == 1
+    assert "--replSet" in container(sets["mongodb"])["args"]
+    uri = of_kind("Secret")["nszm-config"]["stringData"]["MONGO_URI"]
+    assert "replicaSet=rs0" in uri and "w=majority" in uri
+
+
+def test_compose_runs_each_procfile_process_twice_against_clusters():
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    for program in procfile_programs():
+        service = services[program.name]
+        assert service["command"] == command(program)
+        assert service["deploy"]["replicas"] >= 2
+        assert "replicaSet=rs0" in service["environment"]["MONGO_URI"]
+    assert {"rabbitmq-1", "rabbitmq-2", "rabbitmq-3", "mongodb-1", "mongodb-2", "mongodb-3"} <= services.keys()
+    assert "/readyz/gateway" in " ".join(services["gateway"]["healthcheck"]["test"])
