@@ -46,9 +46,12 @@ token: $(RUNTIME)
 mailout: $(RUNTIME)
 	$(PY) -m ops.mailout $(ARGS)
 
+# Measures with wrk (Debian's package, installed here when apt-get can) or else with Python threads.
 bench: $(TESTING)
-	$(PY) -m bench.run
-	$(PY) -m bench.mailout
+	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 \
+		|| echo "wrk is not installed (apt-get install -y wrk): the bench measures with Python threads"
+	$(PY) -m bench.run $(ARGS)
+	[ -n "$(ARGS)" ] || $(PY) -m bench.mailout
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,8 +1,10 @@
-"""A nameko RPC round trip against a raw pika request/reply on the same broker.
+"""A nameko RPC round trip, as the platform makes them, against a raw pika request/reply on the
+same broker.
 
 Both sides do the same: a client sends a small JSON request and waits for the reply from a
-server in another process that echoes it. The nameko server is `Echo` below (`nameko run`);
-the pika server is `python -m bench.rpc_roundtrip serve <amqp uri>`.
+server in another process that echoes it. The nameko side is the platform's own: the gateway's
+RPC client (`gateway.rpc.RpcClients`) calling `Echo` below, a service with the platform's RPC
+entrypoint (`nameko run`); the pika server is `python -m bench.rpc_roundtrip serve <amqp uri>`.
 """
 import json
 import os
@@ -14,8 +16,9 @@ import uuid
 from pathlib import Path
 
 import pika
-from nameko.rpc import rpc
-from nameko.standalone.rpc import ClusterRpcProxy
+
+from gateway.rpc import RpcClients
+from nszm.entrypoints import rpc
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -72,11 +75,14 @@ def pika_round_trips(amqp_uri: str, count: int) -> list[float]:
 
 def nameko_round_trips(amqp_uri: str, count: int) -> list[float]:
     times = []
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}, timeout=30) as cluster:
+    clients = RpcClients(amqp_uri)
+    try:
         for _ in range(count):
             started = time.perf_counter()
-            assert cluster.bench_echo.echo(PAYLOAD) == PAYLOAD
+            assert clients.proxy().bench_echo.echo(PAYLOAD) == PAYLOAD
             times.append(time.perf_counter() - started)
+    finally:
+        clients.discard()
     return times
 
 

@@ -6,6 +6,7 @@ write phase doubles as the proof that pymongo holds up inside `nameko run` under
 every request must succeed and the stored counts must equal the accepted requests.
 
     python -m bench.run [--requests 2000] [--concurrency 16]
+    python -m bench.run --soak          # 10 minutes of mixed load: memory must stay flat
 """
 import argparse
 import email
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import requests
 
+from bench import http_load, rpc_roundtrip
 from nszm.storage import connect
 from ops import embedded, rabbit
 from ops.loopback import SourceAddressAdapter, loopback_address
@@ -188,10 +190,115 @@ def rss_by_process(marker: str) -> dict[str, int]:
     return found
 
 
+READS = ("/healthz", "/api/v1/members", "/api/v1/members?q=kraj", "/api/v1/members/stats", "/api/v1/events",
+         "/api/v1/practices?q=zdravi", "/api/v1/competitions", "/feeds/news.atom", "/feeds/events.ics")
+
+
+def start_platform(data_dir: Path, env: dict) -> subprocess.Popen:
+    log = open(data_dir / "platform.log", "wb")
+    return subprocess.Popen([sys.executable, "-m", "ops.run"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_ready(base: str, timeout: float = 90) -> bool:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        try:
+            if requests.get(base + "/readyz", timeout=2).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def minimal_app_rps(env: dict) -> dict:
+    """The minimal WSGI app under the gateway's gunicorn settings (its own port), measured alike."""
+    port = embedded.free_port()
+    app = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", "bench.minimal:app"],
+                           cwd=ROOT, env={**env, "GATEWAY_BIND": f"127.0.0.1:{port}"},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if rabbit.port_open("127.0.0.1", port):
+                break
+            time.sleep(0.1)
+        return http_load.measure(f"http://127.0.0.1:{port}/")
+    finally:
+        app.terminate()
+        app.wait(timeout=30)
+
+
+def print_reads(base: str, env: dict) -> list[dict]:
+    if not http_load.wrk_available():
+        print("wrk is not installed (Debian: apt-get install -y wrk); measuring with Python threads instead")
+    floor = minimal_app_rps(env)
+    print(f"reads, {http_load.CONNECTIONS} connections, {http_load.SECONDS} s each ({floor['tool']}); "
+          f"minimal WSGI app under the same gunicorn settings: {floor['rps']:.0f} req/s")
+    results = []
+    for path in READS:
+        requests.get(base + path, timeout=30)  # the first read fills the cache
+        result = {"path": path, **http_load.measure(base + path)}
+        result["share"] = result["rps"] / floor["rps"]
+        results.append(result)
+        print(f"  GET {path:<30} {result['rps']:8.0f} req/s  {result['share']:6.0%} of the minimal app   "
+              f"p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms  non-2xx/3xx {result['bad']}",
+              flush=True)
+    return results
+
+
+def rush(base: str, staff: dict, name: str, people: int, sessions: int, day: str, at_once: int
+         ) -> tuple[dict, list]:
+    """`people` registering, `at_once` of them at a time, for `sessions` sessions of 50 seats, each
+    person for one session from an address of their own; the timings and the sessions' counters."""
+    events = [published_event(base, staff, f"{name} {n}", day, capacity=50) for n in range(sessions)]
+    crowd = Load(base, concurrency=at_once)
+    result = crowd.run(name, people, lambda s, i: s.post(
+        base + f"/api/v1/events/{events[i % sessions]['id']}/registrations", timeout=60,
+        json={"name": "Účastník", "email": f"{name.split()[0]}{i}@example.cz", "organization": "Obec",
+              "sessions": ["s1"]}).status_code, clients=people)
+    counters = [requests.get(base + f"/api/v1/events/{e['id']}", timeout=30).json()["sessions"][0] for e in events]
+    return result, counters
+
+
+def soak(base: str, staff: dict, marker: str, minutes: float) -> int:
+    """Mixed load for `minutes`; the platform's resident memory every 30 s must stay flat."""
+    load = Load(base, concurrency=8)
+    event = published_event(base, staff, "Soak", "2031-03-10", capacity=100_000)
+    samples, stop = [], threading.Event()
+
+    def traffic():
+        i = 0
+        while not stop.is_set():
+            load.run("soak", 200, lambda s, n: s.get(base + READS[n % len(READS)], timeout=30).status_code)
+            load.run("soak writes", 20, lambda s, n: s.post(
+                base + f"/api/v1/events/{event['id']}/registrations", timeout=60,
+                json={"name": "Vytrvalec", "email": f"soak{i}-{n}@example.cz", "organization": "Obec",
+                      "sessions": ["s1"]}).status_code, clients=20)
+            i += 1
+
+    worker = threading.Thread(target=traffic, daemon=True)
+    worker.start()
+    started = time.perf_counter()
+    while time.perf_counter() - started < minutes * 60:
+        samples.append(sum(rss_by_process(marker).values()) / 1024)
+        print(f"  soak {time.perf_counter() - started:5.0f} s: {samples[-1]:7.1f} MiB resident", flush=True)
+        time.sleep(30)
+    stop.set()
+    worker.join(timeout=120)
+    settled = samples[len(samples) // 3:]  # after the caches and pools have filled
+    growth = (settled[-1] - settled[0]) / settled[0] if len(settled) > 1 else 0.0
+    print(f"soak: {samples[0]:.0f} -> {samples[-1]:.0f} MiB; after the first third {growth:+.1%} "
+          f"(flat: within 5 %)")
+    return 0 if abs(growth) <= 0.05 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--soak", action="store_true", help="only the 10-minute soak: memory must stay flat")
+    parser.add_argument("--soak-minutes", type=float, default=10)
     args = parser.parse_args()
 
     vhost = f"nszm-bench-{uuid.uuid4().hex[:8]}"
@@ -203,37 +310,25 @@ def main() -> int:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "AMQP_URI": rabbit.make_vhost(vhost), "DATA_DIR": str(data_dir),
            "GATEWAY_BIND": f"127.0.0.1:{port}", "BOOTSTRAP_STAFF_TOKEN": TOKEN, marker_key: marker}
     env.pop("MONGO_URI", None)
-    log = open(data_dir / "platform.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "ops.run"], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = start_platform(data_dir, env)
     try:
         boot = time.perf_counter()
-        while time.perf_counter() - boot < 90:
-            try:
-                if requests.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        else:
+        if not wait_ready(base):
             print((data_dir / "platform.log").read_text()[-3000:])
             return 1
-        print(f"platform ready in {time.perf_counter() - boot:.1f} s "
-              f"(client threads: {args.concurrency}, gateway threads: 16)\n")
+        print(f"platform ready in {time.perf_counter() - boot:.1f} s on {os.cpu_count()} cores\n")
+        staff = {"Authorization": f"Bearer {TOKEN}"}
+        if args.soak:
+            return soak(base, staff, f"{marker_key}={marker}", args.soak_minutes)
         memory_idle = rss_by_process(f"{marker_key}={marker}")
 
+        reads = print_reads(base, env)
+        roundtrip = rpc_roundtrip.compare(env["AMQP_URI"])
+        print(f"\nRPC round trip (median of {roundtrip['count']}): nameko {roundtrip['nameko_ms']:.2f} ms, "
+              f"raw pika {roundtrip['pika_ms']:.2f} ms: {roundtrip['ratio']:.2f}x (target <= 3x)\n")
+
         load = Load(base, args.concurrency)
-        staff = {"Authorization": f"Bearer {TOKEN}"}
-        results = [
-            load.run("GET /healthz (floor)", args.requests,
-                     lambda s, i: s.get(base + "/healthz", timeout=30).status_code),
-            load.run("GET /api/v1/members", args.requests,
-                     lambda s, i: s.get(base + "/api/v1/members", timeout=30).status_code),
-            load.run("GET /api/v1/members?q=", args.requests,
-                     lambda s, i: s.get(base + "/api/v1/members", params={"q": "kraj"}, timeout=30).status_code),
-            load.run("GET /api/v1/members/stats", args.requests // 2,
-                     lambda s, i: s.get(base + "/api/v1/members/stats", timeout=30).status_code),
-        ]
+        results = []
         writes = args.requests // 4
         ids: list[str] = []
 
@@ -245,18 +340,14 @@ def main() -> int:
                 ids.append(response.json()["id"])
             return response.status_code
 
-        results.append(load.run("POST membership-applications", writes, apply, clients=writes // 5))
-        results.append(load.run("POST .../approve", len(ids) // 2, lambda s, i: s.post(
-            base + f"/api/v1/membership-applications/{ids[i]}/approve", headers=staff, timeout=30).status_code))
+        applications = load.run("POST membership-applications", writes, apply, clients=writes // 5)
+        approvals = load.run("POST .../approve", len(ids) // 2, lambda s, i: s.post(
+            base + f"/api/v1/membership-applications/{ids[i]}/approve", headers=staff, timeout=30).status_code)
+        results += [applications, approvals]
 
-        # one session of 50 seats, four times as many people registering at once
-        event = published_event(base, staff, "Benchmark", "2031-01-10", capacity=50)
-        registrations = 200
-        results.append(load.run("POST registrations (1 session)", registrations, lambda s, i: s.post(
-            base + f"/api/v1/events/{event['id']}/registrations", timeout=60,
-            json={"name": "Účastník", "email": f"u{i}@example.cz", "organization": "Obec",
-                  "sessions": ["s1"]}).status_code, clients=registrations))
-        seats = requests.get(base + f"/api/v1/events/{event['id']}", timeout=30).json()["sessions"][0]
+        one_session, seats = rush(base, staff, "rush 200 at once, 1 session", 200, 1, "2031-01-10", at_once=200)
+        ten_sessions, ten_seats = rush(base, staff, "rush 1000, 10 sessions", 1000, 10, "2031-01-11", at_once=100)
+        results += [one_session, ten_sessions]
 
         # the open demo competition: votes from 100 client addresses, confirmed from the mailed links
         contest = next(c for c in requests.get(base + "/api/v1/competitions", timeout=30).json()["items"]
@@ -269,13 +360,14 @@ def main() -> int:
             client.headers["Connection"] = "close"
             client.mount("http://", SourceAddressAdapter(loopback_address(n, block=200)))
             clients.append(client)
-        results.append(load.run("POST votes (100 addresses)", votes, lambda s, i: clients[i % 100].post(
+        voting = load.run("POST votes (100 addresses)", votes, lambda s, i: clients[i % 100].post(
             base + f"/api/v1/competitions/{contest['id']}/votes", timeout=60,
             json={"practice": nominees[i % voters % len(nominees)], "email": f"volic{i % voters}@example.cz"}
-        ).status_code))
+        ).status_code)
         tokens = mailed_vote_tokens(data_dir, votes)
-        results.append(load.run("POST votes/confirm", len(tokens), lambda s, i: s.post(
-            base + "/api/v1/votes/confirm", params={"token": tokens[i]}, timeout=60).status_code))
+        confirming = load.run("POST votes/confirm", len(tokens), lambda s, i: s.post(
+            base + "/api/v1/votes/confirm", params={"token": tokens[i]}, timeout=60).status_code)
+        results += [voting, confirming]
         final = requests.post(base + f"/api/v1/competitions/{contest['id']}/close", headers=staff, timeout=30).json()
         latency = listener_latency(base, staff, env["AMQP_URI"])
         memory_loaded = rss_by_process(f"{marker_key}={marker}")
@@ -288,37 +380,44 @@ def main() -> int:
         client.close()
 
         print("\nconsistency under load (pymongo inside nameko run, eventlet):")
-        print(f"  applications accepted {results[4]['statuses'].get(201, 0)}, stored {stored}")
-        print(f"  approvals accepted {results[5]['statuses'].get(200, 0)}, members stored {approved}")
-        print(f"  registrations accepted {results[6]['statuses'].get(201, 0)}: seats left {seats['seats_left']} "
-              f"of {seats['capacity']}, waiting {seats['waiting']}")
-        print(f"  votes accepted {results[7]['statuses'].get(202, 0)}, confirmation mails {len(tokens)}, "
+        print(f"  applications accepted {applications['statuses'].get(201, 0)}, stored {stored}")
+        print(f"  approvals accepted {approvals['statuses'].get(200, 0)}, members stored {approved}")
+        print(f"  1 session: {one_session['statuses'].get(201, 0)} accepted: seats left {seats[0]['seats_left']} "
+              f"of {seats[0]['capacity']}, waiting {seats[0]['waiting']}")
+        print(f"  10 sessions: {ten_sessions['statuses'].get(201, 0)} accepted: seats left "
+              f"{sum(s['seats_left'] for s in ten_seats)}, waiting {sum(s['waiting'] for s in ten_seats)}")
+        print(f"  votes accepted {voting['statuses'].get(202, 0)}, confirmation mails {len(tokens)}, "
               f"counted after closing {final['total_votes']} (distinct addresses: {voters})")
         print(f"  events still in the outbox: {unpublished}")
         errors = sum(r["failures"] + sum(n for code, n in r["statuses"].items() if code >= 500) for r in results)
+        errors += sum(r["bad"] + r["socket_errors"] for r in reads)
         print(f"  5xx responses and transport failures: {errors}")
 
         print("\nbus: registration's 201 -> the example listener (pika) prints its event, at 50 registrations/s:")
         print(f"  {latency['answered']} of {latency['sent']} registered, {latency['heard']} heard; "
               f"from the 201: p50 {latency['p50_ms']:.0f} ms, p99 {latency['p99_ms']:.0f} ms (target p99 <= 500 ms; "
               f"negative: the event was there before the answer)")
-        print(f"  from sending the request: p50 {latency['request_p50_ms']:.0f} ms, "
-              f"p99 {latency['request_p99_ms']:.0f} ms")
 
-        floor, listing = results[0], results[1]
-        print("\nratios:")
-        print(f"  directory req/s vs healthz floor: {listing['rps'] / floor['rps']:.2f}")
-        print(f"  search req/s vs plain listing:    {results[2]['rps'] / listing['rps']:.2f}")
-        print(f"  write req/s vs plain listing:     {results[4]['rps'] / listing['rps']:.2f}")
-        for result in results:
-            print(f"  {result['phase']:<28} p99/p50 {result['p99_ms'] / result['p50_ms']:.2f}")
+        print("\ntargets:")
+        cached = [r for r in reads if r["path"] != "/healthz"]
+        print(f"  cached public reads, lowest share of the minimal app: {min(r['share'] for r in cached):.0%} "
+              f"(target >= 50 %)")
+        print(f"  rush, 200 at once for 50 seats: {one_session['rps']:.0f} req/s (target >= 150), "
+              f"p50 {one_session['p50_ms']:.0f} ms, p99 {one_session['p99_ms']:.0f} ms (target <= 1000), "
+              f"p99/p50 {one_session['p99_ms'] / one_session['p50_ms']:.1f}")
+        print(f"  rush, 1000 over 10 sessions: {ten_sessions['rps']:.0f} req/s (target >= 200)")
+        print(f"  votes: {voting['rps']:.0f}/s (target >= 150); confirmations {confirming['rps']:.0f}/s")
+        print(f"  RPC round trip: {roundtrip['ratio']:.2f}x raw pika (target <= 3x)")
+        total_idle = sum(memory_idle.values()) / 1024
+        print(f"  whole platform idle: {total_idle:.0f} MiB (target <= 450 MiB)")
 
         print("\nresident memory (MiB): idle -> after load")
         for name, kib in sorted(memory_idle.items()):
             print(f"  {name:<32} {kib / 1024:7.1f} -> {memory_loaded.get(name, 0) / 1024:7.1f}")
-        print(f"  {'total':<32} {sum(memory_idle.values()) / 1024:7.1f} -> {sum(memory_loaded.values()) / 1024:7.1f}")
-        consistent = (stored == results[4]["statuses"].get(201, 0) and approved == results[5]["statuses"].get(200, 0)
-                      and seats["seats_left"] == 0 and seats["waiting"] == registrations - seats["capacity"]
+        print(f"  {'total':<32} {total_idle:7.1f} -> {sum(memory_loaded.values()) / 1024:7.1f}")
+        consistent = (stored == applications["statuses"].get(201, 0) and approved == approvals["statuses"].get(200, 0)
+                      and seats[0]["seats_left"] == 0 and seats[0]["waiting"] == 200 - seats[0]["capacity"]
+                      and all(s["seats_left"] == 0 and s["waiting"] == 50 for s in ten_seats)
                       and final["total_votes"] == voters and latency["heard"] == latency["answered"] == latency["sent"])
         return 0 if errors == 0 and consistent else 1
     finally:

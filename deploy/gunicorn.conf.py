@@ -1,9 +1,10 @@
 """gunicorn settings for the gateway: threaded workers, each thread with its own RPC proxy."""
 from nszm.config import Settings
 
-bind = Settings.from_env().gateway_bind
+settings = Settings.from_env()
+bind = settings.gateway_bind
 worker_class = "gthread"
-workers = 1
+workers = settings.gateway_workers
 threads = 16
 timeout = 60
 graceful_timeout = 5

@@ -8,6 +8,8 @@ import threading
 from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
+from nszm.calls import EXPIRING_REQUEST
+
 CALL_TIMEOUT_SECONDS = 15
 PROBE_TIMEOUT_SECONDS = 3
 # Publishing a request tries once more, soon, and then gives up (nameko's default waits up to
@@ -23,7 +25,8 @@ class ExpiringClusterProxy(ClusterProxy):
     def __getattr__(self, name):
         if name not in self._proxies:
             self._proxies[name] = ServiceProxy(self._worker_ctx, name, self._reply_listener,
-                                               expiration=self._expiration, retry_policy=PUBLISH_RETRY_POLICY)
+                                               expiration=self._expiration, retry_policy=PUBLISH_RETRY_POLICY,
+                                               **EXPIRING_REQUEST)
         return self._proxies[name]
 
 

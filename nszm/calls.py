@@ -12,10 +12,14 @@ from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
 from nszm.config import DEFAULT_SERVICE_CALL_TIMEOUT, Settings
 from nszm.contracts.errors import Unavailable
 
+# A request that expires with its caller's patience is not worth writing to disk: RabbitMQ keeps
+# it in memory (AMQP delivery mode 1), and a broker restart loses only calls already given up on.
+EXPIRING_REQUEST = {"delivery_mode": 1}
+
 
 class TimedMethodProxy(MethodProxy):
     def __init__(self, *args, timeout: float, **options):
-        super().__init__(*args, expiration=timeout, **options)
+        super().__init__(*args, expiration=timeout, **EXPIRING_REQUEST, **options)
         self.timeout = timeout
 
     def __call__(self, *args, **kwargs):

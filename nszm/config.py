@@ -15,6 +15,10 @@ DEFAULT_MAIL_FROM = "Národní síť Zdravých měst ČR <info@zdravamesta.cz>"
 DEFAULT_DATA_DIR = "./var"
 DEFAULT_MAILOUT_RATE = 10.0
 DEFAULT_SERVICE_CALL_TIMEOUT = 5.0  # seconds; well inside the gateway's own 15 s
+DEFAULT_SERVICE_REPLICAS = 1  # processes of each service that `make run` starts
+# Gateway worker processes: one per two cores, since the services and the database share them
+# on one machine; a replica on Kubernetes gets its own core (deploy/CAPACITY.md).
+DEFAULT_GATEWAY_WORKERS = max(1, (os.cpu_count() or 1) // 2)
 LOCAL_MONGO_URI = "mongodb://127.0.0.1:27017/?directConnection=true"  # a service with no MONGO_URI set
 
 
@@ -35,6 +39,8 @@ class Settings:
     webhooks_allow_private: bool
     trusted_proxies: int
     service_call_timeout: float
+    service_replicas: int
+    gateway_workers: int
 
     @property
     def database_uri(self) -> str:
@@ -62,6 +68,8 @@ class Settings:
             webhooks_allow_private=_flag(env.get("WEBHOOKS_ALLOW_PRIVATE"), False),
             trusted_proxies=int(_number(env.get("TRUSTED_PROXIES"), 0)),
             service_call_timeout=_number(env.get("SERVICE_CALL_TIMEOUT"), DEFAULT_SERVICE_CALL_TIMEOUT),
+            service_replicas=max(1, int(_number(env.get("SERVICE_REPLICAS"), DEFAULT_SERVICE_REPLICAS))),
+            gateway_workers=max(1, int(_number(env.get("GATEWAY_WORKERS"), DEFAULT_GATEWAY_WORKERS))),
         )
 
 

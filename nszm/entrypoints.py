@@ -9,7 +9,15 @@ import logging
 import sys
 
 from kombu.exceptions import OperationalError
-from nameko.rpc import Rpc
+from nameko.amqp.publish import Publisher
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    DEFAULT_SERIALIZER,
+    LOGIN_METHOD_CONFIG_KEY,
+    SERIALIZER_CONFIG_KEY,
+)
+from nameko.rpc import Responder, Rpc, RpcConsumer, get_rpc_exchange
 
 from nszm.contracts.errors import PlatformError, StaffOnly
 
@@ -22,6 +30,29 @@ ACTOR_TOKEN = "actor_token"
 REQUEST_ID = "request_id"  # the call's own id (its AMQP correlation id), the same when RabbitMQ redelivers it
 
 
+class ReplyPublisher(Publisher):
+    """Replies go to the caller's own reply queue, exclusive and not durable: writing them to disk
+    buys nothing, and waiting for the broker to confirm each one only delays the answer. A reply
+    the broker loses is one the caller times out on, as when it could not be sent at all."""
+
+    use_confirms = False
+    delivery_mode = 1
+
+
+class ReplyResponder(Responder):
+    publisher_cls = ReplyPublisher
+
+
+class PlatformRpcConsumer(RpcConsumer):
+    def handle_result(self, message, result, exc_info):
+        config = self.container.config
+        responder = ReplyResponder(config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
+                                   config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
+                                   ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        result, exc_info = responder.send_response(result, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
 
 class PlatformRpc(Rpc):
     """nameko's RPC entrypoint, except that an answer which cannot be sent because RabbitMQ went
@@ -29,6 +60,8 @@ class PlatformRpc(Rpc):
     unacknowledged request is redelivered, or expires, once the broker is back. Each call's
     context carries its `request_id`, by which a service recognises a request it has done before
     (a redelivery after a crash) and answers as it did."""
+
+    rpc_consumer = PlatformRpcConsumer()
 
     def handle_message(self, body, message):
         correlation_id = message.properties.get("correlation_id")

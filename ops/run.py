@@ -41,7 +41,7 @@ def main() -> int:
     rabbit.ensure_running(settings.amqp_uri)
     for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (in the background)
         signal.signal(sig, stop_requested)
-    programs = procfile_programs()
+    programs = procfile_programs(replicas=settings.service_replicas)
     mongo_uri, port = settings.mongo_uri, None
     if not mongo_uri:
         port = embedded.free_port(avoid=(int(settings.gateway_bind.rpartition(":")[2]),))  # not the gateway's

@@ -40,14 +40,21 @@ class Program:
     stop_seconds: int = STOP_SECONDS
 
 
-def procfile_programs(procfile: Path = PROCFILE) -> list[Program]:
-    """The services and then the gateway, in the Procfile's order, started once the database answers."""
+def procfile_programs(procfile: Path = PROCFILE, replicas: int = 1) -> list[Program]:
+    """The services and then the gateway, in the Procfile's order, started once the database
+    answers; `replicas` processes of each service (`events`, `events-2`, …), which RabbitMQ
+    shares the work between. The gateway scales by its workers (GATEWAY_WORKERS) instead."""
     programs = []
     for line in procfile.read_text().splitlines():
         name, _, command = line.partition(":")
-        if name.strip() and not name.lstrip().startswith("#") and command.strip():
-            priority = 200 if name.strip() == "gateway" else 100
-            programs.append(Program(name.strip(), command.strip(), priority, autostart=False))
+        name, command = name.strip(), command.strip()
+        if not name or name.startswith("#") or not command:
+            continue
+        if name == "gateway":
+            programs.append(Program(name, command, 200, autostart=False))
+        else:
+            programs += [Program(name if n == 1 else f"{name}-{n}", command, 100, autostart=False)
+                         for n in range(1, replicas + 1)]
     return programs
 
 

@@ -54,9 +54,10 @@ class Supervised:
 
 
 @contextmanager
-def supervised_platform(data_dir: Path, env: dict, amqp_uri: str, smtp_url: str):
+def supervised_platform(data_dir: Path, env: dict, amqp_uri: str, smtp_url: str, **settings: str):
+    """`settings`: more of the environment, e.g. SERVICE_REPLICAS="2"."""
     port = embedded.free_port()
-    env = {**env, "AMQP_URI": amqp_uri, "GATEWAY_BIND": f"127.0.0.1:{port}", "BOOTSTRAP_STAFF_TOKEN": STAFF_TOKEN,
+    env = {**env, **settings, "AMQP_URI": amqp_uri, "GATEWAY_BIND": f"127.0.0.1:{port}", "BOOTSTRAP_STAFF_TOKEN": STAFF_TOKEN,
            "DEMO_DATA": "0", "DATA_DIR": str(data_dir), "SMTP_URL": smtp_url, "PUBLIC_URL": f"http://127.0.0.1:{port}"}
     env.pop("MONGO_URI", None)
     process = start_platform(env, data_dir / "platform.log")

@@ -89,3 +89,10 @@ def test_compose_runs_each_procfile_process_twice_against_clusters():
         assert "replicaSet=rs0" in service["environment"]["MONGO_URI"]
     assert {"rabbitmq-1", "rabbitmq-2", "rabbitmq-3", "mongodb-1", "mongodb-2", "mongodb-3"} <= services.keys()
     assert "/readyz/gateway" in " ".join(services["gateway"]["healthcheck"]["test"])
+
+
+def test_make_run_starts_as_many_processes_of_each_service_as_asked_and_one_gateway():
+    names = [program.name for program in procfile_programs(replicas=2)]
+    assert names == ["members", "members-2", "events", "events-2", "practice", "practice-2", "notify", "notify-2",
+                     "gateway"]
+    assert [program.name for program in procfile_programs()] == ["members", "events", "practice", "notify", "gateway"]
