@@ -2,7 +2,6 @@
 from pathlib import Path
 
 import fontpkg_noto_sans
-from fpdf import FPDF
 
 from nszm import formatting
 from nszm.contracts.events import EVENT_TYPES
@@ -11,6 +10,8 @@ FONT = Path(fontpkg_noto_sans.__file__).parent / "files" / "NotoSans[wdth,wght].
 
 
 def certificate_pdf(certificate: dict, verify_url: str) -> bytes:
+    from fpdf import FPDF  # a third of the gateway's memory, for a page few ask for: loaded on first use
+
     pdf = FPDF(orientation="landscape", format="A4")
     pdf.set_title(f"Osvědčení {certificate['certificate_id']}")
     pdf.set_author("Národní síť Zdravých měst ČR")

@@ -68,11 +68,16 @@ class Topology:
         self.dead_queue(subscription)(channel).declare()
 
     def declare_routes(self, channel, spec: EventSpec) -> bool:
-        """Make sure every platform queue that subscribes to `spec` exists and is bound (again, if
-        someone deleted it), just before an event of that type is published; False if there is none."""
+        """Make sure every platform queue that subscribes to `spec` exists and is bound to it (again,
+        if someone deleted it), just before an event of that type is published; False if there is
+        none. Without waiting for the broker's answers: it handles a channel's commands in order,
+        so the queue is there before the event that follows, and an error closes the channel, so
+        the event's publication fails."""
         subscriptions = subscriptions_of(spec)
         for subscription in subscriptions:
-            self.queue(subscription)(channel).declare()
+            queue = self.queue(subscription)(channel)
+            queue.queue_declare(nowait=True)
+            channel.queue_bind(queue.name, exchange=spec.exchange, routing_key=spec.name, nowait=True)
         return bool(subscriptions)
 
     @staticmethod

@@ -4,10 +4,6 @@ import sys
 import time
 from pathlib import Path
 
-import pymongo
-
-from nszm.storage import connect
-
 
 def free_port(avoid: tuple[int, ...] = ()) -> int:
     """A port nothing listens on now, other than `avoid` (ports promised to others, not yet bound)."""
@@ -47,6 +43,10 @@ def running_uri(data_dir: Path) -> str | None:
 
 
 def wait_until_up(uri: str, timeout: float = 60.0) -> bool:
+    import pymongo  # here: `make run`'s long-lived parent process never needs it
+
+    from nszm.storage import connect
+
     deadline = time.monotonic() + timeout
     client = connect(uri)
     try:

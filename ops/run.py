@@ -7,12 +7,12 @@ restarts whatever dies, the embedded database included.
 """
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
 from nszm.config import Settings
 from ops import embedded, rabbit
-from ops.demo import load_demo
 from ops.supervise import DATABASE, DATABASE_STOP_SECONDS, Program, Supervisor, procfile_programs, terminate_with_parent
 
 
@@ -52,6 +52,7 @@ def main() -> int:
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         PYTHONPATH=str(Path(__file__).resolve().parent.parent),
         PYTHONUNBUFFERED="1",
+        EVENTLET_NO_GREENDNS="yes",  # eventlet's DNS would load dnspython into every service (8 MiB each)
         DATA_DIR=str(settings.data_dir),
         PUBLIC_URL=settings.public_url,
         MONGO_URI=mongo_uri,
@@ -59,14 +60,12 @@ def main() -> int:
     supervisor = Supervisor(programs, settings.data_dir, env)
     try:
         supervisor.start()
-        if not embedded.wait_until_up(mongo_uri):
+        if port is not None:
+            say(f"embedded database (SecantusDB) at {mongo_uri}, data in {settings.data_dir / 'mongo'}")
+        if subprocess.run([sys.executable, "-m", "ops.prepare"], env=env).returncode != 0:
             sys.exit(f"The database at {mongo_uri} does not answer; see {settings.data_dir / 'mongo.log'}.")
         if port is not None:
             embedded.port_file(settings.data_dir).write_text(str(port))
-            say(f"embedded database (SecantusDB) at {mongo_uri}, data in {settings.data_dir / 'mongo'}")
-        if settings.demo_data:
-            loaded = load_demo(mongo_uri, settings.mongo_db)
-            say(f"demo data: {loaded} records loaded" if loaded else "demo data: the database has data already")
         supervisor.start_all()
         say(f"gateway on {settings.public_url} (Ctrl-C stops everything; a process that dies is restarted)")
         supervisor.wait()
