@@ -91,6 +91,20 @@ class Load:
         return result
 
 
+def wait_for_mails(data_dir: Path, quiet: float = 3, timeout: float = 300):
+    """Until no new mail has arrived in the Maildir for `quiet` seconds: a burst's mails are out."""
+    new = data_dir / "mail" / "new"
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = len(list(new.glob("*"))) if new.exists() else 0
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.5)
+
+
 def mailed_vote_tokens(data_dir: Path, expected: int, timeout: float = 120) -> list[str]:
     """The confirmation tokens of the vote mails in the Maildir, once `expected` have arrived."""
     new = data_dir / "mail" / "new"
@@ -170,8 +184,12 @@ def percentile(values: list[float], share: float) -> float:
     return values[min(len(values) - 1, int(share * len(values)))] if values else float("nan")
 
 
-def rss_by_process(marker: str) -> dict[str, int]:
-    """Resident memory (KiB) of every process started for this run, by command."""
+PROCESS_LABELS = ("secantusd", "MembersService", "EventsService", "PracticeService", "NotifyService", "gunicorn",
+                  "supervisord", "ops.run")
+
+
+def by_process(marker: str, measure) -> dict[str, float]:
+    """`measure(/proc/<pid>)` of every process started for this run, by command."""
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -180,14 +198,25 @@ def rss_by_process(marker: str) -> dict[str, int]:
             if marker.encode() not in (entry / "environ").read_bytes():
                 continue
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            rss = next(int(line.split()[1]) for line in (entry / "status").read_text().splitlines()
-                       if line.startswith("VmRSS:"))
-        except (OSError, StopIteration):
+            value = measure(entry)
+        except (OSError, StopIteration, IndexError):
             continue
-        label = next((word for word in ("secantusd", "MembersService", "EventsService", "PracticeService",
-                                        "NotifyService", "gunicorn", "ops.run") if word in cmdline), cmdline[:40])
-        found[f"{label} ({entry.name})"] = rss
+        label = next((word for word in PROCESS_LABELS if word in cmdline), cmdline[:40])
+        found[f"{label} ({entry.name})"] = value
     return found
+
+
+def rss_by_process(marker: str) -> dict[str, float]:
+    """Resident memory (KiB) of every process started for this run."""
+    return by_process(marker, lambda entry: next(int(line.split()[1]) for line in (entry / "status").read_text()
+                                                 .splitlines() if line.startswith("VmRSS:")))
+
+
+def cpu_by_process(marker: str) -> dict[str, float]:
+    """CPU seconds (user and system) every process started for this run has used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    return by_process(marker, lambda entry: sum(
+        int(field) for field in (entry / "stat").read_text().rsplit(")", 1)[1].split()[11:13]) / ticks)
 
 
 READS = ("/healthz", "/api/v1/members", "/api/v1/members?q=kraj", "/api/v1/members/stats", "/api/v1/events",
@@ -346,7 +375,12 @@ def main() -> int:
         results += [applications, approvals]
 
         one_session, seats = rush(base, staff, "rush 200 at once, 1 session", 200, 1, "2031-01-10", at_once=200)
+        wait_for_mails(data_dir)  # the first rush's mails are out
+        cpu_before = cpu_by_process(f"{marker_key}={marker}")
         ten_sessions, ten_seats = rush(base, staff, "rush 1000, 10 sessions", 1000, 10, "2031-01-11", at_once=100)
+        wait_for_mails(data_dir)
+        cpu_used = {name: seconds - cpu_before.get(name, 0.0)
+                    for name, seconds in cpu_by_process(f"{marker_key}={marker}").items()}
         results += [one_session, ten_sessions]
 
         # the open demo competition: votes from 100 client addresses, confirmed from the mailed links
@@ -410,6 +444,12 @@ def main() -> int:
         print(f"  RPC round trip: {roundtrip['ratio']:.2f}x raw pika (target <= 3x)")
         total_idle = sum(memory_idle.values()) / 1024
         print(f"  whole platform idle: {total_idle:.0f} MiB (target <= 450 MiB)")
+
+        print("\nCPU per registration, by process (1000 registrations, their mails included): the capacity model's input")
+        for name, seconds in sorted(cpu_used.items(), key=lambda item: -item[1]):
+            if seconds >= 0.05:
+                print(f"  {name:<32} {seconds:6.2f} s   {seconds:6.2f} ms per registration")
+        print(f"  {'total':<32} {sum(cpu_used.values()):6.2f} s   {sum(cpu_used.values()):6.2f} ms per registration")
 
         print("\nresident memory (MiB): idle -> after load")
         for name, kib in sorted(memory_idle.items()):

@@ -22,8 +22,11 @@ from nszm.contracts.errors import RateLimited
 
 log = logging.getLogger(__name__)
 
-# Counters must not hold a request up when the database is slow or away.
-STORAGE_OPTIONS = {"serverSelectionTimeoutMS": 500, "connectTimeoutMS": 500, "socketTimeoutMS": 2000}
+# Counters must not hold a request up when the database is slow or away. A counter written twice
+# by a retry after a dropped connection is harmless, so writes are not made retryable (which
+# costs the database a record of every write).
+STORAGE_OPTIONS = {"serverSelectionTimeoutMS": 500, "connectTimeoutMS": 500, "socketTimeoutMS": 2000,
+                   "retryWrites": False}
 
 
 @dataclass(frozen=True)
