@@ -60,7 +60,7 @@ class Load:
                 sessions[address].mount("http://", SourceAddressAdapter(address))
         return sessions[address]
 
-    def run(self, name: str, count: int, call, clients: int = 0) -> dict:
+    def run(self, name: str, count: int, call, clients: int = 0, quiet: bool = False) -> dict:
         """`count` calls of `call(session, i)`; with `clients`, the i-th comes from the (i % clients)-th
         of that many client addresses: public writes are limited per address, as for real clients."""
         latencies, failures, statuses = [], [], {}
@@ -85,9 +85,10 @@ class Load:
                   "p99_ms": percentile(in_ms, 0.99),
                   "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan"),
                   "statuses": statuses, "failures": len(failures)}
-        print(f"{name:<28} {count:>6} req {elapsed:7.2f} s {result['rps']:8.1f} req/s   "
-              f"p50 {result['p50_ms']:6.1f} ms  p95 {result['p95_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms   "
-              f"statuses {statuses}  transport failures {len(failures)}", flush=True)
+        if not quiet:
+            print(f"{name:<28} {count:>6} req {elapsed:7.2f} s {result['rps']:8.1f} req/s   "
+                  f"p50 {result['p50_ms']:6.1f} ms  p95 {result['p95_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms   "
+                  f"statuses {statuses}  transport failures {len(failures)}", flush=True)
         return result
 
 
@@ -294,34 +295,43 @@ def rush(base: str, staff: dict, name: str, people: int, sessions: int, day: str
 
 
 def soak(base: str, staff: dict, marker: str, minutes: float) -> int:
-    """Mixed load for `minutes`; the platform's resident memory every 30 s must stay flat."""
+    """Mixed load for `minutes`; every process's resident memory, sampled every 30 s, must stay
+    flat (within 5 % once the first third is over), the database's apart: its cache fills with
+    the data the soak writes, up to its configured size."""
     load = Load(base, concurrency=8)
     event = published_event(base, staff, "Soak", "2031-03-10", capacity=100_000)
-    samples, stop = [], threading.Event()
+    samples, stop, served = [], threading.Event(), [0, 0]
 
     def traffic():
         i = 0
         while not stop.is_set():
-            load.run("soak", 200, lambda s, n: s.get(base + READS[n % len(READS)], timeout=30).status_code)
-            load.run("soak writes", 20, lambda s, n: s.post(
+            reads = load.run("soak reads", 200, lambda s, n: s.get(base + READS[n % len(READS)], timeout=30)
+                             .status_code, quiet=True)
+            writes = load.run("soak writes", 20, lambda s, n: s.post(
                 base + f"/api/v1/events/{event['id']}/registrations", timeout=60,
                 json={"name": "Vytrvalec", "email": f"soak{i}-{n}@example.cz", "organization": "Obec",
-                      "sessions": ["s1"]}).status_code, clients=20)
+                      "sessions": ["s1"]}).status_code, clients=20, quiet=True)
+            served[0] += reads["requests"]
+            served[1] += writes["statuses"].get(201, 0)
             i += 1
 
     worker = threading.Thread(target=traffic, daemon=True)
     worker.start()
     started = time.perf_counter()
     while time.perf_counter() - started < minutes * 60:
-        samples.append(sum(rss_by_process(marker).values()) / 1024)
-        print(f"  soak {time.perf_counter() - started:5.0f} s: {samples[-1]:7.1f} MiB resident", flush=True)
+        memory = rss_by_process(marker)
+        platform = sum(kib for name, kib in memory.items() if not name.startswith("secantusd")) / 1024
+        database = sum(kib for name, kib in memory.items() if name.startswith("secantusd")) / 1024
+        samples.append(platform)
+        print(f"  soak {time.perf_counter() - started:5.0f} s: services, gateway and supervisor {platform:7.1f} MiB, "
+              f"database {database:6.1f} MiB; {served[0]} reads, {served[1]} registrations", flush=True)
         time.sleep(30)
     stop.set()
     worker.join(timeout=120)
     settled = samples[len(samples) // 3:]  # after the caches and pools have filled
     growth = (settled[-1] - settled[0]) / settled[0] if len(settled) > 1 else 0.0
-    print(f"soak: {samples[0]:.0f} -> {samples[-1]:.0f} MiB; after the first third {growth:+.1%} "
-          f"(flat: within 5 %)")
+    print(f"soak: services, gateway and supervisor {samples[0]:.0f} -> {samples[-1]:.0f} MiB; after the first "
+          f"third {growth:+.1%} (flat: within 5 %)")
     return 0 if abs(growth) <= 0.05 else 1
 
 
