@@ -56,8 +56,9 @@ class Load:
         sessions = self.local.__dict__.setdefault("sessions", {})
         if address not in sessions:
             sessions[address] = requests.Session()
-            if address:
+            if address:  # a person's browser: one connection per request, none left to go stale
                 sessions[address].mount("http://", SourceAddressAdapter(address))
+                sessions[address].headers["Connection"] = "close"
         return sessions[address]
 
     def run(self, name: str, count: int, call, clients: int = 0, quiet: bool = False) -> dict:
