@@ -115,6 +115,6 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     _cors(app, re.sub(r"^(https?://[^/]+).*$", r"\1", settings.public_url))
     if cached_reads:
         generations = Generations()
-        context.invalidations = Invalidations(settings.amqp_uri, generations).start()
-        app.wsgi_app = CachedReads(app.wsgi_app, ReadCache(generations), context.invalidations, ops.observe)
+        invalidations = Invalidations(settings.amqp_uri, generations).start()
+        app.wsgi_app = CachedReads(app.wsgi_app, ReadCache(generations), invalidations, ops.observe)
     return app

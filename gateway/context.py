@@ -22,7 +22,6 @@ class GatewayContext:
     mongo: object
     limiter: RateLimiter
     audit: AuditLog
-    invalidations: object = None  # gateway.cache.Invalidations, when reads are cached
     openapi: dict | None = None
     asyncapi: dict | None = None
 

@@ -8,12 +8,8 @@ Exit status 1 if the database does not answer within a minute.
 import sys
 
 from nszm.config import Settings
-from ops import embedded
+from ops import embedded, say
 from ops.demo import load_demo
-
-
-def say(message: str):
-    print(f"[nszm] {message}", flush=True)
 
 
 def main() -> int:

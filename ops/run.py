@@ -12,12 +12,8 @@ import sys
 from pathlib import Path
 
 from nszm.config import Settings
-from ops import embedded, rabbit
+from ops import embedded, rabbit, say
 from ops.supervise import DATABASE, DATABASE_STOP_SECONDS, Program, Supervisor, procfile_programs, terminate_with_parent
-
-
-def say(message: str):
-    print(f"[nszm] {message}", flush=True)
 
 
 class StopRequested(Exception):
