@@ -5,6 +5,7 @@ from typing import Callable
 
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
+from pymongo.errors import PyMongoError
 
 from nszm.audit import AuditTrail
 from nszm.config import Settings
@@ -24,15 +25,23 @@ RELAY_BATCH = 100
 RELAY_FAILURES_IN_A_ROW = 3
 
 
+def as_error(outcome):
+    """A domain's refusal (raised or returned) as the shared error type: a state conflict is 409,
+    bad input 422; any other outcome as it is."""
+    if isinstance(outcome, Refused):
+        return Conflict(outcome.message)
+    if isinstance(outcome, RuleBroken):
+        return InvalidInput(outcome.message, {outcome.field or "_schema": [outcome.message]})
+    return outcome
+
+
 @contextmanager
 def enforced():
-    """A domain's refusals as the shared error types: a state conflict is 409, bad input 422."""
+    """Raise a domain's refusals as the shared error types (see `as_error`)."""
     try:
         yield
-    except Refused as refusal:
-        raise Conflict(refusal.message) from None
     except RuleBroken as broken:
-        raise InvalidInput(broken.message, {broken.field or "_schema": [broken.message]}) from None
+        raise as_error(broken) from None
 
 
 def page(items: list, total: int, query: dict) -> dict:
@@ -105,10 +114,14 @@ class PlatformService:
         self.publish_stored_events()
 
     def publish(self, events: list[dict]):
+        """Publish events this worker just stored, in order, until one fails (the relay retries the rest)."""
+        published = []
         for event in events:
-            if not self._dispatch_record({"_id": event["event_id"], "event_type": event["event_type"],
-                                          "payload": event}):
-                return
+            if not self._dispatch({"_id": event["event_id"], "event_type": event["event_type"], "payload": event}):
+                break
+            published.append(event["event_id"])
+        if published:
+            self._mark_published(published)
 
     def publish_stored_events(self) -> int:
         """Publish what the outbox holds; an event that fails waits and the relay goes past it,
@@ -118,18 +131,35 @@ class PlatformService:
             record = self.store.outbox.claim()
             if record is None:
                 break
-            if self._dispatch_record(record):
+            if self._dispatch(record):
+                self._mark_published([record["_id"]])
                 published, failed_in_a_row = published + 1, 0
             else:
                 failed_in_a_row += 1
         return published
 
-    def _dispatch_record(self, record: dict) -> bool:
+    def _dispatch(self, record: dict) -> bool:
         try:
             self.dispatch(record["event_type"], record["payload"])
         except Exception:
             log.exception("publishing %s failed; it stays in the outbox", record["_id"])
             self.store.outbox.release(record)
             return False
-        self.store.outbox.mark_published(record["_id"])
         return True
+
+    def _mark_published(self, event_ids: list[str]):
+        """Once published, an event leaves the outbox; if the database cannot be told now, the
+        relay publishes it again when its lease runs out (consumers de-duplicate), and the
+        caller, whose change is stored, still gets its answer."""
+        try:
+            self.store.outbox.mark_published(event_ids)
+        except PyMongoError as error:
+            log.warning("published events %s stay in the outbox for now (%r)", event_ids, error)
+
+    def in_batches(self, key: str, item, work: Callable[[Transaction, list], list]):
+        """`work(tx, items)` in one unit of work for this item and those other workers submit for
+        the same `key` meanwhile (see `Batches`); `work` returns one outcome per item, and this
+        item's is returned (or raised, if it is an error). Batches of one key take turns with the
+        units of work given it as `one_at_a_time`."""
+        return self.store.batches.submit(
+            key, item, lambda items: self.unit_of_work(lambda tx: work(tx, items), one_at_a_time=key))

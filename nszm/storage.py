@@ -20,6 +20,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from nszm import czech
+from nszm.batches import Batches
 from nszm.config import Settings
 from nszm.contracts.errors import Conflict
 from nszm.links import LinkSigner
@@ -27,6 +28,9 @@ from nszm.links import LinkSigner
 RETRY_BACKOFF_BASE = 0.005
 RETRY_BACKOFF_CAP = 0.25
 FREE_ID_ATTEMPTS = 5
+STALE_READ_ATTEMPTS = 20
+DUPLICATE_KEY = 11000  # MongoDB's error code for a unique index's refusal
+PERSIST_SECONDS = 30.0
 
 Stored = TypeVar("Stored")
 
@@ -35,14 +39,34 @@ class IdTaken(Exception):
     """Another writer stored a record under the id between choosing it and storing ours."""
 
 
+class StaleRead(Exception):
+    """A transaction's conditional write found the document changed since the transaction read
+    it (another process's transaction came first): the transaction is done again from the start."""
+
+
 def connect(uri: str) -> pymongo.MongoClient:
-    return pymongo.MongoClient(
-        uri,
-        tz_aware=True,
-        serverSelectionTimeoutMS=5000,
-        connectTimeoutMS=5000,
-        retryWrites=True,
-    )
+    """A client for `uri`. Retryable writes are off unless the URI turns them on: the embedded
+    server keeps a record of each one and scans all its records at every write (half of its
+    time under load), and the platform does not need them: a transaction is retried whole,
+    a request or event id makes a repeated insert harmless, and the few writes that must
+    outlast a lost connection are retried by `persistently`."""
+    options = {} if "retrywrites=" in uri.lower() else {"retryWrites": False}
+    return pymongo.MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, **options)
+
+
+def persistently(write: Callable[[], Stored], within: float = PERSIST_SECONDS) -> Stored:
+    """`write()`, again while the connection is lost (the database restarting), for `within`
+    seconds at most; only for a write that does no harm done twice, such as setting a field."""
+    deadline = time.monotonic() + within
+    pause = RETRY_BACKOFF_BASE
+    while True:
+        try:
+            return write()
+        except pymongo.errors.ConnectionFailure:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(1.0, pause * 2)
 
 
 def utcnow() -> datetime:
@@ -122,9 +146,9 @@ class Outbox:
             return_document=ReturnDocument.AFTER,
         )
 
-    def mark_published(self, event_id: str):
-        self.collection.update_one({"_id": event_id}, {"$set": {"published_at": utcnow()},
-                                                       "$unset": {"pending_since": ""}})
+    def mark_published(self, event_ids: list[str]):
+        self.collection.update_many({"_id": {"$in": event_ids}}, {"$set": {"published_at": utcnow()},
+                                                                  "$unset": {"pending_since": ""}})
 
     def release(self, record: dict):
         """After a failed publish, by the holder of the record's lease only (a writer whose lease ran
@@ -150,6 +174,7 @@ class ServiceStore:
         self.client = client
         self.db = client[db_name]
         self.outbox = Outbox(self.collection("outbox"))
+        self.batches = Batches()
         self._signer: LinkSigner | None = None
         self._turns: dict[str, threading.Lock] = {}
         self._turns_lock = threading.Lock()
@@ -216,6 +241,11 @@ class ServiceStore:
             return work(session)
 
         with self.client.start_session() as session:
+            for _ in range(STALE_READ_ATTEMPTS - 1):
+                try:
+                    return session.with_transaction(attempt)
+                except StaleRead:
+                    continue
             return session.with_transaction(attempt)
 
     def unit_of_work(self, work: Callable[["Transaction"], Stored], one_at_a_time: str | None = None) -> Stored:

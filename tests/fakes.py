@@ -2,6 +2,7 @@
 import copy
 
 from nszm import czech
+from nszm.batches import Batches
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.storage import IdTaken, utcnow
 from services.notify.mailer import Rejected
@@ -19,10 +20,11 @@ class FakeOutbox:
         event = self.pending[0] if self.pending else None
         return {"_id": event["event_id"], "event_type": event["event_type"], "payload": event} if event else None
 
-    def mark_published(self, event_id):
-        event = next(e for e in self.pending if e["event_id"] == event_id)
-        self.pending.remove(event)
-        self.published.append(event)
+    def mark_published(self, event_ids):
+        for event_id in event_ids:
+            event = next(e for e in self.pending if e["event_id"] == event_id)
+            self.pending.remove(event)
+            self.published.append(event)
 
     def release(self, record):
         pass
@@ -146,6 +148,8 @@ class FakeSigner:
 class FakeEventsStore(FakeUnitOfWork):
     """Events, seat counters and registrations in dicts; its unit of work is itself."""
 
+    batches = Batches()  # the real group commit (no store rule in it), not copied with the fake's state
+
     def __init__(self):
         self.events: dict[str, dict] = {}
         self.registrations: dict[str, dict] = {}
@@ -163,7 +167,7 @@ class FakeEventsStore(FakeUnitOfWork):
 
     def add_event(self, event):
         self.events[event["id"]] = {**event, "sessions": [
-            {**s, "seats_left": s["capacity"], "waiting": 0, "tickets": 0} for s in event["sessions"]]}
+            {**s, "seats_left": s["capacity"], "waiting": 0, "waitlist_seq": 0} for s in event["sessions"]]}
 
     def get_event(self, event_id, published_only=True):
         event = self.events.get(event_id)
@@ -186,27 +190,26 @@ class FakeEventsStore(FakeUnitOfWork):
     def _session(self, event_id, session_id):
         return next(s for s in self.events[event_id]["sessions"] if s["id"] == session_id)
 
-    def take_seat(self, event_id, session_id):
-        session = self._session(event_id, session_id)
-        if session["seats_left"] <= 0:
-            return False
-        session["seats_left"] -= 1
-        return True
+    def seat_counters(self, event_id):
+        return {s["id"]: {"seats_left": s["seats_left"], "waiting": s["waiting"], "waitlist_seq": s["waitlist_seq"]}
+                for s in self.events[event_id]["sessions"]}
 
-    def join_queue(self, event_id, session_id):
-        session = self._session(event_id, session_id)
-        session["waiting"] += 1
-        session["tickets"] += 1
-        return session["tickets"], session["waiting"]
+    def move_counters(self, event_id, seen, changes):
+        self.count_seats(event_id, changes)
 
-    def add_registration(self, registration):
-        if any(r["event_id"] == registration["event_id"] and r["email_key"] == registration["email_key"]
-               and r["status"] != "cancelled" for r in self.registrations.values()):
-            raise Conflict("registered already")
-        self.registrations[registration["id"]] = dict(registration)
+    def registered_addresses(self, event_id, email_keys):
+        return {r["email_key"] for r in self.registrations.values()
+                if r["event_id"] == event_id and r["status"] != "cancelled" and r["email_key"] in email_keys}
 
-    def registration_for_request(self, request_id):
-        return next((dict(r) for r in self.registrations.values() if r.get("request_id") == request_id), None)
+    def add_registrations(self, registrations):
+        for registration in registrations:
+            if registration["email_key"] in self.registered_addresses(registration["event_id"],
+                                                                      [registration["email_key"]]):
+                raise Conflict("registered already")
+            self.registrations[registration["id"]] = dict(registration)
+
+    def registrations_for_requests(self, request_ids):
+        return {r["request_id"]: dict(r) for r in self.registrations.values() if r.get("request_id") in request_ids}
 
     def save_registrations(self, registrations):
         for registration in registrations:
@@ -261,15 +264,15 @@ class FakeNotifyStore(FakeUnitOfWork):
     def ping(self):
         return True
 
-    def enqueue(self, mail):
+    def enqueue(self, mail, leased=False):
         if mail["id"] in self.mails:
-            return False
-        self.mails[mail["id"]] = {**mail, "status": "pending", "attempts": 0, "last_error": None}
-        return True
+            return None
+        self.mails[mail["id"]] = {**mail, "status": "pending", "attempts": 0, "last_error": None, "leased": leased}
+        return dict(self.mails[mail["id"]])
 
     def claim(self, mail_id=None):
         due = [m for m in self.mails.values() if m["status"] == "pending" and mail_id in (None, m["id"])
-               and not m.get("retry_at")]
+               and not m.get("retry_at") and not m.get("leased")]
         return dict(due[0]) if due else None
 
     def mark_sent(self, mail_id, message_id):
@@ -291,7 +294,7 @@ class FakeNotifyStore(FakeUnitOfWork):
 
     def mark_failed_attempt(self, mail_id, error, retry_at):
         mail = self.mails[mail_id]
-        mail.update(last_error=error, attempts=mail["attempts"] + 1, retry_at=retry_at)
+        mail.update(last_error=error, attempts=mail["attempts"] + 1, retry_at=retry_at, leased=False)
         if retry_at is None:
             mail["status"] = "failed"
 

@@ -105,6 +105,45 @@ def with_seat(registration: dict, session_id: str, status: str, ticket: int | No
     return {**registration, "sessions": seats, "status": overall_status(seats)}
 
 
+def first_per_address(registrations: list[dict], registered: set[str]) -> list[dict | Refused]:
+    """Each registration, or its refusal when its address holds a live registration for the event
+    already: one stored (`registered`: their e-mail keys) or one earlier in the same list."""
+    seen = set(registered)
+    outcomes: list[dict | Refused] = []
+    for registration in registrations:
+        if registration["email_key"] in seen:
+            outcomes.append(Refused(f"{registration['email']} is registered for this event already."))
+        else:
+            seen.add(registration["email_key"])
+            outcomes.append(registration)
+    return outcomes
+
+
+def seat_in_order(registrations: list[dict], counters: dict[str, dict]) -> tuple[list[dict], dict[str, dict[str, int]]]:
+    """Seats for registrations in the order they came: each session asked for gives a seat while
+    any is left (`counters[session]["seats_left"]`), else the next ticket of its waiting list
+    and the place behind everyone waiting. Returns the seated registrations and the counters'
+    increments per session."""
+    changes: dict[str, dict[str, int]] = {}
+    seated = []
+    for registration in registrations:
+        for seat in registration["sessions"]:
+            counter = counters[seat["id"]]
+            change = changes.setdefault(seat["id"], {"seats_left": 0, "waiting": 0, "waitlist_seq": 0})
+            if counter["seats_left"] + change["seats_left"] > 0:
+                change["seats_left"] -= 1
+                registration = with_seat(registration, seat["id"], "confirmed")
+            else:
+                change["waiting"] += 1
+                change["waitlist_seq"] += 1
+                registration = with_seat(registration, seat["id"], "waitlisted",
+                                         ticket=counter["waitlist_seq"] + change["waitlist_seq"],
+                                         position=counter["waiting"] + change["waiting"])
+        seated.append(registration)
+    return seated, {session_id: {name: by for name, by in change.items() if by}
+                    for session_id, change in changes.items() if any(change.values())}
+
+
 def waiting_sessions(registration: dict) -> list[str]:
     return [seat["id"] for seat in registration["sessions"] if seat["status"] == "waitlisted"]
 

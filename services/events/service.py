@@ -8,7 +8,7 @@ from nszm.contracts.errors import NotFound
 from nszm.contracts.notify import EventAudienceSchema, MailingContactSchema
 from nszm.entrypoints import rpc, staff_rpc
 from nszm.schemas import load
-from nszm.service import PlatformService, enforced, page
+from nszm.service import PlatformService, as_error, enforced, page
 from nszm.storage import utcnow, with_free_id
 from services.events import domain, schemas
 from services.events.storage import EventsStoreProvider
@@ -105,30 +105,32 @@ class EventsService(PlatformService):
     @rpc
     def register(self, event_id, payload):
         data = load(schemas.RegistrationInputSchema(), payload)
-        request = self.request_id if isinstance(self.request_id, str) else None
-        done = self.store.registration_for_request(request) if request else None
-        if done is not None:  # this very request, delivered again after a crash: the same answer
-            return schemas.RegistrationReceiptSchema().dump({**done, **self._links(done["id"])})
         event = self.store.get_event(str(event_id))
+        request = self.request_id if isinstance(self.request_id, str) else None
         with enforced():
-            registration = domain.new_registration(event, data, self._is_coordinator(event, data), utcnow(),
-                                                   request)
-
-        def work(tx) -> dict:
-            stored = registration
-            for seat in registration["sessions"]:
-                if tx.take_seat(event["id"], seat["id"]):
-                    stored = domain.with_seat(stored, seat["id"], "confirmed")
-                else:
-                    ticket, position = tx.join_queue(event["id"], seat["id"])
-                    stored = domain.with_seat(stored, seat["id"], "waitlisted", ticket=ticket, position=position)
-            tx.add_registration(stored)
-            spec = bus.REGISTRATION_CONFIRMED if stored["status"] == "confirmed" else bus.REGISTRATION_WAITLISTED
-            tx.commit([self._registration_event(spec, event, stored, [s["id"] for s in stored["sessions"]])])
-            return stored
-
-        stored = self.unit_of_work(work, one_at_a_time=self._seats_of(event["id"]))
+            registration = domain.new_registration(event, data, self._is_coordinator(event, data), utcnow(), request)
+        stored = self.in_batches(self._seats_of(event["id"]), registration,
+                                 lambda tx, registrations: self._seat(tx, event, registrations))
         return schemas.RegistrationReceiptSchema().dump({**stored, **self._links(stored["id"])})
+
+    def _seat(self, tx, event: dict, registrations: list[dict]) -> list:
+        """Store registrations for one event, in the order they came, with their seats: each its
+        stored registration, or the error its caller gets. A request delivered again after a
+        crash gets what it stored the first time."""
+        done = tx.registrations_for_requests([r["request_id"] for r in registrations if r.get("request_id")])
+        fresh = [r for r in registrations if r.get("request_id") not in done]
+        registered = tx.registered_addresses(event["id"], [r["email_key"] for r in fresh])
+        outcomes = dict(zip((r["id"] for r in fresh), domain.first_per_address(fresh, registered)))
+        counters = tx.seat_counters(event["id"])
+        seated, changes = domain.seat_in_order([r for r in outcomes.values() if isinstance(r, dict)], counters)
+        if seated:
+            tx.move_counters(event["id"], counters, changes)
+            tx.add_registrations(seated)
+            tx.commit([self._registration_event(
+                bus.REGISTRATION_CONFIRMED if r["status"] == "confirmed" else bus.REGISTRATION_WAITLISTED,
+                event, r, [s["id"] for s in r["sessions"]]) for r in seated])
+        outcomes.update((r["id"], r) for r in seated)
+        return [done.get(r.get("request_id")) or as_error(outcomes[r["id"]]) for r in registrations]
 
     @rpc
     def list_registrations(self, event_id, query):

@@ -8,11 +8,21 @@ from datetime import datetime
 from typing import Callable, Protocol
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from nszm.batches import Batches
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.links import LinkSigner
-from nszm.storage import IdTaken, ServiceStore, StoreProvider, from_document, taken_ids, to_document
+from nszm.storage import (
+    DUPLICATE_KEY,
+    IdTaken,
+    ServiceStore,
+    StaleRead,
+    StoreProvider,
+    from_document,
+    taken_ids,
+    to_document,
+)
 
 
 def _session_key(event_id: str, session_id: str) -> str:
@@ -52,6 +62,7 @@ class EventsStoreVerbs(Protocol):
 
     def signer(self) -> LinkSigner: ...
     def unit_of_work(self, work: Callable, one_at_a_time: str | None = None) -> object: ...
+    batches: Batches
     def taken_event_ids(self, base: str) -> set[str]: ...
     def add_event(self, event: dict) -> None: ...
     def get_event(self, event_id: str, published_only: bool = True) -> dict: ...
@@ -59,10 +70,11 @@ class EventsStoreVerbs(Protocol):
                     type: str | None = None, sort: str = "start", status: str | None = "published"
                     ) -> tuple[list[dict], int]: ...
     def save_published(self, event: dict) -> None: ...
-    def take_seat(self, event_id: str, session_id: str) -> bool: ...
-    def join_queue(self, event_id: str, session_id: str) -> tuple[int, int]: ...
-    def add_registration(self, registration: dict) -> None: ...
-    def registration_for_request(self, request_id: str) -> dict | None: ...
+    def seat_counters(self, event_id: str) -> dict[str, dict]: ...
+    def move_counters(self, event_id: str, seen: dict[str, dict], changes: dict[str, dict[str, int]]) -> None: ...
+    def registered_addresses(self, event_id: str, email_keys: list[str]) -> set[str]: ...
+    def add_registrations(self, registrations: list[dict]) -> None: ...
+    def registrations_for_requests(self, request_ids: list[str]) -> dict[str, dict]: ...
     def save_registrations(self, registrations: list[dict]) -> None: ...
     def count_seats(self, event_id: str, changes: dict[str, dict[str, int]]) -> None: ...
     def waiting_in(self, event_id: str, session_ids: list[str]) -> list[dict]: ...
@@ -172,30 +184,41 @@ class EventsStore(ServiceStore):
 
     # -- registrations ----------------------------------------------------------------
 
-    def take_seat(self, event_id: str, session_id: str, session=None) -> bool:
-        """One seat of the session, if any is left."""
-        granted = self.sessions.update_one({"_id": _session_key(event_id, session_id), "seats_left": {"$gt": 0}},
-                                           {"$inc": {"seats_left": -1}}, session=session)
-        return granted.modified_count == 1
+    def seat_counters(self, event_id: str, session=None) -> dict[str, dict]:
+        """Each session's counters: seats left, people waiting, the last waiting-list ticket drawn."""
+        return {c["session_id"]: {"seats_left": c["seats_left"], "waiting": c["waiting"],
+                                  "waitlist_seq": c["waitlist_seq"]}
+                for c in self.sessions.find({"event_id": event_id}, session=session)}
 
-    def join_queue(self, event_id: str, session_id: str, session=None) -> tuple[int, int]:
-        """A place on the session's waiting list: (the ticket drawn, how many wait now)."""
-        counter = self.sessions.find_one_and_update(
-            {"_id": _session_key(event_id, session_id)}, {"$inc": {"waitlist_seq": 1, "waiting": 1}},
-            return_document=ReturnDocument.AFTER, session=session)
-        return counter["waitlist_seq"], counter["waiting"]
+    def move_counters(self, event_id: str, seen: dict[str, dict], changes: dict[str, dict[str, int]], session=None):
+        """Move the counters by `changes`, if they still are as `seen` (by `seat_counters`); StaleRead if not."""
+        for session_id, counts in changes.items():
+            before = seen[session_id]
+            moved = self.sessions.update_one(
+                {"_id": _session_key(event_id, session_id), "seats_left": before["seats_left"],
+                 "waitlist_seq": before["waitlist_seq"]}, {"$inc": counts}, session=session)
+            if moved.matched_count != 1:
+                raise StaleRead(f"The seats of {event_id}/{session_id} changed meanwhile.")
 
-    def add_registration(self, registration: dict, session=None):
+    def registered_addresses(self, event_id: str, email_keys: list[str], session=None) -> set[str]:
+        """Those of `email_keys` that hold a live registration for the event."""
+        keys = {f"{event_id}:{key}": key for key in email_keys}
+        return {keys[d["active_key"]] for d in self.registrations.find(
+            {"active_key": {"$in": list(keys)}}, {"active_key": 1}, session=session)}
+
+    def add_registrations(self, registrations: list[dict], session=None):
         try:
-            self.registrations.insert_one(_registration_document(registration), session=session)
-        except DuplicateKeyError as error:
-            if "active_key" not in (error.details or {}).get("keyPattern", {}):
+            self.registrations.insert_many([_registration_document(r) for r in registrations], session=session)
+        except BulkWriteError as error:
+            first = error.details["writeErrors"][0]
+            if first.get("code") != DUPLICATE_KEY or "active_key" not in first.get("keyPattern", {}):
                 raise
-            raise Conflict(f"{registration['email']} is registered for this event already.") from None
+            raise Conflict(f"{registrations[first['index']]['email']} is registered for this event already.") from None
 
-    def registration_for_request(self, request_id: str, session=None) -> dict | None:
-        """The registration an RPC request with this id stored, if it did."""
-        return _to_registration(self.registrations.find_one({"request_id": request_id}, session=session))
+    def registrations_for_requests(self, request_ids: list[str], session=None) -> dict[str, dict]:
+        """The registrations that RPC requests with these ids stored, by request id, if they did."""
+        return {d["request_id"]: _to_registration(d) for d in self.registrations.find(
+            {"request_id": {"$in": request_ids}}, session=session)}
 
     def save_registrations(self, registrations: list[dict], session=None):
         for registration in registrations:

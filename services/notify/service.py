@@ -50,8 +50,8 @@ class NotifyService(PlatformService):
     def on_mail_event(self, envelope):
         """The mail an event causes, queued once (its id is the event's) and sent at once."""
         mail = domain.mail_for(bus.BY_NAME[envelope["event_type"]], envelope)
-        if mail is not None and self.store.enqueue(mail):
-            self.deliver(mail["id"])
+        if mail is not None:
+            self._send_now(mail)
 
     @rpc
     def list_mails(self, query):
@@ -82,6 +82,13 @@ class NotifyService(PlatformService):
         mail = self.store.claim(mail_id)
         if mail is not None:
             self._send(mail)
+
+    def _send_now(self, mail: dict):
+        """Queue the mail leased to this worker and send it (unless it was queued before); if this
+        worker dies first, the lease runs out and the timer sends it."""
+        queued = self.store.enqueue(mail, leased=True)
+        if queued is not None:
+            self._send(queued)
 
     def _send(self, mail: dict):
         try:
@@ -199,8 +206,7 @@ class NotifyService(PlatformService):
         message = domain.bulk_message(mailout, recipient, self._unsubscribe_url(data["email"]))
         mail = {**domain.test_copy(message, data["email"]), "id": f"test-{mailout['id']}-{time.time_ns()}",
                 "kind": "mailout_test"}
-        self.store.enqueue(mail)
-        self.deliver(mail["id"])
+        self._send_now(mail)
         return schemas.MailSchema().dump(self.store.get(mail["id"]))
 
     def _transition(self, mailout_id, change) -> dict:
@@ -323,8 +329,7 @@ class NotifyService(PlatformService):
             confirm_url = f"{self.settings.public_url}/api/v1/newsletter/confirm?token={token}"
             mail = domain.newsletter_confirmation(subscriber, confirm_url)
             self.store.save_subscriber(subscriber)
-            self.store.enqueue(mail)
-            self.deliver(mail["id"])
+            self._send_now(mail)
         return schemas.SubscriptionReceiptSchema().dump({"status": "confirmation_sent"})
 
     @rpc

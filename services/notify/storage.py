@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.links import LinkSigner
-from nszm.storage import ServiceStore, StoreProvider, from_document, to_document, utcnow
+from nszm.storage import ServiceStore, StoreProvider, from_document, persistently, to_document, utcnow
 
 CLAIM_LEASE = timedelta(minutes=2)
 RANGE_LEASE = timedelta(seconds=30)
@@ -28,7 +28,7 @@ class NotifyStoreVerbs(Protocol):
 
     def unit_of_work(self, work: Callable, one_at_a_time: str | None = None) -> object: ...
     def signer(self) -> LinkSigner: ...
-    def enqueue(self, mail: dict) -> bool: ...
+    def enqueue(self, mail: dict, leased: bool = False) -> dict | None: ...
     def claim(self, mail_id: str | None = None) -> dict | None: ...
     def mark_sent(self, mail_id: str, message_id: str) -> None: ...
     def mark_failed_attempt(self, mail_id: str, error: str, retry_at: datetime | None) -> None: ...
@@ -104,17 +104,19 @@ class NotifyStore(ServiceStore):
         self.deliveries.create_index([("next_attempt_at", ASCENDING)], sparse=True)
         self.deliveries.create_index([("webhook_id", ASCENDING), ("created_at", DESCENDING)])
 
-    def enqueue(self, mail: dict) -> bool:
-        """Queue a mail; False when this mail (this event) was queued before."""
+    def enqueue(self, mail: dict, leased: bool = False) -> dict | None:
+        """Queue a mail, leased to the caller (who sends it at once) or for whoever claims it first;
+        the queued mail as `claim` gives it, or None when this mail (this event) was queued before."""
         now = utcnow()
         document = {**to_document(mail), "status": "pending",
-                    "attempts": 0, "next_attempt_at": now, "claimed_until": now - timedelta(seconds=1),
+                    "attempts": 0, "next_attempt_at": now,
+                    "claimed_until": now + CLAIM_LEASE if leased else now - timedelta(seconds=1),
                     "created_at": now, "sent_at": None, "last_error": None, "message_id": None}
         try:
             self.mails.insert_one(document)
-            return True
         except DuplicateKeyError:
-            return False
+            return None
+        return from_document(document)
 
     def claim(self, mail_id: str | None = None) -> dict | None:
         """Lease one mail that is due: the given one, or else the longest waiting."""
@@ -127,9 +129,11 @@ class NotifyStore(ServiceStore):
             return_document=ReturnDocument.AFTER))
 
     def mark_sent(self, mail_id: str, message_id: str):
-        self.mails.update_one({"_id": mail_id}, {"$set": {"status": "sent", "sent_at": utcnow(),
-                                                          "message_id": message_id},
-                                                 "$unset": {"next_attempt_at": ""}, "$inc": {"attempts": 1}})
+        """Recorded even across a restart of the database: a mail sent but not marked would be sent again."""
+        persistently(lambda: self.mails.update_one(
+            {"_id": mail_id, "status": "pending"},
+            {"$set": {"status": "sent", "sent_at": utcnow(), "message_id": message_id},
+             "$unset": {"next_attempt_at": ""}, "$inc": {"attempts": 1}}))
 
     def mark_failed_attempt(self, mail_id: str, error: str, retry_at: datetime | None):
         """Record a failed try: retried at `retry_at`, or given up (status failed) when None."""
@@ -140,7 +144,7 @@ class NotifyStore(ServiceStore):
             update["$unset"] = {"next_attempt_at": ""}
         else:
             changes["next_attempt_at"] = retry_at
-        self.mails.update_one({"_id": mail_id}, update)
+        persistently(lambda: self.mails.update_one({"_id": mail_id, "status": "pending"}, update))
 
     def get(self, mail_id: str) -> dict | None:
         return from_document(self.mails.find_one({"_id": mail_id}))

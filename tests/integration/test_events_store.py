@@ -7,7 +7,7 @@ import eventlet
 import pytest
 
 from nszm.contracts.errors import Conflict
-from nszm.storage import IdTaken
+from nszm.storage import IdTaken, StaleRead
 from services.events import domain
 from services.events.storage import EventsStore
 from tests.event_factories import NOW, event_payload, events_worker, loaded_event, registration_input
@@ -58,12 +58,15 @@ def test_concurrent_registrations_never_exceed_capacity(store, service):
     event = stored_event(store, capacities=(10, 5))
     outcomes = []
     pool = eventlet.GreenPool(40)
-    for n in range(60):
-        sessions = ("s1", "s2") if n % 2 else ("s1",)
-        pool.spawn(lambda n=n, sessions=sessions: outcomes.append(
-            register(service, event, f"p{n}@example.cz", sessions)))
-    pool.waitall()
+    with patch.object(store, "atomically", wraps=store.atomically) as transactions:
+        for n in range(60):
+            sessions = ("s1", "s2") if n % 2 else ("s1",)
+            pool.spawn(lambda n=n, sessions=sessions: outcomes.append(
+                register(service, event, f"p{n}@example.cz", sessions)))
+        pool.waitall()
     assert len(outcomes) == 60
+    assert transactions.call_count < 30  # who came while a transaction was open went together in the next
+    assert len(published(service, "registration_confirmed")) + len(published(service, "registration_waitlisted")) == 60
     s1 = [seat for r in outcomes for seat in r["sessions"] if seat["id"] == "s1"]
     assert sum(seat["status"] == "confirmed" for seat in s1) == 10
     positions = sorted(seat["waitlist_position"] for seat in s1 if seat["status"] == "waitlisted")
@@ -78,6 +81,51 @@ def test_a_duplicate_registration_takes_no_seat(store, service):
         register(service, event, "a@example.cz")
     assert store.get_event(event["id"])["sessions"][0]["seats_left"] == 1
     assert_counters_agree(store, event["id"])
+
+
+def test_one_address_registering_many_times_at_once_gets_one_seat(store, service):
+    event = stored_event(store, capacities=(5,))
+    outcomes = []
+
+    def attempt():
+        try:
+            outcomes.append(register(service, event, "same@example.cz"))
+        except Conflict as conflict:
+            outcomes.append(conflict)
+
+    pool = eventlet.GreenPool(10)
+    for _ in range(10):
+        pool.spawn(attempt)
+    pool.waitall()
+    assert sum(isinstance(o, dict) for o in outcomes) == 1
+    assert sum(isinstance(o, Conflict) for o in outcomes) == 9
+    assert store.get_event(event["id"])["sessions"][0]["seats_left"] == 4
+    assert_counters_agree(store, event["id"])
+
+
+def test_counters_changed_since_they_were_read_are_not_moved(store):
+    event = stored_event(store, capacities=(5,))
+    seen = store.seat_counters(event["id"])
+    store.move_counters(event["id"], seen, {"s1": {"seats_left": -1}})
+    with pytest.raises(StaleRead):
+        store.move_counters(event["id"], seen, {"s1": {"seats_left": -1}})
+    assert store.seat_counters(event["id"])["s1"] == {"seats_left": 4, "waiting": 0, "waitlist_seq": 0}
+
+
+def test_a_transaction_that_read_stale_counters_is_done_again(store, service):
+    event = stored_event(store, capacities=(3,))
+    real_move = store.move_counters
+    interfered = []
+
+    def move_after_another_writer(event_id, seen, changes, session=None):
+        if not interfered:  # another process takes a seat between this transaction's read and its write
+            interfered.append(store.sessions.update_one({"_id": f"{event_id}/s1"}, {"$inc": {"seats_left": -1}}))
+        return real_move(event_id, seen, changes, session=session)
+
+    with patch.object(store, "move_counters", side_effect=move_after_another_writer):
+        registration = register(service, event, "a@example.cz")
+    assert registration["status"] == "confirmed"
+    assert store.get_event(event["id"])["sessions"][0]["seats_left"] == 1
 
 
 def test_cancelling_gives_each_freed_seat_to_the_first_waiting(store, service):

@@ -10,6 +10,7 @@ from nameko.testing.services import entrypoint_waiter
 
 from nszm.contracts import bus
 from nszm.entrypoints import staff_context
+from nszm.storage import utcnow
 from ops import embedded
 from services.notify import domain
 from services.notify.service import NotifyService
@@ -107,3 +108,19 @@ def test_a_failed_mail_sent_again_by_staff_arrives(container_factory, service_co
         assert proxy.list_mails({"status": "failed", "to": address})["total"] == 1
         assert proxy.retry_mail(envelope["event_id"])["status"] == "sent"
     assert len(smtp_sink.messages(to=address)) == 1
+
+
+def test_a_mail_queued_for_sending_at_once_is_left_to_its_sender_until_the_lease_runs_out(
+        service_config, mongo_client):
+    store = NotifyStore(mongo_client, service_config["MONGO_DB"])
+    store.ensure_indexes()
+    leased = addressed(registration_event(bus.REGISTRATION_CONFIRMED), unique_address("leased"))
+    free = addressed(registration_event(bus.REGISTRATION_CONFIRMED), unique_address("free"))
+    queued = store.enqueue(domain.mail_for(bus.REGISTRATION_CONFIRMED, leased), leased=True)
+    assert queued["id"] == leased["event_id"] and queued["attempts"] == 0
+    assert store.enqueue(domain.mail_for(bus.REGISTRATION_CONFIRMED, leased), leased=True) is None  # queued before
+    store.enqueue(domain.mail_for(bus.REGISTRATION_CONFIRMED, free))
+    assert store.claim(leased["event_id"]) is None
+    assert store.claim(free["event_id"])["id"] == free["event_id"]
+    store.mails.update_one({"_id": leased["event_id"]}, {"$set": {"claimed_until": utcnow()}})  # its sender died
+    assert store.claim(leased["event_id"])["id"] == leased["event_id"]

@@ -173,3 +173,33 @@ def test_a_certificate_needs_an_accredited_event_and_attendance():
     with pytest.raises(domain.Refused):
         domain.certificate(checked, {**event, "accredited": False})
     assert domain.certificate_number(2027, 42) == "NSZM-2027-000042"
+
+
+def asking(event, email, sessions=("s1",)):
+    return domain.new_registration(event, registration_input(email, sessions=sessions), False, NOW)
+
+
+def test_seats_go_in_order_of_arrival_then_the_waiting_list_continues_from_the_counters():
+    event = loaded_event(event_payload(capacities=(2, 5)))
+    people = [asking(event, f"p{n}@example.cz", ("s1", "s2") if n == 1 else ("s1",)) for n in range(4)]
+    counters = {"s1": {"seats_left": 1, "waiting": 3, "waitlist_seq": 7},
+                "s2": {"seats_left": 5, "waiting": 0, "waitlist_seq": 0}}
+    seated, changes = domain.seat_in_order(people, counters)
+    assert [r["status"] for r in seated] == ["confirmed", "waitlisted", "waitlisted", "waitlisted"]
+    assert [(s["id"], s["status"]) for s in seated[1]["sessions"]] == [("s1", "waitlisted"), ("s2", "confirmed")]
+    assert [(r["sessions"][0]["ticket"], r["sessions"][0]["waitlist_position"]) for r in seated[1:]] == [
+        (8, 4), (9, 5), (10, 6)]
+    assert changes == {"s1": {"seats_left": -1, "waiting": 3, "waitlist_seq": 3}, "s2": {"seats_left": -1}}
+
+
+def test_nothing_seated_changes_no_counter():
+    assert domain.seat_in_order([], {"s1": {"seats_left": 3, "waiting": 0, "waitlist_seq": 0}}) == ([], {})
+
+
+def test_an_address_registered_already_or_earlier_in_the_same_batch_is_refused():
+    event = loaded_event(event_payload())
+    people = [asking(event, e) for e in ("a@example.cz", "B@example.cz", "b@example.cz", "c@example.cz")]
+    outcomes = domain.first_per_address(people, registered={people[3]["email_key"]})
+    assert outcomes[:2] == people[:2]
+    assert [type(o) for o in outcomes[2:]] == [domain.Refused, domain.Refused]
+    assert "b@example.cz is registered for this event already" in outcomes[2].message

@@ -3,6 +3,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 from nameko.testing.services import worker_factory
+from pymongo.errors import AutoReconnect
 
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from services.members import domain
@@ -165,6 +166,16 @@ def test_a_failed_publish_stays_in_the_outbox(service, store):
     service.dispatch.side_effect = ConnectionError("broker down")
     service.apply(factories.application())
     assert store.outbox.pending_count() == 1
+
+
+def test_a_change_stored_and_published_is_answered_even_if_the_outbox_cannot_be_told(service, store):
+    def database_away(event_ids):
+        raise AutoReconnect("connection lost")
+
+    store.outbox.mark_published = database_away
+    assert service.apply(factories.application())["status"] == "pending"
+    assert published_types(service) == ["member_applied"]
+    assert store.outbox.pending_count() == 1  # the relay publishes it again; consumers de-duplicate
 
 
 def test_an_ico_of_an_active_member_cannot_apply_but_one_who_left_may(service, store):
