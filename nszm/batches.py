@@ -14,27 +14,33 @@ MAX_BATCH = 50
 
 
 class _Waiting(Generic[Item]):
+    """One submitted item: woken when its outcome is there, or when it is its turn to lead."""
+
     def __init__(self, item: Item):
         self.item = item
-        self.settled = threading.Event()
+        self.woken = threading.Event()
+        self.leads = False
+        self.settled = False
         self.outcome: object = None
 
     def settle(self, outcome: object):
-        self.outcome = outcome
-        self.settled.set()
+        self.outcome, self.settled = outcome, True
+        self.woken.set()
 
-    def result(self):
-        self.settled.wait()
-        if isinstance(self.outcome, BaseException):
-            raise self.outcome
-        return self.outcome
+    def lead(self):
+        self.leads = True
+        self.woken.set()
 
 
 class Batches:
     """`submit(key, item, write)`: `write(items)` is called with this item and those submitted for
     the same key meanwhile, and returns one outcome per item (a result, or an exception that
     item's caller gets). If `write` raises for a batch of several, each item is written alone,
-    so that one item's failure never becomes its neighbours'."""
+    so that one item's failure never becomes its neighbours'.
+
+    The first to come leads: it writes a batch with its own item and whatever waits, then hands
+    the lead to the first of those who came meanwhile, and returns; nobody writes for others
+    for longer than one batch."""
 
     def __init__(self, max_batch: int = MAX_BATCH):
         self.max_batch = max_batch
@@ -44,31 +50,43 @@ class Batches:
     def submit(self, key: str, item: Item, write: Callable[[list[Item]], list]) -> object:
         waiting = _Waiting(item)
         with self._lock:
-            leading = key not in self._queues
-            self._queues.setdefault(key, []).append(waiting)
-        if leading:
-            self._lead(key, write)
-        return waiting.result()
+            if key in self._queues:
+                self._queues[key].append(waiting)
+            else:
+                self._queues[key] = []
+                waiting.leads = True
+        while not waiting.settled:
+            if waiting.leads:
+                self._write_batch(key, waiting, write)
+            else:
+                waiting.woken.wait()
+                waiting.woken.clear()
+        if isinstance(waiting.outcome, BaseException):
+            raise waiting.outcome
+        return waiting.outcome
 
-    def _lead(self, key: str, write: Callable[[list[Item]], list]):
-        """Write batches for `key` until nobody waits for it (the first to come leads)."""
-        while True:
-            with self._lock:
-                queue = self._queues[key]
-                batch, queue[:] = queue[:self.max_batch], queue[self.max_batch:]
-                if not batch:
-                    del self._queues[key]
-                    return
-            try:
-                outcomes = self._outcomes(batch, write)
-            except BaseException as error:  # the leader itself is stopped: nobody may wait for it forever
-                with self._lock:
-                    batch += self._queues.pop(key)
-                for waiting in batch:
-                    waiting.settle(error)
-                raise
-            for waiting, outcome in zip(batch, outcomes):
-                waiting.settle(outcome)
+    def _write_batch(self, key: str, leader: _Waiting, write: Callable[[list[Item]], list]):
+        with self._lock:
+            queue = self._queues[key]
+            batch = [leader, *queue[:self.max_batch - 1]]
+            del queue[:self.max_batch - 1]
+        try:
+            outcomes = self._outcomes(batch, write)
+        except BaseException as error:  # the leader itself is stopped: its batch gets the error
+            outcomes = [error] * len(batch)
+        finally:
+            self._hand_on(key)
+        for waiting, outcome in zip(batch, outcomes):
+            waiting.settle(outcome)
+
+    def _hand_on(self, key: str):
+        """The lead goes to the first who waits, or the key is free again."""
+        with self._lock:
+            queue = self._queues[key]
+            if queue:
+                queue.pop(0).lead()
+            else:
+                del self._queues[key]
 
     @staticmethod
     def _outcomes(batch: list[_Waiting], write: Callable[[list[Item]], list]) -> list:

@@ -16,12 +16,17 @@ class Writer:
         self.holding = threading.Event()
         self.hold_first = hold_first
         self.failing = failing
+        self.hold_next: threading.Event | None = None
+        self.second_release = threading.Event()
 
     def __call__(self, items: list) -> list:
         self.batches.append(list(items))
         if self.hold_first and len(self.batches) == 1:
             self.holding.set()
             self.release.wait(10)
+        elif self.hold_next is not None and len(self.batches) == 2:
+            self.hold_next.set()
+            self.second_release.wait(10)
         if self.failing & set(items):
             raise RuntimeError(f"cannot write {sorted(self.failing & set(items))}")
         return [ValueError(f"refused {item}") if item < 0 else item * 10 for item in items]
@@ -65,6 +70,21 @@ def test_items_that_come_while_a_batch_is_written_go_together_in_the_next():
     assert finish(rest) == {2: 20, 3: 30, 4: 40, 5: 50}
     assert writer.batches[0] == [1]
     assert sorted(writer.batches[1]) == [2, 3, 4, 5] and len(writer.batches) == 2
+
+
+def test_a_leader_returns_once_its_own_batch_is_written_and_the_next_in_line_leads():
+    batches, writer = Batches(), Writer(hold_first=True)
+    first = submit_all(batches, writer, [1])
+    assert writer.holding.wait(10)
+    second = submit_all(batches, writer, [2])
+    wait_until(lambda: len(batches._queues["k"]) == 1, timeout=10)
+    held_again = threading.Event()
+    writer.hold_next = held_again  # the second batch is held in its turn
+    writer.release.set()
+    assert finish(first) == {1: 10}  # while the batch after it is still being written
+    assert held_again.wait(10) and writer.batches[1] == [2]
+    writer.second_release.set()
+    assert finish(second) == {2: 20}
 
 
 def test_batches_are_no_larger_than_the_limit():
