@@ -4,7 +4,7 @@ from nameko.dependency_providers import Config
 from nszm.calls import TimedRpcProxy
 from nszm.contracts import bus
 from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
-from nszm.contracts.errors import NotFound
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.contracts.notify import EventAudienceSchema, MailingContactSchema
 from nszm.entrypoints import rpc, staff_rpc
 from nszm.schemas import load
@@ -105,12 +105,20 @@ class EventsService(PlatformService):
     @rpc
     def register(self, event_id, payload):
         data = load(schemas.RegistrationInputSchema(), payload)
-        event = self.store.get_event(str(event_id))
         request = self.request_id if isinstance(self.request_id, str) else None
-        with enforced():
-            registration = domain.new_registration(event, data, self._is_coordinator(event, data), utcnow(), request)
-        stored = self.in_batches(self._seats_of(event["id"]), registration,
-                                 lambda tx, registrations: self._seat(tx, event, registrations))
+        try:
+            event = self.store.get_event(str(event_id))
+            with enforced():
+                registration = domain.new_registration(event, data, self._is_coordinator(event, data), utcnow(),
+                                                       request)
+        except (NotFound, Conflict, InvalidInput):
+            # this very request, delivered again after a crash, once the event had closed: the same answer
+            stored = self.store.registrations_for_requests([request]).get(request) if request else None
+            if stored is None:
+                raise
+        else:
+            stored = self.in_batches(self._seats_of(event["id"]), registration,
+                                     lambda tx, registrations: self._seat(tx, event, registrations))
         return schemas.RegistrationReceiptSchema().dump({**stored, **self._links(stored["id"])})
 
     def _seat(self, tx, event: dict, registrations: list[dict]) -> list:

@@ -1,9 +1,11 @@
 """The events service's entrypoints with a fake store: validation, seats, links, events published."""
 
+from datetime import timedelta
+
 import pytest
 
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
-from tests.event_factories import event_payload, events_worker, registration_input
+from tests.event_factories import NOW, event_payload, events_worker, registration_input
 from tests.fakes import FakeEventsStore
 
 
@@ -179,3 +181,14 @@ def test_a_request_delivered_again_after_a_crash_gets_its_first_answer_not_a_409
     service.request_id = "request-2"  # the same person asking again is still refused
     with pytest.raises(Conflict):
         service.register(event["id"], registration_input("jana@example.cz"))
+
+
+def test_a_request_delivered_again_after_the_event_closed_still_gets_its_first_answer(service, store):
+    event = published_event(service, capacities=(1,))
+    service.request_id = "request-1"
+    first = service.register(event["id"], registration_input("jana@example.cz"))
+    store.events[event["id"]]["starts_at"] = NOW - timedelta(hours=1)  # registration has closed meanwhile
+    assert service.register(event["id"], registration_input("jana@example.cz")) == first
+    service.request_id = "request-2"
+    with pytest.raises(Conflict):
+        service.register(event["id"], registration_input("petr@example.cz"))
