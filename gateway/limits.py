@@ -1,7 +1,7 @@
 """Limits on public writes, per client address and per mailbox, counted in MongoDB.
 
 Every gateway worker and replica shares the counters (a moving window of the `limits`
-library). The limits are generous enough for a town hall or a school behind one address;
+library; a request's limits are counted together, in one round trip). The limits are generous enough for a town hall or a school behind one address;
 they stop scripts that fill an event's seats, stuff a vote or mail-bomb an address. A request
 with a valid staff token is not limited. If the counters cannot be reached the request goes
 through: the services behind answer for themselves.
@@ -10,17 +10,21 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from limits import RateLimitItem, parse
 from limits.storage import MongoDBStorage
 from limits.strategies import MovingWindowRateLimiter
-from pymongo.errors import PyMongoError
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from nszm.addresses import voter_key
 from nszm.contracts.errors import RateLimited
 
 log = logging.getLogger(__name__)
+
+DUPLICATE_KEY = 11000  # a full window: its filter did not match, and the upsert met the stored window
 
 # Counters must not hold a request up when the database is slow or away. A counter written twice
 # by a retry after a dropped connection is harmless, so writes are not made retryable (which
@@ -77,8 +81,29 @@ def describe(limits: tuple[Limit, ...]) -> str:
 
 
 class CountersInMongo(MongoDBStorage):
-    """The library's MongoDB storage, minus its finaliser's habit of connecting in order to close
-    a client it never opened (a traceback at every worker's exit)."""
+    """The library's MongoDB storage, counting several moving windows in one round trip, and minus
+    its finaliser's habit of connecting in order to close a client it never opened (a traceback
+    at every worker's exit)."""
+
+    def acquire_entries(self, windows: list[tuple[str, int, int]]) -> int | None:
+        """One entry in each `(key, limit, expiry in seconds)` window, in order, stopping at the
+        first that is full: its index, or None when every window took its entry. The same writes
+        as the library's `acquire_entry` for each window, sent together (ordered, so a window
+        after a full one is not counted, as when they are counted one by one)."""
+        now = time.time()
+        expires = datetime.now(timezone.utc)
+        try:
+            self.windows.bulk_write([UpdateOne(
+                {"_id": key, f"entries.{limit - 1}": {"$not": {"$gte": now - expiry}}},
+                {"$push": {"entries": {"$each": [now], "$position": 0, "$slice": limit}},
+                 "$set": {"expireAt": expires + timedelta(seconds=expiry)}},
+                upsert=True) for key, limit, expiry in windows], ordered=True)
+        except BulkWriteError as error:
+            failure = error.details["writeErrors"][0]
+            if failure["code"] != DUPLICATE_KEY:
+                raise
+            return failure["index"]
+        return None
 
     def __del__(self):
         if self._storage is not None:
@@ -87,23 +112,29 @@ class CountersInMongo(MongoDBStorage):
 
 class RateLimiter:
     def __init__(self, mongo_uri: str, database: str):
-        storage = CountersInMongo(mongo_uri, database_name=database, counter_collection_name="gateway.rate_counters",
-                                 window_collection_name="gateway.rate_windows", **STORAGE_OPTIONS)
-        self.strategy = MovingWindowRateLimiter(storage)
+        self.storage = CountersInMongo(mongo_uri, database_name=database, counter_collection_name="gateway.rate_counters",
+                                       window_collection_name="gateway.rate_windows", **STORAGE_OPTIONS)
+        self.strategy = MovingWindowRateLimiter(self.storage)
 
     def hit(self, scope: str, limits: tuple[Limit, ...], address: str, body: dict):
-        """Count this request under each of its limits; RateLimited once one is used up."""
+        """Count this request under each of its limits (one round trip for all); RateLimited once
+        one is used up."""
+        counted = []
         for number, limit in enumerate(limits):
             key = limit.key(address, body if isinstance(body, dict) else {})
-            if key is None:
-                continue
-            identity = (scope, str(number), key)
-            try:
-                if self.strategy.hit(limit.item, *identity):
-                    continue
-                reset_at, _ = self.strategy.get_window_stats(limit.item, *identity)
-            except PyMongoError as error:
-                log.warning("rate limits not counted (%r); the request goes through", error)
+            if key is not None:
+                counted.append((limit, (scope, str(number), key)))
+        if not counted:
+            return
+        try:
+            full = self.storage.acquire_entries([(limit.item.key_for(*identity), limit.item.amount,
+                                                  limit.item.get_expiry()) for limit, identity in counted])
+            if full is None:
                 return
-            raise RateLimited(f"Too many requests from this {limit.per} ({limit.rate}); please try again later.",
-                              retry_after=max(1, math.ceil(reset_at - time.time())))
+            limit, identity = counted[full]
+            reset_at, _ = self.strategy.get_window_stats(limit.item, *identity)
+        except PyMongoError as error:
+            log.warning("rate limits not counted (%r); the request goes through", error)
+            return
+        raise RateLimited(f"Too many requests from this {limit.per} ({limit.rate}); please try again later.",
+                          retry_after=max(1, math.ceil(reset_at - time.time())))

@@ -169,11 +169,12 @@ class FakeEventsStore(FakeUnitOfWork):
         self.events[event["id"]] = {**event, "sessions": [
             {**s, "seats_left": s["capacity"], "waiting": 0, "waitlist_seq": 0} for s in event["sessions"]]}
 
-    def get_event(self, event_id, published_only=True):
+    def get_event(self, event_id, published_only=True, with_counters=True):
         event = self.events.get(event_id)
         if event is None or (published_only and event["status"] != "published"):
             raise NotFound(event_id)
-        return {**event, "sessions": [dict(s) for s in event["sessions"]]}
+        counters = () if with_counters else ("seats_left", "waiting", "waitlist_seq")
+        return {**event, "sessions": [{k: v for k, v in s.items() if k not in counters} for s in event["sessions"]]}
 
     def list_events(self, *, page, per_page, from_=None, to=None, type=None, sort="start", status="published"):
         found = sorted((e for e in self.events.values() if (status is None or e["status"] == status)

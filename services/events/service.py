@@ -107,7 +107,7 @@ class EventsService(PlatformService):
         data = load(schemas.RegistrationInputSchema(), payload)
         request = self.request_id if isinstance(self.request_id, str) else None
         try:
-            event = self.store.get_event(str(event_id))
+            event = self.store.get_event(str(event_id), with_counters=False)  # seats are counted in the batch
             with enforced():
                 registration = domain.new_registration(event, data, self._is_coordinator(event, data), utcnow(),
                                                        request)
@@ -143,7 +143,7 @@ class EventsService(PlatformService):
     @rpc
     def list_registrations(self, event_id, query):
         query = load(schemas.RegistrationQuerySchema(), query)
-        self.store.get_event(str(event_id), published_only=False)
+        self.store.get_event(str(event_id), published_only=False, with_counters=False)
         items, total = self.store.list_registrations(str(event_id), page=query["page"], per_page=query["per_page"],
                                                      status=query.get("status"))
         return schemas.RegistrationPageSchema().dump(page(self._in_queue(str(event_id), items), total, query))
@@ -152,7 +152,7 @@ class EventsService(PlatformService):
     def participants(self, audience):
         """People registered for an event, by status, for a mailout's audience; for the notify service."""
         audience = load(EventAudienceSchema(), audience or {})
-        self.store.get_event(audience["id"], published_only=False)
+        self.store.get_event(audience["id"], published_only=False, with_counters=False)
         registrations = self.store.registrations_of(audience["id"])
         return MailingContactSchema(many=True).dump(domain.participants(registrations, audience["status"]))
 

@@ -4,6 +4,7 @@ A transactional mail's id is the id of the event that caused it. A mailout's rec
 numbered when its audience is frozen (`<mailout id>:<number>`); senders lease ranges of numbers,
 so a sender's reads and writes touch recipients by id only.
 """
+import time
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
@@ -16,6 +17,10 @@ from nszm.storage import ServiceStore, StoreProvider, from_document, persistentl
 
 CLAIM_LEASE = timedelta(minutes=2)
 RANGE_LEASE = timedelta(seconds=30)
+# Every public event asks which webhooks want it, and webhooks seldom change: the enabled ones are
+# read at most this often. A change made through this process counts at once; one made through
+# another replica counts here within this time.
+WEBHOOKS_FRESH_SECONDS = 2.0
 
 
 def _recipient_id(mailout_id: str, seq: int) -> str:
@@ -85,6 +90,7 @@ class NotifyStore(ServiceStore):
         self.holds = self.collection("holds")
         self.webhooks = self.collection("webhooks")
         self.deliveries = self.collection("deliveries")
+        self._enabled_webhooks: tuple[float, list[dict]] | None = None  # (monotonic time read, webhooks)
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -99,7 +105,6 @@ class NotifyStore(ServiceStore):
         self.claims.create_index("mailout_id")
         self.subscribers.create_index("token_hash", sparse=True)
         self.subscribers.create_index("status")
-        self.webhooks.create_index([("events", ASCENDING), ("enabled", ASCENDING)])
         # next_attempt_at exists only while a delivery is still to be tried: the index holds just those.
         self.deliveries.create_index([("next_attempt_at", ASCENDING)], sparse=True)
         self.deliveries.create_index([("webhook_id", ASCENDING), ("created_at", DESCENDING)])
@@ -344,6 +349,7 @@ class NotifyStore(ServiceStore):
 
     def add_webhook(self, webhook: dict):
         self.webhooks.insert_one(to_document(webhook))
+        self._enabled_webhooks = None
 
     def get_webhook(self, webhook_id: str) -> dict:
         webhook = from_document(self.webhooks.find_one({"_id": webhook_id}))
@@ -357,12 +363,19 @@ class NotifyStore(ServiceStore):
         return items, self.webhooks.count_documents({})
 
     def webhooks_for(self, event_type: str) -> list[dict]:
-        return [from_document(d) for d in self.webhooks.find({"events": event_type, "enabled": True})]
+        read_at, enabled = self._enabled_webhooks or (float("-inf"), [])
+        if time.monotonic() - read_at > WEBHOOKS_FRESH_SECONDS:
+            read_at = time.monotonic()
+            enabled = [from_document(d) for d in self.webhooks.find({"enabled": True})]
+            self._enabled_webhooks = (read_at, enabled)
+        return [dict(webhook) for webhook in enabled if event_type in webhook["events"]]
 
     def save_webhook(self, webhook: dict):
         self.webhooks.replace_one({"_id": webhook["id"]}, to_document(webhook))
+        self._enabled_webhooks = None
 
     def delete_webhook(self, webhook_id: str):
+        self._enabled_webhooks = None
         if self.webhooks.delete_one({"_id": webhook_id}).deleted_count != 1:
             raise NotFound(f"No webhook '{webhook_id}'.")
         self.deliveries.delete_many({"webhook_id": webhook_id})

@@ -1,9 +1,15 @@
-"""The notify store's recipient ranges against a real SecantusDB: each range is handed out once,
-and a recipient whose record of being sent was lost (a database crash) is handed out again."""
+"""The notify store against a real SecantusDB: each recipient range is handed out once, and a
+recipient whose record of being sent was lost (a database crash) is handed out again; the
+webhooks an event goes to follow changes made here at once and those made by another replica
+within their freshness time."""
+import time
+
 import pytest
 
 from nszm.storage import utcnow
-from services.notify.storage import NotifyStore
+from services.notify import domain
+from services.notify.storage import WEBHOOKS_FRESH_SECONDS, NotifyStore
+from tests.waiting import wait_until
 
 SIZE = 50
 
@@ -50,3 +56,32 @@ def test_a_recipient_whose_sent_record_was_lost_is_handed_out_again(store):
     store.recipients_sent([("m1:0000070", "<70@test>", utcnow())])
     store.settle_range(lease, None)
     assert store.recipient_counts(mailout_id) == {"sent": 120} and not store.ranges_left(mailout_id)
+
+
+
+def webhook(store: NotifyStore, *events: str) -> str:
+    added = domain.new_webhook({"url": "https://example.cz/hook", "events": list(events)}, utcnow())
+    store.add_webhook(added)
+    return added["id"]
+
+
+def test_webhook_changes_here_count_at_once(store):
+    assert store.webhooks_for("registration_confirmed") == []
+    wanted = webhook(store, "registration_confirmed")
+    other = webhook(store, "member_joined")
+    assert [w["id"] for w in store.webhooks_for("registration_confirmed")] == [wanted]
+    store.save_webhook({**store.get_webhook(wanted), "enabled": False})
+    assert store.webhooks_for("registration_confirmed") == []
+    store.delete_webhook(other)
+    assert store.webhooks_for("member_joined") == []
+
+
+def test_webhook_changes_by_another_replica_count_within_their_freshness(store, mongo_client, db_name):
+    read_at = time.monotonic()
+    assert store.webhooks_for("registration_confirmed") == []
+    added = webhook(NotifyStore(mongo_client, db_name), "registration_confirmed")
+    seen = store.webhooks_for("registration_confirmed")
+    if time.monotonic() - read_at < WEBHOOKS_FRESH_SECONDS:
+        assert seen == []  # this replica read them a moment ago
+    wait_until(lambda: [w["id"] for w in store.webhooks_for("registration_confirmed")] == [added],
+               timeout=WEBHOOKS_FRESH_SECONDS + 5)

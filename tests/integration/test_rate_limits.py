@@ -40,3 +40,16 @@ def test_requests_go_through_when_the_counters_cannot_be_reached():
     away = RateLimiter("mongodb://127.0.0.1:9/?directConnection=true", "limits")
     for _ in range(3):
         away.hit("votes", LIMITS, "10.0.0.1", {"email": "x@example.cz"})
+
+
+def test_a_request_refused_by_one_limit_is_not_counted_by_the_limits_after_it(limiters):
+    one, _ = limiters
+    for n in range(5):
+        one.hit("votes", LIMITS, "10.0.2.1", {"email": f"w{n}@example.cz"})
+    with pytest.raises(RateLimited):
+        one.hit("votes", LIMITS, "10.0.2.1", {"email": "x@example.cz"})
+    one.hit("votes", LIMITS, "10.0.2.2", {"email": "x@example.cz"})  # the mailbox's two are still both free
+    one.hit("votes", LIMITS, "10.0.2.3", {"email": "x@example.cz"})
+    with pytest.raises(RateLimited) as refused:
+        one.hit("votes", LIMITS, "10.0.2.4", {"email": "x@example.cz"})
+    assert "e-mail" in refused.value.detail
