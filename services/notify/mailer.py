@@ -7,8 +7,13 @@ import mailbox
 import smtplib
 import ssl
 from datetime import datetime, timezone
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email import charset, encoders
+from email.header import Header
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -17,30 +22,61 @@ from nameko.extensions import DependencyProvider
 from nszm.config import Settings
 
 SMTP_TIMEOUT_SECONDS = 30
+UTF8 = charset.Charset("utf-8")  # bodies quoted-printable (readable, 7-bit), headers the shorter encoding
+UTF8.body_encoding = charset.QP
+UTF8.header_encoding = charset.SHORTEST
 
 
 class Rejected(Exception):
     """The server refused this recipient or message for good (a 5xx answer)."""
 
 
-def build_message(mail: dict, sender: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = formataddr((mail.get("to_name") or "", mail["to"]))
-    message["Subject"] = mail["subject"]
+def build_message(mail: dict, sender: str) -> Message:
+    """The message as sent: plain text (and HTML, if any) in UTF-8, quoted-printable, attachments
+    in base64. Built with the email package's classic classes, which do the same job as
+    `EmailMessage` in a tenth of the time (its header parsing was most of a mail's cost)."""
+    body: Message = MIMEText(mail["text"], "plain", UTF8)
+    if mail.get("html"):
+        body = MIMEMultipart("alternative", _subparts=[_inner(body), _inner(MIMEText(mail["html"], "html", UTF8))])
+    message = body
+    if mail.get("attachments"):
+        message = MIMEMultipart("mixed", _subparts=[_inner(body)])
+        for attachment in mail["attachments"]:
+            maintype, subtype = attachment["content_type"].split("/", 1)
+            part = MIMEBase(maintype, subtype, **({"charset": "utf-8"} if maintype == "text" else {}))
+            part.set_payload(attachment["data"].encode("utf-8"))
+            encoders.encode_base64(part)
+            part.add_header("Content-Disposition", "attachment", filename=attachment["filename"])
+            message.attach(_inner(part))
+    message["From"] = formataddr(parseaddr(sender), charset="utf-8")
+    message["To"] = formataddr((mail.get("to_name") or "", mail["to"]), charset="utf-8")
+    message["Subject"] = Header(mail["subject"], UTF8)
     # Stable per mail, so a rare second delivery after a crash can be recognised as a duplicate.
     message["Message-ID"] = mail.get("message_id") or f"<{mail['id']}@zdravamesta.cz>"
     message["Date"] = format_datetime(mail.get("created_at") or datetime.now(timezone.utc))
     for name, value in (mail.get("headers") or {}).items():
-        message[name] = value
-    message.set_content(mail["text"])
-    if mail.get("html"):
-        message.add_alternative(mail["html"], subtype="html")
-    for attachment in mail.get("attachments", []):
-        maintype, subtype = attachment["content_type"].split("/", 1)
-        message.add_attachment(attachment["data"].encode("utf-8"), maintype=maintype, subtype=subtype,
-                               filename=attachment["filename"])
+        message[name] = _Verbatim(value) if value.isascii() else Header(value, UTF8)
     return message
+
+
+class _Verbatim:
+    """A header value written on one line as it is: folding a long link (List-Unsubscribe)
+    would start it on a line of its own, which some readers take as a leading space."""
+
+    def __init__(self, value: str):
+        self.value = value
+
+    def __str__(self):
+        return self.value
+
+    def encode(self, linesep: str = "\n", maxlinelen: int | None = None) -> str:
+        return self.value
+
+
+def _inner(part: Message) -> Message:
+    """A part inside a multipart message (MIME-Version belongs to the message only)."""
+    del part["MIME-Version"]
+    return part
 
 
 class SmtpTransport:
@@ -74,7 +110,7 @@ class SmtpTransport:
             raise
         return smtp
 
-    def send(self, message: EmailMessage):
+    def send(self, message: Message):
         session = self.session()
         try:
             session.send(message)
@@ -85,7 +121,7 @@ class SmtpTransport:
         return SmtpSession(self)
 
 
-def deliver(smtp: smtplib.SMTP, message: EmailMessage):
+def deliver(smtp: smtplib.SMTP, message: Message):
     """Send on an open connection; a permanent refusal of the recipient or message is `Rejected`."""
     try:
         smtp.send_message(message)
@@ -107,7 +143,7 @@ class SmtpSession:
         self.transport = transport
         self.smtp: smtplib.SMTP | None = None
 
-    def send(self, message: EmailMessage):
+    def send(self, message: Message):
         if self.smtp is None:
             self.smtp = self.transport.connect()
         try:
@@ -131,7 +167,7 @@ class MaildirTransport:
     def __init__(self, directory: Path):
         self.directory = directory
 
-    def send(self, message: EmailMessage):
+    def send(self, message: Message):
         mailbox.Maildir(self.directory, create=True).add(message)
 
     def session(self) -> "MaildirTransport":
