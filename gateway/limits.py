@@ -21,10 +21,9 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from nszm.addresses import voter_key
 from nszm.contracts.errors import RateLimited
+from nszm.storage import DUPLICATE_KEY
 
 log = logging.getLogger(__name__)
-
-DUPLICATE_KEY = 11000  # a full window: its filter did not match, and the upsert met the stored window
 
 # Counters must not hold a request up when the database is slow or away. A counter written twice
 # by a retry after a dropped connection is harmless, so writes are not made retryable (which
@@ -100,7 +99,7 @@ class CountersInMongo(MongoDBStorage):
                 upsert=True) for key, limit, expiry in windows], ordered=True)
         except BulkWriteError as error:
             failure = error.details["writeErrors"][0]
-            if failure["code"] != DUPLICATE_KEY:
+            if failure["code"] != DUPLICATE_KEY:  # a full window: no match, and the upsert met it
                 raise
             return failure["index"]
         return None

@@ -123,18 +123,18 @@ class Outbox:
 
     def __init__(self, collection):
         self.collection = collection
+        self._marks = Batches()
 
     def ensure_indexes(self):
         self.collection.create_index([("pending_since", 1)], sparse=True)
         self.collection.create_index("published_at", expireAfterSeconds=int(self.KEPT_AFTER_PUBLISHING.total_seconds()))
 
-    def add(self, event: dict, session=None):
+    def add(self, events: list[dict], session=None):
         now = utcnow()
-        self.collection.insert_one(
+        self.collection.insert_many([
             {"_id": event["event_id"], "event_type": event["event_type"], "payload": event, "created_at": now,
-             "pending_since": now, "claimed_until": now + self.LEASE, "lease": self.WRITER},
-            session=session,
-        )
+             "pending_since": now, "claimed_until": now + self.LEASE, "lease": self.WRITER}
+            for event in events], session=session)
 
     def claim(self):
         """Lease the oldest event whose writer did not publish it in time."""
@@ -147,8 +147,13 @@ class Outbox:
         )
 
     def mark_published(self, event_ids: list[str]):
-        self.collection.update_many({"_id": {"$in": event_ids}}, {"$set": {"published_at": utcnow()},
-                                                                  "$unset": {"pending_since": ""}})
+        """Marks that workers of this process make at the same time go in one update."""
+        self._marks.submit("published", list(event_ids), self._mark_all_published)
+
+    def _mark_all_published(self, marks: list[list[str]]) -> list[None]:
+        self.collection.update_many({"_id": {"$in": [event_id for ids in marks for event_id in ids]}},
+                                    {"$set": {"published_at": utcnow()}, "$unset": {"pending_since": ""}})
+        return [None] * len(marks)
 
     def release(self, record: dict):
         """After a failed publish, by the holder of the record's lease only (a writer whose lease ran
@@ -283,8 +288,8 @@ class Transaction:
         return functools.partial(getattr(self._store, verb), session=self._session)
 
     def commit(self, events: list[dict]):
-        for event in events:
-            self._store.outbox.add(event, session=self._session)
+        if events:
+            self._store.outbox.add(events, session=self._session)
         self.committed += events
 
 

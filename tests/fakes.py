@@ -13,8 +13,8 @@ class FakeOutbox:
         self.pending: list[dict] = []
         self.published: list[dict] = []
 
-    def add(self, event):
-        self.pending.append(event)
+    def add(self, events):
+        self.pending += events
 
     def claim(self):
         event = self.pending[0] if self.pending else None
@@ -48,8 +48,7 @@ class FakeUnitOfWork:
             raise
 
     def commit(self, events):
-        for event in events:
-            self.outbox.add(event)
+        self.outbox.add(events)
         self.committed += events
 
     def first_delivery(self, consumer, event_id):

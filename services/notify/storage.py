@@ -9,11 +9,19 @@ from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.links import LinkSigner
-from nszm.storage import ServiceStore, StoreProvider, from_document, persistently, to_document, utcnow
+from nszm.storage import (
+    DUPLICATE_KEY,
+    ServiceStore,
+    StoreProvider,
+    from_document,
+    persistently,
+    to_document,
+    utcnow,
+)
 
 CLAIM_LEASE = timedelta(minutes=2)
 RANGE_LEASE = timedelta(seconds=30)
@@ -117,11 +125,20 @@ class NotifyStore(ServiceStore):
                     "attempts": 0, "next_attempt_at": now,
                     "claimed_until": now + CLAIM_LEASE if leased else now - timedelta(seconds=1),
                     "created_at": now, "sent_at": None, "last_error": None, "message_id": None}
+        return self.batches.submit("mails.queued", document, self._queue_all)
+
+    def _queue_all(self, documents: list[dict]) -> list:
+        """Mails queued at the same time by workers of this process, in one insert: each the queued
+        mail, None if it was queued before, or the error that kept it out."""
         try:
-            self.mails.insert_one(document)
-        except DuplicateKeyError:
-            return None
-        return from_document(document)
+            self.mails.insert_many(documents, ordered=False)
+            refused = {}
+        except BulkWriteError as error:
+            refused = {failure["index"]: failure for failure in error.details["writeErrors"]}
+        return [from_document(document) if n not in refused
+                else None if refused[n]["code"] == DUPLICATE_KEY
+                else WriteError(refused[n]["errmsg"], refused[n]["code"], refused[n])
+                for n, document in enumerate(documents)]
 
     def claim(self, mail_id: str | None = None) -> dict | None:
         """Lease one mail that is due: the given one, or else the longest waiting."""
@@ -134,11 +151,17 @@ class NotifyStore(ServiceStore):
             return_document=ReturnDocument.AFTER))
 
     def mark_sent(self, mail_id: str, message_id: str):
-        """Recorded even across a restart of the database: a mail sent but not marked would be sent again."""
-        persistently(lambda: self.mails.update_one(
+        """Recorded even across a restart of the database: a mail sent but not marked would be sent
+        again. Marks that workers of this process make at the same time go in one write."""
+        self.batches.submit("mails.sent", (mail_id, message_id, utcnow()), self._mark_all_sent)
+
+    def _mark_all_sent(self, sent: list[tuple[str, str, datetime]]) -> list[None]:
+        persistently(lambda: self.mails.bulk_write([UpdateOne(
             {"_id": mail_id, "status": "pending"},
-            {"$set": {"status": "sent", "sent_at": utcnow(), "message_id": message_id},
-             "$unset": {"next_attempt_at": ""}, "$inc": {"attempts": 1}}))
+            {"$set": {"status": "sent", "sent_at": sent_at, "message_id": message_id},
+             "$unset": {"next_attempt_at": ""}, "$inc": {"attempts": 1}}) for mail_id, message_id, sent_at in sent],
+            ordered=False))
+        return [None] * len(sent)
 
     def mark_failed_attempt(self, mail_id: str, error: str, retry_at: datetime | None):
         """Record a failed try: retried at `retry_at`, or given up (status failed) when None."""

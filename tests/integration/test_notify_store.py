@@ -1,9 +1,12 @@
-"""The notify store against a real SecantusDB: each recipient range is handed out once, and a
+"""The notify store against a real SecantusDB: mails queued and marked sent at the same time go
+in shared writes, each with its own outcome; each recipient range is handed out once, and a
 recipient whose record of being sent was lost (a database crash) is handed out again; the
 webhooks an event goes to follow changes made here at once and those made by another replica
 within their freshness time."""
 import time
+from unittest.mock import patch
 
+import eventlet
 import pytest
 
 from nszm.storage import utcnow
@@ -85,3 +88,26 @@ def test_webhook_changes_by_another_replica_count_within_their_freshness(store, 
         assert seen == []  # this replica read them a moment ago
     wait_until(lambda: [w["id"] for w in store.webhooks_for("registration_confirmed")] == [added],
                timeout=WEBHOOKS_FRESH_SECONDS + 5)
+
+
+def transactional_mail(mail_id: str) -> dict:
+    return {"id": mail_id, "kind": "registration_confirmed", "to": f"{mail_id}@example.cz", "to_name": None,
+            "subject": "Potvrzení", "text": "Dobrý den", "attachments": []}
+
+
+def test_mails_queued_and_marked_sent_at_once_share_their_writes(store):
+    store.enqueue(transactional_mail("queued-before"))
+    ids = [f"mail{n}" for n in range(40)] + ["queued-before"]
+    pool = eventlet.GreenPool(len(ids))
+    with patch.object(store.mails, "insert_many", wraps=store.mails.insert_many) as inserts:
+        queued = dict(zip(ids, pool.imap(lambda mail_id: store.enqueue(transactional_mail(mail_id), leased=True), ids)))
+    assert queued.pop("queued-before") is None
+    assert all(mail["id"] == mail_id and mail["status"] == "pending" for mail_id, mail in queued.items())
+    assert 0 < inserts.call_count < 20
+    with patch.object(store.mails, "bulk_write", wraps=store.mails.bulk_write) as marks:
+        list(pool.imap(lambda mail_id: store.mark_sent(mail_id, f"<{mail_id}@test>"), queued))
+    assert 0 < marks.call_count < 20
+    for mail_id in queued:
+        mail = store.get(mail_id)
+        assert (mail["status"], mail["message_id"], mail["attempts"]) == ("sent", f"<{mail_id}@test>", 1)
+    assert store.get("queued-before")["status"] == "pending"
