@@ -495,6 +495,8 @@ class FakeMailer:
 class FakePracticeStore(FakeUnitOfWork):
     """Practices, competitions, votes and rate counters in dicts."""
 
+    batches = Batches()
+
     def __init__(self):
         self.practices: dict[str, dict] = {}
         self.competitions: dict[str, dict] = {}
@@ -575,8 +577,8 @@ class FakePracticeStore(FakeUnitOfWork):
         self.competitions[competition_id].update(closed_at=now, results=results)
         return True
 
-    def add_vote(self, vote):
-        self.votes[vote["id"]] = dict(vote)
+    def add_votes(self, votes):
+        self.votes.update((vote["id"], dict(vote)) for vote in votes)
 
     def vote_by_token(self, token_hash):
         vote = next((v for v in self.votes.values() if v["token_hash"] == token_hash), None)

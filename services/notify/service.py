@@ -5,6 +5,8 @@ import logging
 import time
 
 import eventlet
+from eventlet.greenthread import GreenThread
+from eventlet.queue import LightQueue
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
@@ -31,7 +33,8 @@ DELIVERY_BATCH = 50
 MAILOUT_TICK_SECONDS = 1.0
 MAILOUT_BURST_SECONDS = 5.0  # one tick sends for at most this long, so that the service stops promptly
 RECIPIENT_BATCH = 50  # recipients leased at once; pause and cancel take effect between batches
-UNRECORDED_LIMIT = 5  # accepted messages not yet recorded as sent, at most: what a crash can repeat
+UNRECORDED_LIMIT = 5  # messages being sent or accepted and not yet recorded, at most: what a crash can repeat
+SMTP_CONNECTIONS = 4  # a mailout's messages go out over this many connections at once, each waiting on its replies
 UNSUBSCRIBE = "unsubscribe"
 WEBHOOK_INTERVAL_SECONDS = 0.5
 WEBHOOK_BATCH = 20  # deliveries tried at once, each in a green thread of its own
@@ -260,7 +263,10 @@ class NotifyService(PlatformService):
 
     def _send_some(self, mailout_id: str, deadline: float):
         interval = domain.send_interval(self.settings.mailout_rate)
-        session = self.mailer.session()
+        sessions = LightQueue()
+        for _ in range(SMTP_CONNECTIONS):
+            sessions.put(self.mailer.session())
+        sending = eventlet.GreenPool(SMTP_CONNECTIONS)
         sent_log = SentLog(self.store.recipients_sent, UNRECORDED_LIMIT)
         next_at = time.monotonic()
         try:
@@ -271,32 +277,42 @@ class NotifyService(PlatformService):
                 lease, queued = self.store.claim_range(mailout_id, RECIPIENT_BATCH)
                 if lease is None:
                     return
-                outcomes = []
+                sends = []
                 for recipient in queued:
                     if time.monotonic() >= deadline or not domain.is_due(recipient, utcnow()):
-                        outcomes.append(("queued", recipient["next_attempt_at"]))
+                        sends.append(("queued", recipient["next_attempt_at"]))
                         continue
                     eventlet.sleep(max(0.0, next_at - time.monotonic()))
                     next_at = max(next_at + interval, time.monotonic())
-                    outcomes.append(self._send_one(mailout, recipient, session, sent_log))
+                    message = domain.bulk_message(mailout, recipient, self._unsubscribe_url(recipient["email"]))
+                    sent_log.reserve()
+                    sends.append(sending.spawn(self._send_one, mailout, recipient, message, sessions, sent_log))
+                outcomes = [send.wait() if isinstance(send, GreenThread) else send for send in sends]
                 sent_log.close()
                 self.store.settle_range(lease, domain.range_revisit(outcomes))
                 self.store.add_progress(mailout_id, **domain.tally(outcomes))
         finally:
-            session.close()
+            sending.waitall()
+            while not sessions.empty():
+                sessions.get().close()
             sent_log.close()
 
-    def _send_one(self, mailout: dict, recipient: dict, session, sent_log: SentLog) -> tuple[str, object]:
-        """Send one recipient's message; (its status now, when to try again if it is still queued)."""
-        message = domain.bulk_message(mailout, recipient, self._unsubscribe_url(recipient["email"]))
+    def _send_one(self, mailout: dict, recipient: dict, message: dict, sessions: LightQueue,
+                  sent_log: SentLog) -> tuple[str, object]:
+        """Send one recipient's message over a free connection (its place in `sent_log` taken);
+        (its status now, when to try again if it is still queued)."""
+        session = sessions.get()
         try:
             message_id = self.mailer.send(message, session)
         except Exception as error:
+            sent_log.release()
             status, retry_at, held = domain.after_failure(recipient["attempts"] + 1, isinstance(error, Rejected),
                                                           utcnow())
             self.store.recipient_failed(recipient, status, retry_at, f"{type(error).__name__}: {error}", held)
             log.warning("mailout %s to %s failed (%s): %s", mailout["id"], recipient["email"], status, error)
             return status, retry_at
+        finally:
+            sessions.put(session)
         sent_log.add(recipient["id"], message_id)
         return "sent", None
 

@@ -159,8 +159,15 @@ class PracticeService(PlatformService):
             "confirm_url": f"{self.settings.public_url}/api/v1/votes/confirm?token={token}",
             "expires_at": vote["expires_at"].isoformat(),
         })]
-        self.unit_of_work(lambda tx: (tx.add_vote(vote), tx.commit(announced)))
+        self.in_batches(f"votes:{competition['id']}", (vote, announced), self._store_votes)
         return schemas.VoteReceiptSchema().dump({"status": "confirmation_sent"})
+
+    @staticmethod
+    def _store_votes(tx, requested: list[tuple[dict, list[dict]]]) -> list[None]:
+        """Votes cast at the same time, stored in one transaction with the mails they ask for."""
+        tx.add_votes([vote for vote, _ in requested])
+        tx.commit([event for _, announced in requested for event in announced])
+        return [None] * len(requested)
 
     @rpc
     def confirm_vote(self, token):

@@ -55,13 +55,30 @@ def vote_competition(store, practices):
     return competition
 
 
+def test_votes_cast_at_the_same_time_share_transactions_and_each_asks_for_its_mail(store):
+    practices = [add(store, "Zdraví", "a"), add(store, "Kola", "b")]
+    competition = vote_competition(store, practices)
+    service = worker_factory(PracticeService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
+    voters = [f"volic{n}@example.cz" for n in range(30)]
+    with patch("services.practice.service.utcnow", return_value=NOW), \
+            patch.object(store, "atomically", wraps=store.atomically) as transactions:
+        receipts = list(eventlet.GreenPool(30).imap(lambda email: service.vote(
+            competition["id"], {"practice": practices[0]["slug"], "email": email}), voters))
+    assert receipts == [{"status": "confirmation_sent"}] * 30
+    assert transactions.call_count < 15
+    requested = [call.args[1] for call in service.dispatch.call_args_list if call.args[0] == "vote_requested"]
+    assert sorted(event["data"]["email"] for event in requested) == sorted(voters)
+    assert store.votes.count_documents({"competition_id": competition["id"]}) == 30
+    assert store.outbox.pending_count() == 0
+
+
 def test_concurrent_confirmations_from_one_address_count_once(store):
     practices = [add(store, "Zdraví", "a"), add(store, "Kola", "b")]
     competition = vote_competition(store, practices)
     tokens = []
     for n in range(12):
         vote, token = domain.new_vote(competition, practices[n % 2]["slug"], "Jana@example.cz", NOW)
-        store.add_vote(vote)
+        store.add_votes([vote])
         tokens.append(token)
     service = worker_factory(PracticeService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
     results = []

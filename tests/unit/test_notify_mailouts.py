@@ -130,7 +130,12 @@ def test_double_opt_in_never_floods_an_address():
     assert domain.subscription_requested(gone, "jana@example.cz", None, NOW)[0]["status"] == "pending"
 
 
-def test_the_sent_log_never_leaves_more_than_its_limit_unrecorded():
+def sent(log: SentLog, recipient_id: str):
+    log.reserve()
+    log.add(recipient_id, f"<{recipient_id}>")
+
+
+def test_the_sent_log_never_has_more_than_its_limit_being_sent_or_unrecorded():
     recorded, gate = [], eventlet.event.Event()
 
     def slow_record(batch):
@@ -138,15 +143,18 @@ def test_the_sent_log_never_leaves_more_than_its_limit_unrecorded():
         recorded.extend(batch)
 
     log = SentLog(slow_record, limit=3)
-    log.add("r1", "<1>")
-    log.add("r2", "<2>")
-    third = eventlet.spawn(log.add, "r3", "<3>")
+    sent(log, "r1")
+    sent(log, "r2")
+    log.reserve()  # the third place: a message on its way to the SMTP server
+    fourth = eventlet.spawn(sent, log, "r4")
     eventlet.sleep(0.01)
-    assert not third.dead and log.unrecorded == 3  # the sender waits: three are unrecorded
+    assert not fourth.dead and log.unrecorded == 2  # the fourth waits: two unrecorded and one being sent
+    log.release()  # the third was not accepted: its place is free
+    fourth.wait()
+    assert not recorded  # nothing recorded yet: the fourth took the freed place
     gate.send()
-    third.wait()
     log.close()
-    assert [r for r, _, _ in recorded] == ["r1", "r2", "r3"] and log.unrecorded == 0
+    assert [r for r, _, _ in recorded] == ["r1", "r2", "r4"] and log.unrecorded == 0
 
 
 def test_a_failed_record_stops_the_sender():
@@ -154,9 +162,10 @@ def test_a_failed_record_stops_the_sender():
         raise ConnectionError("database down")
 
     log = SentLog(broken, limit=2)
-    log.add("r1", "<1>")
+    sent(log, "r1")
+    sent(log, "r2")
     with pytest.raises(ConnectionError):
-        log.add("r2", "<2>")
+        log.reserve()  # waits for a place; the record failed meanwhile
 
 
 def test_after_a_failed_record_closing_gives_up_the_unrecorded_instead_of_waiting_forever():
@@ -167,9 +176,10 @@ def test_after_a_failed_record_closing_gives_up_the_unrecorded_instead_of_waitin
         raise ConnectionError("database down")
 
     log = SentLog(broken, limit=2)
-    log.add("r1", "<1>")
+    sent(log, "r1")
+    sent(log, "r2")
     with pytest.raises(ConnectionError):
-        log.add("r2", "<2>")
+        log.reserve()
     closing = eventlet.spawn(log.close)  # what the sender's `finally` does after the failure
     with eventlet.Timeout(2):
         closing.wait()
