@@ -135,8 +135,8 @@ def load_demo(mongo_uri: str, db_name: str) -> int:
                 written += 1
             for competition, ballots in demo_competitions(practices, now):
                 practice_store.add_competition(competition)
-                for vote in ballots:
-                    practice_store.add_vote(vote)
+                if ballots:
+                    practice_store.add_votes(ballots)
                 written += 1
         events_store = EventsStore(client, db_name)
         events_store.ensure_indexes()
