@@ -31,11 +31,13 @@ ERROR_DESCRIPTIONS = {
     404: "Not found",
     409: "Conflicts with the current state",
     413: "Body too large",
+    414: "Address too long: the server refuses a request line over 4 KiB before the API reads it",
     415: "Body is not JSON",
     422: "Invalid input; `errors` names each field",
     429: "Too many requests from this address; see Retry-After",
     503: "A service is unavailable",
 }
+ANSWERED_BY_GUNICORN = {414}  # before the API sees the request: not as problem details
 
 
 class ProblemSchema(Schema):
@@ -89,9 +91,9 @@ class Endpoint:
         if self.body:
             codes |= {400, 413, 415, 422}
         if self.query:
-            codes.add(422)
+            codes |= {414, 422}
         if self.path_params:
-            codes.add(404)
+            codes |= {404, 414}
         return sorted(codes)
 
 
@@ -245,10 +247,9 @@ class Api:
         if endpoint.cacheable:
             responses["304"] = {"description": "Not modified (If-None-Match)"}
         for code in endpoint.documented_errors():
-            responses[str(code)] = {
-                "description": ERROR_DESCRIPTIONS.get(code, "Error"),
-                "content": {PROBLEM: {"schema": "Problem"}},
-            }
+            responses[str(code)] = {"description": ERROR_DESCRIPTIONS.get(code, "Error")}
+            if code not in ANSWERED_BY_GUNICORN:
+                responses[str(code)]["content"] = {PROBLEM: {"schema": "Problem"}}
         operation = {
             "operationId": endpoint.view.__name__,
             "summary": endpoint.summary,

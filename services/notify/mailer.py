@@ -1,7 +1,7 @@
 """Delivering mail: SMTP when SMTP_URL is set, otherwise a Maildir under DATA_DIR.
 
-Transactional mail opens a connection per message; a mailout's messages go through one
-`session()`, which keeps its SMTP connection open from message to message.
+Transactional mail opens a connection per message; a mailout's messages go through a few
+`session()`s, each of which keeps its SMTP connection open from message to message.
 """
 import mailbox
 import smtplib
