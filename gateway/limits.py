@@ -106,7 +106,10 @@ class CountersInMongo(MongoDBStorage):
 
     def __del__(self):
         if self._storage is not None:
-            self._storage.close()
+            try:
+                self._storage.close()
+            except PyMongoError:  # closing ends its sessions on a server it may never have reached
+                pass
 
 
 class RateLimiter:
