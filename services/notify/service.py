@@ -5,7 +5,6 @@ import logging
 import time
 
 import eventlet
-from eventlet.greenthread import GreenThread
 from eventlet.queue import LightQueue
 from nameko.dependency_providers import Config
 from nameko.timer import timer
@@ -277,17 +276,17 @@ class NotifyService(PlatformService):
                 lease, queued = self.store.claim_range(mailout_id, RECIPIENT_BATCH)
                 if lease is None:
                     return
-                sends = []
+                outcomes, sends = [], []
                 for recipient in queued:
                     if time.monotonic() >= deadline or not domain.is_due(recipient, utcnow()):
-                        sends.append(("queued", recipient["next_attempt_at"]))
+                        outcomes.append(("queued", recipient["next_attempt_at"]))
                         continue
                     eventlet.sleep(max(0.0, next_at - time.monotonic()))
                     next_at = max(next_at + interval, time.monotonic())
                     message = domain.bulk_message(mailout, recipient, self._unsubscribe_url(recipient["email"]))
                     sent_log.reserve()
                     sends.append(sending.spawn(self._send_one, mailout, recipient, message, sessions, sent_log))
-                outcomes = [send.wait() if isinstance(send, GreenThread) else send for send in sends]
+                outcomes += [send.wait() for send in sends]
                 sent_log.close()
                 self.store.settle_range(lease, domain.range_revisit(outcomes))
                 self.store.add_progress(mailout_id, **domain.tally(outcomes))
