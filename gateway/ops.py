@@ -1,6 +1,7 @@
 """Operations endpoints: liveness, readiness, metrics and the OpenAPI document."""
 import time
 
+import pymongo
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
@@ -58,8 +59,11 @@ def _check_services(checks: dict):
 
 
 def _check_mongodb(checks: dict):
+    """Within the probe's time: a database that is down must not hold a load balancer's probe for
+    the client's whole server-selection wait."""
     try:
-        current_app.extensions["nszm"].mongo.admin.command("ping")
+        with pymongo.timeout(PROBE_TIMEOUT_SECONDS):
+            current_app.extensions["nszm"].mongo.admin.command("ping")
         checks["mongodb"] = "ok"
     except Exception as error:
         checks["mongodb"] = f"down: {type(error).__name__}"

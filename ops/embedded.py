@@ -22,11 +22,11 @@ def uri_for(port: int) -> str:
 def command(data_dir: Path, port: int) -> str:
     """The server's command line. Every commit is fsynced before it is acknowledged: without it
     SecantusDB keeps its last commits in a log buffer that a SIGKILL loses, so an answered write
-    could vanish (an fsync costs a fraction of a millisecond here)."""
+    could vanish (an fsync costs a fraction of a millisecond here). See ops/secantusd.py."""
     storage = data_dir / "mongo"
     storage.mkdir(parents=True, exist_ok=True)
-    return (f"{Path(sys.executable).parent / 'secantusd-py'} --host 127.0.0.1 --port {port} --storage-path {storage}"
-            " --sync-on-commit --log-level WARNING")
+    return (f"{sys.executable} {Path(__file__).with_name('secantusd.py')} --host 127.0.0.1 --port {port}"
+            f" --storage-path {storage} --sync-on-commit --log-level WARNING")
 
 
 def port_file(data_dir: Path) -> Path:

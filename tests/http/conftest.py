@@ -6,6 +6,7 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -57,6 +58,27 @@ class Client:
 
     def delete(self, path, **kwargs):
         return self.request("DELETE", path, **kwargs)
+
+
+LOG_TAIL_CHARACTERS = 20_000
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test on a running platform shows the end of the platform's logs: what its
+    processes and its database said is often the only trace of why."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    for name, value in getattr(item, "funcargs", {}).items():
+        data_dir = getattr(value, "data_dir", None)
+        logs = [Path(value.log_path)] if isinstance(value, Platform) else []
+        logs += sorted(Path(data_dir).glob("*.log")) if data_dir else []
+        for log in logs:
+            if log.is_file():
+                text = log.read_text(encoding="utf-8", errors="replace")[-LOG_TAIL_CHARACTERS:]
+                report.sections.append((f"{name}: {log.name} (its end)", text))
 
 
 def ready(url: str) -> bool:

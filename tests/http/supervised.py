@@ -121,7 +121,8 @@ def assert_nothing_lost_or_doubled(stream: Stream, smtp_sink, lost_connections: 
     statuses = {code for code, *_ in stream.answers}
     assert statuses <= {201, 503, 0}, [a for a in stream.answers if a[0] not in (201, 503, 0)][:5]
     assert sum(a[0] == 0 for a in stream.answers) <= lost_connections, [a for a in stream.answers if a[0] == 0][:5]
-    assert max(elapsed for _, _, elapsed, _ in stream.answers) < QUICK_SECONDS
+    slowest = sorted(stream.answers, key=lambda answer: answer[2])[-5:]
+    assert slowest[-1][2] < QUICK_SECONDS, [(code, round(elapsed, 1), body) for code, _, elapsed, body in slowest]
     accepted = stream.accepted()
     staff = stream.platform.staff()
     stored = all_registrations(staff, stream.event["id"])

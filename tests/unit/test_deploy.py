@@ -9,10 +9,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from ops.secantusd import TRANSACTION_IDLE_SECONDS
 from ops.supervise import procfile_programs
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 KUBERNETES_VERSION = "1.35.0"
+# mongod rolls back a transaction left open (a service killed inside it) as soon as the embedded server
+TRANSACTION_LIFETIME = f"transactionLifetimeLimitSeconds={TRANSACTION_IDLE_SECONDS:.0f}"
 
 
 def manifests() -> list[dict]:
@@ -75,6 +78,7 @@ def test_rabbitmq_and_mongodb_run_as_three_member_clusters_with_budgets():
     assert sets["rabbitmq"]["spec"]["replicas"] == sets["mongodb"]["spec"]["replicas"] == 3
     assert budgets["rabbitmq"]["spec"]["maxUnavailable"] == budgets["mongodb"]["spec"]["maxUnavailable"] == 1
     assert "--replSet" in container(sets["mongodb"])["args"]
+    assert TRANSACTION_LIFETIME in container(sets["mongodb"])["args"]
     uri = of_kind("Secret")["nszm-config"]["stringData"]["MONGO_URI"]
     assert "replicaSet=rs0" in uri and "w=majority" in uri
 
@@ -82,6 +86,7 @@ def test_rabbitmq_and_mongodb_run_as_three_member_clusters_with_budgets():
 def test_compose_runs_each_procfile_process_twice_against_clusters():
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
+    assert all(TRANSACTION_LIFETIME in services[f"mongodb-{n}"]["command"] for n in (1, 2, 3))
     for program in procfile_programs():
         service = services[program.name]
         assert service["command"] == command(program)
