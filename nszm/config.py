@@ -4,6 +4,7 @@ Services read the same variables through their nameko config (`deploy/nameko.yam
 environment on, unset ones empty), so `Settings.from_env(container.config)` gives them these defaults.
 """
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ class Settings:
     service_call_timeout: float
     service_replicas: int
     gateway_workers: int
+    process_slot: str | None = None
 
     @property
     def database_uri(self) -> str:
@@ -70,7 +72,16 @@ class Settings:
             service_call_timeout=_number(env.get("SERVICE_CALL_TIMEOUT"), DEFAULT_SERVICE_CALL_TIMEOUT),
             service_replicas=max(1, int(_number(env.get("SERVICE_REPLICAS"), DEFAULT_SERVICE_REPLICAS))),
             gateway_workers=max(1, int(_number(env.get("GATEWAY_WORKERS"), DEFAULT_GATEWAY_WORKERS))),
+            process_slot=_supervised_slot(env),
         )
+
+
+def _supervised_slot(env) -> str | None:
+    """The place of this process in its supervisor (host, supervisor, program: `notify-2`), which
+    one live process holds at a time: supervisor starts the next only once the last has died. Set
+    by supervisor itself, so not a setting of the contract; None for a process it did not start."""
+    server, program = env.get("SUPERVISOR_SERVER_URL"), env.get("SUPERVISOR_PROCESS_NAME")
+    return f"{socket.gethostname()} {server} {program}" if server and program else None
 
 
 def _flag(value, default: bool) -> bool:

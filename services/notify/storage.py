@@ -11,6 +11,7 @@ from typing import Callable, Protocol
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
+from nszm.config import Settings
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.links import LinkSigner
 from nszm.storage import (
@@ -98,6 +99,7 @@ class NotifyStore(ServiceStore):
         self.holds = self.collection("holds")
         self.webhooks = self.collection("webhooks")
         self.deliveries = self.collection("deliveries")
+        self.holder: str | None = None  # see hold_as
         self._enabled_webhooks: tuple[float, list[dict]] | None = None  # (monotonic time read, webhooks)
 
     def ensure_indexes(self):
@@ -117,6 +119,21 @@ class NotifyStore(ServiceStore):
         self.deliveries.create_index([("next_attempt_at", ASCENDING)], sparse=True)
         self.deliveries.create_index([("webhook_id", ASCENDING), ("created_at", DESCENDING)])
 
+    def hold_as(self, holder: str | None):
+        """Lease under `holder`, a name that one live process has at a time (its place in a
+        supervisor), and take back at once what a predecessor of that name held: it is dead, so its
+        mails, recipient ranges and webhook deliveries would otherwise wait for their leases to end.
+        Anything it sent but did not record goes out again, as after a lease ends."""
+        self.holder = holder
+        if holder is None:
+            return
+        now = utcnow()
+        ended = now - timedelta(seconds=1)
+        for collection in (self.mails, self.deliveries):
+            collection.update_many({"claimed_by": holder, "claimed_until": {"$gt": now}},
+                                   {"$set": {"claimed_until": ended, "claimed_by": None}})
+        self.claims.update_many({"holder": holder, "until": {"$gt": now}}, {"$set": {"until": ended, "holder": None}})
+
     def enqueue(self, mail: dict, leased: bool = False) -> dict | None:
         """Queue a mail, leased to the caller (who sends it at once) or for whoever claims it first;
         the queued mail as `claim` gives it, or None when this mail (this event) was queued before."""
@@ -124,6 +141,7 @@ class NotifyStore(ServiceStore):
         document = {**to_document(mail), "status": "pending",
                     "attempts": 0, "next_attempt_at": now,
                     "claimed_until": now + CLAIM_LEASE if leased else now - timedelta(seconds=1),
+                    "claimed_by": self.holder if leased else None,
                     "created_at": now, "sent_at": None, "last_error": None, "message_id": None}
         return self.batches.submit("mails.queued", document, self._queue_all)
 
@@ -147,8 +165,8 @@ class NotifyStore(ServiceStore):
         if mail_id is not None:
             query["_id"] = mail_id
         return from_document(self.mails.find_one_and_update(
-            query, {"$set": {"claimed_until": now + CLAIM_LEASE}}, sort=[("next_attempt_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER))
+            query, {"$set": {"claimed_until": now + CLAIM_LEASE, "claimed_by": self.holder}},
+            sort=[("next_attempt_at", ASCENDING)], return_document=ReturnDocument.AFTER))
 
     def mark_sent(self, mail_id: str, message_id: str):
         """Recorded even across a restart of the database: a mail sent but not marked would be sent
@@ -265,7 +283,7 @@ class NotifyStore(ServiceStore):
         """
         now = utcnow()
         lease = self.claims.find_one_and_update({"mailout_id": mailout_id, "until": {"$lt": now}},
-                                                {"$set": {"until": now + RANGE_LEASE}},
+                                                {"$set": {"until": now + RANGE_LEASE, "holder": self.holder}},
                                                 return_document=ReturnDocument.AFTER)
         if lease is None:
             before = self.mailouts.find_one_and_update({"_id": mailout_id}, {"$inc": {"cursor": size}},
@@ -274,7 +292,7 @@ class NotifyStore(ServiceStore):
             if start >= before.get("total", 0):
                 return self._claim_stray(mailout_id, size, before["total"], now)
             lease = {"_id": f"{mailout_id}:{start}", "mailout_id": mailout_id, "start": start,
-                     "end": min(start + size, before["total"]), "until": now + RANGE_LEASE}
+                     "end": min(start + size, before["total"]), "until": now + RANGE_LEASE, "holder": self.holder}
             self.claims.insert_one(lease)
         return self._queued_in(lease)
 
@@ -291,7 +309,7 @@ class NotifyStore(ServiceStore):
             return None, []
         start = stray["seq"] - stray["seq"] % size
         lease = {"_id": f"{mailout_id}:{start}", "mailout_id": mailout_id, "start": start,
-                 "end": min(start + size, total), "until": now + RANGE_LEASE}
+                 "end": min(start + size, total), "until": now + RANGE_LEASE, "holder": self.holder}
         try:
             self.claims.insert_one(lease)
         except DuplicateKeyError:  # another sender took it a moment ago
@@ -310,7 +328,7 @@ class NotifyStore(ServiceStore):
         if retry_at is None:
             self.claims.delete_one({"_id": lease["id"]})
         else:
-            self.claims.update_one({"_id": lease["id"]}, {"$set": {"until": retry_at}})
+            self.claims.update_one({"_id": lease["id"]}, {"$set": {"until": retry_at, "holder": None}})
 
     def ranges_left(self, mailout_id: str) -> bool:
         """True while some recipients of the mailout were never handed out or are still leased."""
@@ -415,11 +433,12 @@ class NotifyStore(ServiceStore):
         for _ in range(limit):
             document = self.deliveries.find_one_and_update(
                 {"next_attempt_at": {"$lte": now}, "claimed_until": {"$lte": now}},
-                {"$set": {"claimed_until": now + CLAIM_LEASE}}, sort=[("next_attempt_at", ASCENDING)],
+                {"$set": {"claimed_until": now + CLAIM_LEASE, "claimed_by": self.holder}},
+                sort=[("next_attempt_at", ASCENDING)],
                 return_document=ReturnDocument.AFTER)
             if document is None:
                 break
-            claimed.append(from_document(document, hidden=("claimed_until",)))
+            claimed.append(from_document(document, hidden=("claimed_until", "claimed_by")))
         return claimed
 
     def save_delivery(self, delivery: dict):
@@ -435,8 +454,15 @@ class NotifyStore(ServiceStore):
         query = {"webhook_id": webhook_id, **({"status": status} if status else {})}
         cursor = self.deliveries.find(query, {"envelope": 0}).sort([("created_at", DESCENDING), ("_id", ASCENDING)])
         page_of = cursor.skip((page - 1) * per_page).limit(per_page)
-        return [from_document(d, hidden=("claimed_until",)) for d in page_of], self.deliveries.count_documents(query)
+        deliveries = [from_document(d, hidden=("claimed_until", "claimed_by")) for d in page_of]
+        return deliveries, self.deliveries.count_documents(query)
 
 
 class NotifyStoreProvider(StoreProvider):
+    """A notify store holding its leases under this process's place in its supervisor, if any."""
+
     store_class = NotifyStore
+
+    def start(self):
+        super().start()
+        self.store.hold_as(Settings.from_env(self.container.config).process_slot)

@@ -111,3 +111,27 @@ def test_mails_queued_and_marked_sent_at_once_share_their_writes(store):
         mail = store.get(mail_id)
         assert (mail["status"], mail["message_id"], mail["attempts"]) == ("sent", f"<{mail_id}@test>", 1)
     assert store.get("queued-before")["status"] == "pending"
+
+
+def test_a_process_in_the_place_of_a_dead_one_takes_back_its_leases_at_once(store, mongo_client, db_name):
+    """What notify-2 held when it was killed goes to the notify-2 that supervisor starts next, not
+    to its living neighbour, and not only once the leases end."""
+    dead, neighbour, successor = (NotifyStore(mongo_client, db_name) for _ in range(3))
+    dead.hold_as("host unix:///var/supervisor.sock notify-2")
+    neighbour.hold_as("host unix:///var/supervisor.sock notify")
+    mailout_id = sending(store, 120)
+    mail = dead.enqueue(transactional_mail("leased-when-killed"), leased=True)
+    range_lease, _ = dead.claim_range(mailout_id, SIZE)
+    now = utcnow()
+    dead.add_deliveries([{"id": "d1", "webhook_id": "w1", "event_id": "e1", "status": "pending",
+                          "attempts": 0, "created_at": now, "next_attempt_at": now}])
+    assert [d["id"] for d in dead.claim_deliveries(utcnow(), 10)] == ["d1"]
+
+    assert neighbour.claim() is None and neighbour.claim_deliveries(utcnow(), 10) == []
+    assert neighbour.claim_range(mailout_id, SIZE)[0]["start"] == SIZE  # the dead one's range stays leased
+
+    successor.hold_as("host unix:///var/supervisor.sock notify-2")
+    assert successor.claim()["id"] == mail["id"]
+    assert successor.claim_range(mailout_id, SIZE)[0]["start"] == range_lease["start"] == 0
+    assert [d["id"] for d in successor.claim_deliveries(utcnow(), 10)] == ["d1"]
+    assert neighbour.claim() is None  # the successor holds it now

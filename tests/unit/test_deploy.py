@@ -9,6 +9,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from nszm.config import Settings
 from ops.secantusd import TRANSACTION_IDLE_SECONDS
 from ops.supervise import procfile_programs
 
@@ -101,3 +102,13 @@ def test_make_run_starts_as_many_processes_of_each_service_as_asked_and_one_gate
     assert names == ["members", "members-2", "events", "events-2", "practice", "practice-2", "notify", "notify-2",
                      "gateway"]
     assert [program.name for program in procfile_programs()] == ["members", "events", "practice", "notify", "gateway"]
+
+
+def test_a_process_that_supervisor_starts_knows_its_place_there_and_passes_it_to_nameko():
+    place = {"SUPERVISOR_SERVER_URL": "unix:///srv/nszm/var/supervisor.sock", "SUPERVISOR_PROCESS_NAME": "notify-2"}
+    slot = Settings.from_env(place).process_slot
+    assert slot.endswith(" unix:///srv/nszm/var/supervisor.sock notify-2")
+    assert slot != Settings.from_env({**place, "SUPERVISOR_PROCESS_NAME": "notify"}).process_slot
+    assert Settings.from_env({}).process_slot is None  # started otherwise: leases simply run out
+    nameko_config = yaml.safe_load((DEPLOY / "nameko.yaml").read_text())
+    assert {"SUPERVISOR_SERVER_URL", "SUPERVISOR_PROCESS_NAME"} <= nameko_config.keys()
