@@ -13,14 +13,14 @@ from nszm.storage import connect
 from ops.secantusd import TRANSACTION_IDLE_SECONDS
 
 LEAVES_A_TRANSACTION_OPEN = """
-import sys, time, pymongo
+import sys, pymongo
 client = pymongo.MongoClient(sys.argv[1])
 seats = client[sys.argv[2]].seats
 with client.start_session() as session:
     session.start_transaction()
     seats.update_one({"_id": "s1"}, {"$inc": {"taken": 100}}, session=session)
     print("written", flush=True)
-    time.sleep(600)
+    sys.stdin.read()  # holds the transaction open until it is killed
 """
 
 
@@ -30,7 +30,7 @@ def test_a_transaction_left_open_by_a_killed_process_is_rolled_back_within_secon
     seats = client[db_name].seats
     seats.insert_one({"_id": "s1", "taken": 0})
     killed = subprocess.Popen([sys.executable, "-c", LEAVES_A_TRANSACTION_OPEN, mongo_uri, db_name],
-                              stdout=subprocess.PIPE, text=True)
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert killed.stdout.readline().strip() == "written"
     finally:
