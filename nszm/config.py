@@ -42,7 +42,7 @@ class Settings:
     service_call_timeout: float
     service_replicas: int
     gateway_workers: int
-    process_slot: str | None = None
+    process_slot: str | None
 
     @property
     def database_uri(self) -> str:

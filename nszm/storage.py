@@ -299,9 +299,9 @@ class StoreProvider(DependencyProvider):
     store_class: type[ServiceStore] = ServiceStore
 
     def setup(self):
-        settings = Settings.from_env(self.container.config)
-        self.client = connect(settings.database_uri)
-        self.store = self.store_class(self.client, settings.mongo_db)
+        self.settings = Settings.from_env(self.container.config)
+        self.client = connect(self.settings.database_uri)
+        self.store = self.store_class(self.client, self.settings.mongo_db)
 
     def start(self):
         self.store.ensure_indexes()

@@ -11,7 +11,6 @@ from typing import Callable, Protocol
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
-from nszm.config import Settings
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.links import LinkSigner
 from nszm.storage import (
@@ -26,6 +25,7 @@ from nszm.storage import (
 
 CLAIM_LEASE = timedelta(minutes=2)
 RANGE_LEASE = timedelta(seconds=30)
+ENDED = timedelta(seconds=1)  # a lease that ended this long ago: whoever comes next may claim
 # Every public event asks which webhooks want it, and webhooks seldom change: the enabled ones are
 # read at most this often. A change made through this process counts at once; one made through
 # another replica counts here within this time.
@@ -128,7 +128,7 @@ class NotifyStore(ServiceStore):
         if holder is None:
             return
         now = utcnow()
-        ended = now - timedelta(seconds=1)
+        ended = now - ENDED
         for collection in (self.mails, self.deliveries):
             collection.update_many({"claimed_by": holder, "claimed_until": {"$gt": now}},
                                    {"$set": {"claimed_until": ended, "claimed_by": None}})
@@ -140,7 +140,7 @@ class NotifyStore(ServiceStore):
         now = utcnow()
         document = {**to_document(mail), "status": "pending",
                     "attempts": 0, "next_attempt_at": now,
-                    "claimed_until": now + CLAIM_LEASE if leased else now - timedelta(seconds=1),
+                    "claimed_until": now + CLAIM_LEASE if leased else now - ENDED,
                     "claimed_by": self.holder if leased else None,
                     "created_at": now, "sent_at": None, "last_error": None, "message_id": None}
         return self.batches.submit("mails.queued", document, self._queue_all)
@@ -207,7 +207,7 @@ class NotifyStore(ServiceStore):
         result = self.mails.update_one(
             {"_id": mail_id, "status": "failed"},
             {"$set": {"status": "pending", "attempts": 0, "next_attempt_at": now,
-                      "claimed_until": now - timedelta(seconds=1)}})
+                      "claimed_until": now - ENDED}})
         return result.modified_count == 1
 
     def mails_to(self, address: str) -> list[dict]:
@@ -465,4 +465,4 @@ class NotifyStoreProvider(StoreProvider):
 
     def start(self):
         super().start()
-        self.store.hold_as(Settings.from_env(self.container.config).process_slot)
+        self.store.hold_as(self.settings.process_slot)
