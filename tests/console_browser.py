@@ -92,6 +92,10 @@ def visit(url, token, page, shoot, seen, application_id, event_id, recipient):
     seen["moving"] = page.locator("#percent").text_content()
     shoot("mailout-sending")
     page.wait_for_function("document.getElementById('percent').textContent === '100 %'", timeout=120_000)
+    # the last message counts before the mailout is marked finished (at notify's next tick); the
+    # page reloads once it is, and the status rendered then is the one the server holds
+    page.wait_for_function("!['scheduled', 'sending'].includes(document.getElementById('status').dataset.code)",
+                           timeout=30_000)
     page.wait_for_load_state()
     seen["final_percent"] = page.locator("#percent").text_content()
     seen["final_status"] = page.locator("#status").text_content()
