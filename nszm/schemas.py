@@ -1,4 +1,6 @@
 """Loading RPC payloads with marshmallow: every failure becomes InvalidInput naming the fields."""
+import functools
+
 from marshmallow import Schema, ValidationError
 
 from nszm.contracts.errors import InvalidInput
@@ -28,3 +30,11 @@ def load(schema: Schema, data, partial: bool = False):
         return schema.load(data, partial=partial)
     except ValidationError as error:
         raise InvalidInput("The input is not valid.", flatten_messages(error.messages)) from None
+
+
+@functools.cache
+def shared(schema_class: type[Schema], many: bool = False) -> Schema:
+    """One instance of `schema_class` per process, for the hot paths: a schema keeps nothing
+    between calls, and building one copies every declared field (nested ones included), which
+    was a seventh of the events service's CPU in a registration."""
+    return schema_class(many=many)

@@ -7,7 +7,7 @@ from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.contracts.notify import EventAudienceSchema, MailingContactSchema
 from nszm.entrypoints import rpc, staff_rpc
-from nszm.schemas import load
+from nszm.schemas import load, shared
 from nszm.service import PlatformService, as_error, enforced, page
 from nszm.storage import utcnow, with_free_id
 from services.events import domain, schemas
@@ -93,10 +93,11 @@ class EventsService(PlatformService):
 
     def _registration_event(self, spec, event, registration, changed, cancelled_by=None):
         asked = {seat["id"] for seat in registration["sessions"]}
+        sessions = [s for s in event["sessions"] if s["id"] in asked]
         return bus.envelope(spec, {
-            "registration": bus.RegisteredPersonData().dump(registration),
-            "event": bus.EventSummaryData().dump(event),
-            "sessions": bus.SessionSummaryData(many=True).dump([s for s in event["sessions"] if s["id"] in asked]),
+            "registration": shared(bus.RegisteredPersonData).dump(registration),
+            "event": shared(bus.EventSummaryData).dump(event),
+            "sessions": shared(bus.SessionSummaryData, many=True).dump(sessions),
             "cancel_url": self._links(registration["id"])["cancel_url"],
             "changed_sessions": changed,
             "cancelled_by": cancelled_by,
@@ -104,7 +105,7 @@ class EventsService(PlatformService):
 
     @rpc
     def register(self, event_id, payload):
-        data = load(schemas.RegistrationInputSchema(), payload)
+        data = load(shared(schemas.RegistrationInputSchema), payload)
         request = self.request_id if isinstance(self.request_id, str) else None
         try:
             event = self.store.get_event(str(event_id), with_counters=False)  # seats are counted in the batch
@@ -119,7 +120,7 @@ class EventsService(PlatformService):
         else:
             stored = self.in_batches(self._seats_of(event["id"]), registration,
                                      lambda tx, registrations: self._seat(tx, event, registrations))
-        return schemas.RegistrationReceiptSchema().dump({**stored, **self._links(stored["id"])})
+        return shared(schemas.RegistrationReceiptSchema).dump({**stored, **self._links(stored["id"])})
 
     def _seat(self, tx, event: dict, registrations: list[dict]) -> list:
         """Store registrations for one event, in the order they came, with their seats: each its
