@@ -159,15 +159,21 @@ class Invalidations:
         return Queue(f"gateway.cache.{uuid.uuid4().hex}", exclusive=True, auto_delete=True, durable=False,
                      bindings=bindings)
 
-    def _on_message(self, body, message):
+    def _on_message(self, message):
+        """An event bumps its source by the exchange it came on, its body unread (a registration's
+        is kilobytes); an announcement lists the sources."""
         source = message.delivery_info.get("exchange", "").removesuffix(".events")
         if source in SOURCES:
             self.generations.bump((source,))
+            return
+        try:
+            sources = json.loads(message.body)
+        except (TypeError, ValueError):
+            sources = None
+        if isinstance(sources, list):
+            self.generations.bump(tuple(sources))
         else:
-            try:
-                self.generations.bump(tuple(body if isinstance(body, list) else json.loads(body)))
-            except (TypeError, ValueError):
-                self.generations.bump_all()
+            self.generations.bump_all()
 
     def _listen(self):
         while not self._stopped.is_set():
@@ -177,8 +183,7 @@ class Invalidations:
                     for source in SOURCES:
                         exchange(source)(channel).declare()
                     ANNOUNCEMENTS(channel).declare()
-                    with connection.Consumer(self._queue(), callbacks=[self._on_message], no_ack=True,
-                                             accept=["json"]):
+                    with connection.Consumer(self._queue(), on_message=self._on_message, no_ack=True):
                         self.generations.bump_all()  # whatever was kept may have changed unheard
                         self.listening.set()
                         while not self._stopped.is_set():
