@@ -10,8 +10,8 @@ too and its client retries it whole.
 
 A collection's index definitions are read from memory (IndexCatalogCache). SecantusDB reads
 them from its catalog table several times in every write and every query it plans, packing
-and unpacking each row in Python: profiled under the registration rush, that was 60 % of its
-CPU time.
+and unpacking each row in Python: under the registration rush that cost a quarter of its CPU
+(37.5 ms per registration before, 28.8 after, on the same machine).
 
 Run as a script (`python ops/secantusd.py --port …`), from any directory.
 """
