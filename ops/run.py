@@ -20,8 +20,24 @@ class StopRequested(Exception):
     """SIGINT or SIGTERM: stop everything and exit 0."""
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def stop_requested(*_):
+    """The first SIGINT or SIGTERM stops everything; those after it (a second Ctrl-C, or the
+    SIGTERM this process gets when `make` exits first) must not cut the stopping short."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, stopping_already)
     raise StopRequested
+
+
+def stopping_already(*_):
+    pass
+
+
+def stop_on_signals():
+    for sig in STOP_SIGNALS:  # also when started with SIGINT ignored (in the background)
+        signal.signal(sig, stop_requested)
 
 
 def database_program(settings: Settings, port: int) -> Program:
@@ -35,8 +51,7 @@ def main() -> int:
     terminate_with_parent()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     rabbit.ensure_running(settings.amqp_uri)
-    for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (in the background)
-        signal.signal(sig, stop_requested)
+    stop_on_signals()
     programs = procfile_programs(replicas=settings.service_replicas)
     mongo_uri, port = settings.mongo_uri, None
     if not mongo_uri:
