@@ -32,7 +32,7 @@ def stop_requested(*_):
 
 
 def stopping_already(*_):
-    pass
+    """Not SIG_IGN: the programs started while stopping would inherit that."""
 
 
 def stop_on_signals():

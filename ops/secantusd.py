@@ -58,11 +58,9 @@ class IndexCatalogCache:
         self.rows: dict[tuple[str, str], tuple[int, list[tuple[str, bytes]]]] = {}
 
     def install(self) -> None:
-        cache = self
-
         @functools.wraps(Storage._iter_indexes)
         def iter_indexes(storage, db, coll):
-            for name, encoded in cache.definitions(storage, db, coll):
+            for name, encoded in self.definitions(storage, db, coll):
                 payload = bson.decode(encoded)
                 yield name, payload["key"], payload["options"]
 
@@ -90,41 +88,36 @@ class IndexCatalogCache:
     def encoded(rows) -> list[tuple[str, bytes]]:
         return [(name, bson.encode({"key": key, "options": options})) for name, key, options in rows]
 
-    def changed(self) -> None:
-        with self.lock:
-            self.generation += 1
-            self.rows.clear()
+    def forget_locked(self) -> None:
+        self.generation += 1
+        self.rows.clear()
 
     def writer(self, method):
-        cache = self
-
         @functools.wraps(method)
         def write_definitions(storage, *args, **kwargs):
-            with cache.lock:
-                cache.writers += 1
+            with self.lock:
+                self.writers += 1
             try:
                 return method(storage, *args, **kwargs)
             finally:
                 transaction = getattr(storage._tls, "user_txn", None)
-                with cache.lock:
-                    cache.writers -= 1
+                with self.lock:
+                    self.writers -= 1
                     if transaction is not None:
-                        cache.transactions_with_writes.add(transaction)
-                cache.changed()
+                        self.transactions_with_writes.add(transaction)
+                    self.forget_locked()
         return write_definitions
 
     def transaction_end(self, close_session):
-        cache = self
-
         @functools.wraps(close_session)
         def close(storage, handle):
             try:
                 return close_session(storage, handle)
             finally:
-                if handle in cache.transactions_with_writes:
-                    with cache.lock:
-                        cache.transactions_with_writes.discard(handle)
-                    cache.changed()
+                if handle in self.transactions_with_writes:
+                    with self.lock:
+                        self.transactions_with_writes.discard(handle)
+                        self.forget_locked()
         return close
 
 
