@@ -156,10 +156,13 @@ class PlatformService:
         except PyMongoError as error:
             log.warning("published events %s stay in the outbox for now (%r)", event_ids, error)
 
-    def in_batches(self, key: str, item, work: Callable[[Transaction, list], list]):
+    def in_batches(self, key: str, item, work: Callable[[Transaction, list], list],
+                   turns: Callable[[list], list[str]] | None = None):
         """`work(tx, items)` in one unit of work for this item and those other workers submit for
         the same `key` meanwhile (see `Batches`); `work` returns one outcome per item, and this
-        item's is returned (or raised, if it is an error). Batches of one key take turns with the
-        units of work given it as `one_at_a_time`."""
-        return self.store.batches.submit(
-            key, item, lambda items: self.unit_of_work(lambda tx: work(tx, items), one_at_a_time=key))
+        item's is returned (or raised, if it is an error). A batch takes turns with the units of
+        work given one of `turns(items)` (by default: the key) as `one_at_a_time`."""
+        def write(items: list) -> list:
+            return self.unit_of_work(lambda tx: work(tx, items), one_at_a_time=turns(items) if turns else key)
+
+        return self.store.batches.submit(key, item, write)

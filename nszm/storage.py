@@ -253,27 +253,27 @@ class ServiceStore:
                     continue
             return session.with_transaction(attempt)
 
-    def unit_of_work(self, work: Callable[["Transaction"], Stored], one_at_a_time: str | None = None) -> Stored:
+    def unit_of_work(self, work: Callable[["Transaction"], Stored], one_at_a_time: str | list[str] | None = None
+                     ) -> Stored:
         """Run `work(tx)` as one transaction (again from the start on transient conflicts); `tx` has
         this store's verbs bound to the transaction, and `tx.commit(events)` stores the events
         the work announces, to be published once it is committed.
 
         Units of work given the same `one_at_a_time` key (e.g. those that count the seats of one
         event) take turns in this process: a crowd of them would otherwise collide on one
-        document, and each collision costs a retry of the whole transaction.
+        document, and each collision costs a retry of the whole transaction. One given several
+        keys waits for its turn in each (always in the same order, so that two never wait for
+        each other).
         """
-        with self._turn(one_at_a_time):
+        keys = [one_at_a_time] if isinstance(one_at_a_time, str) else one_at_a_time or []
+        with contextlib.ExitStack() as turns:
+            for key in sorted(set(keys)):
+                turns.enter_context(self._turn(key))
             return self.atomically(lambda session: work(Transaction(self, session)))
 
-    @contextlib.contextmanager
-    def _turn(self, key: str | None):
-        if key is None:
-            yield
-            return
+    def _turn(self, key: str) -> threading.Lock:
         with self._turns_lock:
-            turn = self._turns.setdefault(key, threading.Lock())
-        with turn:
-            yield
+            return self._turns.setdefault(key, threading.Lock())
 
 
 class Transaction:

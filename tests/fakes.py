@@ -190,21 +190,22 @@ class FakeEventsStore(FakeUnitOfWork):
     def _session(self, event_id, session_id):
         return next(s for s in self.events[event_id]["sessions"] if s["id"] == session_id)
 
-    def seat_counters(self, event_id):
-        return {s["id"]: {"seats_left": s["seats_left"], "waiting": s["waiting"], "waitlist_seq": s["waitlist_seq"]}
-                for s in self.events[event_id]["sessions"]}
+    def seat_counters(self, event_ids):
+        return {event_id: {s["id"]: {"seats_left": s["seats_left"], "waiting": s["waiting"],
+                                     "waitlist_seq": s["waitlist_seq"]} for s in self.events[event_id]["sessions"]}
+                for event_id in event_ids}
 
-    def move_counters(self, event_id, seen, changes):
-        self.count_seats(event_id, changes)
+    def move_counters(self, seen, changes):
+        for event_id, sessions in changes.items():
+            self.count_seats(event_id, sessions)
 
-    def registered_addresses(self, event_id, email_keys):
-        return {r["email_key"] for r in self.registrations.values()
-                if r["event_id"] == event_id and r["status"] != "cancelled" and r["email_key"] in email_keys}
+    def registered_addresses(self, addresses):
+        return {(r["event_id"], r["email_key"]) for r in self.registrations.values()
+                if r["status"] != "cancelled" and (r["event_id"], r["email_key"]) in set(addresses)}
 
     def add_registrations(self, registrations):
         for registration in registrations:
-            if registration["email_key"] in self.registered_addresses(registration["event_id"],
-                                                                      [registration["email_key"]]):
+            if self.registered_addresses([(registration["event_id"], registration["email_key"])]):
                 raise Conflict("registered already")
             self.registrations[registration["id"]] = dict(registration)
 

@@ -144,6 +144,26 @@ def seat_in_order(registrations: list[dict], counters: dict[str, dict]) -> tuple
                     for session_id, change in changes.items() if any(change.values())}
 
 
+def seat_for_events(registrations: list[dict], registered: set[tuple[str, str]],
+                    counters: dict[str, dict[str, dict]]) -> tuple[list[dict | Refused], dict[str, dict[str, dict[str, int]]]]:
+    """Registrations for several events at once, in the order they came: each event's by
+    `first_per_address` (`registered`: the (event id, e-mail key) pairs holding a live
+    registration) and then `seat_in_order` with its counters (`counters[event][session]`).
+    Returns each registration's outcome, seated or refused, in order, and the counters'
+    increments by event and session."""
+    outcomes: dict[str, dict | Refused] = {}
+    changes: dict[str, dict[str, dict[str, int]]] = {}
+    for event_id in dict.fromkeys(r["event_id"] for r in registrations):
+        theirs = [r for r in registrations if r["event_id"] == event_id]
+        admitted = first_per_address(theirs, {key for event, key in registered if event == event_id})
+        seated, moved = seat_in_order([r for r in admitted if isinstance(r, dict)], counters[event_id])
+        outcomes.update((r["id"], outcome) for r, outcome in zip(theirs, admitted))
+        outcomes.update((r["id"], r) for r in seated)
+        if moved:
+            changes[event_id] = moved
+    return [outcomes[r["id"]] for r in registrations], changes
+
+
 def waiting_sessions(registration: dict) -> list[str]:
     return [seat["id"] for seat in registration["sessions"] if seat["status"] == "waitlisted"]
 

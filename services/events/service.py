@@ -14,6 +14,7 @@ from services.events import domain, schemas
 from services.events.storage import EventsStoreProvider
 
 LINK_PURPOSE = "registration"
+REGISTRATIONS = "registrations"  # one group commit for all of them: a rush is often for several events
 
 
 class EventsService(PlatformService):
@@ -118,28 +119,30 @@ class EventsService(PlatformService):
             if stored is None:
                 raise
         else:
-            stored = self.in_batches(self._seats_of(event["id"]), registration,
-                                     lambda tx, registrations: self._seat(tx, event, registrations))
+            stored = self.in_batches(REGISTRATIONS, (event, registration), self._seat,
+                                     turns=lambda batch: [self._seats_of(event["id"]) for event, _ in batch])
         return shared(schemas.RegistrationReceiptSchema).dump({**stored, **self._links(stored["id"])})
 
-    def _seat(self, tx, event: dict, registrations: list[dict]) -> list:
-        """Store registrations for one event, in the order they came, with their seats: each its
-        stored registration, or the error its caller gets. A request delivered again after a
-        crash gets what it stored the first time."""
+    def _seat(self, tx, batch: list[tuple[dict, dict]]) -> list:
+        """Store (event, registration) pairs, for one event or several, in the order they came,
+        with their seats: each its stored registration, or the error its caller gets. A request
+        delivered again after a crash gets what it stored the first time."""
+        events = {event["id"]: event for event, _ in batch}
+        registrations = [registration for _, registration in batch]
         done = tx.registrations_for_requests([r["request_id"] for r in registrations if r.get("request_id")])
         fresh = [r for r in registrations if r.get("request_id") not in done]
-        registered = tx.registered_addresses(event["id"], [r["email_key"] for r in fresh])
-        outcomes = dict(zip((r["id"] for r in fresh), domain.first_per_address(fresh, registered)))
-        counters = tx.seat_counters(event["id"])
-        seated, changes = domain.seat_in_order([r for r in outcomes.values() if isinstance(r, dict)], counters)
+        registered = tx.registered_addresses([(r["event_id"], r["email_key"]) for r in fresh])
+        counters = tx.seat_counters(list(events))
+        outcomes, changes = domain.seat_for_events(fresh, registered, counters)
+        seated = [outcome for outcome in outcomes if isinstance(outcome, dict)]
         if seated:
-            tx.move_counters(event["id"], counters, changes)
+            tx.move_counters(counters, changes)
             tx.add_registrations(seated)
             tx.commit([self._registration_event(
                 bus.REGISTRATION_CONFIRMED if r["status"] == "confirmed" else bus.REGISTRATION_WAITLISTED,
-                event, r, [s["id"] for s in r["sessions"]]) for r in seated])
-        outcomes.update((r["id"], r) for r in seated)
-        return [done.get(r.get("request_id")) or as_error(outcomes[r["id"]]) for r in registrations]
+                events[r["event_id"]], r, [s["id"] for s in r["sessions"]]) for r in seated])
+        by_id = dict(zip((r["id"] for r in fresh), outcomes))
+        return [done.get(r.get("request_id")) or as_error(by_id[r["id"]]) for r in registrations]
 
     @rpc
     def list_registrations(self, event_id, query):

@@ -7,7 +7,7 @@ agree with the stored registrations.
 from datetime import datetime
 from typing import Callable, Protocol
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from nszm.batches import Batches
@@ -70,9 +70,9 @@ class EventsStoreVerbs(Protocol):
                     type: str | None = None, sort: str = "start", status: str | None = "published"
                     ) -> tuple[list[dict], int]: ...
     def save_published(self, event: dict) -> None: ...
-    def seat_counters(self, event_id: str) -> dict[str, dict]: ...
-    def move_counters(self, event_id: str, seen: dict[str, dict], changes: dict[str, dict[str, int]]) -> None: ...
-    def registered_addresses(self, event_id: str, email_keys: list[str]) -> set[str]: ...
+    def seat_counters(self, event_ids: list[str]) -> dict[str, dict[str, dict]]: ...
+    def move_counters(self, seen: dict[str, dict[str, dict]], changes: dict[str, dict[str, dict[str, int]]]) -> None: ...
+    def registered_addresses(self, addresses: list[tuple[str, str]]) -> set[tuple[str, str]]: ...
     def add_registrations(self, registrations: list[dict]) -> None: ...
     def registrations_for_requests(self, request_ids: list[str]) -> dict[str, dict]: ...
     def save_registrations(self, registrations: list[dict]) -> None: ...
@@ -186,25 +186,29 @@ class EventsStore(ServiceStore):
 
     # -- registrations ----------------------------------------------------------------
 
-    def seat_counters(self, event_id: str, session=None) -> dict[str, dict]:
-        """Each session's counters: seats left, people waiting, the last waiting-list ticket drawn."""
-        return {c["session_id"]: {"seats_left": c["seats_left"], "waiting": c["waiting"],
-                                  "waitlist_seq": c["waitlist_seq"]}
-                for c in self.sessions.find({"event_id": event_id}, session=session)}
+    def seat_counters(self, event_ids: list[str], session=None) -> dict[str, dict[str, dict]]:
+        """The counters of each event's sessions, by event and session: seats left, people waiting,
+        the last waiting-list ticket drawn."""
+        counters: dict[str, dict[str, dict]] = {event_id: {} for event_id in event_ids}
+        for c in self.sessions.find({"event_id": {"$in": list(counters)}}, session=session):
+            counters[c["event_id"]][c["session_id"]] = {"seats_left": c["seats_left"], "waiting": c["waiting"],
+                                                        "waitlist_seq": c["waitlist_seq"]}
+        return counters
 
-    def move_counters(self, event_id: str, seen: dict[str, dict], changes: dict[str, dict[str, int]], session=None):
-        """Move the counters by `changes`, if they still are as `seen` (by `seat_counters`); StaleRead if not."""
-        for session_id, counts in changes.items():
-            before = seen[session_id]
-            moved = self.sessions.update_one(
-                {"_id": _session_key(event_id, session_id), "seats_left": before["seats_left"],
-                 "waitlist_seq": before["waitlist_seq"]}, {"$inc": counts}, session=session)
-            if moved.matched_count != 1:
-                raise StaleRead(f"The seats of {event_id}/{session_id} changed meanwhile.")
+    def move_counters(self, seen: dict[str, dict[str, dict]], changes: dict[str, dict[str, dict[str, int]]],
+                      session=None):
+        """Move the counters by `changes` (by event and session), in one write, if they still are as
+        `seen` (by `seat_counters`); StaleRead if any is not (the transaction is then abandoned)."""
+        moves = [UpdateOne({"_id": _session_key(event_id, session_id),
+                            "seats_left": seen[event_id][session_id]["seats_left"],
+                            "waitlist_seq": seen[event_id][session_id]["waitlist_seq"]}, {"$inc": counts})
+                 for event_id, sessions in changes.items() for session_id, counts in sessions.items()]
+        if moves and self.sessions.bulk_write(moves, session=session).matched_count != len(moves):
+            raise StaleRead(f"The seats of {', '.join(changes)} changed meanwhile.")
 
-    def registered_addresses(self, event_id: str, email_keys: list[str], session=None) -> set[str]:
-        """Those of `email_keys` that hold a live registration for the event."""
-        keys = {f"{event_id}:{key}": key for key in email_keys}
+    def registered_addresses(self, addresses: list[tuple[str, str]], session=None) -> set[tuple[str, str]]:
+        """Those of the (event id, e-mail key) `addresses` that hold a live registration for the event."""
+        keys = {f"{event_id}:{key}": (event_id, key) for event_id, key in addresses}
         return {keys[d["active_key"]] for d in self.registrations.find(
             {"active_key": {"$in": list(keys)}}, {"active_key": 1}, session=session)}
 

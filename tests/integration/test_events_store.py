@@ -74,6 +74,37 @@ def test_concurrent_registrations_never_exceed_capacity(store, service):
     assert_counters_agree(store, event["id"])
 
 
+def test_concurrent_registrations_for_several_events_go_together_and_each_keeps_its_capacity(store, service):
+    events = [stored_event(store, capacities=(3,), event_id=f"2026-12-skola-{n}") for n in range(4)]
+    outcomes = []
+    pool = eventlet.GreenPool(40)
+    with patch.object(store, "atomically", wraps=store.atomically) as transactions:
+        for n in range(40):
+            # each address for every event: no event refuses it for another's registration
+            pool.spawn(lambda n=n: outcomes.append(
+                (events[n % 4]["id"], register(service, events[n % 4], f"p{n // 4}@example.cz"))))
+        pool.waitall()
+    assert len(outcomes) == 40
+    assert transactions.call_count < len(events)  # so batches held registrations for different events
+    for event in events:
+        mine = [r for event_id, r in outcomes if event_id == event["id"]]
+        assert len(mine) == 10 and sum(r["status"] == "confirmed" for r in mine) == 3
+        assert sorted(r["sessions"][0]["waitlist_position"] for r in mine if r["status"] == "waitlisted") == list(
+            range(1, 8))
+        assert_counters_agree(store, event["id"])
+
+
+def test_a_batch_whose_counters_of_one_event_went_stale_moves_no_counter(store):
+    first, second = (stored_event(store, capacities=(5,), event_id=f"2026-12-skola-{n}") for n in range(2))
+    seen = store.seat_counters([first["id"], second["id"]])
+    store.sessions.update_one({"_id": f"{second['id']}/s1"}, {"$inc": {"seats_left": -1}})  # another process
+    with pytest.raises(StaleRead):
+        store.unit_of_work(lambda tx: tx.move_counters(seen, {first["id"]: {"s1": {"seats_left": -1}},
+                                                              second["id"]: {"s1": {"seats_left": -1}}}))
+    counters = store.seat_counters([first["id"], second["id"]])
+    assert counters[first["id"]]["s1"]["seats_left"] == 5 and counters[second["id"]]["s1"]["seats_left"] == 4
+
+
 def test_a_duplicate_registration_takes_no_seat(store, service):
     event = stored_event(store, capacities=(2,))
     register(service, event, "a@example.cz")
@@ -105,11 +136,11 @@ def test_one_address_registering_many_times_at_once_gets_one_seat(store, service
 
 def test_counters_changed_since_they_were_read_are_not_moved(store):
     event = stored_event(store, capacities=(5,))
-    seen = store.seat_counters(event["id"])
-    store.move_counters(event["id"], seen, {"s1": {"seats_left": -1}})
+    seen = store.seat_counters([event["id"]])
+    store.move_counters(seen, {event["id"]: {"s1": {"seats_left": -1}}})
     with pytest.raises(StaleRead):
-        store.move_counters(event["id"], seen, {"s1": {"seats_left": -1}})
-    assert store.seat_counters(event["id"])["s1"] == {"seats_left": 4, "waiting": 0, "waitlist_seq": 0}
+        store.move_counters(seen, {event["id"]: {"s1": {"seats_left": -1}}})
+    assert store.seat_counters([event["id"]])[event["id"]]["s1"] == {"seats_left": 4, "waiting": 0, "waitlist_seq": 0}
 
 
 def test_a_transaction_that_read_stale_counters_is_done_again(store, service):
@@ -117,10 +148,10 @@ def test_a_transaction_that_read_stale_counters_is_done_again(store, service):
     real_move = store.move_counters
     interfered = []
 
-    def move_after_another_writer(event_id, seen, changes, session=None):
+    def move_after_another_writer(seen, changes, session=None):
         if not interfered:  # another process takes a seat between this transaction's read and its write
-            interfered.append(store.sessions.update_one({"_id": f"{event_id}/s1"}, {"$inc": {"seats_left": -1}}))
-        return real_move(event_id, seen, changes, session=session)
+            interfered.append(store.sessions.update_one({"_id": f"{event['id']}/s1"}, {"$inc": {"seats_left": -1}}))
+        return real_move(seen, changes, session=session)
 
     with patch.object(store, "move_counters", side_effect=move_after_another_writer):
         registration = register(service, event, "a@example.cz")

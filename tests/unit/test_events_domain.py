@@ -196,6 +196,20 @@ def test_nothing_seated_changes_no_counter():
     assert domain.seat_in_order([], {"s1": {"seats_left": 3, "waiting": 0, "waitlist_seq": 0}}) == ([], {})
 
 
+def test_registrations_for_several_events_are_seated_each_by_its_event_s_counters_and_addresses():
+    first, second = (loaded_event(event_payload(capacities=(1,)), event_id=f"2026-12-skola-{n}") for n in range(2))
+    people = [asking(first, "a@example.cz"), asking(second, "a@example.cz"), asking(first, "b@example.cz"),
+              asking(second, "c@example.cz"), asking(first, "a@example.cz")]
+    counters = {first["id"]: {"s1": {"seats_left": 1, "waiting": 0, "waitlist_seq": 0}},
+                second["id"]: {"s1": {"seats_left": 0, "waiting": 2, "waitlist_seq": 4}}}
+    outcomes, changes = domain.seat_for_events(people, {(second["id"], people[3]["email_key"])}, counters)
+    assert [o["status"] if isinstance(o, dict) else "refused" for o in outcomes] == [
+        "confirmed", "waitlisted", "waitlisted", "refused", "refused"]
+    assert outcomes[1]["sessions"][0]["ticket"] == 5 and outcomes[2]["sessions"][0]["ticket"] == 1
+    assert changes == {first["id"]: {"s1": {"seats_left": -1, "waiting": 1, "waitlist_seq": 1}},
+                       second["id"]: {"s1": {"waiting": 1, "waitlist_seq": 1}}}
+
+
 def test_an_address_registered_already_or_earlier_in_the_same_batch_is_refused():
     event = loaded_event(event_payload())
     people = [asking(event, e) for e in ("a@example.cz", "B@example.cz", "b@example.cz", "c@example.cz")]
