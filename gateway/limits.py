@@ -1,7 +1,8 @@
 """Limits on public writes, per client address and per mailbox, counted in MongoDB.
 
 Every gateway worker and replica shares the counters (a moving window of the `limits`
-library; a request's limits are counted together, in one round trip). The limits are generous enough for a town hall or a school behind one address;
+library; a request's limits are counted together, and with those of the requests counted at the
+same time, in one round trip). The limits are generous enough for a town hall or a school behind one address;
 they stop scripts that fill an event's seats, stuff a vote or mail-bomb an address. A request
 with a valid staff token is not limited. If the counters cannot be reached the request goes
 through: the services behind answer for themselves.
@@ -20,10 +21,13 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from nszm.addresses import voter_key
+from nszm.batches import Batches
 from nszm.contracts.errors import RateLimited
 from nszm.storage import DUPLICATE_KEY
 
 log = logging.getLogger(__name__)
+
+WINDOWS = "rate windows"
 
 # Counters must not hold a request up when the database is slow or away. A counter written twice
 # by a retry after a dropped connection is harmless, so writes are not made retryable (which
@@ -84,25 +88,33 @@ class CountersInMongo(MongoDBStorage):
     its finaliser's habit of connecting in order to close a client it never opened (a traceback
     at every worker's exit)."""
 
-    def acquire_entries(self, windows: list[tuple[str, int, int]]) -> int | None:
-        """One entry in each `(key, limit, expiry in seconds)` window, in order, stopping at the
-        first that is full: its index, or None when every window took its entry. The same writes
-        as the library's `acquire_entry` for each window, sent together (ordered, so a window
-        after a full one is not counted, as when they are counted one by one)."""
-        now = time.time()
-        expires = datetime.now(timezone.utc)
-        try:
-            self.windows.bulk_write([UpdateOne(
-                {"_id": key, f"entries.{limit - 1}": {"$not": {"$gte": now - expiry}}},
-                {"$push": {"entries": {"$each": [now], "$position": 0, "$slice": limit}},
-                 "$set": {"expireAt": expires + timedelta(seconds=expiry)}},
-                upsert=True) for key, limit, expiry in windows], ordered=True)
-        except BulkWriteError as error:
-            failure = error.details["writeErrors"][0]
-            if failure["code"] != DUPLICATE_KEY:  # a full window: no match, and the upsert met it
-                raise
-            return failure["index"]
-        return None
+    def acquire_entries(self, requests: list[list[tuple[str, int, int]]]) -> list[int | None]:
+        """For each request, one entry in each of its `(key, limit, expiry in seconds)` windows, in
+        order, stopping at the first that is full: its index, or None when every window took its
+        entry. The same writes as the library's `acquire_entry` for each window, all sent in one
+        ordered round trip (a window after a full one is not counted, as when they are counted one
+        by one); the database stops at a full window, so the requests after it are sent again."""
+        outcomes: list[int | None] = []
+        while requests:
+            now = time.time()
+            expires = datetime.now(timezone.utc)
+            owners = [(number, index) for number, windows in enumerate(requests) for index in range(len(windows))]
+            try:
+                self.windows.bulk_write([UpdateOne(
+                    {"_id": key, f"entries.{limit - 1}": {"$not": {"$gte": now - expiry}}},
+                    {"$push": {"entries": {"$each": [now], "$position": 0, "$slice": limit}},
+                     "$set": {"expireAt": expires + timedelta(seconds=expiry)}},
+                    upsert=True) for windows in requests for key, limit, expiry in windows], ordered=True)
+            except BulkWriteError as error:
+                failure = error.details["writeErrors"][0]
+                if failure["code"] != DUPLICATE_KEY:  # a full window: no match, and the upsert met it
+                    raise
+                number, full = owners[failure["index"]]
+                outcomes += [None] * number + [full]
+                requests = requests[number + 1:]
+                continue
+            return outcomes + [None] * len(requests)
+        return outcomes
 
     def __del__(self):
         if self._storage is not None:
@@ -113,14 +125,18 @@ class CountersInMongo(MongoDBStorage):
 
 
 class RateLimiter:
+    """Counts requests in the shared windows; requests that threads of this process count at the
+    same time go to the database together (`Batches`: a rush costs it one write per batch, not
+    one per request)."""
+
     def __init__(self, mongo_uri: str, database: str):
         self.storage = CountersInMongo(mongo_uri, database_name=database, counter_collection_name="gateway.rate_counters",
                                        window_collection_name="gateway.rate_windows", **STORAGE_OPTIONS)
         self.strategy = MovingWindowRateLimiter(self.storage)
+        self.batches = Batches()
 
     def hit(self, scope: str, limits: tuple[Limit, ...], address: str, body: dict):
-        """Count this request under each of its limits (one round trip for all); RateLimited once
-        one is used up."""
+        """Count this request under each of its limits; RateLimited once one is used up."""
         counted = []
         for number, limit in enumerate(limits):
             key = limit.key(address, body if isinstance(body, dict) else {})
@@ -129,8 +145,9 @@ class RateLimiter:
         if not counted:
             return
         try:
-            full = self.storage.acquire_entries([(limit.item.key_for(*identity), limit.item.amount,
-                                                  limit.item.get_expiry()) for limit, identity in counted])
+            full = self.batches.submit(WINDOWS, [(limit.item.key_for(*identity), limit.item.amount,
+                                                  limit.item.get_expiry()) for limit, identity in counted],
+                                       self._acquire)
             if full is None:
                 return
             limit, identity = counted[full]
@@ -140,3 +157,11 @@ class RateLimiter:
             return
         raise RateLimited(f"Too many requests from this {limit.per} ({limit.rate}); please try again later.",
                           retry_after=max(1, math.ceil(reset_at - time.time())))
+
+    def _acquire(self, requests: list[list[tuple[str, int, int]]]) -> list:
+        """A batch's outcomes; if the database cannot be reached, each request gets that error
+        (not another attempt of its own, as a failed batch's requests would)."""
+        try:
+            return self.storage.acquire_entries(requests)
+        except PyMongoError as error:
+            return [error] * len(requests)

@@ -1,6 +1,9 @@
 """The gateway's rate limiter on a real SecantusDB: a moving window per key, shared by every
 limiter (every gateway worker) on the same database, and refusals that say when to retry."""
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from unittest.mock import patch
 
 import pytest
 
@@ -53,3 +56,34 @@ def test_a_request_refused_by_one_limit_is_not_counted_by_the_limits_after_it(li
     with pytest.raises(RateLimited) as refused:
         one.hit("votes", LIMITS, "10.0.2.4", {"email": "x@example.cz"})
     assert "e-mail" in refused.value.detail
+
+
+def test_requests_counted_at_the_same_time_go_together_and_the_limit_stays_exact(limiters):
+    one, _ = limiters
+    start = threading.Barrier(20)
+    refused = []
+
+    def request(n):
+        start.wait()
+        try:
+            one.hit("votes", LIMITS, "10.0.3.1", {"email": f"t{n}@example.cz"})
+        except RateLimited:
+            refused.append(n)
+
+    with patch.object(one.storage, "acquire_entries", wraps=one.storage.acquire_entries) as round_trips:
+        with ThreadPoolExecutor(20) as pool:
+            list(pool.map(request, range(20)))
+    assert len(refused) == 15
+    assert round_trips.call_count < 20
+
+
+def test_in_one_round_trip_a_full_window_stops_only_its_own_request(limiters):
+    one, _ = limiters
+    windows = one.storage.windows
+    full = [("address-full", 1, 600), ("mailbox-b", 2, 3600)]
+    assert one.storage.acquire_entries([full]) == [None]
+    outcomes = one.storage.acquire_entries([[("address-a", 1, 600), ("mailbox-a", 2, 3600)], full,
+                                            [("address-c", 1, 600), ("mailbox-c", 2, 3600)]])
+    assert outcomes == [None, 0, None]
+    assert [len(windows.find_one({"_id": key})["entries"]) for key in ("mailbox-a", "mailbox-b", "mailbox-c")] == [
+        1, 1, 1]  # the refused request's mailbox window was not counted; the one after it was
