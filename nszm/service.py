@@ -1,4 +1,5 @@
 """What every platform service mixes in: the unit of work, the health check and the outbox relay."""
+import functools
 import logging
 from contextlib import contextmanager
 from typing import Callable
@@ -70,9 +71,10 @@ class PlatformService:
     audit = AuditTrail()
     request_id = RequestId()
 
-    @property
+    @functools.cached_property
     def settings(self) -> Settings:
-        """The contract's configuration as this service's nameko config passes it on."""
+        """The contract's configuration as this service's nameko config passes it on (read once
+        per worker: a mailout's worker asks for it for every message)."""
         return Settings.from_env(self.config)
 
     def unit_of_work(self, work: Callable[[Transaction], Stored], one_at_a_time: str | None = None) -> Stored:

@@ -1,4 +1,6 @@
 """The practice service's entrypoints: good practice, its moderation, and the NEJpraxe vote."""
+from datetime import datetime
+
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
@@ -9,8 +11,9 @@ from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.contracts.practice import THEMES
 from nszm.entrypoints import rpc, staff_rpc
 from nszm.messaging import consumes
+from nszm.rules import RuleBroken
 from nszm.schemas import load
-from nszm.service import PlatformService, enforced, page
+from nszm.service import PlatformService, as_error, enforced, page
 from nszm.storage import utcnow, with_free_id
 from services.practice import domain, schemas
 from services.practice.storage import CountedMeanwhile, PracticeStoreProvider
@@ -149,25 +152,34 @@ class PracticeService(PlatformService):
     def vote(self, competition_id, payload):
         """Record a vote to be confirmed by mail. The answer never says whether the address voted before."""
         data = load(schemas.VoteInputSchema(), payload)
-        competition = self.store.get_competition(str(competition_id))
-        with enforced():
-            vote, token = domain.new_vote(competition, data["practice"], data["email"], utcnow())
-        title = next(n["title"] for n in competition["nominees"] if n["practice"] == vote["practice"])
-        announced = [bus.envelope(bus.VOTE_REQUESTED, {
-            "competition_id": competition["id"], "competition_title": competition["title"],
-            "practice": vote["practice"], "practice_title": title, "email": vote["email"],
-            "confirm_url": f"{self.settings.public_url}/api/v1/votes/confirm?token={token}",
-            "expires_at": vote["expires_at"].isoformat(),
-        })]
-        self.in_batches(f"votes:{competition['id']}", (vote, announced), self._store_votes)
+        competition_id = str(competition_id)
+        self.in_batches(f"votes:{competition_id}", (competition_id, data, utcnow()), self._store_votes)
         return schemas.VoteReceiptSchema().dump({"status": "confirmation_sent"})
 
-    @staticmethod
-    def _store_votes(tx, requested: list[tuple[dict, list[dict]]]) -> list[None]:
-        """Votes cast at the same time, stored in one transaction with the mails they ask for."""
-        tx.add_votes([vote for vote, _ in requested])
-        tx.commit([event for _, announced in requested for event in announced])
-        return [None] * len(requested)
+    def _store_votes(self, tx, requested: list[tuple[str, dict, datetime]]) -> list:
+        """Votes cast at the same time in one competition, decided against one read of it and
+        stored in one transaction with the mails they ask for: each None, or its caller's error."""
+        competition = tx.get_competition(requested[0][0])
+        outcomes, votes, announced = [], [], []
+        for _, data, now in requested:
+            try:
+                vote, token = domain.new_vote(competition, data["practice"], data["email"], now)
+            except RuleBroken as refusal:
+                outcomes.append(as_error(refusal))
+                continue
+            title = next(n["title"] for n in competition["nominees"] if n["practice"] == vote["practice"])
+            announced.append(bus.envelope(bus.VOTE_REQUESTED, {
+                "competition_id": competition["id"], "competition_title": competition["title"],
+                "practice": vote["practice"], "practice_title": title, "email": vote["email"],
+                "confirm_url": f"{self.settings.public_url}/api/v1/votes/confirm?token={token}",
+                "expires_at": vote["expires_at"].isoformat(),
+            }))
+            votes.append(vote)
+            outcomes.append(None)
+        if votes:
+            tx.add_votes(votes)
+            tx.commit(announced)
+        return outcomes
 
     @rpc
     def confirm_vote(self, token):
