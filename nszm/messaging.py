@@ -1,7 +1,8 @@
 """Publishing and consuming platform events with nothing lost on the way.
 
 `BusPublisher` (a service's `dispatch`) declares the whole topology when the service starts,
-makes sure the queues of an event's platform subscribers exist right before publishing it,
+makes sure the queues of an event's platform subscribers exist right before publishing it (once
+for the events of one type that one worker publishes together),
 and publishes with publisher confirms, and `mandatory` when the platform subscribes to it: an
 event the broker cannot route to them, or does not confirm, raises, so that it stays in the
 outbox.
@@ -20,7 +21,7 @@ from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 
 from nszm.config import Settings
-from nszm.contracts.bus import BY_NAME, Subscription
+from nszm.contracts.bus import BY_NAME, Subscription, subscriptions_of
 from nszm.entrypoints import BROKER_AWAY
 from nszm.topology import Topology, exchange
 
@@ -49,12 +50,26 @@ class BusPublisher(DependencyProvider):
             self.topology.remove_legacy_queues(connection)
 
     def get_dependency(self, worker_ctx):
-        return self.dispatch
+        routed: set[str] = set()
 
-    def dispatch(self, event_type: str, envelope: dict):
+        def dispatch(event_type: str, envelope: dict):
+            """A worker's events come out of one commit and go out together: the routes of each
+            type are made sure of before the first of them (the broker has confirmed that one
+            before the next is published, so its queues are there)."""
+            try:
+                self.dispatch(event_type, envelope, declare=event_type not in routed)
+            except Exception:
+                routed.discard(event_type)  # and the next attempt makes sure of them again
+                raise
+            routed.add(event_type)
+
+        return dispatch
+
+    def dispatch(self, event_type: str, envelope: dict, declare: bool = True):
         spec = BY_NAME[event_type]
         with get_producer(self.topology.amqp_uri, True) as producer:
-            subscribed = self.topology.declare_routes(producer.channel, spec)
+            subscribed = (self.topology.declare_routes(producer.channel, spec) if declare
+                          else bool(subscriptions_of(spec)))
             try:
                 producer.publish(envelope, exchange=exchange(spec.source), routing_key=spec.name,
                                  mandatory=subscribed, serializer="json", delivery_mode=2, retry=False)

@@ -7,6 +7,7 @@ Each test runs on a vhost of its own, so that it starts from an empty broker.
 """
 import subprocess
 import uuid
+from unittest.mock import patch
 
 import pytest
 from kombu import Connection, Producer
@@ -17,7 +18,7 @@ from nszm import deadletters
 from nszm.config import Settings
 from nszm.contracts import bus
 from nszm.entrypoints import staff_context
-from nszm.messaging import consumes
+from nszm.messaging import BusPublisher, consumes
 from nszm.topology import Topology, exchange
 from ops.rabbit import DEFAULT_AMQP_URI, drop_vhost, ensure_running, make_vhost
 from services.events.service import EventsService
@@ -187,3 +188,28 @@ def test_an_rpc_claiming_to_be_staff_is_refused_by_its_signature(container_facto
         with pytest.raises(NotFound):
             events.cancel_registration(registration["id"], "forged")
         assert events.get_registration(registration["id"])["status"] == "confirmed"
+
+
+class Container:
+    """What a dependency provider asks of its container here: the config."""
+
+    def __init__(self, config: dict):
+        self.config = config
+
+
+def test_a_worker_makes_sure_of_an_event_type_s_queues_once_for_all_it_publishes(vhost_config):
+    container = Container(vhost_config)  # held: the provider keeps only a weak reference to it
+    publisher = BusPublisher().bind(container, "dispatch")
+    publisher.setup()
+    queue = bus.PRACTICE_MEMBERS.queue
+    with patch.object(publisher.topology, "declare_routes", wraps=publisher.topology.declare_routes) as declared:
+        one_worker = publisher.get_dependency(None)
+        for n in range(3):
+            one_worker(bus.MEMBER_UPDATED.name, {"event_id": f"first-{n}", "event_type": bus.MEMBER_UPDATED.name})
+        assert declared.call_count == 1
+        with Connection(vhost_config["AMQP_URI"]) as connection:
+            connection.default_channel.queue_delete(queue)
+            publisher.get_dependency(None)(bus.MEMBER_UPDATED.name, {"event_id": "later",
+                                                                    "event_type": bus.MEMBER_UPDATED.name})
+            assert declared.call_count == 2  # the next worker's event found its queue declared again
+            assert connection.default_channel.queue_declare(queue, passive=True).message_count == 1
