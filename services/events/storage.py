@@ -4,6 +4,8 @@ Seats are taken by a conditional decrement of `seats_left`, inside the same tran
 stores the registration and its events, so capacity is never exceeded and the counters always
 agree with the stored registrations.
 """
+import copy
+from collections import OrderedDict
 from datetime import datetime
 from typing import Callable, Protocol
 
@@ -23,6 +25,8 @@ from nszm.storage import (
     taken_ids,
     to_document,
 )
+
+PUBLISHED_KEPT = 1000  # published events a store keeps in memory (an event's own fields are a few kilobytes)
 
 
 def _session_key(event_id: str, session_id: str) -> str:
@@ -96,6 +100,7 @@ class EventsStore(ServiceStore):
         self.sessions = self.collection("sessions")
         self.registrations = self.collection("registrations")
         self.counters = self.collection("counters")
+        self._published: OrderedDict[str, dict] = OrderedDict()  # the last published events read
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -151,12 +156,23 @@ class EventsStore(ServiceStore):
 
     def get_event(self, event_id: str, published_only: bool = True, with_counters: bool = True,
                   session=None) -> dict:
-        """The event; without its sessions' seat counters (one query less) unless `with_counters`."""
+        """The event; without its sessions' seat counters (one query less) unless `with_counters`.
+        A published event's own fields are read once per process (every registration asks for
+        them): publication is final, and nothing changes a published event but its counters."""
+        if published_only and not with_counters and session is None and event_id in self._published:
+            return copy.deepcopy(self._published[event_id])
         query = {"_id": event_id, "status": "published"} if published_only else {"_id": event_id}
         document = self.events.find_one(query, session=session)
         if document is None:
             raise NotFound(f"No event '{event_id}'.")
-        return self._with_counters([document], session)[0] if with_counters else from_document(document)
+        if with_counters:
+            return self._with_counters([document], session)[0]
+        event = from_document(document)
+        if event["status"] == "published" and session is None:
+            self._published[event_id] = copy.deepcopy(event)
+            while len(self._published) > PUBLISHED_KEPT:
+                self._published.popitem(last=False)
+        return event
 
     def list_events(self, *, page: int, per_page: int, from_: datetime | None = None, to: datetime | None = None,
                     type=None, sort: str = "start", status: str | None = "published"):

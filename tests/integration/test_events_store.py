@@ -238,3 +238,17 @@ def test_mailed_links_survive_a_key_rotation_and_the_oldest_key_is_dropped(mongo
     assert after_two.signer().value("registration", second) == "r2"
     assert after_two.signer().value("registration", first) is None  # its key was dropped
     assert len(after_two.secret_keys("links")) == 2
+
+
+def test_a_published_event_is_read_once_and_a_draft_is_read_each_time(store):
+    draft = loaded_event(event_payload(), event_id="2026-12-navrh", published=False)
+    store.add_event(draft)
+    with patch.object(store.events, "find_one", wraps=store.events.find_one) as reads:
+        assert store.get_event(draft["id"], published_only=False, with_counters=False)["status"] == "draft"
+        store.save_published(domain.publish(draft, NOW))
+        first = store.get_event(draft["id"], with_counters=False)
+        first["sessions"].clear()  # a caller's copy: what the store keeps is not changed
+        again = store.get_event(draft["id"], with_counters=False)
+        assert reads.call_count == 2
+    assert again["status"] == "published" and len(again["sessions"]) == len(draft["sessions"])
+    assert store.get_event(draft["id"])["sessions"][0]["seats_left"] == draft["sessions"][0]["capacity"]
