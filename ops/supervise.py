@@ -18,12 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ops import say
+
 if TYPE_CHECKING:
     from xmlrpc.client import ServerProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = ROOT / "deploy" / "Procfile"
 DATABASE = "mongo"
+NOT_RUNNING = 7  # supervisorctl's exit status when a program it started died while starting
 START_SECONDS = 3  # a process that dies sooner failed to start: it is tried again after a longer pause each time
 START_RETRIES = 1000  # tries in a row before supervisor gives up on a process that never starts
 STOP_SECONDS = 10  # then supervisor kills a program that does not stop (nameko can hang on a lost broker)
@@ -126,8 +129,12 @@ class Supervisor:
                                *command], capture_output=True, text=True, cwd=ROOT)
 
     def start_all(self):
+        """Start every program; one that dies while it starts is tried again by supervisord itself
+        (after a longer pause each time), as any program that dies later is."""
         started = self._ctl("start", "all")
-        if started.returncode not in (0, 1):  # 1: some program is still starting; it goes on by itself
+        if started.returncode == NOT_RUNNING:
+            say(f"{started.stdout.strip()}; supervisor starts it again")
+        elif started.returncode not in (0, 1):  # 1: some program is still starting; it goes on by itself
             raise RuntimeError(f"supervisorctl could not start the programs: {started.stdout}{started.stderr}")
 
     def wait(self) -> int:

@@ -48,6 +48,7 @@ def kill(platform: Supervised, victim: str) -> tuple[str, int]:
         os.kill(worker, signal.SIGKILL)
         wait_until(lambda: gunicorn_worker(master) not in (None, worker), timeout=30, message="a new gateway worker")
         return "gateway", 0
+    wait_until(lambda: platform.running(victim), timeout=60, message=f"{victim} started")  # not one still starting
     pid = platform.pid(victim)
     os.kill(pid, signal.SIGKILL)
     return victim, pid
