@@ -13,12 +13,6 @@ them from its catalog table several times in every write and every query it plan
 and unpacking each row in Python: under the registration rush that cost a quarter of its CPU
 (37.5 ms per registration before, 28.8 after, on the same machine).
 
-It keeps no oplog (`without_oplog`): SecantusDB writes every change a second time, to its
-oplog, for change streams, whenever it presents itself as a replica set, which it must for
-pymongo to run transactions. Nothing in the platform watches a change stream (the services
-tell each other over RabbitMQ), and the oplog was about a sixth of the database's CPU under the
-registration rush.
-
 Run as a script (`python ops/secantusd.py --port …`), from any directory.
 """
 import functools
@@ -127,19 +121,7 @@ class IndexCatalogCache:
         return close
 
 
-def without_oplog() -> None:
-    """Every storage the server opens keeps no oplog (and serves no change stream)."""
-    open_storage = Storage.__init__
-
-    @functools.wraps(open_storage)
-    def open_without_oplog(self, *args, **options):
-        open_storage(self, *args, **{**options, "enable_oplog": False})
-
-    Storage.__init__ = open_without_oplog
-
-
 def main(argv: list[str] | None = None) -> int:
-    without_oplog()
     cli.SecantusDBServer = functools.partial(cli.SecantusDBServer,
                                              transaction_lifetime_seconds=TRANSACTION_IDLE_SECONDS)
     if secantus.__version__ == CACHED_CATALOG_RELEASE:

