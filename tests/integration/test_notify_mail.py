@@ -2,6 +2,7 @@
 import email
 import email.policy
 import uuid
+from datetime import timedelta
 
 import pytest
 from nameko.standalone.events import event_dispatcher
@@ -122,5 +123,7 @@ def test_a_mail_queued_for_sending_at_once_is_left_to_its_sender_until_the_lease
     store.enqueue(domain.mail_for(bus.REGISTRATION_CONFIRMED, free))
     assert store.claim(leased["event_id"]) is None
     assert store.claim(free["event_id"])["id"] == free["event_id"]
-    store.mails.update_one({"_id": leased["event_id"]}, {"$set": {"claimed_until": utcnow()}})  # its sender died
+    # its sender died and its lease ended (a moment ago: stored times have milliseconds, and a claim
+    # in the same millisecond would still see it held)
+    store.mails.update_one({"_id": leased["event_id"]}, {"$set": {"claimed_until": utcnow() - timedelta(seconds=1)}})
     assert store.claim(leased["event_id"])["id"] == leased["event_id"]
