@@ -120,7 +120,7 @@ class EventsService(PlatformService):
                 raise
         else:
             stored = self.in_batches(REGISTRATIONS, (event, registration), self._seat,
-                                     turns=lambda batch: [self._seats_of(event["id"]) for event, _ in batch])
+                                     turns=lambda batch: [self._seats_of(asked["id"]) for asked, _ in batch])
         return shared(schemas.RegistrationReceiptSchema).dump({**stored, **self._links(stored["id"])})
 
     def _seat(self, tx, batch: list[tuple[dict, dict]]) -> list:
