@@ -100,7 +100,7 @@ class EventsStore(ServiceStore):
         self.sessions = self.collection("sessions")
         self.registrations = self.collection("registrations")
         self.counters = self.collection("counters")
-        self._published: OrderedDict[str, dict] = OrderedDict()  # the last published events read
+        self._published: OrderedDict[str, dict] = OrderedDict()  # published events read; the first read goes first
 
     def ensure_indexes(self):
         super().ensure_indexes()
