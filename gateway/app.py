@@ -1,4 +1,5 @@
 """The gateway's WSGI application: endpoints, errors, CORS, metrics."""
+import atexit
 import re
 
 from flask import Flask, request
@@ -116,5 +117,6 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     if cached_reads:
         generations = Generations()
         invalidations = Invalidations(settings.amqp_uri, generations).start()
+        atexit.register(invalidations.stop)  # a worker that stops announces its last writes first
         app.wsgi_app = CachedReads(app.wsgi_app, ReadCache(generations), invalidations, ops.observe)
     return app

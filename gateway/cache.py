@@ -3,7 +3,9 @@
 Every source (a service) has a generation, a number that grows whenever its data may have
 changed: on each of its bus events (`<service>.events`, any routing key), and on each write
 that any gateway worker passes to it (announced on the `gateway.cache` fanout exchange, for
-staff changes no event reports). A cached answer remembers the generations of its sources as
+staff changes no event reports). The worker that passed the write forgets at once; the writes
+of the same tenth of a second go to the others in one announcement, so that a rush of writes
+does not cost a message each. A cached answer remembers the generations of its sources as
 they were when it was computed, and is served only while they are still the same. While a
 worker is not listening to the bus (it is away, or the worker has just started), nothing is
 served from its cache: it could have missed an event.
@@ -40,6 +42,7 @@ MAX_ENTRIES = 2048
 MAX_BODY_BYTES = 1024 * 1024
 MAX_SECONDS = 300  # a bound for the unforeseen; events invalidate long before
 RECONNECT_SECONDS = 1.0
+ANNOUNCE_EVERY_SECONDS = 0.1  # well inside the second a change may take to show in every worker's reads
 
 
 def sources_of(tag: str) -> tuple[str, ...]:
@@ -121,38 +124,60 @@ class Invalidations:
         self.generations = generations
         self.listening = threading.Event()
         self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._publisher: Connection | None = None
-        self._publish_lock = threading.Lock()
+        self._pending: set[str] = set()
+        self._pending_changed = threading.Condition()
 
     def start(self) -> "Invalidations":
-        self._thread = threading.Thread(target=self._listen, name="cache-invalidations", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._listen, name="cache-invalidations", daemon=True),
+                         threading.Thread(target=self._announce_pending, name="cache-announcements", daemon=True)]
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
+        """Stops listening, after announcing what is still to be announced."""
         self._stopped.set()
-        if self._thread:
-            self._thread.join(timeout=5)
-        with self._publish_lock:
-            if self._publisher is not None:
-                self._publisher.release()
-                self._publisher = None
+        with self._pending_changed:
+            self._pending_changed.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=5)
 
     def announce(self, sources: tuple[str, ...]) -> None:
-        """This worker passed a write to `sources`: every worker (this one at once) forgets their answers."""
+        """This worker passed a write to `sources`: it forgets their answers at once, every other
+        worker within ANNOUNCE_EVERY_SECONDS and the time the message takes."""
         self.generations.bump(sources)
-        with self._publish_lock:
-            try:
-                if self._publisher is None:
-                    self._publisher = Connection(self.amqp_uri, connect_timeout=2)
-                self._publisher.Producer(serializer="json").publish(
-                    list(sources), exchange=ANNOUNCEMENTS, declare=[ANNOUNCEMENTS], retry=False)
-            except Exception as error:  # the bus is away: so are the other workers' listeners
-                log.warning("could not announce a change of %s: %s", sources, error)
-                if self._publisher is not None:
-                    self._publisher.release()
-                self._publisher = None
+        with self._pending_changed:
+            self._pending.update(sources)
+            self._pending_changed.notify()
+
+    def _announce_pending(self):
+        """Sends what was written since the last announcement, then pauses, until stopped."""
+        while True:
+            with self._pending_changed:
+                while not self._pending and not self._stopped.is_set():
+                    self._pending_changed.wait()
+                sources, self._pending = sorted(self._pending), set()
+            if sources:
+                self._publish(sources)
+            if self._stopped.is_set():
+                break
+            self._stopped.wait(ANNOUNCE_EVERY_SECONDS)
+        if self._publisher is not None:
+            self._publisher.release()
+
+    def _publish(self, sources: list[str]) -> None:
+        try:
+            if self._publisher is None:
+                self._publisher = Connection(self.amqp_uri, connect_timeout=2)
+            self._publisher.Producer(serializer="json").publish(
+                sources, exchange=ANNOUNCEMENTS, declare=[ANNOUNCEMENTS], retry=False)
+        except Exception as error:  # the bus is away: so are the other workers' listeners
+            log.warning("could not announce a change of %s: %s", sources, error)
+            if self._publisher is not None:
+                self._publisher.release()
+            self._publisher = None
 
     def _queue(self) -> Queue:
         bindings = [binding(exchange(source), routing_key="#") for source in SOURCES] + [binding(ANNOUNCEMENTS)]
