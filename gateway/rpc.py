@@ -8,6 +8,7 @@ import threading
 from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
+from nszm import producers  # noqa: F401  (publishers find their pool at once)
 from nszm.calls import EXPIRING_REQUEST
 
 CALL_TIMEOUT_SECONDS = 15

@@ -19,6 +19,7 @@ from nameko.constants import (
 )
 from nameko.rpc import Responder, Rpc, RpcConsumer, get_rpc_exchange
 
+from nszm import producers  # noqa: F401  (publishers find their pool at once)
 from nszm.contracts.errors import PlatformError, StaffOnly
 
 log = logging.getLogger(__name__)
