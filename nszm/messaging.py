@@ -16,13 +16,14 @@ import traceback
 from datetime import datetime, timezone
 
 from kombu import Connection
-from nameko.amqp.publish import UndeliverableMessage, get_producer
+from nameko.amqp.publish import UndeliverableMessage
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 
 from nszm.config import Settings
 from nszm.contracts.bus import BY_NAME, Subscription, subscriptions_of
 from nszm.entrypoints import BROKER_AWAY
+from nszm.producers import get_producer
 from nszm.topology import Topology, exchange
 
 log = logging.getLogger(__name__)
