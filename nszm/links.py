@@ -12,14 +12,21 @@ class LinkSigner:
     def __init__(self, keys: list[str]):
         """`keys`: oldest first; the last one signs."""
         self.keys = list(keys)
+        self._timed: dict[str, URLSafeTimedSerializer] = {}  # by purpose: building one costs as much as a signature
 
     def sign(self, purpose: str, value: str) -> str:
-        return URLSafeTimedSerializer(self.keys, salt=purpose).dumps(value)
+        return self._serializer(purpose).dumps(value)
+
+    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
+        serializer = self._timed.get(purpose)
+        if serializer is None:
+            serializer = self._timed[purpose] = URLSafeTimedSerializer(self.keys, salt=purpose)
+        return serializer
 
     def value(self, purpose: str, token: str, max_age: float | None = None) -> str | None:
         """What a valid, unexpired token for `purpose` was signed for; None for any other token."""
         try:
-            value = URLSafeTimedSerializer(self.keys, salt=purpose).loads(token, max_age=max_age)
+            value = self._serializer(purpose).loads(token, max_age=max_age)
         except SignatureExpired:
             return None
         except BadSignature:
