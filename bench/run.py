@@ -28,9 +28,10 @@ from pathlib import Path
 import requests
 
 from bench import http_load, rpc_roundtrip
+from bench.browser import TRANSPORT_ERRORS, Browser
 from nszm.storage import connect
 from ops import embedded, rabbit
-from ops.loopback import SourceAddressAdapter, loopback_address
+from ops.loopback import loopback_address
 from services.members.domain import ICO_WEIGHTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,15 +52,13 @@ class Load:
         self.concurrency = concurrency
         self.local = threading.local()
 
-    def session(self, address: str | None = None) -> requests.Session:
-        """This thread's session, from `address` of 127.0.0.0/8 if given (as a distinct client)."""
-        sessions = self.local.__dict__.setdefault("sessions", {})
-        if address not in sessions:
-            sessions[address] = requests.Session()
-            if address:  # a person's browser: one connection per request, none left to go stale
-                sessions[address].mount("http://", SourceAddressAdapter(address))
-                sessions[address].headers["Connection"] = "close"
-        return sessions[address]
+    def session(self, address: str | None = None) -> requests.Session | Browser:
+        """This thread's session; a person's browser from `address` of 127.0.0.0/8 if given."""
+        if address:
+            return Browser(address)
+        if not hasattr(self.local, "session"):
+            self.local.session = requests.Session()
+        return self.local.session
 
     def run(self, name: str, count: int, call, clients: int = 0, quiet: bool = False) -> dict:
         """`count` calls of `call(session, i)`; with `clients`, the i-th comes from the (i % clients)-th
@@ -70,7 +69,7 @@ class Load:
             started = time.perf_counter()
             try:
                 status = call(self.session(loopback_address(i % clients, block=201) if clients else None), i)
-            except requests.RequestException as error:
+            except (requests.RequestException, *TRANSPORT_ERRORS) as error:
                 failures.append(repr(error))
                 return
             latencies.append(time.perf_counter() - started)
@@ -155,8 +154,7 @@ def listener_latency(base: str, staff: dict, amqp_uri: str, rate: float = 50, co
 
         def register(i: int):
             started = time.perf_counter()
-            client = requests.Session()  # each from an address of its own, as people register
-            client.mount("http://", SourceAddressAdapter(loopback_address(i, block=202)))
+            client = Browser(loopback_address(i, block=202))  # each from an address of its own, as people register
             response = client.post(base + f"/api/v1/events/{event['id']}/registrations", timeout=30, json={
                 "name": "Posluchač", "email": f"latency{i}@example.cz", "organization": "Obec", "sessions": ["s1"]})
             if response.status_code == 201:
@@ -406,12 +404,7 @@ def main() -> int:
                        if c["status"] == "open")
         nominees = [n["practice"] for n in contest["nominees"]]
         votes, voters = 400, 300
-        clients = []
-        for n in range(100):
-            client = requests.Session()
-            client.headers["Connection"] = "close"
-            client.mount("http://", SourceAddressAdapter(loopback_address(n, block=200)))
-            clients.append(client)
+        clients = [Browser(loopback_address(n, block=200)) for n in range(100)]
         voting = load.run("POST votes (100 addresses)", votes, lambda s, i: clients[i % 100].post(
             base + f"/api/v1/competitions/{contest['id']}/votes", timeout=60,
             json={"practice": nominees[i % voters % len(nominees)], "email": f"volic{i % voters}@example.cz"}
