@@ -367,17 +367,25 @@ class FakeMailoutStore(FakeNotifyStore):
             for seq, (p, status) in enumerate(people)]
 
     def claim_range(self, mailout_id, size):
-        start = self.cursors.get(mailout_id, 0)
-        if start >= self.mailouts[mailout_id]["total"]:
-            return None, []
-        self.cursors[mailout_id] = start + size
-        lease = {"id": f"{mailout_id}:{start}", "mailout_id": mailout_id}
-        self.leases[lease["id"]] = lease
-        chosen = self.recipients[mailout_id][start:start + size]
+        """A settled range whose revisit is due, else the next one never handed out."""
+        lease = next((lease for lease in self.leases.values() if lease["mailout_id"] == mailout_id
+                      and lease["until"] is not None and lease["until"] <= utcnow()), None)
+        if lease is None:
+            start = self.cursors.get(mailout_id, 0)
+            if start >= self.mailouts[mailout_id]["total"]:
+                return None, []
+            self.cursors[mailout_id] = start + size
+            lease = {"id": f"{mailout_id}:{start}", "mailout_id": mailout_id, "start": start, "end": start + size}
+            self.leases[lease["id"]] = lease
+        lease["until"] = None  # held
+        chosen = self.recipients[mailout_id][lease["start"]:lease["end"]]
         return lease, [dict(r) for r in chosen if r["status"] == "queued"]
 
     def settle_range(self, lease, retry_at):
-        self.leases.pop(lease["id"])
+        if retry_at is None:
+            self.leases.pop(lease["id"])
+        else:
+            self.leases[lease["id"]]["until"] = retry_at
 
     def ranges_left(self, mailout_id):
         return self.cursors.get(mailout_id, 0) < self.mailouts[mailout_id]["total"] or any(

@@ -31,7 +31,8 @@ DELIVERY_INTERVAL_SECONDS = 1.0
 DELIVERY_BATCH = 50
 MAILOUT_TICK_SECONDS = 1.0
 MAILOUT_BURST_SECONDS = 5.0  # one tick sends for at most this long, so that the service stops promptly
-RECIPIENT_BATCH = 50  # recipients leased at once; pause and cancel take effect between batches
+RECIPIENT_BATCH = 200  # recipients leased at once: every lease and its settling is a pause in the sending
+STATUS_CHECK_SECONDS = 0.5  # a pause or cancel stops the sending within this long, inside a lease too
 UNRECORDED_LIMIT = 5  # messages being sent or accepted and not yet recorded, at most: what a crash can repeat
 SMTP_CONNECTIONS = 4  # a mailout's messages go out over this many connections at once, each waiting on its replies
 UNSUBSCRIBE = "unsubscribe"
@@ -277,11 +278,17 @@ class NotifyService(PlatformService):
                 if lease is None:
                     return
                 outcomes, sends = [], []
+                stopped, checked_at = False, time.monotonic()
                 for recipient in queued:
-                    if time.monotonic() >= deadline or not domain.is_due(recipient, utcnow()):
+                    due = not stopped and time.monotonic() < deadline and domain.is_due(recipient, utcnow())
+                    if due:
+                        eventlet.sleep(max(0.0, next_at - time.monotonic()))
+                        if time.monotonic() - checked_at >= STATUS_CHECK_SECONDS:  # paused or cancelled meanwhile?
+                            stopped = self.store.get_mailout(mailout_id)["status"] != "sending"
+                            checked_at = time.monotonic()
+                    if not due or stopped:
                         outcomes.append(("queued", recipient["next_attempt_at"]))
                         continue
-                    eventlet.sleep(max(0.0, next_at - time.monotonic()))
                     next_at = max(next_at + interval, time.monotonic())
                     message = domain.bulk_message(mailout, recipient, self._unsubscribe_url(recipient["email"]))
                     sent_log.reserve()

@@ -159,3 +159,27 @@ def test_unsubscribing_holds_the_address_and_confirming_again_lifts_the_hold(ser
     assert store.holds == {} and store.subscribers["nova@example.cz"]["status"] == "confirmed"
     announced = [event["event_type"] for event in store.outbox.published + store.outbox.pending]
     assert announced == ["newsletter_subscribed", "newsletter_unsubscribed", "newsletter_subscribed"]
+
+
+def test_a_pause_stops_the_sending_inside_a_lease_and_resuming_sends_the_rest_once(service, store, mailer,
+                                                                                  monkeypatch):
+    monkeypatch.setattr("services.notify.service.STATUS_CHECK_SECONDS", 0)  # every message looks
+    created = draft(service, audience={"newsletter": True})
+    store.subscribers.update({f"odberatel{n}@example.cz": {"id": f"odberatel{n}@example.cz", "name": None,
+                                                          "email": f"odberatel{n}@example.cz", "status": "confirmed"}
+                              for n in range(40)})
+    service.send_mailout(created["id"])
+    send = mailer.send
+
+    def pause_after_the_third(mail, session=None):
+        send(mail, session)
+        if len(mailer.sent) == 3:
+            service.pause_mailout(created["id"])
+
+    mailer.send = pause_after_the_third
+    service.run_mailouts()
+    assert store.mailouts[created["id"]]["status"] == "paused"
+    assert 3 <= len(mailer.sent) <= 3 + SMTP_CONNECTIONS  # only those already handed to a connection
+    service.resume_mailout(created["id"])
+    assert run_until_done(service, store, created["id"])["sent"] == 41
+    assert sorted(m["to"] for m in mailer.sent) == sorted({m["to"] for m in mailer.sent})
