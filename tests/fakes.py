@@ -381,6 +381,9 @@ class FakeMailoutStore(FakeNotifyStore):
         chosen = self.recipients[mailout_id][lease["start"]:lease["end"]]
         return lease, [dict(r) for r in chosen if r["status"] == "queued"]
 
+    def interrupted(self, lease):
+        self.leases[lease["id"]]["until"] = utcnow()
+
     def settle_range(self, lease, retry_at):
         if retry_at is None:
             self.leases.pop(lease["id"])

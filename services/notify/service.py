@@ -262,7 +262,6 @@ class NotifyService(PlatformService):
             pass
 
     def _send_some(self, mailout_id: str, deadline: float):
-        interval = domain.send_interval(self.settings.mailout_rate)
         sessions = LightQueue()
         for _ in range(SMTP_CONNECTIONS):
             sessions.put(self.mailer.session())
@@ -277,31 +276,43 @@ class NotifyService(PlatformService):
                 lease, queued = self.store.claim_range(mailout_id, RECIPIENT_BATCH)
                 if lease is None:
                     return
-                outcomes, sends = [], []
-                stopped, checked_at = False, time.monotonic()
-                for recipient in queued:
-                    due = not stopped and time.monotonic() < deadline and domain.is_due(recipient, utcnow())
-                    if due:
-                        eventlet.sleep(max(0.0, next_at - time.monotonic()))
-                        if time.monotonic() - checked_at >= STATUS_CHECK_SECONDS:  # paused or cancelled meanwhile?
-                            stopped = self.store.get_mailout(mailout_id)["status"] != "sending"
-                            checked_at = time.monotonic()
-                    if not due or stopped:
-                        outcomes.append(("queued", recipient["next_attempt_at"]))
-                        continue
-                    next_at = max(next_at + interval, time.monotonic())
-                    message = domain.bulk_message(mailout, recipient, self._unsubscribe_url(recipient["email"]))
-                    sent_log.reserve()
-                    sends.append(sending.spawn(self._send_one, mailout, recipient, message, sessions, sent_log))
-                outcomes += [send.wait() for send in sends]
-                sent_log.close()
-                self.store.settle_range(lease, domain.range_revisit(outcomes))
-                self.store.add_progress(mailout_id, **domain.tally(outcomes))
+                try:
+                    next_at = self._send_range(mailout, lease, queued, deadline, next_at, sessions, sending, sent_log)
+                except BaseException:  # e.g. the database went away: this process takes the range back first
+                    self.store.interrupted(lease)
+                    raise
         finally:
             sending.waitall()
             while not sessions.empty():
                 sessions.get().close()
             sent_log.close()
+
+    def _send_range(self, mailout: dict, lease: dict, queued: list[dict], deadline: float, next_at: float,
+                    sessions: LightQueue, sending: eventlet.GreenPool, sent_log: SentLog) -> float:
+        """Send to the leased range's recipients that are due, no faster than MAILOUT_RATE, until the
+        deadline or a pause, and settle the range; returns when the next message may go."""
+        interval = domain.send_interval(self.settings.mailout_rate)
+        outcomes, sends = [], []
+        stopped, checked_at = False, time.monotonic()
+        for recipient in queued:
+            due = not stopped and time.monotonic() < deadline and domain.is_due(recipient, utcnow())
+            if due:
+                eventlet.sleep(max(0.0, next_at - time.monotonic()))
+                if time.monotonic() - checked_at >= STATUS_CHECK_SECONDS:  # paused or cancelled meanwhile?
+                    stopped = self.store.get_mailout(mailout["id"])["status"] != "sending"
+                    checked_at = time.monotonic()
+            if not due or stopped:
+                outcomes.append(("queued", recipient["next_attempt_at"]))
+                continue
+            next_at = max(next_at + interval, time.monotonic())
+            message = domain.bulk_message(mailout, recipient, self._unsubscribe_url(recipient["email"]))
+            sent_log.reserve()
+            sends.append(sending.spawn(self._send_one, mailout, recipient, message, sessions, sent_log))
+        outcomes += [send.wait() for send in sends]
+        sent_log.close()
+        self.store.settle_range(lease, domain.range_revisit(outcomes))
+        self.store.add_progress(mailout["id"], **domain.tally(outcomes))
+        return next_at
 
     def _send_one(self, mailout: dict, recipient: dict, message: dict, sessions: LightQueue,
                   sent_log: SentLog) -> tuple[str, object]:

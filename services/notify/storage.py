@@ -60,6 +60,7 @@ class NotifyStoreVerbs(Protocol):
     def confirmed_subscribers(self) -> list[dict]: ...
     def freeze_recipients(self, mailout_id: str, deliver: list[dict], skipped: list[dict]) -> None: ...
     def claim_range(self, mailout_id: str, size: int) -> tuple[dict | None, list[dict]]: ...
+    def interrupted(self, lease: dict) -> None: ...
     def settle_range(self, lease: dict, retry_at: datetime | None) -> None: ...
     def ranges_left(self, mailout_id: str) -> bool: ...
     def recipients_sent(self, sent: list[tuple[str, str, datetime]]) -> None: ...
@@ -100,6 +101,7 @@ class NotifyStore(ServiceStore):
         self.webhooks = self.collection("webhooks")
         self.deliveries = self.collection("deliveries")
         self.holder: str | None = None  # see hold_as
+        self._interrupted: dict[str, dict] = {}  # by mailout: the range this process stopped sending unsettled
         self._enabled_webhooks: tuple[float, list[dict]] | None = None  # (monotonic time read, webhooks)
 
     def ensure_indexes(self):
@@ -282,6 +284,13 @@ class NotifyStore(ServiceStore):
         back when the earliest retry is due.
         """
         now = utcnow()
+        mine = self._interrupted.pop(mailout_id, None)
+        if mine is not None:  # unchanged since: nobody else has claimed it
+            lease = self.claims.find_one_and_update({"_id": mine["id"], "until": mine["until"]},
+                                                    {"$set": {"until": now + RANGE_LEASE, "holder": self.holder}},
+                                                    return_document=ReturnDocument.AFTER)
+            if lease is not None:
+                return self._queued_in(lease)
         lease = self.claims.find_one_and_update({"mailout_id": mailout_id, "until": {"$lt": now}},
                                                 {"$set": {"until": now + RANGE_LEASE, "holder": self.holder}},
                                                 return_document=ReturnDocument.AFTER)
@@ -322,6 +331,12 @@ class NotifyStore(ServiceStore):
         ids = [_recipient_id(lease["mailout_id"], seq) for seq in range(lease["start"], lease["end"])]
         found = sorted(self.recipients.find({"_id": {"$in": ids}}), key=lambda d: d["seq"])
         return from_document(lease), [from_document(d) for d in found if d["status"] == "queued"]
+
+    def interrupted(self, lease: dict):
+        """This process stopped sending `lease`'s range before settling it (the database went away
+        mid-range): its next claim for the mailout takes the range back at once, unless someone
+        claimed it meanwhile, instead of leaving it until the lease ends."""
+        self._interrupted[lease["mailout_id"]] = lease
 
     def settle_range(self, lease: dict, retry_at: datetime | None):
         """A sender is done with its range: forget it, or keep it until the earliest retry is due."""

@@ -135,3 +135,20 @@ def test_a_process_in_the_place_of_a_dead_one_takes_back_its_leases_at_once(stor
     assert successor.claim_range(mailout_id, SIZE)[0]["start"] == range_lease["start"] == 0
     assert [d["id"] for d in successor.claim_deliveries(utcnow(), 10)] == ["d1"]
     assert neighbour.claim() is None  # the successor holds it now
+
+
+def test_a_range_whose_sending_was_cut_off_comes_back_to_its_process_at_once(store, mongo_client, db_name):
+    """The database went away mid-range: the same process takes the range back at its next claim,
+    not once the lease ends, unless another sender has claimed it meanwhile."""
+    mailout_id = sending(store, 3 * SIZE)
+    cut_off, queued = store.claim_range(mailout_id, SIZE)
+    store.interrupted(cut_off)
+    again, queued_again = store.claim_range(mailout_id, SIZE)
+    assert again["id"] == cut_off["id"] and [r["seq"] for r in queued_again] == [r["seq"] for r in queued]
+
+    other = NotifyStore(mongo_client, db_name)
+    store.interrupted(again)
+    store.claims.update_one({"_id": again["id"]}, {"$set": {"until": utcnow()}})  # its lease ran out
+    assert other.claim_range(mailout_id, SIZE)[0]["id"] == again["id"]  # and another sender took it
+    assert store.claim_range(mailout_id, SIZE)[0]["start"] == SIZE  # so it is not taken back
+    assert store.claim_range(mailout_id, SIZE)[0]["start"] == 2 * SIZE
