@@ -87,3 +87,16 @@ def test_in_one_round_trip_a_full_window_stops_only_its_own_request(limiters):
     assert outcomes == [None, 0, None]
     assert [len(windows.find_one({"_id": key})["entries"]) for key in ("mailbox-a", "mailbox-b", "mailbox-c")] == [
         1, 1, 1]  # the refused request's mailbox window was not counted; the one after it was
+
+
+def test_a_window_another_worker_created_is_counted_in_place_not_created_again(limiters):
+    one, other = limiters
+    assert one.storage.acquire_entries([[("address-k", 1, 600)], [("mailbox-n", 2, 3600)]]) == [None, None]
+    outcomes = other.storage.acquire_entries([[("address-k", 1, 600), ("mailbox-k", 2, 3600)],
+                                              [("address-m", 1, 600), ("mailbox-n", 2, 3600)],
+                                              [("address-o", 1, 600), ("mailbox-n", 2, 3600)]])
+    assert outcomes == [0, None, 1]  # address-k was full already; mailbox-n takes one more entry, then is full
+    windows = one.storage.windows
+    assert windows.find_one({"_id": "mailbox-k"}) is None  # the refused request's mailbox was not counted
+    assert [len(windows.find_one({"_id": key})["entries"]) for key in ("address-k", "mailbox-n", "address-m",
+                                                                        "address-o")] == [1, 2, 1, 1]
