@@ -115,3 +115,48 @@ def test_every_document_written_while_an_index_is_built_is_found_through_it(data
     for writer in range(writers):
         found = {doc["n"] for doc in items.find({"writer": writer}).hint("by_writer")}
         assert found == set(range(per_writer)), f"writer {writer}: {per_writer - len(found)} not in the index"
+
+
+def test_a_collections_changed_options_apply_at_once(database):
+    people = database.people
+    people.insert_one({"email": "a@example.cz"})
+    people.update_one({"email": "a@example.cz"}, {"$set": {"n": 1}})  # the options (none) are now in memory
+
+    database.command("collMod", "people", validator={"email": {"$type": "string"}})
+    with pytest.raises(OperationFailure):
+        people.insert_one({"email": 7})
+    with pytest.raises(OperationFailure):
+        people.update_one({"email": "a@example.cz"}, {"$set": {"email": 7}})
+
+    database.command("collMod", "people", validator={})
+    people.insert_one({"email": 7})
+    assert people.count_documents({}) == 2
+
+
+def test_a_collection_recreated_or_renamed_has_its_own_options(database):
+    database.create_collection("strict", validator={"code": {"$type": "int"}})
+    with pytest.raises(OperationFailure):
+        database.strict.insert_one({"code": "x"})
+    database.strict.rename("renamed")
+    database.strict.insert_one({"code": "x"})  # the old name is a new collection, without a validator
+
+    database.renamed.drop()
+    database.create_collection("renamed", validator={"code": {"$type": "string"}})
+    database.renamed.insert_one({"code": "x"})
+    with pytest.raises(OperationFailure):
+        database.renamed.insert_one({"code": 1})
+
+
+def test_a_collection_created_inside_a_transaction_is_seen_by_it_and_gone_with_its_abort(database):
+    client = database.client
+    database.other.insert_one({"n": 1})
+    with client.start_session() as session:
+        session.start_transaction()
+        database.fresh.insert_one({"n": 1}, session=session)
+        assert database.fresh.find_one({"n": 1}, session=session)
+        session.abort_transaction()
+
+    assert "fresh" not in database.list_collection_names()
+    database.create_collection("fresh", validator={"n": {"$type": "string"}})
+    with pytest.raises(OperationFailure):
+        database.fresh.insert_one({"n": 1})
