@@ -123,7 +123,8 @@ MESSAGE_ID_DOMAIN = "zdravamesta.cz"
 
 # Staff write these templates: the sandbox keeps them to the placeholders and plain expressions.
 bulk_templates = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+# Bare addresses (the unsubscribe link in the footer, a link typed into the text) become links.
+markdown = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False}).enable("linkify")
 
 
 @lru_cache(maxsize=32)

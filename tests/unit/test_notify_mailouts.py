@@ -92,6 +92,15 @@ def test_each_recipient_gets_one_message_with_a_stable_id_and_the_one_click_head
     assert plain["text"].count(UNSUBSCRIBE) == 1 and plain["html"] is None
 
 
+def test_the_unsubscribe_address_and_typed_addresses_are_links_in_the_html_part():
+    mailout = draft(body="Program najdete na https://www.zdravamesta.cz/skola-2031 nebo na www.zdravamesta.cz.")
+    message = domain.bulk_message(mailout, {**person("jana@example.cz"), "key": "jana@example.cz"}, UNSUBSCRIBE)
+    assert f'<a href="{UNSUBSCRIBE}">{UNSUBSCRIBE}</a>' in message["html"]
+    assert '<a href="https://www.zdravamesta.cz/skola-2031">' in message["html"]
+    assert '<a href="http://www.zdravamesta.cz">www.zdravamesta.cz</a>' in message["html"]
+    assert "<a " not in message["text"] and message["text"].endswith(UNSUBSCRIBE + "\n")
+
+
 def test_markup_in_placeholders_never_becomes_html():
     mailout = draft(body="Dobrý den, {{ name }}.")
     message = domain.bulk_message(mailout, {**person("x@example.cz", name="<script>alert(1)</script>"),
