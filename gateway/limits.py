@@ -88,10 +88,12 @@ class CountersInMongo(MongoDBStorage):
     its finaliser's habit of connecting in order to close a client it never opened (a traceback
     at every worker's exit).
 
-    A window this process has not written yet is created with an insert, not with the library's
-    conditional upsert: in a rush nearly every address and mailbox is new, and the database pays
-    for an insert a third of what it pays for an upsert. If the window exists after all (another
-    worker wrote it), the insert is refused and the window is counted the library's way."""
+    When none of a round trip's windows has been written by this process yet, they are created
+    with inserts, not with the library's conditional upserts: in a rush nearly every address and
+    mailbox is new, and the database pays for an insert a third of what it pays for an upsert.
+    If a window exists after all (another worker wrote it), its insert is refused and it is
+    counted the library's way. A round trip is all inserts or all upserts: the driver sends an
+    ordered run of each kind as a command of its own."""
 
     # Windows this process has written, remembered to go the library's way at once (a bound, not a cache
     # whose loss matters: a window forgotten costs one refused insert).
@@ -113,7 +115,8 @@ class CountersInMongo(MongoDBStorage):
         while pending:
             now = time.time()
             expires = datetime.now(timezone.utc)
-            writes = [self._entry(*requests[number][index], now, expires) for number, index in pending]
+            fresh = not any(requests[number][index][0] in self.known for number, index in pending)
+            writes = [self._entry(*requests[number][index], now, expires, fresh) for number, index in pending]
             try:
                 self.windows.bulk_write(writes, ordered=True)
             except BulkWriteError as error:
@@ -133,8 +136,9 @@ class CountersInMongo(MongoDBStorage):
             pending = []
         return outcomes
 
-    def _entry(self, key: str, limit: int, expiry: int, now: float, expires: datetime):
-        if key not in self.known:
+    @staticmethod
+    def _entry(key: str, limit: int, expiry: int, now: float, expires: datetime, create: bool):
+        if create:
             return InsertOne({"_id": key, "entries": [now], "expireAt": expires + timedelta(seconds=expiry)})
         return UpdateOne({"_id": key, f"entries.{limit - 1}": {"$not": {"$gte": now - expiry}}},
                          {"$push": {"entries": {"$each": [now], "$position": 0, "$slice": limit}},
