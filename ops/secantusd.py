@@ -16,7 +16,7 @@ and the options, read five times for every updated document, an eighth of what w
 per registration before, 5.9 after, side by side).
 
 WiredTiger keys and values are packed by `ops/wiredtiger_packing.py` rather than by the Python
-binding's general format interpreter (the same bytes, tested; a seventh of the CPU before).
+binding's general format interpreter (the same bytes, tested): a tenth of its CPU under the rush.
 
 Run as a script (`python ops/secantusd.py --port …`), from any directory.
 """
@@ -61,9 +61,8 @@ class CatalogCache:
     encoded: every reader gets its own copy, as from the table.
     """
 
-    def __init__(self, read_indexes, read_options):
+    def __init__(self, read_indexes):
         self.read_indexes = read_indexes
-        self.read_options = read_options
         self.lock = threading.Lock()
         self.generation = 0
         self.writers = 0
@@ -164,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.SecantusDBServer = functools.partial(cli.SecantusDBServer,
                                              transaction_lifetime_seconds=TRANSACTION_IDLE_SECONDS)
     if secantus.__version__ == CACHED_CATALOG_RELEASE:
-        CatalogCache(Storage._iter_indexes, Storage._coll_options).install()
+        CatalogCache(Storage._iter_indexes).install()
     else:
         log.warning("SecantusDB %s, not %s: its catalog is read from its tables every time",
                     secantus.__version__, CACHED_CATALOG_RELEASE)
