@@ -27,7 +27,7 @@ from pathlib import Path
 
 import requests
 
-from bench import http_load, rpc_roundtrip
+from bench import http_load, rpc_roundtrip, skeleton
 from bench.browser import TRANSPORT_ERRORS, Browser
 from nszm.storage import connect
 from ops import embedded, rabbit
@@ -60,7 +60,7 @@ class Load:
             self.local.session = requests.Session()
         return self.local.session
 
-    def run(self, name: str, count: int, call, clients: int = 0, quiet: bool = False) -> dict:
+    def run(self, name: str, count: int, call, clients: int = 0, quiet: bool = False, block: int = 201) -> dict:
         """`count` calls of `call(session, i)`; with `clients`, the i-th comes from the (i % clients)-th
         of that many client addresses: public writes are limited per address, as for real clients."""
         latencies, failures, statuses = [], [], {}
@@ -68,7 +68,7 @@ class Load:
         def one(i):
             started = time.perf_counter()
             try:
-                status = call(self.session(loopback_address(i % clients, block=201) if clients else None), i)
+                status = call(self.session(loopback_address(i % clients, block=block) if clients else None), i)
             except (requests.RequestException, *TRANSPORT_ERRORS) as error:
                 failures.append(repr(error))
                 return
@@ -293,6 +293,26 @@ def rush(base: str, staff: dict, name: str, people: int, sessions: int, day: str
     return result, counters
 
 
+def skeleton_rushes(env: dict, marker: str) -> dict:
+    """The stack's skeleton of a registration (`bench/skeleton.py`) under the same crowds as the
+    platform's rushes: 200 at once, and 1,000 with 100 at a time; and its CPU per request."""
+    env = {**env, "NSZM_BENCH_SKELETON": marker}
+    with skeleton.running(env) as (base, _):
+        def crowd(name: str, people: int, at_once: int, block: int) -> dict:
+            return Load(base, concurrency=at_once).run(name, people, lambda s, i: s.post(
+                base + "/", timeout=60, json={"name": "Účastník", "email": f"kostra{block}.{i}@example.cz",
+                                              "organization": "Obec", "sessions": ["s1"]}).status_code,
+                clients=people, block=block)
+
+        crowd("skeleton warm-up", 200, 100, block=204)
+        one = crowd("skeleton, 200 at once", 200, 200, block=205)
+        before = cpu_by_process(f"NSZM_BENCH_SKELETON={marker}")
+        many = crowd("skeleton, 1000 (100 at a time)", 1000, 100, block=206)
+        cpu = sum(seconds - before.get(name, 0.0) for name, seconds in
+                  cpu_by_process(f"NSZM_BENCH_SKELETON={marker}").items())
+    return {"one": one, "many": many, "cpu_ms": cpu * 1000 / many["requests"]}
+
+
 def soak(base: str, staff: dict, marker: str, minutes: float) -> int:
     """Mixed load for `minutes`; every process's resident memory, sampled every 30 s, must stay
     flat (within 5 % once the first third is over), the database's apart: its cache fills with
@@ -371,6 +391,9 @@ def main() -> int:
         roundtrip = rpc_roundtrip.compare(env["AMQP_URI"])
         print(f"\nRPC round trip (median of {roundtrip['count']}): nameko {roundtrip['nameko_ms']:.2f} ms, "
               f"raw pika {roundtrip['pika_ms']:.2f} ms: {roundtrip['ratio']:.2f}x (target <= 3x)\n")
+
+        bare = skeleton_rushes(env, marker)
+        print(f"  the skeleton's processes: {bare['cpu_ms']:.2f} ms of CPU per request (RabbitMQ apart)\n")
 
         load = Load(base, args.concurrency)
         results = []
@@ -452,6 +475,12 @@ def main() -> int:
               f"p99/p50 {one_session['p99_ms'] / one_session['p50_ms']:.1f}")
         print(f"  rush, 1000 over 10 sessions: {ten_sessions['rps']:.0f} req/s (target >= 200)")
         print(f"  votes: {voting['rps']:.0f}/s (target >= 150); confirmations {confirming['rps']:.0f}/s")
+        print(f"  the stack's skeleton of a registration (bench/skeleton.py), the most these could reach here: "
+              f"{bare['one']['rps']:.0f} req/s 200 at once (p99 {bare['one']['p99_ms']:.0f} ms), "
+              f"{bare['many']['rps']:.0f} req/s 100 at a time; the rush is {one_session['rps'] / bare['one']['rps']:.0%} "
+              f"of it (target 150 req/s: {150 / bare['one']['rps']:.0%}), 1000 over 10 sessions "
+              f"{ten_sessions['rps'] / bare['many']['rps']:.0%} (target 200 req/s: {200 / bare['many']['rps']:.0%}), "
+              f"votes {voting['rps'] / bare['many']['rps']:.0%} (target 150/s: {150 / bare['many']['rps']:.0%})")
         print(f"  RPC round trip: {roundtrip['ratio']:.2f}x raw pika (target <= 3x)")
         total_idle = sum(memory_idle.values()) / 1024
         print(f"  whole platform idle: {total_idle:.0f} MiB (target <= 450 MiB)")
