@@ -84,29 +84,28 @@ def running(env: dict):
     port = embedded.free_port(avoid=(db_port,))
     uri = embedded.uri_for(db_port)
     env = {**env, "MONGO_URI": uri, "GATEWAY_BIND": f"127.0.0.1:{port}", "PYTHONPATH": str(ROOT)}
-    log = open(data_dir / "skeleton.log", "wb")
     start = [embedded.command(data_dir, db_port).split()]
     start += [[str(BIN / "nameko"), "run", "--config", "deploy/nameko.yaml", f"bench.skeleton:{service}"]
               for service in ("Registrations", "Mails")]
     start += [[sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", "bench.skeleton:app"]]
     processes = []
-    try:
-        for command in start:
-            processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-            if len(processes) == 1 and not embedded.wait_until_up(uri):
-                raise RuntimeError("the skeleton's database did not start")
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while not rabbit.port_open("127.0.0.1", port) or not _answers(base):
-            if time.monotonic() > deadline:
-                raise RuntimeError((data_dir / "skeleton.log").read_text()[-3000:])
-            time.sleep(0.2)
-        yield base, uri
-    finally:
-        for process in reversed(processes):
-            process.terminate()
-            process.wait(timeout=30)
-        log.close()
+    with open(data_dir / "skeleton.log", "wb") as log:
+        try:
+            for command in start:
+                processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+                if len(processes) == 1 and not embedded.wait_until_up(uri):
+                    raise RuntimeError("the skeleton's database did not start")
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while not rabbit.port_open("127.0.0.1", port) or not _answers(base):
+                if time.monotonic() > deadline:
+                    raise RuntimeError((data_dir / "skeleton.log").read_text()[-3000:])
+                time.sleep(0.2)
+            yield base, uri
+        finally:
+            for process in reversed(processes):
+                process.terminate()
+                process.wait(timeout=30)
 
 
 def _answers(base: str) -> bool:
