@@ -18,8 +18,10 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+import requests
 from nameko.events import EventDispatcher, event_handler
 
+from gateway.rpc import RpcClients
 from nszm.entrypoints import rpc
 from nszm.storage import connect
 from ops import embedded, rabbit
@@ -59,21 +61,12 @@ class Mails:
 
 def app(environ, start_response):
     """POST /: the request's JSON, registered through the service; 201 and its answer."""
-    if "rpc" not in _clients:
-        from gateway.rpc import RpcClients  # the gateway's client, as the platform's gateway calls
+    if "rpc" not in _clients:  # the gateway's own client
         _clients.setdefault("rpc", RpcClients(os.environ["AMQP_URI"]))  # one for all of the worker's threads
     payload = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
     body = json.dumps(_clients["rpc"].proxy().bench_skeleton.register(payload)).encode()
     start_response("201 Created", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
-
-
-def mails_recorded(uri: str) -> int:
-    client = connect(uri)
-    try:
-        return client[DATABASE].mails.count_documents({})
-    finally:
-        client.close()
 
 
 @contextmanager
@@ -110,8 +103,6 @@ def running(env: dict):
 
 def _answers(base: str) -> bool:
     """A registration goes through: the services are up and listening."""
-    import requests
-
     try:
         return requests.post(base + "/", json={"email": "probe@example.cz"}, timeout=5).status_code == 201
     except requests.RequestException:

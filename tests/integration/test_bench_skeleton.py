@@ -3,6 +3,7 @@ through gunicorn, an RPC, a stored document, an event and a second stored docume
 import requests
 
 from bench import skeleton
+from nszm.storage import connect
 from tests.waiting import wait_until
 
 
@@ -12,7 +13,7 @@ def test_every_request_is_stored_and_its_event_recorded(amqp_uri, subprocess_env
                    for i in range(20)]
         assert [answer.status_code for answer in answers] == [201] * 20
         assert len({answer.json()["id"] for answer in answers}) == 20
-        client = skeleton.connect(uri)
+        client = connect(uri)
         try:
             database = client[skeleton.DATABASE]
             registered = {document["_id"] for document in database.registrations.find({"name": "Účastník"})}
