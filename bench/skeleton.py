@@ -90,7 +90,7 @@ def running(env: dict):
                     raise RuntimeError("the skeleton's database did not start")
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
-            while not rabbit.port_open("127.0.0.1", port) or not _answers(base):
+            while not rabbit.port_open("127.0.0.1", port) or not _goes_through(base, uri):
                 if time.monotonic() > deadline:
                     raise RuntimeError((data_dir / "skeleton.log").read_text()[-3000:])
                 time.sleep(0.2)
@@ -101,9 +101,22 @@ def running(env: dict):
                 process.wait(timeout=30)
 
 
-def _answers(base: str) -> bool:
-    """A registration goes through: the services are up and listening."""
+def _goes_through(base: str, uri: str) -> bool:
+    """A registration is answered and its mail recorded within a second: the gateway and both
+    services listen (an event sent before the second service bound its queue is dropped)."""
     try:
-        return requests.post(base + "/", json={"email": "probe@example.cz"}, timeout=5).status_code == 201
+        answer = requests.post(base + "/", json={"email": "probe@example.cz"}, timeout=5)
     except requests.RequestException:
         return False
+    if answer.status_code != 201:
+        return False
+    client = connect(uri)
+    try:
+        deadline = time.monotonic() + 1
+        while time.monotonic() < deadline:
+            if client[DATABASE].mails.find_one({"_id": answer.json()["id"]}) is not None:
+                return True
+            time.sleep(0.05)
+        return False
+    finally:
+        client.close()
