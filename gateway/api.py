@@ -213,6 +213,13 @@ class Api:
         view.__name__ = endpoint.view.__name__
         return view
 
+    def cacheable_parameters(self) -> dict[str, frozenset[str]]:
+        """Each cacheable view (by its Flask endpoint name) and the query parameters it reads."""
+        return {f"{endpoint.tag}.{endpoint.view.__name__}":
+                frozenset(field.data_key or name for name, field in endpoint.query().fields.items())
+                if endpoint.query else frozenset()
+                for endpoint in self.endpoints if endpoint.cacheable}
+
     def openapi(self, public_url: str) -> dict:
         spec = APISpec(
             title="NSZM ČR platform API",

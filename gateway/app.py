@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from gateway import audit, deadletters, events, feeds, members, notify, ops, practice  # noqa: F401  (their endpoints register on `api`)
 from gateway.asyncapi import asyncapi_document
 from gateway.auth import TokenStore
-from gateway.cache import CachedReads, Generations, Invalidations, ReadCache
+from gateway.cache import CachedReads, Generations, Invalidations, ReadCache, RequestKeys
 from gateway.console import ConsoleSessions, console
 from gateway.context import GatewayContext, api
 from gateway.errors import install_error_handlers
@@ -27,12 +27,12 @@ ALLOWED_ORIGINS = re.compile(
 )
 
 
-def _cors(app: Flask, public_origin: str):
+def _cors(app: Flask, origin_allowed):
     @app.after_request
     def add_cors_headers(response):
         origin = request.headers.get("Origin")
         response.vary.add("Origin")
-        if origin and (origin == public_origin or ALLOWED_ORIGINS.match(origin)):
+        if origin and origin_allowed(origin):
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE, OPTIONS"
             response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, If-None-Match"
@@ -113,10 +113,17 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     ops.install_metrics(app)
     _security_headers(app)
     _allow_header(app)
-    _cors(app, re.sub(r"^(https?://[^/]+).*$", r"\1", settings.public_url))
+    public_origin = re.sub(r"^(https?://[^/]+).*$", r"\1", settings.public_url)
+
+    def origin_allowed(origin: str) -> bool:
+        return origin == public_origin or bool(ALLOWED_ORIGINS.match(origin))
+
+    _cors(app, origin_allowed)
     if cached_reads:
         generations = Generations()
         invalidations = Invalidations(settings.amqp_uri, generations).start()
         atexit.register(invalidations.stop)  # a worker that stops announces its last writes first
-        app.wsgi_app = CachedReads(app.wsgi_app, ReadCache(generations), invalidations, ops.observe)
+        keys = RequestKeys(app.url_map, api.cacheable_parameters(), origin_allowed)
+        app.wsgi_app = CachedReads(app.wsgi_app, ReadCache(generations, settings.read_cache_bytes), invalidations,
+                                   keys, ops.observe)
     return app

@@ -13,6 +13,11 @@ served from its cache: it could have missed an event.
 A cached answer is served without running the application: its body, its headers (ETag
 included) and a 304 for a matching If-None-Match. Requests with credentials (a staff token,
 the console's cookie) always reach the application.
+
+The cache is bounded in bytes (`READ_CACHE_MIB` per worker), and an answer is kept under its
+route and the query parameters that route's schema accepts, nothing else of the request: a
+parameter the API ignores gives the same answer, so it neither fills the cache nor rebuilds a
+feed, whatever junk a client appends.
 """
 import json
 import logging
@@ -22,8 +27,10 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 from kombu import Connection, Exchange, Queue, binding
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified, unquote_etag
 
 from nszm.topology import exchange
@@ -38,7 +45,8 @@ ANNOUNCEMENTS = Exchange("gateway.cache", type="fanout", durable=False, auto_del
 ENVIRON_SOURCES = "nszm.sources"  # set by a view: the sources it read or wrote
 ENVIRON_CACHEABLE = "nszm.cacheable"  # set by a view whose answer may be kept
 ENVIRON_ROUTE = "nszm.route"
-MAX_ENTRIES = 2048
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+ENTRY_OVERHEAD_BYTES = 512  # the entry, its key and the dictionaries holding them, roughly
 MAX_BODY_BYTES = 1024 * 1024
 MAX_SECONDS = 300  # a bound for the unforeseen; events invalidate long before
 RECONNECT_SECONDS = 1.0
@@ -80,24 +88,56 @@ class Entry:
     route: str
     expires: float
 
+    @property
+    def size(self) -> int:
+        """Roughly the bytes the entry holds in memory."""
+        return (len(self.body) + sum(len(name) + len(value) for name, value in self.headers)
+                + len(self.route) + ENTRY_OVERHEAD_BYTES)
+
+
+class RequestKeys:
+    """The key a public read is kept under: its route's path, the parameters that route's query
+    schema accepts (first value of each, in order), and the origin if CORS answers it; None for a
+    request no cacheable route serves."""
+
+    def __init__(self, url_map, accepted: dict[str, frozenset[str]], origin_allowed=lambda origin: False):
+        self.url_map = url_map
+        self.accepted = accepted  # cacheable Flask endpoint -> the query parameters it reads
+        self.origin_allowed = origin_allowed
+
+    def __call__(self, environ):
+        try:
+            endpoint, _ = self.url_map.bind_to_environ(environ).match(method="GET")
+        except HTTPException:
+            return None
+        accepted = self.accepted.get(endpoint)
+        if accepted is None:
+            return None
+        arguments = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        parameters = tuple((name, arguments[name][0]) for name in sorted(accepted) if name in arguments)
+        origin = environ.get("HTTP_ORIGIN")
+        return environ.get("PATH_INFO"), parameters, origin if origin and self.origin_allowed(origin) else None
+
 
 class ReadCache:
-    """Answers by request key, least recently used first out."""
+    """Answers by request key within a byte budget, least recently used first out."""
 
-    def __init__(self, generations: Generations, max_entries: int = MAX_ENTRIES):
+    def __init__(self, generations: Generations, max_bytes: int = DEFAULT_MAX_BYTES):
         self.generations = generations
-        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._entries: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key) -> Entry | None:
-        entry = self._entries.get(key)
-        if entry is None:
+        kept = self._entries.get(key)
+        if kept is None:
             return None
+        entry = kept[0]
         if entry.stamp != self.generations.stamp(entry.sources) or entry.expires < time.monotonic():
             with self._lock:
-                if self._entries.get(key) is entry:
-                    del self._entries[key]
+                if self._entries.get(key) is kept:
+                    self._remove(key)
             return None
         with self._lock:
             if key in self._entries:
@@ -105,11 +145,20 @@ class ReadCache:
         return entry
 
     def put(self, key, entry: Entry) -> None:
+        size = entry.size + len(repr(key))
+        if size > self.max_bytes:
+            return
         with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            if key in self._entries:
+                self._remove(key)
+            self._entries[key] = (entry, size)
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                self._remove(next(iter(self._entries)))
+
+    def _remove(self, key) -> None:
+        _, size = self._entries.pop(key)
+        self.bytes -= size
 
     def __len__(self):
         return len(self._entries)
@@ -228,10 +277,11 @@ class Invalidations:
 class CachedReads:
     """WSGI middleware: a kept answer for a public read, the application for everything else."""
 
-    def __init__(self, app, cache: ReadCache, invalidations: Invalidations, observe=None):
+    def __init__(self, app, cache: ReadCache, invalidations: Invalidations, keys: RequestKeys, observe=None):
         self.app = app
         self.cache = cache
         self.invalidations = invalidations
+        self.keys = keys
         self.observe = observe or (lambda method, route, status, seconds: None)
 
     def __call__(self, environ, start_response):
@@ -242,8 +292,9 @@ class CachedReads:
                 or "nszm_console" in environ.get("HTTP_COOKIE", "")):
             return self.app(environ, start_response)
         started = time.perf_counter()
-        key = (environ.get("PATH_INFO"), environ.get("QUERY_STRING"), environ.get("HTTP_ACCEPT"),
-               environ.get("HTTP_ORIGIN"))
+        key = self.keys(environ)
+        if key is None:
+            return self.app(environ, start_response)
         entry = self.cache.get(key)
         if entry is not None:
             answer = self._serve(entry, environ, start_response)

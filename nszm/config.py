@@ -16,6 +16,7 @@ DEFAULT_MAIL_FROM = "Národní síť Zdravých měst ČR <info@zdravamesta.cz>"
 DEFAULT_DATA_DIR = "./var"
 DEFAULT_MAILOUT_RATE = 10.0
 DEFAULT_SERVICE_CALL_TIMEOUT = 5.0  # seconds; well inside the gateway's own 15 s
+DEFAULT_READ_CACHE_MIB = 32  # per gateway worker
 DEFAULT_SERVICE_REPLICAS = 1  # processes of each service that `make run` starts
 # Gateway worker processes: one per two cores, since the services and the database share them
 # on one machine; a replica on Kubernetes gets its own core (deploy/CAPACITY.md).
@@ -42,6 +43,7 @@ class Settings:
     service_call_timeout: float
     service_replicas: int
     gateway_workers: int
+    read_cache_bytes: int
     process_slot: str | None
 
     @property
@@ -72,6 +74,7 @@ class Settings:
             service_call_timeout=_number(env.get("SERVICE_CALL_TIMEOUT"), DEFAULT_SERVICE_CALL_TIMEOUT),
             service_replicas=max(1, int(_number(env.get("SERVICE_REPLICAS"), DEFAULT_SERVICE_REPLICAS))),
             gateway_workers=max(1, int(_number(env.get("GATEWAY_WORKERS"), DEFAULT_GATEWAY_WORKERS))),
+            read_cache_bytes=int(_number(env.get("READ_CACHE_MIB"), DEFAULT_READ_CACHE_MIB) * 1024 * 1024),
             process_slot=_supervised_slot(env),
         )
 
