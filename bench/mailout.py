@@ -10,6 +10,7 @@ notify's resident memory before and at its peak while sending (target: at most +
 import argparse
 import logging
 import os
+import secrets
 import signal
 import smtplib
 import subprocess
@@ -29,8 +30,6 @@ from ops import embedded, rabbit
 from services.notify import domain
 from services.notify.mailer import build_message
 from services.notify.storage import NotifyStore
-
-STAFF = staff_context("benchmark")
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -76,6 +75,7 @@ def main() -> int:
     parser.add_argument("--recipients", type=int, default=10_000)
     args = parser.parse_args()
     logging.getLogger("amqp").setLevel(logging.ERROR)  # the RPC proxy's harmless closing-channel notices
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))  # notify and the bench's calls share it
     work = Path(tempfile.mkdtemp(prefix="nszm-mailout-bench-"))
     processes = []
 
@@ -120,7 +120,7 @@ def main() -> int:
                "PUBLIC_URL": "https://www.zdravamesta.cz"}
         notify = start([str(BIN / "nameko"), "run", "--config", "deploy/nameko.yaml",
                         "services.notify.service:NotifyService"], "notify.log", env)
-        with ServiceRpcProxy("notify", config, timeout=60, context_data=STAFF) as proxy:
+        with ServiceRpcProxy("notify", config, timeout=60, context_data=staff_context("benchmark")) as proxy:
             wait_for(lambda: _answers(proxy), 60, "notify")
             idle = rss_mib(notify.pid)
             mailout = proxy.create_mailout({"subject": draft["subject"], "body": BODY,

@@ -76,7 +76,7 @@ def pika_round_trips(amqp_uri: str, count: int) -> list[float]:
 
 def nameko_round_trips(amqp_uri: str, count: int) -> list[float]:
     times = []
-    clients = RpcClients(amqp_uri)
+    clients = RpcClients(amqp_uri, os.environ["SECRET_KEY"])
     try:
         for _ in range(count):
             started = time.perf_counter()
@@ -91,8 +91,8 @@ def compare(amqp_uri: str, count: int = 2000) -> dict:
     """Median round trips of both (after a warm-up), in milliseconds, and their ratio."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "AMQP_URI": amqp_uri}
     servers = [
-        subprocess.Popen([str(BIN / "nameko"), "run", "--broker", amqp_uri, "bench.rpc_roundtrip:Echo"], cwd=ROOT,
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen([str(BIN / "nameko"), "run", "--config", "deploy/nameko.yaml", "bench.rpc_roundtrip:Echo"],
+                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
         subprocess.Popen([sys.executable, "-m", "bench.rpc_roundtrip", "serve", amqp_uri], cwd=ROOT, env=env,
                          stdout=subprocess.PIPE, text=True),
     ]

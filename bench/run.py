@@ -14,6 +14,7 @@ import email.policy
 import json
 import os
 import re
+import secrets
 import signal
 import statistics
 import subprocess
@@ -362,6 +363,7 @@ def main() -> int:
     parser.add_argument("--soak-minutes", type=float, default=10)
     args = parser.parse_args()
 
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))  # the bench's platform and its own calls share it
     vhost = f"nszm-bench-{uuid.uuid4().hex[:8]}"
     marker_key, marker = "NSZM_BENCH_RUN", uuid.uuid4().hex
     port = embedded.free_port()

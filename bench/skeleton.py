@@ -62,7 +62,7 @@ class Mails:
 def app(environ, start_response):
     """POST /: the request's JSON, registered through the service; 201 and its answer."""
     if "rpc" not in _clients:  # the gateway's own client
-        _clients.setdefault("rpc", RpcClients(os.environ["AMQP_URI"]))  # one for all of the worker's threads
+        _clients.setdefault("rpc", RpcClients(os.environ["AMQP_URI"], os.environ["SECRET_KEY"]))  # one for all of the worker's threads
     payload = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
     body = json.dumps(_clients["rpc"].proxy().bench_skeleton.register(payload)).encode()
     start_response("201 Created", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])

@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     app.json.ensure_ascii = False
     mongo = mongo or connect(settings.database_uri)
     tokens = TokenStore(mongo[settings.mongo_db]["gateway.staff_tokens"], settings.bootstrap_staff_token)
-    context = GatewayContext(settings=settings, rpc=rpc or RpcClients(settings.amqp_uri), tokens=tokens, mongo=mongo,
+    context = GatewayContext(settings=settings, rpc=rpc or RpcClients(settings.amqp_uri, settings.secret_key), tokens=tokens, mongo=mongo,
                              limiter=limiter or RateLimiter(settings.database_uri, settings.mongo_db),
                              audit=AuditLog(mongo[settings.mongo_db]["gateway.audit"], "gateway"))
     app.extensions["nszm"] = context

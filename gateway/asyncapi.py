@@ -2,7 +2,7 @@
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from nszm.contracts.bus import ALL_EVENTS, EnvelopeSchema, EventSpec, subscriptions_of
+from nszm.contracts.bus import PUBLIC_EVENTS, EnvelopeSchema, EventSpec, subscriptions_of
 
 AMQP_BINDING_VERSION = "0.2.0"
 HOW_TO_SUBSCRIBE = (
@@ -51,9 +51,9 @@ def _data_name(spec: EventSpec) -> str:
 def asyncapi_document(amqp_uri_hint: str) -> dict:
     schemas = APISpec(title="bus", version="1", openapi_version="3.0.3", plugins=[MarshmallowPlugin()])
     schemas.components.schema("Envelope", schema=EnvelopeSchema)
-    for data_schema in dict.fromkeys(spec.data_schema for spec in ALL_EVENTS):
+    for data_schema in dict.fromkeys(spec.data_schema for spec in PUBLIC_EVENTS):
         schemas.components.schema(data_schema.__name__.removesuffix("Schema"), schema=data_schema)
-    channels = {f"{spec.exchange}/{spec.name}": _channel(spec) for spec in ALL_EVENTS}
+    channels = {f"{spec.exchange}/{spec.name}": _channel(spec) for spec in PUBLIC_EVENTS}
     return {
         "asyncapi": "2.6.0",
         "info": {
@@ -61,7 +61,10 @@ def asyncapi_document(amqp_uri_hint: str) -> dict:
             "version": "1.0.0",
             "description": "Events the services publish on RabbitMQ. Every payload is an envelope with "
                            "`event_id` (unique: de-duplicate on it), `occurred_at` (UTC), `schema_version` "
-                           "and `data`. An event is published after its change is stored (transactional outbox).",
+                           "and `data`. An event is published after its change is stored (transactional outbox). "
+                           "Subscribers connect as a RabbitMQ user of their own that may read these exchanges "
+                           "and its own queues, and publish nothing to the platform (`python -m ops.rabbit "
+                           "subscriber`).",
         },
         "servers": {"rabbitmq": {"url": amqp_uri_hint, "protocol": "amqp", "protocolVersion": "0.9.1"}},
         "defaultContentType": "application/json",

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from flask import current_app, g, request
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from nszm.entrypoints import ACTOR, ACTOR_TOKEN
 from nszm.storage import utcnow
 from nszm.tokens import new_token, token_hash
 
@@ -24,8 +23,8 @@ class Staff:
     roles: set[str]
 
     def context(self) -> dict:
-        """What a staff action's RPC carries: who does it."""
-        return {ACTOR: self.name, ACTOR_TOKEN: self.token_id}
+        """Who a staff action's RPC is made for (signed by `gateway.rpc.RpcClients`)."""
+        return {"actor": self.name, "token_id": self.token_id, "roles": sorted(self.roles)}
 
 
 def signed_in_staff() -> Staff | None:

@@ -30,7 +30,7 @@ def services():
     """This thread's RPC proxy: `services().members.list_members(...)`; a signed-in staff
     member's calls carry who they are (staff actions need it, and it goes to the audit log)."""
     staff = signed_in_staff()
-    return current_app.extensions["nszm"].rpc.proxy(context=staff.context() if staff else None)
+    return current_app.extensions["nszm"].rpc.proxy(staff=staff.context() if staff else None)
 
 
 def forwarder(service: str, tag: str):

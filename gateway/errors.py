@@ -10,7 +10,7 @@ from pymongo.errors import PyMongoError
 from werkzeug.exceptions import HTTPException
 
 from gateway.api import PROBLEM, json_response
-from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited, StaffOnly, Unavailable
+from nszm.contracts.errors import CallRefused, Conflict, InvalidInput, NotFound, RateLimited, StaffOnly, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ REMOTE_ERRORS = {
     InvalidInput: (422, "validation-error", "Invalid input"),
     RateLimited: (429, "rate-limited", "Too many requests"),
     StaffOnly: (403, "forbidden", "A staff action"),
+    CallRefused: (503, "service-unavailable", "A service refused the gateway's call (SECRET_KEY differs)"),
     Unavailable: (503, "service-unavailable", "A service is unavailable"),
     UnknownService: (503, "service-unavailable", "A service is not running"),
     RpcTimeout: (503, "service-unavailable", "A service did not answer in time"),

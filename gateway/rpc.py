@@ -1,5 +1,8 @@
 """RPC to the services from gunicorn threads: one standalone nameko proxy per thread.
 
+Every call carries the gateway's signed context (`nszm.signing`), naming the staff member it is
+made for, if any; services refuse calls without it.
+
 A request expires in RabbitMQ when the gateway stops waiting for it: a service that was away
 does not act on it later, so a client's retry after a 503 cannot do the thing twice.
 """
@@ -10,6 +13,7 @@ from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
 from nszm import producers  # noqa: F401  (publishers find their pool at once)
 from nszm.calls import EXPIRING_REQUEST
+from nszm.signing import call_key, signed_context
 
 CALL_TIMEOUT_SECONDS = 15
 PROBE_TIMEOUT_SECONDS = 3
@@ -40,20 +44,23 @@ class ExpiringRpcProxy(ClusterRpcProxy):
 
 
 class RpcClients:
-    def __init__(self, amqp_uri: str):
+    def __init__(self, amqp_uri: str, secret_key: str | None):
         self.config = {"AMQP_URI": amqp_uri, "serializer": "json"}
+        self.key = call_key(secret_key)
         self._local = threading.local()
 
-    def proxy(self, timeout: float = CALL_TIMEOUT_SECONDS, context: dict | None = None):
+    def proxy(self, timeout: float = CALL_TIMEOUT_SECONDS, staff: dict | None = None):
         """This thread's proxy; started on first use, started again after a broken connection.
-        Its calls carry `context` (the staff actor) as their context data, and nothing else."""
+        Its calls carry the gateway's signed context, for `staff` (`actor`, `token_id`, `roles`)
+        if given, and nothing else."""
+        context = signed_context(self.key, "gateway", **(staff or {}))
         proxies = self._local.__dict__.setdefault("proxies", {})
         if timeout not in proxies:
             runner = ExpiringRpcProxy(self.config, timeout=timeout)
             proxies[timeout] = (runner, runner.start())
         runner, proxy = proxies[timeout]
         runner._worker_ctx.data.clear()
-        runner._worker_ctx.data.update(context or {})
+        runner._worker_ctx.data.update(context)
         return proxy
 
     def discard(self):

@@ -4,6 +4,7 @@ Services read the same variables through their nameko config (`deploy/nameko.yam
 environment on, unset ones empty), so `Settings.from_env(container.config)` gives them these defaults.
 """
 import os
+import secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ DEFAULT_SERVICE_REPLICAS = 1  # processes of each service that `make run` starts
 # Gateway worker processes: one per two cores, since the services and the database share them
 # on one machine; a replica on Kubernetes gets its own core (deploy/CAPACITY.md).
 DEFAULT_GATEWAY_WORKERS = max(1, (os.cpu_count() or 1) // 2)
+SECRET_FILE = "secret.key"  # under DATA_DIR: the generated SECRET_KEY of `make run`
 LOCAL_MONGO_URI = "mongodb://127.0.0.1:27017/?directConnection=true"  # a service with no MONGO_URI set
 
 
@@ -44,6 +46,7 @@ class Settings:
     service_replicas: int
     gateway_workers: int
     read_cache_bytes: int
+    secret_key: str | None
     process_slot: str | None
 
     @property
@@ -55,11 +58,12 @@ class Settings:
     def from_env(cls, environ=None) -> "Settings":
         env = os.environ if environ is None else environ
         bind = env.get("GATEWAY_BIND") or DEFAULT_GATEWAY_BIND
+        data_dir = Path(env.get("DATA_DIR") or DEFAULT_DATA_DIR).resolve()
         return cls(
             amqp_uri=env.get("AMQP_URI") or DEFAULT_AMQP_URI,
             mongo_uri=env.get("MONGO_URI") or None,
             mongo_db=env.get("MONGO_DB") or DEFAULT_MONGO_DB,
-            data_dir=Path(env.get("DATA_DIR") or DEFAULT_DATA_DIR).resolve(),
+            data_dir=data_dir,
             smtp_url=env.get("SMTP_URL") or None,
             mail_from=env.get("MAIL_FROM") or DEFAULT_MAIL_FROM,
             gateway_bind=bind,
@@ -75,8 +79,27 @@ class Settings:
             service_replicas=max(1, int(_number(env.get("SERVICE_REPLICAS"), DEFAULT_SERVICE_REPLICAS))),
             gateway_workers=max(1, int(_number(env.get("GATEWAY_WORKERS"), DEFAULT_GATEWAY_WORKERS))),
             read_cache_bytes=int(_number(env.get("READ_CACHE_MIB"), DEFAULT_READ_CACHE_MIB) * 1024 * 1024),
+            secret_key=env.get("SECRET_KEY") or _secret_in(data_dir),
             process_slot=_supervised_slot(env),
         )
+
+
+def _secret_in(data_dir: Path) -> str | None:
+    try:
+        return (data_dir / SECRET_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def ensure_secret(data_dir: Path) -> str:
+    """The SECRET_KEY kept under DATA_DIR, made (readable by its owner only) if there is none yet."""
+    path = data_dir / SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 def _supervised_slot(env) -> str | None:

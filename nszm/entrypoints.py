@@ -1,9 +1,10 @@
 """The RPC entrypoints every service uses: platform errors are expected, not crashes.
 
-`staff_rpc` marks a staff action: the caller must say who does it (the `actor` in the call's
-context, which the gateway sets from the staff token); a call without one is refused before
-any work starts, and the unit of work writes the actor, the action and its target to the
-service's audit log in the same transaction as the change.
+Every call must carry its caller's context signed with the platform's key (`nszm.signing`):
+an unsigned, forged or stale one is refused (`CallRefused`) before any work starts.
+`staff_rpc` marks a staff action: the signed context must also name who does it (the `actor`,
+which the gateway sets from the staff token); the action, its actor and its target go to the
+service's audit log.
 """
 import logging
 import sys
@@ -20,14 +21,16 @@ from nameko.constants import (
 from nameko.rpc import Responder, Rpc, RpcConsumer, get_rpc_exchange
 
 from nszm import producers  # noqa: F401  (publishers find their pool at once)
-from nszm.contracts.errors import PlatformError, StaffOnly
+from nszm.config import Settings
+from nszm.contracts.errors import CallRefused, PlatformError, StaffOnly
+from nszm.signing import ACTOR, ACTOR_ROLES, ACTOR_TOKEN, call_key, refusal, signed_context
 
 log = logging.getLogger(__name__)
 
 BROKER_AWAY = (OperationalError, OSError)  # what sending on a connection RabbitMQ dropped raises
 
-ACTOR = "actor"  # context data keys, sent as `nameko.actor` and `nameko.actor_token` headers
-ACTOR_TOKEN = "actor_token"
+__all__ = ["ACTOR", "ACTOR_ROLES", "ACTOR_TOKEN", "REQUEST_ID", "rpc", "staff_rpc", "staff_context"]
+
 REQUEST_ID = "request_id"  # the call's own id (its AMQP correlation id), the same when RabbitMQ redelivers it
 
 
@@ -64,11 +67,34 @@ class PlatformRpc(Rpc):
 
     rpc_consumer = PlatformRpcConsumer()
 
+    def setup(self):
+        super().setup()
+        self.call_key = call_key(Settings.from_env(self.container.config).secret_key)
+
     def handle_message(self, body, message):
+        reason = refusal(self.call_key, self.unpack_message_headers(message))
+        if reason is None:
+            reason = self.refuses(self.unpack_message_headers(message))
+        if reason is not None:
+            self.refuse(message, reason)
+            return
         correlation_id = message.properties.get("correlation_id")
         if correlation_id and message.headers is not None:
             message.headers[f"{self.header_prefix}.{REQUEST_ID}"] = correlation_id
         super().handle_message(body, message)
+
+    def refuses(self, context: dict) -> str | None:
+        """Why this entrypoint refuses a validly signed call; None: it takes it."""
+        return None
+
+    def refuse(self, message, reason: str):
+        log.warning("%s refused: %s", self.method_name, reason)
+        try:
+            raise self.refused_error(f"'{self.method_name}' refused: {reason}.")
+        except PlatformError:
+            self.handle_result(message, None, None, sys.exc_info())
+
+    refused_error = CallRefused
 
     def handle_result(self, message, worker_ctx, result, exc_info):
         try:
@@ -82,15 +108,13 @@ rpc = PlatformRpc.decorator(expected_exceptions=PlatformError)
 
 
 class StaffRpc(PlatformRpc):
-    def handle_message(self, body, message):
-        actor = self.unpack_message_headers(message).get(ACTOR)
+    refused_error = StaffOnly
+
+    def refuses(self, context: dict) -> str | None:
+        actor = context.get(ACTOR)
         if not isinstance(actor, str) or not actor.strip():
-            try:
-                raise StaffOnly(f"'{self.method_name}' is a staff action: the call must name its actor.")
-            except StaffOnly:
-                self.handle_result(message, None, None, sys.exc_info())
-            return
-        super().handle_message(body, message)
+            return "it is a staff action, and the call does not name its actor"
+        return None
 
     def handle_result(self, message, worker_ctx, result, exc_info):
         """Before the caller hears back, the dependencies that keep a record of staff actions
@@ -105,7 +129,9 @@ class StaffRpc(PlatformRpc):
 staff_rpc = StaffRpc.decorator(expected_exceptions=PlatformError)
 
 
-def staff_context(actor: str, token_id: str | None = None) -> dict:
-    """The context data of calls made for the staff member `actor` (e.g. `ServiceRpcProxy(...,
-    context_data=staff_context("Jana"))` in an operations script)."""
-    return {ACTOR: actor, **({ACTOR_TOKEN: token_id} if token_id else {})}
+def staff_context(actor: str, token_id: str | None = None, roles=("admin",), settings: Settings | None = None) -> dict:
+    """The signed context data of calls made for the staff member `actor` by an operations script
+    (`ServiceRpcProxy(..., context_data=staff_context("Jana"))`), with SECRET_KEY from the
+    environment; valid for `nszm.signing.CALL_MAX_AGE_SECONDS`."""
+    settings = settings or Settings.from_env()
+    return signed_context(call_key(settings.secret_key), "ops", actor, token_id, roles)

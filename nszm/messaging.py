@@ -5,17 +5,20 @@ makes sure the queues of an event's platform subscribers exist right before publ
 for the events of one type that one worker publishes together),
 and publishes with publisher confirms, and `mandatory` when the platform subscribes to it: an
 event the broker cannot route to them, or does not confirm, raises, so that it stays in the
-outbox.
+outbox. Every event carries the platform's signature of its body (`nszm.signing`).
 
 `consumes(subscription)` consumes one of the contract's subscriptions. A handler that raises
 has its event tried again after each of `BUS_RETRY_DELAYS`, then the event goes to the
 subscription's dead-letter queue with the error (`nszm.deadletters` lists and replays them).
+A `platform_only` subscription sends an event without the platform's signature straight to its
+dead-letter queue, unhandled.
 """
 import logging
 import traceback
 from datetime import datetime, timezone
 
 from kombu import Connection
+from kombu.utils.json import dumps
 from nameko.amqp.publish import UndeliverableMessage
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
@@ -24,7 +27,8 @@ from nszm.config import Settings
 from nszm.contracts.bus import BY_NAME, Subscription, subscriptions_of
 from nszm.entrypoints import BROKER_AWAY
 from nszm.producers import get_producer
-from nszm.topology import Topology, exchange
+from nszm.signing import EVENT_SIGNATURE_HEADER, event_is_signed, event_key, event_signature
+from nszm.topology import Topology, exchange_of
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ class BusPublisher(DependencyProvider):
 
     def setup(self):
         self.topology = topology_of(self.container.config)
+        self.key = event_key(Settings.from_env(self.container.config).secret_key)
         with Connection(self.topology.amqp_uri) as connection:
             connection.ensure_connection(max_retries=CONNECT_ATTEMPTS)
             self.topology.declare_all(connection.default_channel)
@@ -71,13 +76,20 @@ class BusPublisher(DependencyProvider):
         with get_producer(self.topology.amqp_uri, True) as producer:
             subscribed = (self.topology.declare_routes(producer.channel, spec) if declare
                           else bool(subscriptions_of(spec)))
-            try:
-                producer.publish(envelope, exchange=exchange(spec.source), routing_key=spec.name,
-                                 mandatory=subscribed, serializer="json", delivery_mode=2, retry=False)
-            except Exception as error:
-                if "NO_ROUTE" in str(error):
-                    raise UndeliverableMessage(f"no queue takes {event_type}") from error
-                raise
+            publish_signed(producer, spec, envelope, self.key, mandatory=subscribed)
+
+
+def publish_signed(producer, spec, envelope: dict, key: bytes, mandatory: bool):
+    """Publish an event of `spec` with the platform's signature of its body."""
+    body = dumps(envelope).encode("utf-8")
+    try:
+        producer.publish(body, exchange=exchange_of(spec), routing_key=spec.name, mandatory=mandatory,
+                         content_type="application/json", content_encoding="utf-8", delivery_mode=2,
+                         headers={EVENT_SIGNATURE_HEADER: event_signature(key, body)}, retry=False)
+    except Exception as error:
+        if "NO_ROUTE" in str(error):
+            raise UndeliverableMessage(f"no queue takes {spec.name}") from error
+        raise
 
 
 class SubscriptionConsumer(Consumer):
@@ -89,8 +101,22 @@ class SubscriptionConsumer(Consumer):
 
     def setup(self):
         self.topology = topology_of(self.container.config)
+        self.key = event_key(Settings.from_env(self.container.config).secret_key)
         self.queue = self.topology.queue(self.subscription)
         super().setup()
+
+    def handle_message(self, body, message):
+        if self.subscription.platform_only and not event_is_signed(self.key, message.body, message.headers):
+            log.error("%s: an event the platform did not sign (%s); set aside unhandled",
+                      self.subscription.queue, (message.delivery_info or {}).get("routing_key"))
+            try:
+                self._set_aside(message, "not signed by the platform: set aside unhandled", 1,
+                                self.topology.dead_queue(self.subscription))
+            except Exception:
+                log.exception("could not set an unsigned event aside; it is dropped")
+            self._settle(self.queue_consumer.ack_message, message)
+            return
+        super().handle_message(body, message)
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         if exc_info is not None:
@@ -122,6 +148,9 @@ class SubscriptionConsumer(Consumer):
         else:
             target = self.topology.dead_queue(self.subscription)
             log.error("%s failed %d times; to %s: %s", self.subscription.queue, attempts, target.name, error)
+        self._set_aside(message, error, attempts, target)
+
+    def _set_aside(self, message, error: str, attempts: int, target):
         headers = {**(message.headers or {}), ATTEMPTS: attempts, ERROR: error, QUEUE: self.subscription.queue,
                    FAILED_AT: datetime.now(timezone.utc).isoformat()}
         with get_producer(self.topology.amqp_uri, True) as producer:

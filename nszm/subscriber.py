@@ -11,7 +11,8 @@
 
 The subscriber declares its own durable queue (name it after your service and purpose) and
 binds it to `<source>.events` with each event type as the routing key, so events published
-while it is down wait for it. A message is acknowledged only after the handler returns; when
+while it is down wait for it. It needs a RabbitMQ user that may read those exchanges and
+configure, write and read its own queues, nothing more (`python -m ops.rabbit subscriber`). A message is acknowledged only after the handler returns; when
 the handler raises, the event is handed back and tried again after a pause. An `event_id`
 seen lately is acknowledged without calling the handler again (the platform may publish an
 event twice; keep your own record of handled ids if a repeat after a restart matters). A
@@ -87,7 +88,7 @@ class Subscriber:
         self.channel.queue_declare(self.queue, durable=True)
         for source, event_type in self.bindings:
             exchange = f"{source}.events"
-            self.channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+            self._ensure_exchange(exchange)
             self.channel.queue_bind(self.queue, exchange, routing_key=event_type)
         self.channel.basic_consume(self.queue, self._on_message)
         log.info("consuming %s", self.queue)
@@ -95,6 +96,19 @@ class Subscriber:
             self.on_ready()
         if not self.stopping:
             self.channel.start_consuming()
+
+    def _ensure_exchange(self, exchange: str):
+        """Only checks that the platform's exchange is there (a subscriber's own RabbitMQ user may
+        read it, not declare it); declares it only when it is missing, before the platform's
+        first start, which needs a user allowed to."""
+        try:
+            self.channel.exchange_declare(exchange, exchange_type="topic", durable=True, passive=True)
+        except AMQPChannelError as missing:
+            if getattr(missing, "reply_code", None) != 404:
+                raise
+            self.channel = self.connection.channel()
+            self.channel.basic_qos(prefetch_count=self.prefetch)
+            self.channel.exchange_declare(exchange, exchange_type="topic", durable=True)
 
     def _on_message(self, channel, method, properties, body: bytes):
         try:

@@ -22,7 +22,16 @@ QUORUM_SINCE = (3, 8)
 
 def exchange(source: str) -> Exchange:
     """`<source>.events`, declared exactly as nameko declares it."""
-    return Exchange(f"{source}.events", type="topic", durable=True, delivery_mode=2)
+    return exchange_named(f"{source}.events")
+
+
+def exchange_named(name: str) -> Exchange:
+    return Exchange(name, type="topic", durable=True, delivery_mode=2)
+
+
+def exchange_of(spec: EventSpec) -> Exchange:
+    """Where events of `spec` are published: `<source>.events`, or `<source>.internal`."""
+    return exchange_named(spec.exchange)
 
 
 @functools.lru_cache(maxsize=None)
@@ -46,7 +55,7 @@ class Topology:
 
     def queue(self, subscription: Subscription) -> Queue:
         return Queue(subscription.queue, durable=True, queue_arguments=self._durable_arguments,
-                     bindings=[binding(exchange(spec.source), routing_key=spec.name) for spec in subscription.events])
+                     bindings=[binding(exchange_of(spec), routing_key=spec.name) for spec in subscription.events])
 
     def retry_queue(self, subscription: Subscription, attempt: int) -> Queue:
         """Where a message waits after its `attempt`-th failure (1-based) before it is tried again."""
@@ -83,7 +92,19 @@ class Topology:
     @staticmethod
     def remove_legacy_queues(connection):
         """Drop the queues nameko's `event_handler`s declared before the subscriptions existed, once
-        they are empty (nothing consumes them any more; they would keep every event forever)."""
+        they are empty (nothing consumes them any more; they would keep every event forever), and
+        the bindings of internal events to the public exchanges they once travelled on."""
+        channel = connection.channel()
+        try:
+            for subscription in SUBSCRIPTIONS:
+                for spec in subscription.events:
+                    if spec.internal:
+                        channel.queue_unbind(subscription.queue, f"{spec.source}.events", spec.name)
+        except Exception as refused:
+            log.warning("old bindings of internal events kept: %s", refused)
+        finally:
+            if channel.is_open:
+                channel.close()
         for subscription in SUBSCRIPTIONS:
             for spec in subscription.events:
                 name = f"evt-{spec.source}-{spec.name}--{subscription.consumer}.on_{spec.name}"

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nszm.config import Settings
+from nszm.config import Settings, ensure_secret
 from ops import embedded, rabbit, say
 from ops.supervise import DATABASE, DATABASE_STOP_SECONDS, Program, Supervisor, procfile_programs, terminate_with_parent
 
@@ -67,6 +67,7 @@ def main() -> int:
         DATA_DIR=str(settings.data_dir),
         PUBLIC_URL=settings.public_url,
         MONGO_URI=mongo_uri,
+        SECRET_KEY=settings.secret_key or ensure_secret(settings.data_dir),
     )
     supervisor = Supervisor(programs, settings.data_dir, env)
     try:

@@ -33,6 +33,9 @@ from tests.waiting import wait_until  # noqa: E402
 settings.register_profile("nszm", deadline=None)
 settings.load_profile("nszm")
 
+# The platform's key for this run: every process the tests start, and every call they sign, share it.
+os.environ.setdefault("SECRET_KEY", f"tests-{uuid.uuid4().hex}{uuid.uuid4().hex}")
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -79,7 +82,8 @@ def db_name():
 @pytest.fixture
 def service_config(amqp_uri, mongo_uri, db_name):
     """nameko configuration of an in-process container on the test vhost and a fresh database."""
-    return {"AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri, "MONGO_DB": db_name, "serializer": "json"}
+    return {"AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri, "MONGO_DB": db_name, "serializer": "json",
+            "SECRET_KEY": os.environ["SECRET_KEY"]}
 
 
 @pytest.fixture(scope="session")

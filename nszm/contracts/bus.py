@@ -2,7 +2,9 @@
 
 Every event travels as a nameko event (topic exchange `<source>.events`, routing key = the
 event name) whose payload is the envelope `{event_id, event_type, source, occurred_at,
-schema_version, data}`, so that subscribers not written with nameko can read it too.
+schema_version, data}`, so that subscribers not written with nameko can read it too. Internal
+events, whose data is for one platform service only (an address and a confirmation link to
+mail), travel on `<source>.internal`, which subscribers cannot read.
 """
 import uuid
 from dataclasses import dataclass
@@ -22,10 +24,11 @@ class EventSpec:
     data_schema: type[Schema]
     summary: str
     schema_version: int = 1
+    internal: bool = False
 
     @property
     def exchange(self) -> str:
-        return f"{self.source}.events"
+        return f"{self.source}.internal" if self.internal else f"{self.source}.events"
 
 
 class EnvelopeSchema(Schema):
@@ -173,7 +176,8 @@ PRACTICE_PUBLISHED = EventSpec(
     practice.SERVICE, "practice_published", practice.PracticeSchema, "A good practice was published."
 )
 VOTE_REQUESTED = EventSpec(
-    practice.SERVICE, "vote_requested", VoteRequestedData, "Someone voted; the confirmation link is to be mailed."
+    practice.SERVICE, "vote_requested", VoteRequestedData, "Someone voted; the confirmation link is to be mailed.",
+    internal=True,
 )
 VOTE_CONFIRMED = EventSpec(practice.SERVICE, "vote_confirmed", VoteConfirmedData, "A vote was confirmed and counted.")
 COMPETITION_CLOSED = EventSpec(
@@ -214,18 +218,20 @@ ALL_EVENTS = (
     PRACTICE_PUBLISHED, VOTE_REQUESTED, VOTE_CONFIRMED, COMPETITION_CLOSED,
     MAILOUT_FINISHED, NEWSLETTER_SUBSCRIBED, NEWSLETTER_UNSUBSCRIBED,
 )
-# What the contract lists: every event but the internal vote_requested, whose data holds an address.
-PUBLIC_EVENTS = tuple(spec for spec in ALL_EVENTS if spec is not VOTE_REQUESTED)
+# What the contract lists: every event but the internal ones (vote_requested holds an address and a link).
+PUBLIC_EVENTS = tuple(spec for spec in ALL_EVENTS if not spec.internal)
 BY_NAME = {spec.name: spec for spec in ALL_EVENTS}
 
 
 @dataclass(frozen=True)
 class Subscription:
-    """A platform service's durable queue and the events bound to it: `<consumer>.<name>`."""
+    """A platform service's durable queue and the events bound to it: `<consumer>.<name>`.
+    A `platform_only` subscription takes only events the platform signed (they cause official mail)."""
 
     consumer: str
     name: str
     events: tuple[EventSpec, ...]
+    platform_only: bool = False
 
     @property
     def queue(self) -> str:
@@ -234,7 +240,7 @@ class Subscription:
 
 NOTIFY_MAILS = Subscription(notify.SERVICE, "mails", (
     REGISTRATION_CONFIRMED, REGISTRATION_WAITLISTED, REGISTRATION_PROMOTED, REGISTRATION_CANCELLED,
-    ATTENDANCE_RECORDED, VOTE_REQUESTED))
+    ATTENDANCE_RECORDED, VOTE_REQUESTED), platform_only=True)
 NOTIFY_WEBHOOKS = Subscription(notify.SERVICE, "webhooks", PUBLIC_EVENTS)
 PRACTICE_MEMBERS = Subscription(practice.SERVICE, "members", (MEMBER_UPDATED,))
 

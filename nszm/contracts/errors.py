@@ -50,5 +50,10 @@ class StaffOnly(PlatformError):
 
 
 @deserialize_to_instance
+class CallRefused(PlatformError):
+    """A call on the bus without a valid signature of the platform (see `nszm.signing`)."""
+
+
+@deserialize_to_instance
 class Unavailable(PlatformError):
     """Another service this one needed did not answer in time (HTTP 503); nothing was changed."""

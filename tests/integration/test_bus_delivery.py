@@ -5,6 +5,7 @@ dead letters after its retries, and a replay delivers it once.
 
 Each test runs on a vhost of its own, so that it starts from an empty broker.
 """
+import os
 import subprocess
 import uuid
 from unittest.mock import patch
@@ -29,8 +30,6 @@ from services.practice.service import PracticeService
 from tests.event_factories import event_payload, registration_input
 from tests.waiting import wait_until
 
-STAFF = staff_context("tests")
-
 ADMIN = "nszm_bus_admin"
 
 
@@ -38,7 +37,7 @@ ADMIN = "nszm_bus_admin"
 def vhost_config(rabbitmq_running, mongo_uri, db_name, smtp_sink):
     name = f"nszm-bus-{uuid.uuid4().hex[:8]}"
     config = {"AMQP_URI": make_vhost(name), "MONGO_URI": mongo_uri, "MONGO_DB": db_name, "serializer": "json",
-              "SMTP_URL": smtp_sink.url, "PUBLIC_URL": "https://api.example.cz", "MAILOUT_RATE": "0"}
+              "SECRET_KEY": os.environ["SECRET_KEY"], "SMTP_URL": smtp_sink.url, "PUBLIC_URL": "https://api.example.cz", "MAILOUT_RATE": "0"}
     yield config
     drop_vhost(name)
 
@@ -46,7 +45,7 @@ def vhost_config(rabbitmq_running, mongo_uri, db_name, smtp_sink):
 def register_people(config, how_many: int) -> str:
     """`how_many` registrations for a new event, each from an address at one new mail domain."""
     mail_domain = f"{uuid.uuid4().hex[:8]}.example.cz"
-    with ServiceRpcProxy("events", config, timeout=30, context_data=STAFF) as events:
+    with ServiceRpcProxy("events", config, timeout=30, context_data=staff_context("tests")) as events:
         event = events.create_event(event_payload(capacities=(500,)))
         events.publish_event(event["id"])
         for n in range(how_many):
@@ -179,7 +178,7 @@ def test_an_rpc_claiming_to_be_staff_is_refused_by_its_signature(container_facto
     from nszm.contracts.errors import NotFound
 
     container_factory(EventsService, vhost_config).start()
-    with ServiceRpcProxy("events", vhost_config, timeout=30, context_data=STAFF) as events:
+    with ServiceRpcProxy("events", vhost_config, timeout=30, context_data=staff_context("tests")) as events:
         event = events.create_event(event_payload(capacities=(5,)))
         events.publish_event(event["id"])
         registration = events.register(event["id"], registration_input(email="jana@example.cz"))

@@ -24,8 +24,6 @@ from services.notify.storage import NotifyStore
 from tests.conftest import BIN, ROOT
 from tests.waiting import wait_until
 
-STAFF = staff_context("tests")
-
 RECIPIENTS = 2000
 
 
@@ -69,7 +67,7 @@ def test_a_killed_notify_resumes_the_mailout_and_repeats_nothing_beyond_the_boun
     log = open(tmp_path / "notify.log", "ab")
     notify = start_notify(env, log)
     try:
-        with ServiceRpcProxy("notify", service_config, timeout=30, context_data=STAFF) as proxy:
+        with ServiceRpcProxy("notify", service_config, timeout=30, context_data=staff_context("tests")) as proxy:
             wait_until(lambda: _answers(proxy), timeout=30, message="notify up")
             mailout = proxy.create_mailout({"subject": "Zpravodaj", "body": "Dobrý den, {{ name }}.",
                                             "audience": {"newsletter": True}})
@@ -119,7 +117,7 @@ def test_a_mailout_resumes_by_itself_after_the_database_restarts(
            "SMTP_URL": smtp_sink.url, "MAILOUT_RATE": "50", "PUBLIC_URL": "https://api.example.cz"}
     notify = start_notify(env, open(tmp_path / "notify.log", "ab"))
     try:
-        with ServiceRpcProxy("notify", service_config, timeout=30, context_data=STAFF) as proxy:
+        with ServiceRpcProxy("notify", service_config, timeout=30, context_data=staff_context("tests")) as proxy:
             wait_until(lambda: _answers(proxy), timeout=30, message="notify up")
             mailout = proxy.create_mailout({"subject": "Zpravodaj", "body": "Dobrý den, {{ name }}.",
                                             "audience": {"newsletter": True}})

@@ -1,17 +1,18 @@
 """The members service over real RabbitMQ: RPC in, events out through the outbox."""
+import time
+
 import pytest
 from nameko.events import event_handler
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
 from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
-from nszm.contracts.errors import Conflict, InvalidInput, StaffOnly
+from nszm.contracts.errors import CallRefused, Conflict, InvalidInput, StaffOnly
 from nszm.entrypoints import staff_context
+from nszm.signing import call_key, signed_context
 from services.members.service import MembersService
 from tests import factories
 from tests.waiting import wait_until
-
-STAFF = staff_context("tests")
 
 
 class Listener:
@@ -45,7 +46,7 @@ def running(runner_factory, service_config):
 
 @pytest.fixture
 def members(running, service_config):
-    with ServiceRpcProxy("members", service_config, timeout=10, context_data=STAFF) as proxy:
+    with ServiceRpcProxy("members", service_config, timeout=10, context_data=staff_context("tests")) as proxy:
         yield proxy
 
 
@@ -83,7 +84,7 @@ def test_staff_actions_need_an_actor_and_each_is_in_the_audit_log(members, servi
     with ServiceRpcProxy("members", service_config, timeout=10) as anonymous:
         with pytest.raises(StaffOnly):
             anonymous.approve_application(receipt["id"], {})
-        assert anonymous.get_application(receipt["id"])["status"] == "pending"  # nothing changed
+    assert members.get_application(receipt["id"])["status"] == "pending"  # nothing changed
     with ServiceRpcProxy("members", service_config, timeout=10, context_data=staff_context("Jana", "t1")) as jana:
         member = jana.approve_application(receipt["id"], {})
         with pytest.raises(Conflict):
@@ -99,6 +100,28 @@ def test_staff_actions_need_an_actor_and_each_is_in_the_audit_log(members, servi
     ]
     assert log["items"][1]["error"] == "The application is approved already."
     assert members.audit_log({"actor": "Jana", "action": "approve_application"})["total"] == 2
+
+
+def test_a_call_without_the_platforms_fresh_signature_is_refused_before_any_work(members, service_config):
+    receipt = members.apply(factories.application(name="Velké Meziříčí"))
+    key = call_key(service_config["SECRET_KEY"])
+    forged_actor = {**staff_context("tests"), "actor": "Jana"}
+    contexts = {
+        "unsigned": None,
+        "another key": signed_context(call_key("x" * 40), "ops", "tests", roles=["admin"]),
+        "stale": signed_context(key, "ops", "tests", roles=["admin"], now=time.time() - 600),
+        "forged actor": forged_actor,
+    }
+    for why, context in contexts.items():
+        with ServiceRpcProxy("members", service_config, timeout=10, context_data=context) as caller:
+            with pytest.raises(CallRefused, match="refused"):
+                caller.get_application(receipt["id"])  # personal data: a contact's name and address
+            with pytest.raises(StaffOnly):
+                caller.approve_application(receipt["id"], {})
+            with pytest.raises(CallRefused):
+                caller.list_members({})
+    assert members.get_application(receipt["id"])["status"] == "pending"
+    assert members.audit_log({"action": "approve_application"})["total"] == 0
 
 
 def test_errors_arrive_as_the_shared_types(members):

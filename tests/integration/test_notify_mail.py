@@ -5,13 +5,19 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from nameko.standalone.events import event_dispatcher
+from kombu.utils.json import dumps
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
+from nszm.config import Settings
 from nszm.contracts import bus
+from nszm.deadletters import list_dead_letters
 from nszm.entrypoints import staff_context
+from nszm.messaging import publish_signed
+from nszm.producers import get_producer
+from nszm.signing import event_key, event_signature
 from nszm.storage import utcnow
+from nszm.topology import Topology
 from ops import embedded
 from services.notify import domain
 from services.notify.service import NotifyService
@@ -19,7 +25,6 @@ from services.notify.storage import NotifyStore
 from tests.unit.test_notify_domain import registration_event
 from tests.waiting import wait_until
 
-STAFF = staff_context("tests")
 
 @pytest.fixture
 def notify(container_factory, service_config, smtp_sink):
@@ -38,11 +43,48 @@ def unique_address(tag=""):
 
 
 def deliver(container, config, spec, envelope):
+    """Publish the event as the platform does (signed), and wait until notify has handled it."""
     def this_event(worker_ctx, result, exc_info):
         return worker_ctx.args[0]["event_id"] == envelope["event_id"]
 
     with entrypoint_waiter(container, "on_mail_event", callback=this_event, timeout=10):
-        event_dispatcher(config)(spec.source, spec.name, envelope)
+        with get_producer(config["AMQP_URI"], True) as producer:
+            publish_signed(producer, spec, envelope, event_key(config["SECRET_KEY"]), mandatory=True)
+
+
+def test_official_mail_is_sent_only_for_events_the_platform_signed(notify, service_config, smtp_sink, mongo_client):
+    """A client on the bus that forges a vote request (unsigned, on the public exchange where it once
+    travelled, or signed with a key of its own) gets no mail sent: the event is set aside unhandled."""
+    forged = []
+    for exchange_name, key in (("practice.internal", None), ("practice.events", None),
+                               ("practice.internal", event_key("f" * 40))):
+        envelope = vote_request(f"forged-{uuid.uuid4().hex[:6]}@example.cz")
+        headers = {"nszm-signature": event_signature(key, dumps(envelope).encode())} if key else {}
+        with get_producer(service_config["AMQP_URI"], True) as producer:
+            producer.publish(dumps(envelope).encode(), exchange=exchange_name, routing_key="vote_requested",
+                             content_type="application/json", content_encoding="utf-8", headers=headers,
+                             retry=False)
+        forged.append(envelope)
+    genuine = vote_request(unique_address())
+    deliver(notify, service_config, bus.VOTE_REQUESTED, genuine)
+    assert len(smtp_sink.messages(to=genuine["data"]["email"])) == 1
+    topology = Topology(Settings.from_env(service_config))
+    wait_until(lambda: len(list_dead_letters(topology, bus.NOTIFY_MAILS.queue)) == 2, timeout=10,
+               message="the two forged requests on the internal exchange set aside")
+    dead = list_dead_letters(topology, bus.NOTIFY_MAILS.queue)
+    assert {letter["event_id"] for letter in dead} == {forged[0]["event_id"], forged[2]["event_id"]}
+    assert all("not signed by the platform" in letter["error"] for letter in dead)
+    store = NotifyStore(mongo_client, service_config["MONGO_DB"])
+    for envelope in forged:
+        assert store.get(envelope["event_id"]) is None
+        assert smtp_sink.messages(to=envelope["data"]["email"]) == []
+
+
+def vote_request(address: str) -> dict:
+    return bus.envelope(bus.VOTE_REQUESTED, {
+        "competition_id": "c1", "competition_title": "NEJpraxe 2026", "practice": "p1",
+        "practice_title": "Zdravé město", "email": address, "confirm_url": "https://phish.example/ověřte",
+        "expires_at": (utcnow() + timedelta(days=1)).isoformat()})
 
 
 def test_confirmation_arrives_once_even_when_the_event_is_redelivered(notify, service_config, smtp_sink,
@@ -105,7 +147,7 @@ def test_a_failed_mail_sent_again_by_staff_arrives(container_factory, service_co
     store.mark_failed_attempt(store.claim(envelope["event_id"])["id"], "gave up", retry_at=None)
     # Only now does a notify service run: nothing could deliver the mail before staff ask.
     container_factory(NotifyService, {**service_config, "SMTP_URL": smtp_sink.url}).start()
-    with ServiceRpcProxy("notify", service_config, timeout=10, context_data=STAFF) as proxy:
+    with ServiceRpcProxy("notify", service_config, timeout=10, context_data=staff_context("tests")) as proxy:
         assert proxy.list_mails({"status": "failed", "to": address})["total"] == 1
         assert proxy.retry_mail(envelope["event_id"])["status"] == "sent"
     assert len(smtp_sink.messages(to=address)) == 1

@@ -1,4 +1,5 @@
 """The gateway when parts of the platform are down: readiness names them, calls answer 503."""
+import os
 import uuid
 
 import pytest
@@ -17,7 +18,7 @@ def empty_vhost():
 
 
 def gateway(amqp_uri: str, mongo_uri: str):
-    settings = Settings.from_env({"AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri})
+    settings = Settings.from_env({"AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri, "SECRET_KEY": os.environ["SECRET_KEY"]})
     return create_app(settings).test_client()
 
 

@@ -1,5 +1,6 @@
 """A request the gateway gave up on expires in RabbitMQ: a service that comes back later does not
 act on it, so a retry after the 503 cannot apply twice."""
+import os
 import time
 import uuid
 
@@ -22,7 +23,8 @@ from tests.waiting import wait_until
 @pytest.fixture
 def config(rabbitmq_running, mongo_uri, db_name):
     name = f"nszm-rpc-{uuid.uuid4().hex[:8]}"
-    yield {"AMQP_URI": make_vhost(name), "MONGO_URI": mongo_uri, "MONGO_DB": db_name, "serializer": "json"}
+    yield {"AMQP_URI": make_vhost(name), "MONGO_URI": mongo_uri, "MONGO_DB": db_name, "serializer": "json",
+           "SECRET_KEY": os.environ["SECRET_KEY"]}
     drop_vhost(name)
 
 
@@ -35,14 +37,14 @@ def test_a_request_nobody_took_in_time_expires_instead_of_running_later(containe
     members = container_factory(MembersService, config)
     members.start()
     members.stop()  # its request queue stays, with nobody consuming it
-    clients = RpcClients(config["AMQP_URI"])
+    clients = RpcClients(config["AMQP_URI"], config["SECRET_KEY"])
     with pytest.raises(RpcTimeout):
         clients.proxy(timeout=1).members.apply(factories.application())
     clients.discard()
     wait_until(lambda: waiting_requests(config["AMQP_URI"]) == 0, timeout=10, message="the request expired")
 
     container_factory(MembersService, config).start()
-    clients = RpcClients(config["AMQP_URI"])
+    clients = RpcClients(config["AMQP_URI"], config["SECRET_KEY"])
     assert clients.proxy(timeout=10).members.list_applications({})["total"] == 0
     clients.discard()
     assert MembersStore(mongo_client, config["MONGO_DB"]).list_applications(page=1, per_page=10)[1] == 0

@@ -5,7 +5,7 @@ from pathlib import Path
 from jsonschema import Draft7Validator
 
 from gateway.asyncapi import asyncapi_document
-from nszm.contracts.bus import ALL_EVENTS, NOTIFY_MAILS
+from nszm.contracts.bus import ALL_EVENTS, NOTIFY_MAILS, PUBLIC_EVENTS, VOTE_REQUESTED
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "asyncapi-2.6.0.json"
 
@@ -14,8 +14,10 @@ def test_the_document_is_valid_asyncapi_2_6_with_amqp_bindings_for_every_event()
     document = asyncapi_document("amqp://rabbitmq.example.cz:5672/")
     errors = sorted(Draft7Validator(json.loads(SCHEMA.read_text())).iter_errors(document), key=str)
     assert errors == []
-    assert len(document["channels"]) == len(ALL_EVENTS)
-    for spec in ALL_EVENTS:
+    assert len(document["channels"]) == len(PUBLIC_EVENTS) == len(ALL_EVENTS) - 1
+    assert not any("vote_requested" in name for name in document["channels"])  # internal: not for subscribers
+    assert VOTE_REQUESTED.exchange == "practice.internal"
+    for spec in PUBLIC_EVENTS:
         channel = document["channels"][f"{spec.source}.events/{spec.name}"]
         assert channel["bindings"]["amqp"]["exchange"]["name"] == f"{spec.source}.events"
         assert channel["subscribe"]["bindings"]["amqp"]["ack"] is True

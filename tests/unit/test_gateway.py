@@ -38,8 +38,8 @@ class FakeRpc:
         self.discarded = 0
         self.contexts: list[dict | None] = []
 
-    def proxy(self, timeout=None, context=None):
-        self.contexts.append(context)
+    def proxy(self, timeout=None, staff=None):
+        self.contexts.append(staff)
         return type("Proxy", (), self.services)
 
     def discard(self):
@@ -267,7 +267,7 @@ def test_staff_calls_carry_their_actor_and_public_calls_none():
     assert browser.post("/api/v1/membership-applications/a1/approve", json={},
                         headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200
     assert browser.get("/api/v1/members").status_code == 200
-    assert rpc.contexts == [{"actor": "bootstrap", "actor_token": "bootstrap"}, None]
+    assert rpc.contexts == [{"actor": "bootstrap", "token_id": "bootstrap", "roles": ["admin"]}, None]
 
 
 def test_a_staff_action_refused_by_a_service_for_lack_of_an_actor_is_a_403():
