@@ -5,14 +5,22 @@ made for, if any; services refuse calls without it.
 
 A request expires in RabbitMQ when the gateway stops waiting for it: a service that was away
 does not act on it later, so a client's retry after a 503 cannot do the thing twice.
+
+One dead or hung service cannot stall the gateway: a call to a service that has no consumer on
+its queue (asked of RabbitMQ at most once a second) is answered 503 at once, and each service
+may hold at most half of a worker's threads (a bulkhead); a call that finds its service's share
+taken waits a moment for a free place, then is answered 503.
 """
 import threading
+import time
 
+from kombu import Connection
 from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
 from nszm import producers  # noqa: F401  (publishers find their pool at once)
 from nszm.calls import EXPIRING_REQUEST
+from nszm.contracts.errors import Unavailable
 from nszm.signing import call_key, signed_context
 
 CALL_TIMEOUT_SECONDS = 15
@@ -20,6 +28,113 @@ PROBE_TIMEOUT_SECONDS = 3
 # Publishing a request tries once more, soon, and then gives up (nameko's default waits up to
 # 9 s between three tries): a client hears 503 quickly while RabbitMQ is away.
 PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.5, "interval_step": 0.5, "interval_max": 0.5}
+THREADS_PER_WORKER = 16  # deploy/gunicorn.conf.py
+SHARE_WAIT_SECONDS = 0.25  # how long a call waits for its service's share of threads before a 503
+CONSUMERS_CHECKED_EVERY_SECONDS = 1.0
+
+
+class Bulkheads:
+    """Each service's share of a worker's threads: at most `share` calls to it at once."""
+
+    def __init__(self, share: int, wait: float = SHARE_WAIT_SECONDS):
+        self.share = share
+        self.wait = wait
+        self._places: dict[str, threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
+
+    def _of(self, service: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            return self._places.setdefault(service, threading.BoundedSemaphore(self.share))
+
+    def enter(self, service: str) -> threading.BoundedSemaphore:
+        places = self._of(service)
+        if not places.acquire(timeout=self.wait):
+            raise Unavailable(f"The {service} service is answering slowly; please try again shortly.")
+        return places
+
+
+class Consumers:
+    """Whether a service has a consumer on its RPC queue, as RabbitMQ said at most a second ago.
+    When RabbitMQ cannot be asked, the call is let through (it fails on its own, quickly)."""
+
+    def __init__(self, amqp_uri: str, every: float = CONSUMERS_CHECKED_EVERY_SECONDS):
+        self.amqp_uri = amqp_uri
+        self.every = every
+        self._known: dict[str, tuple[float, bool]] = {}
+        self._connection: Connection | None = None
+        self._channel = None
+        self._lock = threading.Lock()
+
+    def present(self, service: str) -> bool:
+        """As last known; asked again once a second, by one thread while the others go on."""
+        checked_at, present = self._known.get(service, (None, True))
+        if checked_at is not None and time.monotonic() - checked_at < self.every:
+            return present
+        if not self._lock.acquire(blocking=False):
+            return present
+        try:
+            present = self._ask(service)
+            self._known[service] = (time.monotonic(), present)
+        finally:
+            self._lock.release()
+        return present
+
+    def _ask(self, service: str) -> bool:
+        try:
+            if self._connection is None:
+                connection = Connection(self.amqp_uri, connect_timeout=2,
+                                        transport_options={"read_timeout": 2, "write_timeout": 2})
+                connection.ensure_connection(max_retries=0)  # once: the broker away is an answer, not a reason to wait
+                self._connection, self._channel = connection, connection.channel()
+            _, _, consumers = self._channel.queue_declare(f"rpc-{service}", passive=True)
+            return consumers > 0
+        except Exception as error:  # no such queue (never started), or the broker is away
+            self._reset()
+            return not (getattr(error, "code", None) == 404 or "NOT_FOUND" in str(error))
+
+    def _reset(self):
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:  # already gone
+                pass
+        self._connection = None
+
+
+class GuardedMethod:
+    """One RPC of a service, called only when the service is there, within its share."""
+
+    def __init__(self, target, service: str, bulkheads: Bulkheads, consumers: Consumers):
+        self._target, self._service, self._bulkheads, self._consumers = target, service, bulkheads, consumers
+
+    def __call__(self, *args, **kwargs):
+        if not self._consumers.present(self._service):
+            raise Unavailable(f"The {self._service} service is not running; please try again shortly.")
+        places = self._bulkheads.enter(self._service)
+        try:
+            return self._target(*args, **kwargs)
+        finally:
+            places.release()
+
+    def call_async(self, *args, **kwargs):
+        """What the probes use to ask every service at once: no place taken."""
+        return self._target.call_async(*args, **kwargs)
+
+
+class GuardedService:
+    def __init__(self, proxy, name: str, bulkheads: Bulkheads, consumers: Consumers):
+        self._proxy, self._name, self._bulkheads, self._consumers = proxy, name, bulkheads, consumers
+
+    def __getattr__(self, method: str) -> GuardedMethod:
+        return GuardedMethod(getattr(self._proxy, method), self._name, self._bulkheads, self._consumers)
+
+
+class GuardedProxy:
+    def __init__(self, proxy, bulkheads: Bulkheads, consumers: Consumers):
+        self._proxy, self._bulkheads, self._consumers = proxy, bulkheads, consumers
+
+    def __getattr__(self, service: str) -> GuardedService:
+        return GuardedService(getattr(self._proxy, service), service, self._bulkheads, self._consumers)
 
 
 class ExpiringClusterProxy(ClusterProxy):
@@ -48,6 +163,8 @@ class RpcClients:
         self.config = {"AMQP_URI": amqp_uri, "serializer": "json"}
         self.key = call_key(secret_key)
         self._local = threading.local()
+        self.bulkheads = Bulkheads(share=THREADS_PER_WORKER // 2)
+        self.consumers = Consumers(amqp_uri)
 
     def proxy(self, timeout: float = CALL_TIMEOUT_SECONDS, staff: dict | None = None):
         """This thread's proxy; started on first use, started again after a broken connection.
@@ -61,7 +178,7 @@ class RpcClients:
         runner, proxy = proxies[timeout]
         runner._worker_ctx.data.clear()
         runner._worker_ctx.data.update(context)
-        return proxy
+        return GuardedProxy(proxy, self.bulkheads, self.consumers)
 
     def discard(self):
         """Drop this thread's proxies, e.g. after RabbitMQ went away."""

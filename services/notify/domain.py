@@ -405,9 +405,24 @@ def refused_address(addresses: list[str], allow_private: bool) -> str | None:
         return None
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global or ip.is_multicast:
+        if not _public(ip):
             return f"The host resolves to {ip}, which is not a public address."
     return None
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # a gateway's translation of any IPv4 address, internal ones too
+
+
+def _public(ip) -> bool:
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if ip.version == 6:
+        if ip in NAT64:
+            return False
+        embedded = ip.sixtofour or (ip.teredo[1] if ip.teredo else None) or ip.ipv4_mapped
+        if embedded is not None and not _public(embedded):
+            return False
+    return True
 
 
 def deliveries_for(webhooks: list[dict], envelope: dict, now: datetime) -> list[dict]:

@@ -49,7 +49,10 @@ def test_the_signature_is_the_documented_hmac():
 @pytest.mark.parametrize("addresses, allowed", [
     (["93.184.216.34"], True), (["127.0.0.1"], False), (["10.1.2.3"], False), (["192.168.0.10"], False),
     (["169.254.169.254"], False), (["::1"], False), (["fd00::1"], False), (["93.184.216.34", "10.0.0.1"], False),
-    ([], False),
+    ([], False), (["2606:2800:220:1::"], True),
+    (["64:ff9b::7f00:1"], False), (["64:ff9b::a00:1"], False), (["64:ff9b::5db8:d822"], False),  # NAT64
+    (["2002:7f00:1::1"], False), (["2002:5db8:d822::1"], True),  # 6to4 of 127.0.0.1 and of a public address
+    (["::ffff:127.0.0.1"], False), (["::ffff:10.0.0.1"], False),
 ])
 def test_private_and_loopback_targets_are_refused_unless_allowed(addresses, allowed):
     assert (domain.refused_address(addresses, allow_private=False) is None) is allowed
