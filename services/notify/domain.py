@@ -3,15 +3,26 @@ newsletter, and how failed deliveries are retried; which events webhooks get, an
 import base64
 import hashlib
 import ipaddress
+import re
 import secrets
 import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
+from html import escape
 from pathlib import Path
 
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError, meta
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    meta,
+    nodes,
+    pass_context,
+)
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markdown_it import MarkdownIt
 from standardwebhooks.webhooks import Webhook
@@ -121,15 +132,57 @@ SAMPLE_RECIPIENT = {"email": "jana.novakova@example.cz", "name": "Jana Novákov�
 UNSUBSCRIBE_FOOTER = "\n\n--\nNechcete dostávat hromadné e-maily Národní sítě Zdravých měst? Odhlásit se můžete zde: "
 MESSAGE_ID_DOMAIN = "zdravamesta.cz"
 
-# Staff write these templates: the sandbox keeps them to the placeholders and plain expressions.
-bulk_templates = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+# Staff write these templates: the sandbox keeps them to the placeholders and plain expressions,
+# and `TEMPLATE_NODES` to what cannot run away (no loops, calls, arithmetic or attributes).
+TEMPLATE_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const, nodes.Filter,
+                  nodes.Test, nodes.If, nodes.CondExpr, nodes.Compare, nodes.Operand, nodes.And, nodes.Or,
+                  nodes.Not, nodes.Concat)
+# None of them can make its output much longer than its input.
+TEMPLATE_FILTERS = {"upper", "lower", "title", "capitalize", "trim", "default", "d", "truncate", "string"}
+TEMPLATE_OUTPUT_LIMIT = 200_000  # characters one rendering may produce
+TEMPLATE_TIME_LIMIT = timedelta(seconds=1)
+OUTPUTS = "_outputs"  # where the HTML rendering collects what each {{ … }} printed
+
+
+@pass_context
+def _collected(context, value):
+    """In a rendering for HTML, what an expression prints is kept aside and stands as a marker in
+    the Markdown, so that nothing a recipient's name holds is read as Markdown or as a link."""
+    outputs = context.get(OUTPUTS)
+    if outputs is None:
+        return value
+    outputs.append(str(value))
+    return f"{outputs[0]}o{len(outputs) - 1}e"
+
+
+bulk_templates = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                                      finalize=_collected)
 # Bare addresses (the unsubscribe link in the footer, a link typed into the text) become links.
 markdown = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False}).enable("linkify")
 
 
+class TemplateBudgetExceeded(Exception):
+    """A rendering ran past its output or time budget."""
+
+
+TEMPLATE_REFUSALS = (TemplateBudgetExceeded, RuleBroken)  # a template that may not be rendered for a recipient
+
+
 @lru_cache(maxsize=32)
 def _compiled(source: str):
+    _check_nodes(bulk_templates.parse(source))
     return bulk_templates.from_string(source)
+
+
+def _check_nodes(tree):
+    for node in tree.find_all(nodes.Node):
+        if not isinstance(node, TEMPLATE_NODES):
+            raise RuleBroken(f"A template holds only text, placeholders ({', '.join(PLACEHOLDERS)}), conditions "
+                             f"({{% if %}}) and filters; '{type(node).__name__}' is not allowed.")
+        if isinstance(node, nodes.Name) and node.name not in PLACEHOLDERS:
+            raise RuleBroken(f"Unknown placeholder '{node.name}'; the placeholders are {', '.join(PLACEHOLDERS)}.")
+        if isinstance(node, nodes.Filter) and node.name not in TEMPLATE_FILTERS:
+            raise RuleBroken(f"The filter '{node.name}' is not allowed; allowed: {', '.join(sorted(TEMPLATE_FILTERS))}.")
 
 
 @lru_cache(maxsize=32)
@@ -138,7 +191,26 @@ def _uses_unsubscribe_url(source: str) -> bool:
 
 
 def _render(source: str, values: dict) -> str:
-    return _compiled(source).render(**values)
+    """The template rendered within its budget: TEMPLATE_OUTPUT_LIMIT characters, TEMPLATE_TIME_LIMIT."""
+    started, produced, parts = datetime.now(), 0, []
+    for part in _compiled(source).generate(**values):
+        produced += len(part)
+        if produced > TEMPLATE_OUTPUT_LIMIT or datetime.now() - started > TEMPLATE_TIME_LIMIT:
+            raise TemplateBudgetExceeded(f"The template produces more than {TEMPLATE_OUTPUT_LIMIT} characters "
+                                         f"or takes longer than {TEMPLATE_TIME_LIMIT.total_seconds():g} s.")
+        parts.append(part)
+    return "".join(parts)
+
+
+def _markdown_html(source: str, values: dict, footer: str) -> str:
+    """The HTML part: the template's Markdown with what each expression printed put back as plain,
+    escaped text after the Markdown was read."""
+    outputs = [f"nszm{secrets.token_hex(6)}"]  # the markers' prefix, unguessable
+    marked = _render(source, {**values, OUTPUTS: outputs})
+    if footer:
+        marked = marked.rstrip() + footer
+    html = markdown.render(marked)
+    return re.sub(rf"{outputs[0]}o(\d+)e", lambda found: escape(outputs[int(found.group(1))]), html)
 
 
 def check_templates(subject: str, body: str):
@@ -147,10 +219,14 @@ def check_templates(subject: str, body: str):
     for field, source in (("subject", subject), ("body", body)):
         try:
             _render(source, values)
+        except RuleBroken as broken:
+            raise RuleBroken(broken.message, field) from None
         except TemplateSyntaxError as error:
             raise RuleBroken(f"Template error on line {error.lineno}: {error.message}", field) from None
         except SecurityError as error:
             raise RuleBroken(f"Not allowed in a template: {error}", field) from None
+        except TemplateBudgetExceeded as error:
+            raise RuleBroken(str(error), field) from None
         except TemplateError as error:
             raise RuleBroken(f"{error.message or error}; the placeholders are {', '.join(PLACEHOLDERS)}.",
                              field) from None
@@ -287,12 +363,13 @@ def bulk_message(mailout: dict, recipient: dict, unsubscribe_url: str) -> dict:
     values = {"email": recipient["email"], "name": recipient.get("name") or "",
               "organization": recipient.get("organization") or "", "unsubscribe_url": unsubscribe_url}
     text = _render(mailout["body"], values)
-    if not _uses_unsubscribe_url(mailout["body"]):
-        text = text.rstrip() + UNSUBSCRIBE_FOOTER + unsubscribe_url + "\n"
+    footer = "" if _uses_unsubscribe_url(mailout["body"]) else UNSUBSCRIBE_FOOTER + unsubscribe_url + "\n"
+    if footer:
+        text = text.rstrip() + footer
     html = None
     if mailout["format"] == "markdown":
         html = ('<!doctype html><html lang="cs"><head><meta charset="utf-8"></head><body>'
-                f"{markdown.render(text)}</body></html>")
+                f"{_markdown_html(mailout['body'], values, footer)}</body></html>")
     return {
         "id": f"{mailout['id']}:{recipient['key']}",
         "to": recipient["email"],

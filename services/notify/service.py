@@ -305,7 +305,12 @@ class NotifyService(PlatformService):
                 outcomes.append(("queued", recipient["next_attempt_at"]))
                 continue
             next_at = max(next_at + interval, time.monotonic())
-            message = domain.bulk_message(mailout, recipient, self._unsubscribe_url(recipient["email"]))
+            try:
+                message = domain.bulk_message(mailout, recipient, self._unsubscribe_url(recipient["email"]))
+            except domain.TEMPLATE_REFUSALS as refused:  # this recipient's values exceed the budget
+                self.store.recipient_failed(recipient, "failed", None, f"{type(refused).__name__}: {refused}", None)
+                outcomes.append(("failed", None))
+                continue
             sent_log.reserve()
             sends.append(sending.spawn(self._send_one, mailout, recipient, message, sessions, sent_log))
         outcomes += [send.wait() for send in sends]

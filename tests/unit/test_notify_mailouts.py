@@ -23,10 +23,16 @@ def person(email, name="Jana Nováková", organization="Město Chrudim"):
 
 @pytest.mark.parametrize("field, source, message", [
     ("body", "{{ name }", "Template error on line 1"),
-    ("body", "{{ ''.__class__.__mro__ }}", "Not allowed"),
-    ("body", "{{ cycler.__init__.__globals__ }}", "Not allowed"),
+    ("body", "{{ ''.__class__.__mro__ }}", "'Getattr' is not allowed"),
+    ("body", "{{ cycler.__init__.__globals__ }}", "'Getattr' is not allowed"),
+    ("body", "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+     "'For' is not allowed"),
+    ("body", "{{ name * 100000000 }}", "'Mul' is not allowed"),
+    ("subject", "{{ name|center(1000000000) }}", "The filter 'center' is not allowed"),
+    ("body", "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "'Macro' is not allowed"),
+    ("body", "{{ range(10) }}", "'Call' is not allowed"),
     ("body", "Dobrý den, {{ jmeno }}", "placeholders are name, organization, email, unsubscribe_url"),
-    ("body", "{{ 1 / 0 }}", "ZeroDivisionError"),
+    ("body", "{{ 1 / 0 }}", "'Div' is not allowed"),
     ("subject", "{% if %}", "Template error"),
 ])
 def test_templates_that_do_not_compile_or_reach_outside_the_sandbox_are_refused(field, source, message):
@@ -106,6 +112,27 @@ def test_markup_in_placeholders_never_becomes_html():
     message = domain.bulk_message(mailout, {**person("x@example.cz", name="<script>alert(1)</script>"),
                                             "key": "x@example.cz"}, UNSUBSCRIBE)
     assert "<script>" not in message["html"] and "&lt;script&gt;" in message["html"]
+
+
+def test_markdown_and_links_in_placeholders_are_plain_text_in_the_html_part():
+    mailout = draft(body="Dobrý den, {{ name }} z {{ organization|upper }}.\n\n[Program](https://www.zdravamesta.cz/program)")
+    phishing = {**person("x@example.cz", name="[Ověřte účet](https://phish.example.com/login)",
+                         organization="**www.phish.example.com** `kód`"), "key": "x@example.cz"}
+    html = domain.bulk_message(mailout, phishing, UNSUBSCRIBE)["html"]
+    assert "phish.example.com/login\"" not in html and 'href="https://phish' not in html
+    assert 'href="http://www.phish' not in html.lower() and "<strong>" not in html and "<code>" not in html
+    assert "[Ověřte účet](https://phish.example.com/login)" in html
+    assert "**WWW.PHISH.EXAMPLE.COM** `KÓD`" in html
+    assert '<a href="https://www.zdravamesta.cz/program">Program</a>' in html  # the template's own link stays
+    assert f'<a href="{UNSUBSCRIBE}">' in html
+
+
+def test_a_rendering_past_its_budget_is_refused():
+    mailout = draft(body="{{ name }}" * 100)
+    long_name = {**person("x@example.cz", name="N" * 5000), "key": "x@example.cz"}
+    with pytest.raises(domain.TemplateBudgetExceeded):
+        domain.bulk_message(mailout, long_name, UNSUBSCRIBE)
+    assert domain.bulk_message(mailout, {**person("y@example.cz"), "key": "y@example.cz"}, UNSUBSCRIBE)["text"]
 
 
 def test_a_permanent_refusal_holds_the_address_and_temporary_ones_are_retried():
