@@ -3,10 +3,14 @@
 Every gateway worker and replica shares the counters (a moving window of the `limits`
 library; a request's limits are counted together, and with those of the requests counted at the
 same time, in one round trip). The limits are generous enough for a town hall or a school behind one address;
-they stop scripts that fill an event's seats, stuff a vote or mail-bomb an address. A request
+they stop scripts that fill an event's seats, stuff a vote or mail-bomb an address: the forms
+that mail a confirmation (registrations, votes, newsletter subscriptions) share one daily limit
+per mailbox, whichever form and client address it comes from. An IPv6 client counts by its /64
+network (one household or office gets one, and can pick any address in it). A request
 with a valid staff token is not limited. If the counters cannot be reached the request goes
 through: the services behind answer for themselves.
 """
+import ipaddress
 import logging
 import math
 import time
@@ -39,11 +43,13 @@ STORAGE_OPTIONS = {"serverSelectionTimeoutMS": 500, "connectTimeoutMS": 500, "so
 @dataclass(frozen=True)
 class Limit:
     """At most `rate` (e.g. "100 per 10 minutes") per key; `per` names the key in messages and
-    documentation, `key` finds it in the request (None: this limit does not apply)."""
+    documentation, `key` finds it in the request (None: this limit does not apply). A limit with
+    a `shared` name is counted together across every endpoint that has it."""
 
     rate: str
     per: str
     key: Callable[[str, dict], str | None]
+    shared: str | None = None
 
     @property
     def item(self) -> RateLimitItem:
@@ -51,7 +57,16 @@ class Limit:
 
 
 def _address(address: str, body: dict) -> str | None:
-    return address
+    """The client's IPv4 address, or its IPv6 /64 network."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _mailbox(*path: str):
@@ -72,11 +87,19 @@ def per_mailbox(rate: str, *path: str) -> Limit:
     return Limit(rate, "e-mail address", _mailbox(*path))
 
 
+def confirmation_mails(rate: str, *path: str) -> Limit:
+    """The confirmation mails one mailbox may be sent, counted across every form that sends one."""
+    return Limit(rate, "e-mail address (confirmation mails from every form)", _mailbox(*path),
+                 shared="confirmation mails")
+
+
+CONFIRMATION_MAILS = confirmation_mails("30 per day", "email")
+
 # The public writes' limits, in one place.
-VOTES = (per_address("100 per 10 minutes"), per_mailbox("10 per hour", "email"))
-REGISTRATIONS = (per_address("200 per 10 minutes"), per_mailbox("20 per hour", "email"))
+VOTES = (per_address("100 per 10 minutes"), per_mailbox("10 per hour", "email"), CONFIRMATION_MAILS)
+REGISTRATIONS = (per_address("200 per 10 minutes"), per_mailbox("20 per hour", "email"), CONFIRMATION_MAILS)
 APPLICATIONS = (per_address("20 per hour"), per_mailbox("5 per hour", "contact", "email"))
-SUBSCRIPTIONS = (per_address("50 per 10 minutes"), per_mailbox("5 per hour", "email"))
+SUBSCRIPTIONS = (per_address("50 per 10 minutes"), per_mailbox("5 per hour", "email"), CONFIRMATION_MAILS)
 
 
 def describe(limits: tuple[Limit, ...]) -> str:
@@ -175,7 +198,7 @@ class RateLimiter:
         for number, limit in enumerate(limits):
             key = limit.key(address, body if isinstance(body, dict) else {})
             if key is not None:
-                counted.append((limit, (scope, str(number), key)))
+                counted.append((limit, (limit.shared, "0", key) if limit.shared else (scope, str(number), key)))
         if not counted:
             return
         try:

@@ -7,7 +7,15 @@ from unittest.mock import patch
 
 import pytest
 
-from gateway.limits import RateLimiter, per_address, per_mailbox
+from gateway.limits import (
+    REGISTRATIONS,
+    SUBSCRIPTIONS,
+    VOTES,
+    RateLimiter,
+    confirmation_mails,
+    per_address,
+    per_mailbox,
+)
 from nszm.contracts.errors import RateLimited
 
 LIMITS = (per_address("5 per 10 minutes"), per_mailbox("2 per hour", "email"))
@@ -100,3 +108,43 @@ def test_a_window_another_worker_created_is_counted_in_place_not_created_again(l
     assert windows.find_one({"_id": "mailbox-k"}) is None  # the refused request's mailbox was not counted
     assert [len(windows.find_one({"_id": key})["entries"]) for key in ("address-k", "mailbox-n", "address-m",
                                                                         "address-o")] == [1, 2, 1, 1]
+
+
+def test_confirmation_mails_to_one_mailbox_are_limited_across_every_form_and_address(limiters):
+    one, other = limiters
+    shared = confirmation_mails("4 per day", "email")
+    forms = [("votes", (per_address("100 per hour"), shared)), ("registrations", (shared,)),
+             ("subscriptions", (shared,))]
+    for n in range(4):
+        scope, limits = forms[n % 3]
+        (one if n % 2 else other).hit(scope, limits, f"10.0.5.{n}", {"email": f"Obet+{n}@Example.cz"})
+    for scope, limits in forms:
+        with pytest.raises(RateLimited) as refused:
+            one.hit(scope, limits, "10.0.5.99", {"email": "obet@example.cz"})
+        assert "confirmation mails" in refused.value.detail and refused.value.retry_after > 86000
+    one.hit("votes", forms[0][1], "10.0.5.99", {"email": "someone.else@example.cz"})
+
+
+def test_every_form_that_mails_a_confirmation_shares_the_daily_limit_and_a_town_hall_fits():
+    for limits in (VOTES, REGISTRATIONS, SUBSCRIPTIONS):
+        assert sum(limit.shared == "confirmation mails" for limit in limits) == 1
+
+
+def test_a_town_hall_registers_60_colleagues_from_one_address(limiters):
+    one, _ = limiters
+    for n in range(60):
+        one.hit("registrations", REGISTRATIONS, "10.0.6.1", {"email": f"kolega{n}@mesto.cz"})
+
+
+def test_ipv6_clients_count_by_their_64_network(limiters):
+    one, _ = limiters
+    limits = (per_address("3 per hour"),)
+    for address in ("2001:db8:aa:1::1", "2001:db8:aa:1::2", "2001:db8:aa:1:abcd:1234::1"):
+        one.hit("votes", limits, address, {})
+    with pytest.raises(RateLimited):
+        one.hit("votes", limits, "2001:db8:aa:1:ffff::9", {})
+    one.hit("votes", limits, "2001:db8:aa:2::1", {})  # another /64
+    for _ in range(3):
+        one.hit("votes", limits, "10.9.9.9", {})
+    with pytest.raises(RateLimited):
+        one.hit("votes", limits, "::ffff:10.9.9.9", {})  # an IPv4 client seen through an IPv6 socket
