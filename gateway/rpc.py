@@ -9,7 +9,8 @@ does not act on it later, so a client's retry after a 503 cannot do the thing tw
 One dead or hung service cannot stall the gateway: a call to a service that has no consumer on
 its queue (asked of RabbitMQ at most once a second) is answered 503 at once, and each service
 may hold at most half of a worker's threads (a bulkhead); a call that finds its service's share
-taken waits a moment for a free place, then is answered 503.
+taken waits for a place while the service answers, and is answered 503 at once when the
+service's oldest call has waited STALLED_AFTER_SECONDS.
 """
 import threading
 import time
@@ -29,28 +30,52 @@ PROBE_TIMEOUT_SECONDS = 3
 # 9 s between three tries): a client hears 503 quickly while RabbitMQ is away.
 PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.5, "interval_step": 0.5, "interval_max": 0.5}
 THREADS_PER_WORKER = 16  # deploy/gunicorn.conf.py
-SHARE_WAIT_SECONDS = 0.25  # how long a call waits for its service's share of threads before a 503
+STALLED_AFTER_SECONDS = 3.0  # a service whose oldest call has waited this long takes no more waiting calls
 CONSUMERS_CHECKED_EVERY_SECONDS = 1.0
 
 
-class Bulkheads:
-    """Each service's share of a worker's threads: at most `share` calls to it at once."""
+class Bulkhead:
+    """One service's share of a worker's threads: at most `share` calls to it at once. A call past
+    the share waits for a place while the service is answering (a rush), and is refused at once
+    when the service is stalled: its oldest call has waited longer than `stalled_after`."""
 
-    def __init__(self, share: int, wait: float = SHARE_WAIT_SECONDS):
-        self.share = share
-        self.wait = wait
-        self._places: dict[str, threading.BoundedSemaphore] = {}
+    def __init__(self, service: str, share: int, stalled_after: float):
+        self.service, self.share, self.stalled_after = service, share, stalled_after
+        self._started: dict[int, float] = {}
+        self._changed = threading.Condition()
+        self._calls = 0
+
+    def enter(self) -> int:
+        with self._changed:
+            while len(self._started) >= self.share:
+                waited = time.monotonic() - min(self._started.values())
+                if waited >= self.stalled_after:
+                    raise Unavailable(f"The {self.service} service is not answering; please try again shortly.")
+                self._changed.wait(self.stalled_after - waited)
+            self._calls += 1
+            call = self._calls
+            self._started[call] = time.monotonic()
+        return call
+
+    def leave(self, call: int):
+        with self._changed:
+            del self._started[call]
+            self._changed.notify()
+
+
+class Bulkheads:
+    """Each service's `Bulkhead`, made on first use."""
+
+    def __init__(self, share: int, stalled_after: float = STALLED_AFTER_SECONDS):
+        self.share, self.stalled_after = share, stalled_after
+        self._each: dict[str, Bulkhead] = {}
         self._lock = threading.Lock()
 
-    def _of(self, service: str) -> threading.BoundedSemaphore:
+    def of(self, service: str) -> Bulkhead:
         with self._lock:
-            return self._places.setdefault(service, threading.BoundedSemaphore(self.share))
-
-    def enter(self, service: str) -> threading.BoundedSemaphore:
-        places = self._of(service)
-        if not places.acquire(timeout=self.wait):
-            raise Unavailable(f"The {service} service is answering slowly; please try again shortly.")
-        return places
+            if service not in self._each:
+                self._each[service] = Bulkhead(service, self.share, self.stalled_after)
+            return self._each[service]
 
 
 class Consumers:
@@ -110,11 +135,12 @@ class GuardedMethod:
     def __call__(self, *args, **kwargs):
         if not self._consumers.present(self._service):
             raise Unavailable(f"The {self._service} service is not running; please try again shortly.")
-        places = self._bulkheads.enter(self._service)
+        bulkhead = self._bulkheads.of(self._service)
+        call = bulkhead.enter()
         try:
             return self._target(*args, **kwargs)
         finally:
-            places.release()
+            bulkhead.leave(call)
 
     def call_async(self, *args, **kwargs):
         """What the probes use to ask every service at once: no place taken."""

@@ -8,7 +8,7 @@ from openapi_spec_validator import validate
 
 from gateway.app import create_app
 from nszm.config import Settings
-from nszm.contracts.bus import ALL_EVENTS
+from nszm.contracts.bus import PUBLIC_EVENTS
 from tests import factories
 from tests.http.test_members_api import assert_problem, join
 
@@ -34,7 +34,7 @@ def test_openapi_is_valid_and_documents_every_route(platform, public):
     spec = public.get("/openapi.json").json()
     validate(spec)
     documented = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
-    app = create_app(Settings.from_env({"MONGO_URI": platform.env["MONGO_URI"]}))
+    app = create_app(Settings.from_env({"MONGO_URI": platform.env["MONGO_URI"], "SECRET_KEY": platform.env["SECRET_KEY"]}))
     routed = {
         (method, rule.rule.replace("<", "{").replace(">", "}"))
         for rule in app.url_map.iter_rules()
@@ -52,7 +52,7 @@ def test_asyncapi_describes_every_bus_event(public):
     document = public.get("/asyncapi.json").json()
     assert document["asyncapi"].startswith("2.")
     channels = document["channels"]
-    assert {channel.split("/")[1] for channel in channels} == {spec.name for spec in ALL_EVENTS}
+    assert {channel.split("/")[1] for channel in channels} == {spec.name for spec in PUBLIC_EVENTS}
     joined = channels["members.events/member_joined"]
     assert joined["bindings"]["amqp"]["exchange"] == {"name": "members.events", "type": "topic", "durable": True,
                                                       "autoDelete": False, "vhost": "/"}

@@ -54,15 +54,15 @@ def test_a_service_without_a_consumer_is_unavailable_at_once_and_not_called():
 
 def test_a_hung_service_holds_only_its_share_and_the_others_still_answer():
     members, events = Hanging(), Hanging()
-    bulkheads = Bulkheads(share=2, wait=0.1)
+    bulkheads = Bulkheads(share=2, stalled_after=0.2)
     proxy = GuardedProxy(Cluster(members=members, events=events), bulkheads, Present())
     stuck = [threading.Thread(target=proxy.members.wait) for _ in range(2)]
     for thread in stuck:
         thread.start()
     for _ in stuck:
         assert members.entered.acquire(timeout=5)
-    with pytest.raises(Unavailable, match="slowly"):
-        proxy.members.ping()  # the share is taken: refused without reaching the service
+    with pytest.raises(Unavailable, match="not answering"):
+        proxy.members.ping()  # the share is taken by calls stalled 0.2 s: refused without reaching the service
     assert members.calls == 2
     assert proxy.events.ping() == "pong"
     members.release.set()
@@ -71,9 +71,9 @@ def test_a_hung_service_holds_only_its_share_and_the_others_still_answer():
     assert proxy.members.ping() == "pong"  # the places are back
 
 
-def test_a_place_freed_while_waiting_is_taken():
+def test_a_place_freed_while_waiting_is_taken_as_long_as_the_service_answers():
     members = Hanging()
-    proxy = GuardedProxy(Cluster(members=members), Bulkheads(share=1, wait=5), Present())
+    proxy = GuardedProxy(Cluster(members=members), Bulkheads(share=1, stalled_after=5), Present())
     first = threading.Thread(target=proxy.members.wait)
     first.start()
     assert members.entered.acquire(timeout=5)
