@@ -10,11 +10,12 @@ from gateway import audit, deadletters, events, feeds, members, notify, ops, pra
 from gateway.asyncapi import asyncapi_document
 from gateway.auth import TokenStore
 from gateway.cache import CachedReads, Generations, Invalidations, ReadCache, RequestKeys
-from gateway.console import ConsoleSessions, console
+from gateway.console import console
 from gateway.context import GatewayContext, api
 from gateway.errors import install_error_handlers
 from gateway.limits import RateLimiter
 from gateway.rpc import RpcClients
+from gateway.sessions import COOKIE_PATH, ServerSessions, SessionStore
 from nszm.audit import AuditLog
 from nszm.config import Settings
 from nszm.storage import connect
@@ -101,8 +102,9 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     app.extensions["nszm"] = context
     api.register(app)
     app.register_blueprint(console)
-    app.session_interface = ConsoleSessions()
-    app.config.update(SESSION_COOKIE_NAME="nszm_console", SESSION_COOKIE_PATH="/staff",
+    context.sessions = SessionStore(mongo[settings.mongo_db]["gateway.console_sessions"])
+    app.session_interface = ServerSessions(context.sessions)
+    app.config.update(SESSION_COOKIE_NAME="nszm_console", SESSION_COOKIE_PATH=COOKIE_PATH,
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
                       SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"))
     context.openapi = api.openapi(settings.public_url)

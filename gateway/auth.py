@@ -2,6 +2,7 @@
 import hmac
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app, g, request
 from werkzeug.exceptions import Forbidden, Unauthorized
@@ -40,15 +41,18 @@ class TokenStore:
     def ensure_indexes(self):
         self.collection.create_index("hash", unique=True)
 
-    def issue(self, name: str, roles: list[str]) -> tuple[str, str]:
+    def issue(self, name: str, roles: list[str], expires_at: datetime | None = None) -> tuple[str, str]:
+        """A new token (shown once) for `name` with `roles`, valid until `expires_at` if given."""
         unknown = set(roles) - set(ROLES)
         if unknown or not roles:
             raise ValueError(f"roles must be among {', '.join(ROLES)}")
+        if expires_at is not None and expires_at <= utcnow():
+            raise ValueError("the expiry must be in the future")
         token = new_token(TOKEN_PREFIX)
         token_id = uuid.uuid4().hex[:12]
         self.collection.insert_one(
             {"_id": token_id, "name": name, "roles": sorted(set(roles)), "hash": token_hash(token),
-             "created_at": utcnow(), "revoked_at": None}
+             "created_at": utcnow(), "revoked_at": None, "expires_at": expires_at}
         )
         return token_id, token
 
@@ -59,22 +63,25 @@ class TokenStore:
     def list(self) -> list[dict]:
         return list(self.collection.find({}, {"hash": 0}).sort("created_at", 1))
 
-    def roles_for(self, token: str) -> set[str] | None:
-        return self.roles_for_hash(token_hash(token))
-
     def staff_for(self, token: str) -> Staff | None:
         return self.staff_for_hash(token_hash(token))
-
-    def roles_for_hash(self, hashed: str) -> set[str] | None:
-        """The roles of a valid token known by its hash (the console's session keeps only the hash)."""
-        staff = self.staff_for_hash(hashed)
-        return staff.roles if staff else None
 
     def staff_for_hash(self, hashed: str) -> Staff | None:
         """Who holds a valid token known by its hash: its id, name and roles."""
         if self.bootstrap_token and hmac.compare_digest(hashed, token_hash(self.bootstrap_token)):
             return Staff(BOOTSTRAP, BOOTSTRAP, {"admin"})
-        record = self.collection.find_one({"hash": hashed, "revoked_at": None}, {"roles": 1, "name": 1})
+        return self._valid({"hash": hashed})
+
+    def staff_for_id(self, token_id: str) -> Staff | None:
+        """Who holds the token with this id, while it is valid (a console session keeps only the id)."""
+        if token_id == BOOTSTRAP:
+            return Staff(BOOTSTRAP, BOOTSTRAP, {"admin"}) if self.bootstrap_token else None
+        return self._valid({"_id": token_id})
+
+    def _valid(self, query: dict) -> Staff | None:
+        record = self.collection.find_one(
+            {**query, "revoked_at": None, "$or": [{"expires_at": None}, {"expires_at": {"$gt": utcnow()}}]},
+            {"roles": 1, "name": 1})
         return Staff(record["_id"], record["name"], set(record["roles"])) if record else None
 
 

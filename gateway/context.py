@@ -22,6 +22,7 @@ class GatewayContext:
     mongo: object
     limiter: RateLimiter
     audit: AuditLog
+    sessions: object = None  # gateway.sessions.SessionStore: the console's
     openapi: dict | None = None
     asyncapi: dict | None = None
 

@@ -94,6 +94,7 @@ def confirmation_mails(rate: str, *path: str) -> Limit:
 
 
 CONFIRMATION_MAILS = confirmation_mails("30 per day", "email")
+SIGN_IN_FAILURES = (per_address("10 per 15 minutes"),)  # the console's failed sign-ins; then locked out
 
 # The public writes' limits, in one place.
 VOTES = (per_address("100 per 10 minutes"), per_mailbox("10 per hour", "email"), CONFIRMATION_MAILS)
@@ -214,6 +215,18 @@ class RateLimiter:
             return
         raise RateLimited(f"Too many requests from this {limit.per} ({limit.rate}); please try again later.",
                           retry_after=max(1, math.ceil(reset_at - time.time())))
+
+    def exhausted(self, scope: str, limits: tuple[Limit, ...], address: str, body: dict | None = None) -> bool:
+        """Whether one of the limits is used up for this request already (counting nothing)."""
+        try:
+            for number, limit in enumerate(limits):
+                key = limit.key(address, body or {})
+                identity = (limit.shared, "0", key) if limit.shared else (scope, str(number), key)
+                if key is not None and not self.strategy.test(limit.item, *identity):
+                    return True
+        except PyMongoError as error:
+            log.warning("rate limits not read (%r)", error)
+        return False
 
     def _acquire(self, requests: list[list[tuple[str, int, int]]]) -> list:
         """A batch's outcomes; if the database cannot be reached, each request gets that error

@@ -4,10 +4,11 @@ The token itself is printed once at issue time; only its SHA-256 hash is stored.
 """
 import argparse
 import sys
+from datetime import timedelta
 
 from gateway.auth import ROLES, TokenStore
 from nszm.config import Settings
-from nszm.storage import connect
+from nszm.storage import connect, utcnow
 from ops import embedded
 
 
@@ -26,6 +27,7 @@ def main(argv=None) -> int:
     issue = commands.add_parser("issue", help="issue a new token")
     issue.add_argument("--name", required=True, help="who the token is for")
     issue.add_argument("--role", action="append", required=True, choices=ROLES, help="repeat for several roles")
+    issue.add_argument("--expires-in-days", type=int, help="valid for this many days (default: until revoked)")
     revoke = commands.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id")
     commands.add_parser("list", help="list tokens (never the tokens themselves)")
@@ -33,7 +35,11 @@ def main(argv=None) -> int:
 
     store = token_store(Settings.from_env())
     if args.command == "issue":
-        token_id, token = store.issue(args.name, args.role)
+        expires_at = utcnow() + timedelta(days=args.expires_in_days) if args.expires_in_days else None
+        try:
+            token_id, token = store.issue(args.name, args.role, expires_at)
+        except ValueError as error:
+            parser.error(str(error))
         print(f"id: {token_id}\ntoken: {token}\n(store it now: it is not shown again)")
     elif args.command == "revoke":
         if not store.revoke(args.token_id):
@@ -43,6 +49,8 @@ def main(argv=None) -> int:
     else:
         for record in store.list():
             state = f"revoked {record['revoked_at']:%Y-%m-%d}" if record["revoked_at"] else "active"
+            if not record["revoked_at"] and record.get("expires_at"):
+                state += f" until {record['expires_at']:%Y-%m-%d}"
             print(f"{record['_id']}  {record['name']}  {','.join(record['roles'])}  {state}")
     return 0
 

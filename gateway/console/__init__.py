@@ -1,8 +1,10 @@
 """The staff console: Czech pages at /staff/ over the same services as the API.
 
-Staff sign in with their token; the session cookie (HttpOnly, SameSite=Strict, Secure behind
-https) keeps only the token's hash, checked again on every request, so a revoked token signs
-its sessions out. Every form carries the session's CSRF token. Pages and actions follow the
+Staff sign in with their token; the session is kept on the server (`gateway.sessions`: the
+cookie, HttpOnly, SameSite=Strict, Secure behind https, holds a random id), and its token is
+checked again on every request, so a revoked or expired token signs its sessions out. Repeated
+failed sign-ins from one client address lock it out for a while. Every form carries the
+session's CSRF token. Pages and actions follow the
 token's roles. The console composes service calls; it holds no rules of its own.
 """
 import hmac
@@ -10,14 +12,13 @@ from functools import wraps
 from typing import Callable
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
+from gateway import limits
 from gateway.console import labels
 from gateway.context import services
-from nszm.contracts.errors import Conflict, InvalidInput, NotFound
-from nszm.storage import ServiceStore
-from nszm.tokens import new_token, token_hash
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
+from nszm.tokens import new_token
 
 console = Blueprint("console", __name__, url_prefix="/staff", template_folder="../templates",
                     static_folder="../static")
@@ -36,11 +37,10 @@ SECTIONS = [  # (endpoint, Czech title, role that may open it)
 
 
 def roles() -> set[str]:
-    hashed = session.get("token")
-    staff = current_app.extensions["nszm"].tokens.staff_for_hash(hashed) if hashed else None
-    if staff is not None:
-        g.staff = staff
-    return staff.roles if staff else set()
+    if "staff" not in g:
+        token_id = session.get("token_id") if session else None
+        g.staff = current_app.extensions["nszm"].tokens.staff_for_id(token_id) if token_id else None
+    return g.staff.roles if g.staff else set()
 
 
 def may(role: str | None) -> bool:
@@ -62,23 +62,6 @@ def needs(role: str | None):
         return guarded
 
     return decorate
-
-
-class ConsoleSecrets(ServiceStore):
-    service = "gateway"
-
-
-class ConsoleSessions(SecureCookieSessionInterface):
-    """Signed cookie sessions for the console only; every gateway worker signs with one key, kept in
-    the database and read on the first console request (the API never touches it)."""
-
-    def get_signing_serializer(self, app):
-        if not request.path.startswith("/staff"):
-            return None
-        if not app.secret_key:
-            context = app.extensions["nszm"]
-            app.secret_key = ConsoleSecrets(context.mongo, context.settings.mongo_db).secret("console-sessions")
-        return super().get_signing_serializer(app)
 
 
 @console.before_request
@@ -105,7 +88,7 @@ def layout_values():
     if not request.path.startswith("/staff"):
         return {}
     return {"sections": [(endpoint, title) for endpoint, title, role in SECTIONS if may(role)],
-            "csrf": session.get("csrf", ""), "signed_in": bool(session.get("token"))}
+            "csrf": session.get("csrf", ""), "signed_in": bool(session.get("token_id"))}
 
 
 console.add_app_template_filter(labels.status, "status")
@@ -155,13 +138,26 @@ def listing_query(*keys: str) -> dict:
 def sign_in():
     if request.method == "GET":
         return page("login.html")
+    context = current_app.extensions["nszm"]
+    address = request.remote_addr or "unknown"
+    if context.limiter.exhausted("console.sign_in", limits.SIGN_IN_FAILURES, address):
+        return page("login.html", 429, error=LOCKED_OUT)
     token = request.form.get("token", "").strip()
-    if not token or current_app.extensions["nszm"].tokens.roles_for(token) is None:
-        return page("login.html", 401, error="Token není platný nebo byl zrušen.")
+    staff = context.tokens.staff_for(token) if token else None
+    if staff is None:
+        try:
+            context.limiter.hit("console.sign_in", limits.SIGN_IN_FAILURES, address, {})
+        except RateLimited:
+            return page("login.html", 429, error=LOCKED_OUT)
+        return page("login.html", 401, error="Token není platný, vypršel nebo byl zrušen.")
     session.clear()
-    session["token"], session["csrf"] = token_hash(token), new_token()
+    session.renew()
+    session["token_id"], session["csrf"] = staff.token_id, new_token()
     target = request.args.get("next", "")
     return redirect(target if target.startswith("/staff/") else url_for("console.overview"))
+
+
+LOCKED_OUT = "Příliš mnoho neúspěšných přihlášení z této adresy; zkuste to znovu za 15 minut."
 
 
 @console.route("/logout", methods=["POST"])

@@ -84,6 +84,21 @@ def test_rabbitmq_and_mongodb_run_as_three_member_clusters_with_budgets():
     assert "replicaSet=rs0" in uri and "w=majority" in uri
 
 
+def test_the_database_and_the_broker_need_credentials_and_the_platform_its_key():
+    mongod = container(of_kind("StatefulSet")["mongodb"])
+    assert "--auth" in mongod["args"] and "--keyFile" in mongod["args"]
+    config = of_kind("Secret")["nszm-config"]["stringData"]
+    assert config["MONGO_URI"].startswith("mongodb://nszm:") and "guest" not in config["AMQP_URI"]
+    assert len(config["SECRET_KEY"]) >= 32
+    rabbit = yaml.safe_load_all((DEPLOY / "kubernetes" / "rabbitmq.yaml").read_text())
+    assert "loopback_users.guest = true" in str(list(rabbit))
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    for n in (1, 2, 3):
+        assert {"--auth", "--keyFile"} <= set(compose["services"][f"mongodb-{n}"]["command"])
+    assert "SECRET_KEY" in compose["services"]["gateway"]["environment"]
+    assert "@mongodb-1" in compose["services"]["members"]["environment"]["MONGO_URI"]
+
+
 def test_compose_runs_each_procfile_process_twice_against_clusters():
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
