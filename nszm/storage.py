@@ -181,7 +181,7 @@ class ServiceStore:
         self.outbox = Outbox(self.collection("outbox"))
         self.batches = Batches()
         self._signer: LinkSigner | None = None
-        self._turns: dict[str, threading.Lock] = {}
+        self._turns: dict[str, list] = {}  # key -> [its lock, how many hold or await it]
         self._turns_lock = threading.Lock()
 
     def collection(self, name: str):
@@ -271,9 +271,21 @@ class ServiceStore:
                 turns.enter_context(self._turn(key))
             return self.atomically(lambda session: work(Transaction(self, session)))
 
-    def _turn(self, key: str) -> threading.Lock:
+    @contextlib.contextmanager
+    def _turn(self, key: str):
+        """This key's turn; the key is forgotten once nobody holds or awaits it (keys come from
+        requests: an unknown competition's must not stay in memory)."""
         with self._turns_lock:
-            return self._turns.setdefault(key, threading.Lock())
+            turn = self._turns.setdefault(key, [threading.Lock(), 0])
+            turn[1] += 1
+        try:
+            with turn[0]:
+                yield
+        finally:
+            with self._turns_lock:
+                turn[1] -= 1
+                if turn[1] == 0:
+                    del self._turns[key]
 
 
 class Transaction:

@@ -68,7 +68,8 @@ def needs(role: str | None):
 def check_csrf():
     if request.method == "POST" and request.endpoint != "console.sign_in":
         sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
-        if not hmac.compare_digest(sent, session.get("csrf", "")) or not sent:
+        expected = session.get("csrf", "") if session else ""
+        if not sent or not hmac.compare_digest(sent.encode("utf-8", "replace"), expected.encode("utf-8")):
             abort(400, "The form has expired; reload the page and try again.")
 
 
@@ -104,6 +105,12 @@ def error_page(error: HTTPException):
 @console.errorhandler(NotFound)
 def not_found_page(error: NotFound):
     return page("error.html", 404, error=error)
+
+
+@console.errorhandler(InvalidInput)
+def bad_request_page(error: InvalidInput):
+    """A page or an action asked with arguments the services refuse (a mangled address, say)."""
+    return page("error.html", 400, error=error, invalid=True)
 
 
 def page(template: str, status: int = 200, **values):

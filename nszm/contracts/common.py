@@ -53,22 +53,34 @@ def all_optional(schema: type[Schema], name: str) -> type[Schema]:
     return Schema.from_dict(optional, name=name)
 
 
-# What `no_control_characters` lets through, stated in OpenAPI for clients and fuzzers.
-WITHOUT_CONTROL_CHARACTERS = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f]*$"
+# What `no_control_characters` and `one_line` let through, stated in OpenAPI for clients and fuzzers.
+# U+FFFE and U+FFFF are not characters at all, and no XML feed may carry them.
+WITHOUT_CONTROL_CHARACTERS = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]*$"
+ONE_LINE = r"^[^\u0000-\u0008\u000a-\u001f\ufffe\uffff]*$"
+MULTILINE_FROM = 301  # characters: shorter text (names, titles, subjects) is one line
 
 
 def no_control_characters(value: str):
-    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
+    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value) or "\ufffe" in value or "\uffff" in value:
         raise ValidationError("Control characters are not allowed.")
 
 
-def text(max_length: int, required: bool = False, **kwargs) -> fields.String:
-    """A length-bounded string field; marshmallow rejects dicts such as {"$gt": ""} by type."""
+def one_line(value: str):
+    if "\n" in value or "\r" in value:
+        raise ValidationError("A line break is not allowed here.")
+
+
+def text(max_length: int, required: bool = False, multiline: bool | None = None, **kwargs) -> fields.String:
+    """A length-bounded string field without control characters; marshmallow rejects dicts such as
+    {"$gt": ""} by type. Text of up to 300 characters (names, titles, subjects: what goes into a
+    mail header or a feed title) is one line unless `multiline` says otherwise."""
     min_length = 1 if required else 0
+    multiline = max_length >= MULTILINE_FROM if multiline is None else multiline
     return fields.String(
         required=required,
-        validate=[validate.Length(min=min_length, max=max_length), no_control_characters],
-        metadata={"pattern": WITHOUT_CONTROL_CHARACTERS, **kwargs.pop("metadata", {})},
+        validate=[validate.Length(min=min_length, max=max_length), no_control_characters,
+                  *([] if multiline else [one_line])],
+        metadata={"pattern": WITHOUT_CONTROL_CHARACTERS if multiline else ONE_LINE, **kwargs.pop("metadata", {})},
         **kwargs,
     )
 

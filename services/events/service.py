@@ -106,10 +106,10 @@ class EventsService(PlatformService):
 
     @rpc
     def register(self, event_id, payload):
-        data = load(shared(schemas.RegistrationInputSchema), payload)
         request = self.request_id if isinstance(self.request_id, str) else None
         try:
-            event = self.store.get_event(str(event_id), with_counters=False)  # seats are counted in the batch
+            event = self.store.get_event(str(event_id), with_counters=False)  # an unknown event is a 404 first
+            data = load(shared(schemas.RegistrationInputSchema), payload)
             with enforced():
                 registration = domain.new_registration(event, data, self._is_coordinator(event, data), utcnow(),
                                                        request)

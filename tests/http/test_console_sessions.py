@@ -99,3 +99,16 @@ def test_repeated_failed_sign_ins_lock_the_address_out(platform):
     locked = attacker.post(platform.url + "/staff/login", data={"token": STAFF_TOKEN})
     assert locked.status_code == 429 and "Příliš mnoho" in locked.text and COOKIE not in attacker.cookies
     assert works(platform, signed_in(platform)[0])  # from another address, staff still sign in
+
+
+def test_a_mangled_csrf_value_or_stray_query_arguments_are_a_400_not_a_500(platform):
+    browser, csrf = signed_in(platform)
+    for sent in ("čeština-místo-tokenu", "\u2603" * 40, csrf + "é"):
+        answer = browser.post(platform.url + "/staff/mailouts/new", data={"subject": "x", "csrf": sent})
+        assert answer.status_code == 400, (sent, answer.status_code)
+    for path in ("/staff/members?page=abc", "/staff/members?page=-1&per_page=x", "/staff/events?page=%FF",
+                 "/staff/applications?status=%00", "/staff/mail?page=1e9"):
+        answer = browser.get(platform.url + path)
+        assert answer.status_code in (200, 400), (path, answer.status_code)
+    answer = browser.post(platform.url + "/staff/logout?next=%FF&x=1", data={"csrf": csrf})
+    assert answer.status_code == 200 and answer.url.endswith("/staff/login")

@@ -8,7 +8,7 @@ from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter, worker_factory
 
 from nszm.contracts import bus
-from nszm.contracts.errors import InvalidInput
+from nszm.contracts.errors import InvalidInput, NotFound
 from services.practice import domain
 from services.practice.service import PracticeService
 from services.practice.storage import PracticeStore
@@ -82,6 +82,19 @@ def test_votes_cast_at_the_same_time_share_transactions_and_each_asks_for_its_ma
     assert sorted(event["data"]["email"] for event in requested) == sorted(voters)
     assert store.votes.count_documents({"competition_id": competition["id"]}) == 29
     assert store.outbox.pending_count() == 0
+
+
+def test_votes_for_unknown_competitions_leave_nothing_in_memory(store):
+    service = worker_factory(PracticeService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
+
+    def vote(n):
+        try:
+            service.vote(f"nonexistent-{n}", {"practice": "a", "email": f"volic{n}@example.cz"})
+        except NotFound:
+            return "not found"
+
+    assert list(eventlet.GreenPool(20).imap(vote, range(200))) == ["not found"] * 200
+    assert store._turns == {} and store.batches._queues == {}
 
 
 def test_concurrent_confirmations_from_one_address_count_once(store):

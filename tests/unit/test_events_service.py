@@ -192,3 +192,10 @@ def test_a_request_delivered_again_after_the_event_closed_still_gets_its_first_a
     service.request_id = "request-2"
     with pytest.raises(Conflict):
         service.register(event["id"], registration_input("petr@example.cz"))
+
+
+def test_a_registration_for_an_unknown_event_is_not_found_whatever_its_body(service):
+    for body in ({}, {"name": "Jana", "email": "not-an-address", "sessions": []},
+                 {"name": "Jana", "email": "jana@example.cz", "organization": "Město", "sessions": ["s1"]}):
+        with pytest.raises(NotFound):
+            service.register("no-such-event", body)
