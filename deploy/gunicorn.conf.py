@@ -10,6 +10,7 @@ timeout = 60
 graceful_timeout = 5
 keepalive = 5
 accesslog = "-"
+logger_class = "gateway.access_log.RedactingLogger"  # no `token=` values of mailed links in the log
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss'
 # The runtime control socket has one fixed path per user; several gateways on one machine
 # (a second platform, the tests) would fight over it, and nothing here uses it.

@@ -1,5 +1,7 @@
 """Operations endpoints and HTTP behaviour shared by every endpoint."""
 import json
+import uuid
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +13,7 @@ from nszm.config import Settings
 from nszm.contracts.bus import PUBLIC_EVENTS
 from tests import factories
 from tests.http.test_members_api import assert_problem, join
+from tests.waiting import wait_until
 
 
 def test_liveness_and_readiness(public):
@@ -136,3 +139,16 @@ def test_no_member_slug_is_a_5xx(public, slug):
 def test_odd_member_updates_are_422(staff, public, body, field):
     member = join(staff, public)
     assert_problem(staff.patch(f"/api/v1/members/{member['slug']}", json=body), 422, field)
+
+
+def test_the_access_log_never_holds_the_tokens_of_mailed_links(platform, public):
+    secret, marker = f"nszmsecret{uuid.uuid4().hex}", uuid.uuid4().hex
+
+    def whole_log() -> str:
+        return Path(platform.log_path).read_text(encoding="utf-8", errors="replace")
+
+    public.get(f"/api/v1/votes/confirm?token={secret}&m={marker}")
+    public.get(f"/api/v1/unsubscribe?token={secret}&m={marker}")
+    wait_until(lambda: whole_log().count(f"token=[redacted]&m={marker}") == 2, timeout=10,
+               message="both requests in the access log")
+    assert secret not in whole_log()
