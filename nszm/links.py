@@ -5,7 +5,7 @@ the time it was signed so that a purpose can have a validity, and is checked aga
 the service still keeps: after a key rotation, links already mailed keep working while new
 ones are signed with the new key. Tokens signed before they carried a time are still read.
 """
-from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 
 class LinkSigner:
@@ -27,17 +27,9 @@ class LinkSigner:
         """What a valid, unexpired token for `purpose` was signed for; None for any other token."""
         try:
             value = self._serializer(purpose).loads(token, max_age=max_age)
-        except SignatureExpired:
+        except BadSignature:  # SignatureExpired included
             return None
-        except BadSignature:
-            value = self._untimed(purpose, token)
         return value if isinstance(value, str) else None
 
     def verify(self, purpose: str, token: str, value: str, max_age: float | None = None) -> bool:
         return self.value(purpose, token, max_age) == value
-
-    def _untimed(self, purpose: str, token: str):
-        try:
-            return URLSafeSerializer(self.keys, salt=purpose).loads(token)
-        except BadSignature:
-            return None

@@ -6,7 +6,7 @@ import ipaddress
 import re
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from html import escape
 from pathlib import Path
@@ -413,6 +413,7 @@ def send_interval(rate: float) -> float:
 # -- the newsletter and unsubscribing --------------------------------------------------------
 
 CONFIRMATION_RESEND_AFTER = timedelta(minutes=10)
+CONFIRMATION_VALIDITY = timedelta(days=7)  # a subscription link not used by then is worth nothing
 
 
 def subscription_requested(subscriber: dict | None, email: str, name: str | None,
@@ -438,7 +439,14 @@ def subscription_requested(subscriber: dict | None, email: str, name: str | None
 def subscription_confirmed(subscriber: dict, now: datetime) -> dict:
     if subscriber["status"] == "confirmed":
         raise Refused("The subscription is confirmed already.")
+    if subscriber.get("mailed_at") and _aware(subscriber["mailed_at"]) + CONFIRMATION_VALIDITY < now:
+        raise Refused("This confirmation link has expired; subscribe again to get a new one.")
     return {**subscriber, "status": "confirmed", "confirmed_at": now, "token_hash": None}
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored time as UTC (a database may hand times back without their zone)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def unsubscribed(subscriber: dict | None, email: str, now: datetime) -> dict:

@@ -148,6 +148,16 @@ def test_a_permanent_refusal_holds_the_address_and_temporary_ones_are_retried():
     assert domain.send_interval(0) == 0 and domain.send_interval(20) == 0.05
 
 
+def test_a_newsletter_confirmation_expires_after_a_week():
+    subscriber, token = domain.subscription_requested(None, "jana@example.cz", "Jana", NOW)
+    assert token and domain.subscription_confirmed(subscriber, NOW + timedelta(days=6))["status"] == "confirmed"
+    with pytest.raises(Refused, match="expired"):
+        domain.subscription_confirmed(subscriber, NOW + domain.CONFIRMATION_VALIDITY + timedelta(minutes=1))
+    naive = {**subscriber, "mailed_at": subscriber["mailed_at"].replace(tzinfo=None)}  # as a database may return it
+    with pytest.raises(Refused, match="expired"):
+        domain.subscription_confirmed(naive, NOW + timedelta(days=8))
+
+
 def test_double_opt_in_never_floods_an_address():
     subscriber, token = domain.subscription_requested(None, " Jana@Example.cz ", "Jana", NOW)
     assert subscriber["id"] == "jana@example.cz" and subscriber["status"] == "pending" and token
