@@ -16,7 +16,7 @@ from gateway.errors import install_error_handlers
 from gateway.limits import RateLimiter
 from gateway.rpc import RpcClients
 from gateway.sessions import COOKIE_PATH, ServerSessions, SessionStore
-from nszm.audit import AuditLog
+from nszm.audit import AuditLog, audit_key
 from nszm.config import Settings
 from nszm.storage import connect
 
@@ -98,7 +98,8 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     tokens = TokenStore(mongo[settings.mongo_db]["gateway.staff_tokens"], settings.bootstrap_staff_token)
     context = GatewayContext(settings=settings, rpc=rpc or RpcClients(settings.amqp_uri, settings.secret_key), tokens=tokens, mongo=mongo,
                              limiter=limiter or RateLimiter(settings.database_uri, settings.mongo_db),
-                             audit=AuditLog(mongo[settings.mongo_db]["gateway.audit"], "gateway"))
+                             audit=AuditLog(mongo[settings.mongo_db]["gateway.audit"], "gateway",
+                                            audit_key(settings.secret_key)))
     app.extensions["nszm"] = context
     api.register(app)
     app.register_blueprint(console)

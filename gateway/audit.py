@@ -1,5 +1,4 @@
 """The audit log for admins: every staff action of every service, and the gateway's own, newest first."""
-import uuid
 from datetime import datetime
 
 from flask import current_app
@@ -18,9 +17,9 @@ def gateway_log() -> AuditLog:
 
 
 def record(action: str, target: str | None, status: str = "done"):
-    """An action the gateway does itself (staff tokens, dead letters), by the signed-in staff member."""
+    """An action the gateway does itself (staff tokens, dead letters, exports), by the signed-in staff member."""
     staff = signed_in_staff()
-    gateway_log().record(uuid.uuid4().hex, staff.name, staff.token_id, action, target, status)
+    gateway_log().record(staff.name, staff.token_id, action, target, status)
 
 
 @api.route("/api/v1/audit", summary="Every staff action: who, what, to what, and how it ended; newest first",

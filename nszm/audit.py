@@ -1,12 +1,21 @@
-"""The audit log: every staff action, who did it, to what, and how it ended.
+"""The audit log: every staff action and every staff read of personal data, who did it, to what,
+and how it ended.
 
-Each service keeps the entries of its own staff actions (`<service>.audit`); the gateway keeps
-those it does itself (staff tokens, dead letters) and merges all of them for
-`GET /api/v1/audit`. An entry is written as `started` before the action runs and completed
-after it, so a crash in between still leaves a trace of the attempt.
+Each service keeps the entries of its own staff calls (`<service>.audit`); the gateway keeps
+those it does itself (staff tokens, dead letters, exports) and merges all of them for
+`GET /api/v1/audit`. Entries are only ever inserted, each sealed with a key derived from
+SECRET_KEY: an entry changed in the database afterwards shows as not intact. A staff action's
+entry is written in the same transaction as the change it records (`PlatformService.unit_of_work`),
+so there is never a change without its entry nor an entry of a change that was rolled back; an
+action that is refused or fails, or changes nothing in a transaction of its own, and a read, get
+their entry once they are over.
 """
+import hashlib
+import hmac
+import json
 import logging
-from datetime import datetime
+import uuid
+from datetime import timezone
 
 from nameko.extensions import DependencyProvider
 from pymongo import DESCENDING
@@ -14,12 +23,14 @@ from pymongo.errors import PyMongoError
 
 from nszm.config import Settings
 from nszm.contracts.errors import PlatformError
-from nszm.entrypoints import ACTOR, ACTOR_TOKEN, StaffRpc
+from nszm.entrypoints import ACTOR, ACTOR_TOKEN, StaffRead, StaffRpc
+from nszm.signing import derived_key
 from nszm.storage import connect, utcnow
 
 log = logging.getLogger(__name__)
 
-STARTED, DONE, REFUSED, FAILED = "started", "done", "refused", "failed"
+DONE, REFUSED, FAILED, READ = "done", "refused", "failed", "read"
+SEALED_FIELDS = ("_id", "at", "actor", "token", "service", "action", "target", "status", "error")
 
 
 def target_of(arguments: tuple | list, result=None) -> str | None:
@@ -33,60 +44,106 @@ def target_of(arguments: tuple | list, result=None) -> str | None:
     return None
 
 
-def outcome(exc_info) -> tuple[str, str | None]:
+def outcome(exc_info, read: bool = False) -> tuple[str, str | None]:
     if exc_info is None:
-        return DONE, None
+        return (READ if read else DONE), None
     error = exc_info[1]
     return (REFUSED if isinstance(error, PlatformError) else FAILED), (getattr(error, "detail", "") or repr(error))
+
+
+def audit_key(secret: str | None) -> bytes:
+    return derived_key(secret, "audit")
 
 
 class AuditLog:
     """The entries of one service (or the gateway) in its own collection."""
 
-    def __init__(self, collection, source: str):
+    def __init__(self, collection, source: str, key: bytes):
         self.collection = collection
         self.source = source
+        self.key = key
 
     def ensure_indexes(self):
         self.collection.create_index([("at", DESCENDING)])
         self.collection.create_index([("actor", 1), ("at", DESCENDING)])
         self.collection.create_index([("action", 1), ("at", DESCENDING)])
 
-    def start(self, entry_id: str, actor: str, token: str | None, action: str, target: str | None,
-              at: datetime | None = None):
-        self.collection.insert_one({"_id": entry_id, "at": at or utcnow(), "actor": actor, "token": token,
-                                    "service": self.source, "action": action, "target": target, "status": STARTED})
+    def entry(self, actor: str, token: str | None, action: str, target: str | None, status: str,
+              error: str | None = None, entry_id: str | None = None) -> dict:
+        """A sealed entry, to be inserted as it is (in a transaction, or by `write`)."""
+        now = utcnow()
+        entry = {"_id": entry_id or uuid.uuid4().hex, "at": now.replace(microsecond=now.microsecond // 1000 * 1000),
+                 "actor": actor,
+                 "token": token, "service": self.source, "action": action, "target": target, "status": status,
+                 "error": error[:500] if error else None}
+        return {**entry, "seal": self._seal(entry)}
 
-    def finish(self, entry_id: str, status: str, target: str | None = None, error: str | None = None):
-        changes = {"status": status, "finished_at": utcnow()}
-        if target is not None:
-            changes["target"] = target
-        if error:
-            changes["error"] = error[:500]
-        self.collection.update_one({"_id": entry_id}, {"$set": changes})
+    def write(self, entry: dict):
+        self.collection.insert_one(entry)
 
-    def record(self, entry_id: str, actor: str, token: str | None, action: str, target: str | None,
-               status: str = DONE):
+    def record(self, actor: str, token: str | None, action: str, target: str | None, status: str = DONE):
         """An action that is over already (the gateway's own)."""
-        self.start(entry_id, actor, token, action, target)
-        self.finish(entry_id, status)
+        self.write(self.entry(actor, token, action, target, status))
+
+    def _seal(self, entry: dict) -> str:
+        moment = entry["at"] if entry["at"].tzinfo else entry["at"].replace(tzinfo=timezone.utc)
+        values = {**{name: entry.get(name) for name in SEALED_FIELDS}, "at": moment.isoformat()}
+        return hmac.new(self.key, json.dumps(values, sort_keys=True, ensure_ascii=False).encode(),
+                        hashlib.sha256).hexdigest()
+
+    def intact(self, entry: dict) -> bool:
+        return isinstance(entry.get("seal"), str) and hmac.compare_digest(entry["seal"], self._seal(entry))
 
     def entries(self, actor: str | None, action: str | None, limit: int) -> tuple[list[dict], int]:
-        """The newest `limit` entries matching the filters, and how many match in all."""
+        """The newest `limit` entries matching the filters, and how many match in all; each says
+        whether it is as it was written."""
         query = {key: value for key, value in (("actor", actor), ("action", action)) if value}
         found = self.collection.find(query).sort("at", DESCENDING).limit(limit)
-        return [{**{k: v for k, v in entry.items() if k != "_id"}, "id": entry["_id"]} for entry in found], \
-            self.collection.count_documents(query)
+        items = [{**{k: v for k, v in entry.items() if k not in ("_id", "seal") and v is not None},
+                  "id": entry["_id"], "intact": self.intact(entry)} for entry in found]
+        return items, self.collection.count_documents(query)
+
+
+class WorkerAudit:
+    """The audit log as one worker sees it: the entry of the staff call it serves, if any."""
+
+    def __init__(self, log: AuditLog, worker_ctx):
+        self.log = log
+        self.worker_ctx = worker_ctx
+        self.written = False
+
+    @property
+    def action(self) -> bool:
+        """Whether this worker serves a staff action (not a read, not a public call)."""
+        entrypoint = self.worker_ctx.entrypoint
+        return isinstance(entrypoint, StaffRpc) and not isinstance(entrypoint, StaffRead)
+
+    def entry_for(self, result) -> dict | None:
+        """The entry to write in the transaction of the action's change (None: no staff action, or
+        its entry is written already)."""
+        if not self.action or self.written:
+            return None
+        data = self.worker_ctx.data
+        return self.log.entry(data[ACTOR], data.get(ACTOR_TOKEN), self.worker_ctx.entrypoint.method_name,
+                              target_of(self.worker_ctx.args, result), DONE, entry_id=self.worker_ctx.call_id)
+
+    def committed(self):
+        self.written = True
+
+    def entries(self, actor, action, limit):
+        return self.log.entries(actor, action, limit)
 
 
 class AuditTrail(DependencyProvider):
-    """Writes an entry around every `staff_rpc` call of the service; injects the service's `AuditLog`."""
+    """Writes the entry of every `staff_rpc` and `staff_read` call of the service that its unit of
+    work did not write; injects the worker's `WorkerAudit`."""
 
     def setup(self):
         settings = Settings.from_env(self.container.config)
         self.client = connect(settings.database_uri)
         source = self.container.service_name
-        self.log = AuditLog(self.client[settings.mongo_db][f"{source}.audit"], source)
+        self.log = AuditLog(self.client[settings.mongo_db][f"{source}.audit"], source, audit_key(settings.secret_key))
+        self.workers: dict = {}
 
     def start(self):
         self.log.ensure_indexes()
@@ -95,20 +152,21 @@ class AuditTrail(DependencyProvider):
         self.client.close()
 
     def get_dependency(self, worker_ctx):
-        return self.log
+        audit = self.workers[worker_ctx] = WorkerAudit(self.log, worker_ctx)
+        return audit
 
-    def worker_setup(self, worker_ctx):
-        if isinstance(worker_ctx.entrypoint, StaffRpc):
-            try:
-                self.log.start(worker_ctx.call_id, worker_ctx.data[ACTOR], worker_ctx.data.get(ACTOR_TOKEN),
-                               worker_ctx.entrypoint.method_name, target_of(worker_ctx.args))
-            except PyMongoError:
-                log.exception("audit entry of %s not written", worker_ctx.call_id)
+    def worker_teardown(self, worker_ctx):
+        self.workers.pop(worker_ctx, None)
 
     def staff_call_finished(self, worker_ctx, result=None, exc_info=None):
-        if isinstance(worker_ctx.entrypoint, StaffRpc):
-            status, error = outcome(exc_info)
-            try:
-                self.log.finish(worker_ctx.call_id, status, target_of(worker_ctx.args, result), error)
-            except PyMongoError:
-                log.exception("audit entry of %s not completed", worker_ctx.call_id)
+        entrypoint = worker_ctx.entrypoint
+        audit = self.workers.get(worker_ctx)
+        if not isinstance(entrypoint, StaffRpc) or (audit is not None and audit.written and exc_info is None):
+            return  # not a staff call, or its entry went in with its change
+        status, error = outcome(exc_info, read=isinstance(entrypoint, StaffRead))
+        data = worker_ctx.data
+        try:
+            self.log.write(self.log.entry(data[ACTOR], data.get(ACTOR_TOKEN), entrypoint.method_name,
+                                          target_of(worker_ctx.args, result), status, error))
+        except PyMongoError:
+            log.exception("audit entry of %s not written", worker_ctx.call_id)

@@ -2,9 +2,9 @@
 
 Every call must carry its caller's context signed with the platform's key (`nszm.signing`):
 an unsigned, forged or stale one is refused (`CallRefused`) before any work starts.
-`staff_rpc` marks a staff action: the signed context must also name who does it (the `actor`,
-which the gateway sets from the staff token); the action, its actor and its target go to the
-service's audit log.
+`staff_rpc` marks a staff action and `staff_read` a staff read of personal data: the signed
+context must also name who does it (the `actor`, which the gateway sets from the staff token);
+the call, its actor and its target go to the service's audit log.
 """
 import logging
 import sys
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 BROKER_AWAY = (OperationalError, OSError)  # what sending on a connection RabbitMQ dropped raises
 
-__all__ = ["ACTOR", "ACTOR_ROLES", "ACTOR_TOKEN", "REQUEST_ID", "rpc", "staff_rpc", "staff_context"]
+__all__ = ["ACTOR", "ACTOR_ROLES", "ACTOR_TOKEN", "REQUEST_ID", "rpc", "staff_rpc", "staff_read", "staff_context"]
 
 REQUEST_ID = "request_id"  # the call's own id (its AMQP correlation id), the same when RabbitMQ redelivers it
 
@@ -127,6 +127,14 @@ class StaffRpc(PlatformRpc):
 
 
 staff_rpc = StaffRpc.decorator(expected_exceptions=PlatformError)
+
+
+class StaffRead(StaffRpc):
+    """A staff read of personal data: it needs its actor as a staff action does, and is audited
+    as a read once it is answered."""
+
+
+staff_read = StaffRead.decorator(expected_exceptions=PlatformError)
 
 
 def staff_context(actor: str, token_id: str | None = None, roles=("admin",), settings: Settings | None = None) -> dict:

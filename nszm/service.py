@@ -85,10 +85,14 @@ class PlatformService:
 
         def attempt(tx) -> Stored:
             result = work(tx)
+            entry = self.audit.entry_for(result)  # a staff action's entry goes in with its change
+            if entry is not None:
+                tx.record_audit(entry)
             committed[:] = tx.committed
             return result
 
         result = self.store.unit_of_work(attempt, one_at_a_time)
+        self.audit.committed()
         self.publish(committed)
         return result
 

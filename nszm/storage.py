@@ -190,6 +190,10 @@ class ServiceStore:
     def ensure_indexes(self):
         self.outbox.ensure_indexes()
 
+    def record_audit(self, entry: dict, session=None):
+        """Insert a sealed audit entry (`nszm.audit`), in the transaction of the change it records."""
+        self.collection("audit").insert_one(entry, session=session)
+
     def secret(self, name: str) -> str:
         """A random secret of this service, created on first use and kept in its database."""
         return self.secret_keys(name)[-1]

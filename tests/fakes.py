@@ -51,6 +51,9 @@ class FakeUnitOfWork:
         self.outbox.add(events)
         self.committed += events
 
+    def record_audit(self, entry):
+        self.__dict__.setdefault("audit_entries", []).append(entry)
+
     def first_delivery(self, consumer, event_id):
         handled = self.__dict__.setdefault("handled", set())
         if (consumer, event_id) in handled:

@@ -4,6 +4,7 @@ import io
 
 from flask import Response, abort, redirect, request, url_for
 
+from gateway import audit
 from gateway.console import act, console, listing_query, needs, page
 from gateway.console.labels import from_local_input, status, when
 from gateway.context import every_item, services
@@ -100,6 +101,7 @@ def registrations_csv(event_id):
     rpc = services().events
     rpc.get_event_detail(event_id)
     rows = every_item(lambda query: rpc.list_registrations(event_id, query))
+    audit.record("export_registrations", event_id)
     out = io.StringIO()
     out.write("\ufeff")  # so that spreadsheet programs read UTF-8
     writer = csv.writer(out, delimiter=";")

@@ -17,9 +17,13 @@ class AuditEntrySchema(Schema):
     service = fields.String(required=True)
     action = fields.String(required=True)
     target = fields.String(allow_none=True, metadata={"description": "the id or slug acted on"})
-    status = fields.String(required=True, validate=validate.OneOf(["started", "done", "refused", "failed"]),
-                           metadata={"description": "started: no outcome recorded (still running, or it broke off)"})
+    status = fields.String(required=True, validate=validate.OneOf(["started", "done", "refused", "failed", "read"]),
+                           metadata={"description": "done, refused or failed: an action's outcome; read: personal "
+                                                    "data was read; started: an entry of an older version whose "
+                                                    "outcome was not recorded"})
     error = fields.String(metadata={"description": "why it was refused or failed"})
+    intact = fields.Boolean(metadata={"description": "false when the entry was changed after it was written "
+                                                     "(its seal does not match)"})
 
 
 class AuditSliceSchema(Schema):

@@ -6,7 +6,7 @@ from nszm.contracts import bus
 from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.contracts.notify import EventAudienceSchema, MailingContactSchema
-from nszm.entrypoints import rpc, staff_rpc
+from nszm.entrypoints import rpc, staff_read, staff_rpc
 from nszm.schemas import load, shared
 from nszm.service import PlatformService, as_error, enforced, page
 from nszm.storage import utcnow, with_free_id
@@ -144,7 +144,7 @@ class EventsService(PlatformService):
         by_id = dict(zip((r["id"] for r in fresh), outcomes))
         return [done.get(r.get("request_id")) or as_error(by_id[r["id"]]) for r in registrations]
 
-    @rpc
+    @staff_read
     def list_registrations(self, event_id, query):
         query = load(schemas.RegistrationQuerySchema(), query)
         self.store.get_event(str(event_id), published_only=False, with_counters=False)
@@ -249,7 +249,7 @@ class EventsService(PlatformService):
         """What the participant's certificate states, for the mailed link's token."""
         return self._certificate(self._linked(registration_id, token))
 
-    @rpc
+    @staff_read
     def certificate_as_staff(self, registration_id):
         return self._certificate(str(registration_id))
 

@@ -4,7 +4,7 @@ from datetime import date
 from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
 from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.notify import MailingContactSchema, MembersAudienceSchema
-from nszm.entrypoints import rpc, staff_rpc
+from nszm.entrypoints import rpc, staff_read, staff_rpc
 from nszm.schemas import load
 from nszm.service import PlatformService, enforced, page
 from nszm.storage import utcnow, with_free_id
@@ -68,13 +68,13 @@ class MembersService(PlatformService):
 
         return schemas.ApplicationReceiptSchema().dump(self.unit_of_work(work))
 
-    @rpc
+    @staff_read
     def list_applications(self, query):
         query = load(schemas.ApplicationQuerySchema(), query)
         items, total = self.store.list_applications(**query)
         return schemas.ApplicationPageSchema().dump(page(items, total, query))
 
-    @rpc
+    @staff_read
     def get_application(self, application_id):
         return schemas.ApplicationSchema().dump(self.store.get_application(str(application_id)))
 
@@ -117,7 +117,7 @@ class MembersService(PlatformService):
 
     # -- staff changes to members -----------------------------------------------------
 
-    @rpc
+    @staff_read
     def get_member_detail(self, slug):
         return schemas.MemberDetailSchema().dump(self.store.get_member(str(slug), include_left=True))
 

@@ -13,7 +13,7 @@ from nszm.addresses import email_key
 from nszm.calls import TimedRpcProxy
 from nszm.contracts import bus
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
-from nszm.entrypoints import rpc, staff_rpc
+from nszm.entrypoints import rpc, staff_read, staff_rpc
 from nszm.messaging import consumes
 from nszm.schemas import load
 from nszm.service import PlatformService, enforced, page
@@ -56,7 +56,7 @@ class NotifyService(PlatformService):
         if mail is not None:
             self._send_now(mail)
 
-    @rpc
+    @staff_read
     def list_mails(self, query):
         query = load(schemas.MailQuerySchema(), query)
         items, total = self.store.list_mails(page=query["page"], per_page=query["per_page"],
@@ -174,7 +174,7 @@ class NotifyService(PlatformService):
     def get_mailout(self, mailout_id):
         return self._view(self.store.get_mailout(str(mailout_id)))
 
-    @rpc
+    @staff_read
     def list_recipients(self, mailout_id, query):
         query = load(schemas.RecipientQuerySchema(), query)
         self.store.get_mailout(str(mailout_id))
@@ -189,7 +189,7 @@ class NotifyService(PlatformService):
         deliver, skipped = self._audience(mailout["audience"])
         return next((p for p in deliver + skipped if p["key"] == key), None)
 
-    @rpc
+    @staff_read
     def preview(self, mailout_id, query):
         query = load(schemas.PreviewQuerySchema(), query)
         mailout = self.store.get_mailout(str(mailout_id))
@@ -461,7 +461,7 @@ class NotifyService(PlatformService):
         self.store.save_webhook(webhook)
         return schemas.WebhookSchema().dump(webhook)
 
-    @rpc
+    @staff_read
     def list_deliveries(self, webhook_id, query):
         query = load(schemas.DeliveryQuerySchema(), query)
         self.store.get_webhook(str(webhook_id))

@@ -1,8 +1,10 @@
 """The members service over real RabbitMQ: RPC in, events out through the outbox."""
 import time
+from unittest.mock import patch
 
 import pytest
 from nameko.events import event_handler
+from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
@@ -10,6 +12,7 @@ from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBE
 from nszm.contracts.errors import CallRefused, Conflict, InvalidInput, StaffOnly
 from nszm.entrypoints import staff_context
 from nszm.signing import call_key, signed_context
+from nszm.storage import ServiceStore
 from services.members.service import MembersService
 from tests import factories
 from tests.waiting import wait_until
@@ -92,13 +95,15 @@ def test_staff_actions_need_an_actor_and_each_is_in_the_audit_log(members, servi
     members.update_member(member["slug"], {"population": 9000})
 
     log = members.audit_log({"per_page": 10})
-    assert log["total"] == 3 and not any(e["action"] == "apply" for e in log["items"])
-    assert [(e["actor"], e["token"], e["action"], e["target"], e["status"]) for e in log["items"]] == [
+    assert log["total"] == 4 and not any(e["action"] == "apply" for e in log["items"])
+    assert [(e["actor"], e.get("token"), e["action"], e["target"], e["status"]) for e in log["items"]] == [
         ("tests", None, "update_member", member["slug"], "done"),
         ("Jana", "t1", "approve_application", receipt["id"], "refused"),
         ("Jana", "t1", "approve_application", receipt["id"], "done"),
+        ("tests", None, "get_application", receipt["id"], "read"),  # personal data read by staff
     ]
     assert log["items"][1]["error"] == "The application is approved already."
+    assert all(entry["intact"] for entry in log["items"])
     assert members.audit_log({"actor": "Jana", "action": "approve_application"})["total"] == 2
 
 
@@ -114,7 +119,7 @@ def test_a_call_without_the_platforms_fresh_signature_is_refused_before_any_work
     }
     for why, context in contexts.items():
         with ServiceRpcProxy("members", service_config, timeout=10, context_data=context) as caller:
-            with pytest.raises(CallRefused, match="refused"):
+            with pytest.raises(StaffOnly, match="refused"):
                 caller.get_application(receipt["id"])  # personal data: a contact's name and address
             with pytest.raises(StaffOnly):
                 caller.approve_application(receipt["id"], {})
@@ -145,3 +150,26 @@ def test_the_relay_publishes_events_left_in_the_outbox(running, mongo_client, se
         store.outbox.release({"_id": event["event_id"]})
     assert left.get()["event_id"] == event["event_id"]
     wait_until(lambda: store.outbox.pending_count() == 0, message="outbox drained")
+
+
+def test_an_actions_entry_is_written_with_its_change_and_cannot_be_edited_unseen(members, mongo_client, service_config):
+    member = members.approve_application(members.apply(factories.application(name="Polička"))["id"], {})
+    audit = mongo_client[service_config["MONGO_DB"]]["members.audit"]
+    written = ServiceStore.record_audit
+
+    def written_then_broken(store, entry, session=None):
+        written(store, entry, session=session)  # the change and its entry are in the transaction...
+        raise RuntimeError("the disk is full")  # ...which then fails, and is rolled back whole
+
+    with patch.object(ServiceStore, "record_audit", written_then_broken):
+        with pytest.raises(RemoteError):
+            members.update_member(member["slug"], {"population": 1})
+    assert members.get_member(member["slug"])["population"] != 1
+    updates = list(audit.find({"action": "update_member"}))
+    assert [entry["status"] for entry in updates] == ["failed"]  # no "done" without the change
+    members.update_member(member["slug"], {"population": 9100})
+    assert [entry["status"] for entry in audit.find({"action": "update_member"}).sort("at", 1)] == ["failed", "done"]
+
+    audit.update_one({"action": "update_member", "status": "done"}, {"$set": {"actor": "someone else"}})
+    entries = members.audit_log({"action": "update_member"})["items"]
+    assert [(entry["status"], entry["intact"]) for entry in entries] == [("done", False), ("failed", True)]

@@ -65,7 +65,7 @@ PAGE = {"items": [], "total": 0, "page": 1, "per_page": 20}
 
 
 def client(limiter=None, **services):
-    settings = Settings.from_env({"PUBLIC_URL": "https://api.example.cz", "BOOTSTRAP_STAFF_TOKEN": ADMIN,
+    settings = Settings.from_env({"PUBLIC_URL": "https://api.example.cz", "SECRET_KEY": "k" * 40, "BOOTSTRAP_STAFF_TOKEN": ADMIN,
                                   "MONGO_URI": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100"})
     rpc = FakeRpc(**services)
     app = create_app(settings, rpc=rpc, limiter=limiter or RecordingLimiter())
@@ -209,7 +209,7 @@ def test_every_page_and_answer_carries_the_security_headers():
 ])
 def test_trusted_proxies_decide_whose_forwarded_address_counts(trusted, forwarded, seen):
     practice = FakeService(vote={"status": "confirmation_sent"})
-    settings = Settings.from_env({"PUBLIC_URL": "https://api.example.cz", "TRUSTED_PROXIES": trusted,
+    settings = Settings.from_env({"PUBLIC_URL": "https://api.example.cz", "SECRET_KEY": "k" * 40, "TRUSTED_PROXIES": trusted,
                                   "MONGO_URI": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100"})
     limiter = RecordingLimiter()
     browser = create_app(settings, rpc=FakeRpc(practice=practice), limiter=limiter).test_client()
