@@ -118,14 +118,14 @@ class WorkerAudit:
         entrypoint = self.worker_ctx.entrypoint
         return isinstance(entrypoint, StaffRpc) and not isinstance(entrypoint, StaffRead)
 
-    def entry_for(self, result) -> dict | None:
-        """The entry to write in the transaction of the action's change (None: no staff action, or
-        its entry is written already)."""
+    def write_in(self, tx, result):
+        """Write the entry of the staff action this worker serves in `tx`, the transaction of its
+        change (nothing for a read, a public call, or an action whose entry is written already)."""
         if not self.action or self.written:
-            return None
+            return
         data = self.worker_ctx.data
-        return self.log.entry(data[ACTOR], data.get(ACTOR_TOKEN), self.worker_ctx.entrypoint.method_name,
-                              target_of(self.worker_ctx.args, result), DONE, entry_id=self.worker_ctx.call_id)
+        tx.record_audit(self.log.entry(data[ACTOR], data.get(ACTOR_TOKEN), self.worker_ctx.entrypoint.method_name,
+                                       target_of(self.worker_ctx.args, result), DONE, entry_id=self.worker_ctx.call_id))
 
     def committed(self):
         self.written = True

@@ -85,9 +85,7 @@ class PlatformService:
 
         def attempt(tx) -> Stored:
             result = work(tx)
-            entry = self.audit.entry_for(result)  # a staff action's entry goes in with its change
-            if entry is not None:
-                tx.record_audit(entry)
+            self.audit.write_in(tx, result)  # a staff action's entry goes in with its change
             committed[:] = tx.committed
             return result
 

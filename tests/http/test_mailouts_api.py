@@ -155,10 +155,10 @@ def test_test_send_schedule_pause_resume_and_cancel(staff, public, smtp_sink):
 
 @pytest.mark.parametrize("body, message", [
     ("Dobrý den, {{ name }", "Template error"),
-    ("{{ ''.__class__ }}", "Not allowed"),
-    ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "Not allowed"),
+    ("{{ ''.__class__ }}", "'Getattr' is not allowed"),
+    ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "is not allowed"),
     ("Dobrý den, {{ jmeno }}", "placeholders"),
-    ("{% for x in range(10) %}{{ 1 / 0 }}{% endfor %}", "fails"),
+    ("{% for x in range(100000) %}{% for y in range(100000) %}x{% endfor %}{% endfor %}", "'For' is not allowed"),
 ])
 def test_a_broken_or_unsafe_template_is_a_422_naming_body(staff, body, message):
     response = staff.post("/api/v1/mailouts", json={"subject": "Pozvánka", "body": body,
