@@ -80,9 +80,11 @@ class Stream:
     senders: int
     sessions: int
     answers: list = field(default_factory=list)  # (status or 0 for no answer, e-mail, seconds, body)
+    started: dict = field(default_factory=dict)  # e-mail -> when its request was sent (monotonic)
 
     def register(self, n: int, client: Client):
         email, started = f"p{n}@{self.domain}", time.monotonic()
+        self.started[email] = started
         try:
             response = client.post(f"/api/v1/events/{self.event['id']}/registrations", timeout=60,
                                    json=registration_input(email, sessions=[f"s{n % self.sessions + 1}"]))
@@ -90,6 +92,16 @@ class Stream:
             self.answers.append((response.status_code, email, time.monotonic() - started, body))
         except requests.RequestException as error:
             self.answers.append((0, email, time.monotonic() - started, {"error": repr(error)}))
+
+    def answered_during(self, since: float, until: float) -> list[tuple[int, float]]:
+        """(status, seconds from `since` or from its sending, whichever is later, to its answer) of
+        each request that was waiting for its answer at some moment between `since` and `until`."""
+        waited = []
+        for code, email, seconds, _ in self.answers:
+            sent = self.started[email]
+            if sent < until and sent + seconds > since:
+                waited.append((code, sent + seconds - max(sent, since)))
+        return waited
 
     def accepted(self) -> dict[str, dict]:
         return {email: body for code, email, _, body in self.answers if code == 201}

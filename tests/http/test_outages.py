@@ -18,6 +18,7 @@ from tests.waiting import keep_for, wait_until
 
 RABBITMQ_OUTAGE_SECONDS = 20
 SMTP_OUTAGE_SECONDS = 60
+BROKER_AWAY_ANSWER_SECONDS = 5  # while RabbitMQ is away, every request is answered within this
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +64,21 @@ def test_rabbitmq_away_20_seconds_within_an_smtp_outage_of_60_loses_doubles_and_
         try:
             keep_for(15)
             rabbit.stop_app()
+            away_since = time.monotonic()
             try:
                 wait_until(lambda: requests.get(platform.url + "/readyz", timeout=QUICK_SECONDS).status_code == 503,
                            timeout=QUICK_SECONDS, message="the gateway tells RabbitMQ is away")
                 keep_for(RABBITMQ_OUTAGE_SECONDS, lambda: answers_quickly(platform.url))
             finally:
+                away_until = time.monotonic()
                 rabbit.start_app()
             keep_for(SMTP_OUTAGE_SECONDS - (time.monotonic() - smtp_down_at))
         finally:
             sink.server = start_smtp_sink(sink.port, sink.directory)
     assert any(code == 503 for code, *_ in stream.answers), "no request met the RabbitMQ outage"
+    during = stream.answered_during(away_since, away_until)
+    assert len(during) >= 10 and all(code in (201, 503) and seconds < BROKER_AWAY_ANSWER_SECONDS
+                                     for code, seconds in during), sorted(during, key=lambda a: -a[1])[:5]
     accepted = assert_nothing_lost_or_doubled(stream, sink, mail_timeout=300)
     assert len(accepted) >= 150
     assert platform.pids() == before, "a process had to be restarted"
