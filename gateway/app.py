@@ -96,14 +96,15 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     app.json.ensure_ascii = False
     mongo = mongo or connect(settings.database_uri)
     tokens = TokenStore(mongo[settings.mongo_db]["gateway.staff_tokens"], settings.bootstrap_staff_token)
-    context = GatewayContext(settings=settings, rpc=rpc or RpcClients(settings.amqp_uri, settings.secret_key), tokens=tokens, mongo=mongo,
+    database = mongo[settings.mongo_db]
+    context = GatewayContext(settings=settings, rpc=rpc or RpcClients(settings.amqp_uri, settings.secret_key),
+                             tokens=tokens, mongo=mongo,
                              limiter=limiter or RateLimiter(settings.database_uri, settings.mongo_db),
-                             audit=AuditLog(mongo[settings.mongo_db]["gateway.audit"], "gateway",
-                                            audit_key(settings.secret_key)))
+                             audit=AuditLog(database["gateway.audit"], "gateway", audit_key(settings.secret_key)),
+                             sessions=SessionStore(database["gateway.console_sessions"]))
     app.extensions["nszm"] = context
     api.register(app)
     app.register_blueprint(console)
-    context.sessions = SessionStore(mongo[settings.mongo_db]["gateway.console_sessions"])
     app.session_interface = ServerSessions(context.sessions)
     app.config.update(SESSION_COOKIE_NAME="nszm_console", SESSION_COOKIE_PATH=COOKIE_PATH,
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",

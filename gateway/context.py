@@ -7,6 +7,7 @@ from gateway.api import Api
 from gateway.auth import TokenStore, signed_in_staff
 from gateway.limits import RateLimiter
 from gateway.rpc import RpcClients
+from gateway.sessions import SessionStore
 from nszm.audit import AuditLog
 from nszm.config import Settings
 from nszm.contracts.common import MAX_PER_PAGE
@@ -22,7 +23,7 @@ class GatewayContext:
     mongo: object
     limiter: RateLimiter
     audit: AuditLog
-    sessions: object = None  # gateway.sessions.SessionStore: the console's
+    sessions: SessionStore  # the console's
     openapi: dict | None = None
     asyncapi: dict | None = None
 

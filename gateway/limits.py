@@ -55,6 +55,10 @@ class Limit:
     def item(self) -> RateLimitItem:
         return parse(self.rate)
 
+    def identity(self, scope: str, number: int, key: str) -> tuple[str, str, str]:
+        """The window this limit counts `key` in: its endpoint's (`scope`, its place there), or the shared one."""
+        return (self.shared, "0", key) if self.shared else (scope, str(number), key)
+
 
 def _address(address: str, body: dict) -> str | None:
     """The client's IPv4 address, or its IPv6 /64 network."""
@@ -199,7 +203,7 @@ class RateLimiter:
         for number, limit in enumerate(limits):
             key = limit.key(address, body if isinstance(body, dict) else {})
             if key is not None:
-                counted.append((limit, (limit.shared, "0", key) if limit.shared else (scope, str(number), key)))
+                counted.append((limit, limit.identity(scope, number, key)))
         if not counted:
             return
         try:
@@ -221,8 +225,7 @@ class RateLimiter:
         try:
             for number, limit in enumerate(limits):
                 key = limit.key(address, body or {})
-                identity = (limit.shared, "0", key) if limit.shared else (scope, str(number), key)
-                if key is not None and not self.strategy.test(limit.item, *identity):
+                if key is not None and not self.strategy.test(limit.item, *limit.identity(scope, number, key)):
                     return True
         except PyMongoError as error:
             log.warning("rate limits not read (%r)", error)

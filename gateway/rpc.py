@@ -123,7 +123,7 @@ class Consumers:
                 self._connection.release()
             except Exception:  # already gone
                 pass
-        self._connection = None
+        self._connection, self._channel = None, None
 
 
 class GuardedMethod:

@@ -71,9 +71,6 @@ class SessionStore:
     def end_for_token(self, token_id: str) -> int:
         return self.collection.delete_many({"token_id": token_id}).deleted_count
 
-    def count_for_token(self, token_id: str) -> int:
-        return self.collection.count_documents({"token_id": token_id})
-
 
 class ServerSessions(SessionInterface):
     """Flask's session for the console, from `SessionStore`; the API has none."""
@@ -81,10 +78,10 @@ class ServerSessions(SessionInterface):
     def __init__(self, store: SessionStore):
         self.store = store
 
-    def open_session(self, app, request):
-        if not request.path.startswith(COOKIE_PATH):
+    def open_session(self, app, asked):
+        if not asked.path.startswith(COOKIE_PATH):
             return None  # Flask's null session: the API keeps nothing between requests
-        session_id = request.cookies.get(self.get_cookie_name(app))
+        session_id = asked.cookies.get(self.get_cookie_name(app))
         values = self.store.load(session_id, utcnow()) if session_id else None
         return ConsoleSession(values, session_id if values is not None else None)
 

@@ -15,7 +15,6 @@ import hmac
 import json
 import logging
 import uuid
-from datetime import timezone
 
 from nameko.extensions import DependencyProvider
 from pymongo import DESCENDING
@@ -81,13 +80,18 @@ class AuditLog:
     def write(self, entry: dict):
         self.collection.insert_one(entry)
 
+    def entry_of_call(self, worker_ctx, result, status: str, error: str | None = None,
+                      entry_id: str | None = None) -> dict:
+        """The sealed entry of the staff call a worker serves."""
+        return self.entry(worker_ctx.data[ACTOR], worker_ctx.data.get(ACTOR_TOKEN), worker_ctx.entrypoint.method_name,
+                          target_of(worker_ctx.args, result), status, error, entry_id)
+
     def record(self, actor: str, token: str | None, action: str, target: str | None, status: str = DONE):
         """An action that is over already (the gateway's own)."""
         self.write(self.entry(actor, token, action, target, status))
 
     def _seal(self, entry: dict) -> str:
-        moment = entry["at"] if entry["at"].tzinfo else entry["at"].replace(tzinfo=timezone.utc)
-        values = {**{name: entry.get(name) for name in SEALED_FIELDS}, "at": moment.isoformat()}
+        values = {**{name: entry.get(name) for name in SEALED_FIELDS}, "at": entry["at"].isoformat()}
         return hmac.new(self.key, json.dumps(values, sort_keys=True, ensure_ascii=False).encode(),
                         hashlib.sha256).hexdigest()
 
@@ -110,7 +114,8 @@ class WorkerAudit:
     def __init__(self, log: AuditLog, worker_ctx):
         self.log = log
         self.worker_ctx = worker_ctx
-        self.written = False
+        self.written = False  # the entry went in with a committed change
+        self._in_transaction = False
 
     @property
     def action(self) -> bool:
@@ -123,12 +128,12 @@ class WorkerAudit:
         change (nothing for a read, a public call, or an action whose entry is written already)."""
         if not self.action or self.written:
             return
-        data = self.worker_ctx.data
-        tx.record_audit(self.log.entry(data[ACTOR], data.get(ACTOR_TOKEN), self.worker_ctx.entrypoint.method_name,
-                                       target_of(self.worker_ctx.args, result), DONE, entry_id=self.worker_ctx.call_id))
+        tx.record_audit(self.log.entry_of_call(self.worker_ctx, result, DONE, entry_id=self.worker_ctx.call_id))
+        self._in_transaction = True
 
     def committed(self):
-        self.written = True
+        """The unit of work's transaction committed (with the entry, if `write_in` put it there)."""
+        self.written = self.written or self._in_transaction
 
     def entries(self, actor, action, limit):
         return self.log.entries(actor, action, limit)
@@ -164,9 +169,7 @@ class AuditTrail(DependencyProvider):
         if not isinstance(entrypoint, StaffRpc) or (audit is not None and audit.written and exc_info is None):
             return  # not a staff call, or its entry went in with its change
         status, error = outcome(exc_info, read=isinstance(entrypoint, StaffRead))
-        data = worker_ctx.data
         try:
-            self.log.write(self.log.entry(data[ACTOR], data.get(ACTOR_TOKEN), entrypoint.method_name,
-                                          target_of(worker_ctx.args, result), status, error))
+            self.log.write(self.log.entry_of_call(worker_ctx, result, status, error))
         except PyMongoError:
             log.exception("audit entry of %s not written", worker_ctx.call_id)

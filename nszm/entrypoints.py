@@ -72,9 +72,7 @@ class PlatformRpc(Rpc):
         self.call_key = call_key(Settings.from_env(self.container.config).secret_key)
 
     def handle_message(self, body, message):
-        reason = refusal(self.call_key, self.unpack_message_headers(message))
-        if reason is None:
-            reason = self.refuses(self.unpack_message_headers(message))
+        reason = self.refuses(self.unpack_message_headers(message))
         if reason is not None:
             self.refuse(message, reason)
             return
@@ -84,8 +82,8 @@ class PlatformRpc(Rpc):
         super().handle_message(body, message)
 
     def refuses(self, context: dict) -> str | None:
-        """Why this entrypoint refuses a validly signed call; None: it takes it."""
-        return None
+        """Why this entrypoint refuses a call with this context; None: it takes it."""
+        return refusal(self.call_key, context)
 
     def refuse(self, message, reason: str):
         log.warning("%s refused: %s", self.method_name, reason)
@@ -107,14 +105,16 @@ class PlatformRpc(Rpc):
 rpc = PlatformRpc.decorator(expected_exceptions=PlatformError)
 
 
+UNNAMED_ACTOR = "it is a staff action, and the call does not name its actor"
+
+
 class StaffRpc(PlatformRpc):
     refused_error = StaffOnly
 
     def refuses(self, context: dict) -> str | None:
         actor = context.get(ACTOR)
-        if not isinstance(actor, str) or not actor.strip():
-            return "it is a staff action, and the call does not name its actor"
-        return None
+        named = isinstance(actor, str) and bool(actor.strip())
+        return super().refuses(context) or (None if named else UNNAMED_ACTOR)
 
     def handle_result(self, message, worker_ctx, result, exc_info):
         """Before the caller hears back, the dependencies that keep a record of staff actions
@@ -137,9 +137,8 @@ class StaffRead(StaffRpc):
 staff_read = StaffRead.decorator(expected_exceptions=PlatformError)
 
 
-def staff_context(actor: str, token_id: str | None = None, roles=("admin",), settings: Settings | None = None) -> dict:
+def staff_context(actor: str, token_id: str | None = None, roles=("admin",)) -> dict:
     """The signed context data of calls made for the staff member `actor` by an operations script
     (`ServiceRpcProxy(..., context_data=staff_context("Jana"))`), with SECRET_KEY from the
     environment; valid for `nszm.signing.CALL_MAX_AGE_SECONDS`."""
-    settings = settings or Settings.from_env()
-    return signed_context(call_key(settings.secret_key), "ops", actor, token_id, roles)
+    return signed_context(call_key(Settings.from_env().secret_key), "ops", actor, token_id, roles)
