@@ -33,7 +33,7 @@ def tokens():
             except ValueError:
                 flash("Neznámá role.", "error")
                 status = 422
-    return page("tokens.html", status, tokens=token_store().list(), roles=ROLES, issued=issued)
+    return page("tokens.html", status, tokens=token_store().list(), roles=ROLES, issued=issued, now=utcnow())
 
 
 @console.route("/tokens/<token_id>/revoke", methods=["POST"])

@@ -86,6 +86,9 @@ def test_a_revoked_or_expired_token_ends_its_sessions(platform):
     database(platform)["gateway.staff_tokens"].update_one(
         {"_id": fields["id"]}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}})  # its day is over
     assert not works(platform, browser)
+    admin, _ = signed_in(platform)
+    listed = admin.get(platform.url + "/staff/tokens").text
+    assert re.search(rf"{fields['id']}</td>(?:(?!</tr>).)*vypršel", listed, re.S)  # within its own row
     assert requests.get(platform.url + "/api/v1/events/x/registrations",
                         headers={"Authorization": f"Bearer {fields['token']}"}).status_code == 401
 
