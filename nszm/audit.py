@@ -131,6 +131,10 @@ class WorkerAudit:
         tx.record_audit(self.log.entry_of_call(self.worker_ctx, result, DONE, entry_id=self.worker_ctx.call_id))
         self._in_transaction = True
 
+    def record_in(self, tx, actor: str, action: str, target: str | None):
+        """An action the service takes on its own (not a staff call), written in `tx`, its transaction."""
+        tx.record_audit(self.log.entry(actor, None, action, target, DONE))
+
     def committed(self):
         """The unit of work's transaction committed (with the entry, if `write_in` put it there)."""
         self.written = self.written or self._in_transaction

@@ -9,6 +9,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from nszm.privacy import Retention
+
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_BUS_RETRY_DELAYS = (1.0, 10.0, 60.0)  # seconds before a failed event's 2nd, 3rd, 4th try
 DEFAULT_MONGO_DB = "nszm"
@@ -48,6 +50,7 @@ class Settings:
     read_cache_bytes: int
     secret_key: str | None
     process_slot: str | None
+    retention: Retention
 
     @property
     def database_uri(self) -> str:
@@ -81,6 +84,7 @@ class Settings:
             read_cache_bytes=int(_number(env.get("READ_CACHE_MIB"), DEFAULT_READ_CACHE_MIB) * 1024 * 1024),
             secret_key=env.get("SECRET_KEY") or _secret_in(data_dir),
             process_slot=_supervised_slot(env),
+            retention=Retention.from_env(env),
         )
 
 

@@ -5,6 +5,7 @@ taking them (what was read goes back when the channel closes); replaying publish
 chosen one to its subscription's queue with a fresh count of tries, and only then removes it.
 """
 import json
+from datetime import datetime
 
 from kombu import Connection
 
@@ -67,3 +68,21 @@ def replay_dead_letters(topology: Topology, queue: str | None = None, event_ids=
         finally:
             channel.close()
     return replayed
+
+
+def discard_dead_letters(topology: Topology, queues: list[str], failed_before: datetime) -> int:
+    """Delete the dead letters of these subscriptions' queues that failed before this moment
+    (retention: they may hold personal data); the others stay as they were."""
+    discarded = 0
+    with Connection(topology.amqp_uri) as connection:
+        channel = connection.channel()
+        try:
+            for queue in queues:
+                for _, message in _dead_letters(topology, channel, queue):
+                    failed_at = (message.headers or {}).get(messaging.FAILED_AT)
+                    if failed_at and datetime.fromisoformat(str(failed_at)) < failed_before:
+                        message.ack()
+                        discarded += 1
+        finally:
+            channel.close()  # the letters kept go back to their queues
+    return discarded

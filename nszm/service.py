@@ -1,6 +1,7 @@
 """What every platform service mixes in: the unit of work, the health check and the outbox relay."""
 import functools
 import logging
+from datetime import datetime
 from contextlib import contextmanager
 from typing import Callable
 
@@ -11,19 +12,23 @@ from pymongo.errors import PyMongoError
 from nszm.audit import AuditTrail
 from nszm.config import Settings
 from nszm.contracts import audit as audit_contract
-from nszm.contracts.bus import Subscription
+from nszm.contracts import privacy
+from nszm.contracts.bus import SUBSCRIPTIONS, Subscription
+from nszm.deadletters import discard_dead_letters
 from nszm.contracts.errors import Conflict, InvalidInput
-from nszm.entrypoints import REQUEST_ID, rpc
-from nszm.messaging import BusPublisher
+from nszm.entrypoints import REQUEST_ID, rpc, staff_read
+from nszm.messaging import BusPublisher, topology_of
 from nszm.rules import Refused, RuleBroken
 from nszm.schemas import load
-from nszm.storage import Stored, Transaction
+from nszm.storage import Stored, Transaction, utcnow
 
 log = logging.getLogger(__name__)
 
 RELAY_INTERVAL_SECONDS = 0.5
 RELAY_BATCH = 100
 RELAY_FAILURES_IN_A_ROW = 3
+RETENTION_INTERVAL_SECONDS = 3600.0  # what retention makes due is done within the hour
+ERASURE_ACTOR = "person_erased"  # the audit's actor of an erasure a service does on the event
 
 
 def as_error(outcome):
@@ -112,6 +117,53 @@ class PlatformService:
         query = load(audit_contract.AuditQuerySchema(), query)
         items, total = self.audit.entries(query.get("actor"), query.get("action"), query["page"] * query["per_page"])
         return audit_contract.AuditSliceSchema().dump({"items": items, "total": total})
+
+    # -- personal data ------------------------------------------------------------------------
+
+    @staff_read
+    def personal_data(self, query):
+        """Everything this service holds about the person with this address (and its aliases)."""
+        email = load(privacy.PersonQuerySchema(), query)["email"]
+        sections = self.personal_sections(self.store.pseudonyms.person(email))
+        return privacy.PersonDataSchema().dump({"service": self.name, "sections": sections})
+
+    @staff_read
+    def erasure_status(self, query):
+        """This service's latest erasure of the person (by keyed hash), or None."""
+        person = load(privacy.ErasureQuerySchema(), query)["person"]
+        erasure = self.store.erasure_of(person)
+        return privacy.ErasureSchema().dump(erasure) if erasure else None
+
+    def personal_sections(self, person: str) -> dict[str, list[dict]]:
+        """The service's records of the person, by section, dumped with its schemas."""
+        raise NotImplementedError
+
+    def erase_on(self, subscription: Subscription, envelope: dict, erase: Callable[[Transaction, str], object]):
+        """Erase the person a `person_erased` event names, once: `erase(tx, person)`, the record of
+        the erasure and its audit entry go in one transaction."""
+        data = envelope["data"]
+
+        def work(tx):
+            erase(tx, data["person"])
+            tx.record_erasure({"id": data["erasure_id"], "person": data["person"], "service": self.name,
+                               "requested_at": datetime.fromisoformat(data["requested_at"]), "erased_at": utcnow()})
+            self.audit.record_in(tx, ERASURE_ACTOR, "erase_person", data["erasure_id"])
+
+        self.handle_once(subscription, envelope, work)
+
+    @timer(interval=RETENTION_INTERVAL_SECONDS, eager=True)
+    def apply_retention(self):
+        """Delete or pseudonymise what the retention periods (settings) make due, and the dead
+        letters of this service's subscriptions that are older than RETAIN_DEAD_LETTERS_DAYS."""
+        now = utcnow()
+        self.retain(now)
+        queues = [s.queue for s in SUBSCRIPTIONS if s.consumer == self.name]
+        if queues:
+            discard_dead_letters(topology_of(self.config), queues, self.settings.retention.cutoff("dead_letters", now))
+
+    def retain(self, now):
+        """This service's retention, as it stands at `now`."""
+        raise NotImplementedError
 
     @timer(interval=RELAY_INTERVAL_SECONDS)
     def relay_outbox(self):

@@ -24,6 +24,7 @@ from nszm.batches import Batches
 from nszm.config import Settings
 from nszm.contracts.errors import Conflict
 from nszm.links import LinkSigner
+from nszm.privacy import Pseudonyms
 
 RETRY_BACKOFF_BASE = 0.005
 RETRY_BACKOFF_CAP = 0.25
@@ -175,10 +176,12 @@ class ServiceStore:
 
     service = ""
 
-    def __init__(self, client: pymongo.MongoClient, db_name: str):
+    def __init__(self, client: pymongo.MongoClient, db_name: str, pseudonyms: Pseudonyms | None = None):
         self.client = client
         self.db = client[db_name]
+        self.pseudonyms = pseudonyms or Pseudonyms.from_env()
         self.outbox = Outbox(self.collection("outbox"))
+        self.erasures = self.collection("erasures")
         self.batches = Batches()
         self._signer: LinkSigner | None = None
         self._turns: dict[str, list] = {}  # key -> [its lock, how many hold or await it]
@@ -189,6 +192,33 @@ class ServiceStore:
 
     def ensure_indexes(self):
         self.outbox.ensure_indexes()
+        self.erasures.create_index([("person", 1), ("requested_at", -1)])
+
+    def backfill_people(self, collection, people_of: Callable[[dict], list[str]], field: str = "person",
+                        many: bool = False):
+        """Give records stored before they carried their people's keyed hashes the hashes of the
+        addresses `people_of(document)` finds in them (one hash, or a list when `many`)."""
+        for document in collection.find({field: {"$exists": False}}):
+            hashes = [self.pseudonyms.person(address) for address in people_of(document) if address]
+            if many or hashes:
+                collection.update_one({"_id": document["_id"], field: {"$exists": False}},
+                                      {"$set": {field: hashes if many else hashes[0]}})
+
+    def record_erasure(self, erasure: dict, session=None):
+        """Note that this service carried out an erasure (again: harmless)."""
+        self.erasures.update_one({"_id": erasure["id"]}, {"$setOnInsert": to_document(erasure)}, upsert=True,
+                                 session=session)
+
+    def erasure_of(self, person: str) -> dict | None:
+        """The latest erasure of the person this service carried out, if any."""
+        found = self.erasures.find({"person": person}).sort("requested_at", pymongo.DESCENDING).limit(1)
+        return next((from_document(d) for d in found), None)
+
+    def forget_events_about(self, field: str, values: list, session=None) -> int:
+        """Delete outbox rows whose event's `field` (a path in its payload) is one of `values`."""
+        if not values:
+            return 0
+        return self.outbox.collection.delete_many({f"payload.{field}": {"$in": values}}, session=session).deleted_count
 
     def record_audit(self, entry: dict, session=None):
         """Insert a sealed audit entry (`nszm.audit`), in the transaction of the change it records."""
@@ -317,7 +347,7 @@ class StoreProvider(DependencyProvider):
     def setup(self):
         self.settings = Settings.from_env(self.container.config)
         self.client = connect(self.settings.database_uri)
-        self.store = self.store_class(self.client, self.settings.mongo_db)
+        self.store = self.store_class(self.client, self.settings.mongo_db, Pseudonyms(self.settings.secret_key))
 
     def start(self):
         self.store.ensure_indexes()

@@ -56,13 +56,22 @@ def envelope(spec: EventSpec, data: dict, occurred_at: datetime | None = None) -
     }
 
 
+PERSONAL = {"x-personal": True}  # field metadata: the field is personal data (pseudonymous), as AsyncAPI shows it
+PERSON_DESCRIPTION = ("the keyed hash of the person's address (`nszm.privacy`): the same person in every event "
+                      "and in `person_erased`; never the address itself")
+
+
+def person_field(**kwargs) -> fields.String:
+    return fields.String(metadata={**PERSONAL, "description": PERSON_DESCRIPTION}, **kwargs)
+
+
 class MemberAppliedData(Schema):
     application_id = fields.String(required=True)
     name = fields.String(required=True)
     type = fields.String(required=True)
     region = fields.String(required=True)
     population = fields.Integer(required=True)
-    contact = fields.Nested(members.ContactSchema, required=True)
+    contact_person = person_field(required=True)
 
 
 class MemberLeftData(Schema):
@@ -72,7 +81,9 @@ class MemberLeftData(Schema):
 
 
 MEMBER_APPLIED = EventSpec(
-    members.SERVICE, "member_applied", MemberAppliedData, "A membership application was submitted."
+    members.SERVICE, "member_applied", MemberAppliedData,
+    "A membership application was submitted (its contact: `GET /api/v1/membership-applications/{id}`, "
+    "role `members`).", schema_version=2,
 )
 MEMBER_JOINED = EventSpec(
     members.SERVICE, "member_joined", members.MemberSchema, "Staff approved an application; the member exists."
@@ -84,17 +95,18 @@ MEMBER_LEFT = EventSpec(members.SERVICE, "member_left", MemberLeftData, "A membe
 
 
 
-class RegisteredPersonData(Schema):
+class RegistrationRefData(Schema):
+    """A registration as events name it: no name, address or organisation. A subscriber that needs
+    them asks `GET /api/v1/registrations/{id}` with a staff token of role `events`."""
+
     id = fields.String(required=True)
-    name = fields.String(required=True)
-    email = fields.String(required=True)
-    organization = fields.String(required=True)
+    person = person_field(required=True)
     status = fields.String(required=True)
     sessions = fields.List(fields.Nested(events.SeatSchema), required=True)
 
 
 class EventSummaryData(Schema):
-    """What a mail about an event needs; `join_url` travels only towards registered people."""
+    """The event a registration is for; its join link is mailed to registered people only, never published."""
 
     id = fields.String(required=True)
     title = fields.String(required=True)
@@ -103,7 +115,6 @@ class EventSummaryData(Schema):
     ends_at = aware(required=True)
     venue = fields.Nested(events.VenueSchema, allow_none=True)
     online = fields.Boolean(required=True)
-    join_url = fields.String(allow_none=True)
     accredited = fields.Boolean(required=True)
     cancellation_deadline = aware(required=True)
 
@@ -116,41 +127,41 @@ class SessionSummaryData(Schema):
 
 
 class RegistrationEventData(Schema):
-    registration = fields.Nested(RegisteredPersonData, required=True)
+    registration = fields.Nested(RegistrationRefData, required=True)
     event = fields.Nested(EventSummaryData, required=True)
     sessions = fields.List(fields.Nested(SessionSummaryData), required=True,
                            metadata={"description": "the event's sessions this registration asked for"})
-    cancel_url = fields.String(required=True)
     changed_sessions = fields.List(fields.String(), required=True,
                                    metadata={"description": "sessions this event is about (promoted, freed, …)"})
     cancelled_by = fields.String(allow_none=True, validate=validate.OneOf(["participant", "staff"]))
 
 
 class AttendanceData(Schema):
-    registration = fields.Nested(RegisteredPersonData, required=True)
+    registration = fields.Nested(RegistrationRefData, required=True)
     event = fields.Nested(EventSummaryData, required=True)
     attended_sessions = fields.List(fields.String(), required=True)
     hours = fields.Float(required=True)
-    certificate_id = fields.String(allow_none=True)
-    certificate_url = fields.String(allow_none=True)
+    certificate_id = fields.String(allow_none=True, metadata=PERSONAL)
 
 
 EVENT_PUBLISHED = EventSpec(events.SERVICE, "event_published", events.EventSchema, "An event appeared in the calendar.")
 REGISTRATION_CONFIRMED = EventSpec(
-    events.SERVICE, "registration_confirmed", RegistrationEventData, "A registration got every seat it asked for."
+    events.SERVICE, "registration_confirmed", RegistrationEventData, "A registration got every seat it asked for.",
+    schema_version=2,
 )
 REGISTRATION_WAITLISTED = EventSpec(
-    events.SERVICE, "registration_waitlisted", RegistrationEventData, "A registration waits for a seat."
+    events.SERVICE, "registration_waitlisted", RegistrationEventData, "A registration waits for a seat.", schema_version=2,
 )
 REGISTRATION_PROMOTED = EventSpec(
     events.SERVICE, "registration_promoted", RegistrationEventData,
-    "A waiting person got a freed seat (`changed_sessions`).",
+    "A waiting person got a freed seat (`changed_sessions`).", schema_version=2,
 )
 REGISTRATION_CANCELLED = EventSpec(
-    events.SERVICE, "registration_cancelled", RegistrationEventData, "A registration was cancelled; its seats freed."
+    events.SERVICE, "registration_cancelled", RegistrationEventData, "A registration was cancelled; its seats freed.",
+    schema_version=2,
 )
 ATTENDANCE_RECORDED = EventSpec(
-    events.SERVICE, "attendance_recorded", AttendanceData, "Staff checked a participant in."
+    events.SERVICE, "attendance_recorded", AttendanceData, "Staff checked a participant in.", schema_version=2,
 )
 
 class VoteRequestedData(Schema):
@@ -196,19 +207,31 @@ class MailoutFinishedData(Schema):
 
 
 class NewsletterSubscriberData(Schema):
-    email = fields.String(required=True)
-    name = fields.String(allow_none=True)
+    person = person_field(required=True)
+
+
+class PersonErasedData(Schema):
+    """A person's data was erased on request: erase yours too (by `person`, the keyed hash)."""
+
+    erasure_id = fields.String(required=True)
+    person = person_field(required=True)
+    requested_at = aware(required=True)
 
 
 MAILOUT_FINISHED = EventSpec(
     notify.SERVICE, "mailout_finished", MailoutFinishedData, "A mailout has gone to everyone it will reach."
 )
 NEWSLETTER_SUBSCRIBED = EventSpec(
-    notify.SERVICE, "newsletter_subscribed", NewsletterSubscriberData, "Someone confirmed a newsletter subscription."
+    notify.SERVICE, "newsletter_subscribed", NewsletterSubscriberData, "Someone confirmed a newsletter subscription.",
+    schema_version=2,
 )
 NEWSLETTER_UNSUBSCRIBED = EventSpec(
     notify.SERVICE, "newsletter_unsubscribed", NewsletterSubscriberData,
-    "An address unsubscribed: it gets no more bulk mail.",
+    "An address unsubscribed: it gets no more bulk mail.", schema_version=2,
+)
+PERSON_ERASED = EventSpec(
+    notify.SERVICE, "person_erased", PersonErasedData,
+    "Staff erased a person's data on request (GDPR art. 17); every service erases its records of `person`.",
 )
 
 ALL_EVENTS = (
@@ -216,7 +239,7 @@ ALL_EVENTS = (
     EVENT_PUBLISHED, REGISTRATION_CONFIRMED, REGISTRATION_WAITLISTED, REGISTRATION_PROMOTED,
     REGISTRATION_CANCELLED, ATTENDANCE_RECORDED,
     PRACTICE_PUBLISHED, VOTE_REQUESTED, VOTE_CONFIRMED, COMPETITION_CLOSED,
-    MAILOUT_FINISHED, NEWSLETTER_SUBSCRIBED, NEWSLETTER_UNSUBSCRIBED,
+    MAILOUT_FINISHED, NEWSLETTER_SUBSCRIBED, NEWSLETTER_UNSUBSCRIBED, PERSON_ERASED,
 )
 # What the contract lists: every event but the internal ones (vote_requested holds an address and a link).
 PUBLIC_EVENTS = tuple(spec for spec in ALL_EVENTS if not spec.internal)
@@ -243,10 +266,14 @@ NOTIFY_MAILS = Subscription(notify.SERVICE, "mails", (
     ATTENDANCE_RECORDED, VOTE_REQUESTED), platform_only=True)
 NOTIFY_WEBHOOKS = Subscription(notify.SERVICE, "webhooks", PUBLIC_EVENTS)
 PRACTICE_MEMBERS = Subscription(practice.SERVICE, "members", (MEMBER_UPDATED,))
+# Each service erases its own records of a person; a service that is down erases when it is back.
+MEMBERS_PRIVACY = Subscription(members.SERVICE, "privacy", (PERSON_ERASED,), platform_only=True)
+EVENTS_PRIVACY = Subscription(events.SERVICE, "privacy", (PERSON_ERASED,), platform_only=True)
+PRACTICE_PRIVACY = Subscription(practice.SERVICE, "privacy", (PERSON_ERASED,), platform_only=True)
 
 # Every subscription of the platform's own services; each service declares them all when it
 # starts, and a publisher makes sure an event's queues exist before it publishes the event.
-SUBSCRIPTIONS = (NOTIFY_MAILS, NOTIFY_WEBHOOKS, PRACTICE_MEMBERS)
+SUBSCRIPTIONS = (NOTIFY_MAILS, NOTIFY_WEBHOOKS, PRACTICE_MEMBERS, MEMBERS_PRIVACY, EVENTS_PRIVACY, PRACTICE_PRIVACY)
 
 
 def subscriptions_of(spec: EventSpec) -> tuple[Subscription, ...]:

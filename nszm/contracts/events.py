@@ -13,6 +13,7 @@ from nszm.contracts.common import (
     text,
     web_url,
 )
+from nszm.contracts.privacy import ConsentSchema, consent_input
 
 SERVICE = "events"
 
@@ -152,6 +153,8 @@ class RegistrationInputSchema(Schema):
                            validate=validate.Length(min=1, max=50))
     phone = text(40)
     note = text(2000)
+    consent = fields.Nested(consent_input("registration"), metadata={
+        "description": "the consent text the form showed; recorded with the time"})
 
 
 class SeatSchema(Schema):
@@ -184,6 +187,27 @@ class RegistrationSchema(Schema):
     checked_in_at = aware(allow_none=True)
     hours = fields.Float(allow_none=True)
     certificate_id = fields.String(allow_none=True)
+    consent = fields.Nested(ConsentSchema, allow_none=True)
+    erased_at = aware(allow_none=True, metadata={"description": "the person's data was erased on request"})
+    expired_at = aware(allow_none=True, metadata={"description": "the contact was dropped at the end of retention"})
+
+
+class RegistrationExportSchema(RegistrationSchema):
+    """A registration in its person's data export."""
+
+    event_title = fields.String(required=True)
+    attended_sessions = fields.List(fields.String(), required=True)
+
+
+class RegistrationMailSchema(Schema):
+    """What notify mails a registered person beyond the event's bus data: fetched, never published."""
+
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    organization = fields.String(required=True)
+    cancel_url = fields.String(required=True)
+    certificate_url = fields.String(allow_none=True)
+    join_url = fields.String(allow_none=True)
 
 
 class RegistrationQuerySchema(PageQuerySchema):

@@ -63,6 +63,13 @@ class ContactSchema(Schema):
     phone = text(40)
 
 
+class PersonalContactSchema(ContactSchema):
+    """A person's place among a member's contacts, in their data export."""
+
+    member = fields.String(required=True)
+    member_name = fields.String(required=True)
+
+
 class MemberSchema(Schema):
     """A member as the public directory shows it: no contacts, no IČO."""
 

@@ -4,6 +4,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from nszm.contracts.common import EmailAddress, PageQuerySchema, aware, cross_field_rules, flag, page_schema, text
 from nszm.contracts.events import REGISTRATION_STATUSES
 from nszm.contracts.members import MEMBER_TYPES, REGIONS
+from nszm.contracts.privacy import ConsentSchema, consent_input
 
 SERVICE = "notify"
 MAIL_STATUSES = ("pending", "sent", "failed")
@@ -13,7 +14,7 @@ class MailSchema(Schema):
     id = fields.String(required=True, metadata={"description": "the id of the event that caused the mail"})
     kind = fields.String(required=True, metadata={"description": "that event's type"})
     to = fields.String(required=True)
-    subject = fields.String(required=True)
+    subject = fields.String(allow_none=True, metadata={"description": "none once the recipient's data is erased"})
     status = fields.String(required=True, validate=validate.OneOf(MAIL_STATUSES))
     attempts = fields.Integer(required=True)
     last_error = fields.String(allow_none=True)
@@ -160,6 +161,8 @@ RecipientPageSchema = page_schema(RecipientSchema, "RecipientPage")
 class SubscriptionInputSchema(Schema):
     email = EmailAddress(required=True)
     name = text(200)
+    consent = fields.Nested(consent_input("newsletter"), metadata={
+        "description": "the consent text the form showed; recorded as given when the link is confirmed"})
 
 
 class SubscriptionReceiptSchema(Schema):
@@ -176,3 +179,38 @@ class UnsubscribeResultSchema(Schema):
 
 class SubscriptionResultSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(["subscribed"]))
+
+
+# -- a person's data export ----------------------------------------------------------------
+
+class PersonalMailSchema(Schema):
+    id = fields.String(required=True)
+    kind = fields.String(required=True)
+    subject = fields.String(allow_none=True)
+    status = fields.String(required=True)
+    created_at = aware(required=True)
+    sent_at = aware(allow_none=True)
+
+
+class PersonalMailoutSchema(Schema):
+    mailout_id = fields.String(required=True)
+    subject = fields.String(allow_none=True)
+    email = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    organization = fields.String(allow_none=True)
+    status = fields.String(required=True)
+    sent_at = aware(allow_none=True)
+
+
+class PersonalSubscriptionSchema(Schema):
+    email = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    status = fields.String(required=True)
+    created_at = aware(required=True)
+    confirmed_at = aware(allow_none=True)
+    consent = fields.Nested(ConsentSchema, allow_none=True)
+
+
+class SuppressionSchema(Schema):
+    reason = fields.String(required=True, metadata={"description": "unsubscribed, refused (by the server) or erased"})
+    at = aware(required=True)

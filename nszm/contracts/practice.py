@@ -168,3 +168,14 @@ class ConfirmationSchema(Schema):
 class ConfirmationResultSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(["counted", "already_counted"]))
     practice = fields.String(required=True)
+
+
+class PersonalVoteSchema(Schema):
+    """A vote in its voter's data export."""
+
+    competition_id = fields.String(required=True)
+    practice = fields.String(required=True)
+    email = fields.String(required=True)
+    created_at = aware(required=True)
+    confirmed_at = aware(allow_none=True)
+    counted = fields.Boolean(required=True)

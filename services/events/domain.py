@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from nszm import czech
 from nszm.addresses import email_key
+from nszm.privacy import ERASED_NAME, consent_given, erased_address
 from nszm.rules import Refused, RuleBroken
 
 DEFAULT_CANCELLATION_WINDOW = timedelta(hours=24)
@@ -51,7 +52,7 @@ def publish(event: dict, now: datetime) -> dict:
     return {**event, "status": "published", "published_at": now}
 
 
-def new_registration(event: dict, data: dict, is_coordinator: bool, now: datetime,
+def new_registration(event: dict, data: dict, is_coordinator: bool, now: datetime, person: str,
                      request_id: str | None = None) -> dict:
     """A registration asking for seats; the store then grants or waitlists each seat. It keeps
     the id of the request that made it, so that the same request delivered again is recognised."""
@@ -70,10 +71,12 @@ def new_registration(event: dict, data: dict, is_coordinator: bool, now: datetim
             f"Session {', '.join(closed)} is only for coordinators of member municipalities; "
             "register with the e-mail address the association has for you.", "sessions")
     return {
-        **data,
+        **{key: value for key, value in data.items() if key != "consent"},
         "id": uuid.uuid4().hex,
         "event_id": event["id"],
         "email_key": email_key(data["email"]),
+        "person": person,
+        "consent": consent_given("registration", data.get("consent"), now),
         "sessions": [{"id": sid, "status": None, "ticket": None, "waitlist_position": None} for sid in wanted],
         "status": None,
         "created_at": now,
@@ -247,7 +250,7 @@ def participants(registrations: list[dict], statuses: list[str]) -> list[dict]:
     return [
         {"email": r["email"], "name": r["name"], "organization": r["organization"]}
         for r in registrations
-        if r["status"] in statuses or ("attended" in statuses and r["checked_in_at"])
+        if holds_person(r) and (r["status"] in statuses or ("attended" in statuses and r["checked_in_at"]))
     ]
 
 
@@ -338,3 +341,47 @@ def news_item(event: dict) -> dict:
     return {"key": f"event:{event['id']}", "title": f"Akce: {event['title']}",
             "summary": event.get("description") or event["title"], "path": f"/api/v1/events/{event['id']}",
             "published": event["published_at"], "category": "event"}
+
+
+# -- personal data ------------------------------------------------------------------------------
+
+PERSONAL_FIELDS = ("phone", "note", "consent")  # dropped at erasure and at the end of retention
+
+
+def holds_person(registration: dict) -> bool:
+    """Whether the registration still holds its person's contact (not erased, not past retention)."""
+    return not registration.get("erased_at") and not registration.get("expired_at")
+
+
+def erased_registration(registration: dict, now: datetime) -> dict:
+    """The registration after its person asked to be erased: seats, attendance, hours and the
+    certificate's number and code stay (the register of issued certificates, and the counts);
+    nothing else about the person does."""
+    address = erased_address(registration["person"])
+    kept = {key: value for key, value in registration.items() if key not in PERSONAL_FIELDS}
+    return {**kept, "name": ERASED_NAME, "email": address, "email_key": address, "organization": "",
+            "erased_at": registration.get("erased_at") or now}
+
+
+def expired_registration(registration: dict, now: datetime) -> dict:
+    """The registration once its event is long over (RETAIN_REGISTRATIONS_MONTHS): the contact and
+    answers go; seats and attendance stay; a certificate's holder keeps their name in the register
+    of issued certificates."""
+    if registration.get("expired_at") or registration.get("erased_at"):
+        return registration
+    address = erased_address(registration["person"])
+    kept = {key: value for key, value in registration.items() if key not in PERSONAL_FIELDS}
+    name = registration["name"] if registration.get("certificate_id") else ERASED_NAME
+    return {**kept, "name": name, "email": address, "email_key": address, "organization": "", "expired_at": now}
+
+
+def mail_details(registration: dict, event: dict, links: dict) -> dict | None:
+    """What a mail to the registered person needs beyond the event: their contact and their links
+    (the join link only with a confirmed seat); None once the person is erased or expired."""
+    if not holds_person(registration):
+        return None
+    confirmed = any(seat["status"] == "confirmed" for seat in registration["sessions"])
+    return {"name": registration["name"], "email": registration["email"],
+            "organization": registration["organization"], "cancel_url": links["cancel_url"],
+            "certificate_url": links["certificate_url"] if registration.get("certificate_id") else None,
+            "join_url": event.get("join_url") if event.get("online") and confirmed else None}

@@ -7,6 +7,7 @@ from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.contracts.notify import EventAudienceSchema, MailingContactSchema
 from nszm.entrypoints import rpc, staff_read, staff_rpc
+from nszm.messaging import consumes
 from nszm.schemas import load, shared
 from nszm.service import PlatformService, as_error, enforced, page
 from nszm.storage import utcnow, with_free_id
@@ -15,6 +16,7 @@ from services.events.storage import EventsStoreProvider
 
 LINK_PURPOSE = "registration"
 REGISTRATIONS = "registrations"  # one group commit for all of them: a rush is often for several events
+RETENTION_BATCH = 500  # registrations pseudonymised per transaction when their retention ends
 
 
 class EventsService(PlatformService):
@@ -96,10 +98,9 @@ class EventsService(PlatformService):
         asked = {seat["id"] for seat in registration["sessions"]}
         sessions = [s for s in event["sessions"] if s["id"] in asked]
         return bus.envelope(spec, {
-            "registration": shared(bus.RegisteredPersonData).dump(registration),
+            "registration": shared(bus.RegistrationRefData).dump(registration),
             "event": shared(bus.EventSummaryData).dump(event),
             "sessions": shared(bus.SessionSummaryData, many=True).dump(sessions),
-            "cancel_url": self._links(registration["id"])["cancel_url"],
             "changed_sessions": changed,
             "cancelled_by": cancelled_by,
         })
@@ -112,7 +113,7 @@ class EventsService(PlatformService):
             data = load(shared(schemas.RegistrationInputSchema), payload)
             with enforced():
                 registration = domain.new_registration(event, data, self._is_coordinator(event, data), utcnow(),
-                                                       request)
+                                                       self.store.pseudonyms.person(data["email"]), request)
         except (NotFound, Conflict, InvalidInput):
             # this very request, delivered again after a crash, once the event had closed: the same answer
             stored = self.store.registrations_for_requests([request]).get(request) if request else None
@@ -159,6 +160,15 @@ class EventsService(PlatformService):
         self.store.get_event(audience["id"], published_only=False, with_counters=False)
         registrations = self.store.registrations_of(audience["id"])
         return MailingContactSchema(many=True).dump(domain.participants(registrations, audience["status"]))
+
+    @rpc
+    def mail_details(self, registration_id):
+        """The registered person's contact and links, for notify's mail about the registration
+        (events on the bus carry neither); None once the person's data is erased."""
+        registration = self.store.get_registration(str(registration_id))
+        event = self.store.get_event(registration["event_id"], published_only=False, with_counters=False)
+        details = domain.mail_details(registration, event, self._links(registration["id"]))
+        return schemas.RegistrationMailSchema().dump(details) if details else None
 
     @rpc
     def get_registration(self, registration_id):
@@ -231,14 +241,12 @@ class EventsService(PlatformService):
             if domain.earns_certificate(event):
                 checked = domain.with_certificate(checked, tx.next_certificate_serial(checked["checked_in_at"].year))
             tx.save_registrations([checked])
-            links = self._links(checked["id"])
             tx.commit([bus.envelope(bus.ATTENDANCE_RECORDED, {
-                "registration": bus.RegisteredPersonData().dump(checked),
-                "event": bus.EventSummaryData().dump(event),
+                "registration": shared(bus.RegistrationRefData).dump(checked),
+                "event": shared(bus.EventSummaryData).dump(event),
                 "attended_sessions": checked["attended_sessions"],
                 "hours": checked["hours"],
                 "certificate_id": checked.get("certificate_id"),
-                "certificate_url": links["certificate_url"] if checked.get("certificate_id") else None,
             })])
             return checked
 
@@ -267,3 +275,26 @@ class EventsService(PlatformService):
             raise NotFound(f"No certificate '{certificate_id}' with this verification code.")
         event = self.store.get_event(registration["event_id"], published_only=False)
         return schemas.CertificateCheckSchema().dump(domain.certificate_check(registration, event))
+
+    # -- personal data ------------------------------------------------------------------------
+
+    def personal_sections(self, person: str) -> dict:
+        registrations = self.store.registrations_of_person(person)
+        events = self.store.events_by_id(sorted({r["event_id"] for r in registrations}))
+        return {"registrations": schemas.RegistrationExportSchema(many=True).dump(
+            [{**r, "event_title": events[r["event_id"]]["title"]} for r in registrations])}
+
+    @consumes(bus.EVENTS_PRIVACY)
+    def on_person_erased(self, envelope):
+        self.erase_on(bus.EVENTS_PRIVACY, envelope, self._erase)
+
+    @staticmethod
+    def _erase(tx, person: str):
+        now = utcnow()
+        tx.save_registrations([domain.erased_registration(r, now) for r in tx.registrations_of_person(person)])
+
+    def retain(self, now):
+        """Registrations of events over for RETAIN_REGISTRATIONS_MONTHS lose their contact and answers."""
+        ended = self.store.ended_before(self.settings.retention.cutoff("registrations", now))
+        while ended and (due := self.store.registrations_holding_people(ended, RETENTION_BATCH)):
+            self.unit_of_work(lambda tx: tx.save_registrations([domain.expired_registration(r, now) for r in due]))

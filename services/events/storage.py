@@ -88,7 +88,32 @@ class EventsStoreVerbs(Protocol):
                            ) -> tuple[list[dict], int]: ...
     def queues(self, event_id: str, session_ids: list[str]) -> dict[str, list[int]]: ...
     def registrations_of(self, event_id: str) -> list[dict]: ...
+    # -- personal data --------------------------------------------------------------------
+
+    def registrations_of_person(self, person: str, session=None) -> list[dict]:
+        return [_to_registration(d) for d in self.registrations.find({"person": person}, session=session)
+                .sort("created_at", ASCENDING)]
+
+    def events_by_id(self, event_ids: list[str]) -> dict[str, dict]:
+        return {d["_id"]: from_document(d) for d in self.events.find({"_id": {"$in": list(event_ids)}})}
+
+    def ended_before(self, moment: datetime) -> list[str]:
+        """The ids of the events that ended before `moment`."""
+        return [d["_id"] for d in self.events.find({"ends_at": {"$lt": moment}}, {"_id": 1})]
+
+    def registrations_holding_people(self, event_ids: list[str], limit: int) -> list[dict]:
+        """Up to `limit` registrations of these events that still hold their person's contact."""
+        return [_to_registration(d) for d in self.registrations.find(
+            {"event_id": {"$in": list(event_ids)}, "expired_at": {"$exists": False},
+             "erased_at": {"$exists": False}}).limit(limit)]
+
     def by_certificate(self, certificate_id: str) -> dict: ...
+    def registrations_of_person(self, person: str) -> list[dict]: ...
+    def events_by_id(self, event_ids: list[str]) -> dict[str, dict]: ...
+    def ended_before(self, moment: datetime) -> list[str]: ...
+    def registrations_holding_people(self, event_ids: list[str], limit: int) -> list[dict]: ...
+    def record_erasure(self, erasure: dict) -> bool: ...
+    def erasure_of(self, person: str) -> dict | None: ...
 
 
 class EventsStore(ServiceStore):
@@ -113,6 +138,8 @@ class EventsStore(ServiceStore):
         self.registrations.create_index([("event_id", ASCENDING), ("created_at", ASCENDING)])
         self.registrations.create_index([("event_id", ASCENDING), ("sessions.id", ASCENDING),
                                          ("sessions.status", ASCENDING)])
+        self.registrations.create_index("person")
+        self.backfill_people(self.registrations, lambda document: [document.get("email")])
 
     def is_empty(self) -> bool:
         return self.events.estimated_document_count() == 0

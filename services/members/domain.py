@@ -3,9 +3,11 @@ import re
 import uuid
 from collections import Counter
 from datetime import date, datetime, time
+from typing import Callable
 
 from nszm import czech
 from nszm.formatting import PRAGUE
+from nszm.privacy import ERASED_NAME, erased_address
 from nszm.rules import Refused
 
 ICO_WEIGHTS = (8, 7, 6, 5, 4, 3, 2)
@@ -38,12 +40,14 @@ def first_free_slug(name: str, taken: set[str]) -> str:
     return czech.first_free(slug_base(name), taken)
 
 
-def new_application(data: dict, now: datetime, holder: dict | None = None) -> dict:
-    """A pending application; refused while an active member holds its IČO (`holder`)."""
+def new_application(data: dict, now: datetime, person: str, holder: dict | None = None) -> dict:
+    """A pending application; refused while an active member holds its IČO (`holder`). `person`
+    names its contact (the keyed hash of their address)."""
     if holder is not None and holder["status"] == "active":
         raise Refused(f"A member with IČO {data['ico']} exists already.")
     return {
         **data,
+        "person": person,
         "id": uuid.uuid4().hex,
         "status": "pending",
         "submitted_at": now,
@@ -163,3 +167,23 @@ def news_item(member: dict) -> dict:
             "summary": f"{member['name']} ({member['region']}) je členem Národní sítě Zdravých měst ČR.",
             "path": f"/api/v1/members/{member['slug']}", "category": "member",
             "published": datetime.combine(member["member_since"], time(0), PRAGUE)}
+
+
+# -- personal data ------------------------------------------------------------------------------
+
+def erased_application(application: dict, now: datetime) -> dict:
+    """An application whose contact asked to be erased, or a rejected one past its retention: the
+    municipality's details stay (they are not personal), the contact person does not."""
+    if application.get("contact_erased_at"):
+        return application
+    return {**application, "contact": {"name": ERASED_NAME, "email": erased_address(application["person"])},
+            "contact_erased_at": now}
+
+
+def without_contacts_of(member: dict, person: str, person_of: Callable[[str], str]) -> dict | None:
+    """The member without the contacts that are this person (`person_of` hashes an address);
+    None when the person is not among its contacts."""
+    kept = [contact for contact in member.get("contacts", []) if person_of(contact["email"]) != person]
+    if len(kept) == len(member.get("contacts", [])):
+        return None
+    return {**member, "contacts": kept, "version": next_version(member)}

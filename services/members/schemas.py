@@ -14,6 +14,7 @@ from nszm.contracts.members import (  # noqa: F401  (re-exported for the service
     MemberQuerySchema,
     MemberSchema,
     MemberUpdateSchema,
+    PersonalContactSchema,
     RejectionSchema,
     StatsSchema,
 )

@@ -1,15 +1,19 @@
 """The members service's entrypoints: load with a schema, apply the domain, store, dump."""
 from datetime import date
 
-from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, envelope
+from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, MEMBERS_PRIVACY, envelope
 from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.notify import MailingContactSchema, MembersAudienceSchema
 from nszm.entrypoints import rpc, staff_read, staff_rpc
+from nszm.messaging import consumes
 from nszm.schemas import load
 from nszm.service import PlatformService, enforced, page
 from nszm.storage import utcnow, with_free_id
 from services.members import domain, schemas
 from services.members.storage import MembersStoreProvider
+
+
+RETENTION_BATCH = 500
 
 
 class MembersService(PlatformService):
@@ -59,11 +63,12 @@ class MembersService(PlatformService):
 
         def work(tx) -> dict:
             with enforced():
-                application = domain.new_application(data, utcnow(), holder=tx.member_with_ico(data["ico"]))
+                application = domain.new_application(data, utcnow(), self.store.pseudonyms.person(
+                    data["contact"]["email"]), holder=tx.member_with_ico(data["ico"]))
             tx.add_application(application)
             tx.commit([envelope(MEMBER_APPLIED, {
-                "application_id": application["id"],
-                **{k: data[k] for k in ("name", "type", "region", "population", "contact")}})])
+                "application_id": application["id"], "contact_person": application["person"],
+                **{k: data[k] for k in ("name", "type", "region", "population")}})])
             return application
 
         return schemas.ApplicationReceiptSchema().dump(self.unit_of_work(work))
@@ -145,3 +150,31 @@ class MembersService(PlatformService):
             return after
 
         return schemas.MemberDetailSchema().dump(self.unit_of_work(work))
+
+    # -- personal data ------------------------------------------------------------------------
+
+    def personal_sections(self, person: str) -> dict:
+        contacts = [{**contact, "member": member["slug"], "member_name": member["name"]}
+                    for member in self.store.members_with_person(person) for contact in member.get("contacts", [])
+                    if self.store.pseudonyms.person(contact["email"]) == person]
+        return {"member_contacts": schemas.PersonalContactSchema(many=True).dump(contacts),
+                "applications": schemas.ApplicationSchema(many=True).dump(self.store.applications_of_person(person))}
+
+    @consumes(MEMBERS_PRIVACY)
+    def on_person_erased(self, envelope):
+        self.erase_on(MEMBERS_PRIVACY, envelope, self._erase)
+
+    def _erase(self, tx, person: str):
+        now = utcnow()
+        for application in tx.applications_of_person(person):
+            tx.save_application(domain.erased_application(application, now))
+        for member in tx.members_with_person(person):
+            after = domain.without_contacts_of(member, person, self.store.pseudonyms.person)
+            if after is not None:
+                tx.save_member(member, after)
+
+    def retain(self, now):
+        """Rejected applications past RETAIN_REJECTED_APPLICATIONS_MONTHS lose their contact person."""
+        cutoff = self.settings.retention.cutoff("rejected_applications", now)
+        while due := self.store.rejected_before(cutoff, RETENTION_BATCH):
+            self.unit_of_work(lambda tx: [tx.save_application(domain.erased_application(a, now)) for a in due])

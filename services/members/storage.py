@@ -1,6 +1,6 @@
 """The members store: members and applications in MongoDB, each change with its events."""
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Callable, Protocol
 
 from pymongo import ASCENDING, DESCENDING
@@ -11,6 +11,8 @@ from nszm.contracts.errors import Conflict, NotFound
 from nszm.storage import IdTaken, ServiceStore, StoreProvider, from_document, taken_ids, to_document
 
 DATE_FIELDS = ("member_since", "left_on")
+
+
 def _to_document(member: dict) -> dict:
     document = to_document(member, "slug")
     for key in DATE_FIELDS:
@@ -24,7 +26,7 @@ def _to_document(member: dict) -> dict:
 
 
 def _to_member(document: dict | None) -> dict | None:
-    member = from_document(document, "slug", ("active_ico",))
+    member = from_document(document, "slug", ("active_ico", "people"))
     for key in DATE_FIELDS:
         if member and isinstance(member.get(key), str):
             member[key] = date.fromisoformat(member[key])
@@ -60,6 +62,12 @@ class MembersStoreVerbs(Protocol):
     def get_application(self, application_id: str) -> dict: ...
     def list_applications(self, *, page: int, per_page: int, status=None) -> tuple[list[dict], int]: ...
     def save_decision(self, decided: dict) -> None: ...
+    def applications_of_person(self, person: str) -> list[dict]: ...
+    def members_with_person(self, person: str) -> list[dict]: ...
+    def save_application(self, application: dict) -> None: ...
+    def rejected_before(self, moment: datetime, limit: int) -> list[dict]: ...
+    def record_erasure(self, erasure: dict) -> None: ...
+    def erasure_of(self, person: str) -> dict | None: ...
 
 
 class MembersStore(ServiceStore):
@@ -77,6 +85,17 @@ class MembersStore(ServiceStore):
         self.members.create_index([("status", ASCENDING), ("type", ASCENDING), ("region", ASCENDING)])
         self.applications.create_index("pending_ico", unique=True, sparse=True)
         self.applications.create_index([("status", ASCENDING), ("submitted_at", ASCENDING)])
+        self.applications.create_index([("status", ASCENDING), ("decided_at", ASCENDING)])
+        self.applications.create_index("person")
+        self.members.create_index("people")
+        self.backfill_people(self.applications, lambda document: [document.get("contact", {}).get("email")])
+        self.backfill_people(self.members, lambda document: [c.get("email") for c in document.get("contacts", [])],
+                             field="people", many=True)
+
+    def _member_document(self, member: dict) -> dict:
+        """A member as stored: with its contacts' keyed hashes, to find a person among them."""
+        return {**_to_document(member),
+                "people": [self.pseudonyms.person(c["email"]) for c in member.get("contacts", [])]}
 
     # -- the directory --------------------------------------------------------------
 
@@ -124,7 +143,7 @@ class MembersStore(ServiceStore):
     def add_member(self, member: dict, session=None):
         """Insert a new member; IdTaken when another writer holds its slug already."""
         try:
-            self.members.insert_one(_to_document({"version": 1, **member}), session=session)
+            self.members.insert_one(self._member_document({"version": 1, **member}), session=session)
         except DuplicateKeyError as error:
             if "_id" in (error.details or {}).get("keyPattern", {}):
                 raise IdTaken(member["slug"]) from None
@@ -133,7 +152,7 @@ class MembersStore(ServiceStore):
     def save_member(self, before: dict, after: dict, session=None):
         """Replace a member if nobody changed it meanwhile (compare-and-set on its version)."""
         result = self.members.replace_one({"_id": before["slug"], "version": before.get("version", 0)},
-                                          _to_document(after), session=session)
+                                          self._member_document(after), session=session)
         if result.matched_count != 1:
             raise Conflict("The member was changed by someone else; reload and try again.")
 
@@ -166,6 +185,27 @@ class MembersStore(ServiceStore):
         )
         if result.matched_count != 1:
             raise Conflict("The application was decided already.")
+
+
+    # -- personal data --------------------------------------------------------------------
+
+    def applications_of_person(self, person: str, session=None) -> list[dict]:
+        return [_to_application(d) for d in self.applications.find({"person": person}, session=session)
+                .sort("submitted_at", ASCENDING)]
+
+    def members_with_person(self, person: str, session=None) -> list[dict]:
+        """Members (active or not) with the person among their contacts."""
+        return [_to_member(d) for d in self.members.find({"people": person}, session=session)]
+
+    def save_application(self, application: dict, session=None):
+        self.applications.replace_one({"_id": application["id"]}, _application_document(application),
+                                      session=session)
+
+    def rejected_before(self, moment: datetime, limit: int) -> list[dict]:
+        """Up to `limit` applications rejected before `moment` that still name their contact person."""
+        return [_to_application(d) for d in self.applications.find(
+            {"status": "rejected", "decided_at": {"$lt": moment}, "contact_erased_at": {"$exists": False}}
+        ).limit(limit)]
 
 
 class MembersStoreProvider(StoreProvider):

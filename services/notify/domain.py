@@ -30,6 +30,7 @@ from standardwebhooks.webhooks import Webhook
 from nszm import formatting
 from nszm.addresses import email_key
 from nszm.contracts import bus
+from nszm.privacy import ERASED_NAME, consent_given, erased_address
 from nszm.rules import Refused, RuleBroken
 from nszm.tokens import new_token, token_hash
 
@@ -88,13 +89,36 @@ def invitation(data: dict) -> bytes:
     return calendar.to_ical()
 
 
-def mail_for(spec: bus.EventSpec, envelope: dict) -> dict | None:
-    """The one mail an event causes (keyed by the event's id), or None for events that mail nobody."""
+# events that name a registration, not its person: the mail's contact and links are fetched from events
+ABOUT_REGISTRATIONS = (bus.REGISTRATION_CONFIRMED, bus.REGISTRATION_WAITLISTED, bus.REGISTRATION_PROMOTED,
+                       bus.REGISTRATION_CANCELLED, bus.ATTENDANCE_RECORDED)
+
+
+def needs_registration_details(spec: bus.EventSpec, envelope: dict) -> bool:
+    """Whether the event's mail needs the registered person's contact and links (fetched)."""
+    if spec == bus.ATTENDANCE_RECORDED and not envelope["data"].get("certificate_id"):
+        return False
+    return spec in ABOUT_REGISTRATIONS and spec in MAILS
+
+
+def with_details(data: dict, details: dict) -> dict:
+    """An event's data with the registered person's contact and links, as the templates read them."""
+    return {**data, "registration": {**data["registration"], **{key: details[key] for key in (
+                "name", "email", "organization")}},
+            "event": {**data["event"], "join_url": details.get("join_url")},
+            "cancel_url": details["cancel_url"], "certificate_url": details.get("certificate_url")}
+
+
+def mail_for(spec: bus.EventSpec, envelope: dict, details: dict | None = None) -> dict | None:
+    """The one mail an event causes (keyed by the event's id), or None for events that mail nobody
+    (an event about a registration whose person is erased: `details` None)."""
     if spec not in MAILS:
         return None
     data = envelope["data"]
-    if spec == bus.ATTENDANCE_RECORDED and not data.get("certificate_url"):
-        return None
+    if spec in ABOUT_REGISTRATIONS:
+        if details is None or not needs_registration_details(spec, envelope):
+            return None
+        data = with_details(data, details)
     recipient, with_invitation = MAILS[spec]
     to, to_name = recipient(data)
     module = templates.get_template(f"{spec.name}.txt").make_module(data)
@@ -125,9 +149,12 @@ def next_attempt(attempts: int, now: datetime) -> datetime | None:
 PLACEHOLDERS = ("name", "organization", "email", "unsubscribe_url")
 # An unsubscribe link keeps working this long after the message that carried it.
 UNSUBSCRIBE_LINK_VALIDITY = timedelta(days=5 * 365)
-# Why an address gets no bulk mail: its owner unsubscribed, or its server refused it for good.
+# Why an address gets no bulk mail: its owner unsubscribed, its server refused it for good, or its
+# owner's data was erased on request.
 UNSUBSCRIBED = "unsubscribed"
 REFUSED = "refused"
+ERASED = "erased"
+LIFTED_BY_SUBSCRIBING = (UNSUBSCRIBED, ERASED)  # a confirmed subscription asks for mail again
 SAMPLE_RECIPIENT = {"email": "jana.novakova@example.cz", "name": "Jana Nováková", "organization": "Město Příkladov"}
 UNSUBSCRIBE_FOOTER = "\n\n--\nNechcete dostávat hromadné e-maily Národní sítě Zdravých měst? Odhlásit se můžete zde: "
 MESSAGE_ID_DOMAIN = "zdravamesta.cz"
@@ -416,8 +443,8 @@ CONFIRMATION_RESEND_AFTER = timedelta(minutes=10)
 CONFIRMATION_VALIDITY = timedelta(days=7)  # a subscription link not used by then is worth nothing
 
 
-def subscription_requested(subscriber: dict | None, email: str, name: str | None,
-                           now: datetime) -> tuple[dict | None, str | None]:
+def subscription_requested(subscriber: dict | None, email: str, name: str | None, now: datetime,
+                           consent: dict | None = None) -> tuple[dict | None, str | None]:
     """(the subscriber to store, the confirmation token to mail), or (None, None) when nothing is to be done.
 
     A confirmed subscriber is left alone; a pending one is mailed again only after a while, so
@@ -433,6 +460,7 @@ def subscription_requested(subscriber: dict | None, email: str, name: str | None
         "status": "pending", "token_hash": token_hash(token), "mailed_at": now,
         "created_at": (subscriber or {}).get("created_at", now), "confirmed_at": None,
         "unsubscribed_at": (subscriber or {}).get("unsubscribed_at"),
+        "consent_asked": consent or {},  # recorded as given when the person confirms
     }, token
 
 
@@ -441,7 +469,9 @@ def subscription_confirmed(subscriber: dict, now: datetime) -> dict:
         raise Refused("The subscription is confirmed already.")
     if subscriber.get("mailed_at") and _aware(subscriber["mailed_at"]) + CONFIRMATION_VALIDITY < now:
         raise Refused("This confirmation link has expired; subscribe again to get a new one.")
-    return {**subscriber, "status": "confirmed", "confirmed_at": now, "token_hash": None}
+    return {**{key: value for key, value in subscriber.items() if key != "consent_asked"},
+            "status": "confirmed", "confirmed_at": now, "token_hash": None,
+            "consent": consent_given("newsletter", subscriber.get("consent_asked"), now)}
 
 
 def _aware(moment: datetime) -> datetime:
@@ -462,6 +492,24 @@ def newsletter_confirmation(subscriber: dict, confirm_url: str) -> dict:
     return {"id": f"newsletter-{uuid.uuid4().hex}", "kind": "newsletter_confirmation", "to": subscriber["email"],
             "to_name": subscriber.get("name"), "subject": module.subject, "text": str(module).lstrip(),
             "attachments": []}
+
+
+# -- personal data ----------------------------------------------------------------------------
+
+def erasure(person: str, now: datetime) -> dict:
+    """A request to erase a person's data everywhere: notify erases its own records at once and
+    announces `person_erased`, on which every other service erases its own."""
+    return {"id": uuid.uuid4().hex, "person": person, "requested_at": now}
+
+
+def erased_values(person: str) -> dict:
+    """What the person's mail and recipient rows become: the status, dates and counts stay; the
+    address, name, subject and message do not."""
+    address = erased_address(person)
+    return {"mail": {"to": address, "to_name": None, "subject": None},
+            "mail_dropped": ["text", "html", "attachments", "headers"],
+            "recipient": {"email": address, "key": address, "name": ERASED_NAME, "organization": None,
+                          "message_id": None}}
 
 
 # -- webhooks ---------------------------------------------------------------------------------

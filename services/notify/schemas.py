@@ -9,6 +9,9 @@ from nszm.contracts.notify import (  # noqa: F401
     MailPageSchema,
     MailQuerySchema,
     MailSchema,
+    PersonalMailoutSchema,
+    PersonalMailSchema,
+    PersonalSubscriptionSchema,
     PreviewQuerySchema,
     PreviewSchema,
     RecipientPageSchema,
@@ -17,6 +20,7 @@ from nszm.contracts.notify import (  # noqa: F401
     SubscriptionInputSchema,
     SubscriptionReceiptSchema,
     SubscriptionResultSchema,
+    SuppressionSchema,
     TestSendSchema,
     UnsubscribeResultSchema,
 )
@@ -29,3 +33,4 @@ from nszm.contracts.webhooks import (  # noqa: F401, E402
     WebhookQuerySchema,
     WebhookSchema,
 )
+from nszm.contracts.privacy import ErasureSchema, PersonQuerySchema  # noqa: F401, E402

@@ -51,8 +51,12 @@ class NotifyService(PlatformService):
 
     @consumes(bus.NOTIFY_MAILS)
     def on_mail_event(self, envelope):
-        """The mail an event causes, queued once (its id is the event's) and sent at once."""
-        mail = domain.mail_for(bus.BY_NAME[envelope["event_type"]], envelope)
+        """The mail an event causes, queued once (its id is the event's) and sent at once. An event
+        about a registration names no person: their contact and links are fetched from events."""
+        spec = bus.BY_NAME[envelope["event_type"]]
+        details = (self.events.mail_details(envelope["data"]["registration"]["id"])
+                   if domain.needs_registration_details(spec, envelope) else None)
+        mail = domain.mail_for(spec, envelope, details)
         if mail is not None:
             self._send_now(mail)
 
@@ -121,8 +125,10 @@ class NotifyService(PlatformService):
                 raise InvalidInput(missing.detail, {"audience.event.id": [missing.detail]}) from None
         if audience.get("newsletter"):
             groups.append(self.store.confirmed_subscribers())
-        keys = {email_key(person["email"]) for group in groups for person in group}
-        return domain.recipients(groups, self.store.held_keys(keys))
+        people = {person["email"]: self.store.pseudonyms.person(person["email"]) for group in groups
+                  for person in group}
+        held = self.store.held_people(set(people.values()))
+        return domain.recipients(groups, {email_key(email) for email, person in people.items() if person in held})
 
     def _with_progress(self, mailout: dict) -> dict:
         return {**mailout, **domain.progress(mailout)}
@@ -362,7 +368,8 @@ class NotifyService(PlatformService):
         """Double opt-in; the answer is the same whether or not the address was known."""
         data = load(schemas.SubscriptionInputSchema(), payload)
         existing = self.store.get_subscriber(email_key(data["email"]))
-        subscriber, token = domain.subscription_requested(existing, data["email"], data.get("name"), utcnow())
+        subscriber, token = domain.subscription_requested(existing, data["email"], data.get("name"), utcnow(),
+                                                          data.get("consent"))
         if subscriber is not None:
             confirm_url = f"{self.settings.public_url}/api/v1/newsletter/confirm?token={token}"
             mail = domain.newsletter_confirmation(subscriber, confirm_url)
@@ -380,10 +387,10 @@ class NotifyService(PlatformService):
                 raise NotFound("This confirmation link is not valid (or was used already).")
             with enforced():
                 confirmed = domain.subscription_confirmed(subscriber, utcnow())
+            person = self.store.pseudonyms.person(confirmed["email"])
             tx.save_subscriber(confirmed)
-            tx.lift_hold(confirmed["id"], domain.UNSUBSCRIBED)  # subscribing again undoes an unsubscribe
-            tx.commit([bus.envelope(bus.NEWSLETTER_SUBSCRIBED, {"email": confirmed["email"],
-                                                                "name": confirmed.get("name")})])
+            tx.lift_hold(person, domain.LIFTED_BY_SUBSCRIBING)  # subscribing again undoes an unsubscribe
+            tx.commit([bus.envelope(bus.NEWSLETTER_SUBSCRIBED, {"person": person})])
 
         self.unit_of_work(work)
         return schemas.SubscriptionResultSchema().dump({"status": "subscribed"})
@@ -395,12 +402,12 @@ class NotifyService(PlatformService):
         if not email:
             raise NotFound("This unsubscribe link is not valid.")
 
+        person = self.store.pseudonyms.person(email)
+
         def work(tx):
-            subscriber = domain.unsubscribed(tx.get_subscriber(email_key(email)), email, utcnow())
-            tx.save_subscriber(subscriber)
-            tx.hold(subscriber["id"], subscriber["email"], domain.UNSUBSCRIBED)
-            tx.commit([bus.envelope(bus.NEWSLETTER_UNSUBSCRIBED, {"email": subscriber["email"],
-                                                                  "name": subscriber.get("name")})])
+            tx.delete_subscriber(email_key(email))  # only the keyed hash stays, to keep the address held
+            tx.hold(person, domain.UNSUBSCRIBED)
+            tx.commit([bus.envelope(bus.NEWSLETTER_UNSUBSCRIBED, {"person": person})])
 
         self.unit_of_work(work)
         return schemas.UnsubscribeResultSchema().dump({"status": "unsubscribed"})

@@ -54,9 +54,10 @@ class NotifyStoreVerbs(Protocol):
     def list_mailouts(self, *, page: int, per_page: int, status=None) -> tuple[list[dict], int]: ...
     def mailouts_in(self, *statuses: str) -> list[dict]: ...
     def save_mailout(self, before: dict, after: dict) -> None: ...
-    def held_keys(self, keys) -> set[str]: ...
-    def hold(self, key: str, email: str, reason: str) -> None: ...
-    def lift_hold(self, key: str, reason: str) -> None: ...
+    def held_people(self, people) -> set[str]: ...
+    def hold(self, person: str, reason: str) -> None: ...
+    def lift_hold(self, person: str, reasons: tuple[str, ...]) -> None: ...
+    def hold_of(self, person: str) -> dict | None: ...
     def confirmed_subscribers(self) -> list[dict]: ...
     def freeze_recipients(self, mailout_id: str, deliver: list[dict], skipped: list[dict]) -> None: ...
     def claim_range(self, mailout_id: str, size: int) -> tuple[dict | None, list[dict]]: ...
@@ -74,6 +75,17 @@ class NotifyStoreVerbs(Protocol):
     def get_subscriber(self, key: str) -> dict | None: ...
     def subscriber_by_token(self, hashed: str) -> dict | None: ...
     def save_subscriber(self, subscriber: dict) -> None: ...
+    def delete_subscriber(self, key: str) -> None: ...
+    def mails_of_person(self, person: str) -> list[dict]: ...
+    def mailouts_of_person(self, person: str) -> list[dict]: ...
+    def subscriber_of_person(self, person: str) -> dict | None: ...
+    def erase_person(self, person: str, erased: dict) -> None: ...
+    def drop_mail_bodies(self, sent_before: datetime) -> int: ...
+    def drop_recipients(self, ended_before: datetime) -> int: ...
+    def drop_unconfirmed_subscribers(self, requested_before: datetime) -> int: ...
+    def drop_deliveries(self, created_before: datetime) -> int: ...
+    def record_erasure(self, erasure: dict) -> None: ...
+    def erasure_of(self, person: str) -> dict | None: ...
     def add_webhook(self, webhook: dict) -> None: ...
     def get_webhook(self, webhook_id: str) -> dict: ...
     def list_webhooks(self, *, page: int, per_page: int) -> tuple[list[dict], int]: ...
@@ -120,6 +132,21 @@ class NotifyStore(ServiceStore):
         # next_attempt_at exists only while a delivery is still to be tried: the index holds just those.
         self.deliveries.create_index([("next_attempt_at", ASCENDING)], sparse=True)
         self.deliveries.create_index([("webhook_id", ASCENDING), ("created_at", DESCENDING)])
+        self.deliveries.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
+        for collection in (self.mails, self.recipients, self.subscribers):
+            collection.create_index("person")
+        self.mails.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
+        self.mailouts.create_index([("status", ASCENDING), ("finished_at", ASCENDING)])
+        self.backfill_people(self.mails, lambda document: [document.get("to")])
+        self.backfill_people(self.recipients, lambda document: [document.get("email")])
+        self.backfill_people(self.subscribers, lambda document: [document.get("email")])
+        self._hold_by_person_only()
+
+    def _hold_by_person_only(self):
+        """Holds stored under the address itself become holds under the person's keyed hash."""
+        for held in self.holds.find({"email": {"$exists": True}}):
+            self.hold(self.pseudonyms.person(held["email"]), held.get("reason", "unsubscribed"))
+            self.holds.delete_one({"_id": held["_id"]})
 
     def hold_as(self, holder: str | None):
         """Lease under `holder`, a name that one live process has at a time (its place in a
@@ -140,7 +167,7 @@ class NotifyStore(ServiceStore):
         """Queue a mail, leased to the caller (who sends it at once) or for whoever claims it first;
         the queued mail as `claim` gives it, or None when this mail (this event) was queued before."""
         now = utcnow()
-        document = {**to_document(mail), "status": "pending",
+        document = {**to_document(mail), "person": self.pseudonyms.person(mail["to"]), "status": "pending",
                     "attempts": 0, "next_attempt_at": now,
                     "claimed_until": now + CLAIM_LEASE if leased else now - ENDED,
                     "claimed_by": self.holder if leased else None,
@@ -243,20 +270,25 @@ class NotifyStore(ServiceStore):
         if result.matched_count != 1:
             raise Conflict("The mailout changed meanwhile; reload it and try again.")
 
-    def held_keys(self, keys) -> set[str]:
-        """Of these address keys, those that get no bulk mail (unsubscribed, or refused by their server)."""
-        keys = list(keys)
+    def held_people(self, people) -> set[str]:
+        """Of these people (keyed hashes), those that get no bulk mail (unsubscribed, erased, or
+        refused by their server)."""
+        people = list(people)
         found: set[str] = set()
-        for start in range(0, len(keys), 1000):
-            found |= {d["_id"] for d in self.holds.find({"_id": {"$in": keys[start:start + 1000]}}, {"_id": 1})}
+        for start in range(0, len(people), 1000):
+            found |= {d["_id"] for d in self.holds.find({"_id": {"$in": people[start:start + 1000]}}, {"_id": 1})}
         return found
 
-    def hold(self, key: str, email: str, reason: str, session=None):
-        self.holds.update_one({"_id": key}, {"$setOnInsert": {"email": email, "reason": reason, "at": utcnow()}},
+    def hold(self, person: str, reason: str, session=None):
+        """Keep bulk mail from the person; only the keyed hash of their address is kept."""
+        self.holds.update_one({"_id": person}, {"$setOnInsert": {"reason": reason, "at": utcnow()}},
                               upsert=True, session=session)
 
-    def lift_hold(self, key: str, reason: str, session=None):
-        self.holds.delete_one({"_id": key, "reason": reason}, session=session)
+    def lift_hold(self, person: str, reasons: tuple[str, ...], session=None):
+        self.holds.delete_one({"_id": person, "reason": {"$in": list(reasons)}}, session=session)
+
+    def hold_of(self, person: str) -> dict | None:
+        return from_document(self.holds.find_one({"_id": person}), "person")
 
     def confirmed_subscribers(self) -> list[dict]:
         return [{"email": d["email"], "name": d.get("name"), "organization": None}
@@ -268,6 +300,7 @@ class NotifyStore(ServiceStore):
         now = utcnow()
         documents = [
             {"_id": _recipient_id(mailout_id, seq), "mailout_id": mailout_id, "seq": seq, "key": p["key"],
+             "person": self.pseudonyms.person(p["email"]),
              "email": p["email"], "name": p.get("name"), "organization": p.get("organization"), "status": status,
              "attempts": 0, "last_error": None, "sent_at": None, "message_id": None,
              **({"next_attempt_at": now} if status == "queued" else {})}
@@ -368,7 +401,7 @@ class NotifyStore(ServiceStore):
             changes["next_attempt_at"] = retry_at
         self.recipients.update_one({"_id": recipient["id"]}, update)
         if hold_reason:
-            self.hold(recipient["key"], recipient["email"], hold_reason)
+            self.hold(self.pseudonyms.person(recipient["email"]), hold_reason)
 
     def add_progress(self, mailout_id: str, **counts: int):
         """Running totals for progress bars; exact counts are taken from the recipients at the end."""
@@ -397,8 +430,59 @@ class NotifyStore(ServiceStore):
         return from_document(self.subscribers.find_one({"token_hash": hashed}, session=session)) if hashed else None
 
     def save_subscriber(self, subscriber: dict, session=None):
-        self.subscribers.replace_one({"_id": subscriber["id"]}, to_document(subscriber), upsert=True,
-                                     session=session)
+        document = {**to_document(subscriber), "person": self.pseudonyms.person(subscriber["email"])}
+        self.subscribers.replace_one({"_id": subscriber["id"]}, document, upsert=True, session=session)
+
+    def delete_subscriber(self, key: str, session=None):
+        self.subscribers.delete_one({"_id": key}, session=session)
+
+    # -- personal data --------------------------------------------------------------------
+
+    def mails_of_person(self, person: str) -> list[dict]:
+        return [from_document(d) for d in self.mails.find({"person": person}, {"text": 0, "html": 0, "attachments": 0})
+                .sort("created_at", ASCENDING)]
+
+    def mailouts_of_person(self, person: str) -> list[dict]:
+        """The person's places among mailouts' recipients, each with its mailout's subject."""
+        places = [from_document(d) for d in self.recipients.find({"person": person}).sort("_id", ASCENDING)]
+        subjects = {d["_id"]: d["subject"] for d in self.mailouts.find(
+            {"_id": {"$in": sorted({p["mailout_id"] for p in places})}}, {"subject": 1})}
+        return [{**place, "subject": subjects.get(place["mailout_id"])} for place in places]
+
+    def subscriber_of_person(self, person: str, session=None) -> dict | None:
+        return from_document(self.subscribers.find_one({"person": person}, session=session))
+
+    def erase_person(self, person: str, erased: dict, session=None):
+        """Replace the person's address, name and messages in the mail queue and mailouts' recipient
+        lists with `erased`'s values (the status rows stay), and delete their subscription."""
+        self.mails.update_many({"person": person}, {"$set": erased["mail"], "$unset": {
+            field: "" for field in erased["mail_dropped"]}}, session=session)
+        self.recipients.update_many({"person": person}, {"$set": erased["recipient"]}, session=session)
+        self.subscribers.delete_many({"person": person}, session=session)
+
+    def drop_mail_bodies(self, sent_before: datetime) -> int:
+        """The text, HTML, attachments and headers of mails sent (or given up) before this moment."""
+        return self.mails.update_many(
+            {"status": {"$in": ["sent", "failed"]}, "created_at": {"$lt": sent_before}, "text": {"$exists": True}},
+            {"$unset": {"text": "", "html": "", "attachments": "", "headers": ""},
+             "$set": {"bodies_dropped_at": utcnow()}}).modified_count
+
+    def drop_recipients(self, ended_before: datetime) -> int:
+        """The recipient lists of mailouts that ended (sent or cancelled) before this moment; the
+        mailouts keep their counts."""
+        ended = [d["_id"] for d in self.mailouts.find(
+            {"status": {"$in": ["sent", "cancelled"]}, "finished_at": {"$lt": ended_before}}, {"_id": 1})]
+        if not ended:
+            return 0
+        return self.recipients.delete_many({"mailout_id": {"$in": ended}}).deleted_count
+
+    def drop_unconfirmed_subscribers(self, requested_before: datetime) -> int:
+        return self.subscribers.delete_many({"status": "pending", "mailed_at": {"$lt": requested_before}}).deleted_count
+
+    def drop_deliveries(self, created_before: datetime) -> int:
+        """Webhook deliveries done with (delivered or failed) created before this moment."""
+        return self.deliveries.delete_many({"status": {"$in": ["delivered", "failed"]},
+                                            "created_at": {"$lt": created_before}}).deleted_count
 
 
     # -- webhooks ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from nszm import czech
-from nszm.addresses import voter_key
+from nszm.privacy import erased_address
 from nszm.rules import Refused, RuleBroken
 from nszm.tokens import new_token, token_hash
 
@@ -122,8 +122,9 @@ def close_early(competition: dict, now: datetime) -> dict:
     return {**competition, "voting_closes_at": now}
 
 
-def new_vote(competition: dict, practice: str, email: str, now: datetime) -> tuple[dict, str]:
-    """An unconfirmed vote and its single-use confirmation token (only its hash is stored)."""
+def new_vote(competition: dict, practice: str, email: str, now: datetime, person: str) -> tuple[dict, str]:
+    """An unconfirmed vote and its single-use confirmation token (only its hash is stored). `person`
+    is the keyed hash of the address folded as one mailbox (`nszm.privacy`): aliases count once."""
     ensure_open(competition, now)
     if practice not in {n["practice"] for n in competition["nominees"]}:
         raise RuleBroken("Not a nominee of this competition.", "practice")
@@ -133,7 +134,7 @@ def new_vote(competition: dict, practice: str, email: str, now: datetime) -> tup
         "competition_id": competition["id"],
         "practice": practice,
         "email": email,
-        "email_key": voter_key(email),  # aliases of one mailbox count once
+        "person": person,
         "token_hash": token_hash(token),
         "created_at": now,
         "expires_at": min(now + CONFIRMATION_VALIDITY, competition["voting_closes_at"]),
@@ -197,3 +198,13 @@ def results_news(view: dict) -> dict | None:
     return {"key": f"competition:{view['id']}", "title": f"Výsledky: {view['title']}", "summary": summary,
             "path": f"/api/v1/competitions/{view['id']}", "published": view["voting_closes_at"],
             "category": "results"}
+
+
+# -- personal data ------------------------------------------------------------------------------
+
+def pseudonymised_vote(vote: dict, now: datetime) -> dict:
+    """A vote without its address: on request, or once its competition's results are out. Which
+    nominee it was for and whether it counted stay; the keyed hash keeps one vote per person."""
+    if vote.get("pseudonymised_at"):
+        return vote
+    return {**vote, "email": erased_address(vote["person"]), "pseudonymised_at": now}

@@ -5,6 +5,7 @@ from nszm.contracts.practice import (  # noqa: F401
     CompetitionQuerySchema,
     CompetitionSchema,
     ConfirmationResultSchema,
+    PersonalVoteSchema,
     PracticeDetailPageSchema,
     PracticeDetailQuerySchema,
     PracticeDetailSchema,

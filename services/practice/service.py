@@ -19,6 +19,7 @@ from services.practice import domain, schemas
 from services.practice.storage import CountedMeanwhile, PracticeStoreProvider
 
 CLOSING_INTERVAL_SECONDS = 1.0
+RETENTION_BATCH = 500
 
 
 class PracticeService(PlatformService):
@@ -163,7 +164,8 @@ class PracticeService(PlatformService):
         outcomes, votes, announced = [], [], []
         for _, data, now in requested:
             try:
-                vote, token = domain.new_vote(competition, data["practice"], data["email"], now)
+                vote, token = domain.new_vote(competition, data["practice"], data["email"], now,
+                                              self.store.pseudonyms.person(data["email"]))
             except RuleBroken as refusal:
                 outcomes.append(as_error(refusal))
                 continue
@@ -190,7 +192,7 @@ class PracticeService(PlatformService):
         def work(tx) -> domain.Confirmation:
             vote = tx.vote_by_token(domain.token_hash(token))
             competition = tx.get_competition(vote["competition_id"])
-            address_counted = tx.counted_vote_exists(vote["competition_id"], vote["email_key"])
+            address_counted = tx.counted_vote_exists(vote["competition_id"], vote["person"])
             with enforced():
                 outcome = domain.confirm(vote, competition, address_counted, now)
             if outcome.changed:
@@ -231,3 +233,23 @@ class PracticeService(PlatformService):
                     tx.commit(announced)
 
             self.unit_of_work(work)
+
+    # -- personal data --------------------------------------------------------------------------
+
+    def personal_sections(self, person: str) -> dict:
+        return {"votes": schemas.PersonalVoteSchema(many=True).dump(self.store.votes_of_person(person))}
+
+    @consumes(bus.PRACTICE_PRIVACY)
+    def on_person_erased(self, envelope):
+        self.erase_on(bus.PRACTICE_PRIVACY, envelope, self._erase)
+
+    @staticmethod
+    def _erase(tx, person: str):
+        votes = tx.votes_of_person(person)
+        tx.forget_events_about("data.email", sorted({vote["email"] for vote in votes}))  # confirmation requests
+        tx.save_votes([domain.pseudonymised_vote(vote, utcnow()) for vote in votes])
+
+    def retain(self, now):
+        """Votes lose their addresses once their competition's results are out."""
+        while due := self.store.votes_to_pseudonymise(RETENTION_BATCH):
+            self.unit_of_work(lambda tx: tx.save_votes([domain.pseudonymised_vote(vote, now) for vote in due]))

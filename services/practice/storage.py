@@ -18,7 +18,7 @@ def _vote_document(vote: dict) -> dict:
     document = to_document(vote)
     if vote["counted"]:
         # One counted vote per address and competition, enforced by a unique index.
-        document["counted_key"] = f"{vote['competition_id']}:{vote['email_key']}"
+        document["counted_key"] = f"{vote['competition_id']}:{vote['person']}"
     return document
 
 
@@ -46,8 +46,14 @@ class PracticeStoreVerbs(Protocol):
     def close_competition(self, competition_id: str, results: dict, now: datetime) -> bool: ...
     def add_votes(self, votes: list[dict]) -> None: ...
     def vote_by_token(self, token_hash: str) -> dict: ...
-    def counted_vote_exists(self, competition_id: str, email_key: str) -> bool: ...
+    def counted_vote_exists(self, competition_id: str, person: str) -> bool: ...
     def save_vote(self, vote: dict) -> None: ...
+    def votes_of_person(self, person: str) -> list[dict]: ...
+    def save_votes(self, votes: list[dict]) -> None: ...
+    def votes_to_pseudonymise(self, limit: int) -> list[dict]: ...
+    def forget_events_about(self, field: str, values: list) -> int: ...
+    def record_erasure(self, erasure: dict) -> None: ...
+    def erasure_of(self, person: str) -> dict | None: ...
 
 
 class PracticeStore(ServiceStore):
@@ -69,6 +75,17 @@ class PracticeStore(ServiceStore):
         self.votes.create_index("token_hash", unique=True)
         self.votes.create_index("counted_key", unique=True, sparse=True)
         self.votes.create_index([("competition_id", ASCENDING), ("counted", ASCENDING)])
+        self.votes.create_index("person")
+        self.votes.create_index([("pseudonymised_at", ASCENDING), ("competition_id", ASCENDING)], sparse=True)
+        self._key_votes_by_person()
+
+    def _key_votes_by_person(self):
+        """Votes stored under their folded address (`email_key`) move to the person's keyed hash."""
+        for document in self.votes.find({"person": {"$exists": False}}):
+            vote = {**from_document(document), "person": self.pseudonyms.person(document["email"])}
+            vote.pop("email_key", None)
+            vote.pop("counted_key", None)
+            self.votes.replace_one({"_id": document["_id"]}, _vote_document(vote))
 
     def is_empty(self) -> bool:
         return self.practices.estimated_document_count() == 0
@@ -176,8 +193,8 @@ class PracticeStore(ServiceStore):
             raise NotFound("This confirmation link is not valid.")
         return vote
 
-    def counted_vote_exists(self, competition_id: str, email_key: str, session=None) -> bool:
-        return self.votes.find_one({"counted_key": f"{competition_id}:{email_key}"}, {"_id": 1},
+    def counted_vote_exists(self, competition_id: str, person: str, session=None) -> bool:
+        return self.votes.find_one({"counted_key": f"{competition_id}:{person}"}, {"_id": 1},
                                    session=session) is not None
 
     def save_vote(self, vote: dict, session=None):
@@ -186,6 +203,23 @@ class PracticeStore(ServiceStore):
             self.votes.replace_one({"_id": vote["id"]}, _vote_document(vote), session=session)
         except DuplicateKeyError:
             raise CountedMeanwhile(vote["id"]) from None
+
+
+    # -- personal data --------------------------------------------------------------------
+
+    def votes_of_person(self, person: str, session=None) -> list[dict]:
+        return [from_document(d, hidden=("counted_key",)) for d in self.votes.find({"person": person}, session=session)
+                .sort("created_at", ASCENDING)]
+
+    def save_votes(self, votes: list[dict], session=None):
+        for vote in votes:
+            self.votes.replace_one({"_id": vote["id"]}, _vote_document(vote), session=session)
+
+    def votes_to_pseudonymise(self, limit: int) -> list[dict]:
+        """Up to `limit` votes that still hold their address in competitions whose results are out."""
+        closed = [d["_id"] for d in self.competitions.find({"closed_at": {"$ne": None}}, {"_id": 1})]
+        return [from_document(d, hidden=("counted_key",)) for d in self.votes.find(
+            {"competition_id": {"$in": closed}, "pseudonymised_at": {"$exists": False}}).limit(limit)]
 
 
 class PracticeStoreProvider(StoreProvider):
