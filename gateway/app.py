@@ -6,7 +6,7 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import audit, deadletters, events, feeds, members, notify, ops, practice  # noqa: F401  (their endpoints register on `api`)
+from gateway import audit, deadletters, events, feeds, members, notify, ops, practice, privacy  # noqa: F401  (their endpoints register on `api`)
 from gateway.asyncapi import asyncapi_document
 from gateway.auth import TokenStore
 from gateway.cache import CachedReads, Generations, Invalidations, ReadCache, RequestKeys
@@ -18,6 +18,7 @@ from gateway.rpc import RpcClients
 from gateway.sessions import COOKIE_PATH, ServerSessions, SessionStore
 from nszm.audit import AuditLog, audit_key
 from nszm.config import Settings
+from nszm.privacy import Pseudonyms
 from nszm.storage import connect
 
 MAX_BODY_BYTES = 256 * 1024
@@ -99,7 +100,8 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     database = mongo[settings.mongo_db]
     context = GatewayContext(settings=settings, rpc=rpc or RpcClients(settings.amqp_uri, settings.secret_key),
                              tokens=tokens, mongo=mongo,
-                             limiter=limiter or RateLimiter(settings.database_uri, settings.mongo_db),
+                             limiter=limiter or RateLimiter(settings.database_uri, settings.mongo_db,
+                                                                         Pseudonyms(settings.secret_key)),
                              audit=AuditLog(database["gateway.audit"], "gateway", audit_key(settings.secret_key)),
                              sessions=SessionStore(database["gateway.console_sessions"]))
     app.extensions["nszm"] = context

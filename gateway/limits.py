@@ -26,6 +26,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from nszm.addresses import voter_key
 from nszm.batches import Batches
+from nszm.privacy import Pseudonyms
 from nszm.contracts.errors import RateLimited
 from nszm.storage import DUPLICATE_KEY
 
@@ -191,7 +192,8 @@ class RateLimiter:
     same time go to the database together (`Batches`: a rush costs it one write per batch, not
     one per request)."""
 
-    def __init__(self, mongo_uri: str, database: str):
+    def __init__(self, mongo_uri: str, database: str, pseudonyms: Pseudonyms | None = None):
+        self.pseudonyms = pseudonyms or Pseudonyms.from_env()
         self.storage = CountersInMongo(mongo_uri, database_name=database, counter_collection_name="gateway.rate_counters",
                                        window_collection_name="gateway.rate_windows", **STORAGE_OPTIONS)
         self.strategy = MovingWindowRateLimiter(self.storage)
@@ -201,7 +203,7 @@ class RateLimiter:
         """Count this request under each of its limits; RateLimited once one is used up."""
         counted = []
         for number, limit in enumerate(limits):
-            key = limit.key(address, body if isinstance(body, dict) else {})
+            key = self._key(limit, address, body if isinstance(body, dict) else {})
             if key is not None:
                 counted.append((limit, limit.identity(scope, number, key)))
         if not counted:
@@ -224,12 +226,18 @@ class RateLimiter:
         """Whether one of the limits is used up for this request already (counting nothing)."""
         try:
             for number, limit in enumerate(limits):
-                key = limit.key(address, body or {})
+                key = self._key(limit, address, body or {})
                 if key is not None and not self.strategy.test(limit.item, *limit.identity(scope, number, key)):
                     return True
         except PyMongoError as error:
             log.warning("rate limits not read (%r)", error)
         return False
+
+    def _key(self, limit: Limit, address: str, body: dict) -> str | None:
+        """The request's key under `limit`, as the windows keep it: a keyed hash, never the client's
+        address or mailbox itself."""
+        key = limit.key(address, body)
+        return None if key is None else self.pseudonyms.value(key)
 
     def _acquire(self, requests: list[list[tuple[str, int, int]]]) -> list:
         """A batch's outcomes; if the database cannot be reached, each request gets that error

@@ -4,6 +4,7 @@ import copy
 from nszm import czech
 from nszm.batches import Batches
 from nszm.contracts.errors import Conflict, NotFound
+from nszm.privacy import Pseudonyms
 from nszm.storage import IdTaken, utcnow
 from services.notify.mailer import Rejected
 
@@ -36,6 +37,15 @@ class FakeOutbox:
 class FakeUnitOfWork:
     """A fake store's unit of work is the store itself, put back as it was if the work raises;
     committed events go to its outbox."""
+
+    pseudonyms = Pseudonyms.from_env()
+
+    def record_erasure(self, erasure):
+        self.__dict__.setdefault("erasures", {})[erasure["id"]] = dict(erasure)
+
+    def erasure_of(self, person):
+        done = [e for e in self.__dict__.get("erasures", {}).values() if e["person"] == person]
+        return max(done, key=lambda e: e["requested_at"], default=None)
 
     def unit_of_work(self, work, one_at_a_time=None):
         self.turns = [*getattr(self, "turns", []), one_at_a_time]
@@ -133,6 +143,20 @@ class FakeMembersStore(FakeUnitOfWork):
         if self.applications[decided["id"]]["status"] != "pending":
             raise Conflict("decided already")
         self.applications[decided["id"]] = dict(decided)
+
+    def applications_of_person(self, person):
+        return [dict(a) for a in self.applications.values() if a.get("person") == person]
+
+    def members_with_person(self, person):
+        return [dict(m) for m in self.members.values()
+                if any(self.pseudonyms.person(c["email"]) == person for c in m.get("contacts", []))]
+
+    def save_application(self, application):
+        self.applications[application["id"]] = dict(application)
+
+    def rejected_before(self, moment, limit):
+        return [dict(a) for a in self.applications.values() if a["status"] == "rejected"
+                and a["decided_at"] < moment and "contact_erased_at" not in a][:limit]
 
 
 class FakeSigner:
@@ -251,6 +275,19 @@ class FakeEventsStore(FakeUnitOfWork):
                  and (status is None or r["status"] == status)]
         return found[(page - 1) * per_page: page * per_page], len(found)
 
+    def registrations_of_person(self, person):
+        return [dict(r) for r in self.registrations.values() if r.get("person") == person]
+
+    def events_by_id(self, event_ids):
+        return {event_id: dict(self.events[event_id]) for event_id in event_ids if event_id in self.events}
+
+    def ended_before(self, moment):
+        return [event["id"] for event in self.events.values() if event["ends_at"] < moment]
+
+    def registrations_holding_people(self, event_ids, limit):
+        return [dict(r) for r in self.registrations.values() if r["event_id"] in event_ids
+                and "expired_at" not in r and "erased_at" not in r][:limit]
+
     def by_certificate(self, certificate_id):
         found = next((r for r in self.registrations.values() if r.get("certificate_id") == certificate_id), None)
         if found is None:
@@ -338,15 +375,71 @@ class FakeMailoutStore(FakeNotifyStore):
             raise Conflict("changed meanwhile")
         self.mailouts[after["id"]] = dict(after)
 
-    def held_keys(self, keys):
-        return set(keys) & set(self.holds)
+    def held_people(self, people):
+        return set(people) & set(self.holds)
 
-    def hold(self, key, email, reason):
-        self.holds.setdefault(key, reason)
+    def hold(self, person, reason):
+        self.holds.setdefault(person, reason)
 
-    def lift_hold(self, key, reason):
-        if self.holds.get(key) == reason:
-            del self.holds[key]
+    def lift_hold(self, person, reasons):
+        if self.holds.get(person) in reasons:
+            del self.holds[person]
+
+    def hold_of(self, person):
+        return {"person": person, "reason": self.holds[person], "at": utcnow()} if person in self.holds else None
+
+    def delete_subscriber(self, key):
+        self.subscribers.pop(key, None)
+
+    def drop_mail_bodies(self, sent_before):
+        due = [m for m in self.mails.values() if m["status"] in ("sent", "failed") and "text" in m
+               and m.get("created_at", sent_before) < sent_before]
+        for mail in due:
+            for field in ("text", "html", "attachments", "headers"):
+                mail.pop(field, None)
+        return len(due)
+
+    def drop_recipients(self, ended_before):
+        ended = [m["id"] for m in self.mailouts.values() if m["status"] in ("sent", "cancelled")
+                 and m["finished_at"] < ended_before]
+        return sum(len(self.recipients.pop(mailout_id, [])) for mailout_id in ended)
+
+    def drop_unconfirmed_subscribers(self, requested_before):
+        due = [key for key, s in self.subscribers.items() if s["status"] == "pending" and s["mailed_at"] < requested_before]
+        for key in due:
+            del self.subscribers[key]
+        return len(due)
+
+    def drop_deliveries(self, created_before):
+        due = [key for key, d in getattr(self, "deliveries", {}).items()
+               if d["status"] in ("delivered", "failed") and d["created_at"] < created_before]
+        for key in due:
+            del self.deliveries[key]
+        return len(due)
+
+    def mails_of_person(self, person):
+        return [dict(m) for m in self.mails.values() if self.pseudonyms.person(m["to"]) == person]
+
+    def mailouts_of_person(self, person):
+        return [{**r, "mailout_id": mailout_id, "subject": self.mailouts[mailout_id]["subject"]}
+                for mailout_id, recipients in self.recipients.items() for r in recipients
+                if self.pseudonyms.person(r["email"]) == person]
+
+    def subscriber_of_person(self, person):
+        return next((dict(s) for s in self.subscribers.values() if self.pseudonyms.person(s["email"]) == person), None)
+
+    def erase_person(self, person, erased):
+        for mail in self.mails.values():
+            if self.pseudonyms.person(mail["to"]) == person:
+                mail.update(erased["mail"])
+                for dropped in erased["mail_dropped"]:
+                    mail.pop(dropped, None)
+        for recipients in self.recipients.values():
+            for recipient in recipients:
+                if self.pseudonyms.person(recipient["email"]) == person:
+                    recipient.update(erased["recipient"])
+        self.subscribers = {key: s for key, s in self.subscribers.items()
+                            if self.pseudonyms.person(s["email"]) != person}
 
     def confirmed_subscribers(self):
         return [{"email": s["email"], "name": s.get("name"), "organization": None}
@@ -410,7 +503,7 @@ class FakeMailoutStore(FakeNotifyStore):
         stored = self._recipient(recipient["id"])
         stored.update(status=status, next_attempt_at=retry_at, last_error=error, attempts=stored["attempts"] + 1)
         if hold_reason:
-            self.hold(recipient["key"], recipient["email"], hold_reason)
+            self.hold(self.pseudonyms.person(recipient["email"]), hold_reason)
 
     def add_progress(self, mailout_id, **counts):
         progress = self.mailouts[mailout_id].setdefault("progress", {})
@@ -601,9 +694,25 @@ class FakePracticeStore(FakeUnitOfWork):
             raise NotFound("no such token")
         return dict(vote)
 
-    def counted_vote_exists(self, competition_id, email_key):
-        return any(v["counted"] and v["email_key"] == email_key and v["competition_id"] == competition_id
+    def counted_vote_exists(self, competition_id, person):
+        return any(v["counted"] and v["person"] == person and v["competition_id"] == competition_id
                    for v in self.votes.values())
 
     def save_vote(self, vote):
         self.votes[vote["id"]] = dict(vote)
+
+    def votes_of_person(self, person):
+        return [dict(v) for v in self.votes.values() if v["person"] == person]
+
+    def save_votes(self, votes):
+        for vote in votes:
+            self.save_vote(vote)
+
+    def votes_to_pseudonymise(self, limit):
+        closed = {c["id"] for c in self.competitions.values() if c.get("closed_at") is not None}
+        return [dict(v) for v in self.votes.values() if v["competition_id"] in closed
+                and "pseudonymised_at" not in v][:limit]
+
+    def forget_events_about(self, field, values):
+        self.forgotten = [*getattr(self, "forgotten", []), (field, list(values))]
+        return 0

@@ -33,6 +33,7 @@ SECTIONS = [  # (endpoint, Czech title, role that may open it)
     ("console.mailouts", "Hromadné e-maily", "mailouts"),
     ("console.mail_queue", "Fronta e-mailů", "mailouts"),
     ("console.tokens", "Tokeny", "admin"),
+    ("console.privacy_lookup", "Osobní údaje", "admin"),
 ]
 
 
@@ -190,6 +191,6 @@ def overview():
     return page("overview.html", roles=sorted(roles()), counts=counts, mailouts=recent)
 
 
-from gateway.console import events, mail, mailouts, members, practice, tokens  # noqa: E402,F401  (their pages)
+from gateway.console import events, mail, mailouts, members, practice, privacy, tokens  # noqa: E402,F401  (their pages)
 
 

@@ -88,39 +88,20 @@ class EventsStoreVerbs(Protocol):
                            ) -> tuple[list[dict], int]: ...
     def queues(self, event_id: str, session_ids: list[str]) -> dict[str, list[int]]: ...
     def registrations_of(self, event_id: str) -> list[dict]: ...
-    # -- personal data --------------------------------------------------------------------
-
-    def registrations_of_person(self, person: str, session=None) -> list[dict]:
-        return [_to_registration(d) for d in self.registrations.find({"person": person}, session=session)
-                .sort("created_at", ASCENDING)]
-
-    def events_by_id(self, event_ids: list[str]) -> dict[str, dict]:
-        return {d["_id"]: from_document(d) for d in self.events.find({"_id": {"$in": list(event_ids)}})}
-
-    def ended_before(self, moment: datetime) -> list[str]:
-        """The ids of the events that ended before `moment`."""
-        return [d["_id"] for d in self.events.find({"ends_at": {"$lt": moment}}, {"_id": 1})]
-
-    def registrations_holding_people(self, event_ids: list[str], limit: int) -> list[dict]:
-        """Up to `limit` registrations of these events that still hold their person's contact."""
-        return [_to_registration(d) for d in self.registrations.find(
-            {"event_id": {"$in": list(event_ids)}, "expired_at": {"$exists": False},
-             "erased_at": {"$exists": False}}).limit(limit)]
-
     def by_certificate(self, certificate_id: str) -> dict: ...
     def registrations_of_person(self, person: str) -> list[dict]: ...
     def events_by_id(self, event_ids: list[str]) -> dict[str, dict]: ...
     def ended_before(self, moment: datetime) -> list[str]: ...
     def registrations_holding_people(self, event_ids: list[str], limit: int) -> list[dict]: ...
-    def record_erasure(self, erasure: dict) -> bool: ...
+    def record_erasure(self, erasure: dict) -> None: ...
     def erasure_of(self, person: str) -> dict | None: ...
 
 
 class EventsStore(ServiceStore):
     service = "events"
 
-    def __init__(self, client, db_name):
-        super().__init__(client, db_name)
+    def __init__(self, client, db_name, pseudonyms=None):
+        super().__init__(client, db_name, pseudonyms)
         self.events = self.collection("events")
         self.sessions = self.collection("sessions")
         self.registrations = self.collection("registrations")
@@ -321,6 +302,25 @@ class EventsStore(ServiceStore):
 
     def registrations_of(self, event_id: str) -> list[dict]:
         return [_to_registration(d) for d in self.registrations.find({"event_id": event_id})]
+
+    # -- personal data --------------------------------------------------------------------
+
+    def registrations_of_person(self, person: str, session=None) -> list[dict]:
+        return [_to_registration(d) for d in self.registrations.find({"person": person}, session=session)
+                .sort("created_at", ASCENDING)]
+
+    def events_by_id(self, event_ids: list[str]) -> dict[str, dict]:
+        return {d["_id"]: from_document(d) for d in self.events.find({"_id": {"$in": list(event_ids)}})}
+
+    def ended_before(self, moment: datetime) -> list[str]:
+        """The ids of the events that ended before `moment`."""
+        return [d["_id"] for d in self.events.find({"ends_at": {"$lt": moment}}, {"_id": 1})]
+
+    def registrations_holding_people(self, event_ids: list[str], limit: int) -> list[dict]:
+        """Up to `limit` registrations of these events that still hold their person's contact."""
+        return [_to_registration(d) for d in self.registrations.find(
+            {"event_id": {"$in": list(event_ids)}, "expired_at": {"$exists": False},
+             "erased_at": {"$exists": False}}).limit(limit)]
 
     def by_certificate(self, certificate_id: str) -> dict:
         registration = _to_registration(self.registrations.find_one({"certificate_id": certificate_id}))

@@ -73,8 +73,8 @@ class MembersStoreVerbs(Protocol):
 class MembersStore(ServiceStore):
     service = "members"
 
-    def __init__(self, client, db_name):
-        super().__init__(client, db_name)
+    def __init__(self, client, db_name, pseudonyms=None):
+        super().__init__(client, db_name, pseudonyms)
         self.members = self.collection("members")
         self.applications = self.collection("applications")
 

@@ -102,8 +102,8 @@ class NotifyStoreVerbs(Protocol):
 class NotifyStore(ServiceStore):
     service = "notify"
 
-    def __init__(self, client, db_name):
-        super().__init__(client, db_name)
+    def __init__(self, client, db_name, pseudonyms=None):
+        super().__init__(client, db_name, pseudonyms)
         self.mails = self.collection("mails")
         self.mailouts = self.collection("mailouts")
         self.recipients = self.collection("recipients")

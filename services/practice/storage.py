@@ -59,8 +59,8 @@ class PracticeStoreVerbs(Protocol):
 class PracticeStore(ServiceStore):
     service = "practice"
 
-    def __init__(self, client, db_name):
-        super().__init__(client, db_name)
+    def __init__(self, client, db_name, pseudonyms=None):
+        super().__init__(client, db_name, pseudonyms)
         self.practices = self.collection("practices")
         self.competitions = self.collection("competitions")
         self.votes = self.collection("votes")

@@ -21,7 +21,7 @@ def new_member(name, **overrides):
 
 
 def applied(store, **overrides):
-    application = domain.new_application(factories.application(**overrides), NOW)
+    application = domain.new_application(factories.application(**overrides), NOW, "person-c")
     event = envelope(MEMBER_APPLIED, {"application_id": application["id"], "name": application["name"],
                                       "type": application["type"], "region": application["region"],
                                       "population": application["population"], "contact": application["contact"]})
@@ -95,7 +95,7 @@ def test_approval_is_all_or_nothing(members_store):
     existing = new_member("Vsetín")
     members_store.add_member(existing)
     # An application slipped in before the member existed, with the same IČO.
-    application = domain.new_application(factories.application(ico=existing["ico"]), NOW)
+    application = domain.new_application(factories.application(ico=existing["ico"]), NOW, "person-c")
     members_store.applications.insert_one({**{k: v for k, v in application.items() if k != "id"},
                                            "_id": application["id"], "pending_ico": application["ico"]})
     decided, member = domain.approve(application, "vsetin-2", date.today(), NOW)

@@ -102,7 +102,8 @@ def test_concurrent_confirmations_from_one_address_count_once(store):
     competition = vote_competition(store, practices)
     tokens = []
     for n in range(12):
-        vote, token = domain.new_vote(competition, practices[n % 2]["slug"], "Jana@example.cz", NOW)
+        vote, token = domain.new_vote(competition, practices[n % 2]["slug"], "Jana@example.cz", NOW,
+                                      store.pseudonyms.person("Jana@example.cz"))
         store.add_votes([vote])
         tokens.append(token)
     service = worker_factory(PracticeService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})

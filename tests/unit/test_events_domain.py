@@ -36,18 +36,18 @@ def test_publishing_twice_is_refused():
 
 def test_registration_needs_a_published_future_event():
     with pytest.raises(domain.Refused):
-        domain.new_registration(loaded_event(published=False), registration_input(), False, NOW)
+        domain.new_registration(loaded_event(published=False), registration_input(), False, NOW, "person-hash")
     event = loaded_event()
     with pytest.raises(domain.Refused):
-        domain.new_registration(event, registration_input(), False, event["starts_at"])
+        domain.new_registration(event, registration_input(), False, event["starts_at"], "person-hash")
 
 
 def test_registration_names_unknown_sessions_and_drops_repeats():
     event = loaded_event()
     with pytest.raises(domain.RuleBroken) as broken:
-        domain.new_registration(event, registration_input(sessions=["s9"]), False, NOW)
+        domain.new_registration(event, registration_input(sessions=["s9"]), False, NOW, "person-hash")
     assert broken.value.field == "sessions"
-    registration = domain.new_registration(event, registration_input(sessions=["s1", "s1"]), False, NOW)
+    registration = domain.new_registration(event, registration_input(sessions=["s1", "s1"]), False, NOW, "person-hash")
     assert [seat["id"] for seat in registration["sessions"]] == ["s1"]
     assert registration["email_key"] == "jana.novakova@example.cz"
 
@@ -55,8 +55,8 @@ def test_registration_names_unknown_sessions_and_drops_repeats():
 def test_coordinator_sessions_are_for_coordinators_only():
     event = loaded_event(event_payload(capacities=(50, 20), audiences=["everyone", "coordinators"]))
     with pytest.raises(domain.RuleBroken):
-        domain.new_registration(event, registration_input(sessions=["s1", "s2"]), False, NOW)
-    assert domain.new_registration(event, registration_input(sessions=["s1", "s2"]), True, NOW)
+        domain.new_registration(event, registration_input(sessions=["s1", "s2"]), False, NOW, "person-hash")
+    assert domain.new_registration(event, registration_input(sessions=["s1", "s2"]), True, NOW, "person-hash")
 
 
 def seats(*statuses):
@@ -74,7 +74,7 @@ def test_overall_status(statuses, overall):
 
 def registered(event, statuses=("confirmed",)):
     registration = domain.new_registration(event, registration_input(sessions=[f"s{n}" for n in range(1, len(statuses) + 1)]),
-                                           False, NOW)
+                                           False, NOW, "person-hash")
     for n, status in enumerate(statuses, 1):
         registration = domain.with_seat(registration, f"s{n}", status, ticket=None if status == "confirmed" else n)
     return registration
@@ -176,7 +176,7 @@ def test_a_certificate_needs_an_accredited_event_and_attendance():
 
 
 def asking(event, email, sessions=("s1",)):
-    return domain.new_registration(event, registration_input(email, sessions=sessions), False, NOW)
+    return domain.new_registration(event, registration_input(email, sessions=sessions), False, NOW, "person-hash")
 
 
 def test_seats_go_in_order_of_arrival_then_the_waiting_list_continues_from_the_counters():

@@ -94,7 +94,9 @@ def test_cancelling_promotes_the_first_waiting_person(service, store):
     assert store.registrations[second["id"]]["status"] == "confirmed"
     assert published_types(service) == ["registration_cancelled", "registration_promoted"]
     promoted = service.dispatch.call_args_list[1].args[1]["data"]
-    assert promoted["registration"]["email"] == "b@example.cz" and promoted["changed_sessions"] == ["s1"]
+    assert promoted["registration"]["id"] == second["id"] and promoted["changed_sessions"] == ["s1"]
+    assert promoted["registration"]["person"] == store.pseudonyms.person("B@example.cz")
+    assert "b@example.cz" not in str(promoted) and "token=" not in str(promoted)  # no address, no link
 
 
 def test_registrations_and_cancellations_of_one_event_take_turns_on_its_seats(service, store):
@@ -125,7 +127,10 @@ def test_check_in_issues_a_certificate_for_accredited_events(service):
     assert checked["certificate_id"] == "NSZM-2026-000001" and checked["hours"] == 7.0
     assert published_types(service)[-1] == "attendance_recorded"
     attendance = service.dispatch.call_args.args[1]["data"]
-    assert attendance["certificate_url"].endswith(f"/certificate.pdf?token=registration:{registration['id']}")
+    assert attendance["certificate_id"] == "NSZM-2026-000001" and "certificate_url" not in attendance
+    mail = service.mail_details(registration["id"])
+    assert mail["certificate_url"].endswith(f"/certificate.pdf?token=registration:{registration['id']}")
+    assert mail["email"] == "jana.novakova@example.cz" and mail["join_url"] is None
     certificate = service.certificate(registration["id"], token=f"registration:{registration['id']}")
     assert certificate["name"] == "Jana Nováková"
     code = certificate["verification_code"]

@@ -82,7 +82,7 @@ def test_statistics_count_by_type_and_region_in_czech_order():
 
 
 def pending_application():
-    return domain.new_application(factories.application(name="Liberecký kraj", type="region"), NOW)
+    return domain.new_application(factories.application(name="Liberecký kraj", type="region"), NOW, "person-c")
 
 
 def test_approving_creates_an_active_member_with_search_fields():
@@ -138,8 +138,8 @@ def test_an_application_is_refused_while_an_active_member_holds_its_ico():
     data = factories.application(name="Zlín")
     holder = {"slug": "zlin", "name": "Zlín", "status": "active"}
     with pytest.raises(Refused):
-        domain.new_application(data, NOW, holder)
-    assert domain.new_application(data, NOW, {**holder, "status": "left"})["status"] == "pending"
+        domain.new_application(data, NOW, "person-c", holder)
+    assert domain.new_application(data, NOW, "person-c", {**holder, "status": "left"})["status"] == "pending"
 
 
 def test_a_returning_member_keeps_its_old_slug():

@@ -9,27 +9,32 @@ from services.notify import domain
 from tests.event_factories import NOW
 
 
+def details(join_url=None, certificate_url=None):
+    """What notify fetches from events for a mail about a registration."""
+    return {"name": "Jana Nováková", "email": "jana@example.cz", "organization": "Chrudim",
+            "cancel_url": "https://api.example.cz/api/v1/registrations/r1/cancel?token=abc",
+            "certificate_url": certificate_url, "join_url": join_url}
+
+
 def registration_event(spec=bus.REGISTRATION_CONFIRMED, statuses=("confirmed",), online=False, **extra):
     data = {
-        "registration": {"id": "r1", "name": "Jana Nováková", "email": "jana@example.cz", "organization": "Chrudim",
-                         "status": "confirmed" if set(statuses) == {"confirmed"} else "waitlisted",
+        "registration": {"id": "r1", "person": "a1b2", "status": "confirmed" if set(statuses) == {"confirmed"} else "waitlisted",
                          "sessions": [{"id": f"s{n}", "status": s, "waitlist_position": None if s == "confirmed" else 4}
                                       for n, s in enumerate(statuses, 1)]},
         "event": {"id": "e1", "title": "Jarní Škola Zdravých měst", "type": "school",
                   "starts_at": "2027-03-20T08:00:00+00:00", "ends_at": "2027-03-22T15:00:00+00:00",
                   "venue": None if online else {"name": "Krajský úřad", "city": "Liberec"}, "online": online,
-                  "join_url": "https://meet.example.cz/skola" if online else None, "accredited": True,
+                  "accredited": True,
                   "cancellation_deadline": "2027-03-19T08:00:00+00:00"},
         "sessions": [{"id": f"s{n}", "title": f"Den {n}", "starts_at": f"2027-03-2{n - 1}T08:00:00+00:00",
                       "ends_at": f"2027-03-2{n - 1}T15:00:00+00:00"} for n in range(1, len(statuses) + 1)],
-        "cancel_url": "https://api.example.cz/api/v1/registrations/r1/cancel?token=abc",
         "changed_sessions": ["s1"], "cancelled_by": None, **extra,
     }
     return bus.envelope(spec, data)
 
 
 def test_confirmation_has_the_cancel_link_the_deadline_and_an_invitation():
-    mail = domain.mail_for(bus.REGISTRATION_CONFIRMED, registration_event(statuses=("confirmed", "confirmed")))
+    mail = domain.mail_for(bus.REGISTRATION_CONFIRMED, registration_event(statuses=("confirmed", "confirmed")), details())
     assert mail["to"] == "jana@example.cz" and mail["subject"] == "Potvrzení registrace: Jarní Škola Zdravých měst"
     assert "https://api.example.cz/api/v1/registrations/r1/cancel?token=abc" in mail["text"]
     assert "19. 3. 2027 9:00" in mail["text"]  # the deadline in Prague time
@@ -40,30 +45,38 @@ def test_confirmation_has_the_cancel_link_the_deadline_and_an_invitation():
 
 
 def test_the_join_link_goes_only_into_mail_for_confirmed_people():
-    confirmed = domain.mail_for(bus.REGISTRATION_CONFIRMED, registration_event(online=True))
+    confirmed = domain.mail_for(bus.REGISTRATION_CONFIRMED, registration_event(online=True),
+                                details(join_url="https://meet.example.cz/skola"))
     waiting = domain.mail_for(bus.REGISTRATION_WAITLISTED,
-                              registration_event(bus.REGISTRATION_WAITLISTED, statuses=("waitlisted",), online=True))
+                              registration_event(bus.REGISTRATION_WAITLISTED, statuses=("waitlisted",), online=True),
+                              details(join_url="https://meet.example.cz/skola"))
     assert "https://meet.example.cz/skola" in confirmed["text"]
     assert "https://meet.example.cz/skola" not in waiting["text"]
     assert "4. v pořadí" in waiting["text"] and waiting["attachments"] == []
 
 
 def test_promotion_names_the_freed_session_and_invites():
-    mail = domain.mail_for(bus.REGISTRATION_PROMOTED, registration_event(bus.REGISTRATION_PROMOTED))
+    mail = domain.mail_for(bus.REGISTRATION_PROMOTED, registration_event(bus.REGISTRATION_PROMOTED), details())
     assert mail["subject"].startswith("Uvolnilo se místo") and "Den 1" in mail["text"]
     assert mail["attachments"][0]["filename"] == "pozvanka.ics"
 
 
 def test_cancellation_says_who_cancelled():
     by_staff = domain.mail_for(bus.REGISTRATION_CANCELLED, registration_event(bus.REGISTRATION_CANCELLED,
-                                                                             cancelled_by="staff"))
+                                                                             cancelled_by="staff"), details())
     assert "organizátoři zrušili" in by_staff["text"]
 
 
 def test_one_mail_per_event_and_none_for_events_that_mail_nobody():
     envelope = registration_event()
-    assert domain.mail_for(bus.REGISTRATION_CONFIRMED, envelope)["id"] == envelope["event_id"]
+    assert domain.mail_for(bus.REGISTRATION_CONFIRMED, envelope, details())["id"] == envelope["event_id"]
     assert domain.mail_for(bus.EVENT_PUBLISHED, envelope) is None
+
+
+def test_a_registration_whose_person_is_erased_is_mailed_nothing():
+    envelope = registration_event()
+    assert domain.needs_registration_details(bus.REGISTRATION_CONFIRMED, envelope)
+    assert domain.mail_for(bus.REGISTRATION_CONFIRMED, envelope, None) is None
 
 
 @pytest.mark.parametrize("attempts, delay", [(1, 2), (2, 4), (11, 2048), (12, 3600), (19, 3600)])

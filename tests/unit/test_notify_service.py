@@ -8,7 +8,7 @@ from services.notify import domain
 from services.notify.mailer import Rejected
 from services.notify.service import NotifyService
 from tests.fakes import FakeMailer, FakeNotifyStore
-from tests.unit.test_notify_domain import registration_event
+from tests.unit.test_notify_domain import details, registration_event
 
 
 @pytest.fixture
@@ -16,8 +16,11 @@ def store():
     return FakeNotifyStore()
 
 
-def notify(store, mailer):
-    return worker_factory(NotifyService, store=store, mailer=mailer)
+def notify(store, mailer, registration=None):
+    """The service; the events service answers for a registration's person with `registration`."""
+    service = worker_factory(NotifyService, store=store, mailer=mailer)
+    service.events.mail_details.return_value = details() if registration is None else registration
+    return service
 
 
 def test_an_event_delivered_twice_sends_one_mail(store):
@@ -54,7 +57,7 @@ def exhausted(store):
     mailer = FakeMailer(failures=1)
     service = notify(store, mailer)
     envelope = registration_event()
-    store.enqueue(domain.mail_for(bus.REGISTRATION_CONFIRMED, envelope))
+    store.enqueue(domain.mail_for(bus.REGISTRATION_CONFIRMED, envelope, details()))
     store.mails[envelope["event_id"]]["attempts"] = domain.MAX_ATTEMPTS - 1
     service.deliver_due_mail()
     return service, mailer, envelope
@@ -69,7 +72,7 @@ def test_the_timer_delivers_what_is_due(store):
     mailer = FakeMailer()
     service = notify(store, mailer)
     for n in range(3):
-        store.enqueue({**domain.mail_for(bus.REGISTRATION_CONFIRMED, registration_event()), "id": f"m{n}"})
+        store.enqueue({**domain.mail_for(bus.REGISTRATION_CONFIRMED, registration_event(), details()), "id": f"m{n}"})
     service.deliver_due_mail()
     assert [m["id"] for m in mailer.sent] == ["m0", "m1", "m2"]
 
@@ -85,9 +88,24 @@ def test_a_malformed_event_raises_so_that_it_ends_among_the_dead_letters(store):
 def test_attendance_without_a_certificate_mails_nobody(store):
     mailer = FakeMailer()
     envelope = {**registration_event(), "event_type": bus.ATTENDANCE_RECORDED.name}
-    envelope["data"]["certificate_url"] = None
-    notify(store, mailer).on_mail_event(envelope)
-    assert mailer.sent == []
+    envelope["data"]["certificate_id"] = None
+    service = notify(store, mailer)
+    service.on_mail_event(envelope)
+    assert mailer.sent == [] and not service.events.mail_details.called
+
+
+def test_the_person_and_links_are_fetched_from_events_and_an_erased_person_gets_nothing(store):
+    mailer = FakeMailer()
+    service = notify(store, mailer)
+    envelope = registration_event()
+    service.on_mail_event(envelope)
+    service.events.mail_details.assert_called_once_with("r1")
+    [mail] = mailer.sent
+    assert mail["to"] == "jana@example.cz" and "cancel?token=abc" in mail["text"]
+    erased = notify(store, mailer, registration=False)
+    erased.events.mail_details.return_value = None
+    erased.on_mail_event(registration_event())
+    assert len(mailer.sent) == 1
 
 
 def test_staff_see_the_queue_and_can_send_a_failed_mail_again(store):

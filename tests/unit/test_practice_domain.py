@@ -65,37 +65,37 @@ def test_phase(opens, closes, expected):
 
 def test_votes_only_inside_the_window_and_only_for_nominees():
     with pytest.raises(domain.Refused):
-        domain.new_vote(competition(1, 2), "a", "x@example.cz", NOW)
+        domain.new_vote(competition(1, 2), "a", "x@example.cz", NOW, "person-x")
     with pytest.raises(domain.Refused):
-        domain.new_vote(competition(-2, -1), "a", "x@example.cz", NOW)
+        domain.new_vote(competition(-2, -1), "a", "x@example.cz", NOW, "person-x")
     with pytest.raises(domain.RuleBroken):
-        domain.new_vote(competition(), "zzz", "x@example.cz", NOW)
+        domain.new_vote(competition(), "zzz", "x@example.cz", NOW, "person-x")
 
 
 def test_a_vote_keeps_only_the_hash_of_its_token_and_expires_by_the_close():
-    vote, token = domain.new_vote(competition(closes=1), "a", " X@Example.cz", NOW)
+    vote, token = domain.new_vote(competition(closes=1), "a", " X@Example.cz", NOW, "person-x")
     assert token not in str(vote) and vote["token_hash"] == domain.token_hash(token)
-    assert vote["email_key"] == "x@example.cz" and vote["counted"] is False
+    assert vote["person"] == "person-x" and vote["counted"] is False
     assert vote["expires_at"] == NOW + timedelta(days=1)
-    vote, _ = domain.new_vote(competition(closes=10), "a", "x@example.cz", NOW)
+    vote, _ = domain.new_vote(competition(closes=10), "a", "x@example.cz", NOW, "person-x")
     assert vote["expires_at"] == NOW + domain.CONFIRMATION_VALIDITY
 
 
 def test_confirming_counts_once_per_address():
     contest = competition()
-    vote, _ = domain.new_vote(contest, "a", "x@example.cz", NOW)
+    vote, _ = domain.new_vote(contest, "a", "x@example.cz", NOW, "person-x")
     first = domain.confirm(vote, contest, False, NOW)
     assert first.counts_now and first.vote["counted"] and first.vote["confirmed_at"] == NOW
     again = domain.confirm(first.vote, contest, True, NOW)  # the link used twice changes nothing
     assert again.vote is first.vote and not again.changed and not again.counts_now
-    second, _ = domain.new_vote(contest, "b", "x@example.cz", NOW)
+    second, _ = domain.new_vote(contest, "b", "x@example.cz", NOW, "person-x")
     other = domain.confirm(second, contest, True, NOW)
     assert other.vote["counted"] is False and other.changed and not other.counts_now
 
 
 def test_late_or_expired_confirmations_are_refused():
     contest = competition()
-    vote, _ = domain.new_vote(contest, "a", "x@example.cz", NOW)
+    vote, _ = domain.new_vote(contest, "a", "x@example.cz", NOW, "person-x")
     with pytest.raises(domain.Refused):
         domain.confirm(vote, contest, False, NOW + timedelta(days=2))
     with pytest.raises(domain.Refused):
