@@ -26,8 +26,8 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from nszm.addresses import voter_key
 from nszm.batches import Batches
-from nszm.privacy import Pseudonyms
 from nszm.contracts.errors import RateLimited
+from nszm.privacy import Pseudonyms
 from nszm.storage import DUPLICATE_KEY
 
 log = logging.getLogger(__name__)

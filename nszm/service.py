@@ -1,10 +1,11 @@
 """What every platform service mixes in: the unit of work, the health check and the outbox relay."""
 import functools
 import logging
-from datetime import datetime
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Callable
 
+from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from pymongo.errors import PyMongoError
@@ -14,8 +15,8 @@ from nszm.config import Settings
 from nszm.contracts import audit as audit_contract
 from nszm.contracts import privacy
 from nszm.contracts.bus import SUBSCRIPTIONS, Subscription
-from nszm.deadletters import discard_dead_letters
 from nszm.contracts.errors import Conflict, InvalidInput
+from nszm.deadletters import discard_dead_letters
 from nszm.entrypoints import REQUEST_ID, rpc, staff_read
 from nszm.messaging import BusPublisher, topology_of
 from nszm.rules import Refused, RuleBroken
@@ -72,6 +73,7 @@ class PlatformService:
     once; the timer sweeps whatever a crash or a broker outage left behind.
     """
 
+    config = Config()
     dispatch = BusPublisher()
     audit = AuditTrail()
     request_id = RequestId()

@@ -1,5 +1,4 @@
 """The events service's entrypoints: calendar, registrations, cancellation, check-in, certificates."""
-from nameko.dependency_providers import Config
 
 from nszm.calls import TimedRpcProxy
 from nszm.contracts import bus
@@ -23,7 +22,6 @@ class EventsService(PlatformService):
     name = "events"
     store = EventsStoreProvider()
     members = TimedRpcProxy("members")
-    config = Config()
 
     # -- the calendar ---------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from nszm.storage import utcnow, with_free_id
 from services.members import domain, schemas
 from services.members.storage import MembersStoreProvider
 
-
 RETENTION_BATCH = 500
 
 

@@ -24,6 +24,7 @@ from nszm.contracts.notify import (  # noqa: F401
     TestSendSchema,
     UnsubscribeResultSchema,
 )
+from nszm.contracts.privacy import ErasureSchema, PersonQuerySchema  # noqa: F401, E402
 from nszm.contracts.webhooks import (  # noqa: F401, E402
     DeliveryPageSchema,
     DeliveryQuerySchema,
@@ -33,4 +34,3 @@ from nszm.contracts.webhooks import (  # noqa: F401, E402
     WebhookQuerySchema,
     WebhookSchema,
 )
-from nszm.contracts.privacy import ErasureSchema, PersonQuerySchema  # noqa: F401, E402

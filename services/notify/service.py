@@ -6,7 +6,6 @@ import time
 
 import eventlet
 from eventlet.queue import LightQueue
-from nameko.dependency_providers import Config
 from nameko.timer import timer
 
 from nszm.addresses import email_key
@@ -47,7 +46,6 @@ class NotifyService(PlatformService):
     webhook_sender = WebhookSenderProvider()
     members = TimedRpcProxy("members")
     events = TimedRpcProxy("events")
-    config = Config()
 
     @consumes(bus.NOTIFY_MAILS)
     def on_mail_event(self, envelope):
@@ -411,6 +409,42 @@ class NotifyService(PlatformService):
 
         self.unit_of_work(work)
         return schemas.UnsubscribeResultSchema().dump({"status": "unsubscribed"})
+
+    # -- personal data ----------------------------------------------------------------------------
+
+    def personal_sections(self, person: str) -> dict:
+        subscriber = self.store.subscriber_of_person(person)
+        hold = self.store.hold_of(person)
+        return {"mails": schemas.PersonalMailSchema(many=True).dump(self.store.mails_of_person(person)),
+                "mailouts": schemas.PersonalMailoutSchema(many=True).dump(self.store.mailouts_of_person(person)),
+                "subscriptions": schemas.PersonalSubscriptionSchema(many=True).dump([subscriber] if subscriber else []),
+                "suppression": schemas.SuppressionSchema(many=True).dump([hold] if hold else [])}
+
+    @staff_rpc
+    def erase_person(self, query):
+        """Erase the person with this address: notify's records at once, with `person_erased` for
+        every other service (and subscriber) in the same transaction."""
+        email = load(schemas.PersonQuerySchema(), query)["email"]
+        person, now = self.store.pseudonyms.person(email), utcnow()
+
+        def work(tx) -> dict:
+            erasure = domain.erasure(person, now)
+            tx.erase_person(person, domain.erased_values(person))
+            tx.hold(person, domain.ERASED)
+            tx.record_erasure({**erasure, "service": self.name, "erased_at": now})
+            tx.commit([bus.envelope(bus.PERSON_ERASED, {"erasure_id": erasure["id"], "person": person,
+                                                        "requested_at": erasure["requested_at"].isoformat()})])
+            return erasure
+
+        erasure = self.unit_of_work(work)
+        return schemas.ErasureSchema().dump({**erasure, "service": self.name, "erased_at": now})
+
+    def retain(self, now):
+        retention = self.settings.retention
+        self.store.drop_mail_bodies(retention.cutoff("mail_bodies", now))
+        self.store.drop_recipients(retention.cutoff("mailout_recipients", now))
+        self.store.drop_unconfirmed_subscribers(retention.cutoff("unconfirmed_subscriptions", now))
+        self.store.drop_deliveries(retention.cutoff("webhook_deliveries", now))
 
     # -- webhooks ---------------------------------------------------------------------------
 

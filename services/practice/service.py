@@ -1,7 +1,6 @@
 """The practice service's entrypoints: good practice, its moderation, and the NEJpraxe vote."""
 from datetime import datetime
 
-from nameko.dependency_providers import Config
 from nameko.timer import timer
 
 from nszm.calls import TimedRpcProxy
@@ -26,7 +25,6 @@ class PracticeService(PlatformService):
     name = "practice"
     store = PracticeStoreProvider()
     members = TimedRpcProxy("members")
-    config = Config()
 
     # -- good practice ----------------------------------------------------------------
 
