@@ -2,8 +2,10 @@
 
     AMQP_URI=amqp://guest:guest@127.0.0.1:5672/ python examples/registration_listener.py
 
-It prints one JSON line per event (event id, type, registration, e-mail) and, first, the line
-`ready` once its queue is bound. Its queue is `example.registrations` (LISTENER_QUEUE to change
+It prints one JSON line per event (event id, type, registration, person) and, first, the line
+`ready` once its queue is bound. Events name a person only by a keyed hash of their address
+(`person`): a subscriber that needs the name and address asks the API for the registration
+(`GET /api/v1/registrations/{id}`) with a staff token of role `events`. Its queue is `example.registrations` (LISTENER_QUEUE to change
 it); Ctrl-C or SIGTERM stop it. Nothing here imports nameko: only `nszm.subscriber` (pika).
 """
 import json
@@ -23,7 +25,7 @@ REGISTRATION_EVENTS = ("registration_confirmed", "registration_waitlisted", "reg
 def print_event(envelope: dict):
     registration = envelope["data"]["registration"]
     print(json.dumps({"event_id": envelope["event_id"], "event_type": envelope["event_type"],
-                      "registration": registration["id"], "email": registration["email"]}), flush=True)
+                      "registration": registration["id"], "person": registration["person"]}), flush=True)
 
 
 def main():

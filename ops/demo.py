@@ -11,6 +11,7 @@ from nszm import czech
 from nszm.config import Settings
 from nszm.contracts.common import PRAGUE
 from nszm.contracts.events import EventInputSchema
+from nszm.privacy import Pseudonyms
 from nszm.storage import connect
 from ops import demo_data, embedded
 from services.events import domain as events_domain
@@ -41,13 +42,13 @@ def demo_members() -> list[dict]:
     return members
 
 
-def demo_applications() -> list[dict]:
+def demo_applications(people: Pseudonyms) -> list[dict]:
     submitted = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
     return [
         members_domain.new_application(
             {"name": name, "type": type_, "region": region, "ico": ico, "population": population,
              "contact": {"role": "coordinator", "name": contact, "email": email}},
-            submitted,
+            submitted, people.person(email),
         )
         for name, type_, region, ico, population, contact, email in demo_data.PENDING_APPLICATIONS
     ]
@@ -90,7 +91,7 @@ def demo_practices(now: datetime) -> list[dict]:
     return practices
 
 
-def demo_competitions(practices: list[dict], now: datetime) -> list[tuple[dict, list[dict]]]:
+def demo_competitions(practices: list[dict], now: datetime, people: Pseudonyms) -> list[tuple[dict, list[dict]]]:
     """Competitions with, for a finished one, the confirmed votes it received."""
     found = []
     for title, opens, closes, nominees, votes in demo_data.COMPETITIONS:
@@ -101,8 +102,9 @@ def demo_competitions(practices: list[dict], now: datetime) -> list[tuple[dict, 
         ballots = []
         for practice, count in zip(chosen, votes or []):
             for n in range(count):
-                vote, _ = practice_domain.new_vote(competition, practice["slug"], f"hlas-{practice['slug']}-{n}@example.cz",
-                                                   data["voting_opens_at"] + timedelta(days=1))
+                voter = f"hlas-{practice['slug']}-{n}@example.cz"
+                vote, _ = practice_domain.new_vote(competition, practice["slug"], voter,
+                                                   data["voting_opens_at"] + timedelta(days=1), people.person(voter))
                 ballots.append({**vote, "confirmed_at": vote["created_at"], "counted": True})
         found.append((competition, ballots))
     return found
@@ -122,7 +124,7 @@ def load_demo(mongo_uri: str, db_name: str) -> int:
             for member in demo_members():
                 members_store.add_member(member)
                 written += 1
-            for application in demo_applications():
+            for application in demo_applications(members_store.pseudonyms):
                 members_store.add_application(application)
                 written += 1
         practice_store = PracticeStore(client, db_name)
@@ -133,7 +135,7 @@ def load_demo(mongo_uri: str, db_name: str) -> int:
             for practice in practices:
                 practice_store.add_practice(practice)
                 written += 1
-            for competition, ballots in demo_competitions(practices, now):
+            for competition, ballots in demo_competitions(practices, now, practice_store.pseudonyms):
                 practice_store.add_competition(competition)
                 if ballots:
                     practice_store.add_votes(ballots)

@@ -2,6 +2,7 @@
 from datetime import date, datetime, timedelta, timezone
 
 from nszm import czech
+from nszm.privacy import Pseudonyms
 from ops import demo, demo_data
 from services.events.storage import EventsStore
 from services.members import domain
@@ -46,11 +47,11 @@ def test_demo_practices_cover_every_theme_and_some_have_videos():
     assert sum(1 for p in practices if p["videos"]) >= 3
     members = {m["slug"] for m in demo.demo_members()}
     assert all(p["member"] in members and p["status"] == "published" for p in practices)
-    competitions = demo.demo_competitions(practices, now)
+    competitions = demo.demo_competitions(practices, now, Pseudonyms.from_env())
     phases = {practice_domain.phase(c, now) for c, _ in competitions}
     assert phases == {"open", "closed"}
     finished, ballots = next((c, b) for c, b in competitions if practice_domain.phase(c, now) == "closed")
-    assert len({v["email_key"] for v in ballots}) == len(ballots)
+    assert len({v["person"] for v in ballots}) == len(ballots)
 
 
 def test_loads_into_an_empty_database_only(mongo_uri, mongo_client, members_store, db_name):

@@ -18,7 +18,7 @@ from services.notify.mailer import Mailer, SmtpTransport
 from services.notify.service import NotifyService
 from services.notify.storage import NotifyStore
 from tests.event_factories import NOW
-from tests.unit.test_notify_domain import registration_event
+from tests.unit.test_notify_domain import details, registration_event
 
 STATED_DURATION = timedelta(hours=9)  # the README: "retried … for about nine hours"
 SENDER = "NSZM ČR <info@zdravamesta.cz>"
@@ -50,7 +50,8 @@ def test_an_undeliverable_mail_is_retried_for_about_nine_hours_then_kept_as_fail
     closed = SmtpTransport(f"smtp://127.0.0.1:{embedded.free_port()}")
     service = worker_factory(NotifyService, store=store, mailer=Mailer(closed, SENDER))
     envelope = registration_event(bus.REGISTRATION_CONFIRMED)
-    envelope["data"]["registration"]["email"] = address = f"nedorucitelna-{uuid.uuid4().hex[:6]}@example.cz"
+    address = f"nedorucitelna-{uuid.uuid4().hex[:6]}@example.cz"
+    service.events.mail_details.return_value = {**details(), "email": address}
     mail_id = envelope["event_id"]
 
     service.on_mail_event(envelope)

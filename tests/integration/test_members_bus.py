@@ -65,7 +65,8 @@ def test_a_membership_goes_from_application_to_leaving_with_every_event(running,
     with wait_for(running, "on_applied") as applied:
         receipt = members.apply(factories.application(name="Hrádek nad Nisou"))
     assert applied.get()["data"]["application_id"] == receipt["id"]
-    assert applied.get()["schema_version"] == 1 and applied.get()["event_id"]
+    assert applied.get()["schema_version"] == 2 and applied.get()["event_id"]
+    assert "@" not in str(applied.get()["data"])  # the contact person only by their keyed hash
 
     with wait_for(running, "on_joined") as joined:
         member = members.approve_application(receipt["id"], {})

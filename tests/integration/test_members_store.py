@@ -24,7 +24,7 @@ def applied(store, **overrides):
     application = domain.new_application(factories.application(**overrides), NOW, "person-c")
     event = envelope(MEMBER_APPLIED, {"application_id": application["id"], "name": application["name"],
                                       "type": application["type"], "region": application["region"],
-                                      "population": application["population"], "contact": application["contact"]})
+                                      "population": application["population"], "contact_person": application["person"]})
     store.unit_of_work(lambda tx: (tx.add_application(application), tx.commit([event])))
     return application
 
@@ -145,7 +145,7 @@ def test_the_relay_goes_past_an_event_that_fails_and_published_rows_expire(membe
     from services.members.service import MembersService
 
     poison = envelope(MEMBER_APPLIED, {"application_id": "x", "name": "X", "type": "city", "region": "Zlínský kraj",
-                                       "population": 1, "contact": {"name": "J", "email": "j@example.cz"}})
+                                       "population": 1, "contact_person": "person-j"})
     fine = [envelope(MEMBER_JOINED, {"slug": f"m{n}", "name": "M", "type": "city", "region": "Zlínský kraj",
                                      "population": 1, "member_since": "2026-01-01", "website": None,
                                      "part_of": None}) for n in range(2)]

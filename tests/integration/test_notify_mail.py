@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from kombu.utils.json import dumps
+from nameko.rpc import rpc
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
@@ -22,8 +23,25 @@ from ops import embedded
 from services.notify import domain
 from services.notify.service import NotifyService
 from services.notify.storage import NotifyStore
-from tests.unit.test_notify_domain import registration_event
+from tests.unit.test_notify_domain import details, registration_event
 from tests.waiting import wait_until
+
+PEOPLE = {"r1": details()}  # registration id -> what the events service answers notify about it
+
+
+class EventsStandIn:
+    """The events service as notify asks it: a registration's person and links."""
+
+    name = "events"
+
+    @rpc
+    def mail_details(self, registration_id):
+        return PEOPLE.get(registration_id)
+
+
+@pytest.fixture(autouse=True)
+def events(container_factory, service_config):
+    container_factory(EventsStandIn, service_config).start()
 
 
 @pytest.fixture
@@ -34,7 +52,10 @@ def notify(container_factory, service_config, smtp_sink):
 
 
 def addressed(envelope, address):
-    envelope["data"]["registration"]["email"] = address
+    """The event about a registration of its own, whose person has this address."""
+    registration_id = uuid.uuid4().hex
+    envelope["data"]["registration"]["id"] = registration_id
+    PEOPLE[registration_id] = {**details(), "email": address}
     return envelope
 
 
@@ -143,7 +164,7 @@ def test_a_failed_mail_sent_again_by_staff_arrives(container_factory, service_co
     envelope = addressed(registration_event(bus.REGISTRATION_CANCELLED), address)
     store = NotifyStore(mongo_client, service_config["MONGO_DB"])
     store.ensure_indexes()
-    store.enqueue(domain.mail_for(bus.REGISTRATION_CANCELLED, envelope))
+    store.enqueue(domain.mail_for(bus.REGISTRATION_CANCELLED, envelope, PEOPLE[envelope["data"]["registration"]["id"]]))
     store.mark_failed_attempt(store.claim(envelope["event_id"])["id"], "gave up", retry_at=None)
     # Only now does a notify service run: nothing could deliver the mail before staff ask.
     container_factory(NotifyService, {**service_config, "SMTP_URL": smtp_sink.url}).start()
@@ -159,10 +180,11 @@ def test_a_mail_queued_for_sending_at_once_is_left_to_its_sender_until_the_lease
     store.ensure_indexes()
     leased = addressed(registration_event(bus.REGISTRATION_CONFIRMED), unique_address("leased"))
     free = addressed(registration_event(bus.REGISTRATION_CONFIRMED), unique_address("free"))
-    queued = store.enqueue(domain.mail_for(bus.REGISTRATION_CONFIRMED, leased), leased=True)
+    queued = store.enqueue(domain.mail_for(bus.REGISTRATION_CONFIRMED, leased, details()), leased=True)
     assert queued["id"] == leased["event_id"] and queued["attempts"] == 0
-    assert store.enqueue(domain.mail_for(bus.REGISTRATION_CONFIRMED, leased), leased=True) is None  # queued before
-    store.enqueue(domain.mail_for(bus.REGISTRATION_CONFIRMED, free))
+    again = domain.mail_for(bus.REGISTRATION_CONFIRMED, leased, details())
+    assert store.enqueue(again, leased=True) is None  # queued before
+    store.enqueue(domain.mail_for(bus.REGISTRATION_CONFIRMED, free, details()))
     assert store.claim(leased["event_id"]) is None
     assert store.claim(free["event_id"])["id"] == free["event_id"]
     # its sender died and its lease ended (a moment ago: stored times have milliseconds, and a claim
