@@ -28,6 +28,7 @@ def person_export(email: str) -> dict:
 
 
 def erasure_status(person: str) -> dict:
+    """The latest erasure of the person as each service reports it (as `ErasureStatusSchema`)."""
     proxy = services()
     pending = {source: getattr(proxy, source).erasure_status.call_async({"person": person}) for source in SOURCES}
     done = {source: reply.result() for source, reply in pending.items()}
@@ -57,7 +58,7 @@ def erase_person(body):
            tag="privacy", role="admin", response=contract.ErasureStatusSchema, cache=False)
 def erasure(person):
     person = load(contract.ErasureQuerySchema(), {"person": person})["person"]
-    return contract.ErasureStatusSchema().dump(erasure_status(person))
+    return erasure_status(person)
 
 
 @api.route("/api/v1/privacy/consent-texts", summary="The consent texts a form shows, each with the version to send "

@@ -66,8 +66,8 @@ def a_person_everywhere(staff, smtp_sink, mark: str) -> dict:
     pdf = staff.get(f"/api/v1/registrations/{registered.json()['id']}/certificate.pdf")
     code = re.search(r"ověřovací kód: ([A-Z2-9]{10})", PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()).group(1)
 
-    nominee = practice_api.published(staff, member)["slug"]
-    contest = practice_api.competition(staff, [nominee])
+    nominee, other = (practice_api.published(staff, member)["slug"] for _ in range(2))
+    contest = practice_api.competition(staff, [nominee, other])
     assert public.post(f"/api/v1/competitions/{contest['id']}/votes",
                        json={"practice": nominee, "email": f"Jana.{mark}+nejpraxe@example.cz"}).status_code == 202
     token = practice_api.mailed_token(smtp_sink, f"jana.{mark}+nejpraxe@example.cz")
@@ -145,7 +145,7 @@ def test_a_person_is_exported_in_full_then_erased_everywhere(platform, staff, sm
     assert mark not in verified.text
     assert staff.get(f"/api/v1/events/{person['event']['id']}").json()["sessions"][0]["seats_left"] == seats_before
     closed = staff.post(f"/api/v1/competitions/{person['contest']['id']}/close").json()
-    assert {n["practice"]: n["votes"] for n in closed["nominees"]} == {person["nominee"]: 1}
+    assert {n["practice"]: n["votes"] for n in closed["nominees"]}[person["nominee"]] == 1
 
     wait_until(lambda: any(e["event_type"] == "person_erased" and e["data"]["person"] == hashed for e in bus_listener),
                timeout=20, message="person_erased at the pika subscriber")
@@ -158,7 +158,7 @@ def test_a_person_is_exported_in_full_then_erased_everywhere(platform, staff, sm
     after = staff.post("/api/v1/privacy/exports", json={"email": person["email"]}).json()
     left = {name: records for part in after["services"] for name, records in part["sections"].items() if records}
     assert set(left) <= {"registrations", "votes", "mails", "mailouts", "applications", "suppression"}
-    assert left["suppression"][0]["reason"] == "erased" and mark not in json.dumps(after)
+    assert left["suppression"][0]["reason"] == "erased" and mark not in json.dumps(after["services"])
     audit = staff.get("/api/v1/audit", params={"action": "erase_person", "per_page": 50}).json()["items"]
     assert {entry["service"] for entry in audit if entry["target"] == erased.json()["id"]} == {
         "members", "events", "practice", "notify"}
