@@ -62,4 +62,4 @@ def privacy_erase():
 @needs("admin")
 def privacy_erasure(person):
     status = privacy.erasure_status(load(contract.ErasureQuerySchema(), {"person": person})["person"])
-    return page("privacy_erasure.html", status=status)
+    return page("privacy_erasure.html", erasure=status)

@@ -18,7 +18,7 @@ from tests.event_factories import registration_input
 from tests.http import test_events_api as events_api
 from tests.http import test_mailouts_api as mailouts_api
 from tests.http import test_practice_api as practice_api
-from tests.http.conftest import client_from_new_address
+from tests.http.conftest import client_from_new_address, issue_token
 from tests.http.test_members_api import assert_needs_role, assert_problem, join
 from tests.http.test_webhooks import Receiver
 from tests.waiting import wait_until
@@ -184,3 +184,38 @@ def test_consent_texts_are_public_and_a_registration_names_a_known_version(staff
     refused = public.post(f"/api/v1/events/{event['id']}/registrations", json=registration_input(
         events_api.address("souhlas"), consent={"text_version": "1999-01"}))
     assert_problem(refused, 422, "consent.text_version")
+
+
+def test_the_console_finds_shows_downloads_and_erases_a_person(platform, staff):
+    from tests.http.test_console_pages import Console
+
+    console = Console(platform)
+    public = client_from_new_address(staff.base_url)
+    mark = uuid.uuid4().hex[:10]
+    email = f"konzole.{mark}@example.cz"
+    event = events_api.published(staff)
+    assert public.post(f"/api/v1/events/{event['id']}/registrations",
+                       json=registration_input(email, name=f"Eva Konzolová{mark}")).status_code == 201
+
+    assert "Osobní údaje" in console.get("/").text
+    found = console.post("/privacy", {"email": email.upper()})
+    assert found.status_code == 200 and f"Konzolová{mark}" in found.text and "Registrace na akce" in found.text
+    assert 'id="privacy-erase"' in found.text
+    nobody = console.post("/privacy", {"email": f"nikdo-{mark}@example.cz"})
+    assert 'id="nothing-found"' in nobody.text
+    assert console.post("/privacy", {"email": "neni-adresa"}).status_code == 422
+    downloaded = console.post("/privacy/export.json", {"email": email})
+    assert downloaded.headers["Content-Disposition"].startswith("attachment")
+    assert json.loads(downloaded.text)["services"][1]["sections"]["registrations"][0]["email"] == email
+
+    unconfirmed = console.post("/privacy/erase", {"email": email})
+    assert unconfirmed.status_code == 422 and "potvrďte" in unconfirmed.text
+    erased = console.post("/privacy/erase", {"email": email, "confirm": "yes"})
+    assert erased.status_code == 200 and "Výmaz osobních údajů" in erased.text
+    person = re.search(r"/staff/privacy/erasures/([0-9a-f]{64})", erased.url).group(1)
+    wait_until(lambda: "Hotovo" in console.get(f"/privacy/erasures/{person}").text, timeout=30,
+               message="the console shows the erasure complete")
+    assert f"Konzolová{mark}" not in console.post("/privacy", {"email": email}).text
+
+    _, events_only = issue_token(platform, "events")
+    assert Console(platform, events_only).get("/privacy").status_code == 403
