@@ -70,19 +70,28 @@ def replay_dead_letters(topology: Topology, queue: str | None = None, event_ids=
     return replayed
 
 
-def discard_dead_letters(topology: Topology, queues: list[str], failed_before: datetime) -> int:
-    """Delete the dead letters of these subscriptions' queues that failed before this moment
-    (retention: they may hold personal data); the others stay as they were."""
+def discard_dead_letters(topology: Topology, queues: list[str], failed_before: datetime | None = None,
+                         mentioning: str | None = None) -> int:
+    """Delete the dead letters of these subscriptions' queues that failed before a moment
+    (retention), or whose body mentions a text (an erased person's address), ignoring case; the
+    others stay as they were."""
     discarded = 0
     with Connection(topology.amqp_uri) as connection:
         channel = connection.channel()
         try:
             for queue in queues:
                 for _, message in _dead_letters(topology, channel, queue):
-                    failed_at = (message.headers or {}).get(messaging.FAILED_AT)
-                    if failed_at and datetime.fromisoformat(str(failed_at)) < failed_before:
+                    if _due(message, failed_before, mentioning):
                         message.ack()
                         discarded += 1
         finally:
             channel.close()  # the letters kept go back to their queues
     return discarded
+
+
+def _due(message, failed_before: datetime | None, mentioning: str | None) -> bool:
+    if mentioning is not None:
+        body = message.body if isinstance(message.body, str) else bytes(message.body).decode("utf-8", "replace")
+        return mentioning.casefold() in body.casefold()
+    failed_at = (message.headers or {}).get(messaging.FAILED_AT)
+    return bool(failed_before and failed_at and datetime.fromisoformat(str(failed_at)) < failed_before)

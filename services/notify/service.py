@@ -12,8 +12,9 @@ from nszm.addresses import email_key
 from nszm.calls import TimedRpcProxy
 from nszm.contracts import bus
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
+from nszm.deadletters import discard_dead_letters
 from nszm.entrypoints import rpc, staff_read, staff_rpc
-from nszm.messaging import consumes
+from nszm.messaging import consumes, topology_of
 from nszm.schemas import load
 from nszm.service import PlatformService, enforced, page
 from nszm.storage import utcnow
@@ -437,7 +438,17 @@ class NotifyService(PlatformService):
             return erasure
 
         erasure = self.unit_of_work(work)
+        self._forget_dead_letters_of(email)
         return schemas.ErasureSchema().dump({**erasure, "service": self.name, "erased_at": now})
+
+    def _forget_dead_letters_of(self, email: str):
+        """Events about the person that notify failed on (a vote's confirmation request, say); the
+        erasure stands without it, and retention removes them anyway."""
+        try:
+            discard_dead_letters(topology_of(self.config), [s.queue for s in bus.SUBSCRIPTIONS if s.consumer == self.name],
+                                 mentioning=email.strip())
+        except Exception:
+            log.exception("dead letters not searched for an erased address; retention removes them")
 
     def retain(self, now):
         retention = self.settings.retention

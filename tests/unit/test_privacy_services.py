@@ -92,14 +92,16 @@ def test_practice_pseudonymises_votes_once_results_are_out_and_forgets_their_con
 def test_notify_erases_its_records_holds_the_person_and_announces_the_erasure():
     store = FakeMailoutStore(subscribers=[{"id": EMAIL.lower(), "email": EMAIL, "name": "Jana", "status": "confirmed",
                                            "created_at": NOW, "confirmed_at": NOW}])
-    service = worker_factory(NotifyService, store=store, mailer=FakeMailer())
+    service = worker_factory(NotifyService, store=store, mailer=FakeMailer(), config={})
     store.enqueue({"id": "m1", "kind": "registration_confirmed", "to": EMAIL, "to_name": "Jana", "subject": "Ahoj",
                    "text": "Dobrý den, Jano", "attachments": [], "created_at": NOW})
     store.mails["m1"]["status"] = "sent"
     sections = service.personal_data({"email": EMAIL})["sections"]
     assert [m["id"] for m in sections["mails"]] == ["m1"] and sections["subscriptions"][0]["status"] == "confirmed"
 
-    erasure = service.erase_person({"email": EMAIL})
+    with patch("services.notify.service.discard_dead_letters") as discard:  # the broker's part: integration tests
+        erasure = service.erase_person({"email": EMAIL})
+    assert discard.call_args.kwargs["mentioning"] == EMAIL
     person = store.pseudonyms.person(EMAIL)
     assert erasure["person"] == person and store.holds == {person: "erased"}
     assert store.subscribers == {} and "text" not in store.mails["m1"] and EMAIL not in str(store.mails)
