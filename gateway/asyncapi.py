@@ -64,7 +64,12 @@ def asyncapi_document(amqp_uri_hint: str) -> dict:
                            "and `data`. An event is published after its change is stored (transactional outbox). "
                            "Subscribers connect as a RabbitMQ user of their own that may read these exchanges "
                            "and its own queues, and publish nothing to the platform (`python -m ops.rabbit "
-                           "subscriber`).",
+                           "subscriber`). No event carries an address, a name or a link that acts for someone: "
+                           "a person is named by `person`, a keyed hash of their address, and the fields marked "
+                           "`x-personal` are personal (pseudonymous) data. `person_erased` asks every subscriber to "
+                           "erase what it holds about a `person`; a subscriber that needs a registered person's "
+                           "name and address asks `GET /api/v1/registrations/{id}` with a staff token of role "
+                           "`events`.",
         },
         "servers": {"rabbitmq": {"url": amqp_uri_hint, "protocol": "amqp", "protocolVersion": "0.9.1"}},
         "defaultContentType": "application/json",

@@ -34,3 +34,15 @@ def test_an_invalid_document_would_be_caught():
     document = asyncapi_document("amqp://rabbitmq.example.cz:5672/")
     del document["servers"]["rabbitmq"]["protocol"]
     assert list(validator.iter_errors(document))
+
+
+def test_every_personal_field_is_marked_and_no_event_carries_an_address_a_name_or_a_link():
+    schemas = asyncapi_document("amqp://rabbitmq.example.cz:5672/")["components"]["schemas"]
+    personal = {(name, field) for name, schema in schemas.items()
+                for field, prop in schema.get("properties", {}).items() if prop.get("x-personal")}
+    assert {("RegistrationRefData", "person"), ("AttendanceData", "certificate_id"),
+            ("NewsletterSubscriberData", "person"), ("PersonErasedData", "person"),
+            ("MemberAppliedData", "contact_person")} <= personal
+    fields = {field for schema in schemas.values() for field in schema.get("properties", {})}
+    assert not fields & {"email", "cancel_url", "certificate_url", "join_url", "confirm_url", "contact", "phone"}
+    assert "notify.events/person_erased" in asyncapi_document("amqp://x/")["channels"]
