@@ -5,6 +5,8 @@ as they were, and `person_erased` reached a pika subscriber and a webhook."""
 import io
 import json
 import re
+import subprocess
+import sys
 import threading
 import uuid
 
@@ -14,11 +16,12 @@ import requests
 from pypdf import PdfReader
 
 from nszm.subscriber import Subscriber
+from tests.conftest import ROOT
 from tests.event_factories import registration_input
 from tests.http import test_events_api as events_api
 from tests.http import test_mailouts_api as mailouts_api
 from tests.http import test_practice_api as practice_api
-from tests.http.conftest import client_from_new_address, issue_token
+from tests.http.conftest import STAFF_TOKEN, client_from_new_address, issue_token
 from tests.http.test_members_api import assert_needs_role, assert_problem, join
 from tests.http.test_webhooks import Receiver
 from tests.waiting import wait_until
@@ -219,3 +222,25 @@ def test_the_console_finds_shows_downloads_and_erases_a_person(platform, staff):
 
     _, events_only = issue_token(platform, "events")
     assert Console(platform, events_only).get("/privacy").status_code == 403
+
+
+def privacy_cli(platform, *args, token=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ops.privacy", "--url", platform.url, "--token", token or STAFF_TOKEN,
+                           *args], cwd=ROOT, env=platform.env, capture_output=True, text=True, timeout=90)
+
+
+def test_the_command_exports_and_erases_until_every_service_is_done(platform, staff):
+    email = events_api.address("prikaz")
+    event = events_api.published(staff)
+    receipt = events_api.register(client_from_new_address(staff.base_url), event, email).json()
+    exported = privacy_cli(platform, "export", email)
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["services"][1]["sections"]["registrations"][0]["id"] == receipt["id"]
+    erased = privacy_cli(platform, "erase", email, "--wait")
+    assert erased.returncode == 0, erased.stderr
+    done = json.loads(erased.stdout)
+    assert done["complete"] is True and done["pending"] == []
+    assert privacy_cli(platform, "status", done["person"]).returncode == 0
+    _, mailer = issue_token(platform, "mailouts")
+    refused = privacy_cli(platform, "export", email, token=mailer)
+    assert refused.returncode == 2 and refused.stderr.startswith("refused: 403")
