@@ -7,6 +7,7 @@ from flask import current_app
 
 from gateway.context import api, services
 from nszm.contracts import privacy as contract
+from nszm.contracts.errors import NotFound
 from nszm.privacy import Pseudonyms
 from nszm.schemas import load
 from nszm.storage import utcnow
@@ -57,7 +58,8 @@ def erase_person(body):
 @api.route("/api/v1/privacy/erasures/<person>", summary="How far a person's erasure has got, service by service",
            tag="privacy", role="admin", response=contract.ErasureStatusSchema, cache=False)
 def erasure(person):
-    person = load(contract.ErasureQuerySchema(), {"person": person})["person"]
+    if contract.ErasureQuerySchema().validate({"person": person}):
+        raise NotFound("No person has this hash: it is 64 hexadecimal digits.")
     return erasure_status(person)
 
 

@@ -8,7 +8,7 @@ from gateway import privacy
 from gateway.console import console, flash_refusal, needs, page
 from gateway.context import services
 from nszm.contracts import privacy as contract
-from nszm.contracts.errors import Conflict, InvalidInput
+from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.schemas import load
 
 SECTION_TITLES = {"member_contacts": "Kontakty členů", "applications": "Přihlášky do sítě",
@@ -61,5 +61,7 @@ def privacy_erase():
 @console.route("/privacy/erasures/<person>")
 @needs("admin")
 def privacy_erasure(person):
-    status = privacy.erasure_status(load(contract.ErasureQuerySchema(), {"person": person})["person"])
+    if contract.ErasureQuerySchema().validate({"person": person}):
+        raise NotFound("No person has this hash.")
+    status = privacy.erasure_status(person)
     return page("privacy_erasure.html", erasure=status)

@@ -73,4 +73,5 @@ def test_two_of_everything_share_a_rush_and_do_everything_exactly_once(replicate
     registration_events = [e for e in envelopes if e["event_type"] in (bus.REGISTRATION_CONFIRMED.name,
                                                                        bus.REGISTRATION_WAITLISTED.name)]
     assert len({e["event_id"] for e in envelopes}) == len(envelopes)
-    assert sorted(e["data"]["registration"]["email"] for e in registration_events) == sorted(accepted)
+    assert sorted(e["data"]["registration"]["id"] for e in registration_events) == sorted(
+        body["id"] for body in accepted.values())
