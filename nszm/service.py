@@ -14,7 +14,7 @@ from nszm.audit import AuditTrail
 from nszm.config import Settings
 from nszm.contracts import audit as audit_contract
 from nszm.contracts import privacy
-from nszm.contracts.bus import SUBSCRIPTIONS, Subscription
+from nszm.contracts.bus import Subscription, queues_of
 from nszm.contracts.errors import Conflict, InvalidInput
 from nszm.deadletters import discard_dead_letters
 from nszm.entrypoints import REQUEST_ID, rpc, staff_read
@@ -159,7 +159,7 @@ class PlatformService:
         letters of this service's subscriptions that are older than RETAIN_DEAD_LETTERS_DAYS."""
         now = utcnow()
         self.retain(now)
-        queues = [s.queue for s in SUBSCRIPTIONS if s.consumer == self.name]
+        queues = queues_of(self.name)
         if queues:
             discard_dead_letters(topology_of(self.config), queues, self.settings.retention.cutoff("dead_letters", now))
 

@@ -276,6 +276,11 @@ PRACTICE_PRIVACY = Subscription(practice.SERVICE, "privacy", (PERSON_ERASED,), p
 SUBSCRIPTIONS = (NOTIFY_MAILS, NOTIFY_WEBHOOKS, PRACTICE_MEMBERS, MEMBERS_PRIVACY, EVENTS_PRIVACY, PRACTICE_PRIVACY)
 
 
+def queues_of(consumer: str) -> list[str]:
+    """The queues of one platform service's subscriptions."""
+    return [s.queue for s in SUBSCRIPTIONS if s.consumer == consumer]
+
+
 def subscriptions_of(spec: EventSpec) -> tuple[Subscription, ...]:
     return tuple(s for s in SUBSCRIPTIONS if spec in s.events)
 

@@ -479,12 +479,6 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def unsubscribed(subscriber: dict | None, email: str, now: datetime) -> dict:
-    base = subscriber or {"id": email_key(email), "email": email.strip(), "name": None, "created_at": now,
-                          "confirmed_at": None, "mailed_at": None}
-    return {**base, "status": "unsubscribed", "unsubscribed_at": now, "token_hash": None}
-
-
 def newsletter_confirmation(subscriber: dict, confirm_url: str) -> dict:
     """The double opt-in mail: a link to a page with a button."""
     module = templates.get_template("newsletter_confirmation.txt").make_module(

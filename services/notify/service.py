@@ -445,8 +445,7 @@ class NotifyService(PlatformService):
         """Events about the person that notify failed on (a vote's confirmation request, say); the
         erasure stands without it, and retention removes them anyway."""
         try:
-            discard_dead_letters(topology_of(self.config), [s.queue for s in bus.SUBSCRIPTIONS if s.consumer == self.name],
-                                 mentioning=email.strip())
+            discard_dead_letters(topology_of(self.config), bus.queues_of(self.name), mentioning=email.strip())
         except Exception:
             log.exception("dead letters not searched for an erased address; retention removes them")
 
