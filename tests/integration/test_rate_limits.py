@@ -22,9 +22,19 @@ LIMITS = (per_address("5 per 10 minutes"), per_mailbox("2 per hour", "email"))
 
 
 @pytest.fixture
-def limiters(mongo_uri):
-    database = f"limits{uuid.uuid4().hex[:8]}"
+def database():
+    return f"limits{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def limiters(mongo_uri, database):
     return RateLimiter(mongo_uri, database), RateLimiter(mongo_uri, database)
+
+
+def test_the_windows_keep_no_client_address_or_mailbox(limiters, mongo_client, database):
+    limiters[0].hit("votes", LIMITS, "10.9.8.7", {"email": "Ukryta.Adresa@example.cz"})
+    stored = str(list(mongo_client[database]["gateway.rate_windows"].find())).lower()
+    assert stored and "10.9.8.7" not in stored and "ukryta" not in stored
 
 
 def test_the_sixth_request_from_one_address_is_refused_whichever_worker_counts_it(limiters):

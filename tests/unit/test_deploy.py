@@ -127,3 +127,12 @@ def test_a_process_that_supervisor_starts_knows_its_place_there_and_passes_it_to
     assert Settings.from_env({}).process_slot is None  # started otherwise: leases simply run out
     nameko_config = yaml.safe_load((DEPLOY / "nameko.yaml").read_text())
     assert {"SUPERVISOR_SERVER_URL", "SUPERVISOR_PROCESS_NAME"} <= nameko_config.keys()
+
+
+def test_every_retention_period_reaches_the_services_through_their_nameko_config():
+    from nszm.privacy import Retention
+
+    nameko_config = yaml.safe_load((DEPLOY / "nameko.yaml").read_text())
+    assert set(Retention.SETTINGS) <= nameko_config.keys()
+    passed = {name: "7" for name in Retention.SETTINGS}
+    assert Settings.from_env(passed).retention.mail_bodies.days == 7
