@@ -107,7 +107,8 @@ def main() -> int:
         for start_at in range(0, len(people), 1000):  # a subscriber list as an import would leave it
             store.subscribers.insert_many([
                 {"_id": p["key"], "email": p["email"], "name": p["name"], "status": "confirmed", "token_hash": None,
-                 "created_at": now, "confirmed_at": now} for p in people[start_at:start_at + 1000]])
+                 "created_at": now, "confirmed_at": now, "person": store.pseudonyms.person(p["email"])}
+                for p in people[start_at:start_at + 1000]])
 
         draft = {"id": "baseline", "subject": "Pozvánka na Školu Zdravých měst", "body": BODY, "format": "markdown"}
         plain_rate = baseline([{**p, "email": p["email"].replace(mail_domain, "baseline.example.cz")}
