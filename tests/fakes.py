@@ -278,6 +278,9 @@ class FakeEventsStore(FakeUnitOfWork):
     def registrations_of_person(self, person):
         return [dict(r) for r in self.registrations.values() if r.get("person") == person]
 
+    def registrations_by_id(self, registration_ids):
+        return {i: dict(self.registrations[i]) for i in registration_ids if i in self.registrations}
+
     def events_by_id(self, event_ids):
         return {event_id: dict(self.events[event_id]) for event_id in event_ids if event_id in self.events}
 
@@ -297,6 +300,8 @@ class FakeEventsStore(FakeUnitOfWork):
 
 class FakeNotifyStore(FakeUnitOfWork):
     """Queued mails in a dict."""
+
+    batches = Batches()
 
     def __init__(self):
         self.mails: dict[str, dict] = {}

@@ -15,7 +15,8 @@ from services.events.storage import EventsStoreProvider
 
 LINK_PURPOSE = "registration"
 REGISTRATIONS = "registrations"  # one group commit for all of them: a rush is often for several events
-RETENTION_BATCH = 500  # registrations pseudonymised per transaction when their retention ends
+RETENTION_BATCH = 500
+MAIL_DETAILS_AT_ONCE = 100  # registrations pseudonymised per transaction when their retention ends
 
 
 class EventsService(PlatformService):
@@ -160,13 +161,20 @@ class EventsService(PlatformService):
         return MailingContactSchema(many=True).dump(domain.participants(registrations, audience["status"]))
 
     @rpc
-    def mail_details(self, registration_id):
-        """The registered person's contact and links, for notify's mail about the registration
-        (events on the bus carry neither); None once the person's data is erased."""
-        registration = self.store.get_registration(str(registration_id))
-        event = self.store.get_event(registration["event_id"], published_only=False, with_counters=False)
-        details = domain.mail_details(registration, event, self._links(registration["id"]))
-        return schemas.RegistrationMailSchema().dump(details) if details else None
+    def mail_details(self, registration_ids):
+        """For notify's mail about each of these registrations (events on the bus carry neither):
+        the registered person's contact and links, by registration id; None for one whose person's
+        data is erased, or that does not exist."""
+        ids = [str(registration_id) for registration_id in registration_ids or []][:MAIL_DETAILS_AT_ONCE]
+        registrations = self.store.registrations_by_id(ids)
+        answer = {}
+        for registration_id in ids:
+            registration = registrations.get(registration_id)
+            if registration is not None:
+                event = self.store.get_event(registration["event_id"], published_only=False, with_counters=False)
+                registration = domain.mail_details(registration, event, self._links(registration_id))
+            answer[registration_id] = schemas.RegistrationMailSchema().dump(registration) if registration else None
+        return answer
 
     @rpc
     def get_registration(self, registration_id):

@@ -36,6 +36,7 @@ STATUS_CHECK_SECONDS = 0.5  # a pause or cancel stops the sending within this lo
 UNRECORDED_LIMIT = 5  # messages being sent or accepted and not yet recorded, at most: what a crash can repeat
 SMTP_CONNECTIONS = 4  # a mailout's messages go out over this many connections at once, each waiting on its replies
 UNSUBSCRIBE = "unsubscribe"
+REGISTRATION_DETAILS = "registration details"  # asked of events in batches
 WEBHOOK_INTERVAL_SECONDS = 0.5
 WEBHOOK_BATCH = 20  # deliveries tried at once, each in a green thread of its own
 
@@ -53,11 +54,20 @@ class NotifyService(PlatformService):
         """The mail an event causes, queued once (its id is the event's) and sent at once. An event
         about a registration names no person: their contact and links are fetched from events."""
         spec = bus.BY_NAME[envelope["event_type"]]
-        details = (self.events.mail_details(envelope["data"]["registration"]["id"])
+        details = (self._registration_details(envelope["data"]["registration"]["id"])
                    if domain.needs_registration_details(spec, envelope) else None)
         mail = domain.mail_for(spec, envelope, details)
         if mail is not None:
             self._send_now(mail)
+
+    def _registration_details(self, registration_id: str) -> dict | None:
+        """The person and links of a registration, asked of events together with those that other
+        workers of this process ask for meanwhile (a rush of registrations: one call for many)."""
+        def ask(ids: list[str]) -> list:
+            answer = self.events.mail_details(ids)
+            return [answer.get(registration_id) for registration_id in ids]
+
+        return self.store.batches.submit(REGISTRATION_DETAILS, registration_id, ask)
 
     @staff_read
     def list_mails(self, query):

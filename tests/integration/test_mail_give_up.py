@@ -51,7 +51,7 @@ def test_an_undeliverable_mail_is_retried_for_about_nine_hours_then_kept_as_fail
     service = worker_factory(NotifyService, store=store, mailer=Mailer(closed, SENDER))
     envelope = registration_event(bus.REGISTRATION_CONFIRMED)
     address = f"nedorucitelna-{uuid.uuid4().hex[:6]}@example.cz"
-    service.events.mail_details.return_value = {**details(), "email": address}
+    service.events.mail_details.side_effect = lambda ids: {i: {**details(), "email": address} for i in ids}
     mail_id = envelope["event_id"]
 
     service.on_mail_event(envelope)

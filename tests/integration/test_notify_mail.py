@@ -35,8 +35,8 @@ class EventsStandIn:
     name = "events"
 
     @rpc
-    def mail_details(self, registration_id):
-        return PEOPLE.get(registration_id)
+    def mail_details(self, registration_ids):
+        return {registration_id: PEOPLE.get(registration_id) for registration_id in registration_ids}
 
 
 @pytest.fixture(autouse=True)

@@ -62,7 +62,7 @@ def test_positions_follow_the_queue_through_promotions_and_cancellations(service
     assert register("d") == 2
     waitlisted = last_published(service, "registration_waitlisted")
     mail = notify_domain.mail_for(bus.REGISTRATION_WAITLISTED, waitlisted,
-                                  service.mail_details(waitlisted["data"]["registration"]["id"]))
+                                  service.mail_details([waitlisted["data"]["registration"]["id"]]).popitem()[1])
     assert "2. v pořadí" in mail["text"] and "3. v pořadí" not in mail["text"]
     cancel("c")
     assert service.get_registration(people["d"])["sessions"][0]["waitlist_position"] == 1

@@ -128,7 +128,9 @@ def test_check_in_issues_a_certificate_for_accredited_events(service):
     assert published_types(service)[-1] == "attendance_recorded"
     attendance = service.dispatch.call_args.args[1]["data"]
     assert attendance["certificate_id"] == "NSZM-2026-000001" and "certificate_url" not in attendance
-    mail = service.mail_details(registration["id"])
+    mail = service.mail_details([registration["id"], "unknown"])
+    assert mail["unknown"] is None
+    mail = mail[registration["id"]]
     assert mail["certificate_url"].endswith(f"/certificate.pdf?token=registration:{registration['id']}")
     assert mail["email"] == "jana.novakova@example.cz" and mail["join_url"] is None
     certificate = service.certificate(registration["id"], token=f"registration:{registration['id']}")

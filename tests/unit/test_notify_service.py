@@ -16,10 +16,10 @@ def store():
     return FakeNotifyStore()
 
 
-def notify(store, mailer, registration=None):
-    """The service; the events service answers for a registration's person with `registration`."""
+def notify(store, mailer):
+    """The service; the events service answers for each registration's person as `details()`."""
     service = worker_factory(NotifyService, store=store, mailer=mailer)
-    service.events.mail_details.return_value = details() if registration is None else registration
+    service.events.mail_details.side_effect = lambda ids: {registration_id: details() for registration_id in ids}
     return service
 
 
@@ -99,11 +99,11 @@ def test_the_person_and_links_are_fetched_from_events_and_an_erased_person_gets_
     service = notify(store, mailer)
     envelope = registration_event()
     service.on_mail_event(envelope)
-    service.events.mail_details.assert_called_once_with("r1")
+    service.events.mail_details.assert_called_once_with(["r1"])
     [mail] = mailer.sent
     assert mail["to"] == "jana@example.cz" and "cancel?token=abc" in mail["text"]
-    erased = notify(store, mailer, registration=False)
-    erased.events.mail_details.return_value = None
+    erased = notify(store, mailer)
+    erased.events.mail_details.side_effect = lambda ids: {registration_id: None for registration_id in ids}
     erased.on_mail_event(registration_event())
     assert len(mailer.sent) == 1
 
