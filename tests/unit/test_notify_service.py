@@ -120,3 +120,22 @@ def test_staff_see_the_queue_and_can_send_a_failed_mail_again(store):
         service.retry_mail("no-such-mail")
     with pytest.raises(InvalidInput):
         service.list_mails({"status": "lost"})
+
+
+def test_workers_that_need_peoples_details_at_once_ask_events_together(store):
+    import eventlet
+
+    calls = []
+
+    def slow_answer(ids):
+        calls.append(list(ids))
+        eventlet.sleep(0.05)  # while the first call is out, the others wait for the next one
+        return {registration_id: details() for registration_id in ids}
+
+    services = [notify(store, FakeMailer()) for _ in range(8)]
+    for service in services:
+        service.events.mail_details.side_effect = slow_answer
+    pool = eventlet.GreenPool()
+    answers = list(pool.imap(lambda n: services[n]._registration_details(f"r{n}"), range(8)))
+    assert all(answer["email"] == "jana@example.cz" for answer in answers)
+    assert sorted(i for call in calls for i in call) == [f"r{n}" for n in range(8)] and len(calls) == 2
