@@ -7,9 +7,8 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
-
-from nszm.privacy import Retention
 
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_BUS_RETRY_DELAYS = (1.0, 10.0, 60.0)  # seconds before a failed event's 2nd, 3rd, 4th try
@@ -26,6 +25,48 @@ DEFAULT_SERVICE_REPLICAS = 1  # processes of each service that `make run` starts
 DEFAULT_GATEWAY_WORKERS = max(1, (os.cpu_count() or 1) // 2)
 SECRET_FILE = "secret.key"  # under DATA_DIR: the generated SECRET_KEY of `make run`
 LOCAL_MONGO_URI = "mongodb://127.0.0.1:27017/?directConnection=true"  # a service with no MONGO_URI set
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long each kind of personal record is kept; each period a setting (README, PRIVACY.md)."""
+
+    mail_bodies: timedelta = timedelta(days=30)  # after sending: the text, its links and attachments
+    webhook_deliveries: timedelta = timedelta(days=30)
+    dead_letters: timedelta = timedelta(days=30)
+    registrations: timedelta = timedelta(days=365)  # after the event: personal fields and answers
+    rejected_applications: timedelta = timedelta(days=182)
+    mailout_recipients: timedelta = timedelta(days=30)  # after the mailout ends
+    unconfirmed_subscriptions: timedelta = timedelta(days=30)
+    published_events: timedelta = timedelta(days=1)  # an outbox row after publishing
+
+    SETTINGS = {  # environment variable -> (field, unit)
+        "RETAIN_MAIL_BODIES_DAYS": ("mail_bodies", "days"),
+        "RETAIN_WEBHOOK_DELIVERIES_DAYS": ("webhook_deliveries", "days"),
+        "RETAIN_DEAD_LETTERS_DAYS": ("dead_letters", "days"),
+        "RETAIN_REGISTRATIONS_MONTHS": ("registrations", "months"),
+        "RETAIN_REJECTED_APPLICATIONS_MONTHS": ("rejected_applications", "months"),
+        "RETAIN_MAILOUT_RECIPIENTS_DAYS": ("mailout_recipients", "days"),
+        "RETAIN_UNCONFIRMED_SUBSCRIPTIONS_DAYS": ("unconfirmed_subscriptions", "days"),
+    }
+
+    @classmethod
+    def from_env(cls, env=None) -> "Retention":
+        env = os.environ if env is None else env
+        periods = {}
+        for variable, (field, unit) in cls.SETTINGS.items():
+            raw = env.get(variable)
+            if raw is None or str(raw).strip() == "":
+                continue
+            amount = float(raw)
+            if amount < 0:
+                raise ValueError(f"{variable} must not be negative")
+            periods[field] = timedelta(days=amount * (365 / 12 if unit == "months" else 1))
+        return cls(**periods)
+
+    def cutoff(self, kind: str, now: datetime) -> datetime:
+        """Records of `kind` whose clock started before this moment are due."""
+        return now - getattr(self, kind)
 
 
 @dataclass(frozen=True)

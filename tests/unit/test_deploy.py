@@ -130,7 +130,7 @@ def test_a_process_that_supervisor_starts_knows_its_place_there_and_passes_it_to
 
 
 def test_every_retention_period_reaches_the_services_through_their_nameko_config():
-    from nszm.privacy import Retention
+    from nszm.config import Retention
 
     nameko_config = yaml.safe_load((DEPLOY / "nameko.yaml").read_text())
     assert set(Retention.SETTINGS) <= nameko_config.keys()

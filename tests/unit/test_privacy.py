@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from nszm.privacy import ERASED_DOMAIN, ERASED_NAME, Pseudonyms, Retention, consent_given
+from nszm.config import Retention
+from nszm.privacy import ERASED_DOMAIN, ERASED_NAME, Pseudonyms, consent_given
 from services.events import domain as events
 from services.members import domain as members
 from services.notify import domain as notify
