@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from nszm import czech
 from nszm.batches import Batches
 from nszm.config import Settings
-from nszm.contracts.errors import Conflict
+from nszm.contracts.errors import Conflict, NotFound
 from nszm.links import LinkSigner
 from nszm.privacy import Pseudonyms
 
@@ -88,6 +88,20 @@ def to_document(record: dict, id_name: str = "id") -> dict:
     document = {key: value for key, value in record.items() if key != id_name}
     document["_id"] = record[id_name]
     return document
+
+
+def found(record: Stored | None, missing: str) -> Stored:
+    """The record, or NotFound with the message `missing` when there is none."""
+    if record is None:
+        raise NotFound(missing)
+    return record
+
+
+def paged(collection, query: dict, order, page: int, per_page: int,
+          convert: Callable[[dict], dict] = from_document, projection: dict | None = None) -> tuple[list[dict], int]:
+    """One page of the documents matching `query` in `order`, converted, and how many match in all."""
+    cursor = collection.find(query, projection).sort(order).skip((page - 1) * per_page).limit(per_page)
+    return [convert(document) for document in cursor], collection.count_documents(query)
 
 
 def taken_ids(collection, base: str) -> set[str]:

@@ -21,7 +21,9 @@ from nszm.storage import (
     ServiceStore,
     StaleRead,
     StoreProvider,
+    found,
     from_document,
+    paged,
     taken_ids,
     to_document,
 )
@@ -194,12 +196,10 @@ class EventsStore(ServiceStore):
             query["starts_at"] = {"$lt": to}
         if type:
             query["type"] = type
-        total = self.events.count_documents(query)
         order = {"start": [("starts_at", ASCENDING), ("_id", ASCENDING)],
                  "latest": [("starts_at", DESCENDING), ("_id", ASCENDING)],
                  "newest": [("published_at", DESCENDING), ("_id", ASCENDING)]}[sort]
-        cursor = self.events.find(query).sort(order)
-        documents = list(cursor.skip((page - 1) * per_page).limit(per_page))
+        documents, total = paged(self.events, query, order, page, per_page, convert=dict)
         return self._with_counters(documents), total
 
     def save_published(self, event: dict, session=None):
@@ -276,16 +276,12 @@ class EventsStore(ServiceStore):
         return counter["serial"]
 
     def get_registration(self, registration_id: str, session=None) -> dict:
-        registration = _to_registration(self.registrations.find_one({"_id": registration_id}, session=session))
-        if registration is None:
-            raise NotFound(f"No registration '{registration_id}'.")
-        return registration
+        return found(_to_registration(self.registrations.find_one({"_id": registration_id}, session=session)),
+                     f"No registration '{registration_id}'.")
 
     def list_registrations(self, event_id: str, *, page: int, per_page: int, status=None):
         query = {"event_id": event_id, **({"status": status} if status else {})}
-        total = self.registrations.count_documents(query)
-        cursor = self.registrations.find(query).sort("created_at", ASCENDING).skip((page - 1) * per_page)
-        return [_to_registration(d) for d in cursor.limit(per_page)], total
+        return paged(self.registrations, query, [("created_at", ASCENDING)], page, per_page, _to_registration)
 
     def queues(self, event_id: str, session_ids, session=None) -> dict[str, list[int]]:
         """The sorted tickets of everyone waiting now in each of `session_ids`."""
@@ -327,10 +323,8 @@ class EventsStore(ServiceStore):
              "erased_at": {"$exists": False}}).limit(limit)]
 
     def by_certificate(self, certificate_id: str) -> dict:
-        registration = _to_registration(self.registrations.find_one({"certificate_id": certificate_id}))
-        if registration is None:
-            raise NotFound(f"No certificate '{certificate_id}'.")
-        return registration
+        return found(_to_registration(self.registrations.find_one({"certificate_id": certificate_id})),
+                     f"No certificate '{certificate_id}'.")
 
 
 class EventsStoreProvider(StoreProvider):

@@ -7,8 +7,8 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from nszm import czech
-from nszm.contracts.errors import Conflict, NotFound
-from nszm.storage import IdTaken, ServiceStore, StoreProvider, from_document, taken_ids, to_document
+from nszm.contracts.errors import Conflict
+from nszm.storage import IdTaken, ServiceStore, StoreProvider, found, from_document, paged, taken_ids, to_document
 
 DATE_FIELDS = ("member_since", "left_on")
 
@@ -107,18 +107,13 @@ class MembersStore(ServiceStore):
             query["region"] = region
         if q and czech.fold(q):
             query["name_folded"] = {"$regex": czech.search_pattern(q)}
-        total = self.members.count_documents(query)
         order = ([("name_sort", ASCENDING)] if sort == "name"
                  else [("member_since", DESCENDING), ("joined_at", DESCENDING), ("_id", ASCENDING)])
-        cursor = self.members.find(query).sort(order).skip((page - 1) * per_page).limit(per_page)
-        return [_to_member(d) for d in cursor], total
+        return paged(self.members, query, order, page, per_page, _to_member)
 
     def get_member(self, slug: str, include_left: bool = False, session=None) -> dict:
         query = {"_id": slug} if include_left else {"_id": slug, "status": "active"}
-        member = _to_member(self.members.find_one(query, session=session))
-        if member is None:
-            raise NotFound(f"No member '{slug}'.")
-        return member
+        return found(_to_member(self.members.find_one(query, session=session)), f"No member '{slug}'.")
 
     def active_members(self) -> list[dict]:
         return [_to_member(d) for d in self.members.find({"status": "active"})]
@@ -165,18 +160,12 @@ class MembersStore(ServiceStore):
             raise Conflict(f"An application with IČO {application['ico']} is pending already.") from None
 
     def get_application(self, application_id: str, session=None) -> dict:
-        application = _to_application(self.applications.find_one({"_id": application_id}, session=session))
-        if application is None:
-            raise NotFound(f"No application '{application_id}'.")
-        return application
+        return found(_to_application(self.applications.find_one({"_id": application_id}, session=session)),
+                     f"No application '{application_id}'.")
 
     def list_applications(self, *, page: int, per_page: int, status=None):
         query = {"status": status} if status else {}
-        total = self.applications.count_documents(query)
-        cursor = (
-            self.applications.find(query).sort("submitted_at", ASCENDING).skip((page - 1) * per_page).limit(per_page)
-        )
-        return [_to_application(d) for d in cursor], total
+        return paged(self.applications, query, [("submitted_at", ASCENDING)], page, per_page, _to_application)
 
     def save_decision(self, decided: dict, session=None):
         """Store a decided application if it was still pending (compare-and-set on its status)."""

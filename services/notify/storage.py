@@ -17,7 +17,9 @@ from nszm.storage import (
     DUPLICATE_KEY,
     ServiceStore,
     StoreProvider,
+    found,
     from_document,
+    paged,
     persistently,
     to_document,
     utcnow,
@@ -226,9 +228,8 @@ class NotifyStore(ServiceStore):
 
     def list_mails(self, *, page: int, per_page: int, status=None, to=None):
         query = {key: value for key, value in (("status", status), ("to", to)) if value}
-        total = self.mails.count_documents(query)
-        cursor = self.mails.find(query, {"text": 0, "attachments": 0}).sort("created_at", DESCENDING)
-        return [from_document(d) for d in cursor.skip((page - 1) * per_page).limit(per_page)], total
+        return paged(self.mails, query, [("created_at", DESCENDING)], page, per_page,
+                     projection={"text": 0, "html": 0, "attachments": 0})
 
     def retry(self, mail_id: str) -> bool:
         """Queue a failed mail again with a fresh set of attempts; False unless it had failed."""
@@ -239,26 +240,18 @@ class NotifyStore(ServiceStore):
                       "claimed_until": now - ENDED}})
         return result.modified_count == 1
 
-    def mails_to(self, address: str) -> list[dict]:
-        return [from_document(d) for d in self.mails.find({"to": address}).sort("created_at", ASCENDING)]
-
-
     # -- mailouts ------------------------------------------------------------------------
 
     def add_mailout(self, mailout: dict):
         self.mailouts.insert_one(to_document(mailout))
 
     def get_mailout(self, mailout_id: str, session=None) -> dict:
-        mailout = from_document(self.mailouts.find_one({"_id": mailout_id}, session=session))
-        if mailout is None:
-            raise NotFound(f"No mailout '{mailout_id}'.")
-        return mailout
+        return found(from_document(self.mailouts.find_one({"_id": mailout_id}, session=session)),
+                     f"No mailout '{mailout_id}'.")
 
     def list_mailouts(self, *, page: int, per_page: int, status=None):
         query = {"status": status} if status else {}
-        total = self.mailouts.count_documents(query)
-        cursor = self.mailouts.find(query).sort([("created_at", DESCENDING), ("_id", ASCENDING)])
-        return [from_document(d) for d in cursor.skip((page - 1) * per_page).limit(per_page)], total
+        return paged(self.mailouts, query, [("created_at", DESCENDING), ("_id", ASCENDING)], page, per_page)
 
     def mailouts_in(self, *statuses: str) -> list[dict]:
         return [from_document(d) for d in self.mailouts.find({"status": {"$in": list(statuses)}})]
@@ -417,9 +410,7 @@ class NotifyStore(ServiceStore):
 
     def list_recipients(self, mailout_id: str, *, page: int, per_page: int, status=None):
         query = {"mailout_id": mailout_id, **({"status": status} if status else {})}
-        total = self.recipients.count_documents(query)
-        cursor = self.recipients.find(query).sort("seq", ASCENDING).skip((page - 1) * per_page).limit(per_page)
-        return [from_document(d) for d in cursor], total
+        return paged(self.recipients, query, [("seq", ASCENDING)], page, per_page)
 
     # -- subscribers --------------------------------------------------------------------
 
@@ -492,15 +483,10 @@ class NotifyStore(ServiceStore):
         self._enabled_webhooks = None
 
     def get_webhook(self, webhook_id: str) -> dict:
-        webhook = from_document(self.webhooks.find_one({"_id": webhook_id}))
-        if webhook is None:
-            raise NotFound(f"No webhook '{webhook_id}'.")
-        return webhook
+        return found(from_document(self.webhooks.find_one({"_id": webhook_id})), f"No webhook '{webhook_id}'.")
 
     def list_webhooks(self, *, page: int, per_page: int) -> tuple[list[dict], int]:
-        cursor = self.webhooks.find().sort([("created_at", ASCENDING), ("_id", ASCENDING)])
-        items = [from_document(d) for d in cursor.skip((page - 1) * per_page).limit(per_page)]
-        return items, self.webhooks.count_documents({})
+        return paged(self.webhooks, {}, [("created_at", ASCENDING), ("_id", ASCENDING)], page, per_page)
 
     def webhooks_for(self, event_type: str) -> list[dict]:
         read_at, enabled = self._enabled_webhooks or (float("-inf"), [])
@@ -551,10 +537,8 @@ class NotifyStore(ServiceStore):
 
     def list_deliveries(self, webhook_id: str, *, page: int, per_page: int, status=None) -> tuple[list[dict], int]:
         query = {"webhook_id": webhook_id, **({"status": status} if status else {})}
-        cursor = self.deliveries.find(query, {"envelope": 0}).sort([("created_at", DESCENDING), ("_id", ASCENDING)])
-        page_of = cursor.skip((page - 1) * per_page).limit(per_page)
-        deliveries = [from_document(d, hidden=("claimed_until", "claimed_by")) for d in page_of]
-        return deliveries, self.deliveries.count_documents(query)
+        return paged(self.deliveries, query, [("created_at", DESCENDING), ("_id", ASCENDING)], page, per_page,
+                     lambda d: from_document(d, hidden=("claimed_until", "claimed_by")), projection={"envelope": 0})
 
 
 class NotifyStoreProvider(StoreProvider):

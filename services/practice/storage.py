@@ -7,7 +7,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from nszm.contracts.errors import NotFound
-from nszm.storage import IdTaken, ServiceStore, StoreProvider, from_document, taken_ids, to_document
+from nszm.storage import IdTaken, ServiceStore, StoreProvider, found, from_document, paged, taken_ids, to_document
 
 
 class CountedMeanwhile(Exception):
@@ -103,10 +103,7 @@ class PracticeStore(ServiceStore):
 
     def get_practice(self, slug: str, published_only: bool = True, session=None) -> dict:
         query = {"_id": slug, "status": "published"} if published_only else {"_id": slug}
-        practice = from_document(self.practices.find_one(query, session=session), "slug")
-        if practice is None:
-            raise NotFound(f"No practice '{slug}'.")
-        return practice
+        return found(from_document(self.practices.find_one(query, session=session), "slug"), f"No practice '{slug}'.")
 
     def practices_by_slug(self, slugs: list[str]) -> list[dict]:
         return [from_document(d, "slug") for d in self.practices.find({"_id": {"$in": slugs}})]
@@ -120,9 +117,8 @@ class PracticeStore(ServiceStore):
             if value is not None:
                 conditions.append({field: value})
         query = {"$and": conditions} if conditions else {}
-        total = self.practices.count_documents(query)
-        cursor = self.practices.find(query).sort([("published_at", DESCENDING), ("_id", ASCENDING)])
-        return [from_document(d, "slug") for d in cursor.skip((page - 1) * per_page).limit(per_page)], total
+        return paged(self.practices, query, [("published_at", DESCENDING), ("_id", ASCENDING)], page, per_page,
+                     lambda d: from_document(d, "slug"))
 
     def save_practice(self, before: dict, after: dict, session=None):
         """Replace a practice if its status is still what the change was decided on."""
@@ -147,16 +143,12 @@ class PracticeStore(ServiceStore):
         self.competitions.insert_one(to_document(competition))
 
     def get_competition(self, competition_id: str, session=None) -> dict:
-        competition = from_document(self.competitions.find_one({"_id": competition_id}, session=session))
-        if competition is None:
-            raise NotFound(f"No competition '{competition_id}'.")
-        return competition
+        return found(from_document(self.competitions.find_one({"_id": competition_id}, session=session)),
+                     f"No competition '{competition_id}'.")
 
     def list_competitions(self, *, page: int, per_page: int, year=None):
         query = {"year": year} if year else {}
-        total = self.competitions.count_documents(query)
-        cursor = self.competitions.find(query).sort([("voting_opens_at", DESCENDING)])
-        return [from_document(d) for d in cursor.skip((page - 1) * per_page).limit(per_page)], total
+        return paged(self.competitions, query, [("voting_opens_at", DESCENDING)], page, per_page)
 
     def counts(self, competition_id: str) -> dict[str, int]:
         rows = self.votes.aggregate([
@@ -188,10 +180,8 @@ class PracticeStore(ServiceStore):
         self.votes.insert_many([_vote_document(vote) for vote in votes], session=session)
 
     def vote_by_token(self, token_hash: str, session=None) -> dict:
-        vote = from_document(self.votes.find_one({"token_hash": token_hash}, session=session))
-        if vote is None:
-            raise NotFound("This confirmation link is not valid.")
-        return vote
+        return found(from_document(self.votes.find_one({"token_hash": token_hash}, session=session)),
+                     "This confirmation link is not valid.")
 
     def counted_vote_exists(self, competition_id: str, person: str, session=None) -> bool:
         return self.votes.find_one({"counted_key": f"{competition_id}:{person}"}, {"_id": 1},
