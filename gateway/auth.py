@@ -28,6 +28,12 @@ class Staff:
         return {"actor": self.name, "token_id": self.token_id, "roles": sorted(self.roles)}
 
 
+def permits(staff: Staff | None, role: str | None) -> bool:
+    """The one staff check of the API and the console: whether `staff` may do what needs `role`
+    (None: any staff member). An admin may do everything."""
+    return staff is not None and (role is None or role in staff.roles or "admin" in staff.roles)
+
+
 def signed_in_staff() -> Staff | None:
     """The staff member behind this request, once a role check let it through."""
     return g.get("staff")
@@ -103,6 +109,6 @@ def require_role(role: str):
     staff = current_app.extensions["nszm"].tokens.staff_for(token)
     if staff is None:
         raise Unauthorized("The token is not valid or was revoked.")
-    if role not in staff.roles and "admin" not in staff.roles:
+    if not permits(staff, role):
         raise Forbidden(f"The token lacks the '{role}' role.")
     g.staff = staff

@@ -15,6 +15,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from werkzeug.exceptions import HTTPException
 
 from gateway import limits
+from gateway.auth import Staff, permits
 from gateway.console import labels
 from gateway.context import services
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
@@ -37,23 +38,23 @@ SECTIONS = [  # (endpoint, Czech title, role that may open it)
 ]
 
 
-def roles() -> set[str]:
+def signed_in() -> Staff | None:
+    """The staff member of this request's session, read once per request."""
     if "staff" not in g:
         token_id = session.get("token_id") if session else None
         g.staff = current_app.extensions["nszm"].tokens.staff_for_id(token_id) if token_id else None
-    return g.staff.roles if g.staff else set()
+    return g.staff
 
 
 def may(role: str | None) -> bool:
-    held = roles()
-    return bool(held) and (role is None or role in held or "admin" in held)
+    return permits(signed_in(), role)
 
 
 def needs(role: str | None):
     def decorate(view):
         @wraps(view)
         def guarded(*args, **kwargs):
-            if not roles():
+            if signed_in() is None:
                 session.clear()
                 return redirect(url_for("console.sign_in", next=request.path))
             if not may(role):
@@ -188,7 +189,7 @@ def overview():
     if may("mailouts"):
         counts["failed_mail"] = rpc.notify.list_mails({"status": "failed", "per_page": 1})["total"]
     recent = rpc.notify.list_mailouts({"per_page": 5}) if may("mailouts") else None
-    return page("overview.html", roles=sorted(roles()), counts=counts, mailouts=recent)
+    return page("overview.html", roles=sorted(signed_in().roles), counts=counts, mailouts=recent)
 
 
 from gateway.console import events, mail, mailouts, members, practice, privacy, tokens  # noqa: E402,F401  (their pages)
