@@ -16,6 +16,7 @@ from gateway.errors import install_error_handlers
 from gateway.limits import RateLimiter
 from gateway.rpc import RpcClients
 from gateway.sessions import COOKIE_PATH, ServerSessions, SessionStore
+from nszm import patches
 from nszm.audit import AuditLog, audit_key
 from nszm.config import Settings
 from nszm.privacy import Pseudonyms
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
                limiter: RateLimiter | None = None, cached_reads: bool = False) -> Flask:
     """The gateway; with `cached_reads`, public reads are kept in memory, coherent through the bus."""
     settings = settings or Settings.from_env()
+    patches.install()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.ensure_ascii = False

@@ -16,19 +16,13 @@ import threading
 import time
 
 from kombu import Connection
-from nameko.rpc import ServiceProxy
-from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
-from nszm import producers  # noqa: F401  (publishers find their pool at once)
-from nszm.calls import EXPIRING_REQUEST
 from nszm.contracts.errors import Unavailable
+from nszm.patches.nameko_rpc import ExpiringRpcProxy
 from nszm.signing import call_key, signed_context
 
 CALL_TIMEOUT_SECONDS = 15
 PROBE_TIMEOUT_SECONDS = 3
-# Publishing a request tries once more, soon, and then gives up (nameko's default waits up to
-# 9 s between three tries): a client hears 503 quickly while RabbitMQ is away.
-PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.5, "interval_step": 0.5, "interval_max": 0.5}
 THREADS_PER_WORKER = 16  # deploy/gunicorn.conf.py
 STALLED_AFTER_SECONDS = 3.0  # a service whose oldest call has waited this long takes no more waiting calls
 CONSUMERS_CHECKED_EVERY_SECONDS = 1.0
@@ -163,27 +157,6 @@ class GuardedProxy:
         return GuardedService(getattr(self._proxy, service), service, self._bulkheads, self._consumers)
 
 
-class ExpiringClusterProxy(ClusterProxy):
-    def __init__(self, worker_ctx, reply_listener, expiration: float):
-        super().__init__(worker_ctx, reply_listener)
-        self._expiration = expiration
-
-    def __getattr__(self, name):
-        if name not in self._proxies:
-            self._proxies[name] = ServiceProxy(self._worker_ctx, name, self._reply_listener,
-                                               expiration=self._expiration, retry_policy=PUBLISH_RETRY_POLICY,
-                                               **EXPIRING_REQUEST)
-        return self._proxies[name]
-
-
-class ExpiringRpcProxy(ClusterRpcProxy):
-    """A cluster proxy whose requests expire (message TTL) when its `timeout` runs out."""
-
-    def __init__(self, config, timeout: float):
-        super().__init__(config, timeout=timeout)
-        self._proxy = ExpiringClusterProxy(self._worker_ctx, self._reply_listener, expiration=timeout)
-
-
 class RpcClients:
     def __init__(self, amqp_uri: str, secret_key: str | None):
         self.config = {"AMQP_URI": amqp_uri, "serializer": "json"}
@@ -202,8 +175,7 @@ class RpcClients:
             runner = ExpiringRpcProxy(self.config, timeout=timeout)
             proxies[timeout] = (runner, runner.start())
         runner, proxy = proxies[timeout]
-        runner._worker_ctx.data.clear()
-        runner._worker_ctx.data.update(context)
+        runner.carry(context)
         return GuardedProxy(proxy, self.bulkheads, self.consumers)
 
     def discard(self):

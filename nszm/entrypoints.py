@@ -20,7 +20,6 @@ from nameko.constants import (
 )
 from nameko.rpc import Responder, Rpc, RpcConsumer, get_rpc_exchange
 
-from nszm import producers  # noqa: F401  (publishers find their pool at once)
 from nszm.config import Settings
 from nszm.contracts.errors import CallRefused, PlatformError, StaffOnly
 from nszm.signing import ACTOR, ACTOR_ROLES, ACTOR_TOKEN, call_key, refusal, signed_context

@@ -26,7 +26,7 @@ from nameko.messaging import Consumer
 from nszm.config import Settings
 from nszm.contracts.bus import BY_NAME, Subscription, subscriptions_of
 from nszm.entrypoints import BROKER_AWAY
-from nszm.producers import get_producer
+from nszm.patches.producers import get_producer
 from nszm.signing import EVENT_SIGNATURE_HEADER, event_is_signed, event_key, event_signature
 from nszm.topology import Topology, exchange_of
 

@@ -10,6 +10,7 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from pymongo.errors import PyMongoError
 
+from nszm import patches
 from nszm.audit import AuditTrail
 from nszm.config import Settings
 from nszm.contracts import audit as audit_contract
@@ -56,6 +57,13 @@ def page(items: list, total: int, query: dict) -> dict:
     return {"items": items, "total": total, "page": query["page"], "per_page": query["per_page"]}
 
 
+class LibraryPatches(DependencyProvider):
+    """Installs the library patches (`nszm.patches`) when a service container is set up."""
+
+    def setup(self):
+        patches.install()
+
+
 class RequestId(DependencyProvider):
     """The id of the RPC request this worker serves (None for timers and events): the same
     when RabbitMQ delivers the request again after the service died while doing it."""
@@ -74,6 +82,7 @@ class PlatformService:
     """
 
     config = Config()
+    library_patches = LibraryPatches()
     dispatch = BusPublisher()
     audit = AuditTrail()
     request_id = RequestId()

@@ -46,13 +46,8 @@ class StaleRead(Exception):
 
 
 def connect(uri: str) -> pymongo.MongoClient:
-    """A client for `uri`. Retryable writes are off unless the URI turns them on: the embedded
-    server keeps a record of each one and scans all its records at every write (half of its
-    time under load), and the platform does not need them: a transaction is retried whole,
-    a request or event id makes a repeated insert harmless, and the few writes that must
-    outlast a lost connection are retried by `persistently`."""
-    options = {} if "retrywrites=" in uri.lower() else {"retryWrites": False}
-    return pymongo.MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, **options)
+    """A client for `uri`, with the driver's defaults but for time zones and quick failing."""
+    return pymongo.MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000)
 
 
 def persistently(write: Callable[[], Stored], within: float = PERSIST_SECONDS) -> Stored:

@@ -16,7 +16,11 @@ def free_port(avoid: tuple[int, ...] = ()) -> int:
 
 
 def uri_for(port: int) -> str:
-    return f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    """The embedded server's address. Retryable writes are off for it: it keeps a record of each
+    one and scans all its records at every write (half its time under load); the platform does
+    not need them (a transaction is retried whole, ids make a repeated insert harmless, and the
+    few writes that must outlast a lost connection are retried by `nszm.storage.persistently`)."""
+    return f"mongodb://127.0.0.1:{port}/?directConnection=true&retryWrites=false"
 
 
 def command(data_dir: Path, port: int) -> str:

@@ -11,10 +11,16 @@ format, for formats made of those three conversions, and hand anything else (ano
 value of an unexpected type, bytes that are not what the format says) to the binding's own
 functions: the bytes and values are the same in every case, which the tests check against them.
 """
+import logging
 import sys
 
+import wiredtiger
 from wiredtiger import Cursor
 from wiredtiger.intpacking import pack_int, unpack_int
+
+log = logging.getLogger(__name__)
+
+WRITTEN_FOR = (11, 2, 0)  # the WiredTiger release whose binding's module globals this replaces
 
 
 def _shape(fmt: str) -> tuple[int, str] | None:
@@ -94,6 +100,14 @@ def faster(original_pack, original_unpack):
     return pack, unpack
 
 
+def release() -> tuple[int, int, int]:
+    return tuple(wiredtiger.wiredtiger_version()[1:4])
+
+
 def install() -> None:
+    """Replace the binding's packers, for the release this was written for only."""
+    if release() != WRITTEN_FOR:
+        log.warning("WiredTiger %s, not %s: its own packers are kept", release(), WRITTEN_FOR)
+        return
     binding = sys.modules[Cursor.__module__]  # the module whose globals the cursor's methods use
     binding.pack, binding.unpack = faster(binding.pack, binding.unpack)

@@ -14,7 +14,6 @@ from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.policy import Compat32
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -22,27 +21,12 @@ from urllib.parse import unquote, urlparse
 from nameko.extensions import DependencyProvider
 
 from nszm.config import Settings
+from nszm.patches.mail_folding import QuickFolding
 
 SMTP_TIMEOUT_SECONDS = 30
 UTF8 = charset.Charset("utf-8")  # bodies quoted-printable (readable, 7-bit), headers the shorter encoding
 UTF8.body_encoding = charset.QP
 UTF8.header_encoding = charset.SHORTEST
-
-
-class QuickFolding(Compat32):
-    """The email package's classic policy, with a header that needs no folding written as it is.
-
-    compat32 builds a `Header` and runs its folding algorithm for every header of every part,
-    only to give back the same line for a short ASCII value: that was a third of generating a
-    message. The result is byte for byte the same (tests/unit/test_mail_message.py compares
-    them); anything else (non-ASCII, too long, a line break) is folded by compat32 as before."""
-
-    def _fold(self, name, value, sanitize):
-        limit = self.max_line_length
-        if (isinstance(value, str) and value.isascii() and "\r" not in value and "\n" not in value
-                and (not limit or len(name) + 2 + len(value) <= limit)):
-            return f"{name}: {value}{self.linesep}"
-        return super()._fold(name, value, sanitize)
 
 
 QUICK_FOLDING = QuickFolding()

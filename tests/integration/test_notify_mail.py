@@ -15,7 +15,7 @@ from nszm.contracts import bus
 from nszm.deadletters import list_dead_letters
 from nszm.entrypoints import staff_context
 from nszm.messaging import publish_signed
-from nszm.producers import get_producer
+from nszm.patches.producers import get_producer
 from nszm.signing import event_key, event_signature
 from nszm.storage import utcnow
 from nszm.topology import Topology

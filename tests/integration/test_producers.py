@@ -7,9 +7,8 @@ from kombu import Connection, Exchange, Queue
 from nameko.amqp import publish
 from nameko.amqp.publish import Publisher
 
-import gateway.rpc  # noqa: F401  (what the gateway imports)
-import nszm.entrypoints  # noqa: F401  (what every service imports)
-from nszm import producers
+from nszm import patches
+from nszm.patches import producers
 from tests.waiting import wait_until
 
 
@@ -17,7 +16,8 @@ class Unconfirmed(Publisher):
     use_confirms = False
 
 
-def test_every_nameko_publisher_takes_its_producer_from_the_cached_pools():
+def test_every_nameko_publisher_takes_its_producer_from_the_cached_pools_once_installed():
+    patches.install()
     assert publish.get_producer is producers.get_producer
 
 

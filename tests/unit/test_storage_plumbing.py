@@ -3,17 +3,18 @@ import pytest
 from pymongo.errors import AutoReconnect, OperationFailure
 
 from nszm import storage
+from ops import embedded
 
 
-def test_retryable_writes_are_off_unless_the_uri_asks_for_them():
-    default = storage.connect("mongodb://127.0.0.1:1/?directConnection=true")
-    asked = storage.connect("mongodb://127.0.0.1:1/?directConnection=true&retryWrites=true")
+def test_retryable_writes_are_on_as_the_driver_has_them_and_off_only_for_the_embedded_server():
+    production = storage.connect("mongodb://db1.example.cz,db2.example.cz/?replicaSet=rs0")
+    embedded_server = storage.connect(embedded.uri_for(1))
     try:
-        assert default.options.retry_writes is False
-        assert asked.options.retry_writes is True
+        assert production.options.retry_writes is True
+        assert embedded_server.options.retry_writes is False
     finally:
-        default.close()
-        asked.close()
+        production.close()
+        embedded_server.close()
 
 
 def test_a_write_is_done_again_while_the_connection_is_lost_and_its_result_returned():

@@ -1,8 +1,7 @@
 """nameko's publishers take a producer from kombu's pool for every message, and find that pool
 by a new `Connection` built from the AMQP URI each time: parsing the URI and hashing the new
-object was more than half of a publish's CPU (317–363 µs a message; 131–174 without). The
-connection that names the pool is made once per set of options here; the pool, its
-connections and producers are kombu's as before.
+object is more than half of a publish's CPU. The connection that names the pool is made once
+per set of options here; the pool, its connections and producers are kombu's as before.
 """
 from contextlib import contextmanager
 
@@ -28,4 +27,6 @@ def get_producer(amqp_uri, confirms=True, ssl=None, login_method=None, transport
         yield producer
 
 
-publish.get_producer = get_producer
+def install():
+    """nameko's publishers (RPC requests and replies, events) take their producers from here."""
+    publish.get_producer = get_producer
