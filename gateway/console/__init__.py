@@ -96,6 +96,9 @@ def layout_values():
 
 console.add_app_template_filter(labels.status, "status")
 console.add_app_template_filter(labels.when, "when")
+console.add_app_template_filter(labels.field, "field")
+console.add_app_template_filter(lambda service: labels.SERVICES.get(service, service), "service")
+console.add_app_template_filter(labels.value, "value")
 console.add_app_template_filter(lambda role: labels.ROLES.get(role, role), "role")
 
 
