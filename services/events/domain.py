@@ -353,26 +353,28 @@ def holds_person(registration: dict) -> bool:
     return not registration.get("erased_at") and not registration.get("expired_at")
 
 
+def _without_contact(registration: dict, name: str, **stamp) -> dict:
+    """The registration without its person's address, organisation and answers, under `name`."""
+    address = erased_address(registration["person"])
+    kept = {key: value for key, value in registration.items() if key not in PERSONAL_FIELDS}
+    return {**kept, "name": name, "email": address, "email_key": address, "organization": "", **stamp}
+
+
 def erased_registration(registration: dict, now: datetime) -> dict:
     """The registration after its person asked to be erased: seats, attendance, hours and the
     certificate's number and code stay (the register of issued certificates, and the counts);
     nothing else about the person does."""
-    address = erased_address(registration["person"])
-    kept = {key: value for key, value in registration.items() if key not in PERSONAL_FIELDS}
-    return {**kept, "name": ERASED_NAME, "email": address, "email_key": address, "organization": "",
-            "erased_at": registration.get("erased_at") or now}
+    return _without_contact(registration, ERASED_NAME, erased_at=registration.get("erased_at") or now)
 
 
 def expired_registration(registration: dict, now: datetime) -> dict:
     """The registration once its event is long over (RETAIN_REGISTRATIONS_MONTHS): the contact and
     answers go; seats and attendance stay; a certificate's holder keeps their name in the register
     of issued certificates."""
-    if registration.get("expired_at") or registration.get("erased_at"):
+    if not holds_person(registration):
         return registration
-    address = erased_address(registration["person"])
-    kept = {key: value for key, value in registration.items() if key not in PERSONAL_FIELDS}
     name = registration["name"] if registration.get("certificate_id") else ERASED_NAME
-    return {**kept, "name": name, "email": address, "email_key": address, "organization": "", "expired_at": now}
+    return _without_contact(registration, name, expired_at=now)
 
 
 def mail_details(registration: dict, event: dict, links: dict) -> dict | None:
