@@ -35,6 +35,7 @@ run: $(RUNTIME)
 
 test: $(TESTING) $(CHROMIUM)
 	$(VENV)/bin/ruff check --select F,E9,I --quiet .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 demo: $(RUNTIME)

@@ -7,7 +7,7 @@ authenticates, parses and serialises, and `Api.openapi` documents exactly those 
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -257,7 +257,7 @@ class Api:
             responses[str(code)] = {"description": ERROR_DESCRIPTIONS.get(code, "Error")}
             if code not in ANSWERED_BY_GUNICORN:
                 responses[str(code)]["content"] = {PROBLEM: {"schema": "Problem"}}
-        operation = {
+        operation: dict[str, Any] = {
             "operationId": endpoint.view.__name__,
             "summary": endpoint.summary,
             "tags": [endpoint.tag],

@@ -1,8 +1,11 @@
 """The gateway's WSGI application: endpoints, errors, CORS, metrics."""
 import atexit
 import re
+from typing import Callable, Iterable
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -89,14 +92,36 @@ def methods_of_route(app: Flask, path: str) -> set[str]:
     return methods | ({"HEAD"} if "GET" in methods else set()) | {"OPTIONS"}
 
 
+class UnicodeJSON(DefaultJSONProvider):
+    """JSON answers keep Czech letters as they are, not as \\u escapes."""
+
+    ensure_ascii = False
+
+
+class Gateway(Flask):
+    """The gateway's Flask application, served through `outer`: the application wrapped in the
+    layers `wrap` adds (the proxy fix, the read cache)."""
+
+    json_provider_class = UnicodeJSON
+
+    def __init__(self, import_name: str):
+        super().__init__(import_name)
+        self.outer: WSGIApplication = self.wsgi_app
+
+    def wrap(self, layer: Callable[[WSGIApplication], WSGIApplication]):
+        self.outer = layer(self.outer)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self.outer(environ, start_response)
+
+
 def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, mongo=None,
                limiter: RateLimiter | None = None, cached_reads: bool = False) -> Flask:
     """The gateway; with `cached_reads`, public reads are kept in memory, coherent through the bus."""
     settings = settings or Settings.from_env()
     patches.install()
-    app = Flask(__name__)
+    app = Gateway(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.json.ensure_ascii = False
     mongo = mongo or connect(settings.database_uri)
     tokens = TokenStore(mongo[settings.mongo_db]["gateway.staff_tokens"], settings.bootstrap_staff_token)
     database = mongo[settings.mongo_db]
@@ -117,7 +142,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     context.asyncapi = asyncapi_document(re.sub(r"//[^@/]*@", "//", settings.amqp_uri))
     install_error_handlers(app)
     if settings.trusted_proxies:  # only their X-Forwarded-For entries decide the client's address
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
+        app.wrap(lambda inner: ProxyFix(inner, x_for=settings.trusted_proxies))
     ops.install_metrics(app)
     _security_headers(app)
     _allow_header(app)
@@ -132,6 +157,6 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
         invalidations = Invalidations(settings.amqp_uri, generations).start()
         atexit.register(invalidations.stop)  # a worker that stops announces its last writes first
         keys = RequestKeys(app.url_map, api.cacheable_parameters(), origin_allowed)
-        app.wsgi_app = CachedReads(app.wsgi_app, ReadCache(generations, settings.read_cache_bytes), invalidations,
-                                   keys, ops.observe)
+        app.wrap(lambda inner: CachedReads(inner, ReadCache(generations, settings.read_cache_bytes), invalidations,
+                                           keys, ops.observe))
     return app

@@ -3,7 +3,7 @@ from datetime import datetime
 
 from flask import current_app
 
-from gateway.auth import signed_in_staff
+from gateway.auth import acting_staff
 from gateway.context import api, services
 from nszm.audit import AuditLog
 from nszm.contracts import audit as contract
@@ -18,7 +18,7 @@ def gateway_log() -> AuditLog:
 
 def record(action: str, target: str | None, status: str = "done"):
     """An action the gateway does itself (staff tokens, dead letters, exports), by the signed-in staff member."""
-    staff = signed_in_staff()
+    staff = acting_staff()
     gateway_log().record(staff.name, staff.token_id, action, target, status)
 
 

@@ -39,6 +39,14 @@ def signed_in_staff() -> Staff | None:
     return g.get("staff")
 
 
+def acting_staff() -> Staff:
+    """The staff member behind this request, where a role check has let one through."""
+    staff = signed_in_staff()
+    if staff is None:
+        raise LookupError("no staff member is behind this request")
+    return staff
+
+
 class TokenStore:
     def __init__(self, collection, bootstrap_token: str | None = None):
         self.collection = collection

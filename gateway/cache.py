@@ -27,6 +27,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs
 
 from kombu import Connection, Exchange, Queue, binding
@@ -303,7 +304,7 @@ class CachedReads:
         return self._compute(key, environ, start_response)
 
     def _write(self, environ, start_response):
-        captured = {}
+        captured: dict[str, Any] = {}
 
         def capture(status, headers, exc_info=None):
             captured["status"] = status
@@ -321,7 +322,7 @@ class CachedReads:
         inner = {name: value for name, value in environ.items()
                  if name not in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")}
         inner["REQUEST_METHOD"] = "GET"
-        captured = {}
+        captured: dict[str, Any] = {}
 
         def capture(status, headers, exc_info=None):
             captured.update(status=status, headers=headers)

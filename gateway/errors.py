@@ -7,7 +7,7 @@ from flask import Flask, current_app, request
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RpcTimeout, UnknownService
 from pymongo.errors import PyMongoError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from gateway.api import PROBLEM, json_response
 from nszm.contracts.errors import CallRefused, Conflict, InvalidInput, NotFound, RateLimited, StaffOnly, Unavailable
@@ -76,10 +76,11 @@ def install_error_handlers(app: Flask):
         if error.code == 413:
             _drain_refused_body()
         headers = {"WWW-Authenticate": 'Bearer realm="nszm"'} if error.code == 401 else None
-        if error.code == 405 and error.valid_methods:
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
             headers = {"Allow": ", ".join(error.valid_methods)}
-        kind = HTTP_TYPES.get(error.code, "http-error")
-        return problem(error.code, kind, error.name, error.description, headers=headers)
+        code = error.code or 500
+        return problem(code, HTTP_TYPES.get(code, "http-error"), error.name, error.description or error.name,
+                       headers=headers)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -74,7 +74,7 @@ def _address(address: str, body: dict) -> str | None:
 def _mailbox(*path: str):
     """The canonical mailbox at `path` in the body: aliases of one mailbox share its limit."""
     def key(address: str, body: dict) -> str | None:
-        value = body
+        value: object = body
         for name in path:
             value = value.get(name) if isinstance(value, dict) else None
         return voter_key(value) if isinstance(value, str) and "@" in value else None

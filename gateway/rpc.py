@@ -16,6 +16,7 @@ import threading
 import time
 
 from kombu import Connection
+from kombu.transport.pyamqp import Channel
 
 from nszm.contracts.errors import Unavailable
 from nszm.patches.nameko_rpc import ExpiringRpcProxy
@@ -81,7 +82,7 @@ class Consumers:
         self.every = every
         self._known: dict[str, tuple[float, bool]] = {}
         self._connection: Connection | None = None
-        self._channel = None
+        self._channel: Channel | None = None
         self._lock = threading.Lock()
 
     def present(self, service: str) -> bool:
@@ -100,12 +101,14 @@ class Consumers:
 
     def _ask(self, service: str) -> bool:
         try:
-            if self._connection is None:
+            channel = self._channel
+            if channel is None:
                 connection = Connection(self.amqp_uri, connect_timeout=2,
                                         transport_options={"read_timeout": 2, "write_timeout": 2})
                 connection.ensure_connection(max_retries=0)  # once: the broker away is an answer, not a reason to wait
-                self._connection, self._channel = connection, connection.channel()
-            _, _, consumers = self._channel.queue_declare(f"rpc-{service}", passive=True)
+                channel = connection.channel()
+                self._connection, self._channel = connection, channel
+            _, _, consumers = channel.queue_declare(f"rpc-{service}", passive=True)
             return consumers > 0
         except Exception as error:  # no such queue (never started), or the broker is away
             self._reset()

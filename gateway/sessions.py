@@ -9,7 +9,7 @@ there.
 """
 from datetime import datetime, timedelta
 
-from flask import request
+from flask import request, session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
@@ -19,6 +19,13 @@ from nszm.tokens import new_token, token_hash
 IDLE_MINUTES = 30
 LIFETIME_HOURS = 12
 COOKIE_PATH = "/staff"
+
+
+def console_session() -> "ConsoleSession":
+    """This request's console session (`ServerSessions` gives every request one)."""
+    if not isinstance(session, ConsoleSession):
+        raise LookupError("the console's sessions are not installed")
+    return session
 
 
 class ConsoleSession(CallbackDict, SessionMixin):
@@ -85,7 +92,7 @@ class ServerSessions(SessionInterface):
         values = self.store.load(session_id, utcnow()) if session_id else None
         return ConsoleSession(values, session_id if values is not None else None)
 
-    def save_session(self, app, session: ConsoleSession, response):
+    def save_session(self, app, session: SessionMixin, response):
         if not isinstance(session, ConsoleSession):
             return
         name, path = self.get_cookie_name(app), self.get_cookie_path(app)

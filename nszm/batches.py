@@ -6,9 +6,10 @@ its own transaction in turn; the database pays for a transaction, not for a docu
 batch of twenty costs little more than one. A request alone is written at once, as before.
 """
 import threading
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, TypeVar, cast
 
 Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
 
 MAX_BATCH = 50
 
@@ -47,7 +48,10 @@ class Batches:
         self._lock = threading.Lock()
         self._queues: dict[str, list[_Waiting]] = {}
 
-    def submit(self, key: str, item: Item, write: Callable[[list[Item]], list]) -> object:
+    def is_idle(self) -> bool:
+        return not self._queues
+
+    def submit(self, key: str, item: Item, write: Callable[[list[Item]], list[Outcome]]) -> Outcome:
         waiting = _Waiting(item)
         with self._lock:
             if key in self._queues:
@@ -63,7 +67,7 @@ class Batches:
                 waiting.woken.clear()
         if isinstance(waiting.outcome, BaseException):
             raise waiting.outcome
-        return waiting.outcome
+        return cast(Outcome, waiting.outcome)  # what `write` gave for this item
 
     def _write_batch(self, key: str, leader: _Waiting, write: Callable[[list[Item]], list]):
         with self._lock:

@@ -91,7 +91,7 @@ class PlatformRpc(Rpc):
         except PlatformError:
             self.handle_result(message, None, None, sys.exc_info())
 
-    refused_error = CallRefused
+    refused_error: type[PlatformError] = CallRefused
 
     def handle_result(self, message, worker_ctx, result, exc_info):
         try:

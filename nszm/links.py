@@ -23,7 +23,7 @@ class LinkSigner:
             serializer = self._timed[purpose] = URLSafeTimedSerializer(self.keys, salt=purpose)
         return serializer
 
-    def value(self, purpose: str, token: str, max_age: float | None = None) -> str | None:
+    def value(self, purpose: str, token: str, max_age: int | None = None) -> str | None:
         """What a valid, unexpired token for `purpose` was signed for; None for any other token."""
         try:
             value = self._serializer(purpose).loads(token, max_age=max_age)
@@ -31,5 +31,5 @@ class LinkSigner:
             return None
         return value if isinstance(value, str) else None
 
-    def verify(self, purpose: str, token: str, value: str, max_age: float | None = None) -> bool:
+    def verify(self, purpose: str, token: str, value: str, max_age: int | None = None) -> bool:
         return self.value(purpose, token, max_age) == value

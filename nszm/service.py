@@ -3,7 +3,7 @@ import functools
 import logging
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Callable
+from typing import Callable, ClassVar, Generic
 
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
@@ -22,7 +22,7 @@ from nszm.entrypoints import REQUEST_ID, rpc, staff_read
 from nszm.messaging import BusPublisher, topology_of
 from nszm.rules import Refused, RuleBroken
 from nszm.schemas import load
-from nszm.storage import Stored, Transaction, utcnow
+from nszm.storage import Stored, StoreProvider, Verbs, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class RequestId(DependencyProvider):
         return request_id if isinstance(request_id, str) else None
 
 
-class PlatformService:
+class PlatformService(Generic[Verbs]):
     """Mixin for a nameko service whose store (a `ServiceStore`) is `self.store`.
 
     Entrypoints change state in a `unit_of_work`, which publishes the events the work commits
@@ -81,6 +81,8 @@ class PlatformService:
     once; the timer sweeps whatever a crash or a broker outage left behind.
     """
 
+    name: ClassVar[str]
+    store: ClassVar[StoreProvider]
     config = Config()
     library_patches = LibraryPatches()
     dispatch = BusPublisher()
@@ -93,26 +95,26 @@ class PlatformService:
         per worker: a mailout's worker asks for it for every message)."""
         return Settings.from_env(self.config)
 
-    def unit_of_work(self, work: Callable[[Transaction], Stored], one_at_a_time: str | None = None) -> Stored:
-        """`work(tx)` as one transaction of the store, again from the start on transient conflicts;
-        the events it commits (`tx.commit(events)`) are published after. Returns what `work` does.
-        Units of work with the same `one_at_a_time` key take turns (see `ServiceStore.unit_of_work`)."""
+    def unit_of_work(self, work: Callable[[Verbs], Stored]) -> Stored:
+        """`work(tx)` as one transaction of the store (`tx` is the store bound to it), again from
+        the start on transient conflicts; the events it commits (`tx.commit(events)`) are
+        published after. Returns what `work` does."""
         committed: list[dict] = []
 
-        def attempt(tx) -> Stored:
+        def attempt(tx: Verbs) -> Stored:
             result = work(tx)
             self.audit.write_in(tx, result)  # a staff action's entry goes in with its change
             committed[:] = tx.committed
             return result
 
-        result = self.store.unit_of_work(attempt, one_at_a_time)
+        result = self.store.unit_of_work(attempt)
         self.audit.committed()
         self.publish(committed)
         return result
 
-    def handle_once(self, subscription: Subscription, envelope: dict, work: Callable[[Transaction], object]):
+    def handle_once(self, subscription: Subscription, envelope: dict, work: Callable[[Verbs], object]):
         """`work(tx)` in a unit of work, unless this subscription handled this event before."""
-        def once(tx):
+        def once(tx: Verbs):
             if tx.first_delivery(subscription.queue, envelope["event_id"]):
                 work(tx)
 
@@ -149,7 +151,7 @@ class PlatformService:
         """The service's records of the person, by section, dumped with its schemas."""
         raise NotImplementedError
 
-    def erase_on(self, subscription: Subscription, envelope: dict, erase: Callable[[Transaction, str], object]):
+    def erase_on(self, subscription: Subscription, envelope: dict, erase: Callable[[Verbs, str], object]):
         """Erase the person a `person_erased` event names, once: `erase(tx, person)`, the record of
         the erasure and its audit entry go in one transaction."""
         data = envelope["data"]
@@ -222,14 +224,3 @@ class PlatformService:
             self.store.outbox.mark_published(event_ids)
         except PyMongoError as error:
             log.warning("published events %s stay in the outbox for now (%r)", event_ids, error)
-
-    def in_batches(self, key: str, item, work: Callable[[Transaction, list], list],
-                   turns: Callable[[list], list[str]] | None = None):
-        """`work(tx, items)` in one unit of work for this item and those other workers submit for
-        the same `key` meanwhile (see `Batches`); `work` returns one outcome per item, and this
-        item's is returned (or raised, if it is an error). A batch takes turns with the units of
-        work given one of `turns(items)` (by default: the key) as `one_at_a_time`."""
-        def write(items: list) -> list:
-            return self.unit_of_work(lambda tx: work(tx, items), one_at_a_time=turns(items) if turns else key)
-
-        return self.store.batches.submit(key, item, write)

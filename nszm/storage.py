@@ -3,20 +3,19 @@
 A service's `storage.py` subclasses `ServiceStore` with its domain verbs and `StoreProvider`
 to inject it; entrypoints never see a database handle.
 """
-import contextlib
-import functools
+import copy
 import random
 import re
 import secrets
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, Generic, Protocol, Self, TypeVar, overload
 
 import pymongo
 from nameko.extensions import DependencyProvider
 from pymongo import ReturnDocument
+from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
 
 from nszm import czech
@@ -69,6 +68,10 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@overload
+def from_document(document: dict, id_name: str = "id", hidden: tuple[str, ...] = ()) -> dict: ...
+@overload
+def from_document(document: dict | None, id_name: str = "id", hidden: tuple[str, ...] = ()) -> dict | None: ...
 def from_document(document: dict | None, id_name: str = "id", hidden: tuple[str, ...] = ()) -> dict | None:
     """A stored document as the domain sees it: `_id` under its own name, index-only fields dropped."""
     if document is None:
@@ -139,7 +142,7 @@ class Outbox:
         self.collection.create_index([("pending_since", 1)], sparse=True)
         self.collection.create_index("published_at", expireAfterSeconds=int(self.KEPT_AFTER_PUBLISHING.total_seconds()))
 
-    def add(self, events: list[dict], session=None):
+    def add(self, events: list[dict], session: ClientSession | None = None):
         now = utcnow()
         self.collection.insert_many([
             {"_id": event["event_id"], "event_type": event["event_type"], "payload": event, "created_at": now,
@@ -184,6 +187,8 @@ class ServiceStore:
     """Base of a service's store: its own collections, prefixed by the service name."""
 
     service = ""
+    session: ClientSession | None = None  # the open transaction of a store bound to one (`bound_to`)
+    committed: list[dict] = []  # the events a bound store's work committed (`commit`)
 
     def __init__(self, client: pymongo.MongoClient, db_name: str, pseudonyms: Pseudonyms | None = None):
         self.client = client
@@ -191,10 +196,7 @@ class ServiceStore:
         self.pseudonyms = pseudonyms or Pseudonyms.from_env()
         self.outbox = Outbox(self.collection("outbox"))
         self.erasures = self.collection("erasures")
-        self.batches = Batches()
         self._signer: LinkSigner | None = None
-        self._turns: dict[str, list] = {}  # key -> [its lock, how many hold or await it]
-        self._turns_lock = threading.Lock()
 
     def collection(self, name: str):
         return self.db[f"{self.service}.{name}"]
@@ -203,7 +205,7 @@ class ServiceStore:
         self.outbox.ensure_indexes()
         self.erasures.create_index([("person", 1), ("requested_at", -1)])
 
-    def backfill_people(self, collection, people_of: Callable[[dict], list[str]], field: str = "person",
+    def backfill_people(self, collection, people_of: Callable[[dict], list[str | None]], field: str = "person",
                         many: bool = False):
         """Give records stored before they carried their people's keyed hashes the hashes of the
         addresses `people_of(document)` finds in them (one hash, or a list when `many`)."""
@@ -213,25 +215,25 @@ class ServiceStore:
                 collection.update_one({"_id": document["_id"], field: {"$exists": False}},
                                       {"$set": {field: hashes if many else hashes[0]}})
 
-    def record_erasure(self, erasure: dict, session=None):
+    def record_erasure(self, erasure: dict):
         """Note that this service carried out an erasure (again: harmless)."""
         self.erasures.update_one({"_id": erasure["id"]}, {"$setOnInsert": to_document(erasure)}, upsert=True,
-                                 session=session)
+                                 session=self.session)
 
     def erasure_of(self, person: str) -> dict | None:
         """The latest erasure of the person this service carried out, if any."""
         found = self.erasures.find({"person": person}).sort("requested_at", pymongo.DESCENDING).limit(1)
         return next((from_document(d) for d in found), None)
 
-    def forget_events_about(self, field: str, values: list, session=None) -> int:
+    def forget_events_about(self, field: str, values: list) -> int:
         """Delete outbox rows whose event's `field` (a path in its payload) is one of `values`."""
         if not values:
             return 0
-        return self.outbox.collection.delete_many({f"payload.{field}": {"$in": values}}, session=session).deleted_count
+        return self.outbox.collection.delete_many({f"payload.{field}": {"$in": values}}, session=self.session).deleted_count
 
-    def record_audit(self, entry: dict, session=None):
+    def record_audit(self, entry: dict):
         """Insert a sealed audit entry (`nszm.audit`), in the transaction of the change it records."""
-        self.collection("audit").insert_one(entry, session=session)
+        self.collection("audit").insert_one(entry, session=self.session)
 
     def secret(self, name: str) -> str:
         """A random secret of this service, created on first use and kept in its database."""
@@ -260,13 +262,13 @@ class ServiceStore:
             self._signer = LinkSigner(self.secret_keys("links"))
         return self._signer
 
-    def first_delivery(self, consumer: str, event_id: str, session=None) -> bool:
+    def first_delivery(self, consumer: str, event_id: str) -> bool:
         """Note that `consumer` handles this event; False if it did before (its unique `_id`)."""
         handled = self.collection("handled")
         key = f"{consumer}:{event_id}"
-        if handled.find_one({"_id": key}, {"_id": 1}, session=session) is not None:
+        if handled.find_one({"_id": key}, {"_id": 1}, session=self.session) is not None:
             return False
-        handled.insert_one({"_id": key, "at": utcnow()}, session=session)
+        handled.insert_one({"_id": key, "at": utcnow()}, session=self.session)
         return True
 
     def ping(self) -> bool:
@@ -296,62 +298,54 @@ class ServiceStore:
                     continue
             return session.with_transaction(attempt)
 
-    def unit_of_work(self, work: Callable[["Transaction"], Stored], one_at_a_time: str | list[str] | None = None
-                     ) -> Stored:
-        """Run `work(tx)` as one transaction (again from the start on transient conflicts); `tx` has
-        this store's verbs bound to the transaction, and `tx.commit(events)` stores the events
-        the work announces, to be published once it is committed.
+    def unit_of_work(self, work: Callable[[Self], Stored]) -> Stored:
+        """Run `work(tx)` as one transaction, again from the start on transient conflicts: `tx` is
+        this store bound to the transaction (its verbs read and write in it), and
+        `tx.commit(events)` stores the events the work announces, to be published once it is
+        committed (`tx.committed`)."""
+        return self.atomically(lambda session: work(self.bound_to(session)))
 
-        Units of work given the same `one_at_a_time` key (e.g. those that count the seats of one
-        event) take turns in this process: a crowd of them would otherwise collide on one
-        document, and each collision costs a retry of the whole transaction. One given several
-        keys waits for its turn in each (always in the same order, so that two never wait for
-        each other).
-        """
-        keys = [one_at_a_time] if isinstance(one_at_a_time, str) else one_at_a_time or []
-        with contextlib.ExitStack() as turns:
-            for key in sorted(set(keys)):
-                turns.enter_context(self._turn(key))
-            return self.atomically(lambda session: work(Transaction(self, session)))
-
-    @contextlib.contextmanager
-    def _turn(self, key: str):
-        """This key's turn; the key is forgotten once nobody holds or awaits it (keys come from
-        requests: an unknown competition's must not stay in memory)."""
-        with self._turns_lock:
-            turn = self._turns.setdefault(key, [threading.Lock(), 0])
-            turn[1] += 1
-        try:
-            with turn[0]:
-                yield
-        finally:
-            with self._turns_lock:
-                turn[1] -= 1
-                if turn[1] == 0:
-                    del self._turns[key]
-
-
-class Transaction:
-    """A store's verbs inside one open transaction, for a unit of work."""
-
-    def __init__(self, store: ServiceStore, session):
-        self._store = store
-        self._session = session
-        self.committed: list[dict] = []
-
-    def __getattr__(self, verb: str):
-        return functools.partial(getattr(self._store, verb), session=self._session)
+    def bound_to(self, session: ClientSession) -> Self:
+        """This store with its verbs reading and writing in `session`'s transaction."""
+        bound = copy.copy(self)
+        bound.session = session
+        bound.committed = []
+        return bound
 
     def commit(self, events: list[dict]):
+        """Store `events` in this transaction's outbox, to be published once it is committed."""
         if events:
-            self._store.outbox.add(events, session=self._session)
+            self.outbox.add(events, session=self.session)
         self.committed += events
 
 
-class StoreProvider(DependencyProvider):
-    """Injects one store per service container; indexes are created when the container starts."""
+class StoreVerbs(Protocol):
+    """What every service asks of its store, beside its own domain verbs."""
 
-    store_class: type[ServiceStore] = ServiceStore
+    pseudonyms: Pseudonyms
+    outbox: Outbox
+    committed: list[dict]
+
+    def unit_of_work(self, work: Callable[[Self], Stored]) -> Stored: ...
+    def commit(self, events: list[dict]) -> None: ...
+    def first_delivery(self, consumer: str, event_id: str) -> bool: ...
+    def record_audit(self, entry: dict) -> None: ...
+    def record_erasure(self, erasure: dict) -> None: ...
+    def erasure_of(self, person: str) -> dict | None: ...
+    def ping(self) -> bool: ...
+    def ensure_indexes(self) -> None: ...
+
+
+Verbs = TypeVar("Verbs", bound=StoreVerbs)
+
+
+class StoreProvider(DependencyProvider, Generic[Verbs]):
+    """Injects one store per service container; indexes are created when the container starts.
+
+    A subclass names the store class and, as its type argument, the Protocol of verbs its
+    service may use, which the store class must satisfy (mypy checks `store_class`)."""
+
+    store_class: Callable[[pymongo.MongoClient, str, Pseudonyms], Verbs]
 
     def setup(self):
         self.settings = Settings.from_env(self.container.config)
@@ -364,5 +358,9 @@ class StoreProvider(DependencyProvider):
     def stop(self):
         self.client.close()
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx) -> Verbs:
         return self.store
+
+    if TYPE_CHECKING:
+        def __get__(self, service: object, service_class: type) -> Verbs:
+            """A service's `self.store`, as nameko injects it."""

@@ -27,6 +27,7 @@ from collections import OrderedDict
 from typing import Callable, Iterable
 
 import pika
+from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPChannelError, AMQPConnectionError
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class Subscriber:
         self.seen: OrderedDict[str, None] = OrderedDict()
         self.stopping = False
         self.connection: pika.BlockingConnection | None = None
-        self.channel = None
+        self.channel: BlockingChannel | None = None
 
     def run(self):
         """Consume until `stop()`; reconnects by itself after a lost connection."""
@@ -82,33 +83,40 @@ class Subscriber:
             connection.add_callback_threadsafe(self._stop_consuming)
 
     def _consume(self):
-        self.connection = pika.BlockingConnection(self.parameters)
-        self.channel = self.connection.channel()
-        self.channel.basic_qos(prefetch_count=self.prefetch)
-        self.channel.queue_declare(self.queue, durable=True)
+        self.connection = connection = pika.BlockingConnection(self.parameters)
+        channel = self._open_channel(connection)
+        channel.queue_declare(self.queue, durable=True)
         for source, event_type in self.bindings:
             exchange = f"{source}.events"
-            self._ensure_exchange(exchange)
-            self.channel.queue_bind(self.queue, exchange, routing_key=event_type)
-        self.channel.basic_consume(self.queue, self._on_message)
+            channel = self._ensure_exchange(connection, channel, exchange)
+            channel.queue_bind(self.queue, exchange, routing_key=event_type)
+        channel.basic_consume(self.queue, self._on_message)
+        self.channel = channel
         log.info("consuming %s", self.queue)
         if self.on_ready is not None:
             self.on_ready()
         if not self.stopping:
-            self.channel.start_consuming()
+            channel.start_consuming()
 
-    def _ensure_exchange(self, exchange: str):
+    def _open_channel(self, connection: pika.BlockingConnection) -> BlockingChannel:
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=self.prefetch)
+        return channel
+
+    def _ensure_exchange(self, connection: pika.BlockingConnection, channel: BlockingChannel,
+                         exchange: str) -> BlockingChannel:
         """Only checks that the platform's exchange is there (a subscriber's own RabbitMQ user may
         read it, not declare it); declares it only when it is missing, before the platform's
-        first start, which needs a user allowed to."""
+        first start, which needs a user allowed to. Returns the channel to go on with (a
+        refused check closes the one it was made on)."""
         try:
-            self.channel.exchange_declare(exchange, exchange_type="topic", durable=True, passive=True)
+            channel.exchange_declare(exchange, exchange_type="topic", durable=True, passive=True)
         except AMQPChannelError as missing:
             if getattr(missing, "reply_code", None) != 404:
                 raise
-            self.channel = self.connection.channel()
-            self.channel.basic_qos(prefetch_count=self.prefetch)
-            self.channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+            channel = self._open_channel(connection)
+            channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+        return channel
 
     def _on_message(self, channel, method, properties, body: bytes):
         try:
@@ -125,7 +133,7 @@ class Subscriber:
             self.handler(envelope)
         except Exception:
             log.exception("handling %s failed; it comes back in %s s", event_id, HANDLER_RETRY_DELAY)
-            self.connection.sleep(HANDLER_RETRY_DELAY)
+            channel.connection.sleep(HANDLER_RETRY_DELAY)
             channel.basic_nack(method.delivery_tag, requeue=True)
             return
         self._remember(event_id)

@@ -6,6 +6,7 @@ from unittest.mock import patch
 
 from nameko.testing.services import worker_factory
 
+from nszm.rush import Rush
 from services.events import domain
 from services.events.service import EventsService
 
@@ -53,7 +54,7 @@ def registration_input(email: str = "jana.novakova@example.cz", sessions=("s1",)
 @contextmanager
 def events_worker(store):
     """The events service on `store` (real or fake) at NOW; nobody is a coordinator of a member."""
-    worker = worker_factory(EventsService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
+    worker = worker_factory(EventsService, store=store, rush=Rush(), config={"PUBLIC_URL": "https://api.example.cz"})
     worker.members.coordinator_of.return_value = None
     with patch("services.events.service.utcnow", return_value=NOW):
         yield worker

@@ -5,6 +5,7 @@ from nszm import czech
 from nszm.batches import Batches
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.privacy import Pseudonyms
+from nszm.rush import Rush
 from nszm.storage import IdTaken, utcnow
 from services.notify.mailer import Rejected
 
@@ -47,8 +48,7 @@ class FakeUnitOfWork:
         done = [e for e in self.__dict__.get("erasures", {}).values() if e["person"] == person]
         return max(done, key=lambda e: e["requested_at"], default=None)
 
-    def unit_of_work(self, work, one_at_a_time=None):
-        self.turns = [*getattr(self, "turns", []), one_at_a_time]
+    def unit_of_work(self, work):
         self.committed = []
         before = copy.deepcopy(self.__dict__)
         try:
@@ -151,12 +151,26 @@ class FakeMembersStore(FakeUnitOfWork):
         return [dict(m) for m in self.members.values()
                 if any(self.pseudonyms.person(c["email"]) == person for c in m.get("contacts", []))]
 
-    def save_application(self, application):
-        self.applications[application["id"]] = dict(application)
+    def save_applications(self, applications):
+        for application in applications:
+            self.applications[application["id"]] = dict(application)
 
     def rejected_before(self, moment, limit):
         return [dict(a) for a in self.applications.values() if a["status"] == "rejected"
                 and a["decided_at"] < moment and "contact_erased_at" not in a][:limit]
+
+
+class RecordingRush(Rush):
+    """The real group commit and keyed locks, noting the keys each unit of work waited for."""
+
+    def __init__(self):
+        super().__init__()
+        self.turns: list[list[str]] = []
+
+    def one_at_a_time(self, keys):
+        keys = list(keys)
+        self.turns.append(keys)
+        return super().one_at_a_time(keys)
 
 
 class FakeSigner:

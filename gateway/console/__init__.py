@@ -9,15 +9,16 @@ token's roles. The console composes service calls; it holds no rules of its own.
 """
 import hmac
 from functools import wraps
-from typing import Callable
+from typing import Any, Callable
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
 from gateway import limits
-from gateway.auth import Staff, permits
+from gateway.auth import Staff, acting_staff, permits
 from gateway.console import labels
 from gateway.context import services
+from gateway.sessions import console_session
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
 from nszm.tokens import new_token
 
@@ -140,6 +141,11 @@ def act(call: Callable[[], object], done: str, back: str):
     return redirect(back)
 
 
+def query_of_this_page() -> dict[str, Any]:
+    """This page's query parameters, for a link back to it as it was."""
+    return request.args.to_dict()
+
+
 def listing_query(*keys: str) -> dict:
     """The page number and the named filters of a list page, as given."""
     query = {key: request.args[key] for key in keys if request.args.get(key)}
@@ -163,7 +169,7 @@ def sign_in():
             return page("login.html", 429, error=LOCKED_OUT)
         return page("login.html", 401, error="Token není platný, vypršel nebo byl zrušen.")
     session.clear()
-    session.renew()
+    console_session().renew()
     session["token_id"], session["csrf"] = staff.token_id, new_token()
     target = request.args.get("next", "")
     return redirect(target if target.startswith("/staff/") else url_for("console.overview"))
@@ -192,7 +198,7 @@ def overview():
     if may("mailouts"):
         counts["failed_mail"] = rpc.notify.list_mails({"status": "failed", "per_page": 1})["total"]
     recent = rpc.notify.list_mailouts({"per_page": 5}) if may("mailouts") else None
-    return page("overview.html", roles=sorted(signed_in().roles), counts=counts, mailouts=recent)
+    return page("overview.html", roles=sorted(acting_staff().roles), counts=counts, mailouts=recent)
 
 
 from gateway.console import events, mail, mailouts, members, practice, privacy, tokens  # noqa: E402,F401  (their pages)

@@ -1,11 +1,12 @@
 """Console pages for events: create with sessions, publish, registrations with check-in and cancel, CSV."""
 import csv
 import io
+from typing import Any
 
 from flask import Response, abort, redirect, request, url_for
 
 from gateway import audit
-from gateway.console import act, console, listing_query, needs, page
+from gateway.console import act, console, listing_query, needs, page, query_of_this_page
 from gateway.console.labels import from_local_input, status, when
 from gateway.context import every_item, services
 from nszm.contracts.errors import InvalidInput
@@ -46,7 +47,7 @@ def event_from(form) -> dict:
 @console.route("/events/new", methods=["GET", "POST"])
 @needs("events")
 def new_event():
-    choices = {"types": EVENT_TYPES, "audiences": AUDIENCES, "rows": SESSION_ROWS}
+    choices: dict[str, Any] = {"types": EVENT_TYPES, "audiences": AUDIENCES, "rows": SESSION_ROWS}
     if request.method == "GET":
         return page("event_form.html", form={}, errors={}, **choices)
     try:
@@ -82,7 +83,7 @@ def registration_action(event_id, registration_id, action):
     if action not in calls:
         abort(404)
     call, done = calls[action]
-    return act(call, done, url_for("console.event", event_id=event_id, **request.args))
+    return act(call, done, url_for("console.event", event_id=event_id, **query_of_this_page()))
 
 
 def cell(value) -> str:

@@ -59,7 +59,7 @@ def value(shown) -> str:
 
 
 def status(code: str | None) -> str:
-    return STATUSES.get(code, code or "–")
+    return STATUSES.get(code, code) if code else "–"
 
 
 def when(value: str | datetime | None) -> str:

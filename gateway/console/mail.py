@@ -1,7 +1,7 @@
 """Console page for the mail queue: what was sent, what failed and why, and sending a failed mail again."""
 from flask import request, url_for
 
-from gateway.console import act, console, listing_query, needs, page
+from gateway.console import act, console, listing_query, needs, page, query_of_this_page
 from gateway.context import services
 from nszm.contracts.notify import MAIL_STATUSES
 
@@ -20,4 +20,4 @@ def mail_queue():
 @needs("mailouts")
 def retry_mail(mail_id):
     return act(lambda: services().notify.retry_mail(mail_id), "E-mail je znovu ve frontě.",
-               url_for("console.mail_queue", **request.args))
+               url_for("console.mail_queue", **query_of_this_page()))

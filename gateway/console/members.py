@@ -64,7 +64,7 @@ def member(slug):
     errors = {}
     if request.method == "POST":
         form = request.form
-        changes = {"name": form.get("name", ""), "website": form.get("website") or None,
+        changes: dict[str, object] = {"name": form.get("name", ""), "website": form.get("website") or None,
                    "part_of": form.get("part_of") or None, "contacts": contacts_from(form)}
         if form.get("population", "").strip().isdigit():
             changes["population"] = int(form["population"])

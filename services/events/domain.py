@@ -295,8 +295,9 @@ def with_certificate(checked: dict, serial: int) -> dict:
 def verifies(registration: dict, code: str | None) -> bool:
     """A certificate is shown to the public only for the code printed on it."""
     expected = registration.get("verification_code")
-    return bool(expected and code) and hmac.compare_digest(expected.encode(),
-                                                            code.strip().upper().encode("utf-8", "surrogatepass"))
+    if not (expected and code):
+        return False
+    return hmac.compare_digest(expected.encode(), code.strip().upper().encode("utf-8", "surrogatepass"))
 
 
 def certificate_check(registration: dict, event: dict) -> dict:

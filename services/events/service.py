@@ -7,11 +7,12 @@ from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.contracts.notify import EventAudienceSchema, MailingContactSchema
 from nszm.entrypoints import rpc, staff_read, staff_rpc
 from nszm.messaging import consumes
+from nszm.rush import RushWrites
 from nszm.schemas import load, shared
 from nszm.service import PlatformService, as_error, enforced, page
 from nszm.storage import utcnow, with_free_id
 from services.events import domain, schemas
-from services.events.storage import EventsStoreProvider
+from services.events.storage import EventsStoreProvider, EventsStoreVerbs
 
 LINK_PURPOSE = "registration"
 REGISTRATIONS = "registrations"  # one group commit for all of them: a rush is often for several events
@@ -19,9 +20,10 @@ RETENTION_BATCH = 500
 MAIL_DETAILS_AT_ONCE = 100  # registrations pseudonymised per transaction when their retention ends
 
 
-class EventsService(PlatformService):
+class EventsService(PlatformService[EventsStoreVerbs]):
     name = "events"
     store = EventsStoreProvider()
+    rush = RushWrites()
     members = TimedRpcProxy("members")
 
     # -- the calendar ---------------------------------------------------------------
@@ -119,11 +121,16 @@ class EventsService(PlatformService):
             if stored is None:
                 raise
         else:
-            stored = self.in_batches(REGISTRATIONS, (event, registration), self._seat,
-                                     turns=lambda batch: [self._seats_of(asked["id"]) for asked, _ in batch])
+            stored = self.rush.together(REGISTRATIONS, (event, registration), self._register_together)
         return shared(schemas.RegistrationReceiptSchema).dump({**stored, **self._links(stored["id"])})
 
-    def _seat(self, tx, batch: list[tuple[dict, dict]]) -> list:
+    def _register_together(self, batch: list[tuple[dict, dict]]) -> list:
+        """The registrations that came meanwhile, in one unit of work, once no other holds the
+        seats of their events."""
+        with self.rush.one_at_a_time(self._seats_of(event["id"]) for event, _ in batch):
+            return self.unit_of_work(lambda tx: self._seat_batch(tx, batch))
+
+    def _seat_batch(self, tx: EventsStoreVerbs, batch: list[tuple[dict, dict]]) -> list:
         """Store (event, registration) pairs, for one event or several, in the order they came,
         with their seats: each its stored registration, or the error its caller gets. A request
         delivered again after a crash gets what it stored the first time."""
@@ -142,7 +149,8 @@ class EventsService(PlatformService):
                 bus.REGISTRATION_CONFIRMED if r["status"] == "confirmed" else bus.REGISTRATION_WAITLISTED,
                 events[r["event_id"]], r, [s["id"] for s in r["sessions"]]) for r in seated])
         by_id = dict(zip((r["id"] for r in fresh), outcomes))
-        return [done.get(r.get("request_id")) or as_error(by_id[r["id"]]) for r in registrations]
+        return [done.get(r["request_id"]) if r.get("request_id") in done else as_error(by_id[r["id"]])
+                for r in registrations]
 
     @staff_read
     def list_registrations(self, event_id, query):
@@ -191,7 +199,7 @@ class EventsService(PlatformService):
         """The registration a mailed link's token was signed for; NotFound for any other token."""
         registration_id = str(registration_id)
         if not isinstance(token, str) or not self.store.signer().verify(
-                LINK_PURPOSE, token, registration_id, domain.LINK_VALIDITY.total_seconds()):
+                LINK_PURPOSE, token, registration_id, int(domain.LINK_VALIDITY.total_seconds())):
             raise NotFound(f"No registration '{registration_id}' for this link.")
         return registration_id
 
@@ -227,7 +235,8 @@ class EventsService(PlatformService):
             return outcome.cancelled
 
         event_id = self.store.get_registration(registration_id)["event_id"]
-        return schemas.RegistrationSchema().dump(self.unit_of_work(work, one_at_a_time=self._seats_of(event_id)))
+        with self.rush.one_at_a_time([self._seats_of(event_id)]):
+            return schemas.RegistrationSchema().dump(self.unit_of_work(work))
 
     @staticmethod
     def _seats_of(event_id: str) -> str:

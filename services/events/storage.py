@@ -7,12 +7,11 @@ agree with the stored registrations.
 import copy
 from collections import OrderedDict
 from datetime import datetime
-from typing import Callable, Protocol
+from typing import Protocol
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from nszm.batches import Batches
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.links import LinkSigner
 from nszm.storage import (
@@ -21,6 +20,7 @@ from nszm.storage import (
     ServiceStore,
     StaleRead,
     StoreProvider,
+    StoreVerbs,
     found,
     from_document,
     paged,
@@ -54,21 +54,18 @@ def _seat(stored: dict) -> dict:
             "ticket": stored.get("ticket", stored.get("waitlist_position")), "waitlist_position": None}
 
 
-def _to_registration(document: dict | None) -> dict | None:
+def _to_registration(document: dict) -> dict:
     registration = from_document(document, hidden=("active_key",))
-    if registration is not None:
-        registration.setdefault("certificate_id", None)
-        registration["sessions"] = [_seat(seat) for seat in registration["sessions"]]
+    registration.setdefault("certificate_id", None)
+    registration["sessions"] = [_seat(seat) for seat in registration["sessions"]]
     return registration
 
 
-class EventsStoreVerbs(Protocol):
+class EventsStoreVerbs(StoreVerbs, Protocol):
     """What the events service asks of its store (the real one and the unit tests' fake); inside a
     unit of work the same verbs run in its transaction."""
 
     def signer(self) -> LinkSigner: ...
-    def unit_of_work(self, work: Callable, one_at_a_time: str | None = None) -> object: ...
-    batches: Batches
     def taken_event_ids(self, base: str) -> set[str]: ...
     def add_event(self, event: dict) -> None: ...
     def get_event(self, event_id: str, published_only: bool = True, with_counters: bool = True) -> dict: ...
@@ -96,8 +93,6 @@ class EventsStoreVerbs(Protocol):
     def events_by_id(self, event_ids: list[str]) -> dict[str, dict]: ...
     def ended_before(self, moment: datetime) -> list[str]: ...
     def registrations_holding_people(self, event_ids: list[str], limit: int) -> list[dict]: ...
-    def record_erasure(self, erasure: dict) -> None: ...
-    def erasure_of(self, person: str) -> dict | None: ...
 
 
 class EventsStore(ServiceStore):
@@ -150,9 +145,9 @@ class EventsStore(ServiceStore):
         except DuplicateKeyError:
             raise IdTaken(event["id"]) from None
 
-    def _with_counters(self, documents: list[dict], session=None) -> list[dict]:
+    def _with_counters(self, documents: list[dict]) -> list[dict]:
         ids = [d["_id"] for d in documents]
-        counters = {c["_id"]: c for c in self.sessions.find({"event_id": {"$in": ids}}, session=session)}
+        counters = {c["_id"]: c for c in self.sessions.find({"event_id": {"$in": ids}}, session=self.session)}
         events = []
         for document in documents:
             event = {**from_document(document), "sessions": []}
@@ -165,21 +160,20 @@ class EventsStore(ServiceStore):
             events.append(event)
         return events
 
-    def get_event(self, event_id: str, published_only: bool = True, with_counters: bool = True,
-                  session=None) -> dict:
+    def get_event(self, event_id: str, published_only: bool = True, with_counters: bool = True) -> dict:
         """The event; without its sessions' seat counters (one query less) unless `with_counters`.
         A published event's own fields are read once per process (every registration asks for
         them): publication is final, and nothing changes a published event but its counters."""
-        if published_only and not with_counters and session is None and event_id in self._published:
+        if published_only and not with_counters and self.session is None and event_id in self._published:
             return copy.deepcopy(self._published[event_id])
         query = {"_id": event_id, "status": "published"} if published_only else {"_id": event_id}
-        document = self.events.find_one(query, session=session)
+        document = self.events.find_one(query, session=self.session)
         if document is None:
             raise NotFound(f"No event '{event_id}'.")
         if with_counters:
-            return self._with_counters([document], session)[0]
+            return self._with_counters([document])[0]
         event = from_document(document)
-        if event["status"] == "published" and session is None:
+        if event["status"] == "published" and self.session is None:
             self._published[event_id] = copy.deepcopy(event)
             while len(self._published) > PUBLISHED_KEPT:
                 self._published.popitem(last=False)
@@ -202,95 +196,94 @@ class EventsStore(ServiceStore):
         documents, total = paged(self.events, query, order, page, per_page, convert=dict)
         return self._with_counters(documents), total
 
-    def save_published(self, event: dict, session=None):
+    def save_published(self, event: dict):
         result = self.events.update_one(
             {"_id": event["id"], "status": "draft"},
-            {"$set": {"status": "published", "published_at": event["published_at"]}}, session=session)
+            {"$set": {"status": "published", "published_at": event["published_at"]}}, session=self.session)
         if result.modified_count != 1:
             raise Conflict("The event is published already.")
 
     # -- registrations ----------------------------------------------------------------
 
-    def seat_counters(self, event_ids: list[str], session=None) -> dict[str, dict[str, dict]]:
+    def seat_counters(self, event_ids: list[str]) -> dict[str, dict[str, dict]]:
         """The counters of each event's sessions, by event and session: seats left, people waiting,
         the last waiting-list ticket drawn."""
         counters: dict[str, dict[str, dict]] = {event_id: {} for event_id in event_ids}
-        for c in self.sessions.find({"event_id": {"$in": list(counters)}}, session=session):
+        for c in self.sessions.find({"event_id": {"$in": list(counters)}}, session=self.session):
             counters[c["event_id"]][c["session_id"]] = {"seats_left": c["seats_left"], "waiting": c["waiting"],
                                                         "waitlist_seq": c["waitlist_seq"]}
         return counters
 
-    def move_counters(self, seen: dict[str, dict[str, dict]], changes: dict[str, dict[str, dict[str, int]]],
-                      session=None):
+    def move_counters(self, seen: dict[str, dict[str, dict]], changes: dict[str, dict[str, dict[str, int]]]):
         """Move the counters by `changes` (by event and session), in one write, if they still are as
         `seen` (by `seat_counters`); StaleRead if any is not (the transaction is then abandoned)."""
         moves = [UpdateOne({"_id": _session_key(event_id, session_id),
                             "seats_left": seen[event_id][session_id]["seats_left"],
                             "waitlist_seq": seen[event_id][session_id]["waitlist_seq"]}, {"$inc": counts})
                  for event_id, sessions in changes.items() for session_id, counts in sessions.items()]
-        if moves and self.sessions.bulk_write(moves, session=session).matched_count != len(moves):
+        if moves and self.sessions.bulk_write(moves, session=self.session).matched_count != len(moves):
             raise StaleRead(f"The seats of {', '.join(changes)} changed meanwhile.")
 
-    def registered_addresses(self, addresses: list[tuple[str, str]], session=None) -> set[tuple[str, str]]:
+    def registered_addresses(self, addresses: list[tuple[str, str]]) -> set[tuple[str, str]]:
         """Those of the (event id, e-mail key) `addresses` that hold a live registration for the event."""
         keys = {f"{event_id}:{key}": (event_id, key) for event_id, key in addresses}
         return {keys[d["active_key"]] for d in self.registrations.find(
-            {"active_key": {"$in": list(keys)}}, {"active_key": 1}, session=session)}
+            {"active_key": {"$in": list(keys)}}, {"active_key": 1}, session=self.session)}
 
-    def add_registrations(self, registrations: list[dict], session=None):
+    def add_registrations(self, registrations: list[dict]):
         try:
-            self.registrations.insert_many([_registration_document(r) for r in registrations], session=session)
+            self.registrations.insert_many([_registration_document(r) for r in registrations], session=self.session)
         except BulkWriteError as error:
             first = error.details["writeErrors"][0]
             if first.get("code") != DUPLICATE_KEY or "active_key" not in first.get("keyPattern", {}):
                 raise
             raise Conflict(f"{registrations[first['index']]['email']} is registered for this event already.") from None
 
-    def registrations_for_requests(self, request_ids: list[str], session=None) -> dict[str, dict]:
+    def registrations_for_requests(self, request_ids: list[str]) -> dict[str, dict]:
         """The registrations that RPC requests with these ids stored, by request id, if they did."""
         return {d["request_id"]: _to_registration(d) for d in self.registrations.find(
-            {"request_id": {"$in": request_ids}}, session=session)}
+            {"request_id": {"$in": request_ids}}, session=self.session)}
 
-    def save_registrations(self, registrations: list[dict], session=None):
+    def save_registrations(self, registrations: list[dict]):
         for registration in registrations:
             self.registrations.replace_one({"_id": registration["id"]}, _registration_document(registration),
-                                           session=session)
+                                           session=self.session)
 
-    def count_seats(self, event_id: str, changes: dict[str, dict[str, int]], session=None):
+    def count_seats(self, event_id: str, changes: dict[str, dict[str, int]]):
         """Move the seat counters of sessions: {session id: {"seats_left": +1, "waiting": -1}}."""
         for session_id, counts in changes.items():
-            self.sessions.update_one({"_id": _session_key(event_id, session_id)}, {"$inc": counts}, session=session)
+            self.sessions.update_one({"_id": _session_key(event_id, session_id)}, {"$inc": counts}, session=self.session)
 
-    def waiting_in(self, event_id: str, session_ids: list[str], session=None) -> list[dict]:
+    def waiting_in(self, event_id: str, session_ids: list[str]) -> list[dict]:
         """The registrations waiting for a seat in any of these sessions."""
         if not session_ids:
             return []
         return [_to_registration(d) for d in self.registrations.find(
             {"event_id": event_id, "sessions": {"$elemMatch": {"id": {"$in": list(session_ids)},
-                                                               "status": "waitlisted"}}}, session=session)]
+                                                               "status": "waitlisted"}}}, session=self.session)]
 
-    def next_certificate_serial(self, year: int, session=None) -> int:
+    def next_certificate_serial(self, year: int) -> int:
         counter = self.counters.find_one_and_update(
             {"_id": f"certificates-{year}"}, {"$inc": {"serial": 1}}, upsert=True,
-            return_document=ReturnDocument.AFTER, session=session)
+            return_document=ReturnDocument.AFTER, session=self.session)
         return counter["serial"]
 
-    def get_registration(self, registration_id: str, session=None) -> dict:
-        return found(_to_registration(self.registrations.find_one({"_id": registration_id}, session=session)),
-                     f"No registration '{registration_id}'.")
+    def get_registration(self, registration_id: str) -> dict:
+        return _to_registration(found(self.registrations.find_one({"_id": registration_id}, session=self.session),
+                                      f"No registration '{registration_id}'."))
 
     def list_registrations(self, event_id: str, *, page: int, per_page: int, status=None):
         query = {"event_id": event_id, **({"status": status} if status else {})}
         return paged(self.registrations, query, [("created_at", ASCENDING)], page, per_page, _to_registration)
 
-    def queues(self, event_id: str, session_ids, session=None) -> dict[str, list[int]]:
+    def queues(self, event_id: str, session_ids) -> dict[str, list[int]]:
         """The sorted tickets of everyone waiting now in each of `session_ids`."""
         tickets: dict[str, list[int]] = {session_id: [] for session_id in session_ids}
         if tickets:
             waiting = self.registrations.find(
                 {"event_id": event_id,
                  "sessions": {"$elemMatch": {"id": {"$in": list(tickets)}, "status": "waitlisted"}}},
-                {"sessions": 1}, session=session)
+                {"sessions": 1}, session=self.session)
             for document in waiting:
                 for seat in map(_seat, document["sessions"]):
                     if seat["id"] in tickets and seat["status"] == "waitlisted":
@@ -305,8 +298,8 @@ class EventsStore(ServiceStore):
     def registrations_by_id(self, registration_ids: list[str]) -> dict[str, dict]:
         return {d["_id"]: _to_registration(d) for d in self.registrations.find({"_id": {"$in": list(registration_ids)}})}
 
-    def registrations_of_person(self, person: str, session=None) -> list[dict]:
-        return [_to_registration(d) for d in self.registrations.find({"person": person}, session=session)
+    def registrations_of_person(self, person: str) -> list[dict]:
+        return [_to_registration(d) for d in self.registrations.find({"person": person}, session=self.session)
                 .sort("created_at", ASCENDING)]
 
     def events_by_id(self, event_ids: list[str]) -> dict[str, dict]:
@@ -323,9 +316,9 @@ class EventsStore(ServiceStore):
              "erased_at": {"$exists": False}}).limit(limit)]
 
     def by_certificate(self, certificate_id: str) -> dict:
-        return found(_to_registration(self.registrations.find_one({"certificate_id": certificate_id})),
-                     f"No certificate '{certificate_id}'.")
+        return _to_registration(found(self.registrations.find_one({"certificate_id": certificate_id}),
+                                      f"No certificate '{certificate_id}'."))
 
 
-class EventsStoreProvider(StoreProvider):
+class EventsStoreProvider(StoreProvider[EventsStoreVerbs]):
     store_class = EventsStore

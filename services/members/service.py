@@ -10,12 +10,12 @@ from nszm.schemas import load
 from nszm.service import PlatformService, enforced, page
 from nszm.storage import utcnow, with_free_id
 from services.members import domain, schemas
-from services.members.storage import MembersStoreProvider
+from services.members.storage import MembersStoreProvider, MembersStoreVerbs
 
 RETENTION_BATCH = 500
 
 
-class MembersService(PlatformService):
+class MembersService(PlatformService[MembersStoreVerbs]):
     name = "members"
     store = MembersStoreProvider()
 
@@ -165,8 +165,7 @@ class MembersService(PlatformService):
 
     def _erase(self, tx, person: str):
         now = utcnow()
-        for application in tx.applications_of_person(person):
-            tx.save_application(domain.erased_application(application, now))
+        tx.save_applications([domain.erased_application(a, now) for a in tx.applications_of_person(person)])
         for member in tx.members_with_person(person):
             after = domain.without_contacts_of(member, person, self.store.pseudonyms.person)
             if after is not None:
@@ -176,4 +175,5 @@ class MembersService(PlatformService):
         """Rejected applications past RETAIN_REJECTED_APPLICATIONS_MONTHS lose their contact person."""
         cutoff = self.settings.retention.cutoff("rejected_applications", now)
         while due := self.store.rejected_before(cutoff, RETENTION_BATCH):
-            self.unit_of_work(lambda tx: [tx.save_application(domain.erased_application(a, now)) for a in due])
+            erased = [domain.erased_application(application, now) for application in due]
+            self.unit_of_work(lambda tx: tx.save_applications(erased))

@@ -1,14 +1,24 @@
 """The members store: members and applications in MongoDB, each change with its events."""
 import re
 from datetime import date, datetime
-from typing import Callable, Protocol
+from typing import Protocol
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from nszm import czech
 from nszm.contracts.errors import Conflict
-from nszm.storage import IdTaken, ServiceStore, StoreProvider, found, from_document, paged, taken_ids, to_document
+from nszm.storage import (
+    IdTaken,
+    ServiceStore,
+    StoreProvider,
+    StoreVerbs,
+    found,
+    from_document,
+    paged,
+    taken_ids,
+    to_document,
+)
 
 DATE_FIELDS = ("member_since", "left_on")
 
@@ -25,15 +35,15 @@ def _to_document(member: dict) -> dict:
     return document
 
 
-def _to_member(document: dict | None) -> dict | None:
+def _to_member(document: dict) -> dict:
     member = from_document(document, "slug", ("active_ico", "people"))
     for key in DATE_FIELDS:
-        if member and isinstance(member.get(key), str):
+        if isinstance(member.get(key), str):
             member[key] = date.fromisoformat(member[key])
     return member
 
 
-def _to_application(document: dict | None) -> dict | None:
+def _to_application(document: dict) -> dict:
     return from_document(document, "id", ("pending_ico",))
 
 
@@ -44,11 +54,10 @@ def _application_document(application: dict) -> dict:
     return document
 
 
-class MembersStoreVerbs(Protocol):
+class MembersStoreVerbs(StoreVerbs, Protocol):
     """What the members service asks of its store (the real one and the unit tests' fake); inside a
     unit of work the same verbs run in its transaction."""
 
-    def unit_of_work(self, work: Callable, one_at_a_time: str | None = None) -> object: ...
     def list_members(self, *, page: int, per_page: int, type=None, region=None, q=None, sort="name"
                      ) -> tuple[list[dict], int]: ...
     def get_member(self, slug: str, include_left: bool = False) -> dict: ...
@@ -64,10 +73,8 @@ class MembersStoreVerbs(Protocol):
     def save_decision(self, decided: dict) -> None: ...
     def applications_of_person(self, person: str) -> list[dict]: ...
     def members_with_person(self, person: str) -> list[dict]: ...
-    def save_application(self, application: dict) -> None: ...
+    def save_applications(self, applications: list[dict]) -> None: ...
     def rejected_before(self, moment: datetime, limit: int) -> list[dict]: ...
-    def record_erasure(self, erasure: dict) -> None: ...
-    def erasure_of(self, person: str) -> dict | None: ...
 
 
 class MembersStore(ServiceStore):
@@ -111,9 +118,9 @@ class MembersStore(ServiceStore):
                  else [("member_since", DESCENDING), ("joined_at", DESCENDING), ("_id", ASCENDING)])
         return paged(self.members, query, order, page, per_page, _to_member)
 
-    def get_member(self, slug: str, include_left: bool = False, session=None) -> dict:
+    def get_member(self, slug: str, include_left: bool = False) -> dict:
         query = {"_id": slug} if include_left else {"_id": slug, "status": "active"}
-        return found(_to_member(self.members.find_one(query, session=session)), f"No member '{slug}'.")
+        return _to_member(found(self.members.find_one(query, session=self.session), f"No member '{slug}'."))
 
     def active_members(self) -> list[dict]:
         return [_to_member(d) for d in self.members.find({"status": "active"})]
@@ -121,8 +128,9 @@ class MembersStore(ServiceStore):
     def coordinator_of(self, email: str) -> dict | None:
         """The active member whose Healthy City coordinator has this e-mail address."""
         address = re.compile(f"^{re.escape(email.strip())}$", re.IGNORECASE)
-        return _to_member(self.members.find_one(
-            {"status": "active", "contacts": {"$elemMatch": {"role": "coordinator", "email": address}}}))
+        document = self.members.find_one(
+            {"status": "active", "contacts": {"$elemMatch": {"role": "coordinator", "email": address}}})
+        return _to_member(document) if document else None
 
     def is_empty(self) -> bool:
         return self.members.estimated_document_count() == 0 and self.applications.estimated_document_count() == 0
@@ -130,47 +138,47 @@ class MembersStore(ServiceStore):
     def taken_slugs(self, base: str) -> set[str]:
         return taken_ids(self.members, base)
 
-    def member_with_ico(self, ico: str, session=None) -> dict | None:
+    def member_with_ico(self, ico: str) -> dict | None:
         """The member (active, else one who left) registered under this IČO, or None."""
-        found = self.members.find({"ico": ico}, session=session).sort("status", ASCENDING).limit(1)
+        found = self.members.find({"ico": ico}, session=self.session).sort("status", ASCENDING).limit(1)
         return next((_to_member(d) for d in found), None)
 
-    def add_member(self, member: dict, session=None):
+    def add_member(self, member: dict):
         """Insert a new member; IdTaken when another writer holds its slug already."""
         try:
-            self.members.insert_one(self._member_document({"version": 1, **member}), session=session)
+            self.members.insert_one(self._member_document({"version": 1, **member}), session=self.session)
         except DuplicateKeyError as error:
             if "_id" in (error.details or {}).get("keyPattern", {}):
                 raise IdTaken(member["slug"]) from None
             raise Conflict(f"A member with IČO {member['ico']} exists already.") from None
 
-    def save_member(self, before: dict, after: dict, session=None):
+    def save_member(self, before: dict, after: dict):
         """Replace a member if nobody changed it meanwhile (compare-and-set on its version)."""
         result = self.members.replace_one({"_id": before["slug"], "version": before.get("version", 0)},
-                                          self._member_document(after), session=session)
+                                          self._member_document(after), session=self.session)
         if result.matched_count != 1:
             raise Conflict("The member was changed by someone else; reload and try again.")
 
     # -- applications ---------------------------------------------------------------
 
-    def add_application(self, application: dict, session=None):
+    def add_application(self, application: dict):
         try:
-            self.applications.insert_one(_application_document(application), session=session)
+            self.applications.insert_one(_application_document(application), session=self.session)
         except DuplicateKeyError:
             raise Conflict(f"An application with IČO {application['ico']} is pending already.") from None
 
-    def get_application(self, application_id: str, session=None) -> dict:
-        return found(_to_application(self.applications.find_one({"_id": application_id}, session=session)),
-                     f"No application '{application_id}'.")
+    def get_application(self, application_id: str) -> dict:
+        return _to_application(found(self.applications.find_one({"_id": application_id}, session=self.session),
+                                     f"No application '{application_id}'."))
 
     def list_applications(self, *, page: int, per_page: int, status=None):
         query = {"status": status} if status else {}
         return paged(self.applications, query, [("submitted_at", ASCENDING)], page, per_page, _to_application)
 
-    def save_decision(self, decided: dict, session=None):
+    def save_decision(self, decided: dict):
         """Store a decided application if it was still pending (compare-and-set on its status)."""
         result = self.applications.replace_one(
-            {"_id": decided["id"], "status": "pending"}, _application_document(decided), session=session
+            {"_id": decided["id"], "status": "pending"}, _application_document(decided), session=self.session
         )
         if result.matched_count != 1:
             raise Conflict("The application was decided already.")
@@ -178,17 +186,18 @@ class MembersStore(ServiceStore):
 
     # -- personal data --------------------------------------------------------------------
 
-    def applications_of_person(self, person: str, session=None) -> list[dict]:
-        return [_to_application(d) for d in self.applications.find({"person": person}, session=session)
+    def applications_of_person(self, person: str) -> list[dict]:
+        return [_to_application(d) for d in self.applications.find({"person": person}, session=self.session)
                 .sort("submitted_at", ASCENDING)]
 
-    def members_with_person(self, person: str, session=None) -> list[dict]:
+    def members_with_person(self, person: str) -> list[dict]:
         """Members (active or not) with the person among their contacts."""
-        return [_to_member(d) for d in self.members.find({"people": person}, session=session)]
+        return [_to_member(d) for d in self.members.find({"people": person}, session=self.session)]
 
-    def save_application(self, application: dict, session=None):
-        self.applications.replace_one({"_id": application["id"]}, _application_document(application),
-                                      session=session)
+    def save_applications(self, applications: list[dict]):
+        for application in applications:
+            self.applications.replace_one({"_id": application["id"]}, _application_document(application),
+                                          session=self.session)
 
     def rejected_before(self, moment: datetime, limit: int) -> list[dict]:
         """Up to `limit` applications rejected before `moment` that still name their contact person."""
@@ -197,5 +206,5 @@ class MembersStore(ServiceStore):
         ).limit(limit)]
 
 
-class MembersStoreProvider(StoreProvider):
+class MembersStoreProvider(StoreProvider[MembersStoreVerbs]):
     store_class = MembersStore

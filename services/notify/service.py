@@ -22,7 +22,7 @@ from nszm.tokens import token_hash
 from services.notify import domain, schemas
 from services.notify.mailer import MailerProvider, Rejected
 from services.notify.sentlog import SentLog
-from services.notify.storage import NotifyStoreProvider
+from services.notify.storage import NotifyStoreProvider, NotifyStoreVerbs
 from services.notify.webhook_sender import WebhookSenderProvider
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ WEBHOOK_INTERVAL_SECONDS = 0.5
 WEBHOOK_BATCH = 20  # deliveries tried at once, each in a green thread of its own
 
 
-class NotifyService(PlatformService):
+class NotifyService(PlatformService[NotifyStoreVerbs]):
     name = "notify"
     store = NotifyStoreProvider()
     mailer = MailerProvider()

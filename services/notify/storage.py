@@ -6,17 +6,19 @@ so a sender's reads and writes touch recipients by id only.
 """
 import time
 from datetime import datetime, timedelta
-from typing import Callable, Protocol
+from typing import Protocol
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
+from nszm.batches import Batches
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.links import LinkSigner
 from nszm.storage import (
     DUPLICATE_KEY,
     ServiceStore,
     StoreProvider,
+    StoreVerbs,
     found,
     from_document,
     paged,
@@ -38,11 +40,10 @@ def _recipient_id(mailout_id: str, seq: int) -> str:
     return f"{mailout_id}:{seq:07d}"
 
 
-class NotifyStoreVerbs(Protocol):
+class NotifyStoreVerbs(StoreVerbs, Protocol):
     """What the notify service asks of its store (the real one and the unit tests' fake); inside a
     unit of work the same verbs run in its transaction."""
 
-    def unit_of_work(self, work: Callable, one_at_a_time: str | None = None) -> object: ...
     def signer(self) -> LinkSigner: ...
     def enqueue(self, mail: dict, leased: bool = False) -> dict | None: ...
     def claim(self, mail_id: str | None = None) -> dict | None: ...
@@ -86,8 +87,6 @@ class NotifyStoreVerbs(Protocol):
     def drop_recipients(self, ended_before: datetime) -> int: ...
     def drop_unconfirmed_subscribers(self, requested_before: datetime) -> int: ...
     def drop_deliveries(self, created_before: datetime) -> int: ...
-    def record_erasure(self, erasure: dict) -> None: ...
-    def erasure_of(self, person: str) -> dict | None: ...
     def add_webhook(self, webhook: dict) -> None: ...
     def get_webhook(self, webhook_id: str) -> dict: ...
     def list_webhooks(self, *, page: int, per_page: int) -> tuple[list[dict], int]: ...
@@ -106,6 +105,7 @@ class NotifyStore(ServiceStore):
 
     def __init__(self, client, db_name, pseudonyms=None):
         super().__init__(client, db_name, pseudonyms)
+        self.batches = Batches()  # writes of mails that workers of this process make at the same time
         self.mails = self.collection("mails")
         self.mailouts = self.collection("mailouts")
         self.recipients = self.collection("recipients")
@@ -245,8 +245,8 @@ class NotifyStore(ServiceStore):
     def add_mailout(self, mailout: dict):
         self.mailouts.insert_one(to_document(mailout))
 
-    def get_mailout(self, mailout_id: str, session=None) -> dict:
-        return found(from_document(self.mailouts.find_one({"_id": mailout_id}, session=session)),
+    def get_mailout(self, mailout_id: str) -> dict:
+        return found(from_document(self.mailouts.find_one({"_id": mailout_id}, session=self.session)),
                      f"No mailout '{mailout_id}'.")
 
     def list_mailouts(self, *, page: int, per_page: int, status=None):
@@ -256,10 +256,10 @@ class NotifyStore(ServiceStore):
     def mailouts_in(self, *statuses: str) -> list[dict]:
         return [from_document(d) for d in self.mailouts.find({"status": {"$in": list(statuses)}})]
 
-    def save_mailout(self, before: dict, after: dict, session=None):
+    def save_mailout(self, before: dict, after: dict):
         """Store `after` if the mailout is still as `before` left it (compare-and-set on its status)."""
         result = self.mailouts.replace_one({"_id": before["id"], "status": before["status"]},
-                                           to_document(after), session=session)
+                                           to_document(after), session=self.session)
         if result.matched_count != 1:
             raise Conflict("The mailout changed meanwhile; reload it and try again.")
 
@@ -272,13 +272,13 @@ class NotifyStore(ServiceStore):
             found |= {d["_id"] for d in self.holds.find({"_id": {"$in": people[start:start + 1000]}}, {"_id": 1})}
         return found
 
-    def hold(self, person: str, reason: str, session=None):
+    def hold(self, person: str, reason: str):
         """Keep bulk mail from the person; only the keyed hash of their address is kept."""
         self.holds.update_one({"_id": person}, {"$setOnInsert": {"reason": reason, "at": utcnow()}},
-                              upsert=True, session=session)
+                              upsert=True, session=self.session)
 
-    def lift_hold(self, person: str, reasons: tuple[str, ...], session=None):
-        self.holds.delete_one({"_id": person, "reason": {"$in": list(reasons)}}, session=session)
+    def lift_hold(self, person: str, reasons: tuple[str, ...]):
+        self.holds.delete_one({"_id": person, "reason": {"$in": list(reasons)}}, session=self.session)
 
     def hold_of(self, person: str) -> dict | None:
         return from_document(self.holds.find_one({"_id": person}), "person")
@@ -400,9 +400,9 @@ class NotifyStore(ServiceStore):
         """Running totals for progress bars; exact counts are taken from the recipients at the end."""
         self.mailouts.update_one({"_id": mailout_id}, {"$inc": {f"progress.{k}": n for k, n in counts.items()}})
 
-    def recipient_counts(self, mailout_id: str, session=None) -> dict[str, int]:
+    def recipient_counts(self, mailout_id: str) -> dict[str, int]:
         grouped = self.recipients.aggregate([{"$match": {"mailout_id": mailout_id}},
-                                             {"$group": {"_id": "$status", "n": {"$sum": 1}}}], session=session)
+                                             {"$group": {"_id": "$status", "n": {"$sum": 1}}}], session=self.session)
         return {d["_id"]: d["n"] for d in grouped}
 
     def get_recipient(self, mailout_id: str, key: str) -> dict | None:
@@ -414,18 +414,18 @@ class NotifyStore(ServiceStore):
 
     # -- subscribers --------------------------------------------------------------------
 
-    def get_subscriber(self, key: str, session=None) -> dict | None:
-        return from_document(self.subscribers.find_one({"_id": key}, session=session))
+    def get_subscriber(self, key: str) -> dict | None:
+        return from_document(self.subscribers.find_one({"_id": key}, session=self.session))
 
-    def subscriber_by_token(self, hashed: str, session=None) -> dict | None:
-        return from_document(self.subscribers.find_one({"token_hash": hashed}, session=session)) if hashed else None
+    def subscriber_by_token(self, hashed: str) -> dict | None:
+        return from_document(self.subscribers.find_one({"token_hash": hashed}, session=self.session)) if hashed else None
 
-    def save_subscriber(self, subscriber: dict, session=None):
+    def save_subscriber(self, subscriber: dict):
         document = {**to_document(subscriber), "person": self.pseudonyms.person(subscriber["email"])}
-        self.subscribers.replace_one({"_id": subscriber["id"]}, document, upsert=True, session=session)
+        self.subscribers.replace_one({"_id": subscriber["id"]}, document, upsert=True, session=self.session)
 
-    def delete_subscriber(self, key: str, session=None):
-        self.subscribers.delete_one({"_id": key}, session=session)
+    def delete_subscriber(self, key: str):
+        self.subscribers.delete_one({"_id": key}, session=self.session)
 
     # -- personal data --------------------------------------------------------------------
 
@@ -440,16 +440,16 @@ class NotifyStore(ServiceStore):
             {"_id": {"$in": sorted({p["mailout_id"] for p in places})}}, {"subject": 1})}
         return [{**place, "subject": subjects.get(place["mailout_id"])} for place in places]
 
-    def subscriber_of_person(self, person: str, session=None) -> dict | None:
-        return from_document(self.subscribers.find_one({"person": person}, session=session))
+    def subscriber_of_person(self, person: str) -> dict | None:
+        return from_document(self.subscribers.find_one({"person": person}, session=self.session))
 
-    def erase_person(self, person: str, erased: dict, session=None):
+    def erase_person(self, person: str, erased: dict):
         """Replace the person's address, name and messages in the mail queue and mailouts' recipient
         lists with `erased`'s values (the status rows stay), and delete their subscription."""
         self.mails.update_many({"person": person}, {"$set": erased["mail"], "$unset": {
-            field: "" for field in erased["mail_dropped"]}}, session=session)
-        self.recipients.update_many({"person": person}, {"$set": erased["recipient"]}, session=session)
-        self.subscribers.delete_many({"person": person}, session=session)
+            field: "" for field in erased["mail_dropped"]}}, session=self.session)
+        self.recipients.update_many({"person": person}, {"$set": erased["recipient"]}, session=self.session)
+        self.subscribers.delete_many({"person": person}, session=self.session)
 
     def drop_mail_bodies(self, sent_before: datetime) -> int:
         """The text, HTML, attachments and headers of mails sent (or given up) before this moment."""
@@ -541,7 +541,7 @@ class NotifyStore(ServiceStore):
                      lambda d: from_document(d, hidden=("claimed_until", "claimed_by")), projection={"envelope": 0})
 
 
-class NotifyStoreProvider(StoreProvider):
+class NotifyStoreProvider(StoreProvider[NotifyStoreVerbs]):
     """A notify store holding its leases under this process's place in its supervisor, if any."""
 
     store_class = NotifyStore

@@ -11,19 +11,21 @@ from nszm.contracts.practice import THEMES
 from nszm.entrypoints import rpc, staff_rpc
 from nszm.messaging import consumes
 from nszm.rules import RuleBroken
+from nszm.rush import RushWrites
 from nszm.schemas import load
 from nszm.service import PlatformService, as_error, enforced, page
 from nszm.storage import utcnow, with_free_id
 from services.practice import domain, schemas
-from services.practice.storage import CountedMeanwhile, PracticeStoreProvider
+from services.practice.storage import CountedMeanwhile, PracticeStoreProvider, PracticeStoreVerbs
 
 CLOSING_INTERVAL_SECONDS = 1.0
 RETENTION_BATCH = 500
 
 
-class PracticeService(PlatformService):
+class PracticeService(PlatformService[PracticeStoreVerbs]):
     name = "practice"
     store = PracticeStoreProvider()
+    rush = RushWrites()
     members = TimedRpcProxy("members")
 
     # -- good practice ----------------------------------------------------------------
@@ -152,10 +154,16 @@ class PracticeService(PlatformService):
         """Record a vote to be confirmed by mail. The answer never says whether the address voted before."""
         data = load(schemas.VoteInputSchema(), payload)
         competition_id = str(competition_id)
-        self.in_batches(f"votes:{competition_id}", (competition_id, data, utcnow()), self._store_votes)
+        self.rush.together(f"votes:{competition_id}", (competition_id, data, utcnow()), self._vote_together)
         return schemas.VoteReceiptSchema().dump({"status": "confirmation_sent"})
 
-    def _store_votes(self, tx, requested: list[tuple[str, dict, datetime]]) -> list:
+    def _vote_together(self, requested: list[tuple[str, dict, datetime]]) -> list:
+        """The votes cast meanwhile in one competition, in one unit of work, once no other counts
+        its votes."""
+        with self.rush.one_at_a_time([f"votes:{requested[0][0]}"]):
+            return self.unit_of_work(lambda tx: self._store_votes(tx, requested))
+
+    def _store_votes(self, tx: PracticeStoreVerbs, requested: list[tuple[str, dict, datetime]]) -> list:
         """Votes cast at the same time in one competition, decided against one read of it and
         stored in one transaction with the mails they ask for: each None, or its caller's error."""
         competition = tx.get_competition(requested[0][0])

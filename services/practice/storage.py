@@ -1,13 +1,23 @@
 """The practice store: practices with their search words, competitions and votes."""
 import re
 from datetime import datetime
-from typing import Callable, Protocol
+from typing import Protocol, Sequence
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from nszm.contracts.errors import NotFound
-from nszm.storage import IdTaken, ServiceStore, StoreProvider, found, from_document, paged, taken_ids, to_document
+from nszm.storage import (
+    IdTaken,
+    ServiceStore,
+    StoreProvider,
+    StoreVerbs,
+    found,
+    from_document,
+    paged,
+    taken_ids,
+    to_document,
+)
 
 
 class CountedMeanwhile(Exception):
@@ -22,21 +32,19 @@ def _vote_document(vote: dict) -> dict:
     return document
 
 
-class PracticeStoreVerbs(Protocol):
+class PracticeStoreVerbs(StoreVerbs, Protocol):
     """What the practice service asks of its store (the real one and the unit tests' fake); inside a
     unit of work the same verbs run in its transaction."""
 
-    def unit_of_work(self, work: Callable, one_at_a_time: str | None = None) -> object: ...
     def taken_slugs(self, base: str) -> set[str]: ...
     def add_practice(self, practice: dict) -> None: ...
     def get_practice(self, slug: str, published_only: bool = True) -> dict: ...
     def practices_by_slug(self, slugs: list[str]) -> list[dict]: ...
-    def list_practices(self, *, page: int, per_page: int, words: list[str] = (), theme=None, member=None,
+    def list_practices(self, *, page: int, per_page: int, words: Sequence[str] = (), theme=None, member=None,
                        member_type=None, region=None, year=None, status: str | None = "published"
                        ) -> tuple[list[dict], int]: ...
     def save_practice(self, before: dict, after: dict) -> None: ...
     def refresh_member(self, member: dict) -> int: ...
-    def first_delivery(self, consumer: str, event_id: str) -> bool: ...
     def add_competition(self, competition: dict) -> None: ...
     def get_competition(self, competition_id: str) -> dict: ...
     def list_competitions(self, *, page: int, per_page: int, year=None) -> tuple[list[dict], int]: ...
@@ -52,8 +60,6 @@ class PracticeStoreVerbs(Protocol):
     def save_votes(self, votes: list[dict]) -> None: ...
     def votes_to_pseudonymise(self, limit: int) -> list[dict]: ...
     def forget_events_about(self, field: str, values: list) -> int: ...
-    def record_erasure(self, erasure: dict) -> None: ...
-    def erasure_of(self, person: str) -> dict | None: ...
 
 
 class PracticeStore(ServiceStore):
@@ -101,14 +107,14 @@ class PracticeStore(ServiceStore):
         except DuplicateKeyError:
             raise IdTaken(practice["slug"]) from None
 
-    def get_practice(self, slug: str, published_only: bool = True, session=None) -> dict:
+    def get_practice(self, slug: str, published_only: bool = True) -> dict:
         query = {"_id": slug, "status": "published"} if published_only else {"_id": slug}
-        return found(from_document(self.practices.find_one(query, session=session), "slug"), f"No practice '{slug}'.")
+        return found(from_document(self.practices.find_one(query, session=self.session), "slug"), f"No practice '{slug}'.")
 
     def practices_by_slug(self, slugs: list[str]) -> list[dict]:
         return [from_document(d, "slug") for d in self.practices.find({"_id": {"$in": slugs}})]
 
-    def list_practices(self, *, page: int, per_page: int, words: list[str] = (), theme=None, member=None,
+    def list_practices(self, *, page: int, per_page: int, words: Sequence[str] = (), theme=None, member=None,
                        member_type=None, region=None, year=None, status: str | None = "published"):
         conditions: list[dict] = [{"status": status}] if status else []
         conditions += [{"search_words": {"$regex": f"^{re.escape(word)}"}} for word in words]
@@ -120,21 +126,21 @@ class PracticeStore(ServiceStore):
         return paged(self.practices, query, [("published_at", DESCENDING), ("_id", ASCENDING)], page, per_page,
                      lambda d: from_document(d, "slug"))
 
-    def save_practice(self, before: dict, after: dict, session=None):
+    def save_practice(self, before: dict, after: dict):
         """Replace a practice if its status is still what the change was decided on."""
         result = self.practices.replace_one({"_id": before["slug"], "status": before["status"]},
-                                            to_document(after, "slug"), session=session)
+                                            to_document(after, "slug"), session=self.session)
         if result.matched_count != 1:
             raise NotFound(f"The practice '{before['slug']}' changed meanwhile; reload it.")
 
-    def refresh_member(self, member: dict, session=None) -> int:
+    def refresh_member(self, member: dict) -> int:
         """Copy a member's name, type and region into its practices, unless they hold a newer version."""
         version = member.get("version", 0)
         result = self.practices.update_many(
             {"member": member["slug"], "$or": [{"member_version": {"$lt": version}},
                                                {"member_version": {"$exists": False}}]},
             {"$set": {"member_name": member["name"], "member_type": member["type"], "region": member["region"],
-                      "member_version": version}}, session=session)
+                      "member_version": version}}, session=self.session)
         return result.modified_count
 
     # -- competitions -------------------------------------------------------------------
@@ -142,8 +148,8 @@ class PracticeStore(ServiceStore):
     def add_competition(self, competition: dict):
         self.competitions.insert_one(to_document(competition))
 
-    def get_competition(self, competition_id: str, session=None) -> dict:
-        return found(from_document(self.competitions.find_one({"_id": competition_id}, session=session)),
+    def get_competition(self, competition_id: str) -> dict:
+        return found(from_document(self.competitions.find_one({"_id": competition_id}, session=self.session)),
                      f"No competition '{competition_id}'.")
 
     def list_competitions(self, *, page: int, per_page: int, year=None):
@@ -168,42 +174,42 @@ class PracticeStore(ServiceStore):
             {"$set": {"voting_closes_at": competition["voting_closes_at"]}})
         return result.modified_count == 1
 
-    def close_competition(self, competition_id: str, results: dict, now: datetime, session=None) -> bool:
+    def close_competition(self, competition_id: str, results: dict, now: datetime) -> bool:
         """Record the announced results once; False when they were announced already."""
         result = self.competitions.update_one({"_id": competition_id, "closed_at": None},
-                                              {"$set": {"closed_at": now, "results": results}}, session=session)
+                                              {"$set": {"closed_at": now, "results": results}}, session=self.session)
         return result.modified_count == 1
 
     # -- votes --------------------------------------------------------------------------
 
-    def add_votes(self, votes: list[dict], session=None):
-        self.votes.insert_many([_vote_document(vote) for vote in votes], session=session)
+    def add_votes(self, votes: list[dict]):
+        self.votes.insert_many([_vote_document(vote) for vote in votes], session=self.session)
 
-    def vote_by_token(self, token_hash: str, session=None) -> dict:
-        return found(from_document(self.votes.find_one({"token_hash": token_hash}, session=session)),
+    def vote_by_token(self, token_hash: str) -> dict:
+        return found(from_document(self.votes.find_one({"token_hash": token_hash}, session=self.session)),
                      "This confirmation link is not valid.")
 
-    def counted_vote_exists(self, competition_id: str, person: str, session=None) -> bool:
+    def counted_vote_exists(self, competition_id: str, person: str) -> bool:
         return self.votes.find_one({"counted_key": f"{competition_id}:{person}"}, {"_id": 1},
-                                   session=session) is not None
+                                   session=self.session) is not None
 
-    def save_vote(self, vote: dict, session=None):
+    def save_vote(self, vote: dict):
         """Store a changed vote; CountedMeanwhile if another vote of its address was counted meanwhile."""
         try:
-            self.votes.replace_one({"_id": vote["id"]}, _vote_document(vote), session=session)
+            self.votes.replace_one({"_id": vote["id"]}, _vote_document(vote), session=self.session)
         except DuplicateKeyError:
             raise CountedMeanwhile(vote["id"]) from None
 
 
     # -- personal data --------------------------------------------------------------------
 
-    def votes_of_person(self, person: str, session=None) -> list[dict]:
-        return [from_document(d, hidden=("counted_key",)) for d in self.votes.find({"person": person}, session=session)
+    def votes_of_person(self, person: str) -> list[dict]:
+        return [from_document(d, hidden=("counted_key",)) for d in self.votes.find({"person": person}, session=self.session)
                 .sort("created_at", ASCENDING)]
 
-    def save_votes(self, votes: list[dict], session=None):
+    def save_votes(self, votes: list[dict]):
         for vote in votes:
-            self.votes.replace_one({"_id": vote["id"]}, _vote_document(vote), session=session)
+            self.votes.replace_one({"_id": vote["id"]}, _vote_document(vote), session=self.session)
 
     def votes_to_pseudonymise(self, limit: int) -> list[dict]:
         """Up to `limit` votes that still hold their address in competitions whose results are out."""
@@ -212,5 +218,5 @@ class PracticeStore(ServiceStore):
             {"competition_id": {"$in": closed}, "pseudonymised_at": {"$exists": False}}).limit(limit)]
 
 
-class PracticeStoreProvider(StoreProvider):
+class PracticeStoreProvider(StoreProvider[PracticeStoreVerbs]):
     store_class = PracticeStore

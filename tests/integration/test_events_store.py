@@ -145,15 +145,15 @@ def test_counters_changed_since_they_were_read_are_not_moved(store):
 
 def test_a_transaction_that_read_stale_counters_is_done_again(store, service):
     event = stored_event(store, capacities=(3,))
-    real_move = store.move_counters
+    real_move = EventsStore.move_counters
     interfered = []
 
-    def move_after_another_writer(seen, changes, session=None):
+    def move_after_another_writer(tx, seen, changes):
         if not interfered:  # another process takes a seat between this transaction's read and its write
             interfered.append(store.sessions.update_one({"_id": f"{event['id']}/s1"}, {"$inc": {"seats_left": -1}}))
-        return real_move(seen, changes, session=session)
+        return real_move(tx, seen, changes)
 
-    with patch.object(store, "move_counters", side_effect=move_after_another_writer):
+    with patch.object(EventsStore, "move_counters", autospec=True, side_effect=move_after_another_writer):
         registration = register(service, event, "a@example.cz")
     assert registration["status"] == "confirmed"
     assert store.get_event(event["id"])["sessions"][0]["seats_left"] == 1

@@ -158,8 +158,8 @@ def test_an_actions_entry_is_written_with_its_change_and_cannot_be_edited_unseen
     audit = mongo_client[service_config["MONGO_DB"]]["members.audit"]
     written = ServiceStore.record_audit
 
-    def written_then_broken(store, entry, session=None):
-        written(store, entry, session=session)  # the change and its entry are in the transaction...
+    def written_then_broken(store, entry):
+        written(store, entry)  # the change and its entry are in the transaction...
         raise RuntimeError("the disk is full")  # ...which then fails, and is rolled back whole
 
     with patch.object(ServiceStore, "record_audit", written_then_broken):

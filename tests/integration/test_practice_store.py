@@ -9,6 +9,7 @@ from nameko.testing.services import entrypoint_waiter, worker_factory
 
 from nszm.contracts import bus
 from nszm.contracts.errors import InvalidInput, NotFound
+from nszm.rush import Rush
 from services.practice import domain
 from services.practice.service import PracticeService
 from services.practice.storage import PracticeStore
@@ -59,7 +60,7 @@ def vote_competition(store, practices):
 def test_votes_cast_at_the_same_time_share_transactions_and_each_asks_for_its_mail(store):
     practices = [add(store, "Zdraví", "a"), add(store, "Kola", "b")]
     competition = vote_competition(store, practices)
-    service = worker_factory(PracticeService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
+    service = worker_factory(PracticeService, store=store, rush=Rush(), config={"PUBLIC_URL": "https://api.example.cz"})
     voters = [f"volic{n}@example.cz" for n in range(30)]
 
     def vote(email):
@@ -85,7 +86,8 @@ def test_votes_cast_at_the_same_time_share_transactions_and_each_asks_for_its_ma
 
 
 def test_votes_for_unknown_competitions_leave_nothing_in_memory(store):
-    service = worker_factory(PracticeService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
+    rush = Rush()
+    service = worker_factory(PracticeService, store=store, rush=rush, config={"PUBLIC_URL": "https://api.example.cz"})
 
     def vote(n):
         try:
@@ -94,7 +96,7 @@ def test_votes_for_unknown_competitions_leave_nothing_in_memory(store):
             return "not found"
 
     assert list(eventlet.GreenPool(20).imap(vote, range(200))) == ["not found"] * 200
-    assert store._turns == {} and store.batches._queues == {}
+    assert rush.is_idle()
 
 
 def test_concurrent_confirmations_from_one_address_count_once(store):
@@ -106,7 +108,7 @@ def test_concurrent_confirmations_from_one_address_count_once(store):
                                       store.pseudonyms.person("Jana@example.cz"))
         store.add_votes([vote])
         tokens.append(token)
-    service = worker_factory(PracticeService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
+    service = worker_factory(PracticeService, store=store, rush=Rush(), config={"PUBLIC_URL": "https://api.example.cz"})
     results = []
     with patch("services.practice.service.utcnow", return_value=NOW):
         pool = eventlet.GreenPool(12)

@@ -14,6 +14,7 @@ from nszm.config import Settings
 from nszm.contracts.bus import NOTIFY_MAILS
 from nszm.deadletters import discard_dead_letters, list_dead_letters
 from nszm.privacy import ERASED_DOMAIN
+from nszm.rush import Rush
 from nszm.topology import Topology
 from services.events.service import EventsService
 from services.events.storage import EventsStore
@@ -77,7 +78,7 @@ def test_registrations_lose_their_contact_months_after_the_event_and_certificate
     store = EventsStore(mongo_client, db_name)
     store.ensure_indexes()
     with patch("services.events.service.utcnow", return_value=NOW):
-        service = worker_factory(EventsService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
+        service = worker_factory(EventsService, store=store, rush=Rush(), config={"PUBLIC_URL": "https://api.example.cz"})
         service.members.coordinator_of.return_value = None
         event = service.create_event(event_payload(capacities=(5,)))
         service.publish_event(event["id"])
@@ -107,7 +108,7 @@ def test_votes_lose_their_address_once_the_results_are_out(mongo_client, db_name
         store.add_votes([{"id": f"{competition}-vote", "competition_id": competition, "practice": "kola",
                           "email": "volic@example.cz", "person": store.pseudonyms.person("volic@example.cz"),
                           "counted": True, "token_hash": uuid.uuid4().hex, "created_at": NOW, "confirmed_at": NOW}])
-    worker_factory(PracticeService, store=store, config={}).retain(NOW)
+    worker_factory(PracticeService, store=store, rush=Rush(), config={}).retain(NOW)
     emails = {d["_id"]: d["email"] for d in store.votes.find()}
     assert emails["closed-vote"].endswith(ERASED_DOMAIN) and emails["open-vote"] == "volic@example.cz"
     assert store.counts("closed") == {"kola": 1}

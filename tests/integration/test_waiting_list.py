@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from nameko.testing.services import worker_factory
 
 from nszm.contracts import bus
+from nszm.rush import Rush
 from services.events.service import EventsService
 from services.events.storage import EventsStore
 from services.notify import domain as notify_domain
@@ -22,7 +23,7 @@ from tests.event_factories import NOW, event_payload, registration_input
 def service(mongo_client):
     store = EventsStore(mongo_client, f"t{uuid.uuid4().hex[:12]}")
     store.ensure_indexes()
-    worker = worker_factory(EventsService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
+    worker = worker_factory(EventsService, store=store, rush=Rush(), config={"PUBLIC_URL": "https://api.example.cz"})
     with patch("services.events.service.utcnow", return_value=NOW):
         yield worker
 

@@ -8,6 +8,7 @@ from nameko.testing.services import worker_factory
 
 from nszm.contracts import bus
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
+from nszm.rush import Rush
 from services.practice import domain
 from services.practice.service import PracticeService
 from tests.fakes import FakePracticeStore
@@ -27,7 +28,7 @@ def clock():
 
 @pytest.fixture
 def service(store, clock):
-    worker = worker_factory(PracticeService, store=store, config={"PUBLIC_URL": "https://api.example.cz"})
+    worker = worker_factory(PracticeService, store=store, rush=Rush(), config={"PUBLIC_URL": "https://api.example.cz"})
     worker.members.get_member.return_value = MEMBER
     return worker
 

@@ -7,6 +7,7 @@ from nameko.testing.services import worker_factory
 
 from nszm.contracts import bus
 from nszm.privacy import ERASED_DOMAIN
+from nszm.rush import Rush
 from services.members.service import MembersService
 from services.notify.service import NotifyService
 from services.practice.service import PracticeService
@@ -80,7 +81,7 @@ def test_practice_pseudonymises_votes_once_results_are_out_and_forgets_their_con
     for competition in ("open", "closed"):
         store.add_votes([{"id": competition, "competition_id": competition, "practice": "kola", "email": EMAIL,
                           "person": person, "counted": True, "created_at": NOW, "confirmed_at": NOW}])
-    service = worker_factory(PracticeService, store=store, config={})
+    service = worker_factory(PracticeService, store=store, rush=Rush(), config={})
     assert len(service.personal_data({"email": EMAIL})["sections"]["votes"]) == 2
     service.retain(NOW)
     assert store.votes["closed"]["email"].endswith(ERASED_DOMAIN) and store.votes["open"]["email"] == EMAIL
