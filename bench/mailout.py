@@ -27,8 +27,8 @@ from nszm.addresses import email_key
 from nszm.entrypoints import staff_context
 from nszm.storage import connect, utcnow
 from ops import embedded, rabbit
-from services.notify import domain
-from services.notify.mailer import build_message
+from services.notify.mail.mailer import build_message
+from services.notify.mailouts import domain
 from services.notify.storage import NotifyStore
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ from limits import RateLimitItem, parse
 from limits.strategies import MovingWindowRateLimiter
 from pymongo.errors import PyMongoError
 
-from nszm.addresses import voter_key
+from nszm.addresses import canonical_mailbox
 from nszm.batches import Batches
 from nszm.contracts.errors import RateLimited
 from nszm.patches.limits_storage import CountersInMongo
@@ -77,7 +77,7 @@ def _mailbox(*path: str):
         value: object = body
         for name in path:
             value = value.get(name) if isinstance(value, dict) else None
-        return voter_key(value) if isinstance(value, str) and "@" in value else None
+        return canonical_mailbox(value) if isinstance(value, str) and "@" in value else None
     return key
 
 

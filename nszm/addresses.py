@@ -9,7 +9,7 @@ def email_key(email: str) -> str:
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 
 
-def voter_key(email: str) -> str:
+def canonical_mailbox(email: str) -> str:
     """One key per person behind the aliases a mailbox accepts: case, a `+tag` after the local
     part, and for Gmail the dots in it and googlemail.com (`Jana.Novak+nejpraxe@googlemail.com`
     is `jananovak@gmail.com`)."""

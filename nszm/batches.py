@@ -8,6 +8,8 @@ batch of twenty costs little more than one. A request alone is written at once, 
 import threading
 from typing import Callable, Generic, TypeVar, cast
 
+from nameko.extensions import DependencyProvider
+
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
 
@@ -103,3 +105,13 @@ class Batches:
         if len(outcomes) != len(batch):
             raise AssertionError("a batch write must give one outcome per item")
         return outcomes
+
+
+class BatchesProvider(DependencyProvider):
+    """Injects one `Batches` shared by the workers of a service container."""
+
+    def setup(self):
+        self.batches = Batches()
+
+    def get_dependency(self, worker_ctx) -> Batches:
+        return self.batches

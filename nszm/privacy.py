@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from datetime import datetime
 
-from nszm.addresses import voter_key
+from nszm.addresses import canonical_mailbox
 from nszm.config import Settings
 from nszm.contracts.privacy import DEFAULT_FORM, current_version
 from nszm.signing import derived_key
@@ -32,7 +32,7 @@ class Pseudonyms:
         return cls(Settings.from_env(environ).secret_key)
 
     def person(self, email: str) -> str:
-        return hmac.new(self._key, voter_key(email).encode("utf-8"), hashlib.sha256).hexdigest()
+        return hmac.new(self._key, canonical_mailbox(email).encode("utf-8"), hashlib.sha256).hexdigest()
 
     def value(self, value: str) -> str:
         """A keyed hash of any identifying value (a client address, a mailbox) kept only to count it."""

@@ -1,8 +1,8 @@
 """What a domain raises when its rules refuse a request: pure Python, no nameko, no database."""
 
 
-class RuleBroken(Exception):
-    """The input breaks a rule; `field` names the input at fault, if any (HTTP 422)."""
+class Refusal(Exception):
+    """A domain's rules refuse a request; `field` names the input at fault, if any."""
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
@@ -10,5 +10,9 @@ class RuleBroken(Exception):
         self.field = field
 
 
-class Refused(RuleBroken):
+class RuleBroken(Refusal):
+    """The input breaks a rule (HTTP 422)."""
+
+
+class Refused(Refusal):
     """Valid input that conflicts with the current state: a deadline passed, done already (HTTP 409)."""

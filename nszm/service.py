@@ -20,7 +20,7 @@ from nszm.contracts.errors import Conflict, InvalidInput
 from nszm.deadletters import discard_dead_letters
 from nszm.entrypoints import REQUEST_ID, rpc, staff_read
 from nszm.messaging import BusPublisher, topology_of
-from nszm.rules import Refused, RuleBroken
+from nszm.rules import Refusal, Refused, RuleBroken
 from nszm.schemas import load
 from nszm.storage import Stored, StoreProvider, Verbs, utcnow
 
@@ -44,15 +44,15 @@ def as_error(outcome):
 
 
 @contextmanager
-def enforced():
+def refusals_as_errors():
     """Raise a domain's refusals as the shared error types (see `as_error`)."""
     try:
         yield
-    except RuleBroken as broken:
-        raise as_error(broken) from None
+    except Refusal as refusal:
+        raise as_error(refusal) from None
 
 
-def page(items: list, total: int, query: dict) -> dict:
+def listing(items: list, total: int, query: dict) -> dict:
     """The contract's list envelope for a loaded `PageQuerySchema` query."""
     return {"items": items, "total": total, "page": query["page"], "per_page": query["per_page"]}
 

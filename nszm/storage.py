@@ -39,7 +39,7 @@ class IdTaken(Exception):
     """Another writer stored a record under the id between choosing it and storing ours."""
 
 
-class StaleRead(Exception):
+class ChangedSinceRead(Exception):
     """A transaction's conditional write found the document changed since the transaction read
     it (another process's transaction came first): the transaction is done again from the start."""
 
@@ -294,7 +294,7 @@ class ServiceStore:
             for _ in range(STALE_READ_ATTEMPTS - 1):
                 try:
                     return session.with_transaction(attempt)
-                except StaleRead:
+                except ChangedSinceRead:
                     continue
             return session.with_transaction(attempt)
 
@@ -334,18 +334,20 @@ class StoreVerbs(Protocol):
     def erasure_of(self, person: str) -> dict | None: ...
     def ping(self) -> bool: ...
     def ensure_indexes(self) -> None: ...
+    def signer(self) -> LinkSigner: ...
 
 
 Verbs = TypeVar("Verbs", bound=StoreVerbs)
+ProvidedVerbs = TypeVar("ProvidedVerbs", bound=StoreVerbs, covariant=True)
 
 
-class StoreProvider(DependencyProvider, Generic[Verbs]):
+class StoreProvider(DependencyProvider, Generic[ProvidedVerbs]):
     """Injects one store per service container; indexes are created when the container starts.
 
     A subclass names the store class and, as its type argument, the Protocol of verbs its
     service may use, which the store class must satisfy (mypy checks `store_class`)."""
 
-    store_class: Callable[[pymongo.MongoClient, str, Pseudonyms], Verbs]
+    store_class: Callable[[pymongo.MongoClient, str, Pseudonyms], ProvidedVerbs]
 
     def setup(self):
         self.settings = Settings.from_env(self.container.config)
@@ -358,9 +360,9 @@ class StoreProvider(DependencyProvider, Generic[Verbs]):
     def stop(self):
         self.client.close()
 
-    def get_dependency(self, worker_ctx) -> Verbs:
+    def get_dependency(self, worker_ctx) -> ProvidedVerbs:
         return self.store
 
     if TYPE_CHECKING:
-        def __get__(self, service: object, service_class: type) -> Verbs:
+        def __get__(self, service: object, service_class: type) -> ProvidedVerbs:
             """A service's `self.store`, as nameko injects it."""

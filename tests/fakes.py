@@ -2,12 +2,11 @@
 import copy
 
 from nszm import czech
-from nszm.batches import Batches
 from nszm.contracts.errors import Conflict, NotFound
 from nszm.privacy import Pseudonyms
 from nszm.rush import Rush
 from nszm.storage import IdTaken, utcnow
-from services.notify.mailer import Rejected
+from services.notify.mail.mailer import Rejected
 
 
 class FakeOutbox:
@@ -188,7 +187,6 @@ class FakeSigner:
 class FakeEventsStore(FakeUnitOfWork):
     """Events, seat counters and registrations in dicts; its unit of work is itself."""
 
-    batches = Batches()  # the real group commit (no store rule in it), not copied with the fake's state
 
     def __init__(self):
         self.events: dict[str, dict] = {}
@@ -315,7 +313,6 @@ class FakeEventsStore(FakeUnitOfWork):
 class FakeNotifyStore(FakeUnitOfWork):
     """Queued mails in a dict."""
 
-    batches = Batches()
 
     def __init__(self):
         self.mails: dict[str, dict] = {}
@@ -323,6 +320,9 @@ class FakeNotifyStore(FakeUnitOfWork):
 
     def ping(self):
         return True
+
+    def hold_as(self, holder):
+        self.holder = holder
 
     def enqueue(self, mail, leased=False):
         if mail["id"] in self.mails:
@@ -518,11 +518,9 @@ class FakeMailoutStore(FakeNotifyStore):
             recipient = self._recipient(recipient_id)
             recipient.update(status="sent", message_id=message_id, sent_at=at, attempts=recipient["attempts"] + 1)
 
-    def recipient_failed(self, recipient, status, retry_at, error, hold_reason):
+    def recipient_failed(self, recipient, status, retry_at, error):
         stored = self._recipient(recipient["id"])
         stored.update(status=status, next_attempt_at=retry_at, last_error=error, attempts=stored["attempts"] + 1)
-        if hold_reason:
-            self.hold(self.pseudonyms.person(recipient["email"]), hold_reason)
 
     def add_progress(self, mailout_id, **counts):
         progress = self.mailouts[mailout_id].setdefault("progress", {})
@@ -622,7 +620,6 @@ class FakeMailer:
 class FakePracticeStore(FakeUnitOfWork):
     """Practices, competitions, votes and rate counters in dicts."""
 
-    batches = Batches()
 
     def __init__(self):
         self.practices: dict[str, dict] = {}

@@ -105,21 +105,21 @@ console.add_app_template_filter(lambda role: labels.ROLES.get(role, role), "role
 
 @console.errorhandler(HTTPException)
 def error_page(error: HTTPException):
-    return page("error.html", error.code or 500, error=error)
+    return render_page("error.html", error.code or 500, error=error)
 
 
 @console.errorhandler(NotFound)
 def not_found_page(error: NotFound):
-    return page("error.html", 404, error=error)
+    return render_page("error.html", 404, error=error)
 
 
 @console.errorhandler(InvalidInput)
 def bad_request_page(error: InvalidInput):
     """A page or an action asked with arguments the services refuse (a mangled address, say)."""
-    return page("error.html", 400, error=error, invalid=True)
+    return render_page("error.html", 400, error=error, invalid=True)
 
 
-def page(template: str, status: int = 200, **values):
+def render_page(template: str, status: int = 200, **values):
     return render_template(f"console/{template}", **values), status
 
 
@@ -155,19 +155,19 @@ def listing_query(*keys: str) -> dict:
 @console.route("/login", methods=["GET", "POST"])
 def sign_in():
     if request.method == "GET":
-        return page("login.html")
+        return render_page("login.html")
     context = current_app.extensions["nszm"]
     address = request.remote_addr or "unknown"
     if context.limiter.exhausted("console.sign_in", limits.SIGN_IN_FAILURES, address):
-        return page("login.html", 429, error=LOCKED_OUT)
+        return render_page("login.html", 429, error=LOCKED_OUT)
     token = request.form.get("token", "").strip()
     staff = context.tokens.staff_for(token) if token else None
     if staff is None:
         try:
             context.limiter.hit("console.sign_in", limits.SIGN_IN_FAILURES, address, {})
         except RateLimited:
-            return page("login.html", 429, error=LOCKED_OUT)
-        return page("login.html", 401, error="Token není platný, vypršel nebo byl zrušen.")
+            return render_page("login.html", 429, error=LOCKED_OUT)
+        return render_page("login.html", 401, error="Token není platný, vypršel nebo byl zrušen.")
     session.clear()
     console_session().renew()
     session["token_id"], session["csrf"] = staff.token_id, new_token()
@@ -198,7 +198,7 @@ def overview():
     if may("mailouts"):
         counts["failed_mail"] = rpc.notify.list_mails({"status": "failed", "per_page": 1})["total"]
     recent = rpc.notify.list_mailouts({"per_page": 5}) if may("mailouts") else None
-    return page("overview.html", roles=sorted(acting_staff().roles), counts=counts, mailouts=recent)
+    return render_page("overview.html", roles=sorted(acting_staff().roles), counts=counts, mailouts=recent)
 
 
 from gateway.console import events, mail, mailouts, members, practice, privacy, tokens  # noqa: E402,F401  (their pages)

@@ -6,7 +6,7 @@ from typing import Any
 from flask import Response, abort, redirect, request, url_for
 
 from gateway import audit
-from gateway.console import act, console, listing_query, needs, page, query_of_this_page
+from gateway.console import act, console, listing_query, needs, query_of_this_page, render_page
 from gateway.console.labels import from_local_input, status, when
 from gateway.context import every_item, services
 from nszm.contracts.errors import InvalidInput
@@ -19,7 +19,7 @@ SESSION_ROWS = 4
 @needs("events")
 def events():
     query = listing_query("status")
-    return page("events.html", listing=services().events.list_event_details(query), types=EVENT_TYPES,
+    return render_page("events.html", listing=services().events.list_event_details(query), types=EVENT_TYPES,
                 current=query.get("status"))
 
 
@@ -49,11 +49,11 @@ def event_from(form) -> dict:
 def new_event():
     choices: dict[str, Any] = {"types": EVENT_TYPES, "audiences": AUDIENCES, "rows": SESSION_ROWS}
     if request.method == "GET":
-        return page("event_form.html", form={}, errors={}, **choices)
+        return render_page("event_form.html", form={}, errors={}, **choices)
     try:
         created = services().events.create_event(event_from(request.form))
     except InvalidInput as invalid:
-        return page("event_form.html", 422, form=request.form, errors=invalid.errors, **choices)
+        return render_page("event_form.html", 422, form=request.form, errors=invalid.errors, **choices)
     return redirect(url_for("console.event", event_id=created["id"]))
 
 
@@ -63,7 +63,7 @@ def event(event_id):
     rpc = services().events
     shown = rpc.get_event_detail(event_id)
     query = listing_query("status")
-    return page("event.html", event=shown, registrations=rpc.list_registrations(event_id, query),
+    return render_page("event.html", event=shown, registrations=rpc.list_registrations(event_id, query),
                 types=EVENT_TYPES, audiences=AUDIENCES, statuses=REGISTRATION_STATUSES, current=query.get("status"))
 
 

@@ -1,7 +1,7 @@
 """Console page for the mail queue: what was sent, what failed and why, and sending a failed mail again."""
 from flask import request, url_for
 
-from gateway.console import act, console, listing_query, needs, page, query_of_this_page
+from gateway.console import act, console, listing_query, needs, query_of_this_page, render_page
 from gateway.context import services
 from nszm.contracts.notify import MAIL_STATUSES
 
@@ -12,7 +12,7 @@ def mail_queue():
     query = listing_query("status", "to")
     if "status" not in request.args:
         query["status"] = "failed"
-    return page("mail_queue.html", listing=services().notify.list_mails(query), statuses=MAIL_STATUSES,
+    return render_page("mail_queue.html", listing=services().notify.list_mails(query), statuses=MAIL_STATUSES,
                 current=query.get("status"), to=request.args.get("to", ""))
 
 

@@ -1,7 +1,7 @@
 """Console pages for mailouts: compose with a live recipient count, preview, test, send, watch, pause."""
 from flask import abort, jsonify, redirect, request, url_for
 
-from gateway.console import act, console, listing_query, needs, page
+from gateway.console import act, console, listing_query, needs, render_page
 from gateway.console.labels import STATUSES, from_local_input
 from gateway.context import services
 from nszm.contracts.errors import InvalidInput, NotFound
@@ -23,7 +23,7 @@ def audience_from(form) -> dict:
 @console.route("/mailouts")
 @needs("mailouts")
 def mailouts():
-    return page("mailouts.html", listing=services().notify.list_mailouts({"per_page": 50}))
+    return render_page("mailouts.html", listing=services().notify.list_mailouts({"per_page": 50}))
 
 
 @console.route("/mailouts/new", methods=["GET", "POST"])
@@ -33,13 +33,13 @@ def new_mailout():
     choices = {"types": MEMBER_TYPES, "regions": REGIONS, "statuses": PARTICIPANT_STATUSES,
                "events": services().events.list_event_details({"per_page": 100})["items"]}
     if request.method == "GET":
-        return page("mailout_form.html", form={}, errors={}, **choices)
+        return render_page("mailout_form.html", form={}, errors={}, **choices)
     payload = {"subject": form.get("subject", ""), "body": form.get("body", ""),
                "format": form.get("format", "markdown"), "audience": audience_from(form)}
     try:
         created = services().notify.create_mailout(payload)
     except InvalidInput as invalid:
-        return page("mailout_form.html", 422, form=form, errors=invalid.errors, **choices)
+        return render_page("mailout_form.html", 422, form=form, errors=invalid.errors, **choices)
     return redirect(url_for("console.mailout", mailout_id=created["id"]))
 
 
@@ -66,7 +66,7 @@ def mailout(mailout_id):
     recipients = None
     if shown["status"] != "draft":
         recipients = services().notify.list_recipients(mailout_id, listing_query("status"))
-    return page("mailout.html", mailout=shown, preview=preview, email=email, labels=STATUSES, recipients=recipients,
+    return render_page("mailout.html", mailout=shown, preview=preview, email=email, labels=STATUSES, recipients=recipients,
                 statuses=RECIPIENT_STATUSES, current=request.args.get("status"))
 
 

@@ -1,7 +1,7 @@
 """Console pages for membership: applications (approve, reject) and members (edit, leave)."""
 from flask import flash, redirect, request, url_for
 
-from gateway.console import act, console, listing_query, needs, page
+from gateway.console import act, console, listing_query, needs, render_page
 from gateway.context import services
 from nszm.contracts.errors import InvalidInput
 from nszm.contracts.members import APPLICATION_STATUSES, CONTACT_ROLES, MEMBER_TYPES, REGIONS
@@ -13,14 +13,14 @@ def applications():
     query = listing_query("status")
     if "status" not in request.args:
         query["status"] = "pending"
-    return page("applications.html", listing=services().members.list_applications(query),
+    return render_page("applications.html", listing=services().members.list_applications(query),
                 statuses=APPLICATION_STATUSES, current=query.get("status"), types=MEMBER_TYPES)
 
 
 @console.route("/applications/<application_id>")
 @needs("members")
 def application(application_id):
-    return page("application.html", application=services().members.get_application(application_id),
+    return render_page("application.html", application=services().members.get_application(application_id),
                 types=MEMBER_TYPES)
 
 
@@ -46,7 +46,7 @@ def reject(application_id):
 @needs("members")
 def members():
     query = listing_query("q", "type", "region")
-    return page("members.html", listing=services().members.list_members(query), q=request.args.get("q", ""),
+    return render_page("members.html", listing=services().members.list_members(query), q=request.args.get("q", ""),
                 types=MEMBER_TYPES, regions=REGIONS)
 
 
@@ -77,7 +77,7 @@ def member(slug):
                 return redirect(url_for("console.member", slug=slug))
             except InvalidInput as invalid:
                 errors = invalid.errors
-    return page("member.html", 422 if errors else 200, member=rpc.get_member_detail(slug), errors=errors,
+    return render_page("member.html", 422 if errors else 200, member=rpc.get_member_detail(slug), errors=errors,
                 form=request.form if errors else None, types=MEMBER_TYPES, contact_roles=CONTACT_ROLES)
 
 

@@ -1,7 +1,7 @@
 """Console pages for good practice (create, edit, publish, archive) and NEJpraxe (create, close, results)."""
 from flask import abort, flash, redirect, request, url_for
 
-from gateway.console import act, console, flash_refusal, listing_query, needs, page
+from gateway.console import act, console, flash_refusal, listing_query, needs, render_page
 from gateway.console.labels import from_local_input
 from gateway.context import every_item, services
 from nszm.contracts.errors import Conflict, InvalidInput
@@ -23,7 +23,7 @@ def member_choices() -> list[dict]:
 @needs("practice")
 def practices():
     query = listing_query("status", "q")
-    return page("practices.html", listing=services().practice.list_practice_details(query),
+    return render_page("practices.html", listing=services().practice.list_practice_details(query),
                 statuses=PRACTICE_STATUSES, current=query.get("status"), q=request.args.get("q", ""))
 
 
@@ -38,7 +38,7 @@ def new_practice():
             return redirect(url_for("console.practice", slug=created["slug"]))
         except InvalidInput as invalid:
             errors = invalid.errors
-    return page("practice_form.html", 422 if errors else 200, practice=None, form=request.form, errors=errors,
+    return render_page("practice_form.html", 422 if errors else 200, practice=None, form=request.form, errors=errors,
                 themes=THEMES, members=member_choices())
 
 
@@ -58,7 +58,7 @@ def practice(slug):
             flash_refusal(refused)
             return redirect(url_for("console.practice", slug=slug))
     shown = rpc.get_practice_detail(slug)
-    return page("practice_form.html", 422 if errors else 200, practice=shown, errors=errors, themes=THEMES,
+    return render_page("practice_form.html", 422 if errors else 200, practice=shown, errors=errors, themes=THEMES,
                 form=request.form if errors else shown, members=member_choices())
 
 
@@ -77,7 +77,7 @@ def practice_action(slug, action):
 @console.route("/competitions")
 @needs("practice")
 def competitions():
-    return page("competitions.html", listing=services().practice.list_competitions(listing_query()))
+    return render_page("competitions.html", listing=services().practice.list_competitions(listing_query()))
 
 
 @console.route("/competitions/new", methods=["GET", "POST"])
@@ -99,13 +99,13 @@ def new_competition():
         except InvalidInput as invalid:
             errors = invalid.errors
     published = every_item(rpc.list_practice_details, {"status": "published"})
-    return page("competition_form.html", 422 if errors else 200, form=form, errors=errors, practices=published)
+    return render_page("competition_form.html", 422 if errors else 200, form=form, errors=errors, practices=published)
 
 
 @console.route("/competitions/<competition_id>")
 @needs("practice")
 def competition(competition_id):
-    return page("competition.html", competition=services().practice.get_competition(competition_id))
+    return render_page("competition.html", competition=services().practice.get_competition(competition_id))
 
 
 @console.route("/competitions/<competition_id>/close", methods=["POST"])

@@ -5,7 +5,7 @@ import json
 from flask import Response, flash, redirect, request, url_for
 
 from gateway import privacy
-from gateway.console import console, flash_refusal, needs, page
+from gateway.console import console, flash_refusal, needs, render_page
 from gateway.context import services
 from nszm.contracts import privacy as contract
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
@@ -25,13 +25,13 @@ def _email() -> str:
 @needs("admin")
 def privacy_lookup():
     if request.method == "GET":
-        return page("privacy.html")
+        return render_page("privacy.html")
     try:
         export = contract.PersonExportSchema().dump(privacy.person_export(_email()))
     except InvalidInput as refused:
         flash_refusal(refused)
-        return page("privacy.html", 422)
-    return page("privacy.html", export=export, titles=SECTION_TITLES,
+        return render_page("privacy.html", 422)
+    return render_page("privacy.html", export=export, titles=SECTION_TITLES,
                 found=any(records for part in export["services"] for records in part["sections"].values()))
 
 
@@ -48,12 +48,12 @@ def privacy_download():
 def privacy_erase():
     if request.form.get("confirm") != "yes":
         flash("Výmaz potvrďte zaškrtnutím políčka.", "error")
-        return page("privacy.html", 422)
+        return render_page("privacy.html", 422)
     try:
         erasure = services().notify.erase_person({"email": _email()})
     except (Conflict, InvalidInput) as refused:
         flash_refusal(refused)
-        return page("privacy.html", 422)
+        return render_page("privacy.html", 422)
     flash("Údaje jsou vymazány ve službě e-mailů; ostatní služby je vymažou vzápětí.")
     return redirect(url_for("console.privacy_erasure", person=erasure["person"]))
 
@@ -64,4 +64,4 @@ def privacy_erasure(person):
     if contract.ErasureQuerySchema().validate({"person": person}):
         raise NotFound("No person has this hash.")
     status = privacy.erasure_status(person)
-    return page("privacy_erasure.html", erasure=status)
+    return render_page("privacy_erasure.html", erasure=status)

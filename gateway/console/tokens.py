@@ -5,7 +5,7 @@ from flask import current_app, flash, redirect, request, url_for
 
 from gateway import audit
 from gateway.auth import ROLES
-from gateway.console import console, needs, page
+from gateway.console import console, needs, render_page
 from nszm.storage import utcnow
 
 
@@ -33,7 +33,7 @@ def tokens():
             except ValueError:
                 flash("Neznámá role.", "error")
                 status = 422
-    return page("tokens.html", status, tokens=token_store().list(), roles=ROLES, issued=issued, now=utcnow())
+    return render_page("tokens.html", status, tokens=token_store().list(), roles=ROLES, issued=issued, now=utcnow())
 
 
 @console.route("/tokens/<token_id>/revoke", methods=["POST"])

@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from nszm.contracts import events, members, notify, practice
 from nszm.contracts.common import aware
-from nszm.schemas import shared
+from nszm.schemas import cached_schema
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class EnvelopeSchema(Schema):
 
 def envelope(spec: EventSpec, data: dict, occurred_at: datetime | None = None) -> dict:
     """A new event of type `spec`: the data is validated against the contract first."""
-    errors = shared(spec.data_schema).validate(data)
+    errors = cached_schema(spec.data_schema).validate(data)
     if errors:
         raise ValidationError(errors)
     moment = (occurred_at or datetime.now(timezone.utc)).astimezone(timezone.utc)

@@ -16,4 +16,4 @@ class QuickFolding(Compat32):
         if (isinstance(value, str) and value.isascii() and "\r" not in value and "\n" not in value
                 and (not limit or len(name) + 2 + len(value) <= limit)):
             return f"{name}: {value}{self.linesep}"
-        return super()._fold(name, value, sanitize)
+        return getattr(super(), "_fold")(name, value, sanitize)  # private: the type stubs do not declare it

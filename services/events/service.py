@@ -8,8 +8,8 @@ from nszm.contracts.notify import EventAudienceSchema, MailingContactSchema
 from nszm.entrypoints import rpc, staff_read, staff_rpc
 from nszm.messaging import consumes
 from nszm.rush import RushWrites
-from nszm.schemas import load, shared
-from nszm.service import PlatformService, as_error, enforced, page
+from nszm.schemas import cached_schema, load
+from nszm.service import PlatformService, as_error, listing, refusals_as_errors
 from nszm.storage import utcnow, with_free_id
 from services.events import domain, schemas
 from services.events.storage import EventsStoreProvider, EventsStoreVerbs
@@ -34,7 +34,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         items, total = self.store.list_events(
             page=query["page"], per_page=query["per_page"], from_=query.get("from_") or utcnow(),
             to=query.get("to"), type=query.get("type"), sort=query["sort"])
-        return schemas.EventPageSchema().dump(page(items, total, query))
+        return schemas.EventPageSchema().dump(listing(items, total, query))
 
     @rpc
     def news(self):
@@ -47,7 +47,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         query = load(schemas.EventDetailQuerySchema(), query)
         items, total = self.store.list_events(page=query["page"], per_page=query["per_page"], type=query.get("type"),
                                               status=query.get("status"), sort="latest")
-        return schemas.EventDetailPageSchema().dump(page(items, total, query))
+        return schemas.EventDetailPageSchema().dump(listing(items, total, query))
 
     @rpc
     def get_event(self, event_id):
@@ -63,7 +63,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         base = domain.event_id_base(data["title"], data["starts_at"])
 
         def store(event_id: str) -> dict:
-            with enforced():
+            with refusals_as_errors():
                 event = domain.new_event(data, event_id, utcnow())
             self.store.add_event(event)
             return event
@@ -74,7 +74,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
     @staff_rpc
     def publish_event(self, event_id):
         def work(tx) -> dict:
-            with enforced():
+            with refusals_as_errors():
                 published = domain.publish(tx.get_event(str(event_id), published_only=False), utcnow())
             tx.save_published(published)
             tx.commit([bus.envelope(bus.EVENT_PUBLISHED, schemas.EventSchema().dump(published))])
@@ -99,9 +99,9 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         asked = {seat["id"] for seat in registration["sessions"]}
         sessions = [s for s in event["sessions"] if s["id"] in asked]
         return bus.envelope(spec, {
-            "registration": shared(bus.RegistrationRefData).dump(registration),
-            "event": shared(bus.EventSummaryData).dump(event),
-            "sessions": shared(bus.SessionSummaryData, many=True).dump(sessions),
+            "registration": cached_schema(bus.RegistrationRefData).dump(registration),
+            "event": cached_schema(bus.EventSummaryData).dump(event),
+            "sessions": cached_schema(bus.SessionSummaryData, many=True).dump(sessions),
             "changed_sessions": changed,
             "cancelled_by": cancelled_by,
         })
@@ -111,8 +111,8 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         request = self.request_id if isinstance(self.request_id, str) else None
         try:
             event = self.store.get_event(str(event_id), with_counters=False)  # an unknown event is a 404 first
-            data = load(shared(schemas.RegistrationInputSchema), payload)
-            with enforced():
+            data = load(cached_schema(schemas.RegistrationInputSchema), payload)
+            with refusals_as_errors():
                 registration = domain.new_registration(event, data, self._is_coordinator(event, data), utcnow(),
                                                        self.store.pseudonyms.person(data["email"]), request)
         except (NotFound, Conflict, InvalidInput):
@@ -122,7 +122,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
                 raise
         else:
             stored = self.rush.together(REGISTRATIONS, (event, registration), self._register_together)
-        return shared(schemas.RegistrationReceiptSchema).dump({**stored, **self._links(stored["id"])})
+        return cached_schema(schemas.RegistrationReceiptSchema).dump({**stored, **self._links(stored["id"])})
 
     def _register_together(self, batch: list[tuple[dict, dict]]) -> list:
         """The registrations that came meanwhile, in one unit of work, once no other holds the
@@ -158,7 +158,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         self.store.get_event(str(event_id), published_only=False, with_counters=False)
         items, total = self.store.list_registrations(str(event_id), page=query["page"], per_page=query["per_page"],
                                                      status=query.get("status"))
-        return schemas.RegistrationPageSchema().dump(page(self._in_queue(str(event_id), items), total, query))
+        return schemas.RegistrationPageSchema().dump(listing(self._in_queue(str(event_id), items), total, query))
 
     @rpc
     def participants(self, audience):
@@ -220,7 +220,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
             registration = tx.get_registration(registration_id)
             event = tx.get_event(registration["event_id"], published_only=False)
             waiting = tx.waiting_in(event["id"], domain.confirmed_sessions(registration))
-            with enforced():
+            with refusals_as_errors():
                 outcome = domain.cancel(registration, event, waiting, by_staff, now)
             tx.save_registrations(outcome.changed)
             tx.count_seats(event["id"], outcome.seat_changes)
@@ -251,14 +251,14 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         def work(tx) -> dict:
             registration = tx.get_registration(str(registration_id))
             event = tx.get_event(registration["event_id"], published_only=False)
-            with enforced():
+            with refusals_as_errors():
                 checked = domain.check_in(registration, event, options.get("sessions"), now)
             if domain.earns_certificate(event):
                 checked = domain.with_certificate(checked, tx.next_certificate_serial(checked["checked_in_at"].year))
             tx.save_registrations([checked])
             tx.commit([bus.envelope(bus.ATTENDANCE_RECORDED, {
-                "registration": shared(bus.RegistrationRefData).dump(checked),
-                "event": shared(bus.EventSummaryData).dump(event),
+                "registration": cached_schema(bus.RegistrationRefData).dump(checked),
+                "event": cached_schema(bus.EventSummaryData).dump(event),
                 "attended_sessions": checked["attended_sessions"],
                 "hours": checked["hours"],
                 "certificate_id": checked.get("certificate_id"),
@@ -279,7 +279,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
     def _certificate(self, registration_id: str) -> dict:
         registration = self.store.get_registration(registration_id)
         event = self.store.get_event(registration["event_id"], published_only=False)
-        with enforced():
+        with refusals_as_errors():
             return schemas.CertificateSchema().dump(domain.certificate(registration, event))
 
     @rpc

@@ -13,12 +13,11 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from nszm.contracts.errors import Conflict, NotFound
-from nszm.links import LinkSigner
 from nszm.storage import (
     DUPLICATE_KEY,
+    ChangedSinceRead,
     IdTaken,
     ServiceStore,
-    StaleRead,
     StoreProvider,
     StoreVerbs,
     found,
@@ -48,7 +47,7 @@ def _registration_document(registration: dict) -> dict:
     return document
 
 
-def _seat(stored: dict) -> dict:
+def _seat_as_stored(stored: dict) -> dict:
     # Registrations stored before tickets existed kept their ticket under the position's name.
     return {"id": stored["id"], "status": stored["status"],
             "ticket": stored.get("ticket", stored.get("waitlist_position")), "waitlist_position": None}
@@ -57,7 +56,7 @@ def _seat(stored: dict) -> dict:
 def _to_registration(document: dict) -> dict:
     registration = from_document(document, hidden=("active_key",))
     registration.setdefault("certificate_id", None)
-    registration["sessions"] = [_seat(seat) for seat in registration["sessions"]]
+    registration["sessions"] = [_seat_as_stored(seat) for seat in registration["sessions"]]
     return registration
 
 
@@ -65,7 +64,6 @@ class EventsStoreVerbs(StoreVerbs, Protocol):
     """What the events service asks of its store (the real one and the unit tests' fake); inside a
     unit of work the same verbs run in its transaction."""
 
-    def signer(self) -> LinkSigner: ...
     def taken_event_ids(self, base: str) -> set[str]: ...
     def add_event(self, event: dict) -> None: ...
     def get_event(self, event_id: str, published_only: bool = True, with_counters: bool = True) -> dict: ...
@@ -216,13 +214,13 @@ class EventsStore(ServiceStore):
 
     def move_counters(self, seen: dict[str, dict[str, dict]], changes: dict[str, dict[str, dict[str, int]]]):
         """Move the counters by `changes` (by event and session), in one write, if they still are as
-        `seen` (by `seat_counters`); StaleRead if any is not (the transaction is then abandoned)."""
+        `seen` (by `seat_counters`); ChangedSinceRead if any is not (the transaction is then abandoned)."""
         moves = [UpdateOne({"_id": _session_key(event_id, session_id),
                             "seats_left": seen[event_id][session_id]["seats_left"],
                             "waitlist_seq": seen[event_id][session_id]["waitlist_seq"]}, {"$inc": counts})
                  for event_id, sessions in changes.items() for session_id, counts in sessions.items()]
         if moves and self.sessions.bulk_write(moves, session=self.session).matched_count != len(moves):
-            raise StaleRead(f"The seats of {', '.join(changes)} changed meanwhile.")
+            raise ChangedSinceRead(f"The seats of {', '.join(changes)} changed meanwhile.")
 
     def registered_addresses(self, addresses: list[tuple[str, str]]) -> set[tuple[str, str]]:
         """Those of the (event id, e-mail key) `addresses` that hold a live registration for the event."""
@@ -285,7 +283,7 @@ class EventsStore(ServiceStore):
                  "sessions": {"$elemMatch": {"id": {"$in": list(tickets)}, "status": "waitlisted"}}},
                 {"sessions": 1}, session=self.session)
             for document in waiting:
-                for seat in map(_seat, document["sessions"]):
+                for seat in map(_seat_as_stored, document["sessions"]):
                     if seat["id"] in tickets and seat["status"] == "waitlisted":
                         tickets[seat["id"]].append(seat["ticket"])
         return {session_id: sorted(queue) for session_id, queue in tickets.items()}

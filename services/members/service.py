@@ -7,7 +7,7 @@ from nszm.contracts.notify import MailingContactSchema, MembersAudienceSchema
 from nszm.entrypoints import rpc, staff_read, staff_rpc
 from nszm.messaging import consumes
 from nszm.schemas import load
-from nszm.service import PlatformService, enforced, page
+from nszm.service import PlatformService, listing, refusals_as_errors
 from nszm.storage import utcnow, with_free_id
 from services.members import domain, schemas
 from services.members.storage import MembersStoreProvider, MembersStoreVerbs
@@ -25,7 +25,7 @@ class MembersService(PlatformService[MembersStoreVerbs]):
     def list_members(self, query):
         query = load(schemas.MemberQuerySchema(), query)
         items, total = self.store.list_members(**query)
-        return schemas.MemberPageSchema().dump(page(items, total, query))
+        return schemas.MemberPageSchema().dump(listing(items, total, query))
 
     @rpc
     def news(self):
@@ -61,7 +61,7 @@ class MembersService(PlatformService[MembersStoreVerbs]):
         data = load(schemas.ApplicationLoadSchema(), payload)
 
         def work(tx) -> dict:
-            with enforced():
+            with refusals_as_errors():
                 application = domain.new_application(data, utcnow(), self.store.pseudonyms.person(
                     data["contact"]["email"]), holder=tx.member_with_ico(data["ico"]))
             tx.add_application(application)
@@ -76,7 +76,7 @@ class MembersService(PlatformService[MembersStoreVerbs]):
     def list_applications(self, query):
         query = load(schemas.ApplicationQuerySchema(), query)
         items, total = self.store.list_applications(**query)
-        return schemas.ApplicationPageSchema().dump(page(items, total, query))
+        return schemas.ApplicationPageSchema().dump(listing(items, total, query))
 
     @staff_read
     def get_application(self, application_id):
@@ -92,7 +92,7 @@ class MembersService(PlatformService[MembersStoreVerbs]):
             def work(tx) -> dict:
                 pending = tx.get_application(application["id"])
                 returning = tx.member_with_ico(pending["ico"])
-                with enforced():
+                with refusals_as_errors():
                     decided, member = domain.approve(pending, slug, member_since, utcnow(), returning)
                 tx.save_decision(decided)
                 if returning:
@@ -112,7 +112,7 @@ class MembersService(PlatformService[MembersStoreVerbs]):
         reason = load(schemas.RejectionSchema(), payload)["reason"]
 
         def work(tx) -> dict:
-            with enforced():
+            with refusals_as_errors():
                 decided = domain.reject(tx.get_application(str(application_id)), reason, utcnow())
             tx.save_decision(decided)
             return decided
@@ -142,7 +142,7 @@ class MembersService(PlatformService[MembersStoreVerbs]):
     def _change_member(self, slug: str, change, announcement, include_left: bool = False) -> dict:
         def work(tx) -> dict:
             before = tx.get_member(slug, include_left=include_left)
-            with enforced():
+            with refusals_as_errors():
                 after = change(before)
             tx.save_member(before, after)
             tx.commit([announcement(after)])

@@ -10,10 +10,10 @@ from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.contracts.practice import THEMES
 from nszm.entrypoints import rpc, staff_rpc
 from nszm.messaging import consumes
-from nszm.rules import RuleBroken
+from nszm.rules import Refusal
 from nszm.rush import RushWrites
 from nszm.schemas import load
-from nszm.service import PlatformService, as_error, enforced, page
+from nszm.service import PlatformService, as_error, listing, refusals_as_errors
 from nszm.storage import utcnow, with_free_id
 from services.practice import domain, schemas
 from services.practice.storage import CountedMeanwhile, PracticeStoreProvider, PracticeStoreVerbs
@@ -40,7 +40,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
         items, total = self.store.list_practices(
             page=query["page"], per_page=query["per_page"], words=domain.query_words(query.get("q") or ""),
             **{key: query.get(key) for key in ("theme", "member", "member_type", "region", "year")})
-        return schemas.PracticePageSchema().dump(page(items, total, query))
+        return schemas.PracticePageSchema().dump(listing(items, total, query))
 
     @rpc
     def news(self):
@@ -65,7 +65,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
         items, total = self.store.list_practices(page=query["page"], per_page=query["per_page"],
                                                  words=domain.query_words(query.get("q") or ""),
                                                  status=query.get("status"))
-        return schemas.PracticeDetailPageSchema().dump(page(items, total, query))
+        return schemas.PracticeDetailPageSchema().dump(listing(items, total, query))
 
     def _member(self, slug: str) -> dict:
         try:
@@ -108,7 +108,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
     def _change_practice(self, slug: str, change, announcement=None) -> dict:
         def work(tx) -> dict:
             before = tx.get_practice(slug, published_only=False)
-            with enforced():
+            with refusals_as_errors():
                 after = change(before)
             tx.save_practice(before, after)
             tx.commit([announcement(after)] if announcement else [])
@@ -125,7 +125,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
     @staff_rpc
     def create_competition(self, payload):
         data = load(schemas.CompetitionInputSchema(), payload)
-        with enforced():
+        with refusals_as_errors():
             competition = domain.new_competition(data, self.store.practices_by_slug(data["nominees"]), utcnow())
         self.store.add_competition(competition)
         return schemas.CompetitionSchema().dump(domain.public_view(competition, utcnow()))
@@ -147,7 +147,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
         query = load(schemas.CompetitionQuerySchema(), query)
         items, total = self.store.list_competitions(page=query["page"], per_page=query["per_page"],
                                                     year=query.get("year"))
-        return {**page([self._view(c) for c in items], total, query)}
+        return {**listing([self._view(c) for c in items], total, query)}
 
     @rpc
     def vote(self, competition_id, payload):
@@ -172,7 +172,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
             try:
                 vote, token = domain.new_vote(competition, data["practice"], data["email"], now,
                                               self.store.pseudonyms.person(data["email"]))
-            except RuleBroken as refusal:
+            except Refusal as refusal:
                 outcomes.append(as_error(refusal))
                 continue
             title = next(n["title"] for n in competition["nominees"] if n["practice"] == vote["practice"])
@@ -199,7 +199,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
             vote = tx.vote_by_token(domain.token_hash(token))
             competition = tx.get_competition(vote["competition_id"])
             address_counted = tx.counted_vote_exists(vote["competition_id"], vote["person"])
-            with enforced():
+            with refusals_as_errors():
                 outcome = domain.confirm(vote, competition, address_counted, now)
             if outcome.changed:
                 tx.save_vote(outcome.vote)
@@ -218,7 +218,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
     @staff_rpc
     def close_voting(self, competition_id):
         competition = self.store.get_competition(str(competition_id))
-        with enforced():
+        with refusals_as_errors():
             ended = domain.close_early(competition, utcnow())
         if not self.store.end_voting(ended):
             raise Conflict("Voting has closed already.")

@@ -7,7 +7,7 @@ import eventlet
 import pytest
 
 from nszm.contracts.errors import Conflict
-from nszm.storage import IdTaken, StaleRead
+from nszm.storage import ChangedSinceRead, IdTaken
 from services.events import domain
 from services.events.storage import EventsStore
 from tests.event_factories import NOW, event_payload, events_worker, loaded_event, registration_input
@@ -98,7 +98,7 @@ def test_a_batch_whose_counters_of_one_event_went_stale_moves_no_counter(store):
     first, second = (stored_event(store, capacities=(5,), event_id=f"2026-12-skola-{n}") for n in range(2))
     seen = store.seat_counters([first["id"], second["id"]])
     store.sessions.update_one({"_id": f"{second['id']}/s1"}, {"$inc": {"seats_left": -1}})  # another process
-    with pytest.raises(StaleRead):
+    with pytest.raises(ChangedSinceRead):
         store.unit_of_work(lambda tx: tx.move_counters(seen, {first["id"]: {"s1": {"seats_left": -1}},
                                                               second["id"]: {"s1": {"seats_left": -1}}}))
     counters = store.seat_counters([first["id"], second["id"]])
@@ -138,7 +138,7 @@ def test_counters_changed_since_they_were_read_are_not_moved(store):
     event = stored_event(store, capacities=(5,))
     seen = store.seat_counters([event["id"]])
     store.move_counters(seen, {event["id"]: {"s1": {"seats_left": -1}}})
-    with pytest.raises(StaleRead):
+    with pytest.raises(ChangedSinceRead):
         store.move_counters(seen, {event["id"]: {"s1": {"seats_left": -1}}})
     assert store.seat_counters([event["id"]])[event["id"]]["s1"] == {"seats_left": 4, "waiting": 0, "waitlist_seq": 0}
 

@@ -11,10 +11,11 @@ from unittest.mock import patch
 import pytest
 from nameko.testing.services import worker_factory
 
+from nszm.batches import Batches
 from nszm.contracts import bus
 from ops import embedded
-from services.notify import domain
-from services.notify.mailer import Mailer, SmtpTransport
+from services.notify.mail import domain
+from services.notify.mail.mailer import Mailer, SmtpTransport
 from services.notify.service import NotifyService
 from services.notify.storage import NotifyStore
 from tests.event_factories import NOW
@@ -35,7 +36,7 @@ class Clock:
 @pytest.fixture
 def clock():
     clock = Clock(NOW)
-    with patch("services.notify.service.utcnow", clock), patch("services.notify.storage.utcnow", clock):
+    with patch("services.notify.mail.service.utcnow", clock), patch("services.notify.mail.storage.utcnow", clock):
         yield clock
 
 
@@ -48,7 +49,7 @@ def store(mongo_client, db_name):
 
 def test_an_undeliverable_mail_is_retried_for_about_nine_hours_then_kept_as_failed(store, clock, smtp_sink):
     closed = SmtpTransport(f"smtp://127.0.0.1:{embedded.free_port()}")
-    service = worker_factory(NotifyService, store=store, mailer=Mailer(closed, SENDER))
+    service = worker_factory(NotifyService, store=store, asked_together=Batches(), mailer=Mailer(closed, SENDER))
     envelope = registration_event(bus.REGISTRATION_CONFIRMED)
     address = f"nedorucitelna-{uuid.uuid4().hex[:6]}@example.cz"
     service.events.mail_details.side_effect = lambda ids: {i: {**details(), "email": address} for i in ids}

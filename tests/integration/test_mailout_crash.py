@@ -19,7 +19,7 @@ from nszm import addresses
 from nszm.entrypoints import staff_context
 from nszm.storage import connect, to_document
 from ops import embedded
-from services.notify.service import UNRECORDED_LIMIT
+from services.notify.mailouts.service import UNRECORDED_LIMIT
 from services.notify.storage import NotifyStore
 from tests.conftest import BIN, ROOT
 from tests.waiting import wait_until

@@ -20,7 +20,7 @@ from nszm.signing import event_key, event_signature
 from nszm.storage import utcnow
 from nszm.topology import Topology
 from ops import embedded
-from services.notify import domain
+from services.notify.mail import domain
 from services.notify.service import NotifyService
 from services.notify.storage import NotifyStore
 from tests.unit.test_notify_domain import details, registration_event

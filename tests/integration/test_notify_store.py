@@ -10,8 +10,9 @@ import eventlet
 import pytest
 
 from nszm.storage import utcnow
-from services.notify import domain
-from services.notify.storage import WEBHOOKS_FRESH_SECONDS, NotifyStore
+from services.notify.storage import NotifyStore
+from services.notify.webhooks import domain
+from services.notify.webhooks.storage import WEBHOOKS_FRESH_SECONDS
 from tests.waiting import wait_until
 
 SIZE = 50

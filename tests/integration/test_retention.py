@@ -10,6 +10,7 @@ from kombu import Connection
 from nameko.testing.services import worker_factory
 
 from nszm import messaging
+from nszm.batches import Batches
 from nszm.config import Settings
 from nszm.contracts.bus import NOTIFY_MAILS
 from nszm.deadletters import discard_dead_letters, list_dead_letters
@@ -36,7 +37,7 @@ def notify_store(mongo_client, db_name):
 
 
 def mail(store, mail_id: str, to: str, created_at, status: str):
-    with patch("services.notify.storage.utcnow", return_value=created_at):
+    with patch("services.notify.mail.storage.utcnow", return_value=created_at):
         store.enqueue({"id": mail_id, "kind": "registration_confirmed", "to": to, "to_name": "Jana",
                        "subject": "Potvrzení", "text": f"Dobrý den, {to}", "attachments": []})
     if status == "sent":
@@ -62,7 +63,7 @@ def test_notify_drops_old_bodies_recipient_lists_pending_subscribers_and_deliver
         {"_id": "done-recent", "status": "delivered", "created_at": recent},
         {"_id": "still-trying", "status": "pending", "created_at": old, "next_attempt_at": NOW}])
 
-    service = worker_factory(NotifyService, store=notify_store, mailer=FakeMailer(), config={})
+    service = worker_factory(NotifyService, store=notify_store, asked_together=Batches(), mailer=FakeMailer(), config={})
     service.retain(NOW)
 
     bodies = {d["_id"]: "text" in d for d in notify_store.mails.find()}

@@ -12,7 +12,7 @@ import trustme
 
 from ops import embedded
 from ops.rabbit import port_open
-from services.notify.mailer import Mailer, SmtpTransport
+from services.notify.mail.mailer import Mailer, SmtpTransport
 from tests.conftest import ROOT
 from tests.waiting import wait_until
 

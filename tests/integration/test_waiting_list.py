@@ -15,7 +15,7 @@ from nszm.contracts import bus
 from nszm.rush import Rush
 from services.events.service import EventsService
 from services.events.storage import EventsStore
-from services.notify import domain as notify_domain
+from services.notify.mail import domain as notify_domain
 from tests.event_factories import NOW, event_payload, registration_input
 
 

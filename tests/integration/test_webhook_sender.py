@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import trustme
 
-from services.notify.webhook_sender import WebhookSender
+from services.notify.webhooks.sender import WebhookSender
 
 
 class Recording(BaseHTTPRequestHandler):

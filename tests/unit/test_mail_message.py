@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from services.notify.mailer import QUICK_FOLDING, build_message
+from services.notify.mail.mailer import QUICK_FOLDING, build_message
 
 SENDER = "Národní síť Zdravých měst ČR <info@zdravamesta.cz>"
 UNSUBSCRIBE = "<https://www.zdravamesta.cz/api/v1/unsubscribe?token=" + "x" * 120 + ">"

@@ -5,7 +5,7 @@ import pytest
 from icalendar import Calendar
 
 from nszm.contracts import bus
-from services.notify import domain
+from services.notify.mail import domain
 from tests.event_factories import NOW
 
 

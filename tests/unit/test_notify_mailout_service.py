@@ -5,8 +5,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from nameko.testing.services import worker_factory
 
+from nszm.batches import Batches
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
-from services.notify.service import SMTP_CONNECTIONS, NotifyService
+from services.notify.mailouts.service import SMTP_CONNECTIONS
+from services.notify.service import NotifyService
 from tests.fakes import FakeMailer, FakeMailoutStore
 
 COORDINATORS = [{"email": "jana@chrudim.cz", "name": "Jana Nováková", "organization": "Chrudim"},
@@ -29,7 +31,7 @@ def mailer():
 
 @pytest.fixture
 def service(store, mailer):
-    worker = worker_factory(NotifyService, store=store, mailer=mailer,
+    worker = worker_factory(NotifyService, store=store, asked_together=Batches(), mailer=mailer,
                             config={"PUBLIC_URL": "https://api.example.cz", "MAILOUT_RATE": 0})
     worker.members.mailing_contacts.return_value = COORDINATORS
     worker.events.participants.return_value = PARTICIPANTS
@@ -164,7 +166,7 @@ def test_unsubscribing_holds_the_address_and_confirming_again_lifts_the_hold(ser
 
 def test_a_pause_stops_the_sending_inside_a_lease_and_resuming_sends_the_rest_once(service, store, mailer,
                                                                                   monkeypatch):
-    monkeypatch.setattr("services.notify.service.STATUS_CHECK_SECONDS", 0)  # every message looks
+    monkeypatch.setattr("services.notify.mailouts.service.STATUS_CHECK_SECONDS", 0)  # every message looks
     created = draft(service, audience={"newsletter": True})
     store.subscribers.update({f"odberatel{n}@example.cz": {"id": f"odberatel{n}@example.cz", "name": None,
                                                           "email": f"odberatel{n}@example.cz", "status": "confirmed"}

@@ -5,15 +5,17 @@ import eventlet
 import pytest
 
 from nszm.rules import Refused, RuleBroken
-from services.notify import domain
-from services.notify.sentlog import SentLog
+from services.notify.mail import domain as mail_domain
+from services.notify.mailouts import domain as mailouts_domain
+from services.notify.mailouts.sentlog import SentLog
+from services.notify.newsletter import domain as newsletter_domain
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 UNSUBSCRIBE = "https://api.example.cz/api/v1/unsubscribe?token=abc"
 
 
 def draft(body="Dobrý den, {{ name }}.", subject="Pozvánka pro {{ organization }}", format="markdown"):
-    return domain.new_mailout({"subject": subject, "body": body, "format": format,
+    return mailouts_domain.new_mailout({"subject": subject, "body": body, "format": format,
                                "audience": {"newsletter": True}}, NOW)
 
 
@@ -38,69 +40,69 @@ def person(email, name="Jana Nováková", organization="Město Chrudim"):
 def test_templates_that_do_not_compile_or_reach_outside_the_sandbox_are_refused(field, source, message):
     sources = {"subject": "Pozvánka", "body": "Dobrý den", field: source}
     with pytest.raises(RuleBroken) as refused:
-        domain.check_templates(sources["subject"], sources["body"])
+        mailouts_domain.check_templates(sources["subject"], sources["body"])
     assert refused.value.field == field and message in refused.value.message
 
 
 def test_the_audience_is_a_union_by_address_without_held_addresses():
     members = [person("Jana@Example.cz"), person("petr@example.cz", "Petr")]
     newsletter = [person("jana@example.cz", "Jana z newsletteru", None), person("eva@example.cz", "Eva", None)]
-    deliver, skipped = domain.recipients([members, newsletter], unsubscribed={"petr@example.cz"})
+    deliver, skipped = mailouts_domain.recipients([members, newsletter], unsubscribed={"petr@example.cz"})
     assert [(p["key"], p["name"]) for p in deliver] == [("jana@example.cz", "Jana Nováková"),
                                                         ("eva@example.cz", "Eva")]
     assert [p["email"] for p in skipped] == ["petr@example.cz"]
-    with pytest.raises(RuleBroken):
-        domain.ensure_recipients([])
+    with pytest.raises(Refused):
+        mailouts_domain.ensure_recipients([])
 
 
 def test_a_mailout_is_sent_once_and_moves_only_along_its_states():
     mailout = draft()
-    scheduled = domain.scheduled(mailout, NOW + timedelta(hours=2), NOW)
+    scheduled = mailouts_domain.scheduled(mailout, NOW + timedelta(hours=2), NOW)
     assert scheduled["status"] == "scheduled" and scheduled["scheduled_at"] == NOW + timedelta(hours=2)
-    assert domain.scheduled(mailout, NOW - timedelta(hours=2), NOW)["scheduled_at"] == NOW
+    assert mailouts_domain.scheduled(mailout, NOW - timedelta(hours=2), NOW)["scheduled_at"] == NOW
     with pytest.raises(Refused):
-        domain.scheduled(scheduled, None, NOW)
-    assert not domain.is_time_to_start(scheduled, NOW) and domain.is_time_to_start(scheduled, NOW + timedelta(hours=3))
-    assert domain.resumed(domain.paused(scheduled))["status"] == "scheduled"
-    sending = domain.started(scheduled, deliver=8, skipped=2, now=NOW)
-    assert domain.resumed(domain.paused(sending))["status"] == "sending"
+        mailouts_domain.scheduled(scheduled, None, NOW)
+    assert not mailouts_domain.is_time_to_start(scheduled, NOW) and mailouts_domain.is_time_to_start(scheduled, NOW + timedelta(hours=3))
+    assert mailouts_domain.resumed(mailouts_domain.paused(scheduled))["status"] == "scheduled"
+    sending = mailouts_domain.started(scheduled, deliver=8, skipped=2, now=NOW)
+    assert mailouts_domain.resumed(mailouts_domain.paused(sending))["status"] == "sending"
     with pytest.raises(Refused):
-        domain.resumed(sending)
-    cancelled = domain.cancelled(sending, NOW)
-    for change in (domain.paused, lambda m: domain.cancelled(m, NOW), lambda m: domain.edited_mailout(m, {})):
+        mailouts_domain.resumed(sending)
+    cancelled = mailouts_domain.cancelled(sending, NOW)
+    for change in (mailouts_domain.paused, lambda m: mailouts_domain.cancelled(m, NOW), lambda m: mailouts_domain.edited_mailout(m, {})):
         with pytest.raises(Refused):
             change(cancelled)
 
 
 def test_progress_and_the_end_of_sending():
-    sending = domain.started(domain.scheduled(draft(), None, NOW), deliver=8, skipped=2, now=NOW)
-    assert domain.progress(sending) == {"sent": 0, "failed": 0, "skipped": 2, "queued": 8, "recipients": 10}
-    assert domain.finished(sending, {"sent": 7, "queued": 1, "skipped": 2}, NOW) is None
-    done = domain.finished(sending, {"sent": 7, "failed": 1, "skipped": 2}, NOW)
-    assert done["status"] == "sent" and domain.progress(done)["queued"] == 0
-    assert domain.finished_data(done, {"sent": 7, "failed": 1, "skipped": 2})["total"] == 10
+    sending = mailouts_domain.started(mailouts_domain.scheduled(draft(), None, NOW), deliver=8, skipped=2, now=NOW)
+    assert mailouts_domain.progress(sending) == {"sent": 0, "failed": 0, "skipped": 2, "queued": 8, "recipients": 10}
+    assert mailouts_domain.finished(sending, {"sent": 7, "queued": 1, "skipped": 2}, NOW) is None
+    done = mailouts_domain.finished(sending, {"sent": 7, "failed": 1, "skipped": 2}, NOW)
+    assert done["status"] == "sent" and mailouts_domain.progress(done)["queued"] == 0
+    assert mailouts_domain.finished_data(done, {"sent": 7, "failed": 1, "skipped": 2})["total"] == 10
 
 
 def test_each_recipient_gets_one_message_with_a_stable_id_and_the_one_click_headers():
     mailout = draft(body="Dobrý den, {{ name }},\n\nzveme **{{ organization }}**.")
     jana = {**person("jana@example.cz"), "key": "jana@example.cz"}
-    message = domain.bulk_message(mailout, jana, UNSUBSCRIBE)
+    message = mailouts_domain.bulk_message(mailout, jana, UNSUBSCRIBE)
     assert message["subject"] == "Pozvánka pro Město Chrudim"
     assert message["headers"]["List-Unsubscribe"] == f"<{UNSUBSCRIBE}>"
     assert message["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["text"].endswith(UNSUBSCRIBE + "\n")  # the template has no link: one is added
     assert "<strong>Město Chrudim</strong>" in message["html"]
-    assert message["message_id"] == domain.bulk_message(mailout, jana, "https://other")["message_id"]
+    assert message["message_id"] == mailouts_domain.bulk_message(mailout, jana, "https://other")["message_id"]
     eva = {**person("eva@example.cz"), "key": "eva@example.cz"}
-    assert message["message_id"] != domain.bulk_message(mailout, eva, UNSUBSCRIBE)["message_id"]
+    assert message["message_id"] != mailouts_domain.bulk_message(mailout, eva, UNSUBSCRIBE)["message_id"]
     own_link = draft(body="Odhlásit: {{ unsubscribe_url }}", format="text")
-    plain = domain.bulk_message(own_link, jana, UNSUBSCRIBE)
+    plain = mailouts_domain.bulk_message(own_link, jana, UNSUBSCRIBE)
     assert plain["text"].count(UNSUBSCRIBE) == 1 and plain["html"] is None
 
 
 def test_the_unsubscribe_address_and_typed_addresses_are_links_in_the_html_part():
     mailout = draft(body="Program najdete na https://www.zdravamesta.cz/skola-2031 nebo na www.zdravamesta.cz.")
-    message = domain.bulk_message(mailout, {**person("jana@example.cz"), "key": "jana@example.cz"}, UNSUBSCRIBE)
+    message = mailouts_domain.bulk_message(mailout, {**person("jana@example.cz"), "key": "jana@example.cz"}, UNSUBSCRIBE)
     assert f'<a href="{UNSUBSCRIBE}">{UNSUBSCRIBE}</a>' in message["html"]
     assert '<a href="https://www.zdravamesta.cz/skola-2031">' in message["html"]
     assert '<a href="http://www.zdravamesta.cz">www.zdravamesta.cz</a>' in message["html"]
@@ -109,7 +111,7 @@ def test_the_unsubscribe_address_and_typed_addresses_are_links_in_the_html_part(
 
 def test_markup_in_placeholders_never_becomes_html():
     mailout = draft(body="Dobrý den, {{ name }}.")
-    message = domain.bulk_message(mailout, {**person("x@example.cz", name="<script>alert(1)</script>"),
+    message = mailouts_domain.bulk_message(mailout, {**person("x@example.cz", name="<script>alert(1)</script>"),
                                             "key": "x@example.cz"}, UNSUBSCRIBE)
     assert "<script>" not in message["html"] and "&lt;script&gt;" in message["html"]
 
@@ -118,7 +120,7 @@ def test_markdown_and_links_in_placeholders_are_plain_text_in_the_html_part():
     mailout = draft(body="Dobrý den, {{ name }} z {{ organization|upper }}.\n\n[Program](https://www.zdravamesta.cz/program)")
     phishing = {**person("x@example.cz", name="[Ověřte účet](https://phish.example.com/login)",
                          organization="**www.phish.example.com** `kód`"), "key": "x@example.cz"}
-    html = domain.bulk_message(mailout, phishing, UNSUBSCRIBE)["html"]
+    html = mailouts_domain.bulk_message(mailout, phishing, UNSUBSCRIBE)["html"]
     assert "phish.example.com/login\"" not in html and 'href="https://phish' not in html
     assert 'href="http://www.phish' not in html.lower() and "<strong>" not in html and "<code>" not in html
     assert "[Ověřte účet](https://phish.example.com/login)" in html
@@ -130,49 +132,49 @@ def test_markdown_and_links_in_placeholders_are_plain_text_in_the_html_part():
 def test_a_rendering_past_its_budget_is_refused():
     mailout = draft(body="{{ name }}" * 100)
     long_name = {**person("x@example.cz", name="N" * 5000), "key": "x@example.cz"}
-    with pytest.raises(domain.TemplateBudgetExceeded):
-        domain.bulk_message(mailout, long_name, UNSUBSCRIBE)
-    assert domain.bulk_message(mailout, {**person("y@example.cz"), "key": "y@example.cz"}, UNSUBSCRIBE)["text"]
+    with pytest.raises(mailouts_domain.TemplateBudgetExceeded):
+        mailouts_domain.bulk_message(mailout, long_name, UNSUBSCRIBE)
+    assert mailouts_domain.bulk_message(mailout, {**person("y@example.cz"), "key": "y@example.cz"}, UNSUBSCRIBE)["text"]
 
 
 def test_a_permanent_refusal_holds_the_address_and_temporary_ones_are_retried():
-    assert domain.after_failure(1, rejected=True, now=NOW) == ("failed", None, domain.REFUSED)
-    status, retry_at, hold = domain.after_failure(1, rejected=False, now=NOW)
+    assert mailouts_domain.after_failure(1, rejected=True, now=NOW) == ("failed", None, newsletter_domain.REFUSED)
+    status, retry_at, hold = mailouts_domain.after_failure(1, rejected=False, now=NOW)
     assert (status, hold) == ("queued", None) and retry_at == NOW + timedelta(seconds=2)
-    assert domain.after_failure(domain.MAX_ATTEMPTS, rejected=False, now=NOW) == ("failed", None, None)
+    assert mailouts_domain.after_failure(mail_domain.MAX_ATTEMPTS, rejected=False, now=NOW) == ("failed", None, None)
     later = NOW + timedelta(minutes=5)
-    assert domain.range_revisit([("sent", None), ("queued", later), ("queued", NOW + timedelta(hours=1))]) == later
-    assert domain.range_revisit([("sent", None), ("failed", None)]) is None
-    assert domain.tally([("sent", None), ("sent", None), ("failed", None), ("queued", later)]) == {
+    assert mailouts_domain.range_revisit([("sent", None), ("queued", later), ("queued", NOW + timedelta(hours=1))]) == later
+    assert mailouts_domain.range_revisit([("sent", None), ("failed", None)]) is None
+    assert mailouts_domain.tally([("sent", None), ("sent", None), ("failed", None), ("queued", later)]) == {
         "sent": 2, "failed": 1}
-    assert domain.send_interval(0) == 0 and domain.send_interval(20) == 0.05
+    assert mailouts_domain.send_interval(0) == 0 and mailouts_domain.send_interval(20) == 0.05
 
 
 def test_a_newsletter_confirmation_expires_after_a_week():
-    subscriber, token = domain.subscription_requested(None, "jana@example.cz", "Jana", NOW)
-    assert token and domain.subscription_confirmed(subscriber, NOW + timedelta(days=6))["status"] == "confirmed"
+    subscriber, token = newsletter_domain.subscription_requested(None, "jana@example.cz", "Jana", NOW)
+    assert token and newsletter_domain.subscription_confirmed(subscriber, NOW + timedelta(days=6))["status"] == "confirmed"
     with pytest.raises(Refused, match="expired"):
-        domain.subscription_confirmed(subscriber, NOW + domain.CONFIRMATION_VALIDITY + timedelta(minutes=1))
+        newsletter_domain.subscription_confirmed(subscriber, NOW + newsletter_domain.CONFIRMATION_VALIDITY + timedelta(minutes=1))
     naive = {**subscriber, "mailed_at": subscriber["mailed_at"].replace(tzinfo=None)}  # as a database may return it
     with pytest.raises(Refused, match="expired"):
-        domain.subscription_confirmed(naive, NOW + timedelta(days=8))
+        newsletter_domain.subscription_confirmed(naive, NOW + timedelta(days=8))
 
 
 def test_double_opt_in_never_floods_an_address():
-    subscriber, token = domain.subscription_requested(None, " Jana@Example.cz ", "Jana", NOW)
+    subscriber, token = newsletter_domain.subscription_requested(None, " Jana@Example.cz ", "Jana", NOW)
     assert subscriber["id"] == "jana@example.cz" and subscriber["status"] == "pending" and token
     assert subscriber["token_hash"] != token
-    assert domain.subscription_requested(subscriber, "jana@example.cz", None, NOW + timedelta(minutes=5)) == (
+    assert newsletter_domain.subscription_requested(subscriber, "jana@example.cz", None, NOW + timedelta(minutes=5)) == (
         None, None)
-    again, new_token = domain.subscription_requested(subscriber, "jana@example.cz", None, NOW + timedelta(hours=1))
+    again, new_token = newsletter_domain.subscription_requested(subscriber, "jana@example.cz", None, NOW + timedelta(hours=1))
     assert again["name"] == "Jana" and new_token != token
-    confirmed = domain.subscription_confirmed(again, NOW)
+    confirmed = newsletter_domain.subscription_confirmed(again, NOW)
     assert confirmed["status"] == "confirmed" and confirmed["token_hash"] is None
     with pytest.raises(Refused):
-        domain.subscription_confirmed(confirmed, NOW)
-    assert domain.subscription_requested(confirmed, "jana@example.cz", None, NOW) == (None, None)
+        newsletter_domain.subscription_confirmed(confirmed, NOW)
+    assert newsletter_domain.subscription_requested(confirmed, "jana@example.cz", None, NOW) == (None, None)
     # unsubscribing deletes the subscriber (its hold keeps the address unsubscribed): a new start
-    assert domain.subscription_requested(None, "jana@example.cz", None, NOW)[0]["status"] == "pending"
+    assert newsletter_domain.subscription_requested(None, "jana@example.cz", None, NOW)[0]["status"] == "pending"
 
 
 def sent(log: SentLog, recipient_id: str):

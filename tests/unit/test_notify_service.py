@@ -2,10 +2,11 @@
 import pytest
 from nameko.testing.services import worker_factory
 
+from nszm.batches import Batches
 from nszm.contracts import bus
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
-from services.notify import domain
-from services.notify.mailer import Rejected
+from services.notify.mail import domain
+from services.notify.mail.mailer import Rejected
 from services.notify.service import NotifyService
 from tests.fakes import FakeMailer, FakeNotifyStore
 from tests.unit.test_notify_domain import details, registration_event
@@ -16,9 +17,9 @@ def store():
     return FakeNotifyStore()
 
 
-def notify(store, mailer):
+def notify(store, mailer, asked_together=None):
     """The service; the events service answers for each registration's person as `details()`."""
-    service = worker_factory(NotifyService, store=store, mailer=mailer)
+    service = worker_factory(NotifyService, store=store, mailer=mailer, asked_together=asked_together or Batches())
     service.events.mail_details.side_effect = lambda ids: {registration_id: details() for registration_id in ids}
     return service
 
@@ -132,7 +133,8 @@ def test_workers_that_need_peoples_details_at_once_ask_events_together(store):
         eventlet.sleep(0.05)  # while the first call is out, the others wait for the next one
         return {registration_id: details() for registration_id in ids}
 
-    services = [notify(store, FakeMailer()) for _ in range(8)]
+    asked_together = Batches()  # one per service process, shared by its workers
+    services = [notify(store, FakeMailer(), asked_together) for _ in range(8)]
     for service in services:
         service.events.mail_details.side_effect = slow_answer
     pool = eventlet.GreenPool()

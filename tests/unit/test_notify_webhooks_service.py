@@ -6,11 +6,12 @@ from unittest.mock import patch
 import pytest
 from nameko.testing.services import worker_factory
 
+from nszm.batches import Batches
 from nszm.contracts.errors import InvalidInput, NotFound
 from nszm.storage import utcnow
-from services.notify import domain
 from services.notify.service import NotifyService
-from services.notify.webhook_sender import WebhookSender
+from services.notify.webhooks import domain
+from services.notify.webhooks.sender import WebhookSender
 from tests.fakes import FakeWebhookStore
 from tests.unit.test_notify_domain import registration_event
 
@@ -37,7 +38,7 @@ def store():
 
 
 def notify(store, sender):
-    return worker_factory(NotifyService, store=store, webhook_sender=sender)
+    return worker_factory(NotifyService, store=store, asked_together=Batches(), webhook_sender=sender)
 
 
 def test_loopback_and_private_targets_are_refused_unless_allowed(store):
@@ -65,7 +66,7 @@ def test_an_event_is_posted_signed_once_and_a_refusal_is_tried_again_later(store
     service.deliver_webhooks()
     assert len(sender.posted) == 1  # not due yet
     later = utcnow() + timedelta(seconds=6)
-    with patch("services.notify.service.utcnow", return_value=later):
+    with patch("services.notify.webhooks.service.utcnow", return_value=later):
         service.deliver_webhooks()
     [delivery] = service.list_deliveries(hook["id"], {})["items"]
     assert (delivery["status"], delivery["attempts"]) == ("delivered", 2)

@@ -8,7 +8,8 @@ from nszm.config import Retention
 from nszm.privacy import ERASED_DOMAIN, ERASED_NAME, Pseudonyms, consent_given
 from services.events import domain as events
 from services.members import domain as members
-from services.notify import domain as notify
+from services.notify import domain as notify_domain
+from services.notify.newsletter import domain as newsletter_domain
 from services.practice import domain as practice
 from tests.event_factories import NOW, loaded_event, registration_input
 
@@ -105,17 +106,17 @@ def test_a_pseudonymised_vote_keeps_its_nominee_count_and_person():
 
 
 def test_a_newsletter_consent_is_given_when_the_link_is_confirmed():
-    pending, _ = notify.subscription_requested(None, "odber@example.cz", None, NOW,
+    pending, _ = newsletter_domain.subscription_requested(None, "odber@example.cz", None, NOW,
                                                {"form": "zpravodaj", "text_version": "2026-12"})
     assert "consent" not in pending
-    confirmed = notify.subscription_confirmed(pending, NOW + timedelta(hours=1))
+    confirmed = newsletter_domain.subscription_confirmed(pending, NOW + timedelta(hours=1))
     assert confirmed["consent"] == {"purpose": "newsletter", "given_at": NOW + timedelta(hours=1),
                                     "form": "zpravodaj", "text_version": "2026-12"}
     assert "consent_asked" not in confirmed
 
 
 def test_an_erasure_is_dated_as_the_database_keeps_it_and_drops_the_message():
-    erasure = notify.erasure("ab" * 32, NOW.replace(microsecond=123456))
+    erasure = notify_domain.erasure("ab" * 32, NOW.replace(microsecond=123456))
     assert erasure["requested_at"].microsecond == 123000
-    values = notify.erased_values("ab" * 32)
+    values = notify_domain.erased_values("ab" * 32)
     assert values["mail"]["to"].endswith(ERASED_DOMAIN) and "text" in values["mail_dropped"]

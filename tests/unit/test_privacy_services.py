@@ -5,6 +5,7 @@ from unittest.mock import patch
 
 from nameko.testing.services import worker_factory
 
+from nszm.batches import Batches
 from nszm.contracts import bus
 from nszm.privacy import ERASED_DOMAIN
 from nszm.rush import Rush
@@ -93,7 +94,7 @@ def test_practice_pseudonymises_votes_once_results_are_out_and_forgets_their_con
 def test_notify_erases_its_records_holds_the_person_and_announces_the_erasure():
     store = FakeMailoutStore(subscribers=[{"id": EMAIL.lower(), "email": EMAIL, "name": "Jana", "status": "confirmed",
                                            "created_at": NOW, "confirmed_at": NOW}])
-    service = worker_factory(NotifyService, store=store, mailer=FakeMailer(), config={})
+    service = worker_factory(NotifyService, store=store, asked_together=Batches(), mailer=FakeMailer(), config={})
     store.enqueue({"id": "m1", "kind": "registration_confirmed", "to": EMAIL, "to_name": "Jana", "subject": "Ahoj",
                    "text": "Dobrý den, Jano", "attachments": [], "created_at": NOW})
     store.mails["m1"]["status"] = "sent"
@@ -119,7 +120,7 @@ def test_notify_retention_drops_bodies_recipient_lists_unconfirmed_subscribers_a
     store.mails["old"]["status"] = "sent"
     store.mailouts["m"] = {"id": "m", "status": "sent", "finished_at": NOW, "subject": "s"}
     store.recipients["m"] = [{"email": EMAIL, "status": "sent"}]
-    service = worker_factory(NotifyService, store=store, mailer=FakeMailer(), config={})
+    service = worker_factory(NotifyService, store=store, asked_together=Batches(), mailer=FakeMailer(), config={})
     service.retain(NOW + timedelta(days=29))
     assert "text" in store.mails["old"] and store.recipients["m"] and store.subscribers
     service.retain(NOW + timedelta(days=31))

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from nszm.contracts import bus
-from services.notify import domain
+from services.notify.webhooks import domain
 from tests.unit.test_notify_domain import registration_event
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)

@@ -15,7 +15,7 @@ import urllib3
 from nameko.extensions import DependencyProvider
 
 from nszm.config import Settings
-from services.notify import domain
+from services.notify.webhooks import domain
 
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 10
@@ -26,7 +26,7 @@ def addresses_of(url: str) -> list[str]:
     parsed = urlparse(url)
     try:
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        return sorted({info[4][0] for info in socket.getaddrinfo(parsed.hostname, port, proto=socket.IPPROTO_TCP)})
+        return sorted({str(info[4][0]) for info in socket.getaddrinfo(parsed.hostname, port, proto=socket.IPPROTO_TCP)})
     except (OSError, ValueError, UnicodeError):
         return []
 
@@ -59,13 +59,13 @@ class WebhookSender:
         https = parsed.scheme == "https"
         port = parsed.port or (443 if https else 80)
         timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS)
-        options = {"timeout": timeout, "retries": False, "maxsize": 1}
+        pool: urllib3.HTTPConnectionPool
         if https:
             context = ssl.create_default_context(cafile=self.ca_certs)  # checks the name given as SNI
             pool = urllib3.HTTPSConnectionPool(address, port, server_hostname=parsed.hostname,
-                                               ssl_context=context, **options)
+                                               ssl_context=context, timeout=timeout, retries=False, maxsize=1)
         else:
-            pool = urllib3.HTTPConnectionPool(address, port, **options)
+            pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
         path = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
         host = parsed.netloc.rpartition("@")[2]
         try:

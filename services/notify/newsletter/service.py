@@ -1,0 +1,75 @@
+"""The newsletter's entrypoints: subscribing with a double opt-in, confirming, and unsubscribing
+with the link every bulk message carries."""
+from typing import ClassVar, Protocol
+
+from nszm.addresses import email_key
+from nszm.contracts import bus
+from nszm.contracts.errors import NotFound
+from nszm.entrypoints import rpc
+from nszm.schemas import load
+from nszm.service import refusals_as_errors
+from nszm.storage import StoreProvider, utcnow
+from nszm.tokens import token_hash
+from services.notify import schemas
+from services.notify.mail.service import MailService
+from services.notify.mail.storage import MailStoreVerbs
+from services.notify.newsletter import domain
+from services.notify.newsletter.domain import UNSUBSCRIBE
+from services.notify.newsletter.storage import NewsletterStoreVerbs
+
+
+class NewsletterUse(MailStoreVerbs, NewsletterStoreVerbs, Protocol):
+    """The newsletter's own verbs, and the mail queue (the confirmation mail)."""
+
+
+class NewsletterService(MailService):
+    store: ClassVar[StoreProvider[NewsletterUse]]
+
+    @rpc
+    def subscribe(self, payload):
+        """Double opt-in; the answer is the same whether or not the address was known."""
+        data = load(schemas.SubscriptionInputSchema(), payload)
+        existing = self.store.get_subscriber(email_key(data["email"]))
+        subscriber, token = domain.subscription_requested(existing, data["email"], data.get("name"), utcnow(),
+                                                          data.get("consent"))
+        if subscriber is not None:
+            confirm_url = f"{self.settings.public_url}/api/v1/newsletter/confirm?token={token}"
+            mail = domain.newsletter_confirmation(subscriber, confirm_url)
+            self.store.save_subscriber(subscriber)
+            self._send_now(mail)
+        return schemas.SubscriptionReceiptSchema().dump({"status": "confirmation_sent"})
+
+    @rpc
+    def confirm_subscription(self, token):
+        hashed = token_hash(token) if isinstance(token, str) and token else None
+
+        def work(tx: NewsletterStoreVerbs):
+            subscriber = tx.subscriber_by_token(hashed)
+            if subscriber is None:
+                raise NotFound("This confirmation link is not valid (or was used already).")
+            with refusals_as_errors():
+                confirmed = domain.subscription_confirmed(subscriber, utcnow())
+            person = self.store.pseudonyms.person(confirmed["email"])
+            tx.save_subscriber(confirmed)
+            tx.lift_hold(person, domain.LIFTED_BY_SUBSCRIBING)  # subscribing again undoes an unsubscribe
+            tx.commit([bus.envelope(bus.NEWSLETTER_SUBSCRIBED, {"person": person})])
+
+        self.unit_of_work(work)
+        return schemas.SubscriptionResultSchema().dump({"status": "subscribed"})
+
+    @rpc
+    def unsubscribe(self, token):
+        email = (self.store.signer().value(UNSUBSCRIBE, token, int(domain.UNSUBSCRIBE_LINK_VALIDITY.total_seconds()))
+                 if isinstance(token, str) and token else None)
+        if not email:
+            raise NotFound("This unsubscribe link is not valid.")
+
+        person = self.store.pseudonyms.person(email)
+
+        def work(tx: NewsletterStoreVerbs):
+            tx.delete_subscriber(email_key(email))  # only the keyed hash stays, to keep the address held
+            tx.hold(person, domain.UNSUBSCRIBED)
+            tx.commit([bus.envelope(bus.NEWSLETTER_UNSUBSCRIBED, {"person": person})])
+
+        self.unit_of_work(work)
+        return schemas.UnsubscribeResultSchema().dump({"status": "unsubscribed"})

@@ -1,0 +1,1 @@
+"""Webhooks: the platform's public events POSTed, signed, to endpoints staff registered."""
