@@ -1,4 +1,18 @@
-"""What a domain raises when its rules refuse a request: pure Python, no nameko, no database."""
+"""What a domain returns when it decides a change, and raises when its rules refuse a request:
+pure Python, no nameko, no database."""
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+Record = TypeVar("Record")
+
+
+@dataclass(frozen=True)
+class Decided(Generic[Record]):
+    """A domain's decision: the record as it is to be stored, and the events that announce it
+    (committed with it: `tx.commit(decided.events)`)."""
+
+    record: Record
+    events: list[dict]
 
 
 class Refusal(Exception):

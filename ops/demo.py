@@ -70,7 +70,7 @@ def demo_events(today: date) -> list[dict]:
         data = EventInputSchema().load(payload)
         event_id = events_domain.event_id_base(data["title"], data["starts_at"])
         now = datetime.now(timezone.utc)
-        events.append(events_domain.publish(events_domain.new_event(data, event_id, now), now))
+        events.append(events_domain.publish(events_domain.new_event(data, event_id, now), now).record)
     return events
 
 

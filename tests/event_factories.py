@@ -38,11 +38,9 @@ def loaded_event(payload: dict | None = None, event_id: str = "2026-12-skola", p
 
     data = EventInputSchema().load(payload or event_payload())
     event = domain.new_event(data, event_id, NOW)
-    if published:
-        event = domain.publish(event, NOW)
     for session in event["sessions"]:
         session.update(seats_left=session["capacity"], waiting=0)
-    return event
+    return domain.publish(event, NOW).record if published else event
 
 
 def registration_input(email: str = "jana.novakova@example.cz", sessions=("s1",), **overrides) -> dict:

@@ -5,11 +5,15 @@ import uuid
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Callable
 
 from nszm import czech
 from nszm.addresses import email_key
+from nszm.contracts import bus
+from nszm.contracts.events import EventSchema
 from nszm.privacy import ERASED_NAME, consent_given, erased_address
-from nszm.rules import Refused, RuleBroken
+from nszm.rules import Decided, Refused, RuleBroken
+from nszm.schemas import cached_schema
 
 DEFAULT_CANCELLATION_WINDOW = timedelta(hours=24)
 
@@ -30,7 +34,7 @@ def new_event(data: dict, event_id: str, now: datetime) -> dict:
             **session,
             "id": f"s{number}",
             "hours": session.get("hours", session_hours(session["starts_at"], session["ends_at"])),
-            "seats_taken": 0,
+            "seats_taken": 0, "seats_left": session["capacity"], "waiting": 0,  # what its counters start at
         })
     for session in sessions:
         if session["starts_at"] < data["starts_at"] or session["ends_at"] > data["ends_at"]:
@@ -46,10 +50,32 @@ def new_event(data: dict, event_id: str, now: datetime) -> dict:
     }
 
 
-def publish(event: dict, now: datetime) -> dict:
+def publish(event: dict, now: datetime) -> Decided[dict]:
     if event["status"] == "published":
         raise Refused("The event is published already.")
-    return {**event, "status": "published", "published_at": now}
+    published = {**event, "status": "published", "published_at": now}
+    return Decided(published, [bus.envelope(bus.EVENT_PUBLISHED, cached_schema(EventSchema).dump(published))])
+
+
+def registration_event(spec: bus.EventSpec, event: dict, registration: dict, changed: list[str],
+                       cancelled_by: str | None = None) -> dict:
+    """An event about a registration: its id, person, status and seats, never its contact."""
+    asked = {seat["id"] for seat in registration["sessions"]}
+    return bus.envelope(spec, {
+        "registration": cached_schema(bus.RegistrationRefData).dump(registration),
+        "event": cached_schema(bus.EventSummaryData).dump(event),
+        "sessions": cached_schema(bus.SessionSummaryData, many=True).dump(
+            [s for s in event["sessions"] if s["id"] in asked]),
+        "changed_sessions": changed,
+        "cancelled_by": cancelled_by,
+    })
+
+
+def seated_events(seated: list[dict], events: dict[str, dict]) -> list[dict]:
+    """registration_confirmed or registration_waitlisted for each registration just seated."""
+    return [registration_event(
+        bus.REGISTRATION_CONFIRMED if r["status"] == "confirmed" else bus.REGISTRATION_WAITLISTED,
+        events[r["event_id"]], r, [s["id"] for s in r["sessions"]]) for r in seated]
 
 
 def new_registration(event: dict, data: dict, is_coordinator: bool, now: datetime, person: str,
@@ -235,6 +261,19 @@ def cancel(registration: dict, event: dict, waiting: list[dict], by_staff: bool,
     return outcome
 
 
+def cancellation_events(outcome: Cancellation, event: dict, before: dict, by_staff: bool,
+                        queues_of: Callable[[dict], dict[str, list[int]]]) -> list[dict]:
+    """registration_cancelled, and registration_promoted for each person who got a freed seat, with
+    their places in the queues they still wait in (`queues_of(registration)`, read once the
+    cancellation is stored)."""
+    announced = [registration_event(bus.REGISTRATION_CANCELLED, event, outcome.cancelled, confirmed_sessions(before),
+                                    "staff" if by_staff else "participant")]
+    for lucky, sessions in outcome.promoted:
+        announced.append(registration_event(bus.REGISTRATION_PROMOTED, event,
+                                            with_queue_positions(lucky, queues_of(lucky)), sessions))
+    return announced
+
+
 def first_waiting(candidates: list[dict], session_id: str) -> dict | None:
     """Of registrations waiting for `session_id`, the one that asked first."""
     def position(registration):
@@ -268,6 +307,17 @@ def check_in(registration: dict, event: dict, session_ids: list[str] | None, now
         raise RuleBroken(f"No confirmed seat in session {', '.join(not_held)}.", "sessions")
     hours = sum(s["hours"] for s in event["sessions"] if s["id"] in attended)
     return {**registration, "checked_in_at": now, "attended_sessions": attended, "hours": hours}
+
+
+def attendance_recorded(checked: dict, event: dict) -> dict:
+    """The event announcing a check-in: sessions attended, hours, the certificate's number if any."""
+    return bus.envelope(bus.ATTENDANCE_RECORDED, {
+        "registration": cached_schema(bus.RegistrationRefData).dump(checked),
+        "event": cached_schema(bus.EventSummaryData).dump(event),
+        "attended_sessions": checked["attended_sessions"],
+        "hours": checked["hours"],
+        "certificate_id": checked.get("certificate_id"),
+    })
 
 
 def certificate_number(year: int, serial: int) -> str:

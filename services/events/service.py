@@ -76,9 +76,9 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         def work(tx) -> dict:
             with refusals_as_errors():
                 published = domain.publish(tx.get_event(str(event_id), published_only=False), utcnow())
-            tx.save_published(published)
-            tx.commit([bus.envelope(bus.EVENT_PUBLISHED, schemas.EventSchema().dump(published))])
-            return published
+            tx.save_published(published.record)
+            tx.commit(published.events)
+            return published.record
 
         return schemas.EventDetailSchema().dump(self.unit_of_work(work))
 
@@ -94,17 +94,6 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         if not any(wanted.get(sid, {}).get("audience") == "coordinators" for sid in data["sessions"]):
             return False
         return self.members.coordinator_of(data["email"]) is not None
-
-    def _registration_event(self, spec, event, registration, changed, cancelled_by=None):
-        asked = {seat["id"] for seat in registration["sessions"]}
-        sessions = [s for s in event["sessions"] if s["id"] in asked]
-        return bus.envelope(spec, {
-            "registration": cached_schema(bus.RegistrationRefData).dump(registration),
-            "event": cached_schema(bus.EventSummaryData).dump(event),
-            "sessions": cached_schema(bus.SessionSummaryData, many=True).dump(sessions),
-            "changed_sessions": changed,
-            "cancelled_by": cancelled_by,
-        })
 
     @rpc
     def register(self, event_id, payload):
@@ -145,9 +134,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         if seated:
             tx.move_counters(counters, changes)
             tx.add_registrations(seated)
-            tx.commit([self._registration_event(
-                bus.REGISTRATION_CONFIRMED if r["status"] == "confirmed" else bus.REGISTRATION_WAITLISTED,
-                events[r["event_id"]], r, [s["id"] for s in r["sessions"]]) for r in seated])
+            tx.commit(domain.seated_events(seated, events))
         by_id = dict(zip((r["id"] for r in fresh), outcomes))
         return [done.get(r["request_id"]) if r.get("request_id") in done else as_error(by_id[r["id"]])
                 for r in registrations]
@@ -224,14 +211,9 @@ class EventsService(PlatformService[EventsStoreVerbs]):
                 outcome = domain.cancel(registration, event, waiting, by_staff, now)
             tx.save_registrations(outcome.changed)
             tx.count_seats(event["id"], outcome.seat_changes)
-            announced = [self._registration_event(bus.REGISTRATION_CANCELLED, event, outcome.cancelled,
-                                                  domain.confirmed_sessions(registration),
-                                                  "staff" if by_staff else "participant")]
-            for lucky, sessions in outcome.promoted:
-                still_waiting = tx.queues(event["id"], domain.waiting_sessions(lucky))
-                announced.append(self._registration_event(
-                    bus.REGISTRATION_PROMOTED, event, domain.with_queue_positions(lucky, still_waiting), sessions))
-            tx.commit(announced)
+            tx.commit(domain.cancellation_events(
+                outcome, event, registration, by_staff,
+                lambda lucky: tx.queues(event["id"], domain.waiting_sessions(lucky))))
             return outcome.cancelled
 
         event_id = self.store.get_registration(registration_id)["event_id"]
@@ -256,13 +238,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
             if domain.earns_certificate(event):
                 checked = domain.with_certificate(checked, tx.next_certificate_serial(checked["checked_in_at"].year))
             tx.save_registrations([checked])
-            tx.commit([bus.envelope(bus.ATTENDANCE_RECORDED, {
-                "registration": cached_schema(bus.RegistrationRefData).dump(checked),
-                "event": cached_schema(bus.EventSummaryData).dump(event),
-                "attended_sessions": checked["attended_sessions"],
-                "hours": checked["hours"],
-                "certificate_id": checked.get("certificate_id"),
-            })])
+            tx.commit([domain.attendance_recorded(checked, event)])
             return checked
 
         return schemas.RegistrationSchema().dump(self.unit_of_work(work))

@@ -27,6 +27,7 @@ from nszm.storage import (
     to_document,
 )
 
+COUNTED = ("seats_taken", "seats_left", "waiting", "waitlist_seq")  # a session's counters: kept apart from the event
 PUBLISHED_KEPT = 1000  # published events a store keeps in memory (an event's own fields are a few kilobytes)
 
 
@@ -127,7 +128,7 @@ class EventsStore(ServiceStore):
         return taken_ids(self.events, base)
 
     def add_event(self, event: dict):
-        static = [{k: v for k, v in s.items() if k not in ("seats_taken", "waitlist_seq")} for s in event["sessions"]]
+        static = [{k: v for k, v in s.items() if k not in COUNTED} for s in event["sessions"]]
         document = {**to_document(event), "sessions": static}
 
         def work(session):

@@ -6,9 +6,12 @@ from datetime import date, datetime, time
 from typing import Callable
 
 from nszm import czech
+from nszm.contracts import bus
+from nszm.contracts.members import MemberSchema
 from nszm.formatting import PRAGUE
 from nszm.privacy import ERASED_NAME, erased_address
 from nszm.rules import Refused
+from nszm.schemas import cached_schema
 
 ICO_WEIGHTS = (8, 7, 6, 5, 4, 3, 2)
 
@@ -187,3 +190,25 @@ def without_contacts_of(member: dict, person: str, person_of: Callable[[str], st
     if len(kept) == len(member.get("contacts", [])):
         return None
     return {**member, "contacts": kept, "version": next_version(member)}
+
+
+# -- what the bus hears -----------------------------------------------------------------------
+
+def applied(application: dict) -> dict:
+    """member_applied: the applicant, and its contact only as the keyed hash."""
+    return bus.envelope(bus.MEMBER_APPLIED, {
+        "application_id": application["id"], "contact_person": application["person"],
+        **{key: application[key] for key in ("name", "type", "region", "population")}})
+
+
+def joined(member: dict) -> dict:
+    return bus.envelope(bus.MEMBER_JOINED, cached_schema(MemberSchema).dump(member))
+
+
+def updated(member: dict) -> dict:
+    return bus.envelope(bus.MEMBER_UPDATED, cached_schema(MemberSchema).dump(member))
+
+
+def left(member: dict) -> dict:
+    return bus.envelope(bus.MEMBER_LEFT, {"slug": member["slug"], "name": member["name"],
+                                          "left_on": member["left_on"].isoformat()})

@@ -1,7 +1,7 @@
 """The members service's entrypoints: load with a schema, apply the domain, store, dump."""
 from datetime import date
 
-from nszm.contracts.bus import MEMBER_APPLIED, MEMBER_JOINED, MEMBER_LEFT, MEMBER_UPDATED, MEMBERS_PRIVACY, envelope
+from nszm.contracts.bus import MEMBERS_PRIVACY
 from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.notify import MailingContactSchema, MembersAudienceSchema
 from nszm.entrypoints import rpc, staff_read, staff_rpc
@@ -65,9 +65,7 @@ class MembersService(PlatformService[MembersStoreVerbs]):
                 application = domain.new_application(data, utcnow(), self.store.pseudonyms.person(
                     data["contact"]["email"]), holder=tx.member_with_ico(data["ico"]))
             tx.add_application(application)
-            tx.commit([envelope(MEMBER_APPLIED, {
-                "application_id": application["id"], "contact_person": application["person"],
-                **{k: data[k] for k in ("name", "type", "region", "population")}})])
+            tx.commit([domain.applied(application)])
             return application
 
         return schemas.ApplicationReceiptSchema().dump(self.unit_of_work(work))
@@ -99,7 +97,7 @@ class MembersService(PlatformService[MembersStoreVerbs]):
                     tx.save_member(returning, member)
                 else:
                     tx.add_member(member)
-                tx.commit([envelope(MEMBER_JOINED, schemas.MemberSchema().dump(member))])
+                tx.commit([domain.joined(member)])
                 return member
 
             return self.unit_of_work(work)
@@ -128,16 +126,13 @@ class MembersService(PlatformService[MembersStoreVerbs]):
     @staff_rpc
     def update_member(self, slug, payload):
         changes = load(schemas.MemberUpdateLoadSchema(), payload)
-        return self._change_member(str(slug), lambda member: domain.update(member, changes),
-                                   lambda after: envelope(MEMBER_UPDATED, schemas.MemberSchema().dump(after)))
+        return self._change_member(str(slug), lambda member: domain.update(member, changes), domain.updated)
 
     @staff_rpc
     def leave(self, slug, payload=None):
         left_on = load(schemas.LeaveSchema(), payload or {}).get("left_on") or date.today()
-        return self._change_member(str(slug), lambda member: domain.leave(member, left_on),
-                                   lambda after: envelope(MEMBER_LEFT, {
-                                       "slug": after["slug"], "name": after["name"],
-                                       "left_on": after["left_on"].isoformat()}), include_left=True)
+        return self._change_member(str(slug), lambda member: domain.leave(member, left_on), domain.left,
+                                   include_left=True)
 
     def _change_member(self, slug: str, change, announcement, include_left: bool = False) -> dict:
         def work(tx) -> dict:

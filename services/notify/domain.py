@@ -3,6 +3,7 @@ person's mail and recipient rows become."""
 import uuid
 from datetime import datetime
 
+from nszm.contracts import bus
 from nszm.privacy import ERASED_NAME, erased_address
 
 
@@ -21,3 +22,10 @@ def erased_values(person: str) -> dict:
             "mail_dropped": ["text", "html", "attachments", "headers"],
             "recipient": {"email": address, "key": address, "name": ERASED_NAME, "organization": None,
                           "message_id": None}}
+
+
+def person_erased(erasure: dict) -> dict:
+    """The event on which every other service (and subscriber) erases the person: their keyed hash,
+    never their address."""
+    return bus.envelope(bus.PERSON_ERASED, {"erasure_id": erasure["id"], "person": erasure["person"],
+                                            "requested_at": erasure["requested_at"].isoformat()})

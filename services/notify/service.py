@@ -44,8 +44,7 @@ class NotifyService(MailoutService, NewsletterService, WebhookService):
             tx.erase_person(person, domain.erased_values(person))
             tx.hold(person, ERASED)
             tx.record_erasure({**erasure, "service": self.name, "erased_at": now})
-            tx.commit([bus.envelope(bus.PERSON_ERASED, {"erasure_id": erasure["id"], "person": person,
-                                                        "requested_at": erasure["requested_at"].isoformat()})])
+            tx.commit([domain.person_erased(erasure)])
             return erasure
 
         erasure = self.unit_of_work(work)

@@ -5,8 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from nszm import czech
+from nszm.contracts import bus
+from nszm.contracts.practice import CompetitionSchema, PracticeSchema
 from nszm.privacy import erased_address
 from nszm.rules import Refused, RuleBroken
+from nszm.schemas import cached_schema
 from nszm.tokens import new_token, token_hash
 
 MIN_WORD = 2
@@ -150,6 +153,14 @@ class Confirmation:
     counts_now: bool  # this confirmation is the one that made the vote count
     changed: bool  # False when the link had been used already
 
+    @property
+    def events(self) -> list[dict]:
+        """vote_confirmed, once the vote counts."""
+        if not self.counts_now:
+            return []
+        return [bus.envelope(bus.VOTE_CONFIRMED, {"competition_id": self.vote["competition_id"],
+                                                  "practice": self.vote["practice"]})]
+
 
 def confirm(vote: dict, competition: dict, address_counted: bool, now: datetime) -> Confirmation:
     """Confirm a vote by its mailed link. It counts unless a vote from the same address counts in the
@@ -161,6 +172,25 @@ def confirm(vote: dict, competition: dict, address_counted: bool, now: datetime)
         raise Refused("The confirmation link has expired; please vote again.")
     return Confirmation({**vote, "confirmed_at": now, "counted": not address_counted},
                         counts_now=not address_counted, changed=True)
+
+
+def vote_requested(competition: dict, vote: dict, confirm_url: str) -> dict:
+    """The event asking notify to mail the voter the confirmation link."""
+    title = next(n["title"] for n in competition["nominees"] if n["practice"] == vote["practice"])
+    return bus.envelope(bus.VOTE_REQUESTED, {
+        "competition_id": competition["id"], "competition_title": competition["title"],
+        "practice": vote["practice"], "practice_title": title, "email": vote["email"],
+        "confirm_url": confirm_url, "expires_at": vote["expires_at"].isoformat(),
+    })
+
+
+def practice_published(practice: dict) -> dict:
+    return bus.envelope(bus.PRACTICE_PUBLISHED, cached_schema(PracticeSchema).dump(practice))
+
+
+def competition_closed(view: dict) -> dict:
+    """The results, announced once (`view`: the competition as the public sees it once closed)."""
+    return bus.envelope(bus.COMPETITION_CLOSED, cached_schema(CompetitionSchema).dump(view))
 
 
 def results(competition: dict, counts: dict[str, int]) -> dict:

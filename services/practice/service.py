@@ -98,8 +98,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
     @staff_rpc
     def publish_practice(self, slug):
         return self._change_practice(str(slug), lambda before: domain.publish(before, utcnow()),
-                                     lambda after: bus.envelope(bus.PRACTICE_PUBLISHED,
-                                                                schemas.PracticeSchema().dump(after)))
+                                     domain.practice_published)
 
     @staff_rpc
     def archive_practice(self, slug):
@@ -175,13 +174,8 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
             except Refusal as refusal:
                 outcomes.append(as_error(refusal))
                 continue
-            title = next(n["title"] for n in competition["nominees"] if n["practice"] == vote["practice"])
-            announced.append(bus.envelope(bus.VOTE_REQUESTED, {
-                "competition_id": competition["id"], "competition_title": competition["title"],
-                "practice": vote["practice"], "practice_title": title, "email": vote["email"],
-                "confirm_url": f"{self.settings.public_url}/api/v1/votes/confirm?token={token}",
-                "expires_at": vote["expires_at"].isoformat(),
-            }))
+            announced.append(domain.vote_requested(
+                competition, vote, f"{self.settings.public_url}/api/v1/votes/confirm?token={token}"))
             votes.append(vote)
             outcomes.append(None)
         if votes:
@@ -203,9 +197,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
                 outcome = domain.confirm(vote, competition, address_counted, now)
             if outcome.changed:
                 tx.save_vote(outcome.vote)
-            if outcome.counts_now:
-                tx.commit([bus.envelope(bus.VOTE_CONFIRMED, {"competition_id": vote["competition_id"],
-                                                             "practice": vote["practice"]})])
+            tx.commit(outcome.events)
             return outcome
 
         try:
@@ -232,7 +224,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
             counts = self.store.counts(competition["id"])
             results = domain.results(competition, counts)
             closed = domain.public_view(competition, now, counts)
-            announced = [bus.envelope(bus.COMPETITION_CLOSED, schemas.CompetitionSchema().dump(closed))]
+            announced = [domain.competition_closed(closed)]
 
             def work(tx):
                 if tx.close_competition(competition["id"], results, now):  # False: announced by another worker

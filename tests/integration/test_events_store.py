@@ -33,8 +33,7 @@ def published(service, event_type) -> list[dict]:
 def stored_event(store, capacities=(50,), event_id="2026-12-skola"):
     event = loaded_event(event_payload(capacities=capacities), event_id=event_id, published=False)
     store.add_event(event)
-    published = domain.publish(event, NOW)
-    store.save_published(published)
+    store.save_published(domain.publish(event, NOW).record)
     return store.get_event(event_id)
 
 
@@ -245,7 +244,7 @@ def test_a_published_event_is_read_once_and_a_draft_is_read_each_time(store):
     store.add_event(draft)
     with patch.object(store.events, "find_one", wraps=store.events.find_one) as reads:
         assert store.get_event(draft["id"], published_only=False, with_counters=False)["status"] == "draft"
-        store.save_published(domain.publish(draft, NOW))
+        store.save_published(domain.publish(draft, NOW).record)
         first = store.get_event(draft["id"], with_counters=False)
         first["sessions"].clear()  # a caller's copy: what the store keeps is not changed
         again = store.get_event(draft["id"], with_counters=False)

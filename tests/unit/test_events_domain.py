@@ -34,6 +34,14 @@ def test_publishing_twice_is_refused():
         domain.publish(loaded_event(), NOW)
 
 
+def test_publishing_decides_the_event_and_its_announcement():
+    draft = {**loaded_event(), "status": "draft", "published_at": None}
+    decided = domain.publish(draft, NOW)
+    assert decided.record["status"] == "published" and decided.record["published_at"] == NOW
+    [announced] = decided.events
+    assert announced["event_type"] == "event_published" and announced["data"]["id"] == draft["id"]
+
+
 def test_registration_needs_a_published_future_event():
     with pytest.raises(domain.Refused):
         domain.new_registration(loaded_event(published=False), registration_input(), False, NOW, "person-hash")

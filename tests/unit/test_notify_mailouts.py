@@ -80,7 +80,8 @@ def test_progress_and_the_end_of_sending():
     assert mailouts_domain.finished(sending, {"sent": 7, "queued": 1, "skipped": 2}, NOW) is None
     done = mailouts_domain.finished(sending, {"sent": 7, "failed": 1, "skipped": 2}, NOW)
     assert done["status"] == "sent" and mailouts_domain.progress(done)["queued"] == 0
-    assert mailouts_domain.finished_data(done, {"sent": 7, "failed": 1, "skipped": 2})["total"] == 10
+    announced = mailouts_domain.mailout_finished(done, {"sent": 7, "failed": 1, "skipped": 2})
+    assert announced["event_type"] == "mailout_finished" and announced["data"]["total"] == 10
 
 
 def test_each_recipient_gets_one_message_with_a_stable_id_and_the_one_click_headers():

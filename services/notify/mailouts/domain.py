@@ -13,6 +13,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markdown_it import MarkdownIt
 
 from nszm.addresses import email_key
+from nszm.contracts import bus
 from nszm.rules import Refusal, Refused, RuleBroken
 from services.notify.mail.domain import retry_after
 from services.notify.newsletter.domain import REFUSED
@@ -236,10 +237,12 @@ def finished(mailout: dict, counts: dict[str, int], now: datetime) -> dict | Non
             "progress": {key: counts.get(key, 0) for key in ("sent", "failed", "skipped")}}
 
 
-def finished_data(mailout: dict, counts: dict[str, int]) -> dict:
-    return {"id": mailout["id"], "subject": mailout["subject"], "status": mailout["status"],
-            "total": mailout["total"], "sent": counts.get("sent", 0), "failed": counts.get("failed", 0),
-            "skipped": counts.get("skipped", 0), "finished_at": mailout["finished_at"].isoformat()}
+def mailout_finished(mailout: dict, counts: dict[str, int]) -> dict:
+    """The event announcing that a mailout ended (sent or cancelled), with its final counts."""
+    return bus.envelope(bus.MAILOUT_FINISHED, {
+        "id": mailout["id"], "subject": mailout["subject"], "status": mailout["status"], "total": mailout["total"],
+        "sent": counts.get("sent", 0), "failed": counts.get("failed", 0), "skipped": counts.get("skipped", 0),
+        "finished_at": mailout["finished_at"].isoformat()})
 
 
 def message_id(mailout_id: str, recipient_key: str) -> str:

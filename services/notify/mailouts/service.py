@@ -11,7 +11,6 @@ from nameko.timer import timer
 
 from nszm.addresses import email_key
 from nszm.calls import TimedRpcProxy
-from nszm.contracts import bus
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.entrypoints import rpc, staff_read, staff_rpc
 from nszm.schemas import load
@@ -158,8 +157,7 @@ class MailoutService(MailService):
                 after = change(before)
             tx.save_mailout(before, after)
             if after["status"] == "cancelled":
-                tx.commit([bus.envelope(bus.MAILOUT_FINISHED, domain.finished_data(
-                    after, tx.recipient_counts(after["id"])))])
+                tx.commit([domain.mailout_finished(after, tx.recipient_counts(after["id"]))])
             return after
 
         return self._view(self.unit_of_work(work))
@@ -289,7 +287,7 @@ class MailoutService(MailService):
             done = domain.finished(mailout, counts, utcnow())
             if done is not None:
                 tx.save_mailout(mailout, done)
-                tx.commit([bus.envelope(bus.MAILOUT_FINISHED, domain.finished_data(done, counts))])
+                tx.commit([domain.mailout_finished(done, counts)])
 
         try:
             self.unit_of_work(work)

@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from nszm.addresses import email_key
+from nszm.contracts import bus
 from nszm.privacy import consent_given
 from nszm.rules import Refused
 from nszm.tokens import new_token, token_hash
@@ -64,3 +65,11 @@ def newsletter_confirmation(subscriber: dict, confirm_url: str) -> dict:
     subject, text = rendered("newsletter_confirmation.txt", {"name": subscriber.get("name"), "confirm_url": confirm_url})
     return {"id": f"newsletter-{uuid.uuid4().hex}", "kind": "newsletter_confirmation", "to": subscriber["email"],
             "to_name": subscriber.get("name"), "subject": subject, "text": text, "attachments": []}
+
+
+def subscribed(person: str) -> dict:
+    return bus.envelope(bus.NEWSLETTER_SUBSCRIBED, {"person": person})
+
+
+def unsubscribed(person: str) -> dict:
+    return bus.envelope(bus.NEWSLETTER_UNSUBSCRIBED, {"person": person})

@@ -3,7 +3,6 @@ with the link every bulk message carries."""
 from typing import ClassVar, Protocol
 
 from nszm.addresses import email_key
-from nszm.contracts import bus
 from nszm.contracts.errors import NotFound
 from nszm.entrypoints import rpc
 from nszm.schemas import load
@@ -52,7 +51,7 @@ class NewsletterService(MailService):
             person = self.store.pseudonyms.person(confirmed["email"])
             tx.save_subscriber(confirmed)
             tx.lift_hold(person, domain.LIFTED_BY_SUBSCRIBING)  # subscribing again undoes an unsubscribe
-            tx.commit([bus.envelope(bus.NEWSLETTER_SUBSCRIBED, {"person": person})])
+            tx.commit([domain.subscribed(person)])
 
         self.unit_of_work(work)
         return schemas.SubscriptionResultSchema().dump({"status": "subscribed"})
@@ -69,7 +68,7 @@ class NewsletterService(MailService):
         def work(tx: NewsletterStoreVerbs):
             tx.delete_subscriber(email_key(email))  # only the keyed hash stays, to keep the address held
             tx.hold(person, domain.UNSUBSCRIBED)
-            tx.commit([bus.envelope(bus.NEWSLETTER_UNSUBSCRIBED, {"person": person})])
+            tx.commit([domain.unsubscribed(person)])
 
         self.unit_of_work(work)
         return schemas.UnsubscribeResultSchema().dump({"status": "unsubscribed"})
