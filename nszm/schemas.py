@@ -35,6 +35,6 @@ def load(schema: Schema, data, partial: bool = False):
 @functools.cache
 def cached_schema(schema_class: type[Schema], many: bool = False) -> Schema:
     """One instance of `schema_class` per process, for the hot paths: a schema keeps nothing
-    between calls, and building one copies every declared field (nested ones included), which
-    was a seventh of the events service's CPU in a registration."""
+    between calls, and building one copies every declared field (nested ones included): a seventh
+    of the events service's CPU in a registration, were it built each time."""
     return schema_class(many=many)

@@ -3,17 +3,15 @@
 A transaction left open by a client that died inside it is rolled back after
 TRANSACTION_IDLE_SECONDS, not after SecantusDB's minute (mongod's
 `transactionLifetimeLimitSeconds`, which deploy/ sets alike). Until it is rolled back, such a
-transaction holds what it wrote: with the events service killed inside a registration, every
-registration for that event conflicts with it and is retried, and for a minute the public got
-503s. The platform's transactions take milliseconds; a live one idle this long is rolled back
-too and its client retries it whole.
+transaction holds what it wrote, and every registration for the same event conflicts with it.
+The platform's transactions take milliseconds; a live one idle this long is rolled back too and
+its client retries it whole.
 
 A collection's index definitions and options are read from memory (CatalogCache). SecantusDB
 reads them from its catalog tables several times in every write and every query it plans,
-packing and unpacking each row in Python: under the registration rush the index definitions
-cost a quarter of its CPU (37.5 ms per registration before, 28.8 after, on the same machine),
-and the options, read five times for every updated document, an eighth of what was left (6.7 ms
-per registration before, 5.9 after, side by side).
+packing and unpacking each row in Python: under the registration rush that is a quarter of its
+CPU for the index definitions and an eighth of the rest for the options (read five times for
+every updated document). `make bench` measures the rush with them.
 
 WiredTiger keys and values are packed by `ops/wiredtiger_packing.py` rather than by the Python
 binding's general format interpreter (the same bytes, tested): a tenth of its CPU under the rush.

@@ -4,7 +4,7 @@ WiredTiger's Python binding packs every key and value it hands to a cursor, and 
 it reads back, with a general interpreter of the format string written in Python (generators, a
 new bytes object per field). SecantusDB uses a handful of formats: NUL-terminated strings (`S`),
 64-bit integers (`q`) and a trailing raw byte string (`u`). Under the registration rush that
-interpreter was a seventh of the database's CPU.
+interpreter is a seventh of the database's CPU.
 
 `install()` replaces the binding's `pack` and `unpack` with functions that build one packer per
 format, for formats made of those three conversions, and hand anything else (another format, a

@@ -7,7 +7,7 @@ class QuickFolding(Compat32):
     """The email package's classic policy, with a header that needs no folding written as it is.
 
     compat32 builds a `Header` and runs its folding algorithm for every header of every part,
-    only to give back the same line for a short ASCII value: that was a third of generating a
+    only to give back the same line for a short ASCII value: a third of generating a
     message. The result is byte for byte the same (tests/unit/test_mail_message.py compares
     them); anything else (non-ASCII, too long, a line break) is folded by compat32 as before."""
 

@@ -73,7 +73,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
 
     @staff_rpc
     def publish_event(self, event_id):
-        def work(tx) -> dict:
+        def work(tx: EventsStoreVerbs) -> dict:
             with refusals_as_errors():
                 published = domain.publish(tx.get_event(str(event_id), published_only=False), utcnow())
             tx.save_published(published.record)
@@ -203,7 +203,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
     def _cancel(self, registration_id: str, by_staff: bool) -> dict:
         now = utcnow()
 
-        def work(tx) -> dict:
+        def work(tx: EventsStoreVerbs) -> dict:
             registration = tx.get_registration(registration_id)
             event = tx.get_event(registration["event_id"], published_only=False)
             waiting = tx.waiting_in(event["id"], domain.confirmed_sessions(registration))
@@ -230,7 +230,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         options = load(schemas.CheckInSchema(), payload or {})
         now = utcnow()
 
-        def work(tx) -> dict:
+        def work(tx: EventsStoreVerbs) -> dict:
             registration = tx.get_registration(str(registration_id))
             event = tx.get_event(registration["event_id"], published_only=False)
             with refusals_as_errors():
@@ -280,7 +280,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         self.erase_on(bus.EVENTS_PRIVACY, envelope, self._erase)
 
     @staticmethod
-    def _erase(tx, person: str):
+    def _erase(tx: EventsStoreVerbs, person: str):
         now = utcnow()
         tx.save_registrations([domain.erased_registration(r, now) for r in tx.registrations_of_person(person)])
 

@@ -60,7 +60,7 @@ class MembersService(PlatformService[MembersStoreVerbs]):
     def apply(self, payload):
         data = load(schemas.ApplicationLoadSchema(), payload)
 
-        def work(tx) -> dict:
+        def work(tx: MembersStoreVerbs) -> dict:
             with refusals_as_errors():
                 application = domain.new_application(data, utcnow(), self.store.pseudonyms.person(
                     data["contact"]["email"]), holder=tx.member_with_ico(data["ico"]))
@@ -87,7 +87,7 @@ class MembersService(PlatformService[MembersStoreVerbs]):
         application = self.store.get_application(str(application_id))
 
         def admit(slug: str) -> dict:
-            def work(tx) -> dict:
+            def work(tx: MembersStoreVerbs) -> dict:
                 pending = tx.get_application(application["id"])
                 returning = tx.member_with_ico(pending["ico"])
                 with refusals_as_errors():
@@ -109,7 +109,7 @@ class MembersService(PlatformService[MembersStoreVerbs]):
     def reject_application(self, application_id, payload):
         reason = load(schemas.RejectionSchema(), payload)["reason"]
 
-        def work(tx) -> dict:
+        def work(tx: MembersStoreVerbs) -> dict:
             with refusals_as_errors():
                 decided = domain.reject(tx.get_application(str(application_id)), reason, utcnow())
             tx.save_decision(decided)
@@ -135,7 +135,7 @@ class MembersService(PlatformService[MembersStoreVerbs]):
                                    include_left=True)
 
     def _change_member(self, slug: str, change, announcement, include_left: bool = False) -> dict:
-        def work(tx) -> dict:
+        def work(tx: MembersStoreVerbs) -> dict:
             before = tx.get_member(slug, include_left=include_left)
             with refusals_as_errors():
                 after = change(before)
@@ -158,7 +158,7 @@ class MembersService(PlatformService[MembersStoreVerbs]):
     def on_person_erased(self, envelope):
         self.erase_on(MEMBERS_PRIVACY, envelope, self._erase)
 
-    def _erase(self, tx, person: str):
+    def _erase(self, tx: MembersStoreVerbs, person: str):
         now = utcnow()
         tx.save_applications([domain.erased_application(a, now) for a in tx.applications_of_person(person)])
         for member in tx.members_with_person(person):

@@ -105,7 +105,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
         return self._change_practice(str(slug), lambda before: domain.archive(before, utcnow()))
 
     def _change_practice(self, slug: str, change, announcement=None) -> dict:
-        def work(tx) -> dict:
+        def work(tx: PracticeStoreVerbs) -> dict:
             before = tx.get_practice(slug, published_only=False)
             with refusals_as_errors():
                 after = change(before)
@@ -189,7 +189,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
             raise NotFound("This confirmation link is not valid.")
         now = utcnow()
 
-        def work(tx) -> domain.Confirmation:
+        def work(tx: PracticeStoreVerbs) -> domain.Confirmation:
             vote = tx.vote_by_token(domain.token_hash(token))
             competition = tx.get_competition(vote["competition_id"])
             address_counted = tx.counted_vote_exists(vote["competition_id"], vote["person"])
@@ -226,7 +226,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
             closed = domain.public_view(competition, now, counts)
             announced = [domain.competition_closed(closed)]
 
-            def work(tx):
+            def work(tx: PracticeStoreVerbs):
                 if tx.close_competition(competition["id"], results, now):  # False: announced by another worker
                     tx.commit(announced)
 
@@ -242,7 +242,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
         self.erase_on(bus.PRACTICE_PRIVACY, envelope, self._erase)
 
     @staticmethod
-    def _erase(tx, person: str):
+    def _erase(tx: PracticeStoreVerbs, person: str):
         votes = tx.votes_of_person(person)
         tx.forget_events_about("data.email", sorted({vote["email"] for vote in votes}))  # confirmation requests
         tx.save_votes([domain.pseudonymised_vote(vote, utcnow()) for vote in votes])
