@@ -10,7 +10,7 @@ import secrets
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Callable, Generic, Protocol, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, Protocol, Self, TypeVar, overload
 
 import pymongo
 from nameko.extensions import DependencyProvider
@@ -81,7 +81,7 @@ def from_document(document: dict | None, id_name: str = "id", hidden: tuple[str,
     return record
 
 
-def to_document(record: dict, id_name: str = "id") -> dict:
+def to_document(record: Mapping[str, Any], id_name: str = "id") -> dict:
     """The reverse of `from_document`: the record's id becomes `_id`."""
     document = {key: value for key, value in record.items() if key != id_name}
     document["_id"] = record[id_name]

@@ -8,6 +8,7 @@ from nszm import czech
 from nszm.contracts import bus
 from nszm.contracts.practice import CompetitionSchema, PracticeSchema
 from nszm.privacy import erased_address
+from nszm.records import Vote
 from nszm.rules import Refused, RuleBroken
 from nszm.schemas import cached_schema
 from nszm.tokens import new_token, token_hash
@@ -125,14 +126,14 @@ def close_early(competition: dict, now: datetime) -> dict:
     return {**competition, "voting_closes_at": now}
 
 
-def new_vote(competition: dict, practice: str, email: str, now: datetime, person: str) -> tuple[dict, str]:
+def new_vote(competition: dict, practice: str, email: str, now: datetime, person: str) -> tuple[Vote, str]:
     """An unconfirmed vote and its single-use confirmation token (only its hash is stored). `person`
     is the keyed hash of the address folded as one mailbox (`nszm.privacy`): aliases count once."""
     ensure_open(competition, now)
     if practice not in {n["practice"] for n in competition["nominees"]}:
         raise RuleBroken("Not a nominee of this competition.", "practice")
     token = new_token()
-    vote = {
+    vote: Vote = {
         "id": uuid.uuid4().hex,
         "competition_id": competition["id"],
         "practice": practice,
@@ -149,7 +150,7 @@ def new_vote(competition: dict, practice: str, email: str, now: datetime, person
 
 @dataclass
 class Confirmation:
-    vote: dict
+    vote: Vote
     counts_now: bool  # this confirmation is the one that made the vote count
     changed: bool  # False when the link had been used already
 
@@ -162,7 +163,7 @@ class Confirmation:
                                                   "practice": self.vote["practice"]})]
 
 
-def confirm(vote: dict, competition: dict, address_counted: bool, now: datetime) -> Confirmation:
+def confirm(vote: Vote, competition: dict, address_counted: bool, now: datetime) -> Confirmation:
     """Confirm a vote by its mailed link. It counts unless a vote from the same address counts in the
     competition already (`address_counted`); a link used again changes nothing."""
     if vote["confirmed_at"] is not None:
@@ -174,7 +175,7 @@ def confirm(vote: dict, competition: dict, address_counted: bool, now: datetime)
                         counts_now=not address_counted, changed=True)
 
 
-def vote_requested(competition: dict, vote: dict, confirm_url: str) -> dict:
+def vote_requested(competition: dict, vote: Vote, confirm_url: str) -> dict:
     """The event asking notify to mail the voter the confirmation link."""
     title = next(n["title"] for n in competition["nominees"] if n["practice"] == vote["practice"])
     return bus.envelope(bus.VOTE_REQUESTED, {
@@ -232,7 +233,7 @@ def results_news(view: dict) -> dict | None:
 
 # -- personal data ------------------------------------------------------------------------------
 
-def pseudonymised_vote(vote: dict, now: datetime) -> dict:
+def pseudonymised_vote(vote: Vote, now: datetime) -> Vote:
     """A vote without its address: on request, or once its competition's results are out. Which
     nominee it was for and whether it counted stay; the keyed hash keeps one vote per person."""
     if vote.get("pseudonymised_at"):

@@ -1,12 +1,13 @@
 """The practice store: practices with their search words, competitions and votes."""
 import re
 from datetime import datetime
-from typing import Protocol, Sequence
+from typing import Protocol, Sequence, cast
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from nszm.contracts.errors import NotFound
+from nszm.records import Vote
 from nszm.storage import (
     IdTaken,
     ServiceStore,
@@ -24,7 +25,11 @@ class CountedMeanwhile(Exception):
     """A vote of the same address was counted by a concurrent confirmation."""
 
 
-def _vote_document(vote: dict) -> dict:
+def _to_vote(document: dict) -> Vote:
+    return cast(Vote, from_document(document, hidden=("counted_key",)))
+
+
+def _vote_document(vote: Vote) -> dict:
     document = to_document(vote)
     if vote["counted"]:
         # One counted vote per address and competition, enforced by a unique index.
@@ -52,13 +57,13 @@ class PracticeStoreVerbs(StoreVerbs, Protocol):
     def due_for_closing(self, now: datetime) -> list[dict]: ...
     def end_voting(self, competition: dict) -> bool: ...
     def close_competition(self, competition_id: str, results: dict, now: datetime) -> bool: ...
-    def add_votes(self, votes: list[dict]) -> None: ...
-    def vote_by_token(self, token_hash: str) -> dict: ...
+    def add_votes(self, votes: list[Vote]) -> None: ...
+    def vote_by_token(self, token_hash: str) -> Vote: ...
     def counted_vote_exists(self, competition_id: str, person: str) -> bool: ...
-    def save_vote(self, vote: dict) -> None: ...
-    def votes_of_person(self, person: str) -> list[dict]: ...
-    def save_votes(self, votes: list[dict]) -> None: ...
-    def votes_to_pseudonymise(self, limit: int) -> list[dict]: ...
+    def save_vote(self, vote: Vote) -> None: ...
+    def votes_of_person(self, person: str) -> list[Vote]: ...
+    def save_votes(self, votes: list[Vote]) -> None: ...
+    def votes_to_pseudonymise(self, limit: int) -> list[Vote]: ...
     def forget_events_about(self, field: str, values: list) -> int: ...
 
 
@@ -88,9 +93,9 @@ class PracticeStore(ServiceStore):
     def _key_votes_by_person(self):
         """Votes stored under their folded address (`email_key`) move to the person's keyed hash."""
         for document in self.votes.find({"person": {"$exists": False}}):
-            vote = {**from_document(document), "person": self.pseudonyms.person(document["email"])}
-            vote.pop("email_key", None)
-            vote.pop("counted_key", None)
+            kept = {key: value for key, value in from_document(document).items()
+                    if key not in ("email_key", "counted_key")}
+            vote = cast(Vote, {**kept, "person": self.pseudonyms.person(document["email"])})
             self.votes.replace_one({"_id": document["_id"]}, _vote_document(vote))
 
     def is_empty(self) -> bool:
@@ -182,18 +187,18 @@ class PracticeStore(ServiceStore):
 
     # -- votes --------------------------------------------------------------------------
 
-    def add_votes(self, votes: list[dict]):
+    def add_votes(self, votes: list[Vote]):
         self.votes.insert_many([_vote_document(vote) for vote in votes], session=self.session)
 
-    def vote_by_token(self, token_hash: str) -> dict:
-        return found(from_document(self.votes.find_one({"token_hash": token_hash}, session=self.session)),
-                     "This confirmation link is not valid.")
+    def vote_by_token(self, token_hash: str) -> Vote:
+        return _to_vote(found(self.votes.find_one({"token_hash": token_hash}, session=self.session),
+                              "This confirmation link is not valid."))
 
     def counted_vote_exists(self, competition_id: str, person: str) -> bool:
         return self.votes.find_one({"counted_key": f"{competition_id}:{person}"}, {"_id": 1},
                                    session=self.session) is not None
 
-    def save_vote(self, vote: dict):
+    def save_vote(self, vote: Vote):
         """Store a changed vote; CountedMeanwhile if another vote of its address was counted meanwhile."""
         try:
             self.votes.replace_one({"_id": vote["id"]}, _vote_document(vote), session=self.session)
@@ -203,18 +208,18 @@ class PracticeStore(ServiceStore):
 
     # -- personal data --------------------------------------------------------------------
 
-    def votes_of_person(self, person: str) -> list[dict]:
-        return [from_document(d, hidden=("counted_key",)) for d in self.votes.find({"person": person}, session=self.session)
+    def votes_of_person(self, person: str) -> list[Vote]:
+        return [_to_vote(d) for d in self.votes.find({"person": person}, session=self.session)
                 .sort("created_at", ASCENDING)]
 
-    def save_votes(self, votes: list[dict]):
+    def save_votes(self, votes: list[Vote]):
         for vote in votes:
             self.votes.replace_one({"_id": vote["id"]}, _vote_document(vote), session=self.session)
 
-    def votes_to_pseudonymise(self, limit: int) -> list[dict]:
+    def votes_to_pseudonymise(self, limit: int) -> list[Vote]:
         """Up to `limit` votes that still hold their address in competitions whose results are out."""
         closed = [d["_id"] for d in self.competitions.find({"closed_at": {"$ne": None}}, {"_id": 1})]
-        return [from_document(d, hidden=("counted_key",)) for d in self.votes.find(
+        return [_to_vote(d) for d in self.votes.find(
             {"competition_id": {"$in": closed}, "pseudonymised_at": {"$exists": False}}).limit(limit)]
 
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
 from html import escape
+from typing import Any, Mapping
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes, pass_context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
@@ -14,6 +15,7 @@ from markdown_it import MarkdownIt
 
 from nszm.addresses import email_key
 from nszm.contracts import bus
+from nszm.records import Mailout, Recipient
 from nszm.rules import Refusal, Refused, RuleBroken
 from services.notify.mail.domain import retry_after
 from services.notify.newsletter.domain import REFUSED
@@ -125,7 +127,7 @@ def check_templates(subject: str, body: str):
             raise RuleBroken(f"The template fails: {type(error).__name__}: {error}", field) from None
 
 
-def new_mailout(data: dict, now: datetime) -> dict:
+def new_mailout(data: dict, now: datetime) -> Mailout:
     check_templates(data["subject"], data["body"])
     return {
         "id": uuid.uuid4().hex,
@@ -142,11 +144,12 @@ def new_mailout(data: dict, now: datetime) -> dict:
     }
 
 
-def edited_mailout(mailout: dict, data: dict) -> dict:
+def edited_mailout(mailout: Mailout, data: dict) -> Mailout:
     if mailout["status"] != "draft":
         raise Refused("Only a draft can be changed.")
     check_templates(data["subject"], data["body"])
-    return {**mailout, **{key: data[key] for key in ("subject", "body", "format", "audience")}}
+    return {**mailout, "subject": data["subject"], "body": data["body"], "format": data["format"],
+            "audience": data["audience"]}
 
 
 def audience_keys(audience: dict) -> list[str]:
@@ -172,20 +175,20 @@ def ensure_recipients(deliver: list[dict]):
         raise Refused("The audience has no recipients.", "audience")
 
 
-def scheduled(mailout: dict, at: datetime | None, now: datetime) -> dict:
+def scheduled(mailout: Mailout, at: datetime | None, now: datetime) -> Mailout:
     """Sending asked for: now, or at a later time. A mailout is sent once."""
     if mailout["status"] != "draft":
         raise Refused(f"The mailout is {mailout['status']}; it can be sent only once.")
     return {**mailout, "status": "scheduled", "scheduled_at": max(at or now, now)}
 
 
-def started(mailout: dict, deliver: int, skipped: int, now: datetime) -> dict:
+def started(mailout: Mailout, deliver: int, skipped: int, now: datetime) -> Mailout:
     """Sending begins with the audience frozen: `deliver` to send to, `skipped` held addresses."""
     return {**mailout, "status": "sending", "started_at": now, "total": deliver + skipped, "cursor": 0,
             "progress": {"sent": 0, "failed": 0, "skipped": skipped}}
 
 
-def progress(mailout: dict) -> dict:
+def progress(mailout: Mailout) -> dict:
     """What a progress bar shows: counts by recipient state (exact once finished, running totals before)."""
     counts = {key: mailout.get("progress", {}).get(key, 0) for key in ("sent", "failed", "skipped")}
     started = mailout["started_at"] is not None
@@ -194,7 +197,7 @@ def progress(mailout: dict) -> dict:
             "recipients": mailout["total"] if started else mailout.get("recipients", 0)}
 
 
-def is_due(recipient: dict, now: datetime) -> bool:
+def is_due(recipient: Recipient, now: datetime) -> bool:
     return recipient["status"] == "queued" and recipient["next_attempt_at"] <= now
 
 
@@ -207,29 +210,30 @@ def tally(outcomes: list[tuple[str, datetime | None]]) -> dict[str, int]:
     return {status: sum(1 for s, _ in outcomes if s == status) for status in ("sent", "failed")}
 
 
-def paused(mailout: dict) -> dict:
+def paused(mailout: Mailout) -> Mailout:
     if mailout["status"] not in ("scheduled", "sending"):
         raise Refused(f"The mailout is {mailout['status']}; only a scheduled or sending one can be paused.")
     return {**mailout, "status": "paused"}
 
 
-def resumed(mailout: dict) -> dict:
+def resumed(mailout: Mailout) -> Mailout:
     if mailout["status"] != "paused":
         raise Refused(f"The mailout is {mailout['status']}, not paused.")
     return {**mailout, "status": "sending" if mailout["started_at"] else "scheduled"}
 
 
-def cancelled(mailout: dict, now: datetime) -> dict:
+def cancelled(mailout: Mailout, now: datetime) -> Mailout:
     if mailout["status"] not in ("draft", "scheduled", "sending", "paused"):
         raise Refused(f"The mailout is {mailout['status']}; there is nothing to cancel.")
     return {**mailout, "status": "cancelled", "finished_at": now}
 
 
-def is_time_to_start(mailout: dict, now: datetime) -> bool:
-    return mailout["status"] == "scheduled" and mailout["scheduled_at"] <= now
+def is_time_to_start(mailout: Mailout, now: datetime) -> bool:
+    scheduled_at = mailout["scheduled_at"]
+    return mailout["status"] == "scheduled" and scheduled_at is not None and scheduled_at <= now
 
 
-def finished(mailout: dict, counts: dict[str, int], now: datetime) -> dict | None:
+def finished(mailout: Mailout, counts: dict[str, int], now: datetime) -> Mailout | None:
     """The mailout once nobody waits for their message any more; None while someone does."""
     if mailout["status"] != "sending" or counts.get("queued", 0):
         return None
@@ -237,8 +241,10 @@ def finished(mailout: dict, counts: dict[str, int], now: datetime) -> dict | Non
             "progress": {key: counts.get(key, 0) for key in ("sent", "failed", "skipped")}}
 
 
-def mailout_finished(mailout: dict, counts: dict[str, int]) -> dict:
+def mailout_finished(mailout: Mailout, counts: dict[str, int]) -> dict:
     """The event announcing that a mailout ended (sent or cancelled), with its final counts."""
+    if mailout["finished_at"] is None:
+        raise ValueError(f"mailout {mailout['id']} has not ended")
     return bus.envelope(bus.MAILOUT_FINISHED, {
         "id": mailout["id"], "subject": mailout["subject"], "status": mailout["status"], "total": mailout["total"],
         "sent": counts.get("sent", 0), "failed": counts.get("failed", 0), "skipped": counts.get("skipped", 0),
@@ -251,7 +257,7 @@ def message_id(mailout_id: str, recipient_key: str) -> str:
     return f"<mailout-{mailout_id}-{digest}@{MESSAGE_ID_DOMAIN}>"
 
 
-def bulk_message(mailout: dict, recipient: dict, unsubscribe_url: str) -> dict:
+def bulk_message(mailout: Mailout, recipient: Mapping[str, Any], unsubscribe_url: str) -> dict:
     """One recipient's message: text (and HTML from Markdown), with the unsubscribe link and headers."""
     values = {"email": recipient["email"], "name": recipient.get("name") or "",
               "organization": recipient.get("organization") or "", "unsubscribe_url": unsubscribe_url}

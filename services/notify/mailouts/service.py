@@ -3,7 +3,8 @@ participants, newsletter subscribers), preview it, send a test copy, and send it
 MAILOUT_RATE over a few SMTP connections, and picks up after any crash."""
 import logging
 import time
-from typing import ClassVar, Protocol
+from datetime import datetime
+from typing import Any, Callable, ClassVar, Mapping, Protocol
 
 import eventlet
 from eventlet.queue import LightQueue
@@ -13,6 +14,7 @@ from nszm.addresses import email_key
 from nszm.calls import TimedRpcProxy
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.entrypoints import rpc, staff_read, staff_rpc
+from nszm.records import Mailout, Recipient
 from nszm.schemas import load
 from nszm.service import listing, refusals_as_errors
 from nszm.storage import StoreProvider, utcnow
@@ -62,10 +64,10 @@ class MailoutService(MailService):
         held = self.store.held_people(set(people.values()))
         return domain.recipients(groups, {email_key(email) for email, person in people.items() if person in held})
 
-    def _with_progress(self, mailout: dict) -> dict:
+    def _with_progress(self, mailout: Mailout) -> dict:
         return {**mailout, **domain.progress(mailout)}
 
-    def _view(self, mailout: dict) -> dict:
+    def _view(self, mailout: Mailout) -> dict:
         return schemas.MailoutSchema().dump(self._with_progress(mailout))
 
     def _unsubscribe_url(self, email: str) -> str:
@@ -120,7 +122,7 @@ class MailoutService(MailService):
                                                   status=query.get("status"))
         return schemas.RecipientPageSchema().dump(listing(items, total, query))
 
-    def _recipient(self, mailout: dict, email: str) -> dict | None:
+    def _recipient(self, mailout: Mailout, email: str) -> Mapping[str, Any] | None:
         key = email_key(email)
         if mailout["started_at"]:
             return self.store.get_recipient(mailout["id"], key)
@@ -150,8 +152,8 @@ class MailoutService(MailService):
         self._send_now(mail)
         return schemas.MailSchema().dump(self.store.get(mail["id"]))
 
-    def _transition(self, mailout_id, change) -> dict:
-        def work(tx: MailoutsUse) -> dict:
+    def _transition(self, mailout_id, change: Callable[[Mailout], Mailout]) -> dict:
+        def work(tx: MailoutsUse) -> Mailout:
             before = tx.get_mailout(str(mailout_id))
             with refusals_as_errors():
                 after = change(before)
@@ -190,7 +192,7 @@ class MailoutService(MailService):
             self._send_some(mailout["id"], deadline)
             self._finish_if_done(mailout["id"])
 
-    def _start(self, mailout: dict):
+    def _start(self, mailout: Mailout):
         deliver, skipped = self._audience(mailout["audience"])
         self.store.freeze_recipients(mailout["id"], deliver, skipped)
         try:
@@ -224,12 +226,13 @@ class MailoutService(MailService):
                 sessions.get().close()
             sent_log.close()
 
-    def _send_range(self, mailout: dict, lease: dict, queued: list[dict], deadline: float, next_at: float,
+    def _send_range(self, mailout: Mailout, lease: dict, queued: list[Recipient], deadline: float, next_at: float,
                     sessions: LightQueue, sending: eventlet.GreenPool, sent_log: SentLog) -> float:
         """Send to the leased range's recipients that are due, no faster than MAILOUT_RATE, until the
         deadline or a pause, and settle the range; returns when the next message may go."""
         interval = domain.send_interval(self.settings.mailout_rate)
-        outcomes, sends = [], []
+        outcomes: list[tuple[str, datetime | None]] = []
+        sends = []
         stopped, checked_at = False, time.monotonic()
         for recipient in queued:
             due = not stopped and time.monotonic() < deadline and domain.is_due(recipient, utcnow())
@@ -256,7 +259,7 @@ class MailoutService(MailService):
         self.store.add_progress(mailout["id"], **domain.tally(outcomes))
         return next_at
 
-    def _send_one(self, mailout: dict, recipient: dict, message: dict, sessions: LightQueue,
+    def _send_one(self, mailout: Mailout, recipient: Recipient, message: dict, sessions: LightQueue,
                   sent_log: SentLog) -> tuple[str, object]:
         """Send one recipient's message over a free connection (its place in `sent_log` taken);
         (its status now, when to try again if it is still queued)."""

@@ -2,12 +2,13 @@
 (`<mailout id>:<number>`); senders lease ranges of numbers, so a sender's reads and writes
 touch recipients by id only."""
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from nszm.contracts.errors import Conflict
+from nszm.records import Mailout, Recipient
 from nszm.storage import StoreVerbs, found, from_document, paged, to_document, utcnow
 from services.notify.part import NotifyStorePart
 
@@ -21,11 +22,11 @@ def _recipient_id(mailout_id: str, seq: int) -> str:
 class MailoutStoreVerbs(StoreVerbs, Protocol):
     """What mailouts ask of the store about the mailouts themselves."""
 
-    def add_mailout(self, mailout: dict) -> None: ...
-    def get_mailout(self, mailout_id: str) -> dict: ...
-    def list_mailouts(self, *, page: int, per_page: int, status=None) -> tuple[list[dict], int]: ...
-    def mailouts_in(self, *statuses: str) -> list[dict]: ...
-    def save_mailout(self, before: dict, after: dict) -> None: ...
+    def add_mailout(self, mailout: Mailout) -> None: ...
+    def get_mailout(self, mailout_id: str) -> Mailout: ...
+    def list_mailouts(self, *, page: int, per_page: int, status=None) -> tuple[list[Mailout], int]: ...
+    def mailouts_in(self, *statuses: str) -> list[Mailout]: ...
+    def save_mailout(self, before: Mailout, after: Mailout) -> None: ...
     def mailouts_of_person(self, person: str) -> list[dict]: ...
 
 
@@ -33,15 +34,15 @@ class RecipientStoreVerbs(StoreVerbs, Protocol):
     """What mailouts ask of the store about their frozen recipient lists and their sending."""
 
     def freeze_recipients(self, mailout_id: str, deliver: list[dict], skipped: list[dict]) -> None: ...
-    def claim_range(self, mailout_id: str, size: int) -> tuple[dict | None, list[dict]]: ...
+    def claim_range(self, mailout_id: str, size: int) -> tuple[dict | None, list[Recipient]]: ...
     def interrupted(self, lease: dict) -> None: ...
     def settle_range(self, lease: dict, retry_at: datetime | None) -> None: ...
     def ranges_left(self, mailout_id: str) -> bool: ...
     def recipients_sent(self, sent: list[tuple[str, str, datetime]]) -> None: ...
-    def recipient_failed(self, recipient: dict, status: str, retry_at: datetime | None, error: str) -> None: ...
+    def recipient_failed(self, recipient: Recipient, status: str, retry_at: datetime | None, error: str) -> None: ...
     def add_progress(self, mailout_id: str, **counts: int) -> None: ...
     def recipient_counts(self, mailout_id: str) -> dict[str, int]: ...
-    def get_recipient(self, mailout_id: str, key: str) -> dict | None: ...
+    def get_recipient(self, mailout_id: str, key: str) -> Recipient | None: ...
     def list_recipients(self, mailout_id: str, *, page: int, per_page: int, status=None
                         ) -> tuple[list[dict], int]: ...
     def drop_recipients(self, ended_before: datetime) -> int: ...
@@ -67,10 +68,10 @@ class MailoutStore(NotifyStorePart):
         self.claims.create_index("mailout_id")
         self.backfill_people(self.recipients, lambda document: [document.get("email")])
 
-    def add_mailout(self, mailout: dict):
+    def add_mailout(self, mailout: Mailout):
         self.mailouts.insert_one(to_document(mailout))
 
-    def get_mailout(self, mailout_id: str) -> dict:
+    def get_mailout(self, mailout_id: str) -> Mailout:
         return found(from_document(self.mailouts.find_one({"_id": mailout_id}, session=self.session)),
                      f"No mailout '{mailout_id}'.")
 
@@ -78,10 +79,10 @@ class MailoutStore(NotifyStorePart):
         query = {"status": status} if status else {}
         return paged(self.mailouts, query, [("created_at", DESCENDING), ("_id", ASCENDING)], page, per_page)
 
-    def mailouts_in(self, *statuses: str) -> list[dict]:
+    def mailouts_in(self, *statuses: str) -> list[Mailout]:
         return [from_document(d) for d in self.mailouts.find({"status": {"$in": list(statuses)}})]
 
-    def save_mailout(self, before: dict, after: dict):
+    def save_mailout(self, before: Mailout, after: Mailout):
         """Store `after` if the mailout is still as `before` left it (compare-and-set on its status)."""
         result = self.mailouts.replace_one({"_id": before["id"], "status": before["status"]},
                                            to_document(after), session=self.session)
@@ -110,7 +111,7 @@ class MailoutStore(NotifyStorePart):
         for start in range(0, len(documents), 1000):
             self.recipients.insert_many(documents[start:start + 1000])
 
-    def claim_range(self, mailout_id: str, size: int) -> tuple[dict | None, list[dict]]:
+    def claim_range(self, mailout_id: str, size: int) -> tuple[dict | None, list[Recipient]]:
         """Lease a range of recipients: one whose sender's lease ran out, else the next one never handed out.
 
         Returns the lease and the range's recipients still queued; (None, []) when there is none.
@@ -139,7 +140,8 @@ class MailoutStore(NotifyStorePart):
             self.claims.insert_one(lease)
         return self._queued_in(lease)
 
-    def _claim_stray(self, mailout_id: str, size: int, total: int, now: datetime) -> tuple[dict | None, list[dict]]:
+    def _claim_stray(self, mailout_id: str, size: int, total: int, now: datetime
+                     ) -> tuple[dict | None, list[Recipient]]:
         """Every range was handed out: lease again the range of a recipient still queued outside every
         live lease. Only a database that lost its last acknowledged writes in a crash leaves one (its
         record of a sent message gone after the range was settled); the message goes out again, with
@@ -159,12 +161,12 @@ class MailoutStore(NotifyStorePart):
             return None, []
         return self._queued_in(lease)
 
-    def _queued_in(self, lease: dict) -> tuple[dict, list[dict]]:
+    def _queued_in(self, lease: dict) -> tuple[dict, list[Recipient]]:
         """The lease and its range's recipients still queued, read by id alone: an exact-id lookup
         stays fast however many recipients the mailout has."""
         ids = [_recipient_id(lease["mailout_id"], seq) for seq in range(lease["start"], lease["end"])]
         found = sorted(self.recipients.find({"_id": {"$in": ids}}), key=lambda d: d["seq"])
-        return from_document(lease), [from_document(d) for d in found if d["status"] == "queued"]
+        return from_document(lease), [cast(Recipient, from_document(d)) for d in found if d["status"] == "queued"]
 
     def interrupted(self, lease: dict):
         """This process stopped sending `lease`'s range before settling it (the database went away
@@ -192,7 +194,7 @@ class MailoutStore(NotifyStorePart):
                                               "$unset": {"next_attempt_at": ""}, "$inc": {"attempts": 1}})
             for recipient_id, message_id, at in sent], ordered=False)
 
-    def recipient_failed(self, recipient: dict, status: str, retry_at: datetime | None, error: str):
+    def recipient_failed(self, recipient: Recipient, status: str, retry_at: datetime | None, error: str):
         changes: dict[str, object] = {"status": status, "last_error": error[:1000]}
         update: dict[str, dict] = {"$set": changes, "$inc": {"attempts": 1}}
         if retry_at is None:
@@ -210,7 +212,7 @@ class MailoutStore(NotifyStorePart):
                                              {"$group": {"_id": "$status", "n": {"$sum": 1}}}], session=self.session)
         return {d["_id"]: d["n"] for d in grouped}
 
-    def get_recipient(self, mailout_id: str, key: str) -> dict | None:
+    def get_recipient(self, mailout_id: str, key: str) -> Recipient | None:
         return from_document(self.recipients.find_one({"mailout_id": mailout_id, "key": key}))
 
     def list_recipients(self, mailout_id: str, *, page: int, per_page: int, status=None):
