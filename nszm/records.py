@@ -56,3 +56,78 @@ class Recipient(TypedDict):
     sent_at: datetime | None
     message_id: str | None
     next_attempt_at: NotRequired[datetime]
+
+
+class Session(TypedDict):
+    """A session of an event; its counters are kept apart from the event and joined when read."""
+
+    id: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    audience: str
+    hours: float
+    description: NotRequired[str | None]
+    seats_taken: NotRequired[int]
+    seats_left: NotRequired[int]
+    waiting: NotRequired[int]
+    waitlist_seq: NotRequired[int]
+
+
+class Event(TypedDict):
+    """An event of the association with its sessions (events)."""
+
+    id: str
+    title: str
+    type: str
+    description: NotRequired[str | None]
+    starts_at: datetime
+    ends_at: datetime
+    venue: NotRequired[dict | None]
+    online: bool
+    join_url: NotRequired[str | None]
+    accredited: bool
+    accreditation: NotRequired[str | None]
+    cancellation_deadline: datetime
+    sessions: list[Session]
+    videos: list[dict]
+    status: str
+    created_at: datetime
+    published_at: datetime | None
+
+
+class Seat(TypedDict):
+    """A registration's place in one session: confirmed, waitlisted (with its ticket) or cancelled."""
+
+    id: str
+    status: str | None
+    ticket: int | None
+    waitlist_position: int | None
+
+
+class Registration(TypedDict):
+    """A person's registration for sessions of one event (events)."""
+
+    id: str
+    event_id: str
+    name: str
+    email: str
+    email_key: str
+    person: str
+    organization: str
+    phone: NotRequired[str | None]
+    note: NotRequired[str | None]
+    consent: NotRequired[dict | None]
+    sessions: list[Seat]
+    status: str | None
+    created_at: datetime
+    cancelled_at: datetime | None
+    checked_in_at: datetime | None
+    attended_sessions: list[str]
+    hours: float | None
+    certificate_id: str | None
+    verification_code: NotRequired[str]
+    request_id: NotRequired[str]
+    erased_at: NotRequired[datetime]
+    expired_at: NotRequired[datetime]

@@ -88,6 +88,11 @@ def to_document(record: Mapping[str, Any], id_name: str = "id") -> dict:
     return document
 
 
+def as_record(document: dict) -> dict:
+    """`from_document` with its defaults, as a converter."""
+    return from_document(document)
+
+
 def found(record: Stored | None, missing: str) -> Stored:
     """The record, or NotFound with the message `missing` when there is none."""
     if record is None:
@@ -96,7 +101,7 @@ def found(record: Stored | None, missing: str) -> Stored:
 
 
 def paged(collection, query: dict, order, page: int, per_page: int,
-          convert: Callable[[dict], dict] = from_document, projection: dict | None = None) -> tuple[list[dict], int]:
+          convert: Callable[[dict], Any] = as_record, projection: dict | None = None) -> tuple[list[Any], int]:
     """One page of the documents matching `query` in `order`, converted, and how many match in all."""
     cursor = collection.find(query, projection).sort(order).skip((page - 1) * per_page).limit(per_page)
     return [convert(document) for document in cursor], collection.count_documents(query)

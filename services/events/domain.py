@@ -5,13 +5,14 @@ import uuid
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, cast
 
 from nszm import czech
 from nszm.addresses import email_key
 from nszm.contracts import bus
 from nszm.contracts.events import EventSchema
 from nszm.privacy import ERASED_NAME, consent_given, erased_address
+from nszm.records import Event, Registration, Seat, Session
 from nszm.rules import Decided, Refused, RuleBroken
 from nszm.schemas import cached_schema
 
@@ -27,7 +28,7 @@ def session_hours(starts_at: datetime, ends_at: datetime) -> float:
     return round((ends_at - starts_at).total_seconds() / 1800) / 2
 
 
-def new_event(data: dict, event_id: str, now: datetime) -> dict:
+def new_event(data: dict, event_id: str, now: datetime) -> Event:
     sessions = []
     for number, session in enumerate(data["sessions"], start=1):
         sessions.append({
@@ -39,7 +40,7 @@ def new_event(data: dict, event_id: str, now: datetime) -> dict:
     for session in sessions:
         if session["starts_at"] < data["starts_at"] or session["ends_at"] > data["ends_at"]:
             raise RuleBroken("A session must lie within the event.", "sessions")
-    return {
+    return cast(Event, {  # the loaded EventInputSchema, completed
         **data,
         "id": event_id,
         "sessions": sessions,
@@ -47,17 +48,17 @@ def new_event(data: dict, event_id: str, now: datetime) -> dict:
         "status": "draft",
         "created_at": now,
         "published_at": None,
-    }
+    })
 
 
-def publish(event: dict, now: datetime) -> Decided[dict]:
+def publish(event: Event, now: datetime) -> Decided[Event]:
     if event["status"] == "published":
         raise Refused("The event is published already.")
-    published = {**event, "status": "published", "published_at": now}
+    published: Event = {**event, "status": "published", "published_at": now}
     return Decided(published, [bus.envelope(bus.EVENT_PUBLISHED, cached_schema(EventSchema).dump(published))])
 
 
-def registration_event(spec: bus.EventSpec, event: dict, registration: dict, changed: list[str],
+def registration_event(spec: bus.EventSpec, event: Event, registration: Registration, changed: list[str],
                        cancelled_by: str | None = None) -> dict:
     """An event about a registration: its id, person, status and seats, never its contact."""
     asked = {seat["id"] for seat in registration["sessions"]}
@@ -71,15 +72,15 @@ def registration_event(spec: bus.EventSpec, event: dict, registration: dict, cha
     })
 
 
-def seated_events(seated: list[dict], events: dict[str, dict]) -> list[dict]:
+def seated_events(seated: list[Registration], events: dict[str, Event]) -> list[dict]:
     """registration_confirmed or registration_waitlisted for each registration just seated."""
     return [registration_event(
         bus.REGISTRATION_CONFIRMED if r["status"] == "confirmed" else bus.REGISTRATION_WAITLISTED,
         events[r["event_id"]], r, [s["id"] for s in r["sessions"]]) for r in seated]
 
 
-def new_registration(event: dict, data: dict, is_coordinator: bool, now: datetime, person: str,
-                     request_id: str | None = None) -> dict:
+def new_registration(event: Event, data: dict, is_coordinator: bool, now: datetime, person: str,
+                     request_id: str | None = None) -> Registration:
     """A registration asking for seats; the store then grants or waitlists each seat. It keeps
     the id of the request that made it, so that the same request delivered again is recognised."""
     if event["status"] != "published":
@@ -96,7 +97,7 @@ def new_registration(event: dict, data: dict, is_coordinator: bool, now: datetim
         raise RuleBroken(
             f"Session {', '.join(closed)} is only for coordinators of member municipalities; "
             "register with the e-mail address the association has for you.", "sessions")
-    return {
+    return cast(Registration, {  # the loaded RegistrationInputSchema, completed
         **{key: value for key, value in data.items() if key != "consent"},
         "id": uuid.uuid4().hex,
         "event_id": event["id"],
@@ -112,10 +113,10 @@ def new_registration(event: dict, data: dict, is_coordinator: bool, now: datetim
         "hours": None,
         "certificate_id": None,
         **({"request_id": request_id} if request_id else {}),
-    }
+    })
 
 
-def overall_status(seats: list[dict]) -> str:
+def overall_status(seats: list[Seat]) -> str:
     """Confirmed once every seat asked for is held; cancelled when nothing is left."""
     live = [seat["status"] for seat in seats if seat["status"] != "cancelled"]
     if not live:
@@ -123,22 +124,22 @@ def overall_status(seats: list[dict]) -> str:
     return "confirmed" if all(status == "confirmed" for status in live) else "waitlisted"
 
 
-def with_seat(registration: dict, session_id: str, status: str, ticket: int | None = None,
-              position: int | None = None) -> dict:
+def with_seat(registration: Registration, session_id: str, status: str, ticket: int | None = None,
+              position: int | None = None) -> Registration:
     """The registration holding `status` in one session; a waitlisted seat keeps the queue ticket it drew."""
     seats = [
-        {**seat, "status": status, "ticket": ticket, "waitlist_position": position} if seat["id"] == session_id
+        Seat(id=seat["id"], status=status, ticket=ticket, waitlist_position=position) if seat["id"] == session_id
         else seat
         for seat in registration["sessions"]
     ]
     return {**registration, "sessions": seats, "status": overall_status(seats)}
 
 
-def first_per_address(registrations: list[dict], registered: set[str]) -> list[dict | Refused]:
+def first_per_address(registrations: list[Registration], registered: set[str]) -> list[Registration | Refused]:
     """Each registration, or its refusal when its address holds a live registration for the event
     already: one stored (`registered`: their e-mail keys) or one earlier in the same list."""
     seen = set(registered)
-    outcomes: list[dict | Refused] = []
+    outcomes: list[Registration | Refused] = []
     for registration in registrations:
         if registration["email_key"] in seen:
             outcomes.append(Refused(f"{registration['email']} is registered for this event already."))
@@ -148,7 +149,8 @@ def first_per_address(registrations: list[dict], registered: set[str]) -> list[d
     return outcomes
 
 
-def seat_in_order(registrations: list[dict], counters: dict[str, dict]) -> tuple[list[dict], dict[str, dict[str, int]]]:
+def seat_in_order(registrations: list[Registration], counters: dict[str, dict]
+                  ) -> tuple[list[Registration], dict[str, dict[str, int]]]:
     """Seats for registrations in the order they came: each session asked for gives a seat while
     any is left (`counters[session]["seats_left"]`), else the next ticket of its waiting list
     and the place behind everyone waiting. Returns the seated registrations and the counters'
@@ -173,19 +175,20 @@ def seat_in_order(registrations: list[dict], counters: dict[str, dict]) -> tuple
                     for session_id, change in changes.items() if any(change.values())}
 
 
-def seat_for_events(registrations: list[dict], registered: set[tuple[str, str]],
-                    counters: dict[str, dict[str, dict]]) -> tuple[list[dict | Refused], dict[str, dict[str, dict[str, int]]]]:
+def seat_for_events(registrations: list[Registration], registered: set[tuple[str, str]],
+                    counters: dict[str, dict[str, dict]]
+                    ) -> tuple[list[Registration | Refused], dict[str, dict[str, dict[str, int]]]]:
     """Registrations for several events at once, in the order they came: each event's by
     `first_per_address` (`registered`: the (event id, e-mail key) pairs holding a live
     registration) and then `seat_in_order` with its counters (`counters[event][session]`).
     Returns each registration's outcome, seated or refused, in order, and the counters'
     increments by event and session."""
-    outcomes: dict[str, dict | Refused] = {}
+    outcomes: dict[str, Registration | Refused] = {}
     changes: dict[str, dict[str, dict[str, int]]] = {}
     for event_id in dict.fromkeys(r["event_id"] for r in registrations):
         theirs = [r for r in registrations if r["event_id"] == event_id]
         admitted = first_per_address(theirs, {key for event, key in registered if event == event_id})
-        seated, moved = seat_in_order([r for r in admitted if isinstance(r, dict)], counters[event_id])
+        seated, moved = seat_in_order([r for r in admitted if not isinstance(r, Refused)], counters[event_id])
         outcomes.update((r["id"], outcome) for r, outcome in zip(theirs, admitted))
         outcomes.update((r["id"], r) for r in seated)
         if moved:
@@ -193,19 +196,20 @@ def seat_for_events(registrations: list[dict], registered: set[tuple[str, str]],
     return [outcomes[r["id"]] for r in registrations], changes
 
 
-def waiting_sessions(registration: dict) -> list[str]:
+def waiting_sessions(registration: Registration) -> list[str]:
     return [seat["id"] for seat in registration["sessions"] if seat["status"] == "waitlisted"]
 
 
-def with_queue_positions(registration: dict, queues: dict[str, list[int]]) -> dict:
+def with_queue_positions(registration: Registration, queues: dict[str, list[int]]) -> Registration:
     """Each waitlisted seat's place in its session's current queue: one more than the people ahead.
 
     `queues` holds, per session, the sorted tickets of everyone waiting now; tickets only order
     the queue, so a promotion or a cancellation ahead moves everyone behind up at once.
     """
     seats = [
-        {**seat, "waitlist_position": bisect_left(queues[seat["id"]], seat["ticket"]) + 1
-         if seat["status"] == "waitlisted" else None}
+        Seat(id=seat["id"], status=seat["status"], ticket=seat["ticket"],
+             waitlist_position=bisect_left(queues[seat["id"]], seat["ticket"]) + 1
+             if seat["status"] == "waitlisted" and seat["ticket"] is not None else None)
         for seat in registration["sessions"]
     ]
     return {**registration, "sessions": seats}
@@ -215,20 +219,20 @@ def with_queue_positions(registration: dict, queues: dict[str, list[int]]) -> di
 class Cancellation:
     """What cancelling a registration changes: the registration, who gets each freed seat, the counters."""
 
-    cancelled: dict
-    promoted: list[tuple[dict, list[str]]] = field(default_factory=list)  # (registration, sessions it got)
+    cancelled: Registration
+    promoted: list[tuple[Registration, list[str]]] = field(default_factory=list)  # (registration, sessions it got)
     seat_changes: dict[str, dict[str, int]] = field(default_factory=dict)  # session id -> counter increments
 
     @property
-    def changed(self) -> list[dict]:
+    def changed(self) -> list[Registration]:
         return [self.cancelled, *(registration for registration, _ in self.promoted)]
 
 
-def confirmed_sessions(registration: dict) -> list[str]:
+def confirmed_sessions(registration: Registration) -> list[str]:
     return [seat["id"] for seat in registration["sessions"] if seat["status"] == "confirmed"]
 
 
-def cancel(registration: dict, event: dict, waiting: list[dict], by_staff: bool, now: datetime) -> Cancellation:
+def cancel(registration: Registration, event: Event, waiting: list[Registration], by_staff: bool, now: datetime) -> Cancellation:
     """Cancel a registration; each seat it frees goes to the first person waiting for it (`waiting`:
     the registrations waiting in those sessions), or back to the free seats if nobody waits."""
     if registration["status"] == "cancelled":
@@ -237,7 +241,7 @@ def cancel(registration: dict, event: dict, waiting: list[dict], by_staff: bool,
         raise Refused("The participant has been checked in; the registration can no longer be cancelled.")
     if not by_staff and now > event["cancellation_deadline"]:
         raise Refused("Online cancellation has closed for this event; please contact the organisers.")
-    seats = [{**seat, "status": "cancelled", "ticket": None, "waitlist_position": None}
+    seats = [Seat(id=seat["id"], status="cancelled", ticket=None, waitlist_position=None)
              for seat in registration["sessions"]]
     outcome = Cancellation({**registration, "sessions": seats, "status": "cancelled", "cancelled_at": now})
 
@@ -261,8 +265,8 @@ def cancel(registration: dict, event: dict, waiting: list[dict], by_staff: bool,
     return outcome
 
 
-def cancellation_events(outcome: Cancellation, event: dict, before: dict, by_staff: bool,
-                        queues_of: Callable[[dict], dict[str, list[int]]]) -> list[dict]:
+def cancellation_events(outcome: Cancellation, event: Event, before: Registration, by_staff: bool,
+                        queues_of: Callable[[Registration], dict[str, list[int]]]) -> list[dict]:
     """registration_cancelled, and registration_promoted for each person who got a freed seat, with
     their places in the queues they still wait in (`queues_of(registration)`, read once the
     cancellation is stored)."""
@@ -274,7 +278,7 @@ def cancellation_events(outcome: Cancellation, event: dict, before: dict, by_sta
     return announced
 
 
-def first_waiting(candidates: list[dict], session_id: str) -> dict | None:
+def first_waiting(candidates: list[Registration], session_id: str) -> Registration | None:
     """Of registrations waiting for `session_id`, the one that asked first."""
     def position(registration):
         return next(s["ticket"] for s in registration["sessions"] if s["id"] == session_id)
@@ -284,7 +288,7 @@ def first_waiting(candidates: list[dict], session_id: str) -> dict | None:
     return min(waiting, key=position, default=None)
 
 
-def participants(registrations: list[dict], statuses: list[str]) -> list[dict]:
+def participants(registrations: list[Registration], statuses: list[str]) -> list[dict]:
     """The people of these registration statuses; `attended` means checked in."""
     return [
         {"email": r["email"], "name": r["name"], "organization": r["organization"]}
@@ -293,7 +297,8 @@ def participants(registrations: list[dict], statuses: list[str]) -> list[dict]:
     ]
 
 
-def check_in(registration: dict, event: dict, session_ids: list[str] | None, now: datetime) -> dict:
+def check_in(registration: Registration, event: Event, session_ids: list[str] | None, now: datetime
+             ) -> Registration:
     if registration["status"] == "cancelled":
         raise Refused("The registration is cancelled.")
     if registration["checked_in_at"]:
@@ -309,7 +314,7 @@ def check_in(registration: dict, event: dict, session_ids: list[str] | None, now
     return {**registration, "checked_in_at": now, "attended_sessions": attended, "hours": hours}
 
 
-def attendance_recorded(checked: dict, event: dict) -> dict:
+def attendance_recorded(checked: Registration, event: Event) -> dict:
     """The event announcing a check-in: sessions attended, hours, the certificate's number if any."""
     return bus.envelope(bus.ATTENDANCE_RECORDED, {
         "registration": cached_schema(bus.RegistrationRefData).dump(checked),
@@ -324,7 +329,7 @@ def certificate_number(year: int, serial: int) -> str:
     return f"NSZM-{year}-{serial:06d}"
 
 
-def earns_certificate(event: dict) -> bool:
+def earns_certificate(event: Event) -> bool:
     """Attendance at an accredited event is certified, with a number of its year."""
     return bool(event["accredited"])
 
@@ -335,14 +340,16 @@ VERIFICATION_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read 
 VERIFICATION_LENGTH = 10  # 50 random bits: the number alone, which is in sequence, proves nothing
 
 
-def with_certificate(checked: dict, serial: int) -> dict:
+def with_certificate(checked: Registration, serial: int) -> Registration:
     """The certificate's number (in sequence, per year) and its unguessable verification code."""
     code = "".join(secrets.choice(VERIFICATION_ALPHABET) for _ in range(VERIFICATION_LENGTH))
-    return {**checked, "certificate_id": certificate_number(checked["checked_in_at"].year, serial),
-            "verification_code": code}
+    checked_in_at = checked["checked_in_at"]
+    if checked_in_at is None:
+        raise ValueError(f"registration {checked['id']} is not checked in")
+    return {**checked, "certificate_id": certificate_number(checked_in_at.year, serial), "verification_code": code}
 
 
-def verifies(registration: dict, code: str | None) -> bool:
+def verifies(registration: Registration, code: str | None) -> bool:
     """A certificate is shown to the public only for the code printed on it."""
     expected = registration.get("verification_code")
     if not (expected and code):
@@ -350,14 +357,14 @@ def verifies(registration: dict, code: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), code.strip().upper().encode("utf-8", "surrogatepass"))
 
 
-def certificate_check(registration: dict, event: dict) -> dict:
+def certificate_check(registration: Registration, event: Event) -> dict:
     """What the public verification shows: who, which event, when, how many hours; nothing more."""
     return {"certificate_id": registration["certificate_id"], "name": registration["name"],
             "event_title": event["title"], "starts_at": event["starts_at"], "ends_at": event["ends_at"],
             "hours": registration["hours"]}
 
 
-def certificate(registration: dict, event: dict) -> dict:
+def certificate(registration: Registration, event: Event) -> dict:
     """What a certificate of attendance states; refused unless the participant attended an accredited event."""
     if not event["accredited"]:
         raise Refused("The event is not accredited; it has no certificates of attendance.")
@@ -383,11 +390,11 @@ def certificate(registration: dict, event: dict) -> dict:
     }
 
 
-def seats_left(session: dict) -> int:
+def seats_left(session: Session) -> int:
     return max(session["capacity"] - session["seats_taken"], 0)
 
 
-def news_item(event: dict) -> dict:
+def news_item(event: Event) -> dict:
     """A published event as the news feed tells it."""
     return {"key": f"event:{event['id']}", "title": f"Akce: {event['title']}",
             "summary": event.get("description") or event["title"], "path": f"/api/v1/events/{event['id']}",
@@ -399,26 +406,27 @@ def news_item(event: dict) -> dict:
 PERSONAL_FIELDS = ("phone", "note", "consent")  # dropped at erasure and at the end of retention
 
 
-def holds_person(registration: dict) -> bool:
+def holds_person(registration: Registration) -> bool:
     """Whether the registration still holds its person's contact (not erased, not past retention)."""
     return not registration.get("erased_at") and not registration.get("expired_at")
 
 
-def _without_contact(registration: dict, name: str, **stamp) -> dict:
+def _without_contact(registration: Registration, name: str, **stamp: datetime) -> Registration:
     """The registration without its person's address, organisation and answers, under `name`."""
     address = erased_address(registration["person"])
     kept = {key: value for key, value in registration.items() if key not in PERSONAL_FIELDS}
-    return {**kept, "name": name, "email": address, "email_key": address, "organization": "", **stamp}
+    return cast(Registration, {**kept, "name": name, "email": address, "email_key": address, "organization": "",
+                               **stamp})
 
 
-def erased_registration(registration: dict, now: datetime) -> dict:
+def erased_registration(registration: Registration, now: datetime) -> Registration:
     """The registration after its person asked to be erased: seats, attendance, hours and the
     certificate's number and code stay (the register of issued certificates, and the counts);
     nothing else about the person does."""
     return _without_contact(registration, ERASED_NAME, erased_at=registration.get("erased_at") or now)
 
 
-def expired_registration(registration: dict, now: datetime) -> dict:
+def expired_registration(registration: Registration, now: datetime) -> Registration:
     """The registration once its event is long over (RETAIN_REGISTRATIONS_MONTHS): the contact and
     answers go; seats and attendance stay; a certificate's holder keeps their name in the register
     of issued certificates."""
@@ -428,7 +436,7 @@ def expired_registration(registration: dict, now: datetime) -> dict:
     return _without_contact(registration, name, expired_at=now)
 
 
-def mail_details(registration: dict, event: dict, links: dict) -> dict | None:
+def mail_details(registration: Registration, event: Event, links: dict) -> dict | None:
     """What a mail to the registered person needs beyond the event: their contact and their links
     (the join link only with a confirmed seat); None once the person is erased or expired."""
     if not holds_person(registration):

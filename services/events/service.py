@@ -7,6 +7,8 @@ from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.contracts.notify import EventAudienceSchema, MailingContactSchema
 from nszm.entrypoints import rpc, staff_read, staff_rpc
 from nszm.messaging import consumes
+from nszm.records import Event, Registration
+from nszm.rules import Refused
 from nszm.rush import RushWrites
 from nszm.schemas import cached_schema, load
 from nszm.service import PlatformService, as_error, listing, refusals_as_errors
@@ -62,7 +64,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         data = load(schemas.EventInputSchema(), payload)
         base = domain.event_id_base(data["title"], data["starts_at"])
 
-        def store(event_id: str) -> dict:
+        def store(event_id: str) -> Event:
             with refusals_as_errors():
                 event = domain.new_event(data, event_id, utcnow())
             self.store.add_event(event)
@@ -73,7 +75,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
 
     @staff_rpc
     def publish_event(self, event_id):
-        def work(tx: EventsStoreVerbs) -> dict:
+        def work(tx: EventsStoreVerbs) -> Event:
             with refusals_as_errors():
                 published = domain.publish(tx.get_event(str(event_id), published_only=False), utcnow())
             tx.save_published(published.record)
@@ -89,9 +91,9 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         base = f"{self.settings.public_url}/api/v1/registrations/{registration_id}"
         return {"cancel_url": f"{base}/cancel?token={token}", "certificate_url": f"{base}/certificate.pdf?token={token}"}
 
-    def _is_coordinator(self, event: dict, data: dict) -> bool:
-        wanted = {s["id"]: s for s in event["sessions"]}
-        if not any(wanted.get(sid, {}).get("audience") == "coordinators" for sid in data["sessions"]):
+    def _is_coordinator(self, event: Event, data: dict) -> bool:
+        audiences = {s["id"]: s["audience"] for s in event["sessions"]}
+        if not any(audiences.get(sid) == "coordinators" for sid in data["sessions"]):
             return False
         return self.members.coordinator_of(data["email"]) is not None
 
@@ -113,13 +115,13 @@ class EventsService(PlatformService[EventsStoreVerbs]):
             stored = self.rush.together(REGISTRATIONS, (event, registration), self._register_together)
         return cached_schema(schemas.RegistrationReceiptSchema).dump({**stored, **self._links(stored["id"])})
 
-    def _register_together(self, batch: list[tuple[dict, dict]]) -> list:
+    def _register_together(self, batch: list[tuple[Event, Registration]]) -> list:
         """The registrations that came meanwhile, in one unit of work, once no other holds the
         seats of their events."""
         with self.rush.one_at_a_time(self._seats_of(event["id"]) for event, _ in batch):
             return self.unit_of_work(lambda tx: self._seat_batch(tx, batch))
 
-    def _seat_batch(self, tx: EventsStoreVerbs, batch: list[tuple[dict, dict]]) -> list:
+    def _seat_batch(self, tx: EventsStoreVerbs, batch: list[tuple[Event, Registration]]) -> list:
         """Store (event, registration) pairs, for one event or several, in the order they came,
         with their seats: each its stored registration, or the error its caller gets. A request
         delivered again after a crash gets what it stored the first time."""
@@ -130,7 +132,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         registered = tx.registered_addresses([(r["event_id"], r["email_key"]) for r in fresh])
         counters = tx.seat_counters(list(events))
         outcomes, changes = domain.seat_for_events(fresh, registered, counters)
-        seated = [outcome for outcome in outcomes if isinstance(outcome, dict)]
+        seated = [outcome for outcome in outcomes if not isinstance(outcome, Refused)]
         if seated:
             tx.move_counters(counters, changes)
             tx.add_registrations(seated)
@@ -165,10 +167,11 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         answer = {}
         for registration_id in ids:
             registration = registrations.get(registration_id)
+            details = None
             if registration is not None:
                 event = self.store.get_event(registration["event_id"], published_only=False, with_counters=False)
-                registration = domain.mail_details(registration, event, self._links(registration_id))
-            answer[registration_id] = schemas.RegistrationMailSchema().dump(registration) if registration else None
+                details = domain.mail_details(registration, event, self._links(registration_id))
+            answer[registration_id] = schemas.RegistrationMailSchema().dump(details) if details else None
         return answer
 
     @rpc
@@ -176,7 +179,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         registration = self.store.get_registration(str(registration_id))
         return schemas.RegistrationSchema().dump(self._in_queue(registration["event_id"], [registration])[0])
 
-    def _in_queue(self, event_id: str, registrations: list[dict]) -> list[dict]:
+    def _in_queue(self, event_id: str, registrations: list[Registration]) -> list[Registration]:
         """The registrations with each waiting seat's place in the queue as it is now."""
         waiting = {session_id for r in registrations for session_id in domain.waiting_sessions(r)}
         queues = self.store.queues(event_id, sorted(waiting))
@@ -203,7 +206,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
     def _cancel(self, registration_id: str, by_staff: bool) -> dict:
         now = utcnow()
 
-        def work(tx: EventsStoreVerbs) -> dict:
+        def work(tx: EventsStoreVerbs) -> Registration:
             registration = tx.get_registration(registration_id)
             event = tx.get_event(registration["event_id"], published_only=False)
             waiting = tx.waiting_in(event["id"], domain.confirmed_sessions(registration))
@@ -230,13 +233,13 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         options = load(schemas.CheckInSchema(), payload or {})
         now = utcnow()
 
-        def work(tx: EventsStoreVerbs) -> dict:
+        def work(tx: EventsStoreVerbs) -> Registration:
             registration = tx.get_registration(str(registration_id))
             event = tx.get_event(registration["event_id"], published_only=False)
             with refusals_as_errors():
                 checked = domain.check_in(registration, event, options.get("sessions"), now)
             if domain.earns_certificate(event):
-                checked = domain.with_certificate(checked, tx.next_certificate_serial(checked["checked_in_at"].year))
+                checked = domain.with_certificate(checked, tx.next_certificate_serial(now.year))  # checked in now
             tx.save_registrations([checked])
             tx.commit([domain.attendance_recorded(checked, event)])
             return checked

@@ -7,12 +7,13 @@ agree with the stored registrations.
 import copy
 from collections import OrderedDict
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from nszm.contracts.errors import Conflict, NotFound
+from nszm.records import Event, Registration, Seat
 from nszm.storage import (
     DUPLICATE_KEY,
     ChangedSinceRead,
@@ -35,7 +36,7 @@ def _session_key(event_id: str, session_id: str) -> str:
     return f"{event_id}/{session_id}"
 
 
-def _registration_document(registration: dict) -> dict:
+def _registration_document(registration: Registration) -> dict:
     document = to_document(registration)
     # A position changes whenever someone ahead leaves the queue; only the ticket is kept.
     document["sessions"] = [{k: v for k, v in seat.items() if k != "waitlist_position"}
@@ -48,17 +49,21 @@ def _registration_document(registration: dict) -> dict:
     return document
 
 
-def _seat_as_stored(stored: dict) -> dict:
+def _seat_as_stored(stored: dict) -> Seat:
     # Registrations stored before tickets existed kept their ticket under the position's name.
-    return {"id": stored["id"], "status": stored["status"],
-            "ticket": stored.get("ticket", stored.get("waitlist_position")), "waitlist_position": None}
+    return Seat(id=stored["id"], status=stored["status"], ticket=stored.get("ticket", stored.get("waitlist_position")),
+                waitlist_position=None)
 
 
-def _to_registration(document: dict) -> dict:
+def _to_registration(document: dict) -> Registration:
     registration = from_document(document, hidden=("active_key",))
     registration.setdefault("certificate_id", None)
     registration["sessions"] = [_seat_as_stored(seat) for seat in registration["sessions"]]
-    return registration
+    return cast(Registration, registration)
+
+
+def _to_event(document: dict) -> Event:
+    return cast(Event, from_document(document))
 
 
 class EventsStoreVerbs(StoreVerbs, Protocol):
@@ -66,32 +71,32 @@ class EventsStoreVerbs(StoreVerbs, Protocol):
     unit of work the same verbs run in its transaction."""
 
     def taken_event_ids(self, base: str) -> set[str]: ...
-    def add_event(self, event: dict) -> None: ...
-    def get_event(self, event_id: str, published_only: bool = True, with_counters: bool = True) -> dict: ...
+    def add_event(self, event: Event) -> None: ...
+    def get_event(self, event_id: str, published_only: bool = True, with_counters: bool = True) -> Event: ...
     def list_events(self, *, page: int, per_page: int, from_: datetime | None = None, to: datetime | None = None,
                     type: str | None = None, sort: str = "start", status: str | None = "published"
-                    ) -> tuple[list[dict], int]: ...
-    def save_published(self, event: dict) -> None: ...
+                    ) -> tuple[list[Event], int]: ...
+    def save_published(self, event: Event) -> None: ...
     def seat_counters(self, event_ids: list[str]) -> dict[str, dict[str, dict]]: ...
     def move_counters(self, seen: dict[str, dict[str, dict]], changes: dict[str, dict[str, dict[str, int]]]) -> None: ...
     def registered_addresses(self, addresses: list[tuple[str, str]]) -> set[tuple[str, str]]: ...
-    def add_registrations(self, registrations: list[dict]) -> None: ...
-    def registrations_for_requests(self, request_ids: list[str]) -> dict[str, dict]: ...
-    def save_registrations(self, registrations: list[dict]) -> None: ...
+    def add_registrations(self, registrations: list[Registration]) -> None: ...
+    def registrations_for_requests(self, request_ids: list[str]) -> dict[str, Registration]: ...
+    def save_registrations(self, registrations: list[Registration]) -> None: ...
     def count_seats(self, event_id: str, changes: dict[str, dict[str, int]]) -> None: ...
-    def waiting_in(self, event_id: str, session_ids: list[str]) -> list[dict]: ...
+    def waiting_in(self, event_id: str, session_ids: list[str]) -> list[Registration]: ...
     def next_certificate_serial(self, year: int) -> int: ...
-    def get_registration(self, registration_id: str) -> dict: ...
+    def get_registration(self, registration_id: str) -> Registration: ...
     def list_registrations(self, event_id: str, *, page: int, per_page: int, status: str | None = None
-                           ) -> tuple[list[dict], int]: ...
+                           ) -> tuple[list[Registration], int]: ...
     def queues(self, event_id: str, session_ids: list[str]) -> dict[str, list[int]]: ...
-    def registrations_of(self, event_id: str) -> list[dict]: ...
-    def by_certificate(self, certificate_id: str) -> dict: ...
-    def registrations_of_person(self, person: str) -> list[dict]: ...
-    def registrations_by_id(self, registration_ids: list[str]) -> dict[str, dict]: ...
-    def events_by_id(self, event_ids: list[str]) -> dict[str, dict]: ...
+    def registrations_of(self, event_id: str) -> list[Registration]: ...
+    def by_certificate(self, certificate_id: str) -> Registration: ...
+    def registrations_of_person(self, person: str) -> list[Registration]: ...
+    def registrations_by_id(self, registration_ids: list[str]) -> dict[str, Registration]: ...
+    def events_by_id(self, event_ids: list[str]) -> dict[str, Event]: ...
     def ended_before(self, moment: datetime) -> list[str]: ...
-    def registrations_holding_people(self, event_ids: list[str], limit: int) -> list[dict]: ...
+    def registrations_holding_people(self, event_ids: list[str], limit: int) -> list[Registration]: ...
 
 
 class EventsStore(ServiceStore):
@@ -103,7 +108,7 @@ class EventsStore(ServiceStore):
         self.sessions = self.collection("sessions")
         self.registrations = self.collection("registrations")
         self.counters = self.collection("counters")
-        self._published: OrderedDict[str, dict] = OrderedDict()  # published events read; the first read goes first
+        self._published: OrderedDict[str, Event] = OrderedDict()  # published events read; the first read goes first
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -127,7 +132,7 @@ class EventsStore(ServiceStore):
     def taken_event_ids(self, base: str) -> set[str]:
         return taken_ids(self.events, base)
 
-    def add_event(self, event: dict):
+    def add_event(self, event: Event):
         static = [{k: v for k, v in s.items() if k not in COUNTED} for s in event["sessions"]]
         document = {**to_document(event), "sessions": static}
 
@@ -144,7 +149,7 @@ class EventsStore(ServiceStore):
         except DuplicateKeyError:
             raise IdTaken(event["id"]) from None
 
-    def _with_counters(self, documents: list[dict]) -> list[dict]:
+    def _with_counters(self, documents: list[dict]) -> list[Event]:
         ids = [d["_id"] for d in documents]
         counters = {c["_id"]: c for c in self.sessions.find({"event_id": {"$in": ids}}, session=self.session)}
         events = []
@@ -156,10 +161,10 @@ class EventsStore(ServiceStore):
                     **static, "seats_left": counter["seats_left"], "waiting": counter["waiting"],
                     "seats_taken": static["capacity"] - counter["seats_left"],
                 })
-            events.append(event)
+            events.append(_to_event(event))
         return events
 
-    def get_event(self, event_id: str, published_only: bool = True, with_counters: bool = True) -> dict:
+    def get_event(self, event_id: str, published_only: bool = True, with_counters: bool = True) -> Event:
         """The event; without its sessions' seat counters (one query less) unless `with_counters`.
         A published event's own fields are read once per process (every registration asks for
         them): publication is final, and nothing changes a published event but its counters."""
@@ -171,7 +176,7 @@ class EventsStore(ServiceStore):
             raise NotFound(f"No event '{event_id}'.")
         if with_counters:
             return self._with_counters([document])[0]
-        event = from_document(document)
+        event = _to_event(document)
         if event["status"] == "published" and self.session is None:
             self._published[event_id] = copy.deepcopy(event)
             while len(self._published) > PUBLISHED_KEPT:
@@ -195,7 +200,7 @@ class EventsStore(ServiceStore):
         documents, total = paged(self.events, query, order, page, per_page, convert=dict)
         return self._with_counters(documents), total
 
-    def save_published(self, event: dict):
+    def save_published(self, event: Event):
         result = self.events.update_one(
             {"_id": event["id"], "status": "draft"},
             {"$set": {"status": "published", "published_at": event["published_at"]}}, session=self.session)
@@ -229,7 +234,7 @@ class EventsStore(ServiceStore):
         return {keys[d["active_key"]] for d in self.registrations.find(
             {"active_key": {"$in": list(keys)}}, {"active_key": 1}, session=self.session)}
 
-    def add_registrations(self, registrations: list[dict]):
+    def add_registrations(self, registrations: list[Registration]):
         try:
             self.registrations.insert_many([_registration_document(r) for r in registrations], session=self.session)
         except BulkWriteError as error:
@@ -238,12 +243,12 @@ class EventsStore(ServiceStore):
                 raise
             raise Conflict(f"{registrations[first['index']]['email']} is registered for this event already.") from None
 
-    def registrations_for_requests(self, request_ids: list[str]) -> dict[str, dict]:
+    def registrations_for_requests(self, request_ids: list[str]) -> dict[str, Registration]:
         """The registrations that RPC requests with these ids stored, by request id, if they did."""
         return {d["request_id"]: _to_registration(d) for d in self.registrations.find(
             {"request_id": {"$in": request_ids}}, session=self.session)}
 
-    def save_registrations(self, registrations: list[dict]):
+    def save_registrations(self, registrations: list[Registration]):
         for registration in registrations:
             self.registrations.replace_one({"_id": registration["id"]}, _registration_document(registration),
                                            session=self.session)
@@ -253,7 +258,7 @@ class EventsStore(ServiceStore):
         for session_id, counts in changes.items():
             self.sessions.update_one({"_id": _session_key(event_id, session_id)}, {"$inc": counts}, session=self.session)
 
-    def waiting_in(self, event_id: str, session_ids: list[str]) -> list[dict]:
+    def waiting_in(self, event_id: str, session_ids: list[str]) -> list[Registration]:
         """The registrations waiting for a seat in any of these sessions."""
         if not session_ids:
             return []
@@ -267,7 +272,7 @@ class EventsStore(ServiceStore):
             return_document=ReturnDocument.AFTER, session=self.session)
         return counter["serial"]
 
-    def get_registration(self, registration_id: str) -> dict:
+    def get_registration(self, registration_id: str) -> Registration:
         return _to_registration(found(self.registrations.find_one({"_id": registration_id}, session=self.session),
                                       f"No registration '{registration_id}'."))
 
@@ -285,36 +290,36 @@ class EventsStore(ServiceStore):
                 {"sessions": 1}, session=self.session)
             for document in waiting:
                 for seat in map(_seat_as_stored, document["sessions"]):
-                    if seat["id"] in tickets and seat["status"] == "waitlisted":
+                    if seat["id"] in tickets and seat["status"] == "waitlisted" and seat["ticket"] is not None:
                         tickets[seat["id"]].append(seat["ticket"])
         return {session_id: sorted(queue) for session_id, queue in tickets.items()}
 
-    def registrations_of(self, event_id: str) -> list[dict]:
+    def registrations_of(self, event_id: str) -> list[Registration]:
         return [_to_registration(d) for d in self.registrations.find({"event_id": event_id})]
 
     # -- personal data --------------------------------------------------------------------
 
-    def registrations_by_id(self, registration_ids: list[str]) -> dict[str, dict]:
+    def registrations_by_id(self, registration_ids: list[str]) -> dict[str, Registration]:
         return {d["_id"]: _to_registration(d) for d in self.registrations.find({"_id": {"$in": list(registration_ids)}})}
 
-    def registrations_of_person(self, person: str) -> list[dict]:
+    def registrations_of_person(self, person: str) -> list[Registration]:
         return [_to_registration(d) for d in self.registrations.find({"person": person}, session=self.session)
                 .sort("created_at", ASCENDING)]
 
-    def events_by_id(self, event_ids: list[str]) -> dict[str, dict]:
-        return {d["_id"]: from_document(d) for d in self.events.find({"_id": {"$in": list(event_ids)}})}
+    def events_by_id(self, event_ids: list[str]) -> dict[str, Event]:
+        return {d["_id"]: _to_event(d) for d in self.events.find({"_id": {"$in": list(event_ids)}})}
 
     def ended_before(self, moment: datetime) -> list[str]:
         """The ids of the events that ended before `moment`."""
         return [d["_id"] for d in self.events.find({"ends_at": {"$lt": moment}}, {"_id": 1})]
 
-    def registrations_holding_people(self, event_ids: list[str], limit: int) -> list[dict]:
+    def registrations_holding_people(self, event_ids: list[str], limit: int) -> list[Registration]:
         """Up to `limit` registrations of these events that still hold their person's contact."""
         return [_to_registration(d) for d in self.registrations.find(
             {"event_id": {"$in": list(event_ids)}, "expired_at": {"$exists": False},
              "erased_at": {"$exists": False}}).limit(limit)]
 
-    def by_certificate(self, certificate_id: str) -> dict:
+    def by_certificate(self, certificate_id: str) -> Registration:
         return _to_registration(found(self.registrations.find_one({"certificate_id": certificate_id}),
                                       f"No certificate '{certificate_id}'."))
 
