@@ -161,7 +161,7 @@ class EventsStore(ServiceStore):
                     **static, "seats_left": counter["seats_left"], "waiting": counter["waiting"],
                     "seats_taken": static["capacity"] - counter["seats_left"],
                 })
-            events.append(_to_event(event))
+            events.append(cast(Event, event))
         return events
 
     def get_event(self, event_id: str, published_only: bool = True, with_counters: bool = True) -> Event:
