@@ -18,7 +18,9 @@ from pathlib import Path
 import pika
 
 from gateway.rpc import RpcClients
+from nszm import patches
 from nszm.entrypoints import rpc
+from nszm.service import LibraryPatches
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -29,6 +31,7 @@ ROUNDS = 5
 
 class Echo:
     name = "bench_echo"
+    library_patches = LibraryPatches()  # as every platform service has them
 
     @rpc
     def echo(self, payload):
@@ -75,6 +78,7 @@ def pika_round_trips(amqp_uri: str, count: int) -> list[float]:
 
 
 def nameko_round_trips(amqp_uri: str, count: int) -> list[float]:
+    patches.install()  # as the gateway has them
     times = []
     clients = RpcClients(amqp_uri, os.environ["SECRET_KEY"])
     try:
