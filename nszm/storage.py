@@ -193,7 +193,6 @@ class ServiceStore:
 
     service = ""
     session: ClientSession | None = None  # the open transaction of a store bound to one (`bound_to`)
-    committed: list[dict] = []  # the events a bound store's work committed (`commit`)
 
     def __init__(self, client: pymongo.MongoClient, db_name: str, pseudonyms: Pseudonyms | None = None):
         self.client = client
@@ -202,6 +201,7 @@ class ServiceStore:
         self.outbox = Outbox(self.collection("outbox"))
         self.erasures = self.collection("erasures")
         self._signer: LinkSigner | None = None
+        self.committed: list[dict] = []  # the events a bound store's work committed (`commit`)
 
     def collection(self, name: str):
         return self.db[f"{self.service}.{name}"]
@@ -319,6 +319,8 @@ class ServiceStore:
 
     def commit(self, events: list[dict]):
         """Store `events` in this transaction's outbox, to be published once it is committed."""
+        if self.session is None:
+            raise RuntimeError("events are committed inside a unit of work only")
         if events:
             self.outbox.add(events, session=self.session)
         self.committed += events

@@ -146,7 +146,7 @@ class PracticeService(PlatformService[PracticeStoreVerbs]):
         query = load(schemas.CompetitionQuerySchema(), query)
         items, total = self.store.list_competitions(page=query["page"], per_page=query["per_page"],
                                                     year=query.get("year"))
-        return {**listing([self._view(c) for c in items], total, query)}
+        return listing([self._view(c) for c in items], total, query)
 
     @rpc
     def vote(self, competition_id, payload):
