@@ -47,6 +47,8 @@ class ProblemSchema(Schema):
     title = fields.String(required=True)
     status = fields.Integer(required=True)
     detail = fields.String()
+    code = fields.String(metadata={"description": "the rule that refused the request, where one did, "
+                                                  "e.g. `not_registered_for_session`"})
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
 
 

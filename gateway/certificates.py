@@ -7,6 +7,8 @@ from nszm import formatting
 from nszm.contracts.events import EVENT_TYPES
 
 FONT = Path(fontpkg_noto_sans.__file__).parent / "files" / "NotoSans[wdth,wght].ttf"
+GREEN = (46, 125, 50)
+FOOTER_EARLIEST, FOOTER_LATEST = 176, 186  # mm from the top of a landscape A4 (210 mm)
 
 
 def certificate_pdf(certificate: dict, verify_url: str) -> bytes:
@@ -26,7 +28,7 @@ def certificate_pdf(certificate: dict, verify_url: str) -> bytes:
         pdf.set_text_color(*colour)
         pdf.multi_cell(0, height, text, align="C", new_x="LMARGIN", new_y="NEXT")
 
-    pdf.set_y(28)
+    pdf.set_y(24)
     line("Národní síť Zdravých měst České republiky", 14, 8, (46, 125, 50))
     pdf.ln(6)
     line("OSVĚDČENÍ O ÚČASTI", 30, 14)
@@ -39,12 +41,36 @@ def certificate_pdf(certificate: dict, verify_url: str) -> bytes:
     kind = EVENT_TYPES.get(certificate["event_type"], certificate["event_type"])
     place = f", {certificate['venue']}" if certificate.get("venue") else ""
     line(f"{kind}, {formatting.days(certificate['starts_at'], certificate['ends_at'])}{place}", 12, 8)
-    line(f"v rozsahu {formatting.hours(certificate['hours'])} hodin: {', '.join(certificate['sessions'])}", 12, 8)
+    line(f"v rozsahu {formatting.hours(certificate['hours'])} hodin", 12, 8)
     if certificate.get("accreditation"):
         line(f"Akreditovaný vzdělávací program, akreditace {certificate['accreditation']}", 11, 7, (85, 85, 85))
-    pdf.set_y(172)
+    pdf.ln(3)
+    sessions_table(pdf, certificate["sessions"])
+    pdf.set_auto_page_break(False)  # the footer stays on the page the table ends on, if it fits
+    if pdf.get_y() > FOOTER_LATEST:
+        pdf.add_page()
+    pdf.set_y(max(pdf.get_y() + 2, FOOTER_EARLIEST))
     issued = formatting.day(certificate["issued_at"])
     line(f"Číslo osvědčení: {certificate['certificate_id']}   ·   ověřovací kód: {certificate['verification_code']}"
          f"   ·   vydáno {issued}", 10, 6, (85, 85, 85))
     line(f"Ověření: {verify_url}", 10, 6, (85, 85, 85))
     return bytes(pdf.output())
+
+
+def headings_style():
+    from fpdf.fonts import FontFace
+
+    return FontFace(color=GREEN)
+
+
+def sessions_table(pdf, sessions: list[dict]):
+    """The sessions attended: when, what, how many hours."""
+    pdf.set_font("Noto", size=9)
+    pdf.set_text_color(29, 43, 31)
+    with pdf.table(col_widths=(45, 150, 25), width=220, text_align=("LEFT", "LEFT", "RIGHT"),
+                   line_height=4.6, padding=0.6, borders_layout="HORIZONTAL_LINES", headings_style=headings_style()) as table:
+        table.row(("Kdy", "Část programu", "Hodin"))
+        for session in sessions:
+            starts, ends = session["starts_at"], session["ends_at"]
+            table.row((f"{formatting.day(starts)} {formatting.clock(starts)}–{formatting.clock(ends)}",
+                       session["title"], formatting.hours(session["hours"])))

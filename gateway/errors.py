@@ -36,9 +36,12 @@ HTTP_TYPES = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "met
               413: "payload-too-large", 415: "unsupported-media-type", 400: "bad-request"}
 
 
-def problem(status: int, kind: str, title: str, detail: str = "", errors: dict | None = None, headers=None):
+def problem(status: int, kind: str, title: str, detail: str = "", errors: dict | None = None, headers=None,
+            code: str | None = None):
     base = current_app.extensions["nszm"].settings.public_url
     body = {"type": f"{base}/problems/{kind}", "title": title, "status": status, "detail": detail or title}
+    if code:
+        body["code"] = code
     if errors is not None:
         body["errors"] = errors
     response = json_response(body, status, PROBLEM)
@@ -95,4 +98,4 @@ def install_error_handlers(app: Flask):
         detail = getattr(error, "detail", "") or title
         errors = getattr(error, "errors", None) if isinstance(error, InvalidInput) else None
         headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
-        return problem(status, kind, title, detail, errors=errors, headers=headers)
+        return problem(status, kind, title, detail, errors=errors, headers=headers, code=getattr(error, "code", None))

@@ -46,8 +46,18 @@ def cancel_registration(registration_id, query):
                  else services().events.cancel_registration_as_staff(registration_id)),
         "Registraci nelze zrušit",
         lambda _: ("Registrace je zrušena", "Děkujeme, že jste dali vědět. Potvrzení vám přijde e-mailem."))
-forward("check_in", "POST /api/v1/registrations/<registration_id>/check-in", "Record attendance", role="events",
+forward("check_in", "POST /api/v1/registrations/<registration_id>/check-in", "Record attendance at sessions "
+        "at once (default: every one with a seat)", role="events",
         body=contract.CheckInSchema, body_required=False, response=contract.RegistrationSchema, errors=(409,))
+SESSION = "/api/v1/events/<event_id>/sessions/<session_id>"
+forward("check_in_at_session", f"POST {SESSION}/check-in", "Check a participant in to a session by the code "
+        "scanned or typed (a repeated scan changes nothing and says so)", role="events", body=contract.ScanSchema,
+        response=contract.ScanResultSchema, errors=(409,))
+forward("check_out_at_session", f"POST {SESSION}/check-out", "Check a participant out of a session",
+        role="events", body=contract.ScanSchema, response=contract.ScanResultSchema, errors=(409,))
+forward("session_attendees", f"GET {SESSION}/attendees", "The people of a session and their attendance; "
+        "`?q=` finds them by name", role="events", query=contract.AttendeeQuerySchema,
+        response=contract.AttendeePageSchema)
 
 
 @api.route("/api/v1/registrations/<registration_id>/certificate.pdf", summary="Certificate of attendance "

@@ -89,6 +89,7 @@ class Event(TypedDict):
     join_url: NotRequired[str | None]
     accredited: bool
     accreditation: NotRequired[str | None]
+    min_attendance_share: NotRequired[float]  # events created before it earn certificates at the default
     cancellation_deadline: datetime
     sessions: list[Session]
     videos: list[dict]
@@ -104,6 +105,14 @@ class Seat(TypedDict):
     status: str | None
     ticket: int | None
     waitlist_position: int | None
+
+
+class Attendance(TypedDict):
+    """A registration's presence at one session: when they came and, if it was recorded, left."""
+
+    session_id: str
+    checked_in_at: datetime
+    checked_out_at: datetime | None
 
 
 class Registration(TypedDict):
@@ -123,10 +132,13 @@ class Registration(TypedDict):
     status: str | None
     created_at: datetime
     cancelled_at: datetime | None
-    checked_in_at: datetime | None
-    attended_sessions: list[str]
+    checked_in_at: datetime | None  # the first check-in, to any session
+    attendance: list[Attendance]  # in the order of arrival
+    attended_sessions: list[str]  # the sessions of `attendance`, kept for the registration's readers
     hours: float | None
     certificate_id: str | None
+    certificate_issued_at: NotRequired[datetime]
+    revision: NotRequired[int]  # the store's count of the registration's changes: one change at a time
     verification_code: NotRequired[str]
     request_id: NotRequired[str]
     erased_at: NotRequired[datetime]

@@ -16,12 +16,14 @@ class Decided(Generic[Record]):
 
 
 class Refusal(Exception):
-    """A domain's rules refuse a request; `field` names the input at fault, if any."""
+    """A domain's rules refuse a request; `field` names the input at fault, if any, and `code`
+    the rule, for a client that shows its own words for it."""
 
-    def __init__(self, message: str, field: str | None = None):
+    def __init__(self, message: str, field: str | None = None, code: str | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.code = code
 
 
 class RuleBroken(Refusal):

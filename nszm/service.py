@@ -37,9 +37,9 @@ def as_error(outcome):
     """A domain's refusal (raised or returned) as the shared error type: a state conflict is 409,
     bad input 422; any other outcome as it is."""
     if isinstance(outcome, Refused):
-        return Conflict(outcome.message)
+        return Conflict(outcome.message, outcome.code)
     if isinstance(outcome, RuleBroken):
-        return InvalidInput(outcome.message, {outcome.field or "_schema": [outcome.message]})
+        return InvalidInput(outcome.message, {outcome.field or "_schema": [outcome.message]}, outcome.code)
     return outcome
 
 

@@ -282,6 +282,9 @@ class FakeEventsStore(FakeUnitOfWork):
     def registrations_of(self, event_id):
         return [dict(r) for r in self.registrations.values() if r["event_id"] == event_id]
 
+    def registrations_in_session(self, event_id, session_id):
+        return [dict(r) for r in self.registrations_of(event_id) if any(s["id"] == session_id for s in r["sessions"])]
+
     def list_registrations(self, event_id, *, page, per_page, status=None):
         found = [r for r in self.registrations.values() if r["event_id"] == event_id
                  and (status is None or r["status"] == status)]

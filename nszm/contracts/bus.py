@@ -139,9 +139,14 @@ class RegistrationEventData(Schema):
 class AttendanceData(Schema):
     registration = fields.Nested(RegistrationRefData, required=True)
     event = fields.Nested(EventSummaryData, required=True)
-    attended_sessions = fields.List(fields.String(), required=True)
-    hours = fields.Float(required=True)
+    session_id = fields.String(required=True, metadata={"description": "the session of this check-in or check-out"})
+    action = fields.String(required=True, validate=validate.OneOf(["checked_in", "checked_out"]))
+    attended_sessions = fields.List(fields.String(), required=True,
+                                    metadata={"description": "every session attended so far"})
+    hours = fields.Float(required=True, metadata={"description": "the accredited hours of those sessions"})
     certificate_id = fields.String(allow_none=True, metadata=PERSONAL)
+    certificate_issued = fields.Boolean(required=True, metadata={
+        "description": "this check-in earned the certificate (`certificate_id`): the event's minimum share reached"})
 
 
 EVENT_PUBLISHED = EventSpec(events.SERVICE, "event_published", events.EventSchema, "An event appeared in the calendar.")
@@ -161,7 +166,8 @@ REGISTRATION_CANCELLED = EventSpec(
     schema_version=2,
 )
 ATTENDANCE_RECORDED = EventSpec(
-    events.SERVICE, "attendance_recorded", AttendanceData, "Staff checked a participant in.", schema_version=2,
+    events.SERVICE, "attendance_recorded", AttendanceData,
+    "Staff checked a participant in to a session, or out of it.", schema_version=3,
 )
 
 class VoteRequestedData(Schema):

@@ -7,11 +7,13 @@ from nameko.exceptions import deserialize_to_instance
 
 
 class PlatformError(Exception):
-    """Base of the platform's expected errors; `detail` is safe to show to the caller."""
+    """Base of the platform's expected errors; `detail` is safe to show to the caller, and `code`,
+    if given, names the rule that refused, for a client that shows its own words for it."""
 
-    def __init__(self, detail: str = ""):
-        super().__init__(detail)
+    def __init__(self, detail: str = "", code: str | None = None):
+        super().__init__(*((detail, code) if code else (detail,)))
         self.detail = detail
+        self.code = code
 
 
 @deserialize_to_instance
@@ -28,10 +30,11 @@ class Conflict(PlatformError):
 class InvalidInput(PlatformError):
     """The payload failed validation; `errors` maps each field to its messages."""
 
-    def __init__(self, detail: str = "", errors: dict | None = None):
-        Exception.__init__(self, detail, errors or {})
+    def __init__(self, detail: str = "", errors: dict | None = None, code: str | None = None):
+        Exception.__init__(self, *((detail, errors or {}, code) if code else (detail, errors or {})))
         self.detail = detail
         self.errors = errors or {}
+        self.code = code
 
 
 @deserialize_to_instance
@@ -42,6 +45,7 @@ class RateLimited(PlatformError):
         Exception.__init__(self, detail, retry_after)
         self.detail = detail
         self.retry_after = retry_after
+        self.code = None
 
 
 @deserialize_to_instance

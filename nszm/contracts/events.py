@@ -27,6 +27,9 @@ EVENT_TYPES = {
 AUDIENCES = {"everyone": "všichni zájemci", "coordinators": "koordinátoři členských municipalit"}
 REGISTRATION_STATUSES = ("confirmed", "waitlisted", "cancelled")
 MAX_CAPACITY = 100_000
+DEFAULT_MIN_ATTENDANCE_SHARE = 0.8
+# what a scan at the door did: the first two change the attendance, the others only say so
+SCAN_OUTCOMES = ("checked_in", "checked_out", "already_checked_in", "already_checked_out")
 
 
 class VenueSchema(Schema):
@@ -68,6 +71,10 @@ class EventInputSchema(Schema):
     accreditation = text(200, metadata={"description": "e.g. the Ministry of the Interior's accreditation number"})
     cancellation_deadline = aware(metadata={"description": "self-service cancellation closes then; "
                                                            "defaults to 24 hours before the start"})
+    min_attendance_share = fields.Float(
+        load_default=DEFAULT_MIN_ATTENDANCE_SHARE, validate=validate.Range(min=0, max=1, min_inclusive=False),
+        metadata={"description": "the share of the hours of the sessions a participant holds seats in that they "
+                                 "must attend to earn the certificate (accredited events)"})
     sessions = fields.List(fields.Nested(SessionInputSchema), required=True, validate=validate.Length(min=1, max=50))
     videos = fields.List(fields.Nested(VideoSchema), load_default=list, validate=validate.Length(max=50))
 
@@ -110,6 +117,7 @@ class EventSchema(Schema):
     online = fields.Boolean(required=True)
     accredited = fields.Boolean(required=True)
     accreditation = fields.String(allow_none=True)
+    min_attendance_share = fields.Float(dump_default=DEFAULT_MIN_ATTENDANCE_SHARE)
     cancellation_deadline = aware(required=True)
     sessions = fields.List(fields.Nested(SessionSchema), required=True)
     videos = fields.List(fields.Nested(VideoSchema))
@@ -163,6 +171,12 @@ class SeatSchema(Schema):
     waitlist_position = fields.Integer(allow_none=True)
 
 
+class SessionAttendanceSchema(Schema):
+    session_id = fields.String(required=True)
+    checked_in_at = aware(required=True)
+    checked_out_at = aware(allow_none=True)
+
+
 class RegistrationReceiptSchema(Schema):
     id = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(["confirmed", "waitlisted"]))
@@ -184,9 +198,12 @@ class RegistrationSchema(Schema):
     sessions = fields.List(fields.Nested(SeatSchema), required=True)
     created_at = aware(required=True)
     cancelled_at = aware(allow_none=True)
-    checked_in_at = aware(allow_none=True)
-    hours = fields.Float(allow_none=True)
+    checked_in_at = aware(allow_none=True, metadata={"description": "the first check-in, to any session"})
+    attendance = fields.List(fields.Nested(SessionAttendanceSchema), dump_default=list,
+                             metadata={"description": "each session attended, in the order of arrival"})
+    hours = fields.Float(allow_none=True, metadata={"description": "the accredited hours of the sessions attended"})
     certificate_id = fields.String(allow_none=True)
+    certificate_issued_at = aware(allow_none=True)
     consent = fields.Nested(ConsentSchema, allow_none=True)
     erased_at = aware(allow_none=True, metadata={"description": "the person's data was erased on request"})
     expired_at = aware(allow_none=True, metadata={"description": "the contact was dropped at the end of retention"})
@@ -230,6 +247,45 @@ class CheckInSchema(Schema):
                            metadata={"description": "sessions attended; default: every confirmed one"})
 
 
+class ScanSchema(Schema):
+    code = text(300, required=True, metadata={
+        "description": "what the scanner read from the QR code of the registration (its id), or the id typed"})
+
+
+class ScanResultSchema(Schema):
+    """What a scan at a session's door did, and whose registration it was."""
+
+    outcome = fields.String(required=True, validate=validate.OneOf(SCAN_OUTCOMES))
+    session_id = fields.String(required=True)
+    registration = fields.Nested(RegistrationSchema, required=True)
+
+
+class AttendeeQuerySchema(PageQuerySchema):
+    q = text(100, metadata={"description": "part of the name or organisation, with or without diacritics"})
+
+
+class AttendeeSchema(Schema):
+    """A person holding a seat in a session, with their attendance of it."""
+
+    registration_id = fields.String(required=True)
+    name = fields.String(required=True)
+    organization = fields.String(required=True)
+    email = fields.String(required=True)
+    seat = fields.String(required=True, validate=validate.OneOf(REGISTRATION_STATUSES))
+    checked_in_at = aware(allow_none=True)
+    checked_out_at = aware(allow_none=True)
+
+
+AttendeePageSchema = page_schema(AttendeeSchema, "AttendeePage")
+
+
+class CertificateSessionSchema(Schema):
+    title = fields.String(required=True)
+    starts_at = aware(required=True)
+    ends_at = aware(required=True)
+    hours = fields.Float(required=True)
+
+
 class CertificateSchema(Schema):
     certificate_id = fields.String(required=True)
     verification_code = fields.String(allow_none=True, metadata={"description": "printed on the certificate"})
@@ -241,7 +297,8 @@ class CertificateSchema(Schema):
     ends_at = aware(required=True)
     venue = fields.String(allow_none=True)
     hours = fields.Float(required=True)
-    sessions = fields.List(fields.String(), required=True)
+    sessions = fields.List(fields.Nested(CertificateSessionSchema), required=True,
+                           metadata={"description": "the sessions attended, in time order"})
     accreditation = fields.String(allow_none=True)
     issued_at = aware(required=True)
 

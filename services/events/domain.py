@@ -10,9 +10,10 @@ from typing import Callable, cast
 from nszm import czech
 from nszm.addresses import email_key
 from nszm.contracts import bus
-from nszm.contracts.events import EventSchema
+from nszm.contracts.errors import NotFound
+from nszm.contracts.events import DEFAULT_MIN_ATTENDANCE_SHARE, EventSchema
 from nszm.privacy import ERASED_NAME, consent_given, erased_address
-from nszm.records import Event, Registration, Seat, Session
+from nszm.records import Attendance, Event, Registration, Seat, Session
 from nszm.rules import Decided, Refused, RuleBroken
 from nszm.schemas import cached_schema
 
@@ -109,6 +110,7 @@ def new_registration(event: Event, data: dict, is_coordinator: bool, now: dateti
         "created_at": now,
         "cancelled_at": None,
         "checked_in_at": None,
+        "attendance": [],
         "attended_sessions": [],
         "hours": None,
         "certificate_id": None,
@@ -297,41 +299,166 @@ def participants(registrations: list[Registration], statuses: list[str]) -> list
     ]
 
 
-def check_in(registration: Registration, event: Event, session_ids: list[str] | None, now: datetime
-             ) -> Registration:
+# -- attendance -----------------------------------------------------------------------------------
+
+# A scanner that types as a US keyboard into a Czech layout gives these for the digits 1–0.
+CZECH_KEYBOARD_DIGITS = str.maketrans("+ěščřžýáíé", "1234567890")
+
+
+def ticket_code(scanned: str) -> str:
+    """The registration id a scan read: the QR code holds the id, a link ends with it, and a
+    scanner typing on a Czech keyboard layout turns its digits into letters with diacritics."""
+    code = scanned.strip().translate(CZECH_KEYBOARD_DIGITS).lower().split("?", 1)[0]
+    return code.split("/registrations/", 1)[1].split("/", 1)[0] if "/registrations/" in code else code
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What a scan at a session's door did (`SCAN_OUTCOMES`): the registration as it is to be stored,
+    and the events announcing the change; none when the scan repeated one made already."""
+
+    outcome: str
+    registration: Registration
+    events: list[dict]
+
+
+def session_of(event: Event, session_id: str) -> Session:
+    session = next((s for s in event["sessions"] if s["id"] == session_id), None)
+    if session is None:
+        raise NotFound(f"No session '{session_id}' in event '{event['id']}'.")
+    return session
+
+
+def _attendance_of(registration: Registration, session_id: str) -> Attendance | None:
+    return next((a for a in registration["attendance"] if a["session_id"] == session_id), None)
+
+
+def _seated(registration: Registration, event: Event, session_id: str) -> None:
+    """Refuse a scan unless the registration holds a seat in the session of this event."""
+    session_of(event, session_id)
+    name = registration["name"]
+    if registration["event_id"] != event["id"]:
+        raise Refused(f"The registration of {name} is for another event.", code="other_event")
     if registration["status"] == "cancelled":
-        raise Refused("The registration is cancelled.")
-    if registration["checked_in_at"]:
-        raise Refused("The participant is checked in already.")
-    confirmed = [seat["id"] for seat in registration["sessions"] if seat["status"] == "confirmed"]
+        raise Refused(f"The registration of {name} is cancelled.", code="registration_cancelled")
+    seat = next((seat["status"] for seat in registration["sessions"] if seat["id"] == session_id), None)
+    if seat is None:
+        raise Refused(f"{name} is not registered for session {session_id}.", code="not_registered_for_session")
+    if seat == "waitlisted":
+        raise Refused(f"{name} waits for a seat in session {session_id} and holds none.", code="waitlisted")
+    if seat != "confirmed":
+        raise Refused(f"{name} gave up the seat in session {session_id}.", code="seat_given_up")
+
+
+def attended_hours(event: Event, session_ids: list[str]) -> float:
+    return sum(s["hours"] for s in event["sessions"] if s["id"] in session_ids)
+
+
+def _with_attendance(registration: Registration, event: Event, attendance: list[Attendance]) -> Registration:
+    attended = [a["session_id"] for a in attendance]
+    first = min((a["checked_in_at"] for a in attendance), default=None)
+    return {**registration, "attendance": attendance, "attended_sessions": attended,
+            "hours": attended_hours(event, attended), "checked_in_at": first}
+
+
+def certificate_due(registration: Registration, event: Event) -> bool:
+    """An accredited event certifies a participant once the hours they attended reach its minimum
+    share of the hours of the sessions they hold seats in."""
+    if not event["accredited"] or registration.get("certificate_id"):
+        return False
+    held = attended_hours(event, confirmed_sessions(registration))
+    share = event.get("min_attendance_share", DEFAULT_MIN_ATTENDANCE_SHARE)
+    return held > 0 and (registration["hours"] or 0) >= share * held - 1e-9
+
+
+def arrive(registration: Registration, event: Event, session_id: str, now: datetime,
+           next_serial: Callable[[int], int]) -> Scan:
+    """Check a participant in to one session; the certificate comes with the check-in that brings
+    their hours to the event's minimum (`next_serial(year)`: the next number of the year)."""
+    _seated(registration, event, session_id)
+    if _attendance_of(registration, session_id):
+        return Scan("already_checked_in", registration, [])
+    arrival = Attendance(session_id=session_id, checked_in_at=now, checked_out_at=None)
+    attended = _with_attendance(registration, event, [*registration["attendance"], arrival])
+    issued = certificate_due(attended, event)
+    if issued:
+        attended = with_certificate(attended, next_serial(now.year), now)
+    return Scan("checked_in", attended, [attendance_recorded(attended, event, session_id, "checked_in", issued)])
+
+
+def leave(registration: Registration, event: Event, session_id: str, now: datetime) -> Scan:
+    """Check a participant out of a session they were checked in to; the hours stay the session's."""
+    _seated(registration, event, session_id)
+    present = _attendance_of(registration, session_id)
+    if present is None:
+        raise Refused(f"{registration['name']} has not been checked in to session {session_id}.",
+                      code="not_checked_in")
+    if present["checked_out_at"]:
+        return Scan("already_checked_out", registration, [])
+    attendance = [Attendance(**{**a, "checked_out_at": now}) if a["session_id"] == session_id else a
+                  for a in registration["attendance"]]
+    left = _with_attendance(registration, event, attendance)
+    return Scan("checked_out", left, [attendance_recorded(left, event, session_id, "checked_out", False)])
+
+
+def check_in(registration: Registration, event: Event, session_ids: list[str] | None, now: datetime,
+             next_serial: Callable[[int], int]) -> Scan:
+    """Check a participant in to several sessions at once (default: every one they hold a seat in)."""
+    if registration["status"] == "cancelled":
+        raise Refused("The registration is cancelled.", code="registration_cancelled")
+    confirmed = confirmed_sessions(registration)
     if not confirmed:
-        raise Refused("The participant holds no confirmed seat.")
-    attended = list(dict.fromkeys(session_ids)) if session_ids else confirmed
-    not_held = [sid for sid in attended if sid not in confirmed]
+        raise Refused("The participant holds no confirmed seat.", code="waitlisted")
+    asked = list(dict.fromkeys(session_ids)) if session_ids else confirmed
+    not_held = [sid for sid in asked if sid not in confirmed]
     if not_held:
         raise RuleBroken(f"No confirmed seat in session {', '.join(not_held)}.", "sessions")
-    hours = sum(s["hours"] for s in event["sessions"] if s["id"] in attended)
-    return {**registration, "checked_in_at": now, "attended_sessions": attended, "hours": hours}
+    outcome, announced = registration, list[dict]()
+    for session_id in asked:
+        scan = arrive(outcome, event, session_id, now, next_serial)
+        outcome, announced = scan.registration, announced + scan.events
+    if not announced:
+        raise Refused("The participant is checked in already.", code="already_checked_in")
+    return Scan("checked_in", outcome, announced)
 
 
-def attendance_recorded(checked: Registration, event: Event) -> dict:
-    """The event announcing a check-in: sessions attended, hours, the certificate's number if any."""
+def attendance_recorded(registration: Registration, event: Event, session_id: str, action: str,
+                        certificate_issued: bool) -> dict:
+    """The event announcing a check-in or check-out at one session, with the sessions attended so
+    far, their hours, and the certificate's number once there is one."""
     return bus.envelope(bus.ATTENDANCE_RECORDED, {
-        "registration": cached_schema(bus.RegistrationRefData).dump(checked),
+        "registration": cached_schema(bus.RegistrationRefData).dump(registration),
         "event": cached_schema(bus.EventSummaryData).dump(event),
-        "attended_sessions": checked["attended_sessions"],
-        "hours": checked["hours"],
-        "certificate_id": checked.get("certificate_id"),
+        "session_id": session_id,
+        "action": action,
+        "attended_sessions": registration["attended_sessions"],
+        "hours": registration["hours"],
+        "certificate_id": registration.get("certificate_id"),
+        "certificate_issued": certificate_issued,
     })
+
+
+def attendees(registrations: list[Registration], session_id: str, query: str | None) -> list[dict]:
+    """The people holding a seat in the session (or waiting for one, or having given it up), in
+    Czech order of names; with `query`, those whose name or organisation holds it, diacritics or not."""
+    wanted = czech.fold(query or "")
+    found = []
+    for registration in registrations:
+        seat = next((s for s in registration["sessions"] if s["id"] == session_id), None)
+        if seat is None or not holds_person(registration):
+            continue
+        if wanted and wanted not in czech.fold(f"{registration['name']} {registration['organization']}"):
+            continue
+        present = _attendance_of(registration, session_id)
+        found.append({"registration_id": registration["id"], "name": registration["name"],
+                      "organization": registration["organization"], "email": registration["email"],
+                      "seat": seat["status"], "checked_in_at": present["checked_in_at"] if present else None,
+                      "checked_out_at": present["checked_out_at"] if present else None})
+    return sorted(found, key=lambda person: (czech.sort_key(person["name"]), person["registration_id"]))
 
 
 def certificate_number(year: int, serial: int) -> str:
     return f"NSZM-{year}-{serial:06d}"
-
-
-def earns_certificate(event: Event) -> bool:
-    """Attendance at an accredited event is certified, with a number of its year."""
-    return bool(event["accredited"])
 
 
 # A registration's mailed link (cancel, certificate) works this long: certificates are fetched years later.
@@ -340,13 +467,11 @@ VERIFICATION_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read 
 VERIFICATION_LENGTH = 10  # 50 random bits: the number alone, which is in sequence, proves nothing
 
 
-def with_certificate(checked: Registration, serial: int) -> Registration:
+def with_certificate(attended: Registration, serial: int, now: datetime) -> Registration:
     """The certificate's number (in sequence, per year) and its unguessable verification code."""
     code = "".join(secrets.choice(VERIFICATION_ALPHABET) for _ in range(VERIFICATION_LENGTH))
-    checked_in_at = checked["checked_in_at"]
-    if checked_in_at is None:
-        raise ValueError(f"registration {checked['id']} is not checked in")
-    return {**checked, "certificate_id": certificate_number(checked_in_at.year, serial), "verification_code": code}
+    return {**attended, "certificate_id": certificate_number(now.year, serial), "verification_code": code,
+            "certificate_issued_at": now}
 
 
 def verifies(registration: Registration, code: str | None) -> bool:
@@ -365,12 +490,16 @@ def certificate_check(registration: Registration, event: Event) -> dict:
 
 
 def certificate(registration: Registration, event: Event) -> dict:
-    """What a certificate of attendance states; refused unless the participant attended an accredited event."""
+    """What a certificate of attendance states, with each session attended; refused unless the
+    participant earned it at an accredited event."""
     if not event["accredited"]:
         raise Refused("The event is not accredited; it has no certificates of attendance.")
-    if not registration["checked_in_at"] or not registration.get("certificate_id"):
-        raise Refused("The participant has not been checked in.")
-    titles = {s["id"]: s["title"] for s in event["sessions"]}
+    if not registration.get("certificate_id"):
+        raise Refused("The participant has not attended enough of the event for a certificate.",
+                      code="no_certificate")
+    by_id = {s["id"]: s for s in event["sessions"]}
+    attended = sorted((by_id[sid] for sid in registration["attended_sessions"] if sid in by_id),
+                      key=lambda s: s["starts_at"])
     venue = event.get("venue") or {}
     return {
         "certificate_id": registration["certificate_id"],
@@ -384,9 +513,10 @@ def certificate(registration: Registration, event: Event) -> dict:
         "venue": ", ".join(part for part in (venue.get("name"), venue.get("city")) if part) or
                  ("online" if event.get("online") else None),
         "hours": registration["hours"],
-        "sessions": [titles[sid] for sid in registration["attended_sessions"]],
+        "sessions": [{"title": s["title"], "starts_at": s["starts_at"], "ends_at": s["ends_at"], "hours": s["hours"]}
+                     for s in attended],
         "accreditation": event.get("accreditation"),
-        "issued_at": registration["checked_in_at"],
+        "issued_at": registration.get("certificate_issued_at") or registration["checked_in_at"],
     }
 
 

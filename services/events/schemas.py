@@ -1,5 +1,7 @@
 """The events service's boundary schemas: the contract's shapes, re-exported for the service."""
 from nszm.contracts.events import (  # noqa: F401
+    AttendeePageSchema,
+    AttendeeQuerySchema,
     CertificateCheckQuerySchema,
     CertificateCheckSchema,
     CertificateSchema,
@@ -19,4 +21,6 @@ from nszm.contracts.events import (  # noqa: F401
     RegistrationQuerySchema,
     RegistrationReceiptSchema,
     RegistrationSchema,
+    ScanResultSchema,
+    ScanSchema,
 )

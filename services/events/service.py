@@ -1,4 +1,6 @@
 """The events service's entrypoints: calendar, registrations, cancellation, check-in, certificates."""
+from datetime import datetime
+from typing import Callable
 
 from nszm.calls import TimedRpcProxy
 from nszm.contracts import bus
@@ -18,8 +20,10 @@ from services.events.storage import EventsStoreProvider, EventsStoreVerbs
 
 LINK_PURPOSE = "registration"
 REGISTRATIONS = "registrations"  # one group commit for all of them: a rush is often for several events
-RETENTION_BATCH = 500
-MAIL_DETAILS_AT_ONCE = 100  # registrations pseudonymised per transaction when their retention ends
+RETENTION_BATCH = 500  # registrations pseudonymised per transaction when their retention ends
+MAIL_DETAILS_AT_ONCE = 100
+# how a check-in or check-out changes a registration at an event, now, drawing certificate numbers
+AttendanceRule = Callable[[Registration, Event, datetime, Callable[[int], int]], domain.Scan]
 
 
 class EventsService(PlatformService[EventsStoreVerbs]):
@@ -230,21 +234,59 @@ class EventsService(PlatformService[EventsStoreVerbs]):
 
     @staff_rpc
     def check_in(self, registration_id, payload=None):
+        """Check a participant in to sessions at once (default: every one they hold a seat in)."""
         options = load(schemas.CheckInSchema(), payload or {})
+        scan = self._record_attendance(str(registration_id), None, lambda registration, event, now, serial: (
+            domain.check_in(registration, event, options.get("sessions"), now, serial)))
+        return schemas.RegistrationSchema().dump(scan.registration)
+
+    @staff_rpc
+    def check_in_at_session(self, event_id, session_id, payload):
+        """A scan at a session's door: the participant is checked in, or was already."""
+        return self._scan_at(str(event_id), str(session_id), payload, lambda registration, event, now, serial: (
+            domain.arrive(registration, event, str(session_id), now, serial)))
+
+    @staff_rpc
+    def check_out_at_session(self, event_id, session_id, payload):
+        """A scan on leaving a session: the participant is checked out, or was already."""
+        return self._scan_at(str(event_id), str(session_id), payload, lambda registration, event, now, serial: (
+            domain.leave(registration, event, str(session_id), now)))
+
+    def _scan_at(self, event_id: str, session_id: str, payload, decide: AttendanceRule) -> dict:
+        code = domain.ticket_code(load(schemas.ScanSchema(), payload)["code"])
+        scan = self._record_attendance(code, event_id, decide)
+        return schemas.ScanResultSchema().dump(
+            {"outcome": scan.outcome, "registration": scan.registration, "session_id": session_id})
+
+    def _record_attendance(self, registration_id: str, event_id: str | None, decide: AttendanceRule
+                           ) -> domain.Scan:
+        """Record what `decide` makes of a registration's attendance at an event (the one scanned
+        at, or the registration's own); a repeated scan changes nothing."""
         now = utcnow()
 
-        def work(tx: EventsStoreVerbs) -> Registration:
-            registration = tx.get_registration(str(registration_id))
-            event = tx.get_event(registration["event_id"], published_only=False)
+        def work(tx: EventsStoreVerbs) -> domain.Scan:
+            registration = tx.get_registration(registration_id)
+            event = tx.get_event(event_id or registration["event_id"], published_only=False)
             with refusals_as_errors():
-                checked = domain.check_in(registration, event, options.get("sessions"), now)
-            if domain.earns_certificate(event):
-                checked = domain.with_certificate(checked, tx.next_certificate_serial(now.year))  # checked in now
-            tx.save_registrations([checked])
-            tx.commit([domain.attendance_recorded(checked, event)])
-            return checked
+                scan = decide(registration, event, now, tx.next_certificate_serial)
+            if scan.events:
+                tx.save_registrations([scan.registration])
+                tx.commit(scan.events)
+            return scan
 
-        return schemas.RegistrationSchema().dump(self.unit_of_work(work))
+        return self.unit_of_work(work)
+
+    @staff_read
+    def session_attendees(self, event_id, session_id, query):
+        """The people of a session with their attendance, for the door's name search and the sheets."""
+        query = load(schemas.AttendeeQuerySchema(), query or {})
+        event = self.store.get_event(str(event_id), published_only=False, with_counters=False)
+        with refusals_as_errors():
+            domain.session_of(event, str(session_id))
+        people = domain.attendees(self.store.registrations_in_session(event["id"], str(session_id)),
+                                  str(session_id), query.get("q"))
+        start = (query["page"] - 1) * query["per_page"]
+        return schemas.AttendeePageSchema().dump(listing(people[start:start + query["per_page"]], len(people), query))
 
     @rpc
     def certificate(self, registration_id, token):
@@ -290,5 +332,12 @@ class EventsService(PlatformService[EventsStoreVerbs]):
     def retain(self, now):
         """Registrations of events over for RETAIN_REGISTRATIONS_MONTHS lose their contact and answers."""
         ended = self.store.ended_before(self.settings.retention.cutoff("registrations", now))
-        while ended and (due := self.store.registrations_holding_people(ended, RETENTION_BATCH)):
-            self.unit_of_work(lambda tx: tx.save_registrations([domain.expired_registration(r, now) for r in due]))
+
+        def expire_some(tx: EventsStoreVerbs) -> int:
+            due = tx.registrations_holding_people(ended, RETENTION_BATCH)
+            tx.save_registrations([domain.expired_registration(r, now) for r in due])
+            return len(due)
+
+        expired = bool(ended)
+        while expired:
+            expired = self.unit_of_work(expire_some) > 0

@@ -58,8 +58,18 @@ def _seat_as_stored(stored: dict) -> Seat:
 def _to_registration(document: dict) -> Registration:
     registration = from_document(document, hidden=("active_key",))
     registration.setdefault("certificate_id", None)
+    registration.setdefault("revision", 0)
     registration["sessions"] = [_seat_as_stored(seat) for seat in registration["sessions"]]
+    if "attendance" not in registration:  # checked in before attendance was kept per session
+        registration["attendance"] = [
+            {"session_id": session_id, "checked_in_at": registration["checked_in_at"], "checked_out_at": None}
+            for session_id in registration.get("attended_sessions", [])]
     return cast(Registration, registration)
+
+
+def _as_read(revision: int) -> dict:
+    """The filter of a registration still at the revision read (one stored before revisions has none)."""
+    return {"revision": revision} if revision else {"revision": {"$in": [0, None]}}
 
 
 def _to_event(document: dict) -> Event:
@@ -83,6 +93,7 @@ class EventsStoreVerbs(StoreVerbs, Protocol):
     def add_registrations(self, registrations: list[Registration]) -> None: ...
     def registrations_for_requests(self, request_ids: list[str]) -> dict[str, Registration]: ...
     def save_registrations(self, registrations: list[Registration]) -> None: ...
+    def registrations_in_session(self, event_id: str, session_id: str) -> list[Registration]: ...
     def count_seats(self, event_id: str, changes: dict[str, dict[str, int]]) -> None: ...
     def waiting_in(self, event_id: str, session_ids: list[str]) -> list[Registration]: ...
     def next_certificate_serial(self, year: int) -> int: ...
@@ -249,9 +260,15 @@ class EventsStore(ServiceStore):
             {"request_id": {"$in": request_ids}}, session=self.session)}
 
     def save_registrations(self, registrations: list[Registration]):
+        """Store the registrations as changed, each if nobody changed it since it was read;
+        ChangedSinceRead if anyone did (the unit of work then starts again)."""
         for registration in registrations:
-            self.registrations.replace_one({"_id": registration["id"]}, _registration_document(registration),
-                                           session=self.session)
+            revision = registration.get("revision", 0)
+            document = {**_registration_document(registration), "revision": revision + 1}
+            result = self.registrations.replace_one({"_id": registration["id"], **_as_read(revision)}, document,
+                                                    session=self.session)
+            if result.matched_count != 1:
+                raise ChangedSinceRead(f"The registration {registration['id']} changed meanwhile.")
 
     def count_seats(self, event_id: str, changes: dict[str, dict[str, int]]):
         """Move the seat counters of sessions: {session id: {"seats_left": +1, "waiting": -1}}."""
@@ -294,6 +311,11 @@ class EventsStore(ServiceStore):
                         tickets[seat["id"]].append(seat["ticket"])
         return {session_id: sorted(queue) for session_id, queue in tickets.items()}
 
+    def registrations_in_session(self, event_id: str, session_id: str) -> list[Registration]:
+        """The registrations that hold, held or wait for a seat in the session."""
+        return [_to_registration(d) for d in self.registrations.find(
+            {"event_id": event_id, "sessions.id": session_id}, session=self.session)]
+
     def registrations_of(self, event_id: str) -> list[Registration]:
         return [_to_registration(d) for d in self.registrations.find({"event_id": event_id})]
 
@@ -317,7 +339,7 @@ class EventsStore(ServiceStore):
         """Up to `limit` registrations of these events that still hold their person's contact."""
         return [_to_registration(d) for d in self.registrations.find(
             {"event_id": {"$in": list(event_ids)}, "expired_at": {"$exists": False},
-             "erased_at": {"$exists": False}}).limit(limit)]
+             "erased_at": {"$exists": False}}, session=self.session).limit(limit)]
 
     def by_certificate(self, certificate_id: str) -> Registration:
         return _to_registration(found(self.registrations.find_one({"certificate_id": certificate_id}),

@@ -205,6 +205,7 @@ def test_check_in_and_the_certificate(staff, public, smtp_sink):
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
     text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
     assert "Jana Nováková" in text and certificate_id in text and "OSVĚDČENÍ O ÚČASTI" in text
+    assert re.search(r"\d:\d\d–\d+:\d\d Den 1 7\b", text), text  # the session attended, its time and hours
     code = re.search(r"ověřovací kód: ([A-Z2-9]{10})", text).group(1)
     verified = public.get(f"/api/v1/certificates/{certificate_id}", params={"code": code}).json()
     assert verified["name"] == "Jana Nováková" and verified["hours"] == 7.0 and "organization" not in verified
@@ -216,6 +217,28 @@ def test_check_in_and_the_certificate(staff, public, smtp_sink):
     assert_problem(public.get(f"/api/v1/registrations/{receipt['id']}/certificate.pdf",
                               params={"token": "forged"}), 404)
     assert_problem(public.get("/api/v1/certificates/NSZM-1999-000000"), 404)
+
+
+def test_scans_at_a_session_door(staff, public):
+    event = published(staff, capacities=(50, 50))
+    jana = register(public, event, address("jana"), sessions=("s1",)).json()
+    door = f"/api/v1/events/{event['id']}/sessions/s1"
+    first = staff.post(f"{door}/check-in", json={"code": jana["id"]})
+    assert first.status_code == 200 and first.json()["outcome"] == "checked_in"
+    assert first.json()["registration"]["attendance"][0]["session_id"] == "s1"
+    again = staff.post(f"{door}/check-in", json={"code": jana["id"].upper()})
+    assert again.status_code == 200 and again.json()["outcome"] == "already_checked_in"
+    refused = staff.post(f"/api/v1/events/{event['id']}/sessions/s2/check-in", json={"code": jana["id"]})
+    assert_problem(refused, 409)
+    assert refused.json()["code"] == "not_registered_for_session" and "Jana" in refused.json()["detail"]
+    assert staff.post(f"{door}/check-out", json={"code": jana["id"]}).json()["outcome"] == "checked_out"
+    assert_problem(staff.post(f"{door}/check-in", json={"code": "nobody"}), 404)
+    assert_problem(staff.post(f"{door}/check-in", json={}), 422, "code")
+    assert_problem(public.post(f"{door}/check-in", json={"code": jana["id"]}), 401)
+    found = staff.get(f"{door}/attendees", params={"q": "NOVAKOVA"}).json()
+    assert [(p["registration_id"], bool(p["checked_in_at"]), bool(p["checked_out_at"])) for p in found["items"]] == [
+        (jana["id"], True, True)]
+    assert_problem(staff.get(f"/api/v1/events/{event['id']}/sessions/s9/attendees"), 404)
 
 
 def test_no_certificate_without_attendance_or_accreditation(staff, public):

@@ -1,5 +1,6 @@
 """The events service's units of work on its real store and a real SecantusDB: seats under
 concurrency, promotion, atomicity, certificate numbers."""
+import random
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -208,6 +209,49 @@ def test_check_in_numbers_certificates_in_sequence(store, service):
         numbers.append(service.check_in(registration["id"])["certificate_id"])
     assert numbers == ["NSZM-2026-000001", "NSZM-2026-000002", "NSZM-2026-000003"]
     assert store.by_certificate("NSZM-2026-000002")["email"] == "p1@example.cz"
+
+
+def test_200_scans_of_100_people_at_2_sessions_in_any_order_record_exactly_who_came(store, service):
+    event = stored_event(store, capacities=(100, 100))
+    people = [register(service, event, f"p{n}@example.cz", ("s1", "s2"))["id"] for n in range(100)]
+    chance = random.Random(29)
+    came = {person: set(chance.sample(["s1", "s2"], chance.choice([0, 1, 2, 2])))
+            for person in people}
+    scans = [(person, session) for person, sessions in came.items() for session in sessions]
+    scans += [chance.choice(scans) for _ in range(200 - len(scans))]  # the same code scanned again
+    chance.shuffle(scans)
+    outcomes = []
+    pool = eventlet.GreenPool(10)
+    for person, session in scans:
+        pool.spawn(lambda p, s: outcomes.append(service.check_in_at_session(event["id"], s, {"code": p})["outcome"]),
+                   person, session)
+    pool.waitall()
+    pairs = sum(len(sessions) for sessions in came.values())
+    assert len(outcomes) == 200 and outcomes.count("checked_in") == pairs
+    assert outcomes.count("already_checked_in") == 200 - pairs
+    certificates = []
+    for person, sessions in came.items():
+        registration = store.get_registration(person)
+        assert set(registration["attended_sessions"]) == sessions
+        assert registration["hours"] == (7.0 * len(sessions) if sessions else None)
+        assert (registration["certificate_id"] is not None) == (sessions == {"s1", "s2"})  # 80 % of 14 hours
+        certificates += [registration["certificate_id"]] if registration["certificate_id"] else []
+    assert sorted(certificates) == [f"NSZM-2026-{n:06d}" for n in range(1, len(certificates) + 1)]
+    recorded = published(service, "attendance_recorded")
+    assert len(recorded) == pairs and sum(r["certificate_issued"] for r in recorded) == len(certificates)
+    for session_id in ("s1", "s2"):
+        attendees = service.session_attendees(event["id"], session_id, {"per_page": 100})
+        assert {a["registration_id"] for a in attendees["items"] if a["checked_in_at"]} == {
+            person for person, sessions in came.items() if session_id in sessions}
+
+
+def test_a_registration_changed_since_it_was_read_is_not_overwritten(store, service):
+    event = stored_event(store)
+    registration = store.get_registration(register(service, event, "jana@example.cz")["id"])
+    store.save_registrations([{**registration, "organization": "Obec Lhota"}])
+    with pytest.raises(ChangedSinceRead):
+        store.save_registrations([{**registration, "organization": "Město Kolín"}])
+    assert store.get_registration(registration["id"])["organization"] == "Obec Lhota"
 
 
 def test_event_ids_are_unique_and_listing_filters_by_time(store):

@@ -133,11 +133,22 @@ def test_one_person_may_get_several_freed_seats_and_each_seat_goes_once():
     assert outcome.seat_changes == {"s1": {"waiting": -1}, "s2": {"waiting": -1}}
 
 
+def serials(start: int = 1):
+    """A certificate counter as the store keeps it: the next number of a year, from `start`."""
+    drawn = []
+
+    def next_serial(year):
+        drawn.append(year)
+        return start + len(drawn) - 1
+
+    next_serial.drawn = drawn
+    return next_serial
+
+
 def test_a_certificate_number_counts_within_its_year():
     event = loaded_event()
-    checked = domain.check_in(registered(event), event, None, NOW)
-    assert domain.earns_certificate(event)
-    assert domain.with_certificate(checked, 12)["certificate_id"] == f"NSZM-{NOW.year}-000012"
+    checked = domain.check_in(registered(event), event, None, NOW, serials(12)).registration
+    assert checked["certificate_id"] == f"NSZM-{NOW.year}-000012" and checked["certificate_issued_at"] == NOW
 
 
 def test_the_first_to_wait_is_promoted_first():
@@ -159,14 +170,108 @@ def test_a_waiting_place_is_one_more_than_the_people_ahead_now():
 
 def test_check_in_counts_the_hours_of_attended_sessions():
     event = loaded_event(event_payload(capacities=(50, 20)))
-    checked = domain.check_in(registered(event, ("confirmed", "confirmed")), event, None, NOW)
+    scan = domain.check_in(registered(event, ("confirmed", "confirmed")), event, None, NOW, serials())
+    checked = scan.registration
     assert checked["hours"] == 14.0 and checked["attended_sessions"] == ["s1", "s2"]
+    assert [(e["data"]["session_id"], e["data"]["certificate_issued"]) for e in scan.events] == [
+        ("s1", False), ("s2", True)]
     with pytest.raises(domain.Refused):
-        domain.check_in(checked, event, None, NOW)
+        domain.check_in(checked, event, None, NOW, serials())
     with pytest.raises(domain.RuleBroken):
-        domain.check_in(registered(event, ("confirmed", "waitlisted")), event, ["s2"], NOW)
+        domain.check_in(registered(event, ("confirmed", "waitlisted")), event, ["s2"], NOW, serials())
     with pytest.raises(domain.Refused):
-        domain.check_in(registered(event, ("waitlisted",)), event, None, NOW)
+        domain.check_in(registered(event, ("waitlisted",)), event, None, NOW, serials())
+
+
+def test_each_session_keeps_its_own_attendance_and_a_repeated_scan_changes_nothing():
+    event = loaded_event(event_payload(capacities=(50, 20)))
+    counter = serials()
+    first = domain.arrive(registered(event, ("confirmed", "confirmed")), event, "s2", NOW, counter)
+    assert first.outcome == "checked_in" and first.registration["attended_sessions"] == ["s2"]
+    assert first.registration["hours"] == 7.0 and first.registration["checked_in_at"] == NOW
+    [announced] = first.events
+    assert announced["event_type"] == "attendance_recorded"
+    assert (announced["data"]["session_id"], announced["data"]["action"]) == ("s2", "checked_in")
+    again = domain.arrive(first.registration, event, "s2", NOW + timedelta(minutes=5), counter)
+    assert (again.outcome, again.events, again.registration) == ("already_checked_in", [], first.registration)
+    out = domain.leave(first.registration, event, "s2", NOW + timedelta(hours=6))
+    assert out.outcome == "checked_out" and out.registration["attendance"][0]["checked_out_at"] == NOW + timedelta(
+        hours=6)
+    assert out.registration["hours"] == 7.0 and out.events[0]["data"]["action"] == "checked_out"
+    assert domain.leave(out.registration, event, "s2", NOW + timedelta(hours=7)).outcome == "already_checked_out"
+    with pytest.raises(domain.Refused) as not_yet:
+        domain.leave(out.registration, event, "s1", NOW)
+    assert not_yet.value.code == "not_checked_in"
+
+
+@pytest.mark.parametrize(("seats", "session", "code"), [
+    (("confirmed", "waitlisted"), "s2", "waitlisted"),
+    (("confirmed",), "s2", "not_registered_for_session"),
+    (("cancelled", "confirmed"), "s1", "seat_given_up"),
+])
+def test_a_scan_without_a_seat_in_the_session_is_refused_by_name(seats, session, code):
+    event = loaded_event(event_payload(capacities=(50, 20)))
+    registration = registered(event, seats)
+    with pytest.raises(domain.Refused) as refused:
+        domain.arrive(registration, event, session, NOW, serials())
+    assert refused.value.code == code and "Jana Nováková" in refused.value.message
+
+
+def test_a_scan_of_a_cancelled_registration_or_of_another_event_is_refused():
+    event = loaded_event(event_payload(capacities=(50, 20)))
+    cancelled = {**registered(event), "status": "cancelled"}
+    with pytest.raises(domain.Refused) as refused:
+        domain.arrive(cancelled, event, "s1", NOW, serials())
+    assert refused.value.code == "registration_cancelled"
+    with pytest.raises(domain.Refused) as elsewhere:
+        domain.arrive(registered(event), {**event, "id": "2027-01-forum"}, "s1", NOW, serials())
+    assert elsewhere.value.code == "other_event"
+    with pytest.raises(domain.NotFound):
+        domain.arrive(registered(event), event, "s9", NOW, serials())
+
+
+def test_the_certificate_comes_with_the_check_in_that_reaches_the_minimum_share():
+    payload = event_payload(capacities=(50, 50, 50, 50), min_attendance_share=0.75)
+    event = loaded_event(payload)
+    counter = serials(40)
+    registration = registered(event, ("confirmed",) * 4)
+    for session_id in ("s1", "s3"):
+        registration = domain.arrive(registration, event, session_id, NOW, counter).registration
+        assert registration["certificate_id"] is None and counter.drawn == []
+    third = domain.arrive(registration, event, "s4", NOW, counter)
+    assert third.registration["certificate_id"] == f"NSZM-{NOW.year}-000040" and third.registration["hours"] == 21.0
+    assert third.events[0]["data"]["certificate_issued"] is True
+    fourth = domain.arrive(third.registration, event, "s2", NOW, counter)
+    assert fourth.registration["certificate_id"] == third.registration["certificate_id"]
+    assert fourth.registration["hours"] == 28.0 and fourth.events[0]["data"]["certificate_issued"] is False
+    assert counter.drawn == [NOW.year]
+
+
+def test_the_share_counts_the_sessions_the_person_holds_seats_in_and_an_unaccredited_event_certifies_nobody():
+    event = loaded_event(event_payload(capacities=(50, 50)))
+    one_day = domain.arrive(registered(event, ("confirmed", "cancelled")), event, "s1", NOW, serials())
+    assert one_day.registration["certificate_id"] is not None
+    plain = {**event, "accredited": False}
+    assert domain.arrive(registered(plain), plain, "s1", NOW, serials()).registration["certificate_id"] is None
+
+
+@pytest.mark.parametrize(("scanned", "code"), [
+    ("0f3a9c", "0f3a9c"),
+    ("  0F3A9C\n", "0f3a9c"),
+    ("éfšaíc", "0f3a9c"),  # a US-keyboard scanner typing into a Czech layout
+    ("https://nszm.cz/api/v1/registrations/0f3a9c/manage?token=x", "0f3a9c"),
+])
+def test_a_ticket_code_is_read_as_the_scanner_types_it(scanned, code):
+    assert domain.ticket_code(scanned) == code
+
+
+def test_attendees_are_found_by_name_without_diacritics_in_czech_order():
+    event = loaded_event(event_payload(capacities=(50, 20)))
+    people = [{**registered(event, ("confirmed", "waitlisted")), "name": name, "organization": "Obec"}
+              for name in ("Chalupa Petr", "Horák Jan", "Čermák Ivo")]
+    assert [p["name"] for p in domain.attendees(people, "s1", None)] == ["Čermák Ivo", "Horák Jan", "Chalupa Petr"]
+    [found] = domain.attendees(people, "s2", "cermak")
+    assert (found["name"], found["seat"], found["checked_in_at"]) == ("Čermák Ivo", "waitlisted", None)
 
 
 def test_a_certificate_needs_an_accredited_event_and_attendance():
@@ -174,9 +279,11 @@ def test_a_certificate_needs_an_accredited_event_and_attendance():
     registration = registered(event)
     with pytest.raises(domain.Refused):
         domain.certificate(registration, event)
-    checked = {**domain.check_in(registration, event, None, NOW), "certificate_id": "NSZM-2026-000007"}
+    checked = domain.check_in(registration, event, None, NOW, serials(7)).registration
     certificate = domain.certificate(checked, event)
     assert certificate["name"] == "Jana Nováková" and certificate["hours"] == 7.0
+    assert certificate["sessions"] == [{"title": "Den 1", "starts_at": event["sessions"][0]["starts_at"],
+                                        "ends_at": event["sessions"][0]["ends_at"], "hours": 7.0}]
     assert certificate["venue"] == "Krajský úřad Libereckého kraje, Liberec"
     with pytest.raises(domain.Refused):
         domain.certificate(checked, {**event, "accredited": False})

@@ -148,6 +148,41 @@ def test_check_in_issues_a_certificate_for_accredited_events(service):
         service.check_in(registration["id"])
 
 
+def test_a_scan_at_a_session_door_records_that_session_once(service):
+    event = service.create_event(event_payload(capacities=(50, 20)))
+    service.publish_event(event["id"])
+    registration = service.register(event["id"], registration_input(sessions=["s1", "s2"]))
+    scanned = service.check_in_at_session(event["id"], "s2", {"code": f" {registration['id'].upper()} "})
+    assert scanned["outcome"] == "checked_in" and scanned["session_id"] == "s2"
+    assert [a["session_id"] for a in scanned["registration"]["attendance"]] == ["s2"]
+    assert scanned["registration"]["hours"] == 7.0 and scanned["registration"]["certificate_id"] is None
+    published = len(published_types(service))
+    again = service.check_in_at_session(event["id"], "s2", {"code": registration["id"]})
+    assert again["outcome"] == "already_checked_in" and len(published_types(service)) == published
+    out = service.check_out_at_session(event["id"], "s2", {"code": registration["id"]})
+    assert out["outcome"] == "checked_out" and out["registration"]["attendance"][0]["checked_out_at"]
+    assert published_types(service)[-1] == "attendance_recorded"
+    whole = service.check_in_at_session(event["id"], "s1", {"code": registration["id"]})
+    assert whole["registration"]["certificate_id"] == "NSZM-2026-000001"
+    with pytest.raises(InvalidInput):
+        service.check_in_at_session(event["id"], "s1", {})
+    with pytest.raises(NotFound):
+        service.check_in_at_session(event["id"], "s1", {"code": "not-a-registration"})
+    [person] = service.session_attendees(event["id"], "s2", {"q": "novakova"})["items"]
+    assert person["registration_id"] == registration["id"] and person["checked_out_at"]
+
+
+def test_a_scan_for_a_session_without_a_seat_is_refused_with_its_rule(service):
+    event = published_event(service)
+    registration = service.register(event["id"], registration_input())
+    service.cancel_registration_as_staff(registration["id"])
+    with pytest.raises(Conflict) as refused:
+        service.check_in_at_session(event["id"], "s1", {"code": registration["id"]})
+    assert refused.value.code == "registration_cancelled"
+    with pytest.raises(NotFound):
+        service.session_attendees(event["id"], "s7", {})
+
+
 def test_listing_defaults_to_upcoming_and_rejects_bad_filters(service):
     published_event(service)
     assert service.list_events({})["total"] == 1

@@ -100,3 +100,27 @@ def test_a_vote_asks_for_confirmation_by_mail():
     assert "https://api.example.cz/api/v1/votes/confirm?token=t0k3n" in mail["text"]
     assert "„Sdílená kola“" in mail["text"] and "23. 11. 2026 13:00" in mail["text"]
     assert mail["attachments"] == []
+
+
+def attendance(certificate_id, **issued):
+    """An attendance_recorded envelope as version 3 (`certificate_issued` given) or 2 sent it."""
+    event = registration_event()
+    data = {"registration": event["data"]["registration"], "event": event["data"]["event"], "session_id": "s1",
+            "action": "checked_in", "attended_sessions": ["s1"], "hours": 7.0, "certificate_id": certificate_id,
+            "certificate_issued": issued.get("certificate_issued", False)}
+    envelope = bus.envelope(bus.ATTENDANCE_RECORDED, data)
+    if not issued:
+        envelope["data"].pop("certificate_issued")
+    return envelope
+
+
+def test_only_the_check_in_that_earned_the_certificate_mails_it():
+    link = "https://api.example.cz/api/v1/registrations/r1/certificate.pdf?token=abc"
+    earned = domain.mail_for(bus.ATTENDANCE_RECORDED, attendance("NSZM-2027-000001", certificate_issued=True),
+                             details(certificate_url=link))
+    assert earned["subject"].startswith("Osvědčení") and link in earned["text"]
+    later = attendance("NSZM-2027-000001", certificate_issued=False)
+    assert domain.mail_for(bus.ATTENDANCE_RECORDED, later, details(certificate_url=link)) is None
+    assert domain.mail_for(bus.ATTENDANCE_RECORDED, attendance(None, certificate_issued=False), details()) is None
+    older = attendance("NSZM-2027-000002")  # version 2: each check-in of a certified participant
+    assert domain.needs_registration_details(bus.ATTENDANCE_RECORDED, older)

@@ -75,9 +75,15 @@ ABOUT_REGISTRATIONS = (bus.REGISTRATION_CONFIRMED, bus.REGISTRATION_WAITLISTED, 
                        bus.REGISTRATION_CANCELLED, bus.ATTENDANCE_RECORDED)
 
 
+def certificate_issued(attendance: dict) -> bool:
+    """Whether this check-in earned the certificate (before schema version 3, every check-in
+    with a certificate's number did)."""
+    return attendance.get("certificate_issued", bool(attendance.get("certificate_id")))
+
+
 def needs_registration_details(spec: bus.EventSpec, envelope: dict) -> bool:
     """Whether the event's mail needs the registered person's contact and links (fetched)."""
-    if spec == bus.ATTENDANCE_RECORDED and not envelope["data"].get("certificate_id"):
+    if spec == bus.ATTENDANCE_RECORDED and not certificate_issued(envelope["data"]):
         return False
     return spec in ABOUT_REGISTRATIONS and spec in MAILS
 
