@@ -201,6 +201,6 @@ def overview():
     return render_page("overview.html", roles=sorted(acting_staff().roles), counts=counts, mailouts=recent)
 
 
-from gateway.console import events, mail, mailouts, members, practice, privacy, tokens  # noqa: E402,F401  (their pages)
+from gateway.console import attendance, events, mail, mailouts, members, practice, privacy, tokens  # noqa: E402,F401  (their pages)
 
 

@@ -1,4 +1,5 @@
-// The console's only script: a live recipient count while composing, a moving progress bar while sending.
+// The console's only script: a live recipient count while composing, a moving progress bar while
+// sending, and at a session's door the code field that keeps the focus and the phone's camera.
 "use strict";
 
 function csrfToken(form) {
@@ -48,4 +49,34 @@ function liveProgress() {
   setTimeout(tick, 500);
 }
 
-document.addEventListener("DOMContentLoaded", () => { liveCount(); liveProgress(); });
+function doorScanner() {
+  const form = document.getElementById("scan");
+  if (!form) return;
+  const code = form.querySelector("#code");
+  // A scanner types like a keyboard: whatever is typed with nothing else in focus goes to the code.
+  document.addEventListener("keydown", (event) => {
+    if (document.activeElement === document.body && event.key.length === 1 && !event.ctrlKey && !event.altKey) {
+      code.focus();
+    }
+  });
+  const camera = document.getElementById("camera");
+  if (!("BarcodeDetector" in window) || !navigator.mediaDevices) return;
+  camera.hidden = false;
+  camera.addEventListener("click", async () => {
+    const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+    const video = document.getElementById("viewfinder");
+    video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    video.hidden = false;
+    await video.play();
+    const look = async () => {
+      const [found] = await detector.detect(video);
+      if (!found) { setTimeout(look, 250); return; }
+      video.srcObject.getTracks().forEach((track) => track.stop());
+      code.value = found.rawValue;
+      form.submit();
+    };
+    look();
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => { liveCount(); liveProgress(); doorScanner(); });

@@ -57,3 +57,37 @@ def test_a_day_in_the_console_approve_check_in_and_send_a_mailout_to_100_percent
     assert len([m for m in smtp_sink.messages_to_domain(domain) if m["List-Unsubscribe"]]) == 5
     for name in PAGES:
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 5000, name
+
+
+def test_the_door_of_a_session_by_keyboard_only(platform, staff, public):
+    event = events_api.published(staff, capacities=(50, 50))
+
+    def registered(name: str, sessions: list[str]) -> str:
+        answer = public.post(f"/api/v1/events/{event['id']}/registrations", json={
+            **events_api.registration_input(events_api.address(), sessions=sessions), "name": name})
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+    seated, by_keyboard = registered("Petr Dvořák", ["s1"]), registered("Ivo Čermák", ["s1", "s2"])
+    elsewhere, by_name = registered("Eva Malá", ["s2"]), registered("Anna Šťastná", ["s1"])
+    codes = {"seated": seated, "czech_keyboard": by_keyboard, "elsewhere": elsewhere, "surname": "stastna"}
+    env = {**platform.env, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "tests.door_browser", platform.url, STAFF_TOKEN, event["id"], "s1",
+                          json.dumps(codes), str(SCREENSHOTS)], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["focus_on_arrival"] == "code"
+    assert seen["first"]["tone"] == "scan ok" and "Příchod zapsán Petr Dvořák" in seen["first"]["text"]
+    assert seen["again"]["tone"] == "scan repeat" and "nic se nemění" in seen["again"]["text"]
+    assert seen["czech_keyboard"]["tone"] == "scan ok" and "Ivo Čermák" in seen["czech_keyboard"]["text"]
+    assert seen["elsewhere"]["tone"] == "scan refused" and "není přihlášen" in seen["elsewhere"]["text"]
+    assert seen["unknown"]["tone"] == "scan refused" and "Neznámý kód" in seen["unknown"]["text"]
+    assert all(seen[step]["focus"] == "code" for step in ("first", "again", "czech_keyboard", "elsewhere", "unknown",
+                                                           "by_name"))
+    assert seen["found_button"] == "Zapsat příchod: Anna Šťastná"
+    assert seen["by_name"]["tone"] == "scan ok" and "Anna Šťastná" in seen["by_name"]["text"]
+    assert seen["presence"].startswith("Přišlo 3 z 3")
+    came = {p["registration_id"] for p in staff.get(f"/api/v1/events/{event['id']}/sessions/s1/attendees").json()[
+        "items"] if p["checked_in_at"]}
+    assert came == {seated, by_keyboard, by_name}
