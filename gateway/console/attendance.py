@@ -38,7 +38,8 @@ def door(event_id, session_id):
     rpc = services().events
     event = rpc.get_event_detail(event_id)
     session = _session_of(event, session_id)
-    mode = request.values.get("mode") if request.values.get("mode") in MODES else "in"
+    mode = request.values.get("mode", "in")
+    mode = mode if mode in MODES else "in"
     result, status = None, 200
     if request.method == "POST":
         result, status = _scan(rpc, event_id, session_id, mode, request.form.get("code", ""))
