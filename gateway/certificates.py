@@ -1,24 +1,36 @@
 """The certificate of attendance as a PDF (fpdf2, with a font that has every Czech letter)."""
+from __future__ import annotations
+
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import fontpkg_noto_sans
 
 from nszm import formatting
 from nszm.contracts.events import EVENT_TYPES
 
+if TYPE_CHECKING:
+    from fpdf import FPDF
+
 FONT = Path(fontpkg_noto_sans.__file__).parent / "files" / "NotoSans[wdth,wght].ttf"
 GREEN = (46, 125, 50)
 FOOTER_EARLIEST, FOOTER_LATEST = 176, 186  # mm from the top of a landscape A4 (210 mm)
 
 
-def certificate_pdf(certificate: dict, verify_url: str) -> bytes:
-    from fpdf import FPDF  # a third of the gateway's memory, for a page few ask for: loaded on first use
+def document(title: str, orientation: str) -> FPDF:
+    """An A4 PDF of the association with the Czech font (`Noto`), its first page begun."""
+    from fpdf import FPDF  # a third of the gateway's memory, for pages few ask for: loaded on first use
 
-    pdf = FPDF(orientation="landscape", format="A4")
-    pdf.set_title(f"Osvědčení {certificate['certificate_id']}")
+    pdf = FPDF(orientation=orientation, format="A4")
+    pdf.set_title(title)
     pdf.set_author("Národní síť Zdravých měst ČR")
     pdf.add_font("Noto", "", str(FONT))
     pdf.add_page()
+    return pdf
+
+
+def certificate_pdf(certificate: dict, verify_url: str) -> bytes:
+    pdf = document(f"Osvědčení {certificate['certificate_id']}", "landscape")
     pdf.set_draw_color(46, 125, 50)
     pdf.set_line_width(1.2)
     pdf.rect(10, 10, 277, 190)

@@ -1,9 +1,9 @@
 """Events endpoints: the calendar, registrations, cancel links, check-in, certificates, events.ics."""
 from flask import Response
 
-from gateway import limits
+from gateway import accreditation, audit, limits
 from gateway.certificates import certificate_pdf
-from gateway.context import api, forwarder, public_url, services
+from gateway.context import api, every_item, forwarder, public_url, services
 from gateway.pages import button_page, link_action
 from nszm.contracts import events as contract
 
@@ -77,3 +77,39 @@ def certificate(registration_id, query):
 forward("verify_certificate", "GET /api/v1/certificates/<certificate_id>", "Verify a certificate: its number "
         "and the code printed on it (`?code=`); the number alone finds nothing",
         query=contract.CertificateCheckQuerySchema, response=contract.CertificateCheckSchema)
+
+
+# -- the accreditation pack -------------------------------------------------------------------------
+
+forward("certificate_register", "GET /api/v1/events/<event_id>/certificates", "The register of the certificates "
+        "issued for the event", role="events", response=contract.IssuedCertificateSchema(many=True))
+
+
+@api.route("/api/v1/events/<event_id>/certificates.xlsx", summary="The register of certificates issued, as a "
+           "workbook", tag="events", role="events", media_type=accreditation.XLSX)
+def certificate_register_workbook(event_id):
+    entries = services().events.certificate_register(event_id)
+    audit.record("export_certificate_register", event_id)
+    return accreditation.download(accreditation.register_workbook(entries), f"osvedceni-{event_id}.xlsx")
+
+
+@api.route("/api/v1/events/<event_id>/attendance.xlsx", summary="Attendance of the event: a sheet per session",
+           tag="events", role="events", media_type=accreditation.XLSX)
+def attendance_workbook(event_id):
+    events = services().events
+    event = events.get_event_detail(event_id)
+    workbook = accreditation.attendance_workbook(event, accreditation.session_people(events, event))
+    audit.record("export_attendance", event_id)
+    return accreditation.download(workbook, f"prezence-{event_id}.xlsx")
+
+
+@api.route(f"{SESSION}/sign-in-sheet.pdf", summary="The printable sign-in sheet of a session, with a signature "
+           "column", tag="events", role="events", media_type="application/pdf", errors=(404,))
+def sign_in_sheet(event_id, session_id):
+    events = services().events
+    event = events.get_event_detail(event_id)
+    session = accreditation.session_of(event, session_id)
+    people = every_item(lambda query: events.session_attendees(event_id, session_id, query))
+    audit.record("export_sign_in_sheet", f"{event_id}/{session_id}")
+    return accreditation.download(accreditation.sign_in_sheet(event, session, people),
+                                  f"prezencni-listina-{event_id}-{session_id}.pdf")

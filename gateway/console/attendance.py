@@ -1,6 +1,9 @@
-"""Console pages for attendance: the door of a session (a scanner, the keyboard or a phone's camera)."""
+"""Console pages for attendance: the door of a session (a scanner, the keyboard or a phone's camera)
+and the accreditation pack's downloads."""
 from flask import request, url_for
 
+from gateway import accreditation
+from gateway import events as events_api
 from gateway.console import console, needs, render_page
 from gateway.context import every_item, services
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
@@ -24,20 +27,13 @@ REFUSALS = {
 MODES = {"in": "příchod", "out": "odchod"}
 
 
-def _session_of(event: dict, session_id: str) -> dict:
-    session = next((s for s in event["sessions"] if s["id"] == session_id), None)
-    if session is None:
-        raise NotFound(f"No session '{session_id}'.")
-    return session
-
-
 @console.route("/events/<event_id>/door/<session_id>", methods=["GET", "POST"])
 @needs("events")
 def door(event_id, session_id):
     """Scan after scan: the code field keeps the focus, the result shows big, green or red."""
     rpc = services().events
     event = rpc.get_event_detail(event_id)
-    session = _session_of(event, session_id)
+    session = accreditation.session_of(event, session_id)
     mode = request.values.get("mode", "in")
     mode = mode if mode in MODES else "in"
     result, status = None, 200
@@ -72,3 +68,21 @@ def _presence(rpc, event_id: str, session_id: str) -> dict:
               if p["seat"] == "confirmed"]
     return {"seated": len(seated), "came": sum(1 for p in seated if p["checked_in_at"]),
             "in": sum(1 for p in seated if p["checked_in_at"] and not p["checked_out_at"])}
+
+
+@console.route("/events/<event_id>/attendance.xlsx")
+@needs("events")
+def attendance_workbook(event_id):
+    return events_api.attendance_workbook(event_id)
+
+
+@console.route("/events/<event_id>/sessions/<session_id>/sign-in-sheet.pdf")
+@needs("events")
+def sign_in_sheet(event_id, session_id):
+    return events_api.sign_in_sheet(event_id, session_id)
+
+
+@console.route("/events/<event_id>/certificates.xlsx")
+@needs("events")
+def certificate_register(event_id):
+    return events_api.certificate_register_workbook(event_id)

@@ -279,6 +279,16 @@ class AttendeeSchema(Schema):
 AttendeePageSchema = page_schema(AttendeeSchema, "AttendeePage")
 
 
+class IssuedCertificateSchema(Schema):
+    """An entry of the register of certificates issued for an event, as the ministry asks for it."""
+
+    certificate_id = fields.String(required=True)
+    name = fields.String(required=True)
+    organization = fields.String(required=True)
+    hours = fields.Float(required=True)
+    issued_at = aware(required=True)
+
+
 class CertificateSessionSchema(Schema):
     title = fields.String(required=True)
     starts_at = aware(required=True)

@@ -457,6 +457,14 @@ def attendees(registrations: list[Registration], session_id: str, query: str | N
     return sorted(found, key=lambda person: (czech.sort_key(person["name"]), person["registration_id"]))
 
 
+def certificate_register(registrations: list[Registration]) -> list[dict]:
+    """The certificates issued for an event, by number: who, how many hours, when issued. An
+    erased person's entry keeps its number and hours under the erased name."""
+    return sorted(({"certificate_id": r["certificate_id"], "name": r["name"], "organization": r["organization"],
+                    "hours": r["hours"], "issued_at": r.get("certificate_issued_at") or r["checked_in_at"]}
+                   for r in registrations if r.get("certificate_id")), key=lambda entry: entry["certificate_id"])
+
+
 def certificate_number(year: int, serial: int) -> str:
     return f"NSZM-{year}-{serial:06d}"
 

@@ -13,6 +13,7 @@ from nszm.contracts.events import (  # noqa: F401
     EventPageSchema,
     EventQuerySchema,
     EventSchema,
+    IssuedCertificateSchema,
     LinkTokenSchema,
     RegistrationExportSchema,
     RegistrationInputSchema,

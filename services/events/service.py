@@ -288,6 +288,13 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         start = (query["page"] - 1) * query["per_page"]
         return schemas.AttendeePageSchema().dump(listing(people[start:start + query["per_page"]], len(people), query))
 
+    @staff_read
+    def certificate_register(self, event_id):
+        """The register of the certificates issued for the event."""
+        event = self.store.get_event(str(event_id), published_only=False, with_counters=False)
+        return schemas.IssuedCertificateSchema(many=True).dump(
+            domain.certificate_register(self.store.registrations_of(event["id"])))
+
     @rpc
     def certificate(self, registration_id, token):
         """What the participant's certificate states, for the mailed link's token."""

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import requests
+from openpyxl import load_workbook
 
 from nszm.contracts.common import PRAGUE
 from tests import factories
@@ -130,6 +131,21 @@ def test_create_publish_check_in_cancel_and_export_an_event(console, staff, publ
     listing = console.get("/events", params={"status": "published"})
     assert form["title"] in listing.text
     assert console.get("/events/neni-takova").status_code == 404
+
+    page = console.get(f"/events/{event_id}")
+    assert f'href="/staff/events/{event_id}/door/s1"' in page.text and "Podklady pro akreditaci" in page.text
+    workbook = console.get(f"/events/{event_id}/attendance.xlsx")
+    assert workbook.status_code == 200 and f"prezence-{event_id}.xlsx" in workbook.headers["Content-Disposition"]
+    assert len(list(load_workbook(io.BytesIO(workbook.content))["s1 Dopoledne"].iter_rows(min_row=2))) == 2
+    assert console.get(f"/events/{event_id}/sessions/s2/sign-in-sheet.pdf").content.startswith(b"%PDF")
+    assert console.get(f"/events/{event_id}/sessions/s7/sign-in-sheet.pdf").status_code == 404
+    assert console.get(f"/events/{event_id}/certificates.xlsx").status_code == 200
+    door = console.get(f"/events/{event_id}/door/s1", params={"q": "nováková"})
+    assert 'autofocus' in door.text and door.text.count("Zapsat příchod<span") == 2  # two seated of the three found
+    scanned = console.post(f"/events/{event_id}/door/s1?mode=out", {"code": people[0]["id"]})
+    assert scanned.status_code == 200 and "Odchod zapsán" in scanned.text
+    refused = console.post(f"/events/{event_id}/door/s1", {"code": shy["id"]})
+    assert refused.status_code == 409 and "Registrace je zrušená" in refused.text
 
 
 def test_practice_from_draft_to_archive_and_a_competition_to_its_results(console, staff, public):

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
+from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from tests import factories
@@ -349,3 +350,35 @@ def test_staff_see_the_mail_the_platform_sent(platform, staff, public, smtp_sink
     assert_problem(staff.get("/api/v1/mails", params={"status": "lost"}), 422, "status")
     for method, path in (("GET", "/api/v1/mails"), ("POST", f"/api/v1/mails/{mail['id']}/retry")):
         assert_needs_role(platform, method, path, "events")
+
+
+def test_the_accreditation_pack(staff, public):
+    event = published(staff, capacities=(50, 50))
+    both = [register(public, event, address(f"oba{n}"), sessions=("s1", "s2")).json()["id"] for n in range(3)]
+    first_day = register(public, event, address("prvni"), sessions=("s1",)).json()["id"]
+    for registration_id in both:
+        for session_id in ("s1", "s2"):
+            staff.post(f"/api/v1/events/{event['id']}/sessions/{session_id}/check-in", json={"code": registration_id})
+    staff.post(f"/api/v1/events/{event['id']}/sessions/s1/check-in", json={"code": first_day})
+
+    workbook = staff.get(f"/api/v1/events/{event['id']}/attendance.xlsx")
+    assert workbook.status_code == 200 and workbook.headers["Content-Type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    book = load_workbook(io.BytesIO(workbook.content))
+    assert [name[:2] for name in book.sheetnames] == ["s1", "s2"]
+    rows = {name[:2]: list(book[name].iter_rows(min_row=2, values_only=True)) for name in book.sheetnames}
+    assert len(rows["s1"]) == 4 and len(rows["s2"]) == 3 and all(row[5] and row[7] == 7 for row in rows["s1"])
+
+    register_ = staff.get(f"/api/v1/events/{event['id']}/certificates").json()
+    assert len(register_) == 4 and {entry["hours"] for entry in register_} == {14.0, 7.0}  # one day of one: 100 %
+    [sheet] = load_workbook(io.BytesIO(staff.get(f"/api/v1/events/{event['id']}/certificates.xlsx").content)).worksheets
+    assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == [e["certificate_id"] for e in register_]
+
+    sheet_pdf = staff.get(f"/api/v1/events/{event['id']}/sessions/s2/sign-in-sheet.pdf")
+    assert sheet_pdf.status_code == 200 and sheet_pdf.headers["Content-Type"] == "application/pdf"
+    text = PdfReader(io.BytesIO(sheet_pdf.content)).pages[0].extract_text()
+    assert "PREZENČNÍ LISTINA" in text and "Podpis" in text and text.count("Město Chrudim") == 3
+    assert_problem(staff.get(f"/api/v1/events/{event['id']}/sessions/s9/sign-in-sheet.pdf"), 404)
+    assert_problem(public.get(f"/api/v1/events/{event['id']}/attendance.xlsx"), 401)
+    actions = {entry["action"] for entry in staff.get("/api/v1/audit", params={"per_page": 20}).json()["items"]}
+    assert {"export_attendance", "export_certificate_register", "export_sign_in_sheet"} <= actions

@@ -332,3 +332,12 @@ def test_an_address_registered_already_or_earlier_in_the_same_batch_is_refused()
     assert outcomes[:2] == people[:2]
     assert [type(o) for o in outcomes[2:]] == [domain.Refused, domain.Refused]
     assert "b@example.cz is registered for this event already" in outcomes[2].message
+
+
+def test_the_register_lists_issued_certificates_by_number():
+    event = loaded_event()
+    certified = [domain.check_in(registered(event), event, None, NOW, serials(n)).registration for n in (9, 3)]
+    entries = domain.certificate_register([registered(event), *certified])
+    assert [e["certificate_id"] for e in entries] == [f"NSZM-{NOW.year}-000003", f"NSZM-{NOW.year}-000009"]
+    assert entries[0] == {"certificate_id": f"NSZM-{NOW.year}-000003", "name": "Jana Nováková",
+                          "organization": "Město Chrudim", "hours": 7.0, "issued_at": NOW}
