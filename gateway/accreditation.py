@@ -78,6 +78,8 @@ def attendance_workbook(event: dict, people: dict[str, list[dict]]) -> bytes:
     """A sheet per session: everyone holding a seat in it or having attended, with their arrival,
     departure and the session's hours if they came (`people`: a session's attendees, by its id)."""
     sheets: list[Sheet] = []
+    questions = formatting.exported_questions(event)
+    header = (*ATTENDANCE_COLUMNS, *(question["label"] for question in questions))
     for session in event["sessions"]:
         rows: list[list] = []
         for person in people[session["id"]]:
@@ -86,8 +88,9 @@ def attendance_workbook(event: dict, people: dict[str, list[dict]]) -> bytes:
             rows.append([len(rows) + 1, person["name"], person["organization"], person["email"],
                          "potvrzeno" if person["seat"] == "confirmed" else person["seat"],
                          _local(person["checked_in_at"]), _local(person["checked_out_at"]),
-                         session["hours"] if person["checked_in_at"] else 0])
-        sheets.append((f"{session['id']} {session['title']}", ATTENDANCE_COLUMNS, rows))
+                         session["hours"] if person["checked_in_at"] else 0,
+                         *(formatting.answer(person["answers"].get(q["id"])) for q in questions)])
+        sheets.append((f"{session['id']} {session['title']}", header, rows))
     return _workbook(sheets)
 
 

@@ -13,6 +13,15 @@ forward("list_events", "GET /api/v1/events", "Upcoming events (or those in ?from
         query=contract.EventQuerySchema, response=contract.EventPageSchema)
 forward("get_event", "GET /api/v1/events/<event_id>", "One published event with free seats",
         response=contract.EventSchema)
+
+
+@api.route("/api/v1/events/<event_id>/registration-schema", summary="The JSON Schema of a registration for this "
+           "event, with the answers its questions ask for", tag="events", media_type="application/schema+json",
+           response=contract.RegistrationFormSchema)
+def registration_schema(event_id):
+    return contract.registration_json_schema(services().events.get_event(event_id))
+
+
 forward("get_event_detail", "GET /api/v1/events/<event_id>/detail", "One event as staff see it (drafts too)",
         role="events", response=contract.EventDetailSchema)
 forward("create_event", "POST /api/v1/events", "Create an event with its sessions (a draft)", role="events",

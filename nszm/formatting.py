@@ -50,6 +50,20 @@ def hours(value: float) -> str:
     return f"{value:g}".replace(".", ",")
 
 
+def answer(value) -> str:
+    """An answer to a registration question as a cell shows it: 'ano', 'oběd, večeře', or ''."""
+    if isinstance(value, bool):
+        return "ano" if value else "ne"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+def exported_questions(event: dict) -> list[dict]:
+    """The event's questions whose answers go into exports, in order."""
+    return [question for question in event.get("questions") or [] if question["in_exports"]]
+
+
 def place(venue: dict | None) -> str:
     """'Radnice, Náměstí 1, Kroměříž' from a venue's parts that are there."""
     venue = venue or {}

@@ -92,6 +92,7 @@ class Event(TypedDict):
     min_attendance_share: NotRequired[float]  # events created before it earn certificates at the default
     cancellation_deadline: datetime
     sessions: list[Session]
+    questions: NotRequired[list[dict]]  # the registration form's own questions (`QuestionSchema`)
     videos: list[dict]
     status: str
     created_at: datetime
@@ -128,6 +129,7 @@ class Registration(TypedDict):
     phone: NotRequired[str | None]
     note: NotRequired[str | None]
     consent: NotRequired[dict | None]
+    answers: NotRequired[dict]  # to the event's questions, by question id
     sessions: list[Seat]
     status: str | None
     created_at: datetime

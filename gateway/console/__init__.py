@@ -19,6 +19,7 @@ from gateway.auth import Staff, acting_staff, permits
 from gateway.console import labels
 from gateway.context import services
 from gateway.sessions import console_session
+from nszm import formatting
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
 from nszm.tokens import new_token
 
@@ -100,6 +101,7 @@ console.add_app_template_filter(labels.when, "when")
 console.add_app_template_filter(labels.field, "field")
 console.add_app_template_filter(lambda service: labels.SERVICES.get(service, service), "service")
 console.add_app_template_filter(labels.value, "value")
+console.add_app_template_filter(formatting.answer, "answer")
 console.add_app_template_filter(lambda role: labels.ROLES.get(role, role), "role")
 
 

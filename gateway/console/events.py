@@ -9,10 +9,12 @@ from gateway import audit
 from gateway.console import act, console, listing_query, needs, query_of_this_page, render_page
 from gateway.console.labels import from_local_input, status, when
 from gateway.context import every_item, services
+from nszm import formatting
 from nszm.contracts.errors import InvalidInput
-from nszm.contracts.events import AUDIENCES, EVENT_TYPES, REGISTRATION_STATUSES
+from nszm.contracts.events import AUDIENCES, EVENT_TYPES, QUESTION_TYPES, REGISTRATION_STATUSES
 
 SESSION_ROWS = 4
+QUESTION_ROWS = 4
 
 
 @console.route("/events")
@@ -39,6 +41,16 @@ def event_from(form) -> dict:
              "join_url": form.get("join_url") or None}
     if form.get("accreditation"):
         event["accreditation"] = form["accreditation"]
+    percent = form.get("min_attendance_percent", "").strip()
+    if percent:
+        event["min_attendance_share"] = int(percent) / 100 if percent.isdigit() else percent
+    asked = zip(form.getlist("question_label"), form.getlist("question_type"), form.getlist("question_options"),
+                form.getlist("question_required"), form.getlist("question_in_exports"),
+                form.getlist("question_session"))
+    event["questions"] = [
+        {"label": label, "type": kind, "options": [line.strip() for line in options.splitlines() if line.strip()],
+         "required": bool(required), "in_exports": bool(exported), "session": session or None}
+        for label, kind, options, required, exported, session in asked if label.strip()]
     if form.get("cancellation_deadline"):
         event["cancellation_deadline"] = from_local_input(form["cancellation_deadline"])
     return event
@@ -47,7 +59,8 @@ def event_from(form) -> dict:
 @console.route("/events/new", methods=["GET", "POST"])
 @needs("events")
 def new_event():
-    choices: dict[str, Any] = {"types": EVENT_TYPES, "audiences": AUDIENCES, "rows": SESSION_ROWS}
+    choices: dict[str, Any] = {"types": EVENT_TYPES, "audiences": AUDIENCES, "rows": SESSION_ROWS,
+                               "question_rows": QUESTION_ROWS, "question_types": QUESTION_TYPES}
     if request.method == "GET":
         return render_page("event_form.html", form={}, errors={}, **choices)
     try:
@@ -64,7 +77,8 @@ def event(event_id):
     shown = rpc.get_event_detail(event_id)
     query = listing_query("status")
     return render_page("event.html", event=shown, registrations=rpc.list_registrations(event_id, query),
-                types=EVENT_TYPES, audiences=AUDIENCES, statuses=REGISTRATION_STATUSES, current=query.get("status"))
+                       types=EVENT_TYPES, audiences=AUDIENCES, statuses=REGISTRATION_STATUSES,
+                       current=query.get("status"), question_types=QUESTION_TYPES)
 
 
 @console.route("/events/<event_id>/publish", methods=["POST"])
@@ -100,13 +114,13 @@ CSV_COLUMNS = ("jméno", "e-mail", "organizace", "telefon", "stav", "části", "
 @needs("events")
 def registrations_csv(event_id):
     rpc = services().events
-    rpc.get_event_detail(event_id)
+    questions = formatting.exported_questions(rpc.get_event_detail(event_id))
     rows = every_item(lambda query: rpc.list_registrations(event_id, query))
     audit.record("export_registrations", event_id)
     out = io.StringIO()
     out.write("\ufeff")  # so that spreadsheet programs read UTF-8
     writer = csv.writer(out, delimiter=";")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([*CSV_COLUMNS, *(question["label"] for question in questions)])
     for r in rows:
         seats = ", ".join(f"{seat['id']}: {status(seat['status'])}"
                           + (f" ({seat['waitlist_position']}.)" if seat.get("waitlist_position") else "")
@@ -114,7 +128,7 @@ def registrations_csv(event_id):
         writer.writerow([cell(value) for value in (
             r["name"], r["email"], r["organization"], r.get("phone"), status(r["status"]), seats, when(r["created_at"]),
             when(r["checked_in_at"]) if r.get("checked_in_at") else "", r.get("hours"), r.get("certificate_id"),
-            r.get("note"))])
+            r.get("note"), *(formatting.answer(r.get("answers", {}).get(q["id"])) for q in questions))])
     response = Response(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="registrace-{event_id}.csv"'
     return response

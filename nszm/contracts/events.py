@@ -2,7 +2,10 @@
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from nszm.contracts.common import (
+    ONE_LINE,
+    WITHOUT_CONTROL_CHARACTERS,
     EmailAddress,
+    JsonBoolean,
     Moment,
     PageQuerySchema,
     VideoSchema,
@@ -28,6 +31,15 @@ AUDIENCES = {"everyone": "všichni zájemci", "coordinators": "koordinátoři č
 REGISTRATION_STATUSES = ("confirmed", "waitlisted", "cancelled")
 MAX_CAPACITY = 100_000
 DEFAULT_MIN_ATTENDANCE_SHARE = 0.8
+QUESTION_TYPES = {
+    "short_text": "krátký text",
+    "long_text": "delší text",
+    "single_choice": "výběr jedné možnosti",
+    "multiple_choice": "výběr více možností",
+    "consent": "souhlas (ano/ne)",
+}
+CHOICES = ("single_choice", "multiple_choice")
+MAX_QUESTIONS = 30
 # what a scan at the door did: the first two change the attendance, the others only say so
 SCAN_OUTCOMES = ("checked_in", "checked_out", "already_checked_in", "already_checked_out")
 
@@ -54,6 +66,78 @@ class SessionInputSchema(Schema):
             raise ValidationError("Must be after starts_at.", "ends_at")
 
 
+class QuestionInputSchema(Schema):
+    """A question of an event's registration form; its answers are kept with each registration."""
+
+    label = text(300, required=True)
+    type = fields.String(required=True, validate=validate.OneOf(list(QUESTION_TYPES)))
+    required = flag(load_default=False, metadata={"description": "a required consent must be given (true)"})
+    options = fields.List(text(200, required=True), load_default=list, validate=validate.Length(max=30),
+                          metadata={"description": "the choices of a single or multiple choice (at least two)"})
+    in_exports = flag(load_default=True, metadata={
+        "description": "the answers go into the CSV and XLSX exports too; false: shown to staff in the console only"})
+    session = fields.String(validate=validate.Length(max=40), allow_none=True, metadata={
+        "description": "asked only of those registering for this session (its id, s1, s2, … in the order given)"})
+    help = text(500, metadata={"description": "a hint shown with the question"})
+
+    @validates_schema
+    def options_fit_the_type(self, data, **kwargs):
+        options = data.get("options") or []
+        if data.get("type") in CHOICES and len(set(options)) < 2:
+            raise ValidationError("A choice needs at least two different options.", "options")
+        if data.get("type") not in CHOICES and options:
+            raise ValidationError("Only a choice has options.", "options")
+        if len(set(options)) != len(options):
+            raise ValidationError("Each option once.", "options")
+
+
+class QuestionSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "the key of its answer in `answers`"})
+    label = fields.String(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(list(QUESTION_TYPES)))
+    required = fields.Boolean(required=True)
+    options = fields.List(fields.String(), required=True)
+    in_exports = fields.Boolean(required=True)
+    session = fields.String(allow_none=True)
+    help = fields.String()
+
+
+def answer_field(question: dict) -> fields.Field:
+    """The field an answer to `question` must fit."""
+    kind = question["type"]
+    if kind == "short_text":
+        return text(300)
+    if kind == "long_text":
+        return text(4000)
+    if kind == "single_choice":
+        return fields.String(validate=validate.OneOf(question["options"]))
+    if kind == "multiple_choice":
+        return fields.List(fields.String(validate=validate.OneOf(question["options"])),
+                           validate=lambda chosen: len(set(chosen)) == len(chosen) or _twice())
+    return JsonBoolean()
+
+
+def _twice():
+    raise ValidationError("Each option once.")
+
+
+def answer_json_schema(question: dict) -> dict:
+    """The JSON Schema of an answer to `question`, for the registration form's schema."""
+    kind = question["type"]
+    described = {"title": question["label"], **({"description": question["help"]} if question.get("help") else {})}
+    if kind in ("short_text", "long_text"):
+        long = kind == "long_text"
+        return {**described, "type": "string", "maxLength": 4000 if long else 300,
+                "pattern": WITHOUT_CONTROL_CHARACTERS if long else ONE_LINE,
+                **({"minLength": 1} if question["required"] else {})}
+    if kind == "single_choice":
+        return {**described, "type": "string", "enum": question["options"]}
+    if kind == "multiple_choice":
+        return {**described, "type": "array", "items": {"type": "string", "enum": question["options"]},
+                "uniqueItems": True, **({"minItems": 1} if question["required"] else {})}
+    return {**described, "type": "boolean", **({"const": True} if question["required"] else {})}
+
+
 @cross_field_rules(anyOf=[
     {"required": ["online", "join_url"], "properties": {"online": {"enum": [True]}, "join_url": {"type": "string"}}},
     {"required": ["venue"], "properties": {"venue": {"type": "object"}, "online": {"enum": [False]}}},
@@ -76,6 +160,9 @@ class EventInputSchema(Schema):
         metadata={"description": "the share of the hours of the sessions a participant holds seats in that they "
                                  "must attend to earn the certificate (accredited events)"})
     sessions = fields.List(fields.Nested(SessionInputSchema), required=True, validate=validate.Length(min=1, max=50))
+    questions = fields.List(fields.Nested(QuestionInputSchema), load_default=list,
+                            validate=validate.Length(max=MAX_QUESTIONS),
+                            metadata={"description": "the registration form's own questions, q1, q2, … in this order"})
     videos = fields.List(fields.Nested(VideoSchema), load_default=list, validate=validate.Length(max=50))
 
     @validates_schema
@@ -120,6 +207,8 @@ class EventSchema(Schema):
     min_attendance_share = fields.Float(dump_default=DEFAULT_MIN_ATTENDANCE_SHARE)
     cancellation_deadline = aware(required=True)
     sessions = fields.List(fields.Nested(SessionSchema), required=True)
+    questions = fields.List(fields.Nested(QuestionSchema), dump_default=list,
+                            metadata={"description": "what the registration form asks beyond the person's contact"})
     videos = fields.List(fields.Nested(VideoSchema))
     published_at = aware(allow_none=True)
 
@@ -163,6 +252,10 @@ class RegistrationInputSchema(Schema):
     note = text(2000)
     consent = fields.Nested(consent_input("registration"), metadata={
         "description": "the consent text the form showed; recorded with the time"})
+    answers = fields.Dict(keys=fields.String(validate=validate.Length(max=40)), load_default=dict,
+                          validate=validate.Length(max=MAX_QUESTIONS), metadata={
+                              "description": "the answers to the event's `questions`, by question id; "
+                                             "`GET /api/v1/events/{id}/registration-schema` states each"})
 
 
 class SeatSchema(Schema):
@@ -194,6 +287,7 @@ class RegistrationSchema(Schema):
     organization = fields.String(required=True)
     phone = fields.String()
     note = fields.String()
+    answers = fields.Dict(dump_default=dict, metadata={"description": "answers to the event's questions, by id"})
     status = fields.String(required=True, validate=validate.OneOf(REGISTRATION_STATUSES))
     sessions = fields.List(fields.Nested(SeatSchema), required=True)
     created_at = aware(required=True)
@@ -274,6 +368,7 @@ class AttendeeSchema(Schema):
     seat = fields.String(required=True, validate=validate.OneOf(REGISTRATION_STATUSES))
     checked_in_at = aware(allow_none=True)
     checked_out_at = aware(allow_none=True)
+    answers = fields.Dict(dump_default=dict)
 
 
 AttendeePageSchema = page_schema(AttendeeSchema, "AttendeePage")
@@ -330,3 +425,44 @@ class CertificateCheckSchema(Schema):
     starts_at = aware(required=True)
     ends_at = aware(required=True)
     hours = fields.Float(required=True)
+
+
+class RegistrationFormSchema(Schema):
+    """A JSON Schema (draft 2020-12) document: what a registration for one event must hold."""
+
+    schema = fields.String(data_key="$schema", required=True)
+    title = fields.String(required=True)
+    type = fields.String(required=True)
+    required = fields.List(fields.String(), required=True)
+    properties = fields.Dict(required=True)
+    allOf = fields.List(fields.Dict())
+
+
+def registration_json_schema(event: dict) -> dict:
+    """The JSON Schema of a registration for this event: the contact, its sessions, and the
+    answers its questions ask for (a question of one session is asked only with that session)."""
+    questions = event.get("questions") or []
+    answers = {"type": "object", "additionalProperties": False,
+               "properties": {q["id"]: answer_json_schema(q) for q in questions},
+               "required": [q["id"] for q in questions if q["required"] and not q.get("session")]}
+    by_session = [{"if": {"properties": {"sessions": {"contains": {"const": q["session"]}}}},
+                   "then": {"properties": {"answers": {"required": [q["id"]]}}, "required": ["answers"]}}
+                  for q in questions if q["required"] and q.get("session")]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"Registrace: {event['title']}",
+        "type": "object",
+        "required": ["name", "email", "organization", "sessions", *(["answers"] if answers["required"] else [])],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "organization": {"type": "string", "minLength": 1, "maxLength": 200},
+            "phone": {"type": "string", "maxLength": 40},
+            "note": {"type": "string", "maxLength": 2000},
+            "sessions": {"type": "array", "minItems": 1, "uniqueItems": True,
+                         "items": {"enum": [s["id"] for s in event["sessions"]]}},
+            "consent": {"type": "object"},
+            "answers": answers,
+        },
+        **({"allOf": by_session} if by_session else {}),
+    }

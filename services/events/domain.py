@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, cast
 
+from marshmallow import ValidationError
+
 from nszm import czech
 from nszm.addresses import email_key
 from nszm.contracts import bus
 from nszm.contracts.errors import NotFound
-from nszm.contracts.events import DEFAULT_MIN_ATTENDANCE_SHARE, EventSchema
+from nszm.contracts.events import DEFAULT_MIN_ATTENDANCE_SHARE, EventSchema, answer_field
 from nszm.privacy import ERASED_NAME, consent_given, erased_address
 from nszm.records import Attendance, Event, Registration, Seat, Session
 from nszm.rules import Decided, Refused, RuleBroken
@@ -41,10 +43,18 @@ def new_event(data: dict, event_id: str, now: datetime) -> Event:
     for session in sessions:
         if session["starts_at"] < data["starts_at"] or session["ends_at"] > data["ends_at"]:
             raise RuleBroken("A session must lie within the event.", "sessions")
+    questions = [{"session": None, **question, "id": f"q{number}"}
+                 for number, question in enumerate(data.get("questions", []), start=1)]
+    known = {session["id"] for session in sessions}
+    for number, question in enumerate(questions):
+        if question["session"] is not None and question["session"] not in known:
+            raise RuleBroken(f"No session '{question['session']}' for the question “{question['label']}”.",
+                             f"questions.{number}.session")
     return cast(Event, {  # the loaded EventInputSchema, completed
         **data,
         "id": event_id,
         "sessions": sessions,
+        "questions": questions,
         "cancellation_deadline": data.get("cancellation_deadline") or data["starts_at"] - DEFAULT_CANCELLATION_WINDOW,
         "status": "draft",
         "created_at": now,
@@ -100,6 +110,7 @@ def new_registration(event: Event, data: dict, is_coordinator: bool, now: dateti
             "register with the e-mail address the association has for you.", "sessions")
     return cast(Registration, {  # the loaded RegistrationInputSchema, completed
         **{key: value for key, value in data.items() if key != "consent"},
+        "answers": answered(event, wanted, data.get("answers") or {}),
         "id": uuid.uuid4().hex,
         "event_id": event["id"],
         "email_key": email_key(data["email"]),
@@ -116,6 +127,42 @@ def new_registration(event: Event, data: dict, is_coordinator: bool, now: dateti
         "certificate_id": None,
         **({"request_id": request_id} if request_id else {}),
     })
+
+
+def answered(event: Event, sessions: list[str], answers: dict) -> dict:
+    """The answers to the event's questions asked of someone registering for `sessions`, as
+    they are kept; refused, naming the question, when one is missing, unknown or does not fit."""
+    questions = {question["id"]: question for question in event.get("questions", [])}
+    unknown = sorted(set(answers) - set(questions))
+    if unknown:
+        raise RuleBroken(f"The event asks no question {', '.join(unknown)}.", f"answers.{unknown[0]}")
+    kept = {}
+    for question_id, question in questions.items():
+        field_name, label, given = f"answers.{question_id}", question["label"], answers.get(question_id)
+        if question["session"] is not None and question["session"] not in sessions:
+            if given is not None:
+                raise RuleBroken(f"“{label}” is asked only of those registering for session {question['session']}.",
+                                 field_name)
+            continue
+        if given is None or given == "" or given == []:
+            if question["required"]:
+                raise RuleBroken(f"Please answer “{label}”.", field_name)
+            continue
+        try:
+            value = answer_field(question).deserialize(given)
+        except ValidationError as invalid:
+            raise RuleBroken(f"“{label}”: {' '.join(_messages(invalid))}", field_name) from None
+        if question["type"] == "consent" and question["required"] and value is not True:
+            raise RuleBroken(f"“{label}” must be agreed to.", field_name)
+        kept[question_id] = value
+    return kept
+
+
+def _messages(invalid: ValidationError) -> list[str]:
+    messages = invalid.messages
+    if isinstance(messages, dict):
+        return [str(m) for inner in messages.values() for m in (inner if isinstance(inner, list) else [inner])]
+    return [str(m) for m in messages]
 
 
 def overall_status(seats: list[Seat]) -> str:
@@ -453,7 +500,8 @@ def attendees(registrations: list[Registration], session_id: str, query: str | N
         found.append({"registration_id": registration["id"], "name": registration["name"],
                       "organization": registration["organization"], "email": registration["email"],
                       "seat": seat["status"], "checked_in_at": present["checked_in_at"] if present else None,
-                      "checked_out_at": present["checked_out_at"] if present else None})
+                      "checked_out_at": present["checked_out_at"] if present else None,
+                      "answers": registration.get("answers", {})})
     return sorted(found, key=lambda person: (czech.sort_key(person["name"]), person["registration_id"]))
 
 
@@ -541,7 +589,7 @@ def news_item(event: Event) -> dict:
 
 # -- personal data ------------------------------------------------------------------------------
 
-PERSONAL_FIELDS = ("phone", "note", "consent")  # dropped at erasure and at the end of retention
+PERSONAL_FIELDS = ("phone", "note", "consent", "answers")  # dropped at erasure and at the end of retention
 
 
 def holds_person(registration: Registration) -> bool:

@@ -95,7 +95,12 @@ def test_create_publish_check_in_cancel_and_export_an_event(console, staff, publ
             "session_title": ["Dopoledne", "Odpoledne", "", ""],
             "session_starts_at": [local(start), local(start + timedelta(hours=3)), "", ""],
             "session_ends_at": [local(start + timedelta(hours=3)), local(start + timedelta(hours=6)), "", ""],
-            "session_capacity": ["2", "30", "", ""], "session_audience": ["everyone"] * 4}
+            "session_capacity": ["2", "30", "", ""], "session_audience": ["everyone"] * 4,
+            "min_attendance_percent": "75",
+            "question_label": ["Strava", "Zdravotní omezení", "", ""],
+            "question_type": ["single_choice", "short_text", "short_text", "short_text"],
+            "question_options": ["masová\r\nvegetariánská", "", "", ""], "question_required": ["", "", "", ""],
+            "question_in_exports": ["1", "", "1", "1"], "question_session": ["", "", "", ""]}
     invalid = console.post("/events/new", {**form, "venue_name": "", "session_capacity": ["0", "30", "", ""]})
     assert invalid.status_code == 422 and "venue" in invalid.text and "sessions.0.capacity" in invalid.text
     assert 'value="Dopoledne"' in invalid.text
@@ -104,15 +109,20 @@ def test_create_publish_check_in_cancel_and_export_an_event(console, staff, publ
     event_id = created.url.rsplit("/", 1)[-1]
     detail = staff.get(f"/api/v1/events/{event_id}/detail").json()
     assert datetime.fromisoformat(detail["starts_at"]) == start and [s["capacity"] for s in detail["sessions"]] == [2, 30]
+    assert detail["min_attendance_share"] == 0.75
+    assert [(q["label"], q["options"], q["in_exports"]) for q in detail["questions"]] == [
+        ("Strava", ["masová", "vegetariánská"], True), ("Zdravotní omezení", [], False)]
     assert "Akce je zveřejněna" in console.post(f"/events/{event_id}/publish").text
     emails = [events_api.address() for _ in range(4)]
     people = [events_api.register(public, detail, email, sessions=["s1"]).json() for email in emails[:3]]
-    shy = events_api.register(public, detail, emails[3], sessions=["s2"]).json()
+    shy = public.post(f"/api/v1/events/{event_id}/registrations", json={**events_api.registration_input(
+        emails[3], sessions=["s2"]), "answers": {"q1": "vegetariánská", "q2": "bez lepku"}}).json()
     public.post(f"/api/v1/events/{event_id}/registrations", json={
         "name": "=HYPERLINK(\"http://zle.example\")", "email": events_api.address(), "organization": "@SUM(1)",
         "sessions": ["s2"]})
     page = console.get(f"/events/{event_id}")
     assert "čeká na místo (1. v pořadí)" in page.text and f'id="check-in-{people[0]["id"]}"' in page.text
+    assert "Strava: vegetariánská" in page.text and "Zdravotní omezení: bez lepku" in page.text
     assert "Účast je zapsána" in console.post(f"/events/{event_id}/registrations/{people[0]['id']}/check-in").text
     assert "Nelze provést" in console.post(f"/events/{event_id}/registrations/{people[0]['id']}/check-in").text
     cancelled = console.post(f"/events/{event_id}/registrations/{shy['id']}/cancel")
@@ -128,6 +138,7 @@ def test_create_publish_check_in_cancel_and_export_an_event(console, staff, publ
     assert [by_email[email]["stav"] for email in emails] == ["potvrzeno", "potvrzeno", "čeká na místo", "zrušeno"]
     assert sum(1 for row in rows if row["účast"]) == 1
     assert all(not row["jméno"].startswith("=") and not row["organizace"].startswith("@") for row in rows)
+    assert by_email[emails[3]]["Strava"] == "vegetariánská" and "Zdravotní omezení" not in rows[0]
     listing = console.get("/events", params={"status": "published"})
     assert form["title"] in listing.text
     assert console.get("/events/neni-takova").status_code == 404

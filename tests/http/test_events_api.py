@@ -382,3 +382,43 @@ def test_the_accreditation_pack(staff, public):
     assert_problem(public.get(f"/api/v1/events/{event['id']}/attendance.xlsx"), 401)
     actions = {entry["action"] for entry in staff.get("/api/v1/audit", params={"per_page": 20}).json()["items"]}
     assert {"export_attendance", "export_certificate_register", "export_sign_in_sheet"} <= actions
+
+
+def test_registration_questions(staff, public):
+    questions = [
+        {"label": "Strava", "type": "single_choice", "options": ["masová", "vegetariánská"], "required": True},
+        {"label": "Oběd ve 2. den", "type": "consent", "session": "s2", "required": True},
+        {"label": "Zdravotní omezení", "type": "short_text", "in_exports": False},
+    ]
+    assert_problem(staff.post("/api/v1/events", json=future_payload(questions=[
+        {"label": "Strava", "type": "single_choice", "options": ["jen jedna"]}])), 422, "questions.0.options")
+    event = published(staff, capacities=(50, 50), questions=questions)
+    shown = public.get(f"/api/v1/events/{event['id']}").json()["questions"]
+    assert [(q["id"], q["label"], q["session"]) for q in shown] == [
+        ("q1", "Strava", None), ("q2", "Oběd ve 2. den", "s2"), ("q3", "Zdravotní omezení", None)]
+    form = public.get(f"/api/v1/events/{event['id']}/registration-schema")
+    assert form.status_code == 200 and form.headers["Content-Type"].startswith("application/schema+json")
+    answers_schema = form.json()["properties"]["answers"]
+    assert answers_schema["properties"]["q1"]["enum"] == ["masová", "vegetariánská"]
+    assert answers_schema["required"] == ["q1"] and form.json()["allOf"][0]["if"]["properties"]["sessions"]
+
+    def attempt(sessions, answers):
+        return public.post(f"/api/v1/events/{event['id']}/registrations", json={
+            **registration_input(address("otazky"), sessions=sessions), "answers": answers})
+
+    missing = assert_problem(attempt(["s1"], {}), 422, "answers.q1")
+    assert "Strava" in missing["errors"]["answers.q1"][0]
+    assert_problem(attempt(["s1"], {"q1": "rybí"}), 422, "answers.q1")
+    assert_problem(attempt(["s1", "s2"], {"q1": "masová"}), 422, "answers.q2")
+    assert_problem(attempt(["s1"], {"q1": "masová", "q2": True}), 422, "answers.q2")
+    assert_problem(attempt(["s1"], {"q1": "masová", "q7": "?"}), 422, "answers.q7")
+    assert_problem(attempt(["s1"], ["q1"]), 422, "answers")
+    made = attempt(["s1", "s2"], {"q1": "vegetariánská", "q2": True, "q3": "bezlepková"})
+    assert made.status_code == 201, made.text
+    stored = staff.get(f"/api/v1/registrations/{made.json()['id']}").json()
+    assert stored["answers"] == {"q1": "vegetariánská", "q2": True, "q3": "bezlepková"}
+    assert len(all_registrations(staff, event["id"])) == 1  # the refused ones kept nothing
+    email = stored["email"]
+    export = staff.post("/api/v1/privacy/exports", json={"email": email}).json()
+    [registration] = [r for part in export["services"] for r in part["sections"].get("registrations", [])]
+    assert registration["answers"]["q3"] == "bezlepková"

@@ -22,7 +22,7 @@ EVENT = {"id": "2027-03-skola", "title": "Jarní škola", "online": False, "accr
 
 def attendee(name: str, seat: str = "confirmed", came: datetime | None = None, left: datetime | None = None) -> dict:
     return {"registration_id": name, "name": name, "organization": "Obec Lhota", "email": f"{len(name)}@example.cz",
-            "seat": seat, "checked_in_at": came, "checked_out_at": left}
+            "seat": seat, "checked_in_at": came, "checked_out_at": left, "answers": {}}
 
 
 def test_the_workbook_has_a_sheet_per_session_with_who_came_and_for_how_long():
@@ -61,3 +61,14 @@ def test_the_register_lists_number_name_hours_and_date():
     [sheet] = load_workbook(io.BytesIO(accreditation.register_workbook([entry]))).worksheets
     assert list(sheet.iter_rows(values_only=True)) == [
         accreditation.REGISTER_COLUMNS, ("NSZM-2027-000004", "Ivo Čermák", "Obec Lhota", 12, datetime(2027, 3, 1, 9))]
+
+
+def test_answers_meant_for_exports_get_a_column_and_the_others_none():
+    questions = [{"id": "q1", "label": "Oběd", "type": "consent", "in_exports": True},
+                 {"id": "q2", "label": "Zdraví", "type": "short_text", "in_exports": False},
+                 {"id": "q3", "label": "Témata", "type": "multiple_choice", "in_exports": True}]
+    person = {**attendee("Ivo Čermák"), "answers": {"q1": True, "q2": "astma", "q3": ["doprava", "klima"]}}
+    book = load_workbook(io.BytesIO(accreditation.attendance_workbook(
+        {**EVENT, "questions": questions}, {"s1": [person], "s2": []})))
+    header, row = book.worksheets[0].iter_rows(values_only=True)
+    assert header[-2:] == ("Oběd", "Témata") and row[-2:] == ("ano", "doprava, klima") and "astma" not in row

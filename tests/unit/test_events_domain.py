@@ -341,3 +341,57 @@ def test_the_register_lists_issued_certificates_by_number():
     assert [e["certificate_id"] for e in entries] == [f"NSZM-{NOW.year}-000003", f"NSZM-{NOW.year}-000009"]
     assert entries[0] == {"certificate_id": f"NSZM-{NOW.year}-000003", "name": "Jana Nováková",
                           "organization": "Město Chrudim", "hours": 7.0, "issued_at": NOW}
+
+
+QUESTIONS = [
+    {"label": "Strava", "type": "single_choice", "options": ["masová", "vegetariánská"], "required": True},
+    {"label": "Oběd ve 2. den", "type": "consent", "session": "s2"},
+    {"label": "Témata", "type": "multiple_choice", "options": ["doprava", "zdraví", "klima"]},
+    {"label": "Souhlas s fotografováním", "type": "consent", "required": True},
+    {"label": "Poznámka pro lektora", "type": "long_text", "in_exports": False},
+]
+
+
+def event_with_questions():
+    return loaded_event(event_payload(capacities=(50, 50), questions=QUESTIONS))
+
+
+def test_questions_are_numbered_and_may_belong_to_a_session():
+    event = event_with_questions()
+    assert [(q["id"], q["session"]) for q in event["questions"]] == [
+        ("q1", None), ("q2", "s2"), ("q3", None), ("q4", None), ("q5", None)]
+    assert event["questions"][4]["in_exports"] is False and event["questions"][0]["required"] is True
+    with pytest.raises(domain.RuleBroken) as broken:
+        loaded_event(event_payload(questions=[{"label": "Oběd", "type": "consent", "session": "s3"}]))
+    assert broken.value.field == "questions.0.session"
+
+
+def test_answers_are_kept_as_their_questions_ask():
+    event = event_with_questions()
+    answers = {"q1": "vegetariánská", "q2": True, "q3": ["klima", "doprava"], "q4": True, "q5": "Díky!\nJana"}
+    assert domain.answered(event, ["s1", "s2"], answers) == answers
+    assert domain.answered(event, ["s1"], {"q1": "masová", "q4": True, "q3": []}) == {"q1": "masová", "q4": True}
+
+
+@pytest.mark.parametrize(("sessions", "answers", "field", "words"), [
+    (["s1"], {"q4": True}, "answers.q1", "Please answer “Strava”"),
+    (["s1"], {"q1": "rybí", "q4": True}, "answers.q1", "“Strava”"),
+    (["s1"], {"q1": "masová", "q4": False}, "answers.q4", "must be agreed to"),
+    (["s1"], {"q1": "masová", "q4": "ano"}, "answers.q4", "“Souhlas s fotografováním”"),
+    (["s1"], {"q1": "masová", "q4": True, "q2": True}, "answers.q2", "only of those registering for session s2"),
+    (["s1"], {"q1": "masová", "q4": True, "q3": ["zdraví", "zdraví"]}, "answers.q3", "“Témata”"),
+    (["s1"], {"q1": "masová", "q4": True, "q9": "?"}, "answers.q9", "no question q9"),
+    (["s1"], {"q1": "masová", "q4": True, "q5": {"$gt": ""}}, "answers.q5", "“Poznámka pro lektora”"),
+])
+def test_a_wrong_or_missing_answer_names_its_question(sessions, answers, field, words):
+    with pytest.raises(domain.RuleBroken) as broken:
+        domain.answered(event_with_questions(), sessions, answers)
+    assert broken.value.field == field and words in broken.value.message
+
+
+def test_a_registration_keeps_its_answers_and_erasure_drops_them():
+    event = event_with_questions()
+    data = registration_input(sessions=["s1"], answers={"q1": "masová", "q4": True})
+    registration = domain.new_registration(event, data, False, NOW, "person-hash")
+    assert registration["answers"] == {"q1": "masová", "q4": True}
+    assert "answers" not in domain.erased_registration(registration, NOW)
