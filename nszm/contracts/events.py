@@ -258,6 +258,26 @@ class RegistrationInputSchema(Schema):
                                              "`GET /api/v1/events/{id}/registration-schema` states each"})
 
 
+class RegistrationEditSchema(Schema):
+    """What a participant may change of their registration behind its link."""
+
+    name = text(200)
+    organization = text(200)
+    phone = text(40)
+    answers = fields.Dict(keys=fields.String(validate=validate.Length(max=40)),
+                          validate=validate.Length(max=MAX_QUESTIONS),
+                          metadata={"description": "all the answers, replacing those given before"})
+
+
+class SessionChangeSchema(Schema):
+    sessions = fields.List(fields.String(validate=validate.Length(max=40)), required=True,
+                           validate=validate.Length(min=1, max=50),
+                           metadata={"description": "every session the participant holds or waits for from now on"})
+    answers = fields.Dict(keys=fields.String(validate=validate.Length(max=40)),
+                          validate=validate.Length(max=MAX_QUESTIONS),
+                          metadata={"description": "all the answers (a session taken may ask its own question)"})
+
+
 class SeatSchema(Schema):
     id = fields.String(required=True, metadata={"description": "session id"})
     status = fields.String(required=True, validate=validate.OneOf(REGISTRATION_STATUSES))
@@ -274,6 +294,8 @@ class RegistrationReceiptSchema(Schema):
     id = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(["confirmed", "waitlisted"]))
     cancel_url = fields.String(required=True)
+    manage_url = fields.String(required=True, metadata={
+        "description": "the participant's own page: see, edit, change sessions, leave the waiting list, cancel"})
     sessions = fields.List(fields.Nested(SeatSchema), required=True)
 
 
@@ -317,6 +339,7 @@ class RegistrationMailSchema(Schema):
     email = fields.String(required=True)
     organization = fields.String(required=True)
     cancel_url = fields.String(required=True)
+    manage_url = fields.String(required=True)
     certificate_url = fields.String(allow_none=True)
     join_url = fields.String(allow_none=True)
 

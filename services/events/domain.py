@@ -327,6 +327,132 @@ def cancellation_events(outcome: Cancellation, event: Event, before: Registratio
     return announced
 
 
+@dataclass
+class SessionChange:
+    """What a participant's change of sessions changes: their registration, who gets each seat
+    they give up, the counters; `taken` and `given_up` name the sessions."""
+
+    changed: Registration
+    taken: list[str]
+    given_up: list[str]
+    promoted: list[tuple[Registration, list[str]]] = field(default_factory=list)
+    seat_changes: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _changeable(registration: Registration, event: Event, now: datetime) -> None:
+    if not holds_person(registration):
+        raise Refused("The registration no longer holds its person's data.", code="erased")
+    if registration["status"] == "cancelled":
+        raise Refused("The registration is cancelled.", code="registration_cancelled")
+    if now >= event["starts_at"]:
+        raise Refused("The event has started; the registration can no longer be changed online.",
+                      code="event_started")
+
+
+def change_sessions(registration: Registration, event: Event, wanted: list[str], answers: dict | None,
+                    is_coordinator: bool, counters: dict[str, dict], waiting: list[Registration], now: datetime
+                    ) -> SessionChange:
+    """The participant holds seats in (or waits for) `wanted` sessions from now on: a session
+    taken gets a free seat or the next place in its queue, a seat given up goes to the first
+    person waiting for it. Giving up a seat closes with the cancellation deadline; a session
+    attended stays. `counters` are the event's seat counters as read; `waiting`, the
+    registrations waiting in the sessions given up; `answers`, if given, replace the answers."""
+    _changeable(registration, event, now)
+    by_id = {session["id"]: session for session in event["sessions"]}
+    wanted = list(dict.fromkeys(wanted))
+    unknown = [sid for sid in wanted if sid not in by_id]
+    if unknown:
+        raise RuleBroken(f"No such session: {', '.join(unknown)}.", "sessions")
+    if not wanted:
+        raise RuleBroken("Keep at least one session, or cancel the registration.", "sessions")
+    held = {seat["id"]: seat["status"] for seat in registration["sessions"] if seat["status"] != "cancelled"}
+    taken = [sid for sid in wanted if sid not in held]
+    given_up = [sid for sid in held if sid not in wanted]
+    closed = [sid for sid in taken if by_id[sid]["audience"] == "coordinators" and not is_coordinator]
+    if closed:
+        raise RuleBroken(f"Session {', '.join(closed)} is only for coordinators of member municipalities.", "sessions")
+    attended = [sid for sid in given_up if sid in registration["attended_sessions"]]
+    if attended:
+        raise Refused(f"Session {', '.join(attended)} was attended already.", code="attended")
+    if any(held[sid] == "confirmed" for sid in given_up) and now > event["cancellation_deadline"]:
+        raise Refused("Seats can no longer be given up online; please contact the organisers.",
+                      code="cancellation_closed")
+    if answers is None:  # the answers given before, but to the questions of sessions given up
+        asked = {q["id"] for q in event.get("questions", []) if q["session"] is None or q["session"] in wanted}
+        answers = {key: value for key, value in registration.get("answers", {}).items() if key in asked}
+    kept_answers = answered(event, wanted, answers)
+    outcome = SessionChange({**registration, "answers": kept_answers}, taken, given_up)
+
+    def count(session_id: str, counter: str, by: int):
+        changes = outcome.seat_changes.setdefault(session_id, {})
+        changes[counter] = changes.get(counter, 0) + by
+
+    changed = outcome.changed
+    candidates = {r["id"]: r for r in waiting if r["id"] != registration["id"]}
+    promoted: dict[str, list[str]] = {}
+    for session_id in given_up:
+        changed = with_seat(changed, session_id, "cancelled")
+        if held[session_id] == "waitlisted":
+            count(session_id, "waiting", -1)
+            continue
+        lucky = first_waiting(list(candidates.values()), session_id)
+        if lucky is None:
+            count(session_id, "seats_left", 1)
+            continue
+        candidates[lucky["id"]] = with_seat(lucky, session_id, "confirmed")
+        promoted.setdefault(lucky["id"], []).append(session_id)
+        count(session_id, "waiting", -1)
+    for session_id in taken:
+        counter = counters[session_id]
+        if not any(seat["id"] == session_id for seat in changed["sessions"]):
+            changed = {**changed, "sessions": [*changed["sessions"], Seat(id=session_id, status=None, ticket=None,
+                                                                          waitlist_position=None)]}
+        if counter["seats_left"] > 0:
+            count(session_id, "seats_left", -1)
+            changed = with_seat(changed, session_id, "confirmed")
+        else:
+            count(session_id, "waiting", 1)
+            count(session_id, "waitlist_seq", 1)
+            changed = with_seat(changed, session_id, "waitlisted", ticket=counter["waitlist_seq"] + 1)
+    order = {session["id"]: n for n, session in enumerate(event["sessions"])}
+    outcome.changed = {**changed, "sessions": sorted(changed["sessions"], key=lambda seat: order[seat["id"]])}
+    outcome.promoted = [(candidates[registration_id], sessions) for registration_id, sessions in promoted.items()]
+    return outcome
+
+
+def session_change_events(outcome: SessionChange, event: Event,
+                          queues_of: Callable[[Registration], dict[str, list[int]]]) -> list[dict]:
+    """registration_changed, and registration_promoted for each person who got a seat given up;
+    none when the sessions stay as they were."""
+    if not (outcome.taken or outcome.given_up):
+        return []
+    mine = with_queue_positions(outcome.changed, queues_of(outcome.changed))
+    announced = [registration_event(bus.REGISTRATION_CHANGED, event, mine, [*outcome.taken, *outcome.given_up])]
+    for lucky, sessions in outcome.promoted:
+        announced.append(registration_event(bus.REGISTRATION_PROMOTED, event,
+                                            with_queue_positions(lucky, queues_of(lucky)), sessions))
+    return announced
+
+
+def edited(registration: Registration, event: Event, changes: dict, now: datetime) -> Registration:
+    """The registration with the person's own changes to their contact and answers; the name
+    stays as certified once a certificate is issued in it."""
+    if not holds_person(registration):
+        raise Refused("The registration no longer holds its person's data.", code="erased")
+    if registration["status"] == "cancelled":
+        raise Refused("The registration is cancelled.", code="registration_cancelled")
+    if now >= event["ends_at"]:
+        raise Refused("The event is over; the registration can no longer be changed online.", code="event_over")
+    if registration.get("certificate_id") and changes.get("name", registration["name"]) != registration["name"]:
+        raise Refused("The certificate is issued in this name; please ask the organisers to change it.",
+                      code="certified_name")
+    answers = changes.get("answers")
+    kept = {key: value for key, value in changes.items() if key != "answers"}
+    live = [seat["id"] for seat in registration["sessions"] if seat["status"] != "cancelled"]
+    return {**registration, **kept,
+            "answers": answered(event, live, registration.get("answers", {}) if answers is None else answers)}
+
+
 def first_waiting(candidates: list[Registration], session_id: str) -> Registration | None:
     """Of registrations waiting for `session_id`, the one that asked first."""
     def position(registration):
@@ -630,5 +756,6 @@ def mail_details(registration: Registration, event: Event, links: dict) -> dict 
     confirmed = any(seat["status"] == "confirmed" for seat in registration["sessions"])
     return {"name": registration["name"], "email": registration["email"],
             "organization": registration["organization"], "cancel_url": links["cancel_url"],
+            "manage_url": links["manage_url"],
             "certificate_url": links["certificate_url"] if registration.get("certificate_id") else None,
             "join_url": event.get("join_url") if event.get("online") and confirmed else None}

@@ -15,6 +15,7 @@ from nszm.contracts.events import (  # noqa: F401
     EventSchema,
     IssuedCertificateSchema,
     LinkTokenSchema,
+    RegistrationEditSchema,
     RegistrationExportSchema,
     RegistrationInputSchema,
     RegistrationMailSchema,
@@ -24,4 +25,5 @@ from nszm.contracts.events import (  # noqa: F401
     RegistrationSchema,
     ScanResultSchema,
     ScanSchema,
+    SessionChangeSchema,
 )

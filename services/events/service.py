@@ -93,7 +93,8 @@ class EventsService(PlatformService[EventsStoreVerbs]):
     def _links(self, registration_id: str) -> dict:
         token = self.store.signer().sign(LINK_PURPOSE, registration_id)
         base = f"{self.settings.public_url}/api/v1/registrations/{registration_id}"
-        return {"cancel_url": f"{base}/cancel?token={token}", "certificate_url": f"{base}/certificate.pdf?token={token}"}
+        return {"cancel_url": f"{base}/cancel?token={token}", "manage_url": f"{base}/manage?token={token}",
+                "certificate_url": f"{base}/certificate.pdf?token={token}"}
 
     def _is_coordinator(self, event: Event, data: dict) -> bool:
         audiences = {s["id"]: s["audience"] for s in event["sessions"]}
@@ -196,6 +197,60 @@ class EventsService(PlatformService[EventsStoreVerbs]):
                 LINK_PURPOSE, token, registration_id, int(domain.LINK_VALIDITY.total_seconds())):
             raise NotFound(f"No registration '{registration_id}' for this link.")
         return registration_id
+
+    @rpc
+    def registration_by_link(self, registration_id, token):
+        """The registration as its person sees it behind the mailed link."""
+        return self.get_registration(self._linked(registration_id, token))
+
+    @rpc
+    def edit_registration(self, registration_id, token, payload):
+        """The participant changes their name, organisation, phone or answers."""
+        registration_id = self._linked(registration_id, token)
+        changes = load(schemas.RegistrationEditSchema(), payload or {})
+        now = utcnow()
+
+        def work(tx: EventsStoreVerbs) -> Registration:
+            registration = tx.get_registration(registration_id)
+            event = tx.get_event(registration["event_id"], published_only=False, with_counters=False)
+            with refusals_as_errors():
+                changed = domain.edited(registration, event, changes, now)
+            tx.save_registrations([changed])
+            return changed
+
+        changed = self.unit_of_work(work)
+        return schemas.RegistrationSchema().dump(self._in_queue(changed["event_id"], [changed])[0])
+
+    @rpc
+    def change_sessions(self, registration_id, token, payload):
+        """The participant takes sessions, gives some up or leaves a waiting list, seat by seat as
+        exactly as registrations take them; a seat given up goes to the first person waiting."""
+        registration_id = self._linked(registration_id, token)
+        change = load(schemas.SessionChangeSchema(), payload or {})
+        registration = self.store.get_registration(registration_id)
+        event = self.store.get_event(registration["event_id"], published_only=False, with_counters=False)
+        is_coordinator = self._is_coordinator(event, {"sessions": change["sessions"], "email": registration["email"]})
+        now = utcnow()
+
+        def work(tx: EventsStoreVerbs) -> Registration:
+            registration = tx.get_registration(registration_id)
+            event = tx.get_event(registration["event_id"], published_only=False)
+            counters = tx.seat_counters([event["id"]])
+            waiting = tx.waiting_in(event["id"], domain.confirmed_sessions(registration))
+            with refusals_as_errors():
+                outcome = domain.change_sessions(registration, event, change["sessions"], change.get("answers"),
+                                                 is_coordinator, counters[event["id"]], waiting, now)
+            if outcome.changed == registration:
+                return registration
+            tx.move_counters(counters, {event["id"]: outcome.seat_changes} if outcome.seat_changes else {})
+            tx.save_registrations([outcome.changed, *(lucky for lucky, _ in outcome.promoted)])
+            tx.commit(domain.session_change_events(
+                outcome, event, lambda someone: tx.queues(event["id"], domain.waiting_sessions(someone))))
+            return outcome.changed
+
+        with self.rush.one_at_a_time([self._seats_of(event["id"])]):
+            changed = self.unit_of_work(work)
+        return schemas.RegistrationSchema().dump(self._in_queue(changed["event_id"], [changed])[0])
 
     @rpc
     def cancel_registration(self, registration_id, token):

@@ -422,3 +422,70 @@ def test_registration_questions(staff, public):
     export = staff.post("/api/v1/privacy/exports", json={"email": email}).json()
     [registration] = [r for part in export["services"] for r in part["sections"].get("registrations", [])]
     assert registration["answers"]["q3"] == "bezlepková"
+
+
+def manage_link_parts(receipt: dict) -> tuple[str, dict]:
+    path, token = receipt["manage_url"].split("/api/", 1)[1].split("?token=")
+    return "/api/" + path, {"token": token}
+
+
+def test_the_participant_manages_their_registration_behind_the_link(staff, public, smtp_sink):
+    questions = [{"label": "Strava", "type": "single_choice", "options": ["masová", "vegetariánská"],
+                  "required": True},
+                 {"label": "Oběd ve 2. den", "type": "consent", "session": "s2", "required": True}]
+    event = published(staff, capacities=(50, 1), questions=questions)
+    email = address("sama")
+    holder = public.post(f"/api/v1/events/{event['id']}/registrations", json={
+        **registration_input(address("drzitel"), sessions=["s2"]), "answers": {"q1": "masová", "q2": True}}).json()
+    receipt = public.post(f"/api/v1/events/{event['id']}/registrations", json={
+        **registration_input(email, sessions=["s1"]), "answers": {"q1": "masová"}}).json()
+    path, params = manage_link_parts(receipt)
+    html = {"Accept": "text/html"}
+
+    shown = public.get(path, params=params, headers=html)
+    assert shown.status_code == 200 and shown.headers["Content-Type"].startswith("text/html")
+    assert "<svg" in shown.text and receipt["id"] in shown.text and "Vaše registrace" in shown.text
+    wait_until(lambda: smtp_sink.messages(to=email), message="confirmation mail")
+    [mail] = smtp_sink.messages(to=email)
+    assert receipt["manage_url"] in mail.get_body(("plain",)).get_content()
+    assert "qr-kod-pro-vstup.png" in [part.get_filename() for part in mail.iter_attachments()]
+
+    edited = public.post(path, params=params, headers=html, data={
+        "action": "edit", "name": "Jana Nováková", "organization": "Obec Lhota", "phone": "777 123 456",
+        "answer_q1": "vegetariánská"})
+    assert edited.status_code == 200 and "Údaje jsou uložené" in edited.text
+    mine = public.get(f"/api/v1/registrations/{receipt['id']}/self", params=params).json()
+    assert (mine["organization"], mine["answers"]) == ("Obec Lhota", {"q1": "vegetariánská"})
+
+    missing = public.post(path, params=params, headers=html, data={
+        "action": "sessions", "sessions": ["s1", "s2"], "answer_q1": "vegetariánská"})
+    assert missing.status_code == 422 and "Oběd ve 2. den" in missing.text  # s2 asks its own question
+    waiting = public.post(path, params=params, headers=html, data={
+        "action": "sessions", "sessions": ["s1", "s2"], "answer_q1": "vegetariánská", "answer_q2": "1"})
+    assert waiting.status_code == 200 and "čekáte na místo, 1. v pořadí" in waiting.text
+    assert staff.get(f"/api/v1/events/{event['id']}").json()["sessions"][1]["waiting"] == 1
+    left = public.post(path, params=params, headers=html, data={"action": "leave:s2"})
+    assert left.status_code == 200 and "Z čekací listiny jste odhlášeni" in left.text
+    assert staff.get(f"/api/v1/events/{event['id']}").json()["sessions"][1]["waiting"] == 0
+
+    holder_path, holder_params = manage_link_parts(holder)
+    public.put(f"/api/v1/registrations/{receipt['id']}/self/sessions", params=params,
+               json={"sessions": ["s1", "s2"], "answers": {"q1": "masová", "q2": True}})
+    given_up = public.put(f"/api/v1/registrations/{holder['id']}/self/sessions", params=holder_params,
+                          json={"sessions": ["s1"], "answers": {"q1": "masová"}})
+    assert given_up.status_code == 200, given_up.text
+    assert [s["status"] for s in given_up.json()["sessions"]] == ["confirmed", "cancelled"]
+    promoted = staff.get(f"/api/v1/registrations/{receipt['id']}").json()
+    assert promoted["status"] == "confirmed" and [s["status"] for s in promoted["sessions"]] == ["confirmed"] * 2
+    session = staff.get(f"/api/v1/events/{event['id']}").json()["sessions"][1]
+    assert (session["seats_left"], session["waiting"]) == (0, 0)
+
+    assert_problem(public.patch(f"/api/v1/registrations/{receipt['id']}/self", params={"token": "forged"},
+                                json={"phone": "1"}), 404)
+    assert_problem(public.put(f"/api/v1/registrations/{receipt['id']}/self/sessions", params=params,
+                              json={"sessions": []}), 422, "sessions")
+    broken = public.get(path, params={"token": "forged"}, headers=html)
+    assert broken.status_code == 404 and "Odkaz nefunguje" in broken.text
+    cancel_path, cancel_params = cancel_link_parts(receipt)
+    assert public.post(cancel_path, params=cancel_params, headers={"Accept": "application/json"}).status_code == 200
+    assert "Registrace je zrušená" in public.get(path, params=params, headers=html).text

@@ -395,3 +395,85 @@ def test_a_registration_keeps_its_answers_and_erasure_drops_them():
     registration = domain.new_registration(event, data, False, NOW, "person-hash")
     assert registration["answers"] == {"q1": "masová", "q4": True}
     assert "answers" not in domain.erased_registration(registration, NOW)
+
+
+def counters_of(event, **taken):
+    """Seat counters as the store reads them, with `taken` seats (s1=3) in use and nobody waiting."""
+    return {s["id"]: {"seats_left": s["capacity"] - taken.get(s["id"], 0), "waiting": 0, "waitlist_seq": 0}
+            for s in event["sessions"]}
+
+
+def test_taking_a_session_takes_a_free_seat_or_the_next_place_in_its_queue():
+    event = loaded_event(event_payload(capacities=(50, 2, 2)))
+    mine = registered(event, ("confirmed",))
+    outcome = domain.change_sessions(mine, event, ["s1", "s2", "s3"], None, False, counters_of(event, s3=2), [], NOW)
+    assert [(seat["id"], seat["status"], seat["ticket"]) for seat in outcome.changed["sessions"]] == [
+        ("s1", "confirmed", None), ("s2", "confirmed", None), ("s3", "waitlisted", 1)]
+    assert outcome.changed["status"] == "waitlisted" and (outcome.taken, outcome.given_up) == (["s2", "s3"], [])
+    assert outcome.seat_changes == {"s2": {"seats_left": -1}, "s3": {"waiting": 1, "waitlist_seq": 1}}
+    [changed] = domain.session_change_events(outcome, event, lambda registration: {"s3": [1]})
+    assert changed["event_type"] == "registration_changed" and changed["data"]["changed_sessions"] == ["s2", "s3"]
+
+
+def test_a_seat_given_up_goes_to_the_first_waiting_and_a_queue_left_shrinks():
+    event = loaded_event(event_payload(capacities=(1, 1)))
+    mine = registered(event, ("confirmed", "waitlisted"))
+    first, second = waiting_with_ticket(event, 3), waiting_with_ticket(event, 5)
+    outcome = domain.change_sessions(mine, event, ["s2"], None, False, counters_of(event, s1=1, s2=1),
+                                     [second, first], NOW)
+    assert outcome.given_up == ["s1"] and outcome.changed["sessions"][0]["status"] == "cancelled"
+    [(lucky, sessions)] = outcome.promoted
+    assert (lucky["id"], sessions, lucky["status"]) == (first["id"], ["s1"], "confirmed")
+    assert outcome.seat_changes == {"s1": {"waiting": -1}}
+    left = domain.change_sessions(mine, event, ["s1"], None, False, counters_of(event, s1=1, s2=1), [], NOW)
+    assert left.seat_changes == {"s2": {"waiting": -1}} and left.changed["status"] == "confirmed"
+    nobody = domain.change_sessions(mine, event, ["s2"], None, False, counters_of(event, s1=1, s2=1), [], NOW)
+    assert nobody.seat_changes == {"s1": {"seats_left": 1}} and nobody.promoted == []
+
+
+def test_a_change_of_sessions_keeps_to_the_rules():
+    event = loaded_event(event_payload(capacities=(50, 50), audiences=["everyone", "coordinators"],
+                                       questions=[{"label": "Oběd", "type": "consent", "session": "s2",
+                                                   "required": True}]))
+    mine, counters = registered(event, ("confirmed",)), counters_of(event)
+    for wanted, rule in ((["s9"], domain.RuleBroken), ([], domain.RuleBroken), (["s1", "s2"], domain.RuleBroken)):
+        with pytest.raises(rule):
+            domain.change_sessions(mine, event, wanted, None, True, counters, [], NOW)  # s2 asks about lunch
+    with pytest.raises(domain.RuleBroken):
+        domain.change_sessions(mine, event, ["s1", "s2"], {"q1": True}, False, counters, [], NOW)  # coordinators
+    assert domain.change_sessions(mine, event, ["s1", "s2"], {"q1": True}, True, counters, [], NOW).changed[
+        "answers"] == {"q1": True}
+    both = domain.with_seat(domain.with_seat({**mine, "answers": {"q1": True}}, "s2", "confirmed"), "s1", "confirmed")
+    both = {**both, "sessions": [*mine["sessions"], {"id": "s2", "status": "confirmed", "ticket": None,
+                                                       "waitlist_position": None}]}
+    late = event["cancellation_deadline"] + timedelta(hours=1)
+    with pytest.raises(domain.Refused) as closed:
+        domain.change_sessions(both, event, ["s1"], None, True, counters, [], late)
+    assert closed.value.code == "cancellation_closed"
+    came = domain.arrive(both, event, "s2", NOW, serials()).registration
+    with pytest.raises(domain.Refused) as attended:
+        domain.change_sessions(came, event, ["s1"], None, True, counters, [], NOW)
+    assert attended.value.code == "attended"
+    with pytest.raises(domain.Refused) as started:
+        domain.change_sessions(mine, event, ["s1"], None, True, counters, [], event["starts_at"])
+    assert started.value.code == "event_started"
+    same = domain.change_sessions(mine, event, ["s1"], None, True, counters, [], NOW)
+    assert same.changed == {**mine, "answers": {}} and domain.session_change_events(same, event, dict) == []
+
+
+def test_a_participant_edits_their_contact_and_answers_but_not_a_certified_name():
+    event = loaded_event(event_payload(questions=[{"label": "Strava", "type": "single_choice",
+                                                   "options": ["masová", "vegetariánská"]}]))
+    mine = registered(event)
+    edited = domain.edited(mine, event, {"organization": "Obec Lhota", "answers": {"q1": "masová"}}, NOW)
+    assert (edited["organization"], edited["answers"], edited["name"]) == ("Obec Lhota", {"q1": "masová"},
+                                                                           "Jana Nováková")
+    with pytest.raises(domain.RuleBroken):
+        domain.edited(mine, event, {"answers": {"q1": "rybí"}}, NOW)
+    certified = domain.check_in(mine, event, None, NOW, serials()).registration
+    with pytest.raises(domain.Refused) as refused:
+        domain.edited(certified, event, {"name": "Jana Malá"}, NOW)
+    assert refused.value.code == "certified_name"
+    assert domain.edited(certified, event, {"name": "Jana Nováková", "phone": "777"}, NOW)["phone"] == "777"
+    with pytest.raises(domain.Refused):
+        domain.edited({**mine, "status": "cancelled"}, event, {"phone": "1"}, NOW)

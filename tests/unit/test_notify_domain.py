@@ -1,4 +1,5 @@
 """Which mail an event causes, what it says, and the retry policy."""
+import base64
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ def details(join_url=None, certificate_url=None):
     """What notify fetches from events for a mail about a registration."""
     return {"name": "Jana Nováková", "email": "jana@example.cz", "organization": "Chrudim",
             "cancel_url": "https://api.example.cz/api/v1/registrations/r1/cancel?token=abc",
+            "manage_url": "https://api.example.cz/api/v1/registrations/r1/manage?token=abc",
             "certificate_url": certificate_url, "join_url": join_url}
 
 
@@ -38,7 +40,10 @@ def test_confirmation_has_the_cancel_link_the_deadline_and_an_invitation():
     assert mail["to"] == "jana@example.cz" and mail["subject"] == "Potvrzení registrace: Jarní Škola Zdravých měst"
     assert "https://api.example.cz/api/v1/registrations/r1/cancel?token=abc" in mail["text"]
     assert "19. 3. 2027 9:00" in mail["text"]  # the deadline in Prague time
-    [attachment] = mail["attachments"]
+    assert "https://api.example.cz/api/v1/registrations/r1/manage?token=abc" in mail["text"]
+    attachment, ticket = mail["attachments"]
+    assert (ticket["content_type"], ticket["base64"]) == ("image/png", True)
+    assert base64.b64decode(ticket["data"]).startswith(b"\x89PNG")
     calendar = Calendar.from_ical(attachment["data"])
     entries = [c for c in calendar.walk("VEVENT")]
     assert [str(e["summary"]) for e in entries] == ["Jarní Škola Zdravých měst: Den 1", "Jarní Škola Zdravých měst: Den 2"]
@@ -124,3 +129,14 @@ def test_only_the_check_in_that_earned_the_certificate_mails_it():
     assert domain.mail_for(bus.ATTENDANCE_RECORDED, attendance(None, certificate_issued=False), details()) is None
     older = attendance("NSZM-2027-000002")  # version 2: each check-in of a certified participant
     assert domain.needs_registration_details(bus.ATTENDANCE_RECORDED, older)
+
+
+def test_a_change_of_sessions_is_confirmed_with_the_seats_now_and_a_waiting_list_has_no_ticket():
+    changed = domain.mail_for(bus.REGISTRATION_CHANGED, registration_event(
+        bus.REGISTRATION_CHANGED, statuses=("confirmed", "waitlisted"), changed_sessions=["s2"]), details())
+    assert changed["subject"] == "Změna registrace: Jarní Škola Zdravých měst"
+    assert "Den 2" in changed["text"] and "4. v pořadí" in changed["text"] and "manage?token=abc" in changed["text"]
+    assert [a["filename"] for a in changed["attachments"]] == ["pozvanka.ics", "qr-kod-pro-vstup.png"]
+    waiting = domain.mail_for(bus.REGISTRATION_WAITLISTED, registration_event(
+        bus.REGISTRATION_WAITLISTED, statuses=("waitlisted",)), details())
+    assert waiting["attachments"] == [] and "manage?token=abc" in waiting["text"]

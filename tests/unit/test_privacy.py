@@ -58,7 +58,7 @@ def test_an_erased_registration_keeps_seats_attendance_and_certificate_and_nothi
     for kept in ("sessions", "status", "attended_sessions", "hours", "certificate_id", "verification_code", "person"):
         assert erased[kept] == registration[kept]
     assert events.erased_registration(erased, NOW + timedelta(days=1))["erased_at"] == NOW  # once
-    assert events.mail_details(erased, loaded_event(), {"cancel_url": "c", "certificate_url": "p"}) is None
+    assert events.mail_details(erased, loaded_event(), {"cancel_url": "c", "manage_url": "m", "certificate_url": "p"}) is None
 
 
 def test_retention_keeps_a_certificate_holders_name_in_the_register_and_drops_the_rest():
@@ -72,7 +72,7 @@ def test_retention_keeps_a_certificate_holders_name_in_the_register_and_drops_th
 
 def test_the_join_link_is_for_confirmed_seats_only():
     event = {**loaded_event(), "online": True, "join_url": "https://meet.example.cz/x"}
-    links = {"cancel_url": "c", "certificate_url": "p"}
+    links = {"cancel_url": "c", "manage_url": "m", "certificate_url": "p"}
     registration = checked_in_registration(certificate=False)
     assert events.mail_details(registration, event, links)["join_url"] == "https://meet.example.cz/x"
     waiting = events.with_seat(registration, "s1", "waitlisted", ticket=1)

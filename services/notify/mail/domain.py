@@ -1,5 +1,7 @@
 """Which mail a platform event causes, in Czech (the templates in `templates/`), and when a
 failed delivery is tried again."""
+import base64
+import io
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +32,7 @@ MAILS = {
     bus.REGISTRATION_WAITLISTED: (_registered_person, False),
     bus.REGISTRATION_PROMOTED: (_registered_person, True),
     bus.REGISTRATION_CANCELLED: (_registered_person, False),
+    bus.REGISTRATION_CHANGED: (_registered_person, True),
     bus.ATTENDANCE_RECORDED: (_registered_person, False),
     bus.VOTE_REQUESTED: (_voter, False),
 }
@@ -70,9 +73,18 @@ def invitation(data: dict) -> bytes:
     return calendar.to_ical()
 
 
+def ticket_png(registration_id: str) -> str:
+    """The QR code the door scans (the registration's id) as a PNG, in base64."""
+    import segno
+
+    out = io.BytesIO()
+    segno.make(registration_id, error="m").save(out, kind="png", scale=6, border=4)
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
 # events that name a registration, not its person: the mail's contact and links are fetched from events
 ABOUT_REGISTRATIONS = (bus.REGISTRATION_CONFIRMED, bus.REGISTRATION_WAITLISTED, bus.REGISTRATION_PROMOTED,
-                       bus.REGISTRATION_CANCELLED, bus.ATTENDANCE_RECORDED)
+                       bus.REGISTRATION_CANCELLED, bus.REGISTRATION_CHANGED, bus.ATTENDANCE_RECORDED)
 
 
 def certificate_issued(attendance: dict) -> bool:
@@ -93,7 +105,8 @@ def with_details(data: dict, details: dict) -> dict:
     return {**data, "registration": {**data["registration"], **{key: details[key] for key in (
                 "name", "email", "organization")}},
             "event": {**data["event"], "join_url": details.get("join_url")},
-            "cancel_url": details["cancel_url"], "certificate_url": details.get("certificate_url")}
+            "cancel_url": details["cancel_url"], "manage_url": details.get("manage_url", details["cancel_url"]),
+            "certificate_url": details.get("certificate_url")}
 
 
 def mail_for(spec: bus.EventSpec, envelope: dict, details: dict | None = None) -> dict | None:
@@ -109,10 +122,12 @@ def mail_for(spec: bus.EventSpec, envelope: dict, details: dict | None = None) -
     recipient, with_invitation = MAILS[spec]
     to, to_name = recipient(data)
     subject, text = rendered(f"{spec.name}.txt", data)
-    attachments = []
-    if with_invitation:
+    attachments: list[dict] = []
+    if with_invitation and any(seat["status"] == "confirmed" for seat in data["registration"]["sessions"]):
         attachments.append({"filename": "pozvanka.ics", "content_type": "text/calendar",
                             "data": invitation(data).decode("utf-8")})
+        attachments.append({"filename": "qr-kod-pro-vstup.png", "content_type": "image/png", "base64": True,
+                            "data": ticket_png(data["registration"]["id"])})
     return {
         "id": envelope["event_id"],
         "kind": spec.name,

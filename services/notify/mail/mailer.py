@@ -3,6 +3,7 @@
 Transactional mail opens a connection per message; a mailout's messages go through a few
 `session()`s, each of which keeps its SMTP connection open from message to message.
 """
+import base64
 import mailbox
 import smtplib
 import ssl
@@ -59,7 +60,8 @@ def build_message(mail: dict, sender: str) -> Message:
             maintype, subtype = attachment["content_type"].split("/", 1)
             part = MIMEBase(maintype, subtype, policy=QUICK_FOLDING,
                             **({"charset": "utf-8"} if maintype == "text" else {}))
-            part.set_payload(attachment["data"].encode("utf-8"))
+            part.set_payload(base64.b64decode(attachment["data"]) if attachment.get("base64")
+                             else attachment["data"].encode("utf-8"))
             encoders.encode_base64(part)
             part.add_header("Content-Disposition", "attachment", filename=attachment["filename"])
             message.attach(_inner(part))
