@@ -245,6 +245,40 @@ def test_200_scans_of_100_people_at_2_sessions_in_any_order_record_exactly_who_c
             person for person, sessions in came.items() if session_id in sessions}
 
 
+def test_changes_of_sessions_in_a_rush_of_registrations_never_exceed_capacity(store, service):
+    event = stored_event(store, capacities=(50, 5))
+    early = [register(service, event, f"early{n}@example.cz", ("s1",))["id"] for n in range(20)]
+
+    def take_s2(registration_id):
+        token = store.signer().sign("registration", registration_id)
+        return service.change_sessions(registration_id, token, {"sessions": ["s1", "s2"]})
+
+    pool = eventlet.GreenPool(30)
+    for n, registration_id in enumerate(early):
+        pool.spawn(take_s2, registration_id)
+        if n % 2:
+            pool.spawn(register, service, event, f"late{n}@example.cz", ("s1", "s2"))
+    pool.waitall()
+    assert_counters_agree(store, event["id"])
+    seats = [seat for r in store.registrations_of(event["id"]) for seat in r["sessions"] if seat["id"] == "s2"]
+    assert sum(seat["status"] == "confirmed" for seat in seats) == 5 and len(seats) == 30
+    tickets = [seat["ticket"] for seat in seats if seat["status"] == "waitlisted"]
+    assert sorted(tickets) == list(range(1, 26))  # each place in the queue drawn once
+
+    holders = [r["id"] for r in store.registrations_of(event["id"])
+               if any(seat["id"] == "s2" and seat["status"] == "confirmed" for seat in r["sessions"])]
+    for registration_id in holders[:3]:
+        token = store.signer().sign("registration", registration_id)
+        pool.spawn(service.change_sessions, registration_id, token, {"sessions": ["s1"]})
+    for n in range(5):
+        pool.spawn(register, service, event, f"later{n}@example.cz", ("s2",))
+    pool.waitall()
+    assert_counters_agree(store, event["id"])
+    assert store.get_event(event["id"])["sessions"][1]["seats_left"] == 0
+    assert len(published(service, "registration_promoted")) == 3
+    assert len(published(service, "registration_changed")) == 23
+
+
 def test_a_registration_changed_since_it_was_read_is_not_overwritten(store, service):
     event = stored_event(store)
     registration = store.get_registration(register(service, event, "jana@example.cz")["id"])
