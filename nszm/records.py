@@ -89,7 +89,8 @@ class Event(TypedDict):
     join_url: NotRequired[str | None]
     accredited: bool
     accreditation: NotRequired[str | None]
-    min_attendance_share: NotRequired[float]  # events created before it earn certificates at the default
+    min_attendance_share: NotRequired[float]
+    reminder_days: NotRequired[int]  # events created before reminders existed are reminded by the default  # events created before it earn certificates at the default
     cancellation_deadline: datetime
     sessions: list[Session]
     questions: NotRequired[list[dict]]  # the registration form's own questions (`QuestionSchema`)
@@ -140,6 +141,7 @@ class Registration(TypedDict):
     hours: float | None
     certificate_id: str | None
     certificate_issued_at: NotRequired[datetime]
+    reminded_at: NotRequired[datetime]
     revision: NotRequired[int]  # the store's count of the registration's changes: one change at a time
     verification_code: NotRequired[str]
     request_id: NotRequired[str]

@@ -306,6 +306,14 @@ class FakeEventsStore(FakeUnitOfWork):
         return [dict(r) for r in self.registrations.values() if r["event_id"] in event_ids
                 and "expired_at" not in r and "erased_at" not in r][:limit]
 
+    def events_starting_between(self, start, end):
+        return [dict(e) for e in self.events.values() if e["status"] == "published" and start <= e["starts_at"] < end]
+
+    def registrations_to_remind(self, event_id, limit):
+        return [dict(r) for r in self.registrations.values() if r["event_id"] == event_id
+                and "reminded_at" not in r and r["status"] != "cancelled" and "erased_at" not in r
+                and "expired_at" not in r and any(s["status"] == "confirmed" for s in r["sessions"])][:limit]
+
     def by_certificate(self, certificate_id):
         found = next((r for r in self.registrations.values() if r.get("certificate_id") == certificate_id), None)
         if found is None:

@@ -41,6 +41,9 @@ def event_from(form) -> dict:
              "join_url": form.get("join_url") or None}
     if form.get("accreditation"):
         event["accreditation"] = form["accreditation"]
+    days = form.get("reminder_days", "").strip()
+    if days:
+        event["reminder_days"] = int(days) if days.isdigit() else days
     percent = form.get("min_attendance_percent", "").strip()
     if percent:
         event["min_attendance_share"] = int(percent) / 100 if percent.isdigit() else percent

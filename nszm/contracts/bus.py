@@ -169,6 +169,10 @@ REGISTRATION_CHANGED = EventSpec(
     events.SERVICE, "registration_changed", RegistrationEventData,
     "A participant changed their sessions (`changed_sessions`: those taken or given up); their seats now.",
 )
+REGISTRATION_REMINDED = EventSpec(
+    events.SERVICE, "registration_reminded", RegistrationEventData,
+    "A participant with a seat is reminded of the event, its reminder days before (once).",
+)
 ATTENDANCE_RECORDED = EventSpec(
     events.SERVICE, "attendance_recorded", AttendanceData,
     "Staff checked a participant in to a session, or out of it.", schema_version=3,
@@ -247,7 +251,7 @@ PERSON_ERASED = EventSpec(
 ALL_EVENTS = (
     MEMBER_APPLIED, MEMBER_JOINED, MEMBER_UPDATED, MEMBER_LEFT,
     EVENT_PUBLISHED, REGISTRATION_CONFIRMED, REGISTRATION_WAITLISTED, REGISTRATION_PROMOTED,
-    REGISTRATION_CANCELLED, REGISTRATION_CHANGED, ATTENDANCE_RECORDED,
+    REGISTRATION_CANCELLED, REGISTRATION_CHANGED, REGISTRATION_REMINDED, ATTENDANCE_RECORDED,
     PRACTICE_PUBLISHED, VOTE_REQUESTED, VOTE_CONFIRMED, COMPETITION_CLOSED,
     MAILOUT_FINISHED, NEWSLETTER_SUBSCRIBED, NEWSLETTER_UNSUBSCRIBED, PERSON_ERASED,
 )
@@ -273,7 +277,7 @@ class Subscription:
 
 NOTIFY_MAILS = Subscription(notify.SERVICE, "mails", (
     REGISTRATION_CONFIRMED, REGISTRATION_WAITLISTED, REGISTRATION_PROMOTED, REGISTRATION_CANCELLED,
-    REGISTRATION_CHANGED, ATTENDANCE_RECORDED, VOTE_REQUESTED), platform_only=True)
+    REGISTRATION_CHANGED, REGISTRATION_REMINDED, ATTENDANCE_RECORDED, VOTE_REQUESTED), platform_only=True)
 NOTIFY_WEBHOOKS = Subscription(notify.SERVICE, "webhooks", PUBLIC_EVENTS)
 PRACTICE_MEMBERS = Subscription(practice.SERVICE, "members", (MEMBER_UPDATED,))
 # Each service erases its own records of a person; a service that is down erases when it is back.

@@ -31,6 +31,8 @@ AUDIENCES = {"everyone": "všichni zájemci", "coordinators": "koordinátoři č
 REGISTRATION_STATUSES = ("confirmed", "waitlisted", "cancelled")
 MAX_CAPACITY = 100_000
 DEFAULT_MIN_ATTENDANCE_SHARE = 0.8
+DEFAULT_REMINDER_DAYS = 2
+MAX_REMINDER_DAYS = 60
 QUESTION_TYPES = {
     "short_text": "krátký text",
     "long_text": "delší text",
@@ -155,6 +157,9 @@ class EventInputSchema(Schema):
     accreditation = text(200, metadata={"description": "e.g. the Ministry of the Interior's accreditation number"})
     cancellation_deadline = aware(metadata={"description": "self-service cancellation closes then; "
                                                            "defaults to 24 hours before the start"})
+    reminder_days = fields.Integer(
+        load_default=DEFAULT_REMINDER_DAYS, strict=True, validate=validate.Range(min=0, max=MAX_REMINDER_DAYS),
+        metadata={"description": "a reminder goes to confirmed participants this many days before; 0: none"})
     min_attendance_share = fields.Float(
         load_default=DEFAULT_MIN_ATTENDANCE_SHARE, validate=validate.Range(min=0, max=1, min_inclusive=False),
         metadata={"description": "the share of the hours of the sessions a participant holds seats in that they "
@@ -205,6 +210,7 @@ class EventSchema(Schema):
     accredited = fields.Boolean(required=True)
     accreditation = fields.String(allow_none=True)
     min_attendance_share = fields.Float(dump_default=DEFAULT_MIN_ATTENDANCE_SHARE)
+    reminder_days = fields.Integer(dump_default=DEFAULT_REMINDER_DAYS)
     cancellation_deadline = aware(required=True)
     sessions = fields.List(fields.Nested(SessionSchema), required=True)
     questions = fields.List(fields.Nested(QuestionSchema), dump_default=list,

@@ -13,7 +13,7 @@ from nszm import czech
 from nszm.addresses import email_key
 from nszm.contracts import bus
 from nszm.contracts.errors import NotFound
-from nszm.contracts.events import DEFAULT_MIN_ATTENDANCE_SHARE, EventSchema, answer_field
+from nszm.contracts.events import DEFAULT_MIN_ATTENDANCE_SHARE, DEFAULT_REMINDER_DAYS, EventSchema, answer_field
 from nszm.privacy import ERASED_NAME, consent_given, erased_address
 from nszm.records import Attendance, Event, Registration, Seat, Session
 from nszm.rules import Decided, Refused, RuleBroken
@@ -470,6 +470,25 @@ def participants(registrations: list[Registration], statuses: list[str]) -> list
         for r in registrations
         if holds_person(r) and (r["status"] in statuses or ("attended" in statuses and r["checked_in_at"]))
     ]
+
+
+# -- reminders -------------------------------------------------------------------------------------
+
+def reminder_due(event: Event, now: datetime) -> bool:
+    """An event's reminders go from its reminder days before its start until it starts."""
+    days = event.get("reminder_days", DEFAULT_REMINDER_DAYS)
+    return bool(days) and event["status"] == "published" and event["starts_at"] - timedelta(days=days) <= now < \
+        event["starts_at"]
+
+
+def reminded(registrations: list[Registration], event: Event, now: datetime) -> Decided[list[Registration]]:
+    """Of the event's registrations not reminded yet, those holding a seat, marked as reminded,
+    with a registration_reminded for each; nobody is reminded twice, the waiting are not."""
+    due: list[Registration] = [
+        {**r, "reminded_at": now} for r in registrations
+        if not r.get("reminded_at") and confirmed_sessions(r) and r["status"] != "cancelled" and holds_person(r)]
+    return Decided(due, [
+        registration_event(bus.REGISTRATION_REMINDED, event, r, confirmed_sessions(r)) for r in due])
 
 
 # -- attendance -----------------------------------------------------------------------------------

@@ -1,11 +1,14 @@
 """The events service's entrypoints: calendar, registrations, cancellation, check-in, certificates."""
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
+
+from nameko.timer import timer
 
 from nszm.calls import TimedRpcProxy
 from nszm.contracts import bus
 from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
+from nszm.contracts.events import MAX_REMINDER_DAYS
 from nszm.contracts.notify import EventAudienceSchema, MailingContactSchema
 from nszm.entrypoints import rpc, staff_read, staff_rpc
 from nszm.messaging import consumes
@@ -20,6 +23,8 @@ from services.events.storage import EventsStoreProvider, EventsStoreVerbs
 
 LINK_PURPOSE = "registration"
 REGISTRATIONS = "registrations"  # one group commit for all of them: a rush is often for several events
+REMINDER_INTERVAL_SECONDS = 300.0  # a reminder goes within five minutes of its time
+REMINDER_BATCH = 200
 RETENTION_BATCH = 500  # registrations pseudonymised per transaction when their retention ends
 MAIL_DETAILS_AT_ONCE = 100
 # how a check-in or check-out changes a registration at an event, now, drawing certificate numbers
@@ -373,6 +378,26 @@ class EventsService(PlatformService[EventsStoreVerbs]):
             raise NotFound(f"No certificate '{certificate_id}' with this verification code.")
         event = self.store.get_event(registration["event_id"], published_only=False)
         return schemas.CertificateCheckSchema().dump(domain.certificate_check(registration, event))
+
+    # -- reminders ----------------------------------------------------------------------------
+
+    @timer(interval=REMINDER_INTERVAL_SECONDS, eager=True)
+    def send_reminders(self):
+        """Remind the participants with a seat of each event whose reminder days have come: each
+        once, marked in the same transaction that stores the event announcing it."""
+        now = utcnow()
+        for event in self.store.events_starting_between(now, now + timedelta(days=MAX_REMINDER_DAYS + 1)):
+            if not domain.reminder_due(event, now):
+                continue
+
+            def remind_some(tx: EventsStoreVerbs, event: Event = event) -> int:
+                decided = domain.reminded(tx.registrations_to_remind(event["id"], REMINDER_BATCH), event, now)
+                tx.save_registrations(decided.record)
+                tx.commit(decided.events)
+                return len(decided.record)
+
+            while self.unit_of_work(remind_some):
+                pass
 
     # -- personal data ------------------------------------------------------------------------
 

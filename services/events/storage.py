@@ -94,6 +94,8 @@ class EventsStoreVerbs(StoreVerbs, Protocol):
     def registrations_for_requests(self, request_ids: list[str]) -> dict[str, Registration]: ...
     def save_registrations(self, registrations: list[Registration]) -> None: ...
     def registrations_in_session(self, event_id: str, session_id: str) -> list[Registration]: ...
+    def events_starting_between(self, start: datetime, end: datetime) -> list[Event]: ...
+    def registrations_to_remind(self, event_id: str, limit: int) -> list[Registration]: ...
     def count_seats(self, event_id: str, changes: dict[str, dict[str, int]]) -> None: ...
     def waiting_in(self, event_id: str, session_ids: list[str]) -> list[Registration]: ...
     def next_certificate_serial(self, year: int) -> int: ...
@@ -315,6 +317,18 @@ class EventsStore(ServiceStore):
         """The registrations that hold, held or wait for a seat in the session."""
         return [_to_registration(d) for d in self.registrations.find(
             {"event_id": event_id, "sessions.id": session_id}, session=self.session)]
+
+    def events_starting_between(self, start: datetime, end: datetime) -> list[Event]:
+        """The published events starting in [start, end), without their counters."""
+        return [_to_event(d) for d in self.events.find(
+            {"status": "published", "starts_at": {"$gte": start, "$lt": end}}, session=self.session)]
+
+    def registrations_to_remind(self, event_id: str, limit: int) -> list[Registration]:
+        """Up to `limit` live registrations of the event holding a confirmed seat and not reminded yet."""
+        return [_to_registration(d) for d in self.registrations.find(
+            {"event_id": event_id, "reminded_at": {"$exists": False}, "status": {"$ne": "cancelled"},
+             "sessions": {"$elemMatch": {"status": "confirmed"}}, "erased_at": {"$exists": False},
+             "expired_at": {"$exists": False}}, session=self.session).limit(limit)]
 
     def registrations_of(self, event_id: str) -> list[Registration]:
         return [_to_registration(d) for d in self.registrations.find({"event_id": event_id})]

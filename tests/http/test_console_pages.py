@@ -96,7 +96,7 @@ def test_create_publish_check_in_cancel_and_export_an_event(console, staff, publ
             "session_starts_at": [local(start), local(start + timedelta(hours=3)), "", ""],
             "session_ends_at": [local(start + timedelta(hours=3)), local(start + timedelta(hours=6)), "", ""],
             "session_capacity": ["2", "30", "", ""], "session_audience": ["everyone"] * 4,
-            "min_attendance_percent": "75",
+            "min_attendance_percent": "75", "reminder_days": "3",
             "question_label": ["Strava", "Zdravotní omezení", "", ""],
             "question_type": ["single_choice", "short_text", "short_text", "short_text"],
             "question_options": ["masová\r\nvegetariánská", "", "", ""], "question_required": ["", "", "", ""],
@@ -109,7 +109,7 @@ def test_create_publish_check_in_cancel_and_export_an_event(console, staff, publ
     event_id = created.url.rsplit("/", 1)[-1]
     detail = staff.get(f"/api/v1/events/{event_id}/detail").json()
     assert datetime.fromisoformat(detail["starts_at"]) == start and [s["capacity"] for s in detail["sessions"]] == [2, 30]
-    assert detail["min_attendance_share"] == 0.75
+    assert (detail["min_attendance_share"], detail["reminder_days"]) == (0.75, 3)
     assert [(q["label"], q["options"], q["in_exports"]) for q in detail["questions"]] == [
         ("Strava", ["masová", "vegetariánská"], True), ("Zdravotní omezení", [], False)]
     assert "Akce je zveřejněna" in console.post(f"/events/{event_id}/publish").text

@@ -279,6 +279,25 @@ def test_changes_of_sessions_in_a_rush_of_registrations_never_exceed_capacity(st
     assert len(published(service, "registration_changed")) == 23
 
 
+def test_a_reminder_goes_once_to_each_person_with_a_seat_even_across_restarts(mongo_client, db_name, store, service):
+    event = loaded_event(event_payload(days_ahead=1, capacities=(30,)), event_id="2026-12-zitra", published=False)
+    store.add_event(event)
+    store.save_published(domain.publish(event, NOW).record)
+    for n in range(35):
+        register(service, event, f"p{n}@example.cz")
+    pool = eventlet.GreenPool(3)
+    for _ in range(3):  # replicas whose timers fire at once
+        pool.spawn(service.send_reminders)
+    pool.waitall()
+    reminded = published(service, "registration_reminded")
+    assert len(reminded) == 30 and len({r["registration"]["id"] for r in reminded}) == 30
+    restarted = EventsStore(mongo_client, db_name)
+    with events_worker(restarted) as again:
+        again.send_reminders()
+        assert published(again, "registration_reminded") == []
+    assert sum(1 for r in store.registrations_of(event["id"]) if r.get("reminded_at")) == 30
+
+
 def test_a_registration_changed_since_it_was_read_is_not_overwritten(store, service):
     event = stored_event(store)
     registration = store.get_registration(register(service, event, "jana@example.cz")["id"])

@@ -477,3 +477,25 @@ def test_a_participant_edits_their_contact_and_answers_but_not_a_certified_name(
     assert domain.edited(certified, event, {"name": "Jana Nováková", "phone": "777"}, NOW)["phone"] == "777"
     with pytest.raises(domain.Refused):
         domain.edited({**mine, "status": "cancelled"}, event, {"phone": "1"}, NOW)
+
+
+def test_reminders_are_due_from_the_reminder_days_before_until_the_start():
+    event = loaded_event(event_payload(days_ahead=10, reminder_days=3))
+    starts = event["starts_at"]
+    assert not domain.reminder_due(event, starts - timedelta(days=3, minutes=1))
+    assert domain.reminder_due(event, starts - timedelta(days=3)) and domain.reminder_due(event, starts - timedelta(
+        minutes=1))
+    assert not domain.reminder_due(event, starts)
+    assert not domain.reminder_due({**event, "reminder_days": 0}, starts - timedelta(hours=1))
+    assert domain.reminder_due({k: v for k, v in event.items() if k != "reminder_days"}, starts - timedelta(days=1))
+
+
+def test_only_people_with_a_seat_are_reminded_and_only_once():
+    event = loaded_event(event_payload(capacities=(50, 50)))
+    seated, partly = registered(event, ("confirmed",)), registered(event, ("confirmed", "waitlisted"))
+    waiting, gone = registered(event, ("waitlisted",)), {**registered(event), "status": "cancelled"}
+    decided = domain.reminded([seated, partly, waiting, gone, {**seated, "reminded_at": NOW}], event, NOW)
+    assert [r["id"] for r in decided.record] == [seated["id"], partly["id"]]
+    assert all(r["reminded_at"] == NOW for r in decided.record)
+    assert [e["event_type"] for e in decided.events] == ["registration_reminded"] * 2
+    assert decided.events[1]["data"]["changed_sessions"] == ["s1"]

@@ -242,3 +242,16 @@ def test_a_registration_for_an_unknown_event_is_not_found_whatever_its_body(serv
                  {"name": "Jana", "email": "jana@example.cz", "organization": "Město", "sessions": ["s1"]}):
         with pytest.raises(NotFound):
             service.register("no-such-event", body)
+
+
+def test_reminders_go_once_to_people_with_a_seat(service):
+    event = service.create_event(event_payload(days_ahead=1, capacities=(1,)))
+    service.publish_event(event["id"])
+    seated = service.register(event["id"], registration_input("jana@example.cz"))
+    service.register(event["id"], registration_input("petr@example.cz"))  # waits
+    service.send_reminders()
+    reminders = [call.args[1]["data"] for call in service.dispatch.call_args_list
+                 if call.args[0] == "registration_reminded"]
+    assert [r["registration"]["id"] for r in reminders] == [seated["id"]]
+    service.send_reminders()
+    assert published_types(service).count("registration_reminded") == 1

@@ -140,3 +140,11 @@ def test_a_change_of_sessions_is_confirmed_with_the_seats_now_and_a_waiting_list
     waiting = domain.mail_for(bus.REGISTRATION_WAITLISTED, registration_event(
         bus.REGISTRATION_WAITLISTED, statuses=("waitlisted",)), details())
     assert waiting["attachments"] == [] and "manage?token=abc" in waiting["text"]
+
+
+def test_a_reminder_names_the_seats_and_carries_the_invitation_and_the_ticket():
+    reminder = domain.mail_for(bus.REGISTRATION_REMINDED, registration_event(
+        bus.REGISTRATION_REMINDED, statuses=("confirmed", "waitlisted")), details())
+    assert reminder["subject"] == "Připomínka: Jarní Škola Zdravých měst začíná 20. 3. 2027 9:00"
+    assert "Den 1" in reminder["text"] and "Den 2" not in reminder["text"] and "manage?token=abc" in reminder["text"]
+    assert [a["filename"] for a in reminder["attachments"]] == ["pozvanka.ics", "qr-kod-pro-vstup.png"]

@@ -33,6 +33,7 @@ MAILS = {
     bus.REGISTRATION_PROMOTED: (_registered_person, True),
     bus.REGISTRATION_CANCELLED: (_registered_person, False),
     bus.REGISTRATION_CHANGED: (_registered_person, True),
+    bus.REGISTRATION_REMINDED: (_registered_person, True),
     bus.ATTENDANCE_RECORDED: (_registered_person, False),
     bus.VOTE_REQUESTED: (_voter, False),
 }
@@ -84,7 +85,8 @@ def ticket_png(registration_id: str) -> str:
 
 # events that name a registration, not its person: the mail's contact and links are fetched from events
 ABOUT_REGISTRATIONS = (bus.REGISTRATION_CONFIRMED, bus.REGISTRATION_WAITLISTED, bus.REGISTRATION_PROMOTED,
-                       bus.REGISTRATION_CANCELLED, bus.REGISTRATION_CHANGED, bus.ATTENDANCE_RECORDED)
+                       bus.REGISTRATION_CANCELLED, bus.REGISTRATION_CHANGED, bus.REGISTRATION_REMINDED,
+                       bus.ATTENDANCE_RECORDED)
 
 
 def certificate_issued(attendance: dict) -> bool:
