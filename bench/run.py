@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -355,14 +356,11 @@ def soak(base: str, staff: dict, marker: str, minutes: float) -> int:
     return 0 if abs(growth) <= 0.05 else 1
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--soak", action="store_true", help="only the 10-minute soak: memory must stay flat")
-    parser.add_argument("--soak-minutes", type=float, default=10)
-    args = parser.parse_args()
-
+@contextmanager
+def running_platform():
+    """`make run`'s platform on a private vhost and port with the bench's staff token, until the
+    block ends: (base URL, its environment, data directory, the marker of its processes as key and
+    value); the URL is None, and the log printed, if it did not get ready."""
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))  # the bench's platform and its own calls share it
     vhost = f"nszm-bench-{uuid.uuid4().hex[:8]}"
     marker_key, marker = "NSZM_BENCH_RUN", uuid.uuid4().hex
@@ -378,8 +376,27 @@ def main() -> int:
         boot = time.perf_counter()
         if not wait_ready(base):
             print((data_dir / "platform.log").read_text()[-3000:])
-            return 1
+            yield None, env, data_dir, marker_key, marker
+            return
         print(f"platform ready in {time.perf_counter() - boot:.1f} s on {os.cpu_count()} cores\n")
+        yield base, env, data_dir, marker_key, marker
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=60)
+        rabbit.drop_vhost(vhost)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--soak", action="store_true", help="only the 10-minute soak: memory must stay flat")
+    parser.add_argument("--soak-minutes", type=float, default=10)
+    args = parser.parse_args()
+
+    with running_platform() as (base, env, data_dir, marker_key, marker):
+        if base is None:
+            return 1
         staff = {"Authorization": f"Bearer {TOKEN}"}
         if args.soak:
             return soak(base, staff, f"{marker_key}={marker}", args.soak_minutes)
@@ -502,10 +519,6 @@ def main() -> int:
                       and all(s["seats_left"] == 0 and s["waiting"] == 50 for s in ten_seats)
                       and final["total_votes"] == voters and latency["heard"] == latency["answered"] == latency["sent"])
         return 0 if errors == 0 and consistent else 1
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        process.wait(timeout=60)
-        rabbit.drop_vhost(vhost)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from nszm.contracts.errors import InvalidInput
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
+FORM = "application/x-www-form-urlencoded"
 
 ERROR_DESCRIPTIONS = {
     400: "Malformed request (e.g. invalid JSON)",
@@ -65,6 +66,7 @@ class Endpoint:
     query: type[Schema] | None = None
     body: type[Schema] | None = None
     body_required: bool = True
+    form: type[Schema] | None = None  # a body a browser's form sends, documented; the view reads it
     response: type[Schema] | Schema | None = None
     status: int = 200
     errors: tuple[int, ...] = ()
@@ -90,7 +92,7 @@ class Endpoint:
             codes.add(429)
         if self.role:
             codes |= {401, 403}
-        if self.body:
+        if self.body or self.form:
             codes |= {400, 413, 415, 422}
         if self.query:
             codes |= {414, 422}
@@ -277,6 +279,8 @@ class Api:
                 "required": endpoint.body_required,
                 "content": {JSON: {"schema": schema}},
             }
+        if endpoint.form:
+            operation["requestBody"] = {"required": True, "content": {FORM: {"schema": endpoint.form}}}
         if endpoint.limits:
             operation["description"] = describe(endpoint.limits) + " A request with a staff token is not limited."
         if endpoint.role:

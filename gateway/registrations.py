@@ -3,11 +3,13 @@ edits, a change of sessions, leaving a waiting list; and the same as JSON for th
 from flask import request
 from markupsafe import Markup
 
+from gateway.api import wants_html
 from gateway.context import api, services
 from gateway.pages import page
 from nszm import formatting
 from nszm.contracts import events as contract
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
+from nszm.schemas import load
 
 PAGE = "/api/v1/registrations/<registration_id>/manage"
 # why a change was refused (the rule's code), in Czech
@@ -19,6 +21,7 @@ REFUSALS = {
     "attended": "Této části programu jste se už zúčastnili.",
     "certified_name": "Osvědčení je vydané na toto jméno; změnu zařídí pořadatelé.",
     "erased": "Údaje této registrace byly vymazány.",
+    "not_waiting": "Na čekací listině této části programu nejste.",
 }
 
 
@@ -62,6 +65,9 @@ def _render(registration_id: str, token: str, status: int = 200, notice: str | N
 
 
 def _link_broken():
+    """A browser gets a Czech page; any other client the problem."""
+    if not wants_html():
+        raise NotFound("No registration for this link.")
     return page("cancelled.html", 404, title="Odkaz nefunguje",
                 message="Odkaz je neúplný nebo neplatný. Použijte prosím celý odkaz z e-mailu.")
 
@@ -76,36 +82,39 @@ def manage_page(registration_id, query):
 
 
 @api.route(PAGE, "POST", summary="What the participant's page sends (a form): `action` edit or sessions, "
-           "or leave:<session id>", tag="events", query=contract.LinkTokenSchema, media_type="text/html",
-           errors=(404, 409), cache=False)
+           "or leave:<session id>", tag="events", query=contract.LinkTokenSchema, form=contract.ManageFormSchema,
+           media_type="text/html", errors=(404, 409), cache=False)
 def manage_action(registration_id, query):
     token, form, events = query.get("token") or "", request.form, services().events
-    action = form.get("action", "")
     try:
+        ticked = {"sessions": form.getlist("sessions")} if "sessions" in form else {}
+        sent = load(contract.ManageFormSchema(), {**form.to_dict(), **ticked})
+        action = sent["action"]
         current = events.registration_by_link(registration_id, token)
         questions = events.get_event(current["event_id"]).get("questions") or []
         held = [seat["id"] for seat in current["sessions"] if seat["status"] != "cancelled"]
         if action == "edit":
             events.edit_registration(registration_id, token, {
-                "name": form.get("name", ""), "organization": form.get("organization", ""),
-                "phone": form.get("phone", ""), "answers": answers_from(form, questions, held)})
+                **{key: sent[key] for key in ("name", "organization", "phone") if key in sent},
+                "answers": answers_from(form, questions, held)})
             notice = "Údaje jsou uložené."
         elif action == "sessions":
-            wanted = form.getlist("sessions")
+            wanted = sent.get("sessions", [])
             events.change_sessions(registration_id, token, {"sessions": wanted,
                                                             "answers": answers_from(form, questions, wanted)})
             notice = "Části programu jsou změněné. Potvrzení vám přijde e-mailem."
-        elif action.startswith("leave:"):
-            keep = [session_id for session_id in held if session_id != action.split(":", 1)[1]]
-            events.change_sessions(registration_id, token, {"sessions": keep})
-            notice = "Z čekací listiny jste odhlášeni."
         else:
-            return _render(registration_id, token, 422, problem="Neznámá akce formuláře.")
+            events.leave_waiting_list(registration_id, token, action.split(":", 1)[1])
+            notice = "Z čekací listiny jste odhlášeni."
     except NotFound:
         return _link_broken()
     except Conflict as refused:
+        if not wants_html():
+            raise
         return _render(registration_id, token, 409, problem=REFUSALS.get(refused.code or "", refused.detail))
     except InvalidInput as invalid:
+        if not wants_html():
+            raise
         return _render(registration_id, token, 422, problem="Zkontrolujte prosím vyznačené údaje.",
                        errors=invalid.errors)
     return _render(registration_id, token, notice=notice)

@@ -70,11 +70,13 @@ def one_line(value: str):
         raise ValidationError("A line break is not allowed here.")
 
 
-def text(max_length: int, required: bool = False, multiline: bool | None = None, **kwargs) -> fields.String:
+def text(max_length: int, required: bool = False, multiline: bool | None = None, blank: bool | None = None,
+         **kwargs) -> fields.String:
     """A length-bounded string field without control characters; marshmallow rejects dicts such as
     {"$gt": ""} by type. Text of up to 300 characters (names, titles, subjects: what goes into a
-    mail header or a feed title) is one line unless `multiline` says otherwise."""
-    min_length = 1 if required else 0
+    mail header or a feed title) is one line unless `multiline` says otherwise. It may be empty
+    (`blank`) unless it is required."""
+    min_length = 0 if (not required if blank is None else blank) else 1
     multiline = max_length >= MULTILINE_FROM if multiline is None else multiline
     return fields.String(
         required=required,

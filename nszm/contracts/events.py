@@ -1,5 +1,5 @@
 """The events service's RPC contract: event types, events with sessions, registrations."""
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from nszm.contracts.common import (
     ONE_LINE,
@@ -68,6 +68,12 @@ class SessionInputSchema(Schema):
             raise ValidationError("Must be after starts_at.", "ends_at")
 
 
+@cross_field_rules(anyOf=[
+    {"required": ["type", "options"], "properties": {"type": {"enum": list(CHOICES)},
+                                                     "options": {"minItems": 2, "uniqueItems": True}}},
+    {"properties": {"type": {"enum": [kind for kind in QUESTION_TYPES if kind not in CHOICES]},
+                    "options": {"maxItems": 0}}},
+])
 class QuestionInputSchema(Schema):
     """A question of an event's registration form; its answers are kept with each registration."""
 
@@ -161,7 +167,7 @@ class EventInputSchema(Schema):
         load_default=DEFAULT_REMINDER_DAYS, strict=True, validate=validate.Range(min=0, max=MAX_REMINDER_DAYS),
         metadata={"description": "a reminder goes to confirmed participants this many days before; 0: none"})
     min_attendance_share = fields.Float(
-        load_default=DEFAULT_MIN_ATTENDANCE_SHARE, validate=validate.Range(min=0, max=1, min_inclusive=False),
+        load_default=DEFAULT_MIN_ATTENDANCE_SHARE, validate=validate.Range(min=0.01, max=1),
         metadata={"description": "the share of the hours of the sessions a participant holds seats in that they "
                                  "must attend to earn the certificate (accredited events)"})
     sessions = fields.List(fields.Nested(SessionInputSchema), required=True, validate=validate.Length(min=1, max=50))
@@ -267,12 +273,39 @@ class RegistrationInputSchema(Schema):
 class RegistrationEditSchema(Schema):
     """What a participant may change of their registration behind its link."""
 
-    name = text(200)
-    organization = text(200)
+    name = text(200, blank=False)
+    organization = text(200, blank=False)
     phone = text(40)
     answers = fields.Dict(keys=fields.String(validate=validate.Length(max=40)),
                           validate=validate.Length(max=MAX_QUESTIONS),
                           metadata={"description": "all the answers, replacing those given before"})
+
+
+@cross_field_rules(anyOf=[
+    {"required": ["action", "sessions"], "properties": {"action": {"enum": ["sessions"]}}},
+    {"properties": {"action": {"pattern": r"^(edit|leave:[a-z0-9]{1,40})$"}}},
+])
+class ManageFormSchema(Schema):
+    """What the participant's page sends (a form): one action, and the fields it changes; the
+    answers come as `answer_<question id>` (several values for a multiple choice)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    action = fields.String(required=True, validate=validate.Regexp(r"^(edit|sessions|leave:[a-z0-9]{1,40})$"),
+                           metadata={"pattern": r"^(edit|sessions|leave:[a-z0-9]{1,40})$",
+                                     "description": "edit (name, organisation, phone, answers), sessions (the "
+                                                    "sessions ticked), or leave:<session id> (a waiting list)"})
+    name = text(200, blank=False)
+    organization = text(200, blank=False)
+    phone = text(40)
+    sessions = fields.List(fields.String(validate=validate.Length(max=40)), validate=validate.Length(min=1, max=50),
+                           metadata={"description": "with `sessions`: every session ticked"})
+
+    @validates_schema
+    def sessions_ticked(self, data, **kwargs):
+        if data.get("action") == "sessions" and not data.get("sessions"):
+            raise ValidationError("Tick at least one session, or cancel the registration.", "sessions")
 
 
 class SessionChangeSchema(Schema):

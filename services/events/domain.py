@@ -288,8 +288,10 @@ def cancel(registration: Registration, event: Event, waiting: list[Registration]
         raise Refused("The registration is cancelled already.")
     if registration["checked_in_at"]:
         raise Refused("The participant has been checked in; the registration can no longer be cancelled.")
-    if not by_staff and now > event["cancellation_deadline"]:
-        raise Refused("Online cancellation has closed for this event; please contact the organisers.")
+    if not by_staff and now > event["cancellation_deadline"] and confirmed_sessions(registration):
+        # someone only waiting frees no seat: they may withdraw at any time
+        raise Refused("Online cancellation has closed for this event; please contact the organisers.",
+                      code="cancellation_closed")
     seats = [Seat(id=seat["id"], status="cancelled", ticket=None, waitlist_position=None)
              for seat in registration["sessions"]]
     outcome = Cancellation({**registration, "sessions": seats, "status": "cancelled", "cancelled_at": now})
@@ -432,6 +434,16 @@ def session_change_events(outcome: SessionChange, event: Event,
         announced.append(registration_event(bus.REGISTRATION_PROMOTED, event,
                                             with_queue_positions(lucky, queues_of(lucky)), sessions))
     return announced
+
+
+def sessions_after_leaving(registration: Registration, session_id: str) -> list[str]:
+    """The sessions a participant keeps on leaving the waiting list of one; none left means the
+    registration is to be cancelled."""
+    waiting = waiting_sessions(registration)
+    if session_id not in waiting:
+        raise Refused(f"The registration is not on the waiting list of session {session_id}.", code="not_waiting")
+    return [seat["id"] for seat in registration["sessions"]
+            if seat["status"] not in (None, "cancelled") and seat["id"] != session_id]
 
 
 def edited(registration: Registration, event: Event, changes: dict, now: datetime) -> Registration:

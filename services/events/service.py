@@ -258,6 +258,16 @@ class EventsService(PlatformService[EventsStoreVerbs]):
         return schemas.RegistrationSchema().dump(self._in_queue(changed["event_id"], [changed])[0])
 
     @rpc
+    def leave_waiting_list(self, registration_id, token, session_id):
+        """The participant stops waiting for a session; with nothing else left, the registration ends."""
+        registration_id = self._linked(registration_id, token)
+        with refusals_as_errors():
+            keep = domain.sessions_after_leaving(self.store.get_registration(registration_id), str(session_id))
+        if not keep:
+            return self._cancel(registration_id, by_staff=False)
+        return self.change_sessions(registration_id, token, {"sessions": keep})
+
+    @rpc
     def cancel_registration(self, registration_id, token):
         """The participant cancels with the mailed link's token, until the deadline."""
         return self._cancel(self._linked(registration_id, token), by_staff=False)

@@ -109,8 +109,9 @@ def test_cancelling_promotes_the_first_waiting_and_both_get_mail(staff, public, 
     assert smtp_sink.messages(to=leaving)[1]["Subject"].startswith("Registrace zrušena")
     promotion = smtp_sink.messages(to=waiting)[1]
     assert promotion["Subject"].startswith("Uvolnilo se místo")
-    [invitation] = list(promotion.iter_attachments())
+    invitation, ticket = list(promotion.iter_attachments())
     assert Calendar.from_ical(invitation.get_content()).walk("VEVENT")
+    assert ticket.get_content_type() == "image/png" and ticket.get_content().startswith(b"\x89PNG")
     assert len(smtp_sink.messages(to=later)) == 1  # still waiting: no second mail
     session = public.get(f"/api/v1/events/{event['id']}").json()["sessions"][0]
     assert (session["seats_left"], session["waiting"]) == (0, 1)

@@ -147,8 +147,17 @@ def filled_in(operation: str, body, world: World):
             body["sessions"] = [in_order(s, "starts_at", "ends_at", soon + timedelta(hours=n), 1) or s
                                 for n, s in enumerate(body["sessions"]) if isinstance(s, dict)]
             body.pop("cancellation_deadline", None)
-    elif operation == "POST /api/v1/events/{event_id}/registrations" and isinstance(body.get("sessions"), list):
-        body["sessions"] = ["s1", "s2"][:max(1, len(body["sessions"]))]
+        if isinstance(body.get("questions"), list):  # a question of one session names one of the event's
+            body["questions"] = [{**q, "session": "s1"} if isinstance(q, dict) and isinstance(q.get("session"), str)
+                                 else q for q in body["questions"]]
+    elif operation in ("POST /api/v1/events/{event_id}/registrations",
+                       "PUT /api/v1/registrations/{registration_id}/self/sessions",
+                       "POST /api/v1/registrations/{registration_id}/manage",
+                       "PATCH /api/v1/registrations/{registration_id}/self"):
+        if isinstance(body.get("sessions"), list):
+            body["sessions"] = ["s1", "s2"][:max(1, len(body["sessions"]))]
+        if isinstance(body.get("answers"), dict):
+            body["answers"] = {}  # the fuzzed event asks no questions of its own
     elif operation in ("POST /api/v1/practices", "PATCH /api/v1/practices/{slug}") and isinstance(
             body.get("member"), str):
         body["member"] = world.member

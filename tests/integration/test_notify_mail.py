@@ -122,8 +122,9 @@ def test_confirmation_arrives_once_even_when_the_event_is_redelivered(notify, se
     assert message["Subject"] == "Potvrzení registrace: Jarní Škola Zdravých měst"
     body = message.get_body(("plain",)).get_content()
     assert "/cancel?token=abc" in body
-    [invitation] = list(message.iter_attachments())
+    invitation, ticket = list(message.iter_attachments())
     assert invitation.get_content_type() == "text/calendar" and invitation.get_filename() == "pozvanka.ics"
+    assert ticket.get_content_type() == "image/png" and ticket.get_filename() == "qr-kod-pro-vstup.png"
 
 
 def test_a_temporary_smtp_refusal_is_retried_until_delivered(notify, service_config, smtp_sink, mongo_client):

@@ -499,3 +499,18 @@ def test_only_people_with_a_seat_are_reminded_and_only_once():
     assert all(r["reminded_at"] == NOW for r in decided.record)
     assert [e["event_type"] for e in decided.events] == ["registration_reminded"] * 2
     assert decided.events[1]["data"]["changed_sessions"] == ["s1"]
+
+
+def test_leaving_a_waiting_list_keeps_the_rest_and_someone_only_waiting_may_always_withdraw():
+    event = loaded_event(event_payload(capacities=(1, 1)))
+    both = registered(event, ("confirmed", "waitlisted"))
+    assert domain.sessions_after_leaving(both, "s2") == ["s1"]
+    with pytest.raises(domain.Refused) as refused:
+        domain.sessions_after_leaving(both, "s1")
+    assert refused.value.code == "not_waiting"
+    only_waiting = registered(event, ("waitlisted",))
+    assert domain.sessions_after_leaving(only_waiting, "s1") == []
+    late = event["cancellation_deadline"] + timedelta(hours=1)
+    assert domain.cancel(only_waiting, event, [], False, late).cancelled["status"] == "cancelled"
+    with pytest.raises(domain.Refused):
+        domain.cancel(both, event, [], False, late)
