@@ -85,28 +85,33 @@ def main() -> int:
                                         ("certificates.xlsx", f"/api/v1/events/{event['id']}/certificates.xlsx"))}
 
         second = accredited_event(base, staff, capacity=people // 3)
-        early = []
-        for i in range(people // 2):
-            answer = requests.post(base + f"/api/v1/events/{second['id']}/registrations", timeout=60, json={
-                "name": f"Brzký {i}", "email": f"brzky{i}@example.cz", "organization": "Obec", "sessions": ["s1"]},
-                headers={"X-Forwarded-For": f"10.9.{i // 250}.{i % 250}"})
+        early: list[dict] = []
+
+        def register_early(s, i):
+            answer = s.post(base + f"/api/v1/events/{second['id']}/registrations", timeout=60, json={
+                "name": f"Brzký {i}", "email": f"brzky{i}@example.cz", "organization": "Obec", "sessions": ["s1"]})
             early.append(answer.json())
+            return answer.status_code
+
+        Load(base, concurrency=8).run("register for day one", people // 2, register_early, clients=people // 2,
+                                      block=202)
 
         def change_or_register(s, i):
             if i % 2 == 0 and i // 2 < len(early):
                 mine = early[i // 2]
                 token = mine["manage_url"].split("token=", 1)[1]
-                return s.put(base + f"/api/v1/registrations/{mine['id']}/self/sessions", params={"token": token},
-                             timeout=60, json={"sessions": ["s1", "s2"]}).status_code
+                return requests.put(base + f"/api/v1/registrations/{mine['id']}/self/sessions", timeout=60,
+                                    params={"token": token}, json={"sessions": ["s1", "s2"]}).status_code
             return s.post(base + f"/api/v1/events/{second['id']}/registrations", timeout=60, json={
                 "name": f"Pozdní {i}", "email": f"pozdni{i}@example.cz", "organization": "Obec",
                 "sessions": ["s2"]}).status_code
 
         changes = Load(base, concurrency=20).run("change sessions in a rush", people, change_or_register,
-                                                 clients=people)
+                                                 clients=people, block=203)
 
-        sessions = [requests.get(base + f"/api/v1/events/{event['id']}/sessions/{s}/attendees", headers=staff,
-                                 timeout=60, params={"per_page": 500}).json()["items"] for s in ("s1", "s2")]
+        sessions = [[person for page in range(1, people // 100 + 2) for person in requests.get(
+            base + f"/api/v1/events/{event['id']}/sessions/{s}/attendees", headers=staff, timeout=60,
+            params={"per_page": 100, "page": page}).json()["items"]] for s in ("s1", "s2")]
         came = [sum(1 for p in listed if p["checked_in_at"]) for listed in sessions]
         certificates = requests.get(base + f"/api/v1/events/{event['id']}/certificates", headers=staff,
                                     timeout=60).json()
