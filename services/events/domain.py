@@ -295,25 +295,37 @@ def cancel(registration: Registration, event: Event, waiting: list[Registration]
     seats = [Seat(id=seat["id"], status="cancelled", ticket=None, waitlist_position=None)
              for seat in registration["sessions"]]
     outcome = Cancellation({**registration, "sessions": seats, "status": "cancelled", "cancelled_at": now})
+    outcome.promoted, outcome.seat_changes = _give_up(
+        registration, {seat["id"]: seat["status"] for seat in registration["sessions"]}, waiting)
+    return outcome
 
-    def count(session_id: str, counter: str, by: int):
-        changes = outcome.seat_changes.setdefault(session_id, {})
-        changes[counter] = changes.get(counter, 0) + by
 
-    for session_id in waiting_sessions(registration):
-        count(session_id, "waiting", -1)
+def _count(changes: dict[str, dict[str, int]], session_id: str, counter: str, by: int) -> None:
+    session = changes.setdefault(session_id, {})
+    session[counter] = session.get(counter, 0) + by
+
+
+def _give_up(registration: Registration, seats: dict[str, str | None], waiting: list[Registration]
+             ) -> tuple[list[tuple[Registration, list[str]]], dict[str, dict[str, int]]]:
+    """What a registration giving up `seats` (session -> the seat's status) changes: who gets
+    each seat (the first waiting for it; `waiting`: those waiting in these sessions) and the
+    counters' increments; a place in a queue given up only shortens the queue."""
+    changes: dict[str, dict[str, int]] = {}
     candidates = {r["id"]: r for r in waiting if r["id"] != registration["id"]}
     promoted: dict[str, list[str]] = {}
-    for session_id in confirmed_sessions(registration):
+    for session_id, status in seats.items():
+        if status == "waitlisted":
+            _count(changes, session_id, "waiting", -1)
+        if status != "confirmed":
+            continue
         lucky = first_waiting(list(candidates.values()), session_id)
         if lucky is None:
-            count(session_id, "seats_left", 1)
+            _count(changes, session_id, "seats_left", 1)
             continue
         candidates[lucky["id"]] = with_seat(lucky, session_id, "confirmed")
         promoted.setdefault(lucky["id"], []).append(session_id)
-        count(session_id, "waiting", -1)
-    outcome.promoted = [(candidates[registration_id], sessions) for registration_id, sessions in promoted.items()]
-    return outcome
+        _count(changes, session_id, "waiting", -1)
+    return [(candidates[registration_id], sessions) for registration_id, sessions in promoted.items()], changes
 
 
 def cancellation_events(outcome: Cancellation, event: Event, before: Registration, by_staff: bool,
@@ -384,41 +396,24 @@ def change_sessions(registration: Registration, event: Event, wanted: list[str],
         answers = {key: value for key, value in registration.get("answers", {}).items() if key in asked}
     kept_answers = answered(event, wanted, answers)
     outcome = SessionChange({**registration, "answers": kept_answers}, taken, given_up)
-
-    def count(session_id: str, counter: str, by: int):
-        changes = outcome.seat_changes.setdefault(session_id, {})
-        changes[counter] = changes.get(counter, 0) + by
-
+    outcome.promoted, outcome.seat_changes = _give_up(registration, {sid: held[sid] for sid in given_up}, waiting)
     changed = outcome.changed
-    candidates = {r["id"]: r for r in waiting if r["id"] != registration["id"]}
-    promoted: dict[str, list[str]] = {}
     for session_id in given_up:
         changed = with_seat(changed, session_id, "cancelled")
-        if held[session_id] == "waitlisted":
-            count(session_id, "waiting", -1)
-            continue
-        lucky = first_waiting(list(candidates.values()), session_id)
-        if lucky is None:
-            count(session_id, "seats_left", 1)
-            continue
-        candidates[lucky["id"]] = with_seat(lucky, session_id, "confirmed")
-        promoted.setdefault(lucky["id"], []).append(session_id)
-        count(session_id, "waiting", -1)
     for session_id in taken:
         counter = counters[session_id]
         if not any(seat["id"] == session_id for seat in changed["sessions"]):
             changed = {**changed, "sessions": [*changed["sessions"], Seat(id=session_id, status=None, ticket=None,
                                                                           waitlist_position=None)]}
         if counter["seats_left"] > 0:
-            count(session_id, "seats_left", -1)
+            _count(outcome.seat_changes, session_id, "seats_left", -1)
             changed = with_seat(changed, session_id, "confirmed")
         else:
-            count(session_id, "waiting", 1)
-            count(session_id, "waitlist_seq", 1)
+            _count(outcome.seat_changes, session_id, "waiting", 1)
+            _count(outcome.seat_changes, session_id, "waitlist_seq", 1)
             changed = with_seat(changed, session_id, "waitlisted", ticket=counter["waitlist_seq"] + 1)
     order = {session["id"]: n for n, session in enumerate(event["sessions"])}
     outcome.changed = {**changed, "sessions": sorted(changed["sessions"], key=lambda seat: order[seat["id"]])}
-    outcome.promoted = [(candidates[registration_id], sessions) for registration_id, sessions in promoted.items()]
     return outcome
 
 
