@@ -100,8 +100,12 @@ def manage_action(registration_id, query):
             notice = "Údaje jsou uložené."
         elif action == "sessions":
             wanted = sent.get("sessions", [])
-            events.change_sessions(registration_id, token, {"sessions": wanted,
-                                                            "answers": answers_from(form, questions, wanted)})
+            # the sessions' own questions are on this form; the others keep their answers
+            general = {q["id"] for q in questions if not q.get("session")}
+            kept = {key: value for key, value in current.get("answers", {}).items() if key in general}
+            asked = [q for q in questions if q.get("session")]
+            events.change_sessions(registration_id, token, {
+                "sessions": wanted, "answers": {**kept, **answers_from(form, asked, wanted)}})
             notice = "Části programu jsou změněné. Potvrzení vám přijde e-mailem."
         else:
             events.leave_waiting_list(registration_id, token, action.split(":", 1)[1])

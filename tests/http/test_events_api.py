@@ -458,12 +458,14 @@ def test_the_participant_manages_their_registration_behind_the_link(staff, publi
     mine = public.get(f"/api/v1/registrations/{receipt['id']}/self", params=params).json()
     assert (mine["organization"], mine["answers"]) == ("Obec Lhota", {"q1": "vegetariánská"})
 
-    missing = public.post(path, params=params, headers=html, data={
-        "action": "sessions", "sessions": ["s1", "s2"], "answer_q1": "vegetariánská"})
+    missing = public.post(path, params=params, headers=html, data={"action": "sessions", "sessions": ["s1", "s2"]})
     assert missing.status_code == 422 and "Oběd ve 2. den" in missing.text  # s2 asks its own question
+    assert 'name="answer_q2"' in missing.text  # on the form of the sessions, where it is answered
     waiting = public.post(path, params=params, headers=html, data={
-        "action": "sessions", "sessions": ["s1", "s2"], "answer_q1": "vegetariánská", "answer_q2": "1"})
+        "action": "sessions", "sessions": ["s1", "s2"], "answer_q2": "1"})  # Strava keeps its answer
     assert waiting.status_code == 200 and "čekáte na místo, 1. v pořadí" in waiting.text
+    assert public.get(f"/api/v1/registrations/{receipt['id']}/self", params=params).json()["answers"] == {
+        "q1": "vegetariánská", "q2": True}
     assert staff.get(f"/api/v1/events/{event['id']}").json()["sessions"][1]["waiting"] == 1
     left = public.post(path, params=params, headers=html, data={"action": "leave:s2"})
     assert left.status_code == 200 and "Z čekací listiny jste odhlášeni" in left.text
