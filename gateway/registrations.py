@@ -6,7 +6,7 @@ from markupsafe import Markup
 from gateway.api import wants_html
 from gateway.context import api, services
 from gateway.pages import page
-from nszm import formatting
+from nszm import formatting, tickets
 from nszm.contracts import events as contract
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound
 from nszm.schemas import load
@@ -23,13 +23,6 @@ REFUSALS = {
     "erased": "Údaje této registrace byly vymazány.",
     "not_waiting": "Na čekací listině této části programu nejste.",
 }
-
-
-def ticket_svg(registration_id: str) -> Markup:
-    """The QR code the door scans: the registration's id, drawn inline (no image to fetch)."""
-    import segno
-
-    return Markup(segno.make(registration_id, error="m").svg_inline(scale=5, title="QR kód pro prezenci"))
 
 
 def answers_from(form, questions: list[dict], sessions: list[str]) -> dict:
@@ -61,7 +54,7 @@ def _render(registration_id: str, token: str, status: int = 200, notice: str | N
     return page("manage.html", status, registration=registration, event=event, held=held, notice=notice,
                 clock=formatting.clock, place=formatting.place,
                 problem=problem, errors=errors or {}, action=request.full_path.rstrip("?"), token=token,
-                ticket=ticket_svg(registration["id"]) if confirmed else None)
+                ticket=Markup(tickets.svg_inline(registration["id"])) if confirmed else None)
 
 
 def _link_broken():

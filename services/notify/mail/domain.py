@@ -1,7 +1,5 @@
 """Which mail a platform event causes, in Czech (the templates in `templates/`), and when a
 failed delivery is tried again."""
-import base64
-import io
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -9,7 +7,7 @@ from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from nszm import formatting
+from nszm import formatting, tickets
 from nszm.contracts import bus
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -74,15 +72,6 @@ def invitation(data: dict) -> bytes:
     return calendar.to_ical()
 
 
-def ticket_png(registration_id: str) -> str:
-    """The QR code the door scans (the registration's id) as a PNG, in base64."""
-    import segno
-
-    out = io.BytesIO()
-    segno.make(registration_id, error="m").save(out, kind="png", scale=6, border=4)
-    return base64.b64encode(out.getvalue()).decode("ascii")
-
-
 # events that name a registration, not its person: the mail's contact and links are fetched from events
 ABOUT_REGISTRATIONS = (bus.REGISTRATION_CONFIRMED, bus.REGISTRATION_WAITLISTED, bus.REGISTRATION_PROMOTED,
                        bus.REGISTRATION_CANCELLED, bus.REGISTRATION_CHANGED, bus.REGISTRATION_REMINDED,
@@ -129,7 +118,7 @@ def mail_for(spec: bus.EventSpec, envelope: dict, details: dict | None = None) -
         attachments.append({"filename": "pozvanka.ics", "content_type": "text/calendar",
                             "data": invitation(data).decode("utf-8")})
         attachments.append({"filename": "qr-kod-pro-vstup.png", "content_type": "image/png", "base64": True,
-                            "data": ticket_png(data["registration"]["id"])})
+                            "data": tickets.png_base64(data["registration"]["id"])})
     return {
         "id": envelope["event_id"],
         "kind": spec.name,
