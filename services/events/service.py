@@ -80,7 +80,7 @@ class EventsService(PlatformService[EventsStoreVerbs]):
             return event
 
         event = with_free_id(base, self.store.taken_event_ids(base), store)
-        return self.get_event_detail(event["id"])
+        return schemas.EventDetailSchema().dump(event)  # as stored, with its counters as they start
 
     @staff_rpc
     def publish_event(self, event_id):
