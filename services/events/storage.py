@@ -149,13 +149,13 @@ class EventsStore(ServiceStore):
         static = [{k: v for k, v in s.items() if k not in COUNTED} for s in event["sessions"]]
         document = {**to_document(event), "sessions": static}
 
-        def work(session):
-            self.events.insert_one(document, session=session)
+        def work(session):  # the counters first: an event is never found without them
             self.sessions.insert_many([
                 {"_id": _session_key(event["id"], s["id"]), "event_id": event["id"], "session_id": s["id"],
                  "capacity": s["capacity"], "seats_left": s["capacity"], "waiting": 0, "waitlist_seq": 0}
                 for s in event["sessions"]
             ], session=session)
+            self.events.insert_one(document, session=session)
 
         try:
             self.atomically(work)
