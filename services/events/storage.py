@@ -159,6 +159,10 @@ class EventsStore(ServiceStore):
 
         try:
             self.atomically(work)
+        except BulkWriteError as error:  # its sessions' keys are taken: the event's id is
+            if error.details["writeErrors"][0].get("code") != DUPLICATE_KEY:
+                raise
+            raise IdTaken(event["id"]) from None
         except DuplicateKeyError:
             raise IdTaken(event["id"]) from None
 
