@@ -79,6 +79,8 @@ def sessions_table(pdf, sessions: list[dict]):
     """The sessions attended: when, what, how many hours."""
     pdf.set_font("Noto", size=9)
     pdf.set_text_color(29, 43, 31)
+    pdf.set_draw_color(200, 200, 200)  # thin grey rules, not the frame's green border
+    pdf.set_line_width(0.2)
     with pdf.table(col_widths=(45, 150, 25), width=220, text_align=("LEFT", "LEFT", "RIGHT"),
                    line_height=4.6, padding=0.6, borders_layout="HORIZONTAL_LINES", headings_style=headings_style()) as table:
         table.row(("Kdy", "Část programu", "Hodin"))
