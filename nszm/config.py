@@ -8,6 +8,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from pathlib import Path
 
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
@@ -39,6 +40,7 @@ class Retention:
     mailout_recipients: timedelta = timedelta(days=30)  # after the mailout ends
     unconfirmed_subscriptions: timedelta = timedelta(days=30)
     published_events: timedelta = timedelta(days=1)  # an outbox row after publishing
+    bounces: timedelta = timedelta(days=365)  # a bounce or complaint (the suppression it caused stays)
 
     SETTINGS = {  # environment variable -> (field, unit)
         "RETAIN_MAIL_BODIES_DAYS": ("mail_bodies", "days"),
@@ -48,6 +50,7 @@ class Retention:
         "RETAIN_REJECTED_APPLICATIONS_MONTHS": ("rejected_applications", "months"),
         "RETAIN_MAILOUT_RECIPIENTS_DAYS": ("mailout_recipients", "days"),
         "RETAIN_UNCONFIRMED_SUBSCRIPTIONS_DAYS": ("unconfirmed_subscriptions", "days"),
+        "RETAIN_BOUNCES_DAYS": ("bounces", "days"),
     }
 
     @classmethod
@@ -77,6 +80,8 @@ class Settings:
     data_dir: Path
     smtp_url: str | None
     mail_from: str
+    bounce_address: str
+    bounce_mailbox: str | None
     gateway_bind: str
     public_url: str
     bootstrap_staff_token: str | None
@@ -110,6 +115,8 @@ class Settings:
             data_dir=data_dir,
             smtp_url=env.get("SMTP_URL") or None,
             mail_from=env.get("MAIL_FROM") or DEFAULT_MAIL_FROM,
+            bounce_address=env.get("BOUNCE_ADDRESS") or bounce_address_for(env.get("MAIL_FROM") or DEFAULT_MAIL_FROM),
+            bounce_mailbox=env.get("BOUNCE_MAILBOX") or None,
             gateway_bind=bind,
             public_url=(env.get("PUBLIC_URL") or f"http://{bind}").rstrip("/"),
             bootstrap_staff_token=env.get("BOOTSTRAP_STAFF_TOKEN") or None,
@@ -127,6 +134,11 @@ class Settings:
             process_slot=_supervised_slot(env),
             retention=Retention.from_env(env),
         )
+
+
+def bounce_address_for(mail_from: str) -> str:
+    """`bounces@` the sender's domain: where bounces come back (each message's own `bounces+…@`)."""
+    return f"bounces@{parseaddr(mail_from)[1].rpartition('@')[2] or 'localhost'}"
 
 
 def _secret_in(data_dir: Path) -> str | None:

@@ -56,6 +56,9 @@ class Recipient(TypedDict):
     sent_at: datetime | None
     message_id: str | None
     next_attempt_at: NotRequired[datetime]
+    bounce_token: NotRequired[str]  # of its return path (VERP)
+    skip_reason: NotRequired[str]  # why it was skipped: the suppression list's reason
+    bounce: NotRequired[dict]  # what came back, once it bounced
 
 
 class Session(TypedDict):

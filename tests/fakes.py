@@ -322,12 +322,16 @@ class FakeEventsStore(FakeUnitOfWork):
 
 
 class FakeNotifyStore(FakeUnitOfWork):
-    """Queued mails in a dict."""
+    """Queued mails, the suppression list and bounces in dicts."""
 
 
     def __init__(self):
         self.mails: dict[str, dict] = {}
         self.outbox = FakeOutbox()
+        self.suppressions: dict[str, dict] = {}
+        self.bounces: dict[str, dict] = {}
+        self.soft_scores: dict[str, dict] = {}
+        self.inbox: dict[str, str] = {}
 
     def ping(self):
         return True
@@ -369,6 +373,75 @@ class FakeNotifyStore(FakeUnitOfWork):
         if retry_at is None:
             mail["status"] = "failed"
 
+    def mark_suppressed(self, mail_id, reason):
+        self.mails[mail_id].update(status="suppressed", last_error=f"suppressed: {reason}", leased=False)
+
+    def mail_by_bounce(self, tokens, message_ids):
+        return next((dict(m) for m in self.mails.values()
+                     if m.get("bounce_token") in tokens or m.get("message_id") in message_ids), None)
+
+    def mark_mail_bounced(self, mail_id, bounce):
+        mail = self.mails[mail_id]
+        if mail["status"] != "sent":
+            return False
+        mail.update(status="bounced", bounce=bounce)
+        return True
+
+    def recipient_by_bounce(self, tokens, message_ids):
+        return None
+
+    # -- the suppression list --------------------------------------------------------------------
+
+    def suppression_reasons(self, people):
+        return {person: self.suppressions[person]["reason"] for person in people if person in self.suppressions}
+
+    def suppression_of(self, person):
+        return {**self.suppressions[person], "person": person} if person in self.suppressions else None
+
+    def put_suppression(self, person, entry):
+        self.suppressions[person] = {key: value for key, value in entry.items() if key != "person"}
+
+    def lift_suppression(self, person, reasons=None):
+        if person in self.suppressions and (reasons is None or self.suppressions[person]["reason"] in reasons):
+            del self.suppressions[person]
+            return True
+        return False
+
+    def list_suppressions(self, *, page, per_page, reason=None, q=None, person=None):
+        found = [{**e, "person": p} for p, e in self.suppressions.items() if reason in (None, e["reason"])
+                 and (not q or q.lower() in (e.get("email") or "") or p == person)]
+        return found[(page - 1) * per_page: page * per_page], len(found)
+
+    def suppressions_of_people(self, people):
+        return [{**self.suppressions[p], "person": p} for p in people if p in self.suppressions]
+
+    def soft_score_of(self, person):
+        return self.soft_scores.get(person)
+
+    def save_soft_score(self, person, score):
+        self.soft_scores[person] = dict(score)
+
+    def record_bounce(self, key, person, record):
+        if key in self.bounces:
+            return False
+        self.bounces[key] = {**record, "person": person}
+        return True
+
+    def bounces_of_person(self, person):
+        return [dict(b) for b in self.bounces.values() if b["person"] == person]
+
+    def drop_bounces(self, before):
+        due = [key for key, b in self.bounces.items() if b["at"] < before]
+        for key in due:
+            del self.bounces[key]
+        return len(due)
+
+    def known_inbox_keys(self, keys):
+        return set(keys) & set(self.inbox)
+
+    def remember_inbox_key(self, key, outcome):
+        self.inbox.setdefault(key, outcome)
+
 
 class FakeMailoutStore(FakeNotifyStore):
     """Mailouts, their numbered recipients, leased ranges, subscribers and held addresses in dicts."""
@@ -379,7 +452,6 @@ class FakeMailoutStore(FakeNotifyStore):
         self.recipients: dict[str, list[dict]] = {}
         self.cursors: dict[str, int] = {}
         self.leases: dict[str, dict] = {}
-        self.holds: dict[str, str] = {}
         self.subscribers = {s["id"]: dict(s) for s in subscribers}
 
     def signer(self):
@@ -404,19 +476,6 @@ class FakeMailoutStore(FakeNotifyStore):
         if self.mailouts[before["id"]]["status"] != before["status"]:
             raise Conflict("changed meanwhile")
         self.mailouts[after["id"]] = dict(after)
-
-    def held_people(self, people):
-        return set(people) & set(self.holds)
-
-    def hold(self, person, reason):
-        self.holds.setdefault(person, reason)
-
-    def lift_hold(self, person, reasons):
-        if self.holds.get(person) in reasons:
-            del self.holds[person]
-
-    def hold_of(self, person):
-        return {"person": person, "reason": self.holds[person], "at": utcnow()} if person in self.holds else None
 
     def delete_subscriber(self, key):
         self.subscribers.pop(key, None)
@@ -470,6 +529,8 @@ class FakeMailoutStore(FakeNotifyStore):
                     recipient.update(erased["recipient"])
         self.subscribers = {key: s for key, s in self.subscribers.items()
                             if self.pseudonyms.person(s["email"]) != person}
+        if person in self.suppressions:
+            self.suppressions[person].update(email=None, detail=None)
 
     def confirmed_subscribers(self):
         return [{"email": s["email"], "name": s.get("name"), "organization": None}
@@ -488,7 +549,8 @@ class FakeMailoutStore(FakeNotifyStore):
         people = [(p, "queued") for p in deliver] + [(p, "skipped") for p in skipped]
         now = utcnow()
         self.recipients[mailout_id] = [
-            {**p, "id": f"{mailout_id}:{seq:07d}", "seq": seq, "status": status, "attempts": 0, "last_error": None,
+            {**p, "id": f"{mailout_id}:{seq:07d}", "mailout_id": mailout_id, "seq": seq, "status": status,
+             "person": self.pseudonyms.person(p["email"]), "attempts": 0, "last_error": None,
              "sent_at": None, "message_id": None, "next_attempt_at": now if status == "queued" else None}
             for seq, (p, status) in enumerate(people)]
 
@@ -546,6 +608,30 @@ class FakeMailoutStore(FakeNotifyStore):
 
     def get_recipient(self, mailout_id, key):
         return next((dict(r) for r in self.recipients.get(mailout_id, []) if r["key"] == key), None)
+
+    def recipient_by_bounce(self, tokens, message_ids):
+        return next((dict(r) for recipients in self.recipients.values() for r in recipients
+                     if r.get("bounce_token") in tokens or (r["message_id"] and r["message_id"] in message_ids)), None)
+
+    def mark_recipient_bounced(self, recipient, bounce):
+        stored = self._recipient(recipient["id"])
+        if stored["status"] != "sent":
+            return False
+        stored.update(status="bounced", bounce=bounce)
+        self.add_progress(stored["mailout_id"], bounced=1)
+        return True
+
+    def skip_recipients(self, recipients, reasons):
+        for recipient in recipients:
+            stored = self._recipient(recipient["id"])
+            if stored["status"] == "queued":
+                stored.update(status="skipped", skip_reason=reasons[recipient["person"]], next_attempt_at=None)
+
+    def queue_failed_again(self, mailout_id, now):
+        failed = [r for r in self.recipients.get(mailout_id, []) if r["status"] == "failed"]
+        for recipient in failed:
+            recipient.update(status="queued", attempts=0, next_attempt_at=now)
+        return len(failed)
 
     def list_recipients(self, mailout_id, *, page, per_page, status=None):
         found = [r for r in self.recipients.get(mailout_id, []) if status in (None, r["status"])]

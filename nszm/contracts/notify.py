@@ -7,7 +7,23 @@ from nszm.contracts.members import MEMBER_TYPES, REGIONS
 from nszm.contracts.privacy import ConsentSchema, consent_input
 
 SERVICE = "notify"
-MAIL_STATUSES = ("pending", "sent", "failed")
+MAIL_STATUSES = ("pending", "sent", "failed", "bounced", "suppressed")
+SUPPRESSION_REASONS = {
+    "bounced": "adresa neexistuje nebo zprávy trvale odmítá",
+    "soft_bounced": "opakované dočasné chyby doručení",
+    "complained": "příjemce označil zprávu za spam",
+    "unsubscribed": "odhlásil/a se z hromadných e-mailů",
+    "erased": "osobní údaje vymazány na žádost",
+}
+
+
+class BounceSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(["hard", "soft", "complaint"]))
+    source = fields.String(required=True, metadata={"description": "mailbox, webhook or send (refused by the "
+                                                                   "server while sending)"})
+    at = aware(required=True)
+    status = fields.String(allow_none=True)
+    diagnostic = fields.String(allow_none=True)
 
 
 class MailSchema(Schema):
@@ -21,6 +37,7 @@ class MailSchema(Schema):
     created_at = aware(required=True)
     sent_at = aware(allow_none=True)
     next_attempt_at = aware(allow_none=True)
+    bounce = fields.Nested(BounceSchema, allow_none=True)
 
 
 class MailQuerySchema(PageQuerySchema):
@@ -42,7 +59,7 @@ class MailingContactSchema(Schema):
 
 
 MAILOUT_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled", "failed")
-RECIPIENT_STATUSES = ("queued", "sent", "failed", "skipped")
+RECIPIENT_STATUSES = ("queued", "sent", "bounced", "failed", "skipped")
 PARTICIPANT_STATUSES = (*REGISTRATION_STATUSES, "attended")
 BODY_FORMATS = ("markdown", "text")
 
@@ -107,6 +124,7 @@ class MailoutSchema(Schema):
     failed = fields.Integer(required=True)
     skipped = fields.Integer(required=True)
     queued = fields.Integer(required=True)
+    bounced = fields.Integer(required=True, metadata={"description": "of those sent, how many came back"})
     created_at = aware(required=True)
     scheduled_at = aware(allow_none=True)
     started_at = aware(allow_none=True)
@@ -143,10 +161,14 @@ class PreviewSchema(Schema):
 class RecipientSchema(Schema):
     email = fields.String(required=True)
     name = fields.String(allow_none=True)
+    organization = fields.String(allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(RECIPIENT_STATUSES))
+    skip_reason = fields.String(allow_none=True, metadata={"description": "why it was skipped: the suppression "
+                                                                         "list's reason"})
     attempts = fields.Integer(required=True)
     last_error = fields.String(allow_none=True)
     sent_at = aware(allow_none=True)
+    bounce = fields.Nested(BounceSchema, allow_none=True)
 
 
 class RecipientQuerySchema(PageQuerySchema):
@@ -211,6 +233,71 @@ class PersonalSubscriptionSchema(Schema):
     consent = fields.Nested(ConsentSchema, allow_none=True)
 
 
+# -- the suppression list and bounces --------------------------------------------------------
+
 class SuppressionSchema(Schema):
-    reason = fields.String(required=True, metadata={"description": "unsubscribed, refused (by the server) or erased"})
+    """An entry of the suppression list: the address gets no bulk mail, and if it is undeliverable
+    (bounced, soft_bounced, complained) none of the platform's other mail unless asked for."""
+
+    reason = fields.String(required=True, validate=validate.OneOf(list(SUPPRESSION_REASONS)))
     at = aware(required=True)
+    email = fields.String(allow_none=True, metadata={
+        "description": "kept for undeliverable addresses only; an unsubscribed or erased person is kept as "
+                       "the keyed hash of their address"})
+    detail = fields.String(allow_none=True, metadata={"description": "the server's words, for a bounce"})
+    person = fields.String(metadata={"description": "the keyed hash of the address"})
+    lifted = fields.Boolean()
+
+
+class SuppressionQuerySchema(PageQuerySchema):
+    reason = fields.String(validate=validate.OneOf(list(SUPPRESSION_REASONS)))
+    q = text(254, metadata={"description": "part of an address, or a whole address (also finds unsubscribed "
+                                           "people, who are kept by the address's keyed hash only)"})
+
+
+SuppressionPageSchema = page_schema(SuppressionSchema, "SuppressionPage")
+
+
+class AddressListSchema(Schema):
+    emails = fields.List(EmailAddress(), required=True, validate=validate.Length(max=200))
+
+
+class LiftSchema(Schema):
+    email = EmailAddress(required=True)
+
+
+BOUNCE_TYPES = ("hard", "soft")
+
+
+class BounceInputSchema(Schema):
+    """A bounce or complaint as a mail provider's webhook tells it: the message that came back
+    (`message`), or what the provider says of it."""
+
+    message = text(2_000_000, metadata={"description": "the bounce or complaint (RFC 3464 / RFC 5965) as it "
+                                                       "came back, headers and body"})
+    type = fields.String(validate=validate.OneOf(["bounce", "complaint"]))
+    email = EmailAddress(metadata={"description": "the recipient that bounced or complained"})
+    bounce_type = fields.String(validate=validate.OneOf(BOUNCE_TYPES),
+                                metadata={"description": "unset: by `status` (4.x.x soft, 5.x.x hard)"})
+    status = fields.String(validate=validate.Regexp(r"^[245]\.\d{1,3}\.\d{1,3}$"),
+                           metadata={"description": "the enhanced status code (RFC 3463), e.g. 5.1.1"})
+    diagnostic = text(1000)
+    message_id = text(998, metadata={"description": "the Message-ID of the message that bounced"})
+    token = fields.String(validate=validate.Regexp(r"^[0-9a-f]{20}$"),
+                          metadata={"description": "the bounce token of its return path (bounces+TOKEN@…)"})
+    id = text(200, metadata={"description": "the provider's id of this event: the same event twice counts once"})
+
+    @validates_schema
+    def one_form(self, data, **kwargs):
+        if data.get("message"):
+            return
+        if not data.get("type"):
+            raise ValidationError("Give the message that came back, or its type and email.", "type")
+        if not data.get("email"):
+            raise ValidationError("Give the address that bounced or complained.", "email")
+
+
+class BounceOutcomeSchema(Schema):
+    outcome = fields.String(required=True, validate=validate.OneOf(["recorded", "duplicate", "ignored", "unmatched"]),
+                            metadata={"description": "recorded; duplicate (seen before); ignored (no bounce: an "
+                                                     "auto-reply, a delay); unmatched (names no message of ours)"})

@@ -1,7 +1,12 @@
 """The notify service's boundary schemas: the contract's shapes, re-exported for the service."""
 from nszm.contracts.notify import (  # noqa: F401
+    AddressListSchema,
     AudienceCountSchema,
     AudienceSchema,
+    BounceInputSchema,
+    BounceOutcomeSchema,
+    BounceSchema,
+    LiftSchema,
     MailoutInputSchema,
     MailoutPageSchema,
     MailoutQuerySchema,
@@ -20,6 +25,8 @@ from nszm.contracts.notify import (  # noqa: F401
     SubscriptionInputSchema,
     SubscriptionReceiptSchema,
     SubscriptionResultSchema,
+    SuppressionPageSchema,
+    SuppressionQuerySchema,
     SuppressionSchema,
     TestSendSchema,
     UnsubscribeResultSchema,

@@ -1,5 +1,6 @@
-"""The notify service: transactional mail, mailouts, the newsletter and webhooks (one package each,
-joined here into one nameko service with one store), and what notify holds about a person."""
+"""The notify service: transactional mail, mailouts, the newsletter, the suppression list with its
+bounces, and webhooks (one package each, joined here into one nameko service with one store), and
+what notify holds about a person."""
 import logging
 
 from nszm.contracts import bus
@@ -10,15 +11,16 @@ from nszm.schemas import load
 from nszm.storage import utcnow
 from services.notify import domain, schemas
 from services.notify.mailouts.service import MailoutService
-from services.notify.newsletter.domain import ERASED
 from services.notify.newsletter.service import NewsletterService
 from services.notify.storage import NotifyStoreProvider, NotifyStoreVerbs
+from services.notify.suppression import domain as suppression
+from services.notify.suppression.service import SuppressionService
 from services.notify.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
 
 
-class NotifyService(MailoutService, NewsletterService, WebhookService):
+class NotifyService(MailoutService, NewsletterService, SuppressionService, WebhookService):
     name = "notify"
     store = NotifyStoreProvider()
 
@@ -26,11 +28,12 @@ class NotifyService(MailoutService, NewsletterService, WebhookService):
 
     def personal_sections(self, person: str) -> dict:
         subscriber = self.store.subscriber_of_person(person)
-        hold = self.store.hold_of(person)
+        entry = self.store.suppression_of(person)
         return {"mails": schemas.PersonalMailSchema(many=True).dump(self.store.mails_of_person(person)),
                 "mailouts": schemas.PersonalMailoutSchema(many=True).dump(self.store.mailouts_of_person(person)),
                 "subscriptions": schemas.PersonalSubscriptionSchema(many=True).dump([subscriber] if subscriber else []),
-                "suppression": schemas.SuppressionSchema(many=True).dump([hold] if hold else [])}
+                "suppression": schemas.SuppressionSchema(many=True).dump([entry] if entry else []),
+                "bounces": schemas.BounceSchema(many=True).dump(self.store.bounces_of_person(person))}
 
     @staff_rpc
     def erase_person(self, query):
@@ -42,7 +45,9 @@ class NotifyService(MailoutService, NewsletterService, WebhookService):
         def work(tx: NotifyStoreVerbs) -> dict:
             erasure = domain.erasure(person, now)
             tx.erase_person(person, domain.erased_values(person))
-            tx.hold(person, ERASED)
+            entry = suppression.suppressed(tx.suppression_of(person), suppression.ERASED, now)
+            if entry is not None:
+                tx.put_suppression(person, entry)
             tx.record_erasure({**erasure, "service": self.name, "erased_at": now})
             tx.commit([domain.person_erased(erasure)])
             return erasure
@@ -65,3 +70,4 @@ class NotifyService(MailoutService, NewsletterService, WebhookService):
         self.store.drop_recipients(retention.cutoff("mailout_recipients", now))
         self.store.drop_unconfirmed_subscribers(retention.cutoff("unconfirmed_subscriptions", now))
         self.store.drop_deliveries(retention.cutoff("webhook_deliveries", now))
+        self.store.drop_bounces(retention.cutoff("bounces", now))

@@ -155,11 +155,12 @@ def test_unsubscribing_holds_the_address_and_confirming_again_lifts_the_hold(ser
         service.confirm_subscription(token)  # used already
     unsubscribe = service._unsubscribe_url("nova@example.cz").split("token=")[1]
     assert service.unsubscribe(unsubscribe)["status"] == "unsubscribed"
-    assert store.holds == {store.pseudonyms.person("nova@example.cz"): "unsubscribed"}  # the hash, not the address
+    entry = store.suppressions[store.pseudonyms.person("nova@example.cz")]
+    assert entry["reason"] == "unsubscribed" and entry["email"] is None  # the hash, not the address
     assert "nova@example.cz" not in store.subscribers
     service.subscribe({"email": "nova@example.cz"})
     service.confirm_subscription(mailer.sent[-1]["text"].split("token=")[1].split()[0])
-    assert store.holds == {} and store.subscribers["nova@example.cz"]["status"] == "confirmed"
+    assert store.suppressions == {} and store.subscribers["nova@example.cz"]["status"] == "confirmed"
     announced = [event["event_type"] for event in store.outbox.published + store.outbox.pending]
     assert announced == ["newsletter_subscribed", "newsletter_unsubscribed", "newsletter_subscribed"]
 

@@ -47,10 +47,10 @@ def test_templates_that_do_not_compile_or_reach_outside_the_sandbox_are_refused(
 def test_the_audience_is_a_union_by_address_without_held_addresses():
     members = [person("Jana@Example.cz"), person("petr@example.cz", "Petr")]
     newsletter = [person("jana@example.cz", "Jana z newsletteru", None), person("eva@example.cz", "Eva", None)]
-    deliver, skipped = mailouts_domain.recipients([members, newsletter], unsubscribed={"petr@example.cz"})
+    deliver, skipped = mailouts_domain.recipients([members, newsletter], {"petr@example.cz": "bounced"})
     assert [(p["key"], p["name"]) for p in deliver] == [("jana@example.cz", "Jana Nováková"),
                                                         ("eva@example.cz", "Eva")]
-    assert [p["email"] for p in skipped] == ["petr@example.cz"]
+    assert [(p["email"], p["skip_reason"]) for p in skipped] == [("petr@example.cz", "bounced")]
     with pytest.raises(Refused):
         mailouts_domain.ensure_recipients([])
 
@@ -76,12 +76,31 @@ def test_a_mailout_is_sent_once_and_moves_only_along_its_states():
 
 def test_progress_and_the_end_of_sending():
     sending = mailouts_domain.started(mailouts_domain.scheduled(draft(), None, NOW), deliver=8, skipped=2, now=NOW)
-    assert mailouts_domain.progress(sending) == {"sent": 0, "failed": 0, "skipped": 2, "queued": 8, "recipients": 10}
+    assert mailouts_domain.progress(sending) == {"sent": 0, "failed": 0, "skipped": 2, "queued": 8, "bounced": 0,
+                                                 "recipients": 10}
     assert mailouts_domain.finished(sending, {"sent": 7, "queued": 1, "skipped": 2}, NOW) is None
-    done = mailouts_domain.finished(sending, {"sent": 7, "failed": 1, "skipped": 2}, NOW)
-    assert done["status"] == "sent" and mailouts_domain.progress(done)["queued"] == 0
-    announced = mailouts_domain.mailout_finished(done, {"sent": 7, "failed": 1, "skipped": 2})
+    # sent + failed + skipped short of the total (a recipient not accounted for): not finished
+    assert mailouts_domain.finished(sending, {"sent": 6, "failed": 1, "skipped": 2}, NOW) is None
+    done = mailouts_domain.finished(sending, {"sent": 5, "bounced": 2, "failed": 1, "skipped": 2}, NOW)
+    assert done["status"] == "sent" and mailouts_domain.progress(done) == {
+        "sent": 7, "bounced": 2, "failed": 1, "skipped": 2, "queued": 0, "recipients": 10}
+    announced = mailouts_domain.mailout_finished(done, {"sent": 5, "bounced": 2, "failed": 1, "skipped": 2})
     assert announced["event_type"] == "mailout_finished" and announced["data"]["total"] == 10
+    assert announced["data"]["sent"] == 7
+
+
+def test_only_a_sent_mailout_with_failures_is_retried_and_only_its_failed_count_starts_again():
+    sending = mailouts_domain.started(mailouts_domain.scheduled(draft(), None, NOW), deliver=8, skipped=2, now=NOW)
+    with pytest.raises(Refused):
+        mailouts_domain.retried(sending, {"sent": 8, "skipped": 2})
+    done = mailouts_domain.finished(sending, {"sent": 6, "failed": 2, "skipped": 2}, NOW)
+    with pytest.raises(Refused) as nothing:
+        mailouts_domain.retried(done, {"sent": 8, "skipped": 2})
+    assert nothing.value.code == "nothing_failed"
+    again = mailouts_domain.retried(done, {"sent": 6, "failed": 2, "skipped": 2})
+    assert again["status"] == "sending" and again["finished_at"] is None
+    assert mailouts_domain.progress(again) == {"sent": 6, "bounced": 0, "failed": 0, "skipped": 2, "queued": 2,
+                                               "recipients": 10}
 
 
 def test_each_recipient_gets_one_message_with_a_stable_id_and_the_one_click_headers():
@@ -138,16 +157,16 @@ def test_a_rendering_past_its_budget_is_refused():
     assert mailouts_domain.bulk_message(mailout, {**person("y@example.cz"), "key": "y@example.cz"}, UNSUBSCRIBE)["text"]
 
 
-def test_a_permanent_refusal_holds_the_address_and_temporary_ones_are_retried():
-    assert mailouts_domain.after_failure(1, rejected=True, now=NOW) == ("failed", None, newsletter_domain.REFUSED)
-    status, retry_at, hold = mailouts_domain.after_failure(1, rejected=False, now=NOW)
-    assert (status, hold) == ("queued", None) and retry_at == NOW + timedelta(seconds=2)
-    assert mailouts_domain.after_failure(mail_domain.MAX_ATTEMPTS, rejected=False, now=NOW) == ("failed", None, None)
+def test_a_permanent_refusal_fails_at_once_and_temporary_ones_are_retried():
+    assert mailouts_domain.after_failure(1, rejected=True, now=NOW) == ("failed", None)
+    status, retry_at = mailouts_domain.after_failure(1, rejected=False, now=NOW)
+    assert status == "queued" and retry_at == NOW + timedelta(seconds=2)
+    assert mailouts_domain.after_failure(mail_domain.MAX_ATTEMPTS, rejected=False, now=NOW) == ("failed", None)
     later = NOW + timedelta(minutes=5)
     assert mailouts_domain.range_revisit([("sent", None), ("queued", later), ("queued", NOW + timedelta(hours=1))]) == later
     assert mailouts_domain.range_revisit([("sent", None), ("failed", None)]) is None
-    assert mailouts_domain.tally([("sent", None), ("sent", None), ("failed", None), ("queued", later)]) == {
-        "sent": 2, "failed": 1}
+    assert mailouts_domain.tally([("sent", None), ("sent", None), ("failed", None), ("queued", later),
+                                  ("skipped", None)]) == {"sent": 2, "failed": 1, "skipped": 1}
     assert mailouts_domain.send_interval(0) == 0 and mailouts_domain.send_interval(20) == 0.05
 
 

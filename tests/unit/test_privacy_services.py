@@ -105,7 +105,7 @@ def test_notify_erases_its_records_holds_the_person_and_announces_the_erasure():
         erasure = service.erase_person({"email": EMAIL})
     assert discard.call_args.kwargs["mentioning"] == EMAIL
     person = store.pseudonyms.person(EMAIL)
-    assert erasure["person"] == person and store.holds == {person: "erased"}
+    assert erasure["person"] == person and store.suppressions[person]["reason"] == "erased"
     assert store.subscribers == {} and "text" not in store.mails["m1"] and EMAIL not in str(store.mails)
     [announced] = [e for e in store.outbox.pending + store.outbox.published if e["event_type"] == "person_erased"]
     assert announced["data"]["erasure_id"] == erasure["id"] and announced["data"]["person"] == person

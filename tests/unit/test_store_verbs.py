@@ -10,16 +10,17 @@ import pytest
 from services.events.storage import EventsStore, EventsStoreVerbs
 from services.members.storage import MembersStore, MembersStoreVerbs
 from services.notify.mail.storage import MailStoreVerbs
-from services.notify.mailouts.storage import MailoutStoreVerbs, RecipientStoreVerbs
+from services.notify.mailouts.storage import DeliveryLogStoreVerbs, MailoutStoreVerbs, RecipientStoreVerbs
 from services.notify.newsletter.storage import NewsletterStoreVerbs
 from services.notify.storage import NotifyStore, NotifyStoreVerbs
+from services.notify.suppression.storage import SuppressionStoreVerbs
 from services.notify.webhooks.storage import WebhookStoreVerbs
 from services.practice.storage import PracticeStore, PracticeStoreVerbs
 from tests.fakes import FakeEventsStore, FakeMembersStore, FakePracticeStore, FakeWebhookStore
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTIFY_PARTS = (MailStoreVerbs, MailoutStoreVerbs, RecipientStoreVerbs, NewsletterStoreVerbs, WebhookStoreVerbs,
-                NotifyStoreVerbs)
+NOTIFY_PARTS = (MailStoreVerbs, MailoutStoreVerbs, RecipientStoreVerbs, DeliveryLogStoreVerbs, NewsletterStoreVerbs,
+                SuppressionStoreVerbs, WebhookStoreVerbs, NotifyStoreVerbs)
 
 
 def verbs(protocol) -> list[str]:

@@ -1,7 +1,8 @@
 """Delivering mail: SMTP when SMTP_URL is set, otherwise a Maildir under DATA_DIR.
 
 Transactional mail opens a connection per message; a mailout's messages go through a few
-`session()`s, each of which keeps its SMTP connection open from message to message.
+`session()`s, each of which keeps its SMTP connection open from message to message. Each message
+goes out from its own return path (`bounces+<token>@…`, VERP), so that its bounce names it.
 """
 import base64
 import mailbox
@@ -22,8 +23,10 @@ from urllib.parse import unquote, urlparse
 
 from nameko.extensions import DependencyProvider
 
-from nszm.config import Settings
+from nszm.config import Settings, bounce_address_for
 from nszm.patches.mail_folding import QuickFolding
+from services.notify.suppression.domain import return_path
+from services.notify.suppression.reports import TOKEN_HEADER
 
 SMTP_TIMEOUT_SECONDS = 30
 UTF8 = charset.Charset("utf-8")  # bodies quoted-printable (readable, 7-bit), headers the shorter encoding
@@ -73,6 +76,8 @@ def build_message(mail: dict, sender: str) -> Message:
     message["Date"] = format_datetime(mail.get("created_at") or datetime.now(timezone.utc))
     for name, value in (mail.get("headers") or {}).items():
         message[name] = _Verbatim(value) if value.isascii() else Header(value, UTF8)
+    if mail.get("bounce_token"):  # quoted by complaints, which come back without the return path
+        message[TOKEN_HEADER] = mail["bounce_token"]
     return message
 
 
@@ -135,10 +140,10 @@ class SmtpTransport:
             raise
         return smtp
 
-    def send(self, message: Message):
+    def send(self, message: Message, envelope_from: str):
         session = self.session()
         try:
-            session.send(message)
+            session.send(message, envelope_from)
         finally:
             session.close()
 
@@ -146,10 +151,10 @@ class SmtpTransport:
         return SmtpSession(self)
 
 
-def deliver(smtp: smtplib.SMTP, message: Message):
+def deliver(smtp: smtplib.SMTP, message: Message, envelope_from: str):
     """Send on an open connection; a permanent refusal of the recipient or message is `Rejected`."""
     try:
-        smtp.send_message(message)
+        smtp.send_message(message, from_addr=envelope_from)
     except smtplib.SMTPRecipientsRefused as refused:
         if all(code >= 500 for code, _ in refused.recipients.values()):
             raise Rejected("; ".join(f"{code} {text.decode(errors='replace')}"
@@ -170,11 +175,11 @@ class SmtpSession:
         self.transport = transport
         self.smtp: smtplib.SMTP | None = None
 
-    def send(self, message: Message):
+    def send(self, message: Message, envelope_from: str):
         if self.smtp is None:
             self.smtp = self.transport.connect()
         try:
-            deliver(self.smtp, message)
+            deliver(self.smtp, message, envelope_from)
         except Rejected:
             raise
         except BaseException:
@@ -194,7 +199,8 @@ class MaildirTransport:
     def __init__(self, directory: Path):
         self.directory = directory
 
-    def send(self, message: Message):
+    def send(self, message: Message, envelope_from: str):
+        message["Return-Path"] = f"<{envelope_from}>"  # what the delivering server would add
         mailbox.Maildir(self.directory, create=True).add(message)
 
     def session(self) -> "MaildirTransport":
@@ -205,14 +211,15 @@ class MaildirTransport:
 
 
 class Mailer:
-    def __init__(self, transport, sender: str):
+    def __init__(self, transport, sender: str, bounce_address: str | None = None):
         self.transport = transport
         self.sender = sender
+        self.bounce_address = bounce_address or bounce_address_for(sender)
 
     def send(self, mail: dict, session=None) -> str:
         """Deliver `mail` (over `session` if given); returns its Message-ID. Raises on any failure."""
         message = build_message(mail, self.sender)
-        (session or self.transport).send(message)
+        (session or self.transport).send(message, return_path(self.bounce_address, mail.get("bounce_token")))
         return message["Message-ID"]
 
     def session(self):
@@ -225,7 +232,7 @@ class MailerProvider(DependencyProvider):
         settings = Settings.from_env(self.container.config)
         transport = (SmtpTransport(settings.smtp_url) if settings.smtp_url
                      else MaildirTransport(settings.data_dir / "mail"))
-        self.mailer = Mailer(transport, settings.mail_from)
+        self.mailer = Mailer(transport, settings.mail_from, settings.bounce_address)
 
     def get_dependency(self, worker_ctx):
         return self.mailer

@@ -12,13 +12,13 @@ from nszm.contracts.errors import Conflict, NotFound
 from nszm.entrypoints import staff_read, staff_rpc
 from nszm.messaging import consumes
 from nszm.schemas import load
-from nszm.service import PlatformService, listing
+from nszm.service import listing
 from nszm.storage import StoreProvider, utcnow
 from services.notify import schemas
 from services.notify.mail import domain
 from services.notify.mail.mailer import MailerProvider, Rejected
-from services.notify.mail.storage import MailStoreVerbs
-from services.notify.storage import NotifyStoreVerbs
+from services.notify.suppression.domain import bounce_token
+from services.notify.suppression.service import SuppressionService, SuppressionUse
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,8 @@ DELIVERY_BATCH = 50
 REGISTRATION_DETAILS = "registration details"  # asked of events in batches
 
 
-class MailService(PlatformService[NotifyStoreVerbs]):
-    store: ClassVar[StoreProvider[MailStoreVerbs]]
+class MailService(SuppressionService):
+    store: ClassVar[StoreProvider[SuppressionUse]]  # the mail queue, and the suppression list it consults
     mailer = MailerProvider()
     events = TimedRpcProxy("events")
     asked_together = BatchesProvider()
@@ -86,16 +86,22 @@ class MailService(PlatformService[NotifyStoreVerbs]):
     def _send_now(self, mail: dict):
         """Queue the mail leased to this worker and send it (unless it was queued before); if this
         worker dies first, the lease runs out and the timer sends it."""
-        queued = self.store.enqueue(mail, leased=True)
+        queued = self.store.enqueue({**mail, "bounce_token": bounce_token()}, leased=True)
         if queued is not None:
             self._send(queued)
 
     def _send(self, mail: dict):
+        suppressed = self._suppressed_for(mail.get("person") or self.store.pseudonyms.person(mail["to"]), mail["kind"])
+        if suppressed is not None:
+            self.store.mark_suppressed(mail["id"], suppressed)
+            return
         try:
             message_id = self.mailer.send(mail)
         except Exception as error:
             retry_at = domain.retry_after(mail["attempts"] + 1, isinstance(error, Rejected), utcnow())
             self.store.mark_failed_attempt(mail["id"], f"{type(error).__name__}: {error}", retry_at)
+            if isinstance(error, Rejected):
+                self._refused_while_sending({"kind": "mail", "id": mail["id"], "to": mail["to"]}, mail["to"], error)
             if retry_at is None:
                 log.error("giving up on mail %s to %s after %s attempts: %s", mail["id"], mail["to"],
                           mail["attempts"] + 1, error)

@@ -23,6 +23,9 @@ class MailStoreVerbs(StoreVerbs, Protocol):
     def retry(self, mail_id: str) -> bool: ...
     def mails_of_person(self, person: str) -> list[dict]: ...
     def drop_mail_bodies(self, sent_before: datetime) -> int: ...
+    def mail_by_bounce(self, tokens: tuple[str, ...], message_ids: tuple[str, ...]) -> dict | None: ...
+    def mark_mail_bounced(self, mail_id: str, bounce: dict) -> bool: ...
+    def mark_suppressed(self, mail_id: str, reason: str) -> None: ...
 
 
 class MailStore(NotifyStorePart):
@@ -38,6 +41,8 @@ class MailStore(NotifyStorePart):
         self.mails.create_index("to")
         self.mails.create_index("person")
         self.mails.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
+        self.mails.create_index("bounce_token", sparse=True)
+        self.mails.create_index("message_id", sparse=True)
         self.backfill_people(self.mails, lambda document: [document.get("to")])
 
     def enqueue(self, mail: dict, leased: bool = False) -> dict | None:
@@ -125,3 +130,25 @@ class MailStore(NotifyStorePart):
             {"status": {"$in": ["sent", "failed"]}, "created_at": {"$lt": sent_before}, "text": {"$exists": True}},
             {"$unset": {"text": "", "html": "", "attachments": "", "headers": ""},
              "$set": {"bodies_dropped_at": utcnow()}}).modified_count
+
+    def mail_by_bounce(self, tokens: tuple[str, ...], message_ids: tuple[str, ...]) -> dict | None:
+        """The sent mail a bounce names: by its return path's token, else by its Message-ID."""
+        for query in ([{"bounce_token": token} for token in tokens]
+                      + [{"message_id": message_id} for message_id in message_ids]):
+            found = self.mails.find_one(query, {"text": 0, "html": 0, "attachments": 0}, session=self.session)
+            if found is not None:
+                return from_document(found)
+        return None
+
+    def mark_mail_bounced(self, mail_id: str, bounce: dict) -> bool:
+        """A sent mail came back; False if it was marked before (or never sent)."""
+        return self.mails.update_one({"_id": mail_id, "status": "sent"},
+                                     {"$set": {"status": "bounced", "bounce": bounce}},
+                                     session=self.session).modified_count == 1
+
+    def mark_suppressed(self, mail_id: str, reason: str):
+        """The mail was not sent: its address is on the suppression list for `reason`."""
+        persistently(lambda: self.mails.update_one(
+            {"_id": mail_id, "status": "pending"},
+            {"$set": {"status": "suppressed", "last_error": f"suppressed: {reason}", "claimed_until": utcnow()},
+             "$unset": {"next_attempt_at": ""}}))

@@ -18,7 +18,6 @@ from nszm.contracts import bus
 from nszm.records import Mailout, Recipient
 from nszm.rules import Refusal, Refused, RuleBroken
 from services.notify.mail.domain import retry_after
-from services.notify.newsletter.domain import REFUSED
 
 PLACEHOLDERS = ("name", "organization", "email", "unsubscribe_url")
 SAMPLE_RECIPIENT = {"email": "jana.novakova@example.cz", "name": "Jana Nováková", "organization": "Město Příkladov"}
@@ -156,8 +155,9 @@ def audience_keys(audience: dict) -> list[str]:
     return [key for key in ("members", "event", "newsletter") if audience.get(key) not in (None, False)]
 
 
-def recipients(groups: list[list[dict]], unsubscribed: set[str]) -> tuple[list[dict], list[dict]]:
-    """The union of the audience's groups, one per address: (who gets it, who is skipped as unsubscribed)."""
+def recipients(groups: list[list[dict]], suppressed: dict[str, str]) -> tuple[list[dict], list[dict]]:
+    """The union of the audience's groups, one per address: (who gets it, who is skipped, each with
+    the reason the suppression list gives, by address key in `suppressed`)."""
     chosen: dict[str, dict] = {}
     for group in groups:
         for person in group:
@@ -165,8 +165,8 @@ def recipients(groups: list[list[dict]], unsubscribed: set[str]) -> tuple[list[d
             if key and key not in chosen:
                 chosen[key] = {"key": key, "email": person["email"].strip(), "name": person.get("name"),
                                "organization": person.get("organization")}
-    deliver = [p for key, p in chosen.items() if key not in unsubscribed]
-    skipped = [p for key, p in chosen.items() if key in unsubscribed]
+    deliver = [p for key, p in chosen.items() if key not in suppressed]
+    skipped = [{**p, "skip_reason": suppressed[key]} for key, p in chosen.items() if key in suppressed]
     return deliver, skipped
 
 
@@ -189,12 +189,20 @@ def started(mailout: Mailout, deliver: int, skipped: int, now: datetime) -> Mail
 
 
 def progress(mailout: Mailout) -> dict:
-    """What a progress bar shows: counts by recipient state (exact once finished, running totals before)."""
+    """What a progress bar shows: counts by recipient state (exact once finished, running totals
+    before). `sent` counts every message the server took, `bounced` those of them that came back."""
     counts = {key: mailout.get("progress", {}).get(key, 0) for key in ("sent", "failed", "skipped")}
     started = mailout["started_at"] is not None
     queued = max(mailout["total"] - sum(counts.values()), 0) if started and mailout["status"] != "sent" else 0
-    return {**counts, "queued": queued,
+    return {**counts, "queued": queued, "bounced": mailout.get("progress", {}).get("bounced", 0),
             "recipients": mailout["total"] if started else mailout.get("recipients", 0)}
+
+
+def final_counts(by_status: dict[str, int]) -> dict[str, int]:
+    """A mailout's counts from its recipients' states: a bounced message was sent too."""
+    return {"sent": by_status.get("sent", 0) + by_status.get("bounced", 0), "bounced": by_status.get("bounced", 0),
+            "failed": by_status.get("failed", 0), "skipped": by_status.get("skipped", 0),
+            "queued": by_status.get("queued", 0)}
 
 
 def is_due(recipient: Recipient, now: datetime) -> bool:
@@ -207,7 +215,7 @@ def range_revisit(outcomes: list[tuple[str, datetime | None]]) -> datetime | Non
 
 
 def tally(outcomes: list[tuple[str, datetime | None]]) -> dict[str, int]:
-    return {status: sum(1 for s, _ in outcomes if s == status) for status in ("sent", "failed")}
+    return {status: sum(1 for s, _ in outcomes if s == status) for status in ("sent", "failed", "skipped")}
 
 
 def paused(mailout: Mailout) -> Mailout:
@@ -233,18 +241,35 @@ def is_time_to_start(mailout: Mailout, now: datetime) -> bool:
     return mailout["status"] == "scheduled" and scheduled_at is not None and scheduled_at <= now
 
 
-def finished(mailout: Mailout, counts: dict[str, int], now: datetime) -> Mailout | None:
-    """The mailout once nobody waits for their message any more; None while someone does."""
-    if mailout["status"] != "sending" or counts.get("queued", 0):
+def finished(mailout: Mailout, by_status: dict[str, int], now: datetime) -> Mailout | None:
+    """The mailout once every recipient's message was sent, failed or skipped (their sum is the
+    total); None while anyone is still waiting for theirs."""
+    counts = final_counts(by_status)
+    done = counts["sent"] + counts["failed"] + counts["skipped"]
+    if mailout["status"] != "sending" or counts["queued"] or done != mailout["total"]:
         return None
     return {**mailout, "status": "sent", "finished_at": now,
-            "progress": {key: counts.get(key, 0) for key in ("sent", "failed", "skipped")}}
+            "progress": {key: counts[key] for key in ("sent", "bounced", "failed", "skipped")}}
 
 
-def mailout_finished(mailout: Mailout, counts: dict[str, int]) -> dict:
+def retried(mailout: Mailout, by_status: dict[str, int]) -> Mailout:
+    """Sending again to the recipients whose messages failed, and only to them."""
+    if mailout["status"] != "sent":
+        raise Refused(f"The mailout is {mailout['status']}; only a sent mailout's failed messages can be "
+                      "sent again.", code="not_sent")
+    failed = by_status.get("failed", 0)
+    if not failed:
+        raise Refused("No message of this mailout failed.", code="nothing_failed")
+    counts = final_counts(by_status)
+    return {**mailout, "status": "sending", "finished_at": None,
+            "progress": {**{key: counts[key] for key in ("sent", "bounced", "skipped")}, "failed": 0}}
+
+
+def mailout_finished(mailout: Mailout, by_status: dict[str, int]) -> dict:
     """The event announcing that a mailout ended (sent or cancelled), with its final counts."""
     if mailout["finished_at"] is None:
         raise ValueError(f"mailout {mailout['id']} has not ended")
+    counts = final_counts(by_status)
     return bus.envelope(bus.MAILOUT_FINISHED, {
         "id": mailout["id"], "subject": mailout["subject"], "status": mailout["status"], "total": mailout["total"],
         "sent": counts.get("sent", 0), "failed": counts.get("failed", 0), "skipped": counts.get("skipped", 0),
@@ -277,6 +302,7 @@ def bulk_message(mailout: Mailout, recipient: Mapping[str, Any], unsubscribe_url
         "text": text,
         "html": html,
         "message_id": message_id(mailout["id"], recipient["key"]),
+        "bounce_token": recipient.get("bounce_token"),
         "headers": {"List-Unsubscribe": f"<{unsubscribe_url}>",
                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                     "Precedence": "bulk", "Auto-Submitted": "auto-generated"},
@@ -289,14 +315,12 @@ def test_copy(message: dict, to: str) -> dict:
             "message_id": f"<test-{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>"}
 
 
-def after_failure(attempts: int, rejected: bool, now: datetime) -> tuple[str, datetime | None, str | None]:
-    """A recipient after a failed try: (status, next try, why its address is held for bulk mail, if it is).
-
-    A server's permanent refusal of the recipient (5xx) fails the message at once and puts the
-    address on hold; anything temporary is retried like any mail, until the attempts run out.
-    """
+def after_failure(attempts: int, rejected: bool, now: datetime) -> tuple[str, datetime | None]:
+    """A recipient after a failed try: (status, next try). A server's permanent refusal of the
+    recipient (5xx) fails the message at once (and counts as a hard bounce); anything temporary is
+    retried like any mail, until the attempts run out."""
     retry_at = retry_after(attempts, rejected, now)
-    return ("queued", retry_at, None) if retry_at else ("failed", None, REFUSED if rejected else None)
+    return ("queued", retry_at) if retry_at else ("failed", None)
 
 
 def send_interval(rate: float) -> float:

@@ -24,9 +24,11 @@ from services.notify.mail.service import MailService
 from services.notify.mail.storage import MailStoreVerbs
 from services.notify.mailouts import domain
 from services.notify.mailouts.sentlog import SentLog
-from services.notify.mailouts.storage import MailoutStoreVerbs, RecipientStoreVerbs
+from services.notify.mailouts.storage import DeliveryLogStoreVerbs, MailoutStoreVerbs, RecipientStoreVerbs
 from services.notify.newsletter.domain import UNSUBSCRIBE
 from services.notify.newsletter.storage import NewsletterStoreVerbs
+from services.notify.suppression.domain import bounce_token
+from services.notify.suppression.storage import SuppressionStoreVerbs
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +40,10 @@ UNRECORDED_LIMIT = 5  # messages being sent or accepted and not yet recorded, at
 SMTP_CONNECTIONS = 4  # a mailout's messages go out over this many connections at once, each waiting on its replies
 
 
-class MailoutsUse(MailStoreVerbs, MailoutStoreVerbs, RecipientStoreVerbs, NewsletterStoreVerbs, Protocol):
-    """Mailouts' own verbs, the newsletter's subscribers and holds (the audience), and the mail
-    queue (test copies)."""
+class MailoutsUse(MailStoreVerbs, MailoutStoreVerbs, RecipientStoreVerbs, DeliveryLogStoreVerbs,
+                  NewsletterStoreVerbs, SuppressionStoreVerbs, Protocol):
+    """Mailouts' own verbs, the newsletter's subscribers and the suppression list (the audience),
+    and the mail queue (test copies)."""
 
 
 class MailoutService(MailService):
@@ -61,8 +64,9 @@ class MailoutService(MailService):
             groups.append(self.store.confirmed_subscribers())
         people = {person["email"]: self.store.pseudonyms.person(person["email"]) for group in groups
                   for person in group}
-        held = self.store.held_people(set(people.values()))
-        return domain.recipients(groups, {email_key(email) for email, person in people.items() if person in held})
+        reasons = self.store.suppression_reasons(set(people.values()))
+        return domain.recipients(groups, {email_key(email): reasons[person] for email, person in people.items()
+                                          if person in reasons})
 
     def _with_progress(self, mailout: Mailout) -> dict:
         return {**mailout, **domain.progress(mailout)}
@@ -181,6 +185,20 @@ class MailoutService(MailService):
     def cancel_mailout(self, mailout_id):
         return self._transition(mailout_id, lambda m: domain.cancelled(m, utcnow()))
 
+    @staff_rpc
+    def retry_failed(self, mailout_id):
+        """Send again to the recipients whose messages failed (not to anyone else): those whose
+        addresses were suppressed since are skipped."""
+        def work(tx: MailoutsUse) -> Mailout:
+            before = tx.get_mailout(str(mailout_id))
+            with refusals_as_errors():
+                after = domain.retried(before, tx.recipient_counts(before["id"]))
+            tx.save_mailout(before, after)
+            tx.queue_failed_again(before["id"], utcnow())
+            return after
+
+        return self._view(self.unit_of_work(work))
+
     @timer(interval=MAILOUT_TICK_SECONDS)
     def run_mailouts(self):
         """Start the mailouts that are due, then send for a while; also resumes after any restart."""
@@ -194,6 +212,7 @@ class MailoutService(MailService):
 
     def _start(self, mailout: Mailout):
         deliver, skipped = self._audience(mailout["audience"])
+        deliver = [{**person, "bounce_token": bounce_token()} for person in deliver]
         self.store.freeze_recipients(mailout["id"], deliver, skipped)
         try:
             self.store.save_mailout(mailout, domain.started(mailout, len(deliver), len(skipped), utcnow()))
@@ -234,6 +253,7 @@ class MailoutService(MailService):
         outcomes: list[tuple[str, datetime | None]] = []
         sends = []
         stopped, checked_at = False, time.monotonic()
+        queued = self._without_suppressed(queued, outcomes)
         for recipient in queued:
             due = not stopped and time.monotonic() < deadline and domain.is_due(recipient, utcnow())
             if due:
@@ -259,6 +279,16 @@ class MailoutService(MailService):
         self.store.add_progress(mailout["id"], **domain.tally(outcomes))
         return next_at
 
+    def _without_suppressed(self, queued: list[Recipient], outcomes: list) -> list[Recipient]:
+        """The range's recipients less those suppressed since the audience was frozen (a bounce, a
+        complaint or an unsubscribe meanwhile), who are skipped."""
+        reasons = self.store.suppression_reasons({recipient["person"] for recipient in queued})
+        suppressed = [recipient for recipient in queued if recipient["person"] in reasons]
+        if suppressed:
+            self.store.skip_recipients(suppressed, reasons)
+            outcomes += [("skipped", None)] * len(suppressed)
+        return [recipient for recipient in queued if recipient["person"] not in reasons]
+
     def _send_one(self, mailout: Mailout, recipient: Recipient, message: dict, sessions: LightQueue,
                   sent_log: SentLog) -> tuple[str, object]:
         """Send one recipient's message over a free connection (its place in `sent_log` taken);
@@ -268,11 +298,11 @@ class MailoutService(MailService):
             message_id = self.mailer.send(message, session)
         except Exception as error:
             sent_log.release()
-            status, retry_at, held = domain.after_failure(recipient["attempts"] + 1, isinstance(error, Rejected),
-                                                          utcnow())
+            status, retry_at = domain.after_failure(recipient["attempts"] + 1, isinstance(error, Rejected), utcnow())
             self.store.recipient_failed(recipient, status, retry_at, f"{type(error).__name__}: {error}")
-            if held:
-                self.store.hold(self.store.pseudonyms.person(recipient["email"]), held)
+            if isinstance(error, Rejected):
+                self._refused_while_sending({"kind": "recipient", "id": recipient["id"], "email": recipient["email"],
+                                             "record": recipient}, recipient["email"], error)
             log.warning("mailout %s to %s failed (%s): %s", mailout["id"], recipient["email"], status, error)
             return status, retry_at
         finally:

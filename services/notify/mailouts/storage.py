@@ -42,10 +42,20 @@ class RecipientStoreVerbs(StoreVerbs, Protocol):
     def recipient_failed(self, recipient: Recipient, status: str, retry_at: datetime | None, error: str) -> None: ...
     def add_progress(self, mailout_id: str, **counts: int) -> None: ...
     def recipient_counts(self, mailout_id: str) -> dict[str, int]: ...
+    def drop_recipients(self, ended_before: datetime) -> int: ...
+
+
+class DeliveryLogStoreVerbs(StoreVerbs, Protocol):
+    """What the delivery log asks of the store: each recipient's state, what bounced, what is
+    skipped since, and the failed sent again."""
+
     def get_recipient(self, mailout_id: str, key: str) -> Recipient | None: ...
     def list_recipients(self, mailout_id: str, *, page: int, per_page: int, status=None
                         ) -> tuple[list[dict], int]: ...
-    def drop_recipients(self, ended_before: datetime) -> int: ...
+    def recipient_by_bounce(self, tokens: tuple[str, ...], message_ids: tuple[str, ...]) -> Recipient | None: ...
+    def mark_recipient_bounced(self, recipient: Recipient, bounce: dict) -> bool: ...
+    def skip_recipients(self, recipients: list[Recipient], reasons: dict[str, str]) -> None: ...
+    def queue_failed_again(self, mailout_id: str, now: datetime) -> int: ...
 
 
 class MailoutStore(NotifyStorePart):
@@ -65,6 +75,7 @@ class MailoutStore(NotifyStorePart):
         self.recipients.create_index([("mailout_id", ASCENDING), ("key", ASCENDING)])
         self.recipients.create_index([("mailout_id", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)])
         self.recipients.create_index("person")
+        self.recipients.create_index("bounce_token", sparse=True)
         self.claims.create_index("mailout_id")
         self.backfill_people(self.recipients, lambda document: [document.get("email")])
 
@@ -105,6 +116,8 @@ class MailoutStore(NotifyStorePart):
              "person": self.pseudonyms.person(p["email"]),
              "email": p["email"], "name": p.get("name"), "organization": p.get("organization"), "status": status,
              "attempts": 0, "last_error": None, "sent_at": None, "message_id": None,
+             **({"bounce_token": p["bounce_token"]} if p.get("bounce_token") else {}),
+             **({"skip_reason": p["skip_reason"]} if p.get("skip_reason") else {}),
              **({"next_attempt_at": now} if status == "queued" else {})}
             for seq, (p, status) in enumerate([(p, "queued") for p in deliver] + [(p, "skipped") for p in skipped])
         ]
@@ -143,9 +156,10 @@ class MailoutStore(NotifyStorePart):
     def _claim_stray(self, mailout_id: str, size: int, total: int, now: datetime
                      ) -> tuple[dict | None, list[Recipient]]:
         """Every range was handed out: lease again the range of a recipient still queued outside every
-        live lease. Only a database that lost its last acknowledged writes in a crash leaves one (its
-        record of a sent message gone after the range was settled); the message goes out again, with
-        its Message-ID, as the crash bound allows."""
+        live lease. Staff retrying the failed messages leave such recipients, and so does a database
+        that lost its last acknowledged writes in a crash (its record of a sent message gone after
+        the range was settled: the message goes out again, with its Message-ID, as the crash bound
+        allows)."""
         live = [{"seq": {"$gte": c["start"], "$lt": c["end"]}} for c in self.claims.find({"mailout_id": mailout_id})]
         query = {"mailout_id": mailout_id, "status": "queued", "next_attempt_at": {"$lte": now},
                  **({"$nor": live} if live else {})}
@@ -227,3 +241,44 @@ class MailoutStore(NotifyStorePart):
         if not ended:
             return 0
         return self.recipients.delete_many({"mailout_id": {"$in": ended}}).deleted_count
+
+    def recipient_by_bounce(self, tokens: tuple[str, ...], message_ids: tuple[str, ...]) -> Recipient | None:
+        """The mailout recipient a bounce names: by its return path's token, else by its Message-ID
+        (a mailout's Message-IDs name it: `<mailout-<id>-…>`)."""
+        for token in tokens:
+            found = self.recipients.find_one({"bounce_token": token}, session=self.session)
+            if found is not None:
+                return cast(Recipient, from_document(found))
+        for message_id in message_ids:
+            mailout_id = message_id.strip("<>").split("-")[1] if message_id.startswith("<mailout-") else None
+            found = mailout_id and self.recipients.find_one({"mailout_id": mailout_id, "message_id": message_id},
+                                                            session=self.session)
+            if found:
+                return cast(Recipient, from_document(found))
+        return None
+
+    def mark_recipient_bounced(self, recipient: Recipient, bounce: dict) -> bool:
+        """A recipient's message came back; its mailout counts it. False if it was marked before."""
+        changed = self.recipients.update_one({"_id": recipient["id"], "status": "sent"},
+                                             {"$set": {"status": "bounced", "bounce": bounce}},
+                                             session=self.session).modified_count == 1
+        if changed:
+            self.mailouts.update_one({"_id": recipient["mailout_id"]}, {"$inc": {"progress.bounced": 1}},
+                                     session=self.session)
+        return changed
+
+    def skip_recipients(self, recipients: list[Recipient], reasons: dict[str, str]):
+        """Recipients still queued whose addresses were suppressed since the audience was frozen:
+        skipped, with the reason (by person)."""
+        self.recipients.bulk_write([UpdateOne(
+            {"_id": recipient["id"], "status": "queued"},
+            {"$set": {"status": "skipped", "skip_reason": reasons[recipient["person"]]},
+             "$unset": {"next_attempt_at": ""}}) for recipient in recipients], ordered=False)
+
+    def queue_failed_again(self, mailout_id: str, now: datetime) -> int:
+        """The mailout's failed recipients queued again with fresh attempts; senders find them as
+        recipients queued outside every range (`_claim_stray`)."""
+        return self.recipients.update_many(
+            {"mailout_id": mailout_id, "status": "failed"},
+            {"$set": {"status": "queued", "attempts": 0, "next_attempt_at": now, "retried_at": now}},
+            session=self.session).modified_count

@@ -1,5 +1,4 @@
-"""The newsletter: subscribing with a confirmed address, unsubscribing with a signed link, and
-why a person gets no bulk mail (a hold)."""
+"""The newsletter: subscribing with a confirmed address, and unsubscribing with a signed link."""
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -13,12 +12,6 @@ from services.notify.mail.domain import rendered
 UNSUBSCRIBE = "unsubscribe"  # what an unsubscribe link's token is signed for
 # An unsubscribe link keeps working this long after the message that carried it.
 UNSUBSCRIBE_LINK_VALIDITY = timedelta(days=5 * 365)
-# Why an address gets no bulk mail: its owner unsubscribed, its server refused it for good, or its
-# owner's data was erased on request.
-UNSUBSCRIBED = "unsubscribed"
-REFUSED = "refused"
-ERASED = "erased"
-LIFTED_BY_SUBSCRIBING = (UNSUBSCRIBED, ERASED)  # a confirmed subscription asks for mail again
 
 CONFIRMATION_RESEND_AFTER = timedelta(minutes=10)
 CONFIRMATION_VALIDITY = timedelta(days=7)  # a subscription link not used by then is worth nothing

@@ -11,14 +11,15 @@ from nszm.storage import StoreProvider, utcnow
 from nszm.tokens import token_hash
 from services.notify import schemas
 from services.notify.mail.service import MailService
-from services.notify.mail.storage import MailStoreVerbs
 from services.notify.newsletter import domain
 from services.notify.newsletter.domain import UNSUBSCRIBE
 from services.notify.newsletter.storage import NewsletterStoreVerbs
+from services.notify.suppression import domain as suppression
+from services.notify.suppression.service import SuppressionUse
 
 
-class NewsletterUse(MailStoreVerbs, NewsletterStoreVerbs, Protocol):
-    """The newsletter's own verbs, and the mail queue (the confirmation mail)."""
+class NewsletterUse(NewsletterStoreVerbs, SuppressionUse, Protocol):
+    """The newsletter's own verbs, the mail queue (the confirmation mail) and the suppression list."""
 
 
 class NewsletterService(MailService):
@@ -42,7 +43,7 @@ class NewsletterService(MailService):
     def confirm_subscription(self, token):
         hashed = token_hash(token) if isinstance(token, str) and token else None
 
-        def work(tx: NewsletterStoreVerbs):
+        def work(tx: NewsletterUse):
             subscriber = tx.subscriber_by_token(hashed)
             if subscriber is None:
                 raise NotFound("This confirmation link is not valid (or was used already).")
@@ -50,7 +51,7 @@ class NewsletterService(MailService):
                 confirmed = domain.subscription_confirmed(subscriber, utcnow())
             person = self.store.pseudonyms.person(confirmed["email"])
             tx.save_subscriber(confirmed)
-            tx.lift_hold(person, domain.LIFTED_BY_SUBSCRIBING)  # subscribing again undoes an unsubscribe
+            tx.lift_suppression(person, suppression.LIFTED_BY_SUBSCRIBING)  # subscribing again undoes an unsubscribe
             tx.commit([domain.subscribed(person)])
 
         self.unit_of_work(work)
@@ -65,9 +66,11 @@ class NewsletterService(MailService):
 
         person = self.store.pseudonyms.person(email)
 
-        def work(tx: NewsletterStoreVerbs):
-            tx.delete_subscriber(email_key(email))  # only the keyed hash stays, to keep the address held
-            tx.hold(person, domain.UNSUBSCRIBED)
+        def work(tx: NewsletterUse):
+            tx.delete_subscriber(email_key(email))  # only the keyed hash stays, to keep the address suppressed
+            entry = suppression.suppressed(tx.suppression_of(person), suppression.UNSUBSCRIBED, utcnow())
+            if entry is not None:
+                tx.put_suppression(person, entry)
             tx.commit([domain.unsubscribed(person)])
 
         self.unit_of_work(work)
