@@ -13,7 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, Response, current_app, request
 from marshmallow import Schema, fields
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from gateway.auth import has_staff_token, require_role
 from gateway.cache import ENVIRON_CACHEABLE, ENVIRON_ROUTE, ENVIRON_SOURCES, sources_of
@@ -62,11 +62,13 @@ class Endpoint:
     tag: str
     role: str | None = None
     link_token: bool = False  # `?token=` of a mailed link stands in for the staff role
+    basic_auth: bool = False  # the token may come as HTTP Basic's password too (mail providers' webhooks)
     limits: tuple = ()  # gateway.limits.Limit: public writes counted per address and mailbox
     query: type[Schema] | None = None
     body: type[Schema] | None = None
     body_required: bool = True
     form: type[Schema] | None = None  # a body a browser's form sends, documented; the view reads it
+    raw: str | None = None  # the media type of a body taken as it is (`body` gets {"message": its text})
     response: type[Schema] | Schema | None = None
     status: int = 200
     errors: tuple[int, ...] = ()
@@ -92,7 +94,7 @@ class Endpoint:
             codes.add(429)
         if self.role:
             codes |= {401, 403}
-        if self.body or self.form:
+        if self.body or self.form or self.raw:
             codes |= {400, 413, 415, 422}
         if self.query:
             codes |= {414, 422}
@@ -127,6 +129,16 @@ def read_json_body(required: bool):
         raise InvalidInput("Text must be valid Unicode.", {path or "_schema": ["Not valid Unicode text (a lone "
                                                                               "surrogate)."] for path in broken})
     return body
+
+
+def read_raw_body(media_type: str) -> dict:
+    """A body of `media_type` as text (a message that came back, say), for the service's schema."""
+    if request.mimetype != media_type:
+        raise UnsupportedMediaType(f"The body must be {media_type}.")
+    data = request.get_data()
+    if not data:
+        raise BadRequest(f"A {media_type} body is expected.")
+    return {"message": data.decode("utf-8", "replace")}
 
 
 def _not_unicode(value, path: str = ""):
@@ -187,11 +199,13 @@ class Api:
             request.environ[ENVIRON_SOURCES] = sources_of(endpoint.tag)
             request.environ[ENVIRON_ROUTE] = endpoint.path
             if endpoint.role and not (endpoint.link_token and request.args.get("token")):
-                require_role(endpoint.role)
+                require_role(endpoint.role, basic=endpoint.basic_auth)
             kwargs = dict(path_params)
             if endpoint.query:
                 kwargs["query"] = {key: request.args.get(key) for key in request.args}
-            if endpoint.body:
+            if endpoint.raw:
+                kwargs["body"] = read_raw_body(endpoint.raw)
+            elif endpoint.body:
                 kwargs["body"] = read_json_body(endpoint.body_required)
             if endpoint.limits and not has_staff_token():
                 current_app.extensions["nszm"].limiter.hit(
@@ -234,6 +248,7 @@ class Api:
             servers=[{"url": public_url}],
         )
         spec.components.security_scheme("staffToken", {"type": "http", "scheme": "bearer"})
+        spec.components.security_scheme("staffTokenAsPassword", {"type": "http", "scheme": "basic"})
         spec.components.schema("Problem", schema=ProblemSchema)
         paths: dict[str, dict] = {}
         for endpoint in self.endpoints:
@@ -281,6 +296,8 @@ class Api:
             }
         if endpoint.form:
             operation["requestBody"] = {"required": True, "content": {FORM: {"schema": endpoint.form}}}
+        if endpoint.raw:
+            operation["requestBody"] = {"required": True, "content": {endpoint.raw: {"schema": {"type": "string"}}}}
         if endpoint.limits:
             operation["description"] = describe(endpoint.limits) + " A request with a staff token is not limited."
         if endpoint.role:
@@ -288,6 +305,9 @@ class Api:
             operation["x-staff-role"] = endpoint.role
             operation["description"] = (f"Staff only: needs a token with the `{endpoint.role}` role "
                                         "(or `admin`); `x-staff-role` names it.")
+            if endpoint.basic_auth:
+                operation["security"].append({"staffTokenAsPassword": []})
+                operation["description"] += " The token may also be given as the password of HTTP Basic."
             if endpoint.link_token:
                 operation["security"].append({})
                 operation["description"] = (f"With the mailed link's `token`, or as staff with the "

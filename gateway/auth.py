@@ -10,7 +10,7 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 from nszm.storage import utcnow
 from nszm.tokens import new_token, token_hash
 
-ROLES = ("members", "events", "practice", "mailouts", "admin")
+ROLES = ("members", "events", "practice", "mailouts", "bounces", "admin")  # bounces: a mail provider's webhook
 TOKEN_PREFIX = "nszm_"
 BOOTSTRAP = "bootstrap"  # the id and name of BOOTSTRAP_STAFF_TOKEN in the audit log
 
@@ -99,7 +99,11 @@ class TokenStore:
         return Staff(record["_id"], record["name"], set(record["roles"])) if record else None
 
 
-def _bearer_token() -> str | None:
+def _bearer_token(basic: bool = False) -> str | None:
+    """The staff token of the request: `Bearer <token>`, or where `basic` allows, the password of
+    HTTP Basic (what a mail provider's webhook settings offer: `https://any:<token>@…`)."""
+    if basic and request.authorization is not None and request.authorization.type == "basic":
+        return request.authorization.password or None
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
@@ -110,8 +114,8 @@ def has_staff_token() -> bool:
     return bool(token) and current_app.extensions["nszm"].tokens.staff_for(token) is not None
 
 
-def require_role(role: str):
-    token = _bearer_token()
+def require_role(role: str, basic: bool = False):
+    token = _bearer_token(basic)
     if not token:
         raise Unauthorized("A staff bearer token is required.")
     staff = current_app.extensions["nszm"].tokens.staff_for(token)

@@ -1,5 +1,5 @@
 """Mail endpoints: the mail queue and mailouts for staff; the newsletter and unsubscribing for everyone."""
-from gateway import limits
+from gateway import delivery_log, limits
 from gateway.context import api, forwarder, services
 from gateway.pages import button_page, link_action
 from nszm.contracts import notify as contract
@@ -29,7 +29,8 @@ mailouts("get_mailout", "GET /api/v1/mailouts/<mailout_id>", "A mailout and its 
          response=contract.MailoutSchema)
 mailouts("update_mailout", "PUT /api/v1/mailouts/<mailout_id>", "Change a draft", role="mailouts",
          body=contract.MailoutInputSchema, response=contract.MailoutSchema, errors=(409,))
-mailouts("list_recipients", "GET /api/v1/mailouts/<mailout_id>/recipients", "Each recipient's state", role="mailouts",
+mailouts("list_recipients", "GET /api/v1/mailouts/<mailout_id>/recipients", "The delivery log: each recipient's "
+         "state (queued, sent, bounced, failed, skipped with its reason)", role="mailouts",
          query=contract.RecipientQuerySchema, response=contract.RecipientPageSchema)
 mailouts("preview", "GET /api/v1/mailouts/<mailout_id>/preview", "The message as one recipient will get it",
          role="mailouts", query=contract.PreviewQuerySchema, response=contract.PreviewSchema, name="preview_mailout")
@@ -44,6 +45,16 @@ for action, summary in [("pause", "Pause sending; nothing more goes out until re
                         ("cancel", "Stop for good; recipients not reached yet get nothing")]:
     mailouts(f"{action}_mailout", f"POST /api/v1/mailouts/<mailout_id>/{action}", summary, role="mailouts",
              response=contract.MailoutSchema, errors=(409,))
+
+mailouts("retry_failed", "POST /api/v1/mailouts/<mailout_id>/retry-failed", "Send again to the recipients whose "
+         "messages failed, and to nobody else", role="mailouts", response=contract.MailoutSchema, status=202,
+         errors=(409,))
+
+
+@api.route("/api/v1/mailouts/<mailout_id>/recipients.csv", summary="The delivery log as CSV (UTF-8, semicolons)",
+           tag="mailouts", role="mailouts", media_type="text/csv")
+def delivery_log_csv(mailout_id):
+    return delivery_log.export(mailout_id)
 
 
 # -- newsletter and unsubscribing (public) ----------------------------------------------------
@@ -81,6 +92,21 @@ def unsubscribe(query):
     return link_action(lambda: services().notify.unsubscribe(query.get("token") or ""), "Odhlášení se nepodařilo",
                        lambda _: ("Jste odhlášeni", "Hromadné e-maily Vám už posílat nebudeme. Potvrzení "
                                   "registrací a hlasování Vám ale přijdou dál."))
+
+
+# -- the suppression list and bounces --------------------------------------------------------
+
+mailouts("list_suppressions", "GET /api/v1/suppressions", "The suppression list, newest first: addresses that get "
+         "no bulk mail (and, if undeliverable, no other mail they did not ask for)", role="mailouts",
+         query=contract.SuppressionQuerySchema, response=contract.SuppressionPageSchema)
+mailouts("lift_suppression", "POST /api/v1/suppressions/lift", "Take an address off the list (audited)",
+         role="mailouts", body=contract.LiftSchema, response=contract.SuppressionSchema, errors=(409,))
+mail("take_bounce", "POST /api/v1/bounces", "A bounce or complaint from a mail provider: the message that came "
+     "back, or what the provider says of it", role="bounces", basic_auth=True, body=contract.BounceInputSchema,
+     response=contract.BounceOutcomeSchema)
+mail("take_bounce", "POST /api/v1/bounces/message", "A bounce or complaint as it came back (a mail server's pipe "
+     "to the platform)", role="bounces", basic_auth=True, raw="message/rfc822", response=contract.BounceOutcomeSchema,
+     name="take_bounce_message")
 
 
 # -- webhooks (admin) ------------------------------------------------------------------------

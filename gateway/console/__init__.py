@@ -35,6 +35,7 @@ SECTIONS = [  # (endpoint, Czech title, role that may open it)
     ("console.competitions", "NEJpraxe", "practice"),
     ("console.mailouts", "Hromadné e-maily", "mailouts"),
     ("console.mail_queue", "Fronta e-mailů", "mailouts"),
+    ("console.suppressions", "Blokované adresy", "mailouts"),
     ("console.tokens", "Tokeny", "admin"),
     ("console.privacy_lookup", "Osobní údaje", "admin"),
 ]

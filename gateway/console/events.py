@@ -1,14 +1,13 @@
 """Console pages for events: create with sessions, publish, registrations with check-in and cancel, CSV."""
-import csv
-import io
 from typing import Any
 
-from flask import Response, abort, redirect, request, url_for
+from flask import abort, redirect, request, url_for
 
 from gateway import audit
 from gateway.console import act, console, listing_query, needs, query_of_this_page, render_page
 from gateway.console.labels import from_local_input, status, when
 from gateway.context import every_item, services
+from gateway.tables import csv_response
 from nszm import formatting
 from nszm.contracts.errors import InvalidInput
 from nszm.contracts.events import AUDIENCES, EVENT_TYPES, QUESTION_TYPES, REGISTRATION_STATUSES
@@ -103,12 +102,6 @@ def registration_action(event_id, registration_id, action):
     return act(call, done, url_for("console.event", event_id=event_id, **query_of_this_page()))
 
 
-def cell(value) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (names come from the public)."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 CSV_COLUMNS = ("jméno", "e-mail", "organizace", "telefon", "stav", "části", "registrace", "účast", "hodin",
                "osvědčení", "poznámka")
 
@@ -120,18 +113,15 @@ def registrations_csv(event_id):
     questions = formatting.exported_questions(rpc.get_event_detail(event_id))
     rows = every_item(lambda query: rpc.list_registrations(event_id, query))
     audit.record("export_registrations", event_id)
-    out = io.StringIO()
-    out.write("\ufeff")  # so that spreadsheet programs read UTF-8
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow([*CSV_COLUMNS, *(question["label"] for question in questions)])
-    for r in rows:
+
+    def row(r: dict) -> tuple:
         seats = ", ".join(f"{seat['id']}: {status(seat['status'])}"
                           + (f" ({seat['waitlist_position']}.)" if seat.get("waitlist_position") else "")
                           for seat in r["sessions"])
-        writer.writerow([cell(value) for value in (
-            r["name"], r["email"], r["organization"], r.get("phone"), status(r["status"]), seats, when(r["created_at"]),
-            when(r["checked_in_at"]) if r.get("checked_in_at") else "", r.get("hours"), r.get("certificate_id"),
-            r.get("note"), *(formatting.answer(r.get("answers", {}).get(q["id"])) for q in questions))])
-    response = Response(out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="registrace-{event_id}.csv"'
-    return response
+        return (r["name"], r["email"], r["organization"], r.get("phone"), status(r["status"]), seats,
+                when(r["created_at"]), when(r["checked_in_at"]) if r.get("checked_in_at") else "", r.get("hours"),
+                r.get("certificate_id"), r.get("note"),
+                *(formatting.answer(r.get("answers", {}).get(q["id"])) for q in questions))
+
+    return csv_response([*CSV_COLUMNS, *(question["label"] for question in questions)], map(row, rows),
+                        f"registrace-{event_id}.csv")

@@ -14,7 +14,8 @@ STATUSES = {
     "active": "aktivní", "left": "vystoupil",
     "confirmed": "potvrzeno", "waitlisted": "čeká na místo", "cancelled": "zrušeno", "attended": "zúčastnil se",
     "scheduled": "naplánováno", "sending": "odesílá se", "paused": "pozastaveno", "sent": "odesláno",
-    "failed": "selhalo", "queued": "ve frontě", "skipped": "přeskočeno",
+    "failed": "selhalo", "queued": "ve frontě", "skipped": "přeskočeno", "bounced": "vráceno",
+    "suppressed": "neodesláno (blokovaná adresa)",
     "upcoming": "před hlasováním", "open": "hlasuje se", "closed": "uzavřeno",
 }
 

@@ -1,18 +1,20 @@
 """Console pages for mailouts: compose with a live recipient count, preview, test, send, watch, pause."""
 from flask import abort, jsonify, redirect, request, url_for
 
+from gateway import delivery_log
 from gateway.console import act, console, listing_query, needs, render_page
 from gateway.console.labels import STATUSES, from_local_input
 from gateway.context import services
 from nszm.contracts.errors import InvalidInput, NotFound
-from nszm.contracts.members import MEMBER_TYPES, REGIONS
-from nszm.contracts.notify import PARTICIPANT_STATUSES, RECIPIENT_STATUSES
+from nszm.contracts.members import CONTACT_ROLES, MEMBER_TYPES, REGIONS
+from nszm.contracts.notify import PARTICIPANT_STATUSES, RECIPIENT_STATUSES, SUPPRESSION_REASONS
 
 
 def audience_from(form) -> dict:
     chosen: dict = {}
     if form.get("members"):
-        chosen["members"] = {"type": form.getlist("type"), "region": form.getlist("region")}
+        chosen["members"] = {"type": form.getlist("type"), "region": form.getlist("region"),
+                             "roles": form.getlist("role") or ["coordinator"]}
     if form.get("event"):
         chosen["event"] = {"id": form["event"], "status": form.getlist("status") or ["confirmed"]}
     if form.get("newsletter"):
@@ -30,7 +32,7 @@ def mailouts():
 @needs("mailouts")
 def new_mailout():
     form = request.form
-    choices = {"types": MEMBER_TYPES, "regions": REGIONS, "statuses": PARTICIPANT_STATUSES,
+    choices = {"types": MEMBER_TYPES, "regions": REGIONS, "statuses": PARTICIPANT_STATUSES, "contact_roles": CONTACT_ROLES,
                "events": services().events.list_event_details({"per_page": 100})["items"]}
     if request.method == "GET":
         return render_page("mailout_form.html", form={}, errors={}, **choices)
@@ -67,7 +69,13 @@ def mailout(mailout_id):
     if shown["status"] != "draft":
         recipients = services().notify.list_recipients(mailout_id, listing_query("status"))
     return render_page("mailout.html", mailout=shown, preview=preview, email=email, labels=STATUSES, recipients=recipients,
-                statuses=RECIPIENT_STATUSES, current=request.args.get("status"))
+                       statuses=RECIPIENT_STATUSES, current=request.args.get("status"), reasons=SUPPRESSION_REASONS)
+
+
+@console.route("/mailouts/<mailout_id>/recipients.csv")
+@needs("mailouts")
+def delivery_log_csv(mailout_id):
+    return delivery_log.export(mailout_id)
 
 
 @console.route("/mailouts/<mailout_id>/progress")
@@ -85,6 +93,7 @@ def mailout_action(mailout_id, action):
              "pause": (lambda: notify.pause_mailout(mailout_id), "Odesílání je pozastaveno."),
              "resume": (lambda: notify.resume_mailout(mailout_id), "Odesílání pokračuje."),
              "cancel": (lambda: notify.cancel_mailout(mailout_id), "Hromadný e-mail je zrušen."),
+             "retry-failed": (lambda: notify.retry_failed(mailout_id), "Neúspěšné zprávy se posílají znovu."),
              "test": (lambda: notify.test_send(mailout_id, {"email": request.form.get("email", "")}),
                       "Testovací e-mail je na cestě.")}
     if action not in calls:

@@ -5,6 +5,7 @@ from gateway.console import act, console, listing_query, needs, render_page
 from gateway.context import services
 from nszm.contracts.errors import InvalidInput
 from nszm.contracts.members import APPLICATION_STATUSES, CONTACT_ROLES, MEMBER_TYPES, REGIONS
+from nszm.contracts.notify import SUPPRESSION_REASONS
 
 
 @console.route("/applications")
@@ -51,10 +52,19 @@ def members():
 
 
 def contacts_from(form) -> list[dict]:
-    rows = zip(form.getlist("contact_role"), form.getlist("contact_name"), form.getlist("contact_email"),
-               form.getlist("contact_phone"))
-    return [{"role": role, "name": name, "email": email, **({"phone": phone} if phone else {})}
-            for role, name, email, phone in rows if name or email]
+    rows = zip(form.getlist("contact_role"), form.getlist("contact_function"), form.getlist("contact_name"),
+               form.getlist("contact_email"), form.getlist("contact_phone"))
+    return [{"role": role, "function": function or None, "name": name, "email": email,
+             **({"phone": phone} if phone else {})}
+            for role, function, name, email, phone in rows if name or email]
+
+
+def suppressed_contacts(member: dict) -> dict[str, dict]:
+    """The member's contact addresses on the suppression list (a bounce, say), by lower-cased address."""
+    emails = [contact["email"] for contact in member.get("contacts", [])]
+    if not emails:
+        return {}
+    return {entry["email"].strip().lower(): entry for entry in services().notify.suppressions_of({"emails": emails})}
 
 
 @console.route("/members/<slug>", methods=["GET", "POST"])
@@ -77,8 +87,10 @@ def member(slug):
                 return redirect(url_for("console.member", slug=slug))
             except InvalidInput as invalid:
                 errors = invalid.errors
-    return render_page("member.html", 422 if errors else 200, member=rpc.get_member_detail(slug), errors=errors,
-                form=request.form if errors else None, types=MEMBER_TYPES, contact_roles=CONTACT_ROLES)
+    shown = rpc.get_member_detail(slug)
+    return render_page("member.html", 422 if errors else 200, member=shown, errors=errors,
+                       form=request.form if errors else None, types=MEMBER_TYPES, contact_roles=CONTACT_ROLES,
+                       suppressed=suppressed_contacts(shown), reasons=SUPPRESSION_REASONS)
 
 
 @console.route("/members/<slug>/leave", methods=["POST"])

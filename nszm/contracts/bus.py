@@ -94,6 +94,28 @@ MEMBER_UPDATED = EventSpec(
 MEMBER_LEFT = EventSpec(members.SERVICE, "member_left", MemberLeftData, "A member left the network.")
 
 
+class MemberContactData(Schema):
+    role = fields.String(required=True, validate=validate.OneOf(list(members.CONTACT_ROLES)))
+    function = fields.String(allow_none=True, metadata={"description": "the person's office, e.g. místostarosta"})
+    person = person_field(required=True)
+
+
+class MemberContactsData(Schema):
+    """A member's contacts after a change, without names or addresses (staff see them:
+    `GET /api/v1/members/{slug}/detail`, role `members`)."""
+
+    slug = fields.String(required=True)
+    name = fields.String(required=True)
+    version = fields.Integer(required=True, metadata={"description": "the member's version, as in member_updated"})
+    contacts = fields.List(fields.Nested(MemberContactData), required=True)
+
+
+MEMBER_CONTACTS_CHANGED = EventSpec(
+    members.SERVICE, "member_contacts_changed", MemberContactsData,
+    "A member's contacts changed: a new coordinator or politician after an election, say.",
+)
+
+
 
 class RegistrationRefData(Schema):
     """A registration as events name it: no name, address or organisation. A subscriber that needs
@@ -249,7 +271,7 @@ PERSON_ERASED = EventSpec(
 )
 
 ALL_EVENTS = (
-    MEMBER_APPLIED, MEMBER_JOINED, MEMBER_UPDATED, MEMBER_LEFT,
+    MEMBER_APPLIED, MEMBER_JOINED, MEMBER_UPDATED, MEMBER_LEFT, MEMBER_CONTACTS_CHANGED,
     EVENT_PUBLISHED, REGISTRATION_CONFIRMED, REGISTRATION_WAITLISTED, REGISTRATION_PROMOTED,
     REGISTRATION_CANCELLED, REGISTRATION_CHANGED, REGISTRATION_REMINDED, ATTENDANCE_RECORDED,
     PRACTICE_PUBLISHED, VOTE_REQUESTED, VOTE_CONFIRMED, COMPETITION_CLOSED,

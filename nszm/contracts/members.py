@@ -57,7 +57,9 @@ class RegionSchema(Schema):
 
 
 class ContactSchema(Schema):
-    role = fields.String(validate=validate.OneOf(list(CONTACT_ROLES)))
+    role = fields.String(validate=validate.OneOf(list(CONTACT_ROLES)),
+                         metadata={"description": "coordinator (koordinátor/ka), politician (odpovědný politik), other"})
+    function = text(120, allow_none=True, metadata={"description": "the person's office, e.g. místostarosta"})
     name = text(200, required=True)
     email = EmailAddress(required=True)
     phone = text(40)

@@ -3,7 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from nszm.contracts.common import EmailAddress, PageQuerySchema, aware, cross_field_rules, flag, page_schema, text
 from nszm.contracts.events import REGISTRATION_STATUSES
-from nszm.contracts.members import MEMBER_TYPES, REGIONS
+from nszm.contracts.members import CONTACT_ROLES, MEMBER_TYPES, REGIONS
 from nszm.contracts.privacy import ConsentSchema, consent_input
 
 SERVICE = "notify"
@@ -65,12 +65,16 @@ BODY_FORMATS = ("markdown", "text")
 
 
 class MembersAudienceSchema(Schema):
-    """Healthy City coordinators of active members; no filter means every member."""
+    """Contacts of active members in these roles (default: the Healthy City coordinators); no type
+    or region means every member."""
 
     type = fields.List(fields.String(validate=validate.OneOf(list(MEMBER_TYPES))), load_default=list,
                        validate=validate.Length(max=len(MEMBER_TYPES)))
     region = fields.List(fields.String(validate=validate.OneOf(REGIONS)), load_default=list,
                          validate=validate.Length(max=len(REGIONS)))
+    roles = fields.List(fields.String(validate=validate.OneOf(list(CONTACT_ROLES))),
+                        load_default=lambda: ["coordinator"], validate=validate.Length(min=1, max=len(CONTACT_ROLES)),
+                        metadata={"description": "contact roles: coordinator, politician, other"})
 
 
 class EventAudienceSchema(Schema):

@@ -114,6 +114,14 @@ def update(member: dict, changes: dict) -> dict:
     return with_search_fields({**member, **changes, "version": next_version(member)})
 
 
+def contacts_changed(before: dict, after: dict) -> bool:
+    """Whether a change touched the member's contacts (who, in which role and function)."""
+    def shown(member: dict) -> list[tuple]:
+        return [(c.get("role"), c.get("function"), c["name"], c["email"].strip().lower(), c.get("phone"))
+                for c in member.get("contacts", [])]
+    return shown(before) != shown(after)
+
+
 class AlreadyLeft(Refused):
     """The member has left already."""
 
@@ -121,14 +129,15 @@ class AlreadyLeft(Refused):
         super().__init__(f"{member['name']} has left the network already.")
 
 
-def coordinator_contacts(members: list[dict], types: list[str], regions: list[str]) -> list[dict]:
-    """The Healthy City coordinators of active members of these types and regions (no filter: all)."""
+def audience_contacts(members: list[dict], types: list[str], regions: list[str],
+                      roles: tuple[str, ...] | list[str] = ("coordinator",)) -> list[dict]:
+    """The contacts in these roles of active members of these types and regions (no filter: all)."""
     return [
         {"email": contact["email"], "name": contact["name"], "organization": member["name"]}
         for member in members
         if member["status"] == "active" and (not types or member["type"] in types)
         and (not regions or member["region"] in regions)
-        for contact in member.get("contacts", []) if contact.get("role") == "coordinator"
+        for contact in member.get("contacts", []) if contact.get("role") in roles
     ]
 
 
@@ -207,6 +216,21 @@ def joined(member: dict) -> dict:
 
 def updated(member: dict) -> dict:
     return bus.envelope(bus.MEMBER_UPDATED, cached_schema(MemberSchema).dump(member))
+
+
+def contacts_announced(member: dict, person_of: Callable[[str], str]) -> dict:
+    """member_contacts_changed: the member's contacts now, by role and function, each person as the
+    keyed hash of their address; versioned like the member's other changes."""
+    return bus.envelope(bus.MEMBER_CONTACTS_CHANGED, {
+        "slug": member["slug"], "name": member["name"], "version": member["version"],
+        "contacts": [{"role": c.get("role", "other"), "function": c.get("function"), "person": person_of(c["email"])}
+                     for c in member.get("contacts", [])]})
+
+
+def change_announced(before: dict, after: dict, person_of: Callable[[str], str]) -> list[dict]:
+    """The events of a staff change to a member: member_updated, and member_contacts_changed when
+    its contacts changed."""
+    return [updated(after)] + ([contacts_announced(after, person_of)] if contacts_changed(before, after) else [])
 
 
 def left(member: dict) -> dict:

@@ -45,9 +45,10 @@ class MembersService(PlatformService[MembersStoreVerbs]):
 
     @rpc
     def mailing_contacts(self, filters):
-        """Coordinator contacts of active members for a mailout's audience; for the notify service."""
+        """Contacts of active members in the chosen roles, for a mailout's audience; for the notify service."""
         filters = load(MembersAudienceSchema(), filters or {})
-        contacts = domain.coordinator_contacts(self.store.active_members(), filters["type"], filters["region"])
+        contacts = domain.audience_contacts(self.store.active_members(), filters["type"], filters["region"],
+                                            filters["roles"])
         return MailingContactSchema(many=True).dump(contacts)
 
     @rpc
@@ -126,21 +127,23 @@ class MembersService(PlatformService[MembersStoreVerbs]):
     @staff_rpc
     def update_member(self, slug, payload):
         changes = load(schemas.MemberUpdateLoadSchema(), payload)
-        return self._change_member(str(slug), lambda member: domain.update(member, changes), domain.updated)
+        return self._change_member(str(slug), lambda member: domain.update(member, changes),
+                                   lambda before, after: domain.change_announced(before, after,
+                                                                                 self.store.pseudonyms.person))
 
     @staff_rpc
     def leave(self, slug, payload=None):
         left_on = load(schemas.LeaveSchema(), payload or {}).get("left_on") or date.today()
-        return self._change_member(str(slug), lambda member: domain.leave(member, left_on), domain.left,
-                                   include_left=True)
+        return self._change_member(str(slug), lambda member: domain.leave(member, left_on),
+                                   lambda before, after: [domain.left(after)], include_left=True)
 
-    def _change_member(self, slug: str, change, announcement, include_left: bool = False) -> dict:
+    def _change_member(self, slug: str, change, announcements, include_left: bool = False) -> dict:
         def work(tx: MembersStoreVerbs) -> dict:
             before = tx.get_member(slug, include_left=include_left)
             with refusals_as_errors():
                 after = change(before)
             tx.save_member(before, after)
-            tx.commit([announcement(after)])
+            tx.commit(announcements(before, after))
             return after
 
         return schemas.MemberDetailSchema().dump(self.unit_of_work(work))

@@ -57,7 +57,8 @@ def run_until_done(service, store, mailout_id, ticks=5):
 def test_the_audience_is_a_union_asked_of_the_services_that_know_the_people(service):
     created = draft(service)
     assert (created["status"], created["recipients"]) == ("draft", 4)
-    service.members.mailing_contacts.assert_called_with({"type": [], "region": ["Pardubický kraj"]})
+    service.members.mailing_contacts.assert_called_with({"type": [], "region": ["Pardubický kraj"],
+                                                         "roles": ["coordinator"]})
     service.events.participants.assert_called_with({"id": "skola", "status": ["confirmed"]})
     assert service.audience_count({"newsletter": True}) == {"recipients": 1, "held": 0}
 
