@@ -36,7 +36,8 @@ class StoringHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        content = envelope.original_content or envelope.content
+        # What a delivering server adds: the envelope sender, so that tests see each message's return path.
+        content = f"Return-Path: <{envelope.mail_from}>\r\n".encode() + (envelope.original_content or envelope.content)
         if any("+flaky" in rcpt for rcpt in envelope.rcpt_tos):
             message_id = email.message_from_bytes(content)["Message-ID"]
             if message_id not in self.refused:

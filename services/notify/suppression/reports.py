@@ -50,8 +50,8 @@ class Report:
 def read(raw: bytes) -> Report:
     """What a message that came to the bounce address is."""
     message = message_from_bytes(raw, policy=compat32)
-    key = _key(message, raw)
     tokens = _tokens(message, raw)
+    key = _key(message, raw, tokens)
     report_type = str(message.get_param("report-type") or "").lower() \
         if message.get_content_type() == "multipart/report" else ""
     if report_type == "feedback-report":
@@ -70,9 +70,11 @@ def read(raw: bytes) -> Report:
     return Report(NOT_A_REPORT, key, tokens)
 
 
-def _key(message: Message, raw: bytes) -> str:
+def _key(message: Message, raw: bytes, tokens: tuple[str, ...]) -> str:
+    """The report's own Message-ID with the token it is about (a server's IDs are unique; a
+    careless one's are not), or a digest of the whole report."""
     own_id = (message.get("Message-ID") or "").strip()
-    return own_id or "sha256:" + hashlib.sha256(raw).hexdigest()
+    return f"{own_id} {tokens[0] if tokens else ''}".strip() if own_id else "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def _tokens(message: Message, raw: bytes) -> tuple[str, ...]:

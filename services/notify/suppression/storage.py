@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Protocol
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError
 
 from nszm.storage import StoreVerbs, from_document, paged, utcnow
 from services.notify.part import NotifyStorePart
@@ -48,6 +47,7 @@ class SuppressionStore(NotifyStorePart):
         self.suppressions.create_index("email", sparse=True)
         self.bounces.create_index([("person", ASCENDING), ("at", ASCENDING)])
         self.bounces.create_index("at")
+        self.soft_scores.create_index("at")  # also makes the collection, which a transaction cannot
         self._by_person_only()
         for old, new in LEGACY_REASONS.items():
             self.suppressions.update_many({"reason": old}, {"$set": {"reason": new}})
@@ -104,11 +104,12 @@ class SuppressionStore(NotifyStorePart):
         self.soft_scores.replace_one({"_id": person}, score, upsert=True, session=self.session)
 
     def record_bounce(self, key: str, person: str, record: dict) -> bool:
-        """Keep a bounce or complaint under its key; False when it was recorded before."""
-        try:
-            self.bounces.insert_one({"_id": key, "person": person, **record}, session=self.session)
-        except DuplicateKeyError:
+        """Keep a bounce or complaint under its key; False when it was recorded before. (Looked up
+        first: a refused insert would abort the transaction; two at once conflict, and the one
+        retried finds the other's.)"""
+        if self.bounces.find_one({"_id": key}, {"_id": 1}, session=self.session) is not None:
             return False
+        self.bounces.insert_one({"_id": key, "person": person, **record}, session=self.session)
         return True
 
     def bounces_of_person(self, person: str) -> list[dict]:
