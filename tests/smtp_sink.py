@@ -4,7 +4,8 @@
 
 Files are named after the recipient and numbered in the order the server accepted the
 messages (`<recipient>--<number>-<random>.eml`), so that order never depends on file times.
-A recipient containing "+reject" is refused for good (550) at RCPT. A recipient containing "+flaky" is refused once per message with a temporary 451, so the
+A recipient containing "+reject" is refused for good (550) at RCPT; one containing "+refuse-once" is refused so the
+first time only (a mailbox fixed since). A recipient containing "+flaky" is refused once per message with a temporary 451, so the
 tests can watch delivery being retried.
 """
 import email
@@ -32,6 +33,9 @@ class StoringHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if "+reject" in address:
             return "550 5.1.1 No such mailbox here"
+        if "+refuse-once" in address and address not in self.refused:
+            self.refused.add(address)
+            return "550 5.2.1 Mailbox disabled"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -52,9 +52,11 @@ def members():
 
 
 def contacts_from(form) -> list[dict]:
-    rows = zip(form.getlist("contact_role"), form.getlist("contact_function"), form.getlist("contact_name"),
-               form.getlist("contact_email"), form.getlist("contact_phone"))
-    return [{"role": role, "function": function or None, "name": name, "email": email,
+    names = form.getlist("contact_name")
+    functions = form.getlist("contact_function") + [""] * len(names)
+    rows = zip(form.getlist("contact_role"), functions, names, form.getlist("contact_email"),
+               form.getlist("contact_phone"))
+    return [{"role": role, "name": name, "email": email, **({"function": function} if function else {}),
              **({"phone": phone} if phone else {})}
             for role, function, name, email, phone in rows if name or email]
 

@@ -10,7 +10,7 @@ import requests
 from openpyxl import load_workbook
 
 from nszm.contracts.common import PRAGUE
-from tests import factories
+from tests import bounce_samples, factories
 from tests.http import test_events_api as events_api
 from tests.http.conftest import issue_token
 from tests.http.test_console import signed_in
@@ -213,6 +213,46 @@ def test_the_mail_queue_shows_failed_mail_and_sends_it_again(console, staff, pub
     assert mail["attempts"] == 1 and "550" in mail["last_error"]
 
 
+def test_a_bounced_contact_is_flagged_listed_and_lifted_and_the_delivery_log_shows_it(console, staff, public,
+                                                                                      smtp_sink, platform):
+    domain = f"{factories.unique_word()}.example.cz"
+    dead = f"koordinatorka@{domain}"
+    member = join(staff, public, type="municipality", region="Kraj Vysočina",
+                  contact={"name": "Eva Zrušená", "email": dead})
+    sending = staff.post("/api/v1/mailouts", json={
+        "subject": "Zpravodaj", "body": "Dobrý den.", "audience": {"members": {
+            "type": ["municipality"], "region": ["Kraj Vysočina"], "roles": ["coordinator"]}}}).json()
+    staff.post(f"/api/v1/mailouts/{sending['id']}/send")
+    wait_until(lambda: staff.get(f"/api/v1/mailouts/{sending['id']}").json()["status"] == "sent", timeout=60)
+    [message] = smtp_sink.messages(dead)
+    _, hook = issue_token(platform, "bounces")
+    raw = bounce_samples.sample("exim-dsn", message["X-Bounce-Token"], dead, message["Message-ID"])
+    assert requests.post(platform.url + "/api/v1/bounces/message", data=raw, timeout=10, headers={
+        "Authorization": f"Bearer {hook}", "Content-Type": "message/rfc822"}).json() == {"outcome": "recorded"}
+
+    page = console.get(f"/members/{member['slug']}")
+    assert 'id="suppressed-contacts"' in page.text and 'data-reason="bounced"' in page.text
+    assert "adresa neexistuje" in page.text
+    log = console.get(f"/mailouts/{sending['id']}", params={"status": "bounced"})
+    assert dead in log.text and 'data-status="bounced"' in log.text and "z odeslaných vráceno 1" in log.text
+    exported = console.get(f"/mailouts/{sending['id']}/recipients.csv")
+    assert exported.status_code == 200 and dead in exported.content.decode("utf-8-sig")
+
+    listed = console.get("/suppressions", params={"q": domain})
+    assert dead in listed.text and "adresa neexistuje nebo zprávy trvale odmítá" in listed.text
+    lifted = console.post("/suppressions/lift", {"email": dead})
+    assert f"Adresa {dead} je ze seznamu blokovaných odstraněna" in lifted.text
+    assert 'id="suppressed-contacts"' not in console.get(f"/members/{member['slug']}").text
+    form = {"name": member["name"], "population": "1200", "website": "", "part_of": "",
+            "contact_role": ["coordinator", "politician"], "contact_function": ["", "starostka"],
+            "contact_name": ["Eva Nová", "Marie Veselá"], "contact_email": [f"nova@{domain}", f"starostka@{domain}"],
+            "contact_phone": ["", ""]}
+    assert "Změny jsou uloženy" in console.post(f"/members/{member['slug']}", form).text
+    contacts = staff.get(f"/api/v1/members/{member['slug']}/detail").json()["contacts"]
+    assert contacts[1] == {"role": "politician", "function": "starostka", "name": "Marie Veselá",
+                           "email": f"starostka@{domain}"}
+
+
 def test_admin_issue_and_revoke_tokens_in_the_console(platform, console):
     refused = console.post("/tokens", {"name": "", "roles": ["events"]})
     assert refused.status_code == 422
@@ -230,7 +270,7 @@ def test_admin_issue_and_revoke_tokens_in_the_console(platform, console):
 SECTION_ROLES = {"/applications": "members", "/members": "members", "/events": "events", "/events/new": "events",
                  "/practices": "practice", "/practices/new": "practice", "/competitions": "practice",
                  "/competitions/new": "practice", "/mailouts": "mailouts", "/mailouts/new": "mailouts",
-                 "/mail": "mailouts", "/tokens": "admin"}
+                 "/mail": "mailouts", "/suppressions": "mailouts", "/tokens": "admin"}
 
 
 def test_every_page_needs_sign_in_and_its_role(platform):

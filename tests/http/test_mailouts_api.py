@@ -6,9 +6,9 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from tests import factories
+from tests import bounce_samples, factories
 from tests.http import test_events_api as events_api
-from tests.http.conftest import Client
+from tests.http.conftest import Client, issue_token
 from tests.http.test_members_api import assert_problem, join
 from tests.waiting import wait_until
 
@@ -226,3 +226,89 @@ def test_a_permanent_refusal_fails_that_recipient_and_holds_the_address(staff, p
     assert sent(staff, second["id"])["skipped"] >= 1
     skipped = staff.get(f"/api/v1/mailouts/{second['id']}/recipients", params={"status": "skipped"}).json()
     assert refused in [r["email"] for r in skipped["items"]]
+
+
+def test_bounces_come_by_webhook_fill_the_suppression_list_and_staff_see_search_and_lift_it(
+        platform, staff, public, smtp_sink):
+    domain = mail_domain()
+    region = "Olomoucký kraj"
+    dead, alive = f"zruseno@{domain}", f"ziva@{domain}"
+    slug = join(staff, public, type="city", region=region, contact={"name": "Zrušená", "email": dead})["slug"]
+    join(staff, public, type="city", region=region, contact={"name": "Živá", "email": alive})
+    audience = {"members": {"type": ["city"], "region": [region]}}
+    first = mailout(staff, audience)
+    staff.post(f"/api/v1/mailouts/{first['id']}/send")
+    sent(staff, first["id"])
+    [message] = smtp_sink.messages(dead)
+    token = message["X-Bounce-Token"]
+    assert message["Return-Path"] == f"<bounces+{token}@zdravamesta.cz>"
+
+    _, hook_token = issue_token(platform, "bounces")
+    raw = bounce_samples.sample("postfix-user-unknown", token, dead, message["Message-ID"])
+    assert_problem(Client(platform.url).post("/api/v1/bounces/message", data=raw,
+                                             headers={"Content-Type": "message/rfc822"}), 401)
+    assert_problem(Client(platform.url, hook_token).post("/api/v1/bounces/message", data=raw,
+                                                         headers={"Content-Type": "text/plain"}), 415)
+    as_basic = requests.post(f"{platform.url}/api/v1/bounces/message", data=raw, auth=("poskytovatel", hook_token),
+                             headers={"Content-Type": "message/rfc822"}, timeout=10)
+    assert (as_basic.status_code, as_basic.json()) == (200, {"outcome": "recorded"})
+    hook = Client(platform.url, hook_token)
+    assert hook.post("/api/v1/bounces/message", data=raw, headers={"Content-Type": "message/rfc822"}).json() == {
+        "outcome": "duplicate"}
+    assert hook.post("/api/v1/bounces", json={"message": bounce_samples.sample("vacation-reply").decode()}).json() == {
+        "outcome": "ignored"}
+    assert_problem(hook.post("/api/v1/bounces", json={"type": "bounce"}), 422, "email")
+    assert_problem(hook.get("/api/v1/suppressions"), 403)  # the webhook's token does nothing else
+
+    listed = staff.get("/api/v1/suppressions", params={"q": domain}).json()
+    assert [(s["email"], s["reason"]) for s in listed["items"]] == [(dead, "bounced")]
+    assert "User unknown" in listed["items"][0]["detail"]
+    log = staff.get(f"/api/v1/mailouts/{first['id']}/recipients", params={"status": "bounced"}).json()["items"]
+    assert [(r["email"], r["bounce"]["status"]) for r in log] == [(dead, "5.1.1")]
+    assert staff.get(f"/api/v1/mailouts/{first['id']}").json()["bounced"] == 1
+    csv = staff.get(f"/api/v1/mailouts/{first['id']}/recipients.csv")
+    assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
+    lines = csv.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("e-mail;jméno;organizace;stav")
+    assert any(line.startswith(f"{dead};") and ";bounced;" in line and "5.1.1" in line for line in lines)
+
+    second = mailout(staff, audience)
+    staff.post(f"/api/v1/mailouts/{second['id']}/send")
+    done = sent(staff, second["id"])
+    assert done["skipped"] == 1 and len(smtp_sink.messages(dead)) == 1
+    [skipped] = staff.get(f"/api/v1/mailouts/{second['id']}/recipients", params={"status": "skipped"}).json()["items"]
+    assert (skipped["email"], skipped["skip_reason"]) == (dead, "bounced")
+
+    lifted = staff.post("/api/v1/suppressions/lift", json={"email": dead})
+    assert lifted.status_code == 200 and lifted.json()["lifted"]
+    assert_problem(staff.post("/api/v1/suppressions/lift", json={"email": dead}), 409)
+    assert staff.get("/api/v1/suppressions", params={"q": domain}).json()["total"] == 0
+    audited = staff.get("/api/v1/audit", params={"action": "lift_suppression"}).json()["items"][:2]
+    assert [entry["status"] for entry in audited] == ["refused", "done"]  # newest first
+    member_page = staff.get(f"/api/v1/members/{slug}/detail").json()
+    assert member_page["contacts"][0]["email"] == dead
+
+
+def test_only_the_failed_recipients_are_sent_again(staff, public, smtp_sink):
+    domain = mail_domain()
+    region = "Karlovarský kraj"
+    fixed, fine = f"opraveno+refuse-once@{domain}", f"ok@{domain}"
+    join(staff, public, type="mas", region=region, contact={"name": "Ok", "email": fine})
+    join(staff, public, type="mas", region=region, contact={"name": "Opraveno", "email": fixed})
+    first = mailout(staff, {"members": {"type": ["mas"], "region": [region]}})
+    assert assert_problem(staff.post(f"/api/v1/mailouts/{first['id']}/retry-failed"), 409)["code"] == "not_sent"
+    staff.post(f"/api/v1/mailouts/{first['id']}/send")
+    done = sent(staff, first["id"])
+    assert (done["sent"], done["failed"]) == (1, 1)  # refused for good (550): failed, and suppressed
+    assert staff.get("/api/v1/suppressions", params={"q": fixed}).json()["items"][0]["reason"] == "bounced"
+
+    assert staff.post(f"/api/v1/mailouts/{first['id']}/retry-failed").status_code == 202
+    again = sent(staff, first["id"])
+    assert (again["sent"], again["failed"], again["skipped"]) == (1, 0, 1)  # still suppressed: skipped
+    assert_problem(staff.post(f"/api/v1/mailouts/{first['id']}/retry-failed"), 409)
+
+    second = mailout(staff, {"members": {"type": ["mas"], "region": [region]}})
+    staff.post("/api/v1/suppressions/lift", json={"email": fixed})  # the owner fixed the mailbox
+    staff.post(f"/api/v1/mailouts/{second['id']}/send")
+    assert sent(staff, second["id"])["sent"] == 2
+    assert len(smtp_sink.messages(fine)) == 2 and len(smtp_sink.messages(fixed)) == 1

@@ -132,6 +132,35 @@ def test_update_publishes_member_updated(service, store):
     assert published_types(service) == ["member_updated"]
 
 
+def test_a_change_of_contacts_is_a_versioned_event_of_its_own(service, store):
+    store.members["chrudim"] = existing_member(contacts=[
+        {"role": "coordinator", "name": "Jana Nová", "email": "jana@chrudim.cz"}])
+    contacts = [{"role": "coordinator", "name": "Petr Malý", "email": "petr@chrudim.cz"},
+                {"role": "politician", "function": "místostarosta", "name": "Karel Veselý", "email": "karel@chrudim.cz"}]
+    updated = service.update_member("chrudim", {"contacts": contacts})
+    assert updated["version"] == 2 and updated["contacts"][1]["function"] == "místostarosta"
+    assert published_types(service) == ["member_updated", "member_contacts_changed"]
+    [changed] = [call.args[1] for call in service.dispatch.call_args_list if call.args[0] == "member_contacts_changed"]
+    assert changed["data"]["version"] == 2 and changed["data"]["contacts"] == [
+        {"role": "coordinator", "function": None, "person": store.pseudonyms.person("petr@chrudim.cz")},
+        {"role": "politician", "function": "místostarosta", "person": store.pseudonyms.person("karel@chrudim.cz")}]
+    assert "petr@chrudim.cz" not in str(changed)
+    service.update_member("chrudim", {"population": 23600})
+    assert published_types(service)[-1] == "member_updated"  # the contacts did not change
+
+
+def test_a_mailout_audience_chooses_contact_roles(service, store):
+    store.members["chrudim"] = existing_member(contacts=[
+        {"role": "coordinator", "name": "Jana", "email": "jana@chrudim.cz"},
+        {"role": "politician", "function": "starosta", "name": "Karel", "email": "karel@chrudim.cz"},
+        {"role": "other", "name": "Eva", "email": "eva@chrudim.cz"}])
+    assert [c["email"] for c in service.mailing_contacts({})] == ["jana@chrudim.cz"]
+    both = service.mailing_contacts({"roles": ["coordinator", "politician"]})
+    assert [c["email"] for c in both] == ["jana@chrudim.cz", "karel@chrudim.cz"]
+    with pytest.raises(InvalidInput):
+        service.mailing_contacts({"roles": ["starosta"]})
+
+
 def test_update_needs_a_field(service, store):
     store.members["chrudim"] = existing_member()
     with pytest.raises(InvalidInput):
