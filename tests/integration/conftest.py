@@ -2,6 +2,7 @@
 import pytest
 
 from services.members.storage import MembersStore
+from services.notify.storage import NotifyStore
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -12,5 +13,12 @@ def broker(rabbitmq_running):
 @pytest.fixture
 def members_store(mongo_client, db_name):
     store = MembersStore(mongo_client, db_name)
+    store.ensure_indexes()
+    return store
+
+
+@pytest.fixture
+def notify_store(mongo_client, db_name):
+    store = NotifyStore(mongo_client, db_name)
     store.ensure_indexes()
     return store

@@ -15,7 +15,6 @@ from nszm.batches import Batches
 from nszm.config import Settings
 from services.notify.mail.mailer import Mailer, SmtpTransport
 from services.notify.service import NotifyService
-from services.notify.storage import NotifyStore
 from services.notify.suppression.mailbox import MaildirInbox
 from tests import bounce_samples
 from tests.integration.test_mailout_crash import add_subscribers
@@ -27,32 +26,25 @@ LEFT_ALONE = ("exchange-out-of-office", "vacation-reply", "postfix-delayed", "hu
 
 
 @pytest.fixture
-def store(mongo_client, db_name):
-    notify_store = NotifyStore(mongo_client, db_name)
-    notify_store.ensure_indexes()
-    return notify_store
-
-
-@pytest.fixture
 def inbox(tmp_path):
     return tmp_path / "bounces"
 
 
 @pytest.fixture
-def service(store, smtp_sink, inbox):
+def service(notify_store, smtp_sink, inbox):
     config = {"MAILOUT_RATE": "0", "PUBLIC_URL": "https://api.example.cz", "MAIL_FROM": SENDER}
-    return worker_factory(NotifyService, store=store, asked_together=Batches(), config=config,
+    return worker_factory(NotifyService, store=notify_store, asked_together=Batches(), config=config,
                           mailer=Mailer(SmtpTransport(smtp_sink.url), SENDER, Settings.from_env(config).bounce_address),
                           bounce_inbox=MaildirInbox(inbox))
 
 
-def send(service, store, audience) -> dict:
+def send(service, notify_store, audience) -> dict:
     mailout = service.create_mailout({"subject": "Zpravodaj", "body": "Dobrý den, {{ name }}.", "audience": audience})
     service.send_mailout(mailout["id"])
 
     def done():
         service.run_mailouts()
-        return store.get_mailout(mailout["id"])["status"] == "sent"
+        return notify_store.get_mailout(mailout["id"])["status"] == "sent"
 
     wait_until(done, timeout=180, interval=0, message="the mailout sent")
     return service.get_mailout(mailout["id"])
@@ -65,9 +57,9 @@ def bounce_of(message, name: str) -> bytes:
     return bounce_samples.sample(name, token, message["To"].addresses[0].addr_spec, message["Message-ID"])
 
 
-def test_a_thousand_recipient_mailout_with_thirty_bounces_suppresses_exactly_those(service, store, smtp_sink, inbox):
-    domain = add_subscribers(store, 1000)
-    first = send(service, store, {"newsletter": True})
+def test_a_thousand_recipient_mailout_with_thirty_bounces_suppresses_exactly_those(service, notify_store, smtp_sink, inbox):
+    domain = add_subscribers(notify_store, 1000)
+    first = send(service, notify_store, {"newsletter": True})
     assert (first["total"], first["sent"], first["failed"], first["skipped"]) == (1000, 1000, 0, 0)
 
     messages = sorted(smtp_sink.messages_to_domain(domain), key=lambda m: m["To"].addresses[0].addr_spec)
@@ -97,38 +89,38 @@ def test_a_thousand_recipient_mailout_with_thirty_bounces_suppresses_exactly_tho
     service.read_bounce_mailbox()  # read again: nothing more is counted, nothing is removed
     assert len(box) == 5 and service.list_suppressions({"q": domain})["total"] == 30
 
-    second = send(service, store, {"newsletter": True})
+    second = send(service, notify_store, {"newsletter": True})
     assert (second["total"], second["sent"], second["skipped"]) == (1000, 970, 30)
     skipped = service.list_recipients(second["id"], {"status": "skipped", "per_page": 100})["items"]
     assert {r["email"] for r in skipped} == bounced and {r["skip_reason"] for r in skipped} == {"bounced"}
 
 
-def test_soft_bounces_add_up_a_complaint_and_a_refusal_suppress_at_once(service, store, smtp_sink, inbox):
+def test_soft_bounces_add_up_a_complaint_and_a_refusal_suppress_at_once(service, notify_store, smtp_sink, inbox):
     domain = f"{uuid.uuid4().hex[:8]}.example.cz"
     full, complaining, refused = f"plna@{domain}", f"stezovatel@{domain}", f"nikdo+reject@{domain}"
     for email in (full, complaining, refused):
-        store.save_subscriber({"id": addresses.email_key(email), "email": email, "name": None, "status": "confirmed"})
+        notify_store.save_subscriber({"id": addresses.email_key(email), "email": email, "name": None, "status": "confirmed"})
     box = mailbox.Maildir(inbox, create=True)
     entry = None
     for round_ in range(3):
-        done = send(service, store, {"newsletter": True})
+        done = send(service, notify_store, {"newsletter": True})
         assert done["failed"] == (1 if round_ == 0 else 0)  # the 5xx at RCPT: failed, and suppressed
         box.add(bounce_of(smtp_sink.messages(full)[-1], "postfix-mailbox-full"))
         if round_ == 0:
             [to_complainer] = smtp_sink.messages(complaining)
             box.add(bounce_of(to_complainer, "rfc5965-complaint"))
         service.read_bounce_mailbox()
-        entry = store.suppression_of(store.pseudonyms.person(full))
+        entry = notify_store.suppression_of(notify_store.pseudonyms.person(full))
         assert (entry is None) == (round_ < 2), round_  # the third soft bounce within days does it
     assert entry["reason"] == "soft_bounced" and entry["email"] == full
-    assert store.suppression_of(store.pseudonyms.person(complaining))["reason"] == "complained"
-    refusal = store.suppression_of(store.pseudonyms.person(refused))
+    assert notify_store.suppression_of(notify_store.pseudonyms.person(complaining))["reason"] == "complained"
+    refusal = notify_store.suppression_of(notify_store.pseudonyms.person(refused))
     assert refusal["reason"] == "bounced" and "550" in refusal["detail"]
-    bounces = store.bounces_of_person(store.pseudonyms.person(refused))
+    bounces = notify_store.bounces_of_person(notify_store.pseudonyms.person(refused))
     assert [(b["kind"], b["source"]) for b in bounces] == [("hard", "send")]
 
 
-def test_a_suppressed_address_gets_only_the_mail_it_asked_for(service, store, smtp_sink):
+def test_a_suppressed_address_gets_only_the_mail_it_asked_for(service, notify_store, smtp_sink):
     address = f"vraci-{uuid.uuid4().hex[:6]}@example.cz"
     assert service.take_bounce({"type": "bounce", "email": address, "status": "5.1.1",
                                 "diagnostic": "550 5.1.1 user unknown", "id": "provider-1"})["outcome"] == "recorded"
@@ -140,11 +132,11 @@ def test_a_suppressed_address_gets_only_the_mail_it_asked_for(service, store, sm
     service._send_now({"id": reminder_id, "kind": "registration_reminded", "to": address, "subject": "Připomínka",
                        "text": "Zítra začínáme.", "attachments": []})
     assert [m["Subject"] for m in smtp_sink.messages(address)] == ["Potvrzení"]
-    reminder = store.get(reminder_id)
+    reminder = notify_store.get(reminder_id)
     assert reminder["status"] == "suppressed" and reminder["last_error"] == "suppressed: bounced"
 
     lifted = service.lift_suppression({"email": address})
-    assert lifted["lifted"] and store.suppression_of(store.pseudonyms.person(address)) is None
+    assert lifted["lifted"] and notify_store.suppression_of(notify_store.pseudonyms.person(address)) is None
     service._send_now({"id": f"again-{uuid.uuid4().hex}", "kind": "registration_reminded", "to": address,
                        "subject": "Připomínka", "text": "Zítra začínáme.", "attachments": []})
     wait_until(lambda: len(smtp_sink.messages(address)) == 2, timeout=10, message="mailed once lifted")

@@ -17,7 +17,6 @@ from ops import embedded
 from services.notify.mail import domain
 from services.notify.mail.mailer import Mailer, SmtpTransport
 from services.notify.service import NotifyService
-from services.notify.storage import NotifyStore
 from tests.event_factories import NOW
 from tests.unit.test_notify_domain import details, registration_event
 
@@ -40,16 +39,9 @@ def clock():
         yield clock
 
 
-@pytest.fixture
-def store(mongo_client, db_name):
-    notify_store = NotifyStore(mongo_client, db_name)
-    notify_store.ensure_indexes()
-    return notify_store
-
-
-def test_an_undeliverable_mail_is_retried_for_about_nine_hours_then_kept_as_failed(store, clock, smtp_sink):
+def test_an_undeliverable_mail_is_retried_for_about_nine_hours_then_kept_as_failed(notify_store, clock, smtp_sink):
     closed = SmtpTransport(f"smtp://127.0.0.1:{embedded.free_port()}")
-    service = worker_factory(NotifyService, store=store, asked_together=Batches(), mailer=Mailer(closed, SENDER))
+    service = worker_factory(NotifyService, store=notify_store, asked_together=Batches(), mailer=Mailer(closed, SENDER))
     envelope = registration_event(bus.REGISTRATION_CONFIRMED)
     address = f"nedorucitelna-{uuid.uuid4().hex[:6]}@example.cz"
     service.events.mail_details.side_effect = lambda ids: {i: {**details(), "email": address} for i in ids}
@@ -57,7 +49,7 @@ def test_an_undeliverable_mail_is_retried_for_about_nine_hours_then_kept_as_fail
 
     service.on_mail_event(envelope)
     attempts_at = [clock.now]
-    while (mail := store.get(mail_id))["status"] == "pending":
+    while (mail := notify_store.get(mail_id))["status"] == "pending":
         assert mail["attempts"] == len(attempts_at) and "ConnectionRefusedError" in mail["last_error"]
         clock.now = mail["next_attempt_at"]
         service.deliver_due_mail()
@@ -72,7 +64,7 @@ def test_an_undeliverable_mail_is_retried_for_about_nine_hours_then_kept_as_fail
 
     clock.now += timedelta(days=2)  # given up means given up: no timer sends it again
     service.deliver_due_mail()
-    assert store.get(mail_id)["attempts"] == domain.MAX_ATTEMPTS
+    assert notify_store.get(mail_id)["attempts"] == domain.MAX_ATTEMPTS
     failed = service.list_mails({"status": "failed", "to": address})
     assert failed["total"] == 1 and failed["items"][0]["last_error"].startswith("ConnectionRefusedError")
 

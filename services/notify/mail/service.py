@@ -17,7 +17,7 @@ from nszm.storage import StoreProvider, utcnow
 from services.notify import schemas
 from services.notify.mail import domain
 from services.notify.mail.mailer import MailerProvider, Rejected
-from services.notify.suppression.domain import bounce_token
+from services.notify.suppression.domain import bounce_token, named_mail
 from services.notify.suppression.service import SuppressionService, SuppressionUse
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class MailService(SuppressionService):
             retry_at = domain.retry_after(mail["attempts"] + 1, isinstance(error, Rejected), utcnow())
             self.store.mark_failed_attempt(mail["id"], f"{type(error).__name__}: {error}", retry_at)
             if isinstance(error, Rejected):
-                self._refused_while_sending({"kind": "mail", "id": mail["id"], "to": mail["to"]}, mail["to"], error)
+                self._refused_while_sending(named_mail(mail), error)
             if retry_at is None:
                 log.error("giving up on mail %s to %s after %s attempts: %s", mail["id"], mail["to"],
                           mail["attempts"] + 1, error)

@@ -27,7 +27,7 @@ from services.notify.mailouts.sentlog import SentLog
 from services.notify.mailouts.storage import DeliveryLogStoreVerbs, MailoutStoreVerbs, RecipientStoreVerbs
 from services.notify.newsletter.domain import UNSUBSCRIBE
 from services.notify.newsletter.storage import NewsletterStoreVerbs
-from services.notify.suppression.domain import bounce_token
+from services.notify.suppression.domain import bounce_token, named_recipient
 from services.notify.suppression.storage import SuppressionStoreVerbs
 
 log = logging.getLogger(__name__)
@@ -301,8 +301,7 @@ class MailoutService(MailService):
             status, retry_at = domain.after_failure(recipient["attempts"] + 1, isinstance(error, Rejected), utcnow())
             self.store.recipient_failed(recipient, status, retry_at, f"{type(error).__name__}: {error}")
             if isinstance(error, Rejected):
-                self._refused_while_sending({"kind": "recipient", "id": recipient["id"], "email": recipient["email"],
-                                             "record": recipient}, recipient["email"], error)
+                self._refused_while_sending(named_recipient(recipient), error)
             log.warning("mailout %s to %s failed (%s): %s", mailout["id"], recipient["email"], status, error)
             return status, retry_at
         finally:

@@ -3,6 +3,7 @@ complaint does to it, and how soft bounces add up and fade."""
 import math
 import secrets
 from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping
 
 from nszm.contracts import bus
 from nszm.rules import Refused
@@ -83,11 +84,12 @@ def suppressed(existing: dict | None, reason: str, now: datetime, email: str | N
 
 
 def after_report(kind: str, soft_score: dict | None, now: datetime) -> tuple[str | None, dict | None]:
-    """(the reason to suppress the address for now, if any; its soft score after this report)."""
+    """(the reason to suppress the address for now, if any; its new soft score, if this report
+    changes it)."""
     if kind == COMPLAINT:
-        return COMPLAINED, soft_score
+        return COMPLAINED, None
     if kind == HARD:
-        return BOUNCED, soft_score
+        return BOUNCED, None
     score = faded(soft_score, now) + 1.0
     return (SOFT_BOUNCED if score >= SOFT_THRESHOLD else None), {"score": score, "at": now}
 
@@ -122,6 +124,16 @@ def check_lift(entry: dict | None) -> dict:
         raise Refused("The person asked to be erased; only their own new subscription lifts that.",
                       code="erased_stays")
     return entry
+
+
+def named_mail(mail: Mapping[str, Any]) -> dict:
+    """A transactional mail as a bounce names it."""
+    return {"kind": "mail", "id": mail["id"], "email": mail["to"]}
+
+
+def named_recipient(recipient: Mapping[str, Any]) -> dict:
+    """A mailout's recipient as a bounce names it (with its record, which its mailout counts by)."""
+    return {"kind": "recipient", "id": recipient["id"], "email": recipient["email"], "record": recipient}
 
 
 def bounce_record(kind: str, source: str, now: datetime, *, status=None, diagnostic=None, message=None) -> dict:

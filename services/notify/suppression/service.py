@@ -44,10 +44,11 @@ class SuppressionService(PlatformService):
         entry = self.store.suppression_of(person)
         return entry["reason"] if entry is not None and domain.stops(entry, kind) else None
 
-    def _refused_while_sending(self, message_ref: dict, email: str, error: Exception):
-        """A server refused a recipient for good (5xx) while we sent: a hard bounce."""
-        self._take_failure({"key": f"send:{message_ref['id']}", "kind": domain.HARD, "source": "send",
-                            "email": email, "message": message_ref, "diagnostic": str(error)})
+    def _refused_while_sending(self, message: dict, error: Exception):
+        """A server refused a recipient for good (5xx) while we sent `message` (`domain.named_mail`,
+        `domain.named_recipient`): a hard bounce."""
+        self._take_failure({"key": f"send:{message['id']}", "kind": domain.HARD, "source": "send",
+                            "message": message, "diagnostic": str(error)})
 
     # -- bounces coming in -------------------------------------------------------------------------
 
@@ -59,7 +60,7 @@ class SuppressionService(PlatformService):
 
         def work(tx: SuppressionUse) -> str:
             message = failure.get("message") or self._message_named(tx, failure)
-            email = (message or {}).get("to") or (message or {}).get("email") or failure.get("email")
+            email = message["email"] if message else failure.get("email")
             if not email:
                 return UNMATCHED
             chosen = domain.failure_for(failure["candidates"], email) if "candidates" in failure else failure
@@ -71,9 +72,8 @@ class SuppressionService(PlatformService):
                                           message=message and {"kind": message["kind"], "id": message["id"]})
             if not tx.record_bounce(failure["key"], person, record):
                 return DUPLICATE
-            previous = tx.soft_score_of(person)
-            reason, score = domain.after_report(chosen["kind"], previous, now)
-            if score is not None and score is not previous:
+            reason, score = domain.after_report(chosen["kind"], tx.soft_score_of(person), now)
+            if score is not None:
                 tx.save_soft_score(person, score)
             if reason is not None:
                 entry = domain.suppressed(tx.suppression_of(person), reason, now, email,
@@ -95,11 +95,9 @@ class SuppressionService(PlatformService):
             return None
         mail = tx.mail_by_bounce(tokens, message_ids)
         if mail is not None:
-            return {"kind": "mail", "id": mail["id"], "to": mail["to"]}
+            return domain.named_mail(mail)
         recipient = tx.recipient_by_bounce(tokens, message_ids)
-        if recipient is not None:
-            return {"kind": "recipient", "id": recipient["id"], "email": recipient["email"], "record": recipient}
-        return None
+        return domain.named_recipient(recipient) if recipient is not None else None
 
     def _take_report(self, report: reports.Report, source: str) -> str:
         """A report read from a message: counted if it is a bounce or complaint about a message of ours."""
