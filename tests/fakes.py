@@ -481,11 +481,13 @@ class FakeMailoutStore(FakeNotifyStore):
         self.subscribers.pop(key, None)
 
     def drop_mail_bodies(self, sent_before):
-        due = [m for m in self.mails.values() if m["status"] in ("sent", "failed") and "text" in m
+        due = [m for m in self.mails.values() if m["status"] in ("sent", "failed", "bounced", "suppressed") and "text" in m
                and m.get("created_at", sent_before) < sent_before]
         for mail in due:
             for field in ("text", "html", "attachments", "headers"):
                 mail.pop(field, None)
+            if "bounce" in mail:
+                mail["bounce"].pop("diagnostic", None)
         return len(due)
 
     def drop_recipients(self, ended_before):
@@ -527,10 +529,14 @@ class FakeMailoutStore(FakeNotifyStore):
             for recipient in recipients:
                 if self.pseudonyms.person(recipient["email"]) == person:
                     recipient.update(erased["recipient"])
+                    for dropped in erased["recipient_dropped"]:
+                        recipient.pop(dropped, None)
         self.subscribers = {key: s for key, s in self.subscribers.items()
                             if self.pseudonyms.person(s["email"]) != person}
         if person in self.suppressions:
             self.suppressions[person].update(email=None, detail=None)
+        self.bounces = {key: b for key, b in self.bounces.items() if b["person"] != person}
+        self.soft_scores.pop(person, None)
 
     def confirmed_subscribers(self):
         return [{"email": s["email"], "name": s.get("name"), "organization": None}

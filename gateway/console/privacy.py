@@ -14,7 +14,7 @@ from nszm.schemas import load
 SECTION_TITLES = {"member_contacts": "Kontakty členů", "applications": "Přihlášky do sítě",
                   "registrations": "Registrace na akce", "votes": "Hlasy v NEJpraxi", "mails": "Odeslané e-maily",
                   "mailouts": "Hromadné e-maily", "subscriptions": "Odběr zpravodaje",
-                  "suppression": "Blokace hromadné pošty"}
+                  "suppression": "Blokace pošty", "bounces": "Vrácené e-maily a stížnosti"}
 
 
 def _email() -> str:

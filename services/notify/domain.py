@@ -16,12 +16,13 @@ def erasure(person: str, now: datetime) -> dict:
 
 def erased_values(person: str) -> dict:
     """What the person's mail and recipient rows become: the status, dates and counts stay; the
-    address, name, subject and message do not."""
+    address, name, subject and message do not, nor what a server answered (it may quote the address)."""
     address = erased_address(person)
     return {"mail": {"to": address, "to_name": None, "subject": None},
-            "mail_dropped": ["text", "html", "attachments", "headers"],
+            "mail_dropped": ["text", "html", "attachments", "headers", "last_error", "bounce"],
             "recipient": {"email": address, "key": address, "name": ERASED_NAME, "organization": None,
-                          "message_id": None}}
+                          "message_id": None},
+            "recipient_dropped": ["last_error", "bounce"]}
 
 
 def person_erased(erasure: dict) -> dict:

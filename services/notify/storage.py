@@ -43,13 +43,16 @@ class NotifyStore(MailStore, MailoutStore, NewsletterStore, SuppressionStore, We
 
     def erase_person(self, person: str, erased: dict):
         """Replace the person's address, name and messages in the mail queue and mailouts' recipient
-        lists with `erased`'s values (the status rows stay), delete their subscription, and keep
-        only the keyed hash on the suppression list."""
+        lists with `erased`'s values (the status rows stay), delete their subscription and their
+        bounces, and keep only the keyed hash on the suppression list."""
         self.mails.update_many({"person": person}, {"$set": erased["mail"], "$unset": {
             field: "" for field in erased["mail_dropped"]}}, session=self.session)
-        self.recipients.update_many({"person": person}, {"$set": erased["recipient"]}, session=self.session)
+        self.recipients.update_many({"person": person}, {"$set": erased["recipient"], "$unset": {
+            field: "" for field in erased["recipient_dropped"]}}, session=self.session)
         self.subscribers.delete_many({"person": person}, session=self.session)
         self.suppressions.update_one({"_id": person}, {"$set": {"email": None, "detail": None}}, session=self.session)
+        self.bounces.delete_many({"person": person}, session=self.session)
+        self.soft_scores.delete_one({"_id": person}, session=self.session)
 
 
 class NotifyStoreProvider(StoreProvider[NotifyStoreVerbs]):

@@ -140,3 +140,23 @@ def test_a_suppressed_address_gets_only_the_mail_it_asked_for(service, notify_st
     service._send_now({"id": f"again-{uuid.uuid4().hex}", "kind": "registration_reminded", "to": address,
                        "subject": "Připomínka", "text": "Zítra začínáme.", "attachments": []})
     wait_until(lambda: len(smtp_sink.messages(address)) == 2, timeout=10, message="mailed once lifted")
+
+
+def test_an_erasure_leaves_no_trace_of_the_address_in_bounces_or_the_list(service, notify_store, mongo_client, db_name):
+    address = f"smazat-{uuid.uuid4().hex[:6]}@example.cz"
+    service._send_now({"id": f"mail-{uuid.uuid4().hex}", "kind": "registration_confirmed", "to": address,
+                       "subject": "Potvrzení", "text": "Jste registrováni.", "attachments": []})
+    [mail] = notify_store.list_mails(page=1, per_page=1, to=address)[0]
+    report = bounce_samples.sample("postfix-user-unknown", notify_store.get(mail["id"])["bounce_token"], address,
+                                   "<x@zdravamesta.cz>")
+    assert service.take_bounce({"message": report.decode()})["outcome"] == "recorded"
+    person = notify_store.pseudonyms.person(address)
+    sections = service.personal_sections(person)
+    assert sections["bounces"][0]["kind"] == "hard" and sections["suppression"][0]["email"] == address
+
+    service.erase_person({"email": address})
+    database = mongo_client[db_name]
+    holding = [name for name in database.list_collection_names()
+               if any(address in str(document) for document in database[name].find())]
+    assert holding == []
+    assert notify_store.suppression_of(person)["reason"] == "bounced"  # still suppressed, by the keyed hash only

@@ -5,7 +5,6 @@ import uuid
 from datetime import timedelta
 from unittest.mock import patch
 
-import pytest
 from kombu import Connection
 from nameko.testing.services import worker_factory
 
@@ -21,19 +20,11 @@ from services.events.service import EventsService
 from services.events.storage import EventsStore
 from services.members.service import MembersService
 from services.notify.service import NotifyService
-from services.notify.storage import NotifyStore
 from services.practice.service import PracticeService
 from services.practice.storage import PracticeStore
 from tests import factories
 from tests.event_factories import NOW, event_payload, registration_input
 from tests.fakes import FakeMailer
-
-
-@pytest.fixture
-def notify_store(mongo_client, db_name):
-    store = NotifyStore(mongo_client, db_name)
-    store.ensure_indexes()
-    return store
 
 
 def mail(store, mail_id: str, to: str, created_at, status: str):
@@ -72,6 +63,20 @@ def test_notify_drops_old_bodies_recipient_lists_pending_subscribers_and_deliver
     assert {d["mailout_id"] for d in notify_store.recipients.find()} == {"ended-lately"}
     assert {d["_id"] for d in notify_store.subscribers.find()} == {"new@example.cz", "kept@example.cz"}
     assert {d["_id"] for d in notify_store.deliveries.find()} == {"done-recent", "still-trying"}
+
+
+def test_bounces_go_after_their_year_and_a_bounced_mail_loses_the_servers_words_with_its_body(notify_store):
+    old, recent = NOW - timedelta(days=400), NOW - timedelta(days=40)
+    mail(notify_store, "bounced", "e@example.cz", recent, "sent")
+    notify_store.mark_mail_bounced("bounced", {"kind": "hard", "status": "5.1.1",
+                                               "diagnostic": "550 5.1.1 <e@example.cz>: unknown"})
+    for key, at in (("old-bounce", old), ("recent-bounce", recent)):
+        notify_store.record_bounce(key, "person-" + key, {"kind": "hard", "source": "mailbox", "at": at})
+    service = worker_factory(NotifyService, store=notify_store, asked_together=Batches(), mailer=FakeMailer(), config={})
+    service.retain(NOW)
+    assert notify_store.get("bounced")["bounce"] == {"kind": "hard", "status": "5.1.1"}
+    assert notify_store.get("bounced")["status"] == "bounced"
+    assert {d["_id"] for d in notify_store.bounces.find()} == {"recent-bounce"}
 
 
 def test_registrations_lose_their_contact_months_after_the_event_and_certificate_holders_keep_the_register(

@@ -125,10 +125,12 @@ class MailStore(NotifyStorePart):
                 .sort("created_at", ASCENDING)]
 
     def drop_mail_bodies(self, sent_before: datetime) -> int:
-        """The text, HTML, attachments and headers of mails sent (or given up) before this moment."""
+        """The text, HTML, attachments and headers of mails sent (or given up, bounced, suppressed)
+        before this moment, and what a server said of a bounce (it may quote the address)."""
         return self.mails.update_many(
-            {"status": {"$in": ["sent", "failed"]}, "created_at": {"$lt": sent_before}, "text": {"$exists": True}},
-            {"$unset": {"text": "", "html": "", "attachments": "", "headers": ""},
+            {"status": {"$in": ["sent", "failed", "bounced", "suppressed"]}, "created_at": {"$lt": sent_before},
+             "text": {"$exists": True}},
+            {"$unset": {"text": "", "html": "", "attachments": "", "headers": "", "bounce.diagnostic": ""},
              "$set": {"bodies_dropped_at": utcnow()}}).modified_count
 
     def mail_by_bounce(self, tokens: tuple[str, ...], message_ids: tuple[str, ...]) -> dict | None:
