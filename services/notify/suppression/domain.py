@@ -148,7 +148,7 @@ def candidates(report: reports.Report) -> list[dict]:
     (delays and successes are not); nothing for auto-replies and mail that is no report."""
     if report.form == reports.ARF:
         return [{"address": report.failures[0].address if report.failures else None, "kind": COMPLAINT,
-                 "status": None, "diagnostic": f"complaint: {report.feedback_type or 'abuse'}"}]
+                 "status": None, "diagnostic": f"stížnost příjemce ({report.feedback_type or 'abuse'})"}]
     if report.form not in (reports.DSN, reports.NON_STANDARD):
         return []
     found = []
@@ -167,14 +167,11 @@ def failure_for(found: list[dict], email: str) -> dict | None:
     return next((f for f in found if (f["address"] or "").strip().lower() == key), found[0] if found else None)
 
 
-PROVIDER_TYPES = {"bounce", "complaint"}
-
-
 def failure_from_provider(data: dict) -> dict | None:
     """What a provider's webhook says of one address: a complaint, or a bounce that is hard or soft
     as the provider says, else by its status code; None when it is no failure."""
     if data["type"] == "complaint":
-        return {"kind": COMPLAINT, "status": None, "diagnostic": data.get("diagnostic") or "complaint"}
+        return {"kind": COMPLAINT, "status": None, "diagnostic": data.get("diagnostic") or "stížnost příjemce"}
     kind = data.get("bounce_type") or severity("failed", data.get("status"), _smtp_code(data.get("diagnostic")))
     return {"kind": kind, "status": data.get("status"), "diagnostic": data.get("diagnostic")}
 
