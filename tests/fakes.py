@@ -342,7 +342,8 @@ class FakeNotifyStore(FakeUnitOfWork):
     def enqueue(self, mail, leased=False):
         if mail["id"] in self.mails:
             return None
-        self.mails[mail["id"]] = {**mail, "status": "pending", "attempts": 0, "last_error": None, "leased": leased}
+        self.mails[mail["id"]] = {**mail, "person": self.pseudonyms.person(mail["to"]), "status": "pending",
+                                  "attempts": 0, "last_error": None, "leased": leased}
         return dict(self.mails[mail["id"]])
 
     def claim(self, mail_id=None):

@@ -91,7 +91,7 @@ class MailService(SuppressionService):
             self._send(queued)
 
     def _send(self, mail: dict):
-        suppressed = self._suppressed_for(mail.get("person") or self.store.pseudonyms.person(mail["to"]), mail["kind"])
+        suppressed = self._suppressed_for(mail["person"], mail["kind"])
         if suppressed is not None:
             self.store.mark_suppressed(mail["id"], suppressed)
             return

@@ -282,6 +282,8 @@ class MailoutService(MailService):
     def _without_suppressed(self, queued: list[Recipient], outcomes: list) -> list[Recipient]:
         """The range's recipients less those suppressed since the audience was frozen (a bounce, a
         complaint or an unsubscribe meanwhile), who are skipped."""
+        if not queued:
+            return queued
         reasons = self.store.suppression_reasons({recipient["person"] for recipient in queued})
         suppressed = [recipient for recipient in queued if recipient["person"] in reasons]
         if suppressed:
