@@ -297,7 +297,8 @@ class Api:
         if endpoint.form:
             operation["requestBody"] = {"required": True, "content": {FORM: {"schema": endpoint.form}}}
         if endpoint.raw:
-            operation["requestBody"] = {"required": True, "content": {endpoint.raw: {"schema": {"type": "string"}}}}
+            operation["requestBody"] = {"required": True, "content": {endpoint.raw: {"schema": {
+                "type": "string", "minLength": 1}}}}
         if endpoint.limits:
             operation["description"] = describe(endpoint.limits) + " A request with a staff token is not limited."
         if endpoint.role:

@@ -271,14 +271,17 @@ class LiftSchema(Schema):
 
 
 BOUNCE_TYPES = ("hard", "soft")
+RAW_MESSAGE_LIMIT = 2_000_000  # characters of a bounce as it came back
 
 
+@cross_field_rules(anyOf=[{"required": ["message"]}, {"required": ["type", "email"]}])
 class BounceInputSchema(Schema):
     """A bounce or complaint as a mail provider's webhook tells it: the message that came back
     (`message`), or what the provider says of it."""
 
-    message = text(2_000_000, metadata={"description": "the bounce or complaint (RFC 3464 / RFC 5965) as it "
-                                                       "came back, headers and body"})
+    # Read, never shown: any characters a mail system wrote (ISO-2022 escapes, say) may be in it.
+    message = fields.String(validate=validate.Length(min=1, max=RAW_MESSAGE_LIMIT), metadata={
+        "description": "the bounce or complaint (RFC 3464 / RFC 5965) as it came back, headers and body"})
     type = fields.String(validate=validate.OneOf(["bounce", "complaint"]))
     email = EmailAddress(metadata={"description": "the recipient that bounced or complained"})
     bounce_type = fields.String(validate=validate.OneOf(BOUNCE_TYPES),
