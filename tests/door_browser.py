@@ -61,8 +61,6 @@ def main(url: str, token: str, event_id: str, session_id: str, codes: str, scree
             keys.type(people["surname"])
             with page.expect_navigation():
                 keys.press("Enter")
-            # Chromium gives the autofocus a moment after the page loads; Tab before it moves from the top.
-            page.wait_for_function("document.activeElement && document.activeElement.id === 'code'")
             for _ in range(10):
                 keys.press("Tab")
                 if page.evaluate("document.activeElement.closest('#found') !== null"):

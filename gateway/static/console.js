@@ -53,6 +53,9 @@ function doorScanner() {
   const form = document.getElementById("scan");
   if (!form) return;
   const code = form.querySelector("#code");
+  // Focused before the page counts as loaded (autofocus alone comes a moment later): a scan that
+  // arrives at once still lands in the field.
+  code.focus();
   // A scanner types like a keyboard: whatever is typed with nothing else in focus goes to the code.
   document.addEventListener("keydown", (event) => {
     if (document.activeElement === document.body && event.key.length === 1 && !event.ctrlKey && !event.altKey) {
