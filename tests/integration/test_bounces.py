@@ -160,3 +160,17 @@ def test_an_erasure_leaves_no_trace_of_the_address_in_bounces_or_the_list(servic
                if any(address in str(document) for document in database[name].find())]
     assert holding == []
     assert notify_store.suppression_of(person)["reason"] == "bounced"  # still suppressed, by the keyed hash only
+
+
+def test_a_bounce_without_our_token_finds_its_mail_by_message_id(service, notify_store):
+    address = f"bez-tokenu-{uuid.uuid4().hex[:6]}@example.cz"
+    mail_id = f"mail-{uuid.uuid4().hex}"
+    service._send_now({"id": mail_id, "kind": "registration_confirmed", "to": address, "subject": "Potvrzení",
+                       "text": "Jste registrováni.", "attachments": []})
+    sent = notify_store.get(mail_id)
+    assert sent["status"] == "sent" and sent["message_id"] == f"<{mail_id}@zdravamesta.cz>"
+    relayed = bounce_samples.sample("exim-dsn", "relay-lost-it", address, sent["message_id"])  # no token of ours
+    assert service.take_bounce({"message": relayed.decode()})["outcome"] == "recorded"
+    assert notify_store.get(mail_id)["status"] == "bounced"
+    stranger = bounce_samples.sample("exim-dsn", "relay-lost-it", address, "<someone-else@zdravamesta.cz>")
+    assert service.take_bounce({"message": stranger.decode().replace("E1tIqzA", "E1other")})["outcome"] == "unmatched"

@@ -42,7 +42,8 @@ class MailStore(NotifyStorePart):
         self.mails.create_index("person")
         self.mails.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
         self.mails.create_index("bounce_token", sparse=True)
-        self.mails.create_index("message_id", sparse=True)
+        if "message_id_1" in self.mails.index_information():  # a mail's Message-ID names it by its id
+            self.mails.drop_index("message_id_1")
         self.backfill_people(self.mails, lambda document: [document.get("to")])
 
     def enqueue(self, mail: dict, leased: bool = False) -> dict | None:
@@ -134,9 +135,11 @@ class MailStore(NotifyStorePart):
              "$set": {"bodies_dropped_at": utcnow()}}).modified_count
 
     def mail_by_bounce(self, tokens: tuple[str, ...], message_ids: tuple[str, ...]) -> dict | None:
-        """The sent mail a bounce names: by its return path's token, else by its Message-ID."""
+        """The sent mail a bounce names: by its return path's token, else by its Message-ID
+        (`<mail id@domain>`, so found by id)."""
+        ids = [message_id.strip("<>").rpartition("@")[0] for message_id in message_ids]
         for query in ([{"bounce_token": token} for token in tokens]
-                      + [{"message_id": message_id} for message_id in message_ids]):
+                      + ([{"_id": {"$in": ids}, "message_id": {"$in": list(message_ids)}}] if ids else [])):
             found = self.mails.find_one(query, {"text": 0, "html": 0, "attachments": 0}, session=self.session)
             if found is not None:
                 return from_document(found)
