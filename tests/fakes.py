@@ -158,6 +158,18 @@ class FakeMembersStore(FakeUnitOfWork):
         return [dict(a) for a in self.applications.values() if a["status"] == "rejected"
                 and a["decided_at"] < moment and "contact_erased_at" not in a][:limit]
 
+    def members_with_icos(self, icos):
+        return {ico: holder for ico in icos if (holder := self.member_with_ico(ico)) is not None}
+
+    def all_slugs(self):
+        return set(self.members)
+
+    def add_members(self, members):
+        for member in members:
+            if member["slug"] in self.members:
+                raise Conflict("slug taken meanwhile")
+            self.members[member["slug"]] = dict(member)
+
 
 class RecordingRush(Rush):
     """The real group commit and keyed locks, noting the keys each unit of work waited for."""

@@ -2,6 +2,7 @@
 import re
 import uuid
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Callable
 
@@ -9,6 +10,7 @@ from nszm import czech
 from nszm.contracts import bus
 from nszm.contracts.members import MemberSchema
 from nszm.formatting import PRAGUE
+from nszm.imports import row_error
 from nszm.privacy import ERASED_NAME, erased_address
 from nszm.rules import Refused
 from nszm.schemas import cached_schema
@@ -179,6 +181,132 @@ def news_item(member: dict) -> dict:
             "summary": f"{member['name']} ({member['region']}) je členem Národní sítě Zdravých měst ČR.",
             "path": f"/api/v1/members/{member['slug']}", "category": "member",
             "published": datetime.combine(member["member_since"], time(0), PRAGUE)}
+
+
+# -- imports ----------------------------------------------------------------------------------
+
+MEMBER_FIELDS = ("name", "type", "region", "population", "website", "member_since")
+NEEDED_FOR_NEW = ("name", "type", "region", "population")
+CONTACT_FIELDS = {"contact_name": "name", "contact_email": "email", "contact_phone": "phone",
+                  "contact_role": "role", "contact_function": "function"}
+MAX_CONTACTS = 20
+
+
+@dataclass
+class MemberImport:
+    """What an import of members decides: the broken rows, the change of each member (as its report
+    shows it), the members to add and to save (before, after), and the events announcing them."""
+
+    errors: list[dict] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list)
+    added: list[dict] = field(default_factory=list)
+    saved: list[tuple[dict, dict]] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+
+
+def planned_import(rows: list[dict], holders: dict[str, dict], taken_slugs: set[str], today: date, now: datetime,
+                   person_of: Callable[[str], str]) -> MemberImport:
+    """An import of rows (each a member by IČO, and one of its contacts): rows of one IČO make one
+    member, which is created, or updated when a member holds the IČO (`holders`); a contact is
+    matched by its address. A row is refused when it contradicts an earlier row of its member, when
+    a new member lacks what a member needs, or when its member left the network."""
+    plan = MemberImport()
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row["ico"], []).append(row)
+    taken = set(taken_slugs)
+    for ico, group in groups.items():
+        fields_of, lines, refused = _merged_rows(group, plan.errors)
+        if not lines:
+            continue
+        holder = holders.get(ico)
+        if holder is not None and holder["status"] != "active":
+            plan.errors += [row_error(line, "ico", f"{holder['name']} left the network on {holder['left_on']}; "
+                                      "an import does not change a former member (re-admit it by an application).")
+                            for line in lines]
+            continue
+        if holder is None:
+            missing = [key for key in NEEDED_FOR_NEW if key not in fields_of]
+            if missing:
+                plan.errors += [row_error(line, key, "A new member needs this (no member has this IČO yet).")
+                                for line in lines for key in missing]
+                continue
+        contacts, too_many = _merged_contacts(holder, group, refused)
+        plan.errors += [row_error(line, "contact_email", f"A member holds at most {MAX_CONTACTS} contacts.")
+                        for line in too_many]
+        lines = [line for line in lines if line not in too_many]
+        if holder is None:
+            slug = czech.first_free(slug_base(fields_of["name"]), taken)
+            taken.add(slug)
+            member = with_search_fields({"slug": slug, "ico": ico, "website": None, "part_of": None,
+                                         "member_since": today, **fields_of, "contacts": contacts,
+                                         "status": "active", "left_on": None, "joined_at": now, "version": 1})
+            plan.added.append(member)
+            plan.events.append(joined(member))
+            plan.changes.append(_change(member, "create", lines, {}, contacts, []))
+            continue
+        after = update(holder, {**fields_of, "contacts": contacts})
+        changed = {key: (holder.get(key), after.get(key)) for key in MEMBER_FIELDS if holder.get(key) != after.get(key)}
+        known = {c["email"].strip().lower(): c for c in holder.get("contacts", [])}
+        added = [c for c in contacts if c["email"].strip().lower() not in known]
+        altered = [c for c in contacts if c["email"].strip().lower() in known and c != known[c["email"].strip().lower()]]
+        if not changed and not added and not altered:
+            plan.changes.append(_change(holder, "unchanged", lines, {}, [], []))
+            continue
+        plan.saved.append((holder, after))
+        plan.events += change_announced(holder, after, person_of)
+        plan.changes.append(_change(after, "update", lines, changed, added, altered))
+    return plan
+
+
+def _merged_rows(group: list[dict], errors: list[dict]) -> tuple[dict, list[int], set[int]]:
+    """The member fields of a group of rows, its lines, and the lines refused for contradicting an
+    earlier row (their errors added to `errors`)."""
+    merged: dict = {}
+    given_on: dict[str, int] = {}
+    lines, refused = [], set()
+    for row in group:
+        clashes = [key for key in MEMBER_FIELDS if key in row and key in merged and merged[key] != row[key]]
+        if clashes:
+            errors += [row_error(row["line"], key, f"Differs from line {given_on[key]} of the same IČO.")
+                       for key in clashes]
+            refused.add(row["line"])
+            continue
+        for key in MEMBER_FIELDS:
+            if key in row and key not in merged:
+                merged[key], given_on[key] = row[key], row["line"]
+        lines.append(row["line"])
+    return merged, lines, refused
+
+
+def _merged_contacts(holder: dict | None, group: list[dict], refused: set[int]) -> tuple[list[dict], set[int]]:
+    """The member's contacts with the rows' contacts merged in (an address it has updates that
+    contact, a new one is added); the lines that would pass the limit of contacts."""
+    contacts = [dict(c) for c in (holder or {}).get("contacts", [])]
+    by_address = {c["email"].strip().lower(): n for n, c in enumerate(contacts)}
+    too_many = set()
+    for row in group:
+        if row["line"] in refused or "contact_email" not in row:
+            continue
+        given = {CONTACT_FIELDS[key]: row[key] for key in CONTACT_FIELDS if key in row}
+        address = given["email"].strip().lower()
+        if address in by_address:
+            contacts[by_address[address]] = {**contacts[by_address[address]], **given}
+        elif len(contacts) >= MAX_CONTACTS:
+            too_many.add(row["line"])
+            continue
+        else:
+            by_address[address] = len(contacts)
+            contacts.append({"role": "other", **given})
+    return contacts, too_many
+
+
+def _change(member: dict, action: str, lines: list[int], changed: dict, added: list[dict],
+            altered: list[dict]) -> dict:
+    return {"key": member["ico"], "name": member["name"], "slug": member["slug"], "action": action, "lines": lines,
+            "fields_changed": [{"field": key, "before": before, "after": after}
+                               for key, (before, after) in changed.items()],
+            "contacts_added": [c["email"] for c in added], "contacts_changed": [c["email"] for c in altered]}
 
 
 # -- personal data ------------------------------------------------------------------------------

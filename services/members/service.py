@@ -1,8 +1,10 @@
 """The members service's entrypoints: load with a schema, apply the domain, store, dump."""
 from datetime import date
 
+from nszm import imports
 from nszm.contracts.bus import MEMBERS_PRIVACY
 from nszm.contracts.common import NEWS_PER_SERVICE, NewsItemSchema
+from nszm.contracts.imports import ImportReportSchema, ImportRequestSchema
 from nszm.contracts.notify import MailingContactSchema, MembersAudienceSchema
 from nszm.entrypoints import rpc, staff_read, staff_rpc
 from nszm.messaging import consumes
@@ -147,6 +149,32 @@ class MembersService(PlatformService[MembersStoreVerbs]):
             return after
 
         return schemas.MemberDetailSchema().dump(self.unit_of_work(work))
+
+    # -- imports -----------------------------------------------------------------------------
+
+    @staff_rpc
+    def import_members(self, payload):
+        """Members with their contacts from a list: checked row by row (dry run, the default), or
+        imported all at once (the broken rows left out, as the check reported them)."""
+        request = load(ImportRequestSchema(), payload)
+        rows, errors = imports.loaded_rows(schemas.MemberImportRowSchema(), request["rows"])
+
+        def work(tx: MembersStoreVerbs) -> dict:
+            plan = domain.planned_import(rows, tx.members_with_icos({row["ico"] for row in rows}), tx.all_slugs(),
+                                         date.today(), utcnow(), self.store.pseudonyms.person)
+            result = imports.report("members", len(request["rows"]), errors + plan.errors, plan.changes,
+                                    request["dry_run"], imported=not request["dry_run"])
+            if not request["dry_run"]:
+                with refusals_as_errors():
+                    imports.check_plan(request.get("plan"), result["plan"])
+                tx.add_members(plan.added)
+                for before, after in plan.saved:
+                    tx.save_member(before, after)
+                tx.commit(plan.events)
+            return result
+
+        result = work(self.store) if request["dry_run"] else self.unit_of_work(work)
+        return ImportReportSchema().dump(result)
 
     # -- personal data ------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from nszm import czech
 from nszm.contracts.errors import Conflict
@@ -75,6 +75,9 @@ class MembersStoreVerbs(StoreVerbs, Protocol):
     def members_with_person(self, person: str) -> list[dict]: ...
     def save_applications(self, applications: list[dict]) -> None: ...
     def rejected_before(self, moment: datetime, limit: int) -> list[dict]: ...
+    def members_with_icos(self, icos: set[str]) -> dict[str, dict]: ...
+    def all_slugs(self) -> set[str]: ...
+    def add_members(self, members: list[dict]) -> None: ...
 
 
 class MembersStore(ServiceStore):
@@ -158,6 +161,27 @@ class MembersStore(ServiceStore):
                                           self._member_document(after), session=self.session)
         if result.matched_count != 1:
             raise Conflict("The member was changed by someone else; reload and try again.")
+
+    def members_with_icos(self, icos: set[str]) -> dict[str, dict]:
+        """The member of each IČO that one holds (the active one, else one who left)."""
+        found: dict[str, dict] = {}
+        for document in self.members.find({"ico": {"$in": sorted(icos)}}, session=self.session):
+            member = _to_member(document)
+            if member["ico"] not in found or member["status"] == "active":
+                found[member["ico"]] = member
+        return found
+
+    def all_slugs(self) -> set[str]:
+        return {document["_id"] for document in self.members.find({}, {"_id": 1}, session=self.session)}
+
+    def add_members(self, members: list[dict]):
+        """Insert new members at once; Conflict when another writer took a slug or an IČO meanwhile."""
+        if not members:
+            return
+        try:
+            self.members.insert_many([self._member_document(member) for member in members], session=self.session)
+        except (DuplicateKeyError, BulkWriteError):
+            raise Conflict("Another change added a member meanwhile; check the import again.") from None
 
     # -- applications ---------------------------------------------------------------
 
