@@ -358,6 +358,10 @@ class FakeNotifyStore(FakeUnitOfWork):
                                   "attempts": 0, "last_error": None, "leased": leased}
         return dict(self.mails[mail["id"]])
 
+    def queue_mails(self, mails):
+        for mail in mails:
+            self.enqueue(mail)
+
     def claim(self, mail_id=None):
         due = [m for m in self.mails.values() if m["status"] == "pending" and mail_id in (None, m["id"])
                and not m.get("retry_at") and not m.get("leased")]
@@ -563,6 +567,13 @@ class FakeMailoutStore(FakeNotifyStore):
 
     def save_subscriber(self, subscriber):
         self.subscribers[subscriber["id"]] = dict(subscriber)
+
+    def subscribers_by_keys(self, keys):
+        return {key: dict(self.subscribers[key]) for key in keys if key in self.subscribers}
+
+    def save_subscribers(self, subscribers):
+        for subscriber in subscribers:
+            self.save_subscriber(subscriber)
 
     def freeze_recipients(self, mailout_id, deliver, skipped):
         people = [(p, "queued") for p in deliver] + [(p, "skipped") for p in skipped]

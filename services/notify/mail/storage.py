@@ -16,6 +16,7 @@ class MailStoreVerbs(StoreVerbs, Protocol):
 
     def enqueue(self, mail: dict, leased: bool = False) -> dict | None: ...
     def claim(self, mail_id: str | None = None) -> dict | None: ...
+    def queue_mails(self, mails: list[dict]) -> None: ...
     def mark_sent(self, mail_id: str, message_id: str) -> None: ...
     def mark_failed_attempt(self, mail_id: str, error: str, retry_at: datetime | None) -> None: ...
     def get(self, mail_id: str) -> dict | None: ...
@@ -49,13 +50,20 @@ class MailStore(NotifyStorePart):
     def enqueue(self, mail: dict, leased: bool = False) -> dict | None:
         """Queue a mail, leased to the caller (who sends it at once) or for whoever claims it first;
         the queued mail as `claim` gives it, or None when this mail (this event) was queued before."""
+        return self.batches.submit("mails.queued", self._queued(mail, leased), self._queue_all)
+
+    def _queued(self, mail: dict, leased: bool) -> dict:
         now = utcnow()
-        document = {**to_document(mail), "person": self.pseudonyms.person(mail["to"]), "status": "pending",
-                    "attempts": 0, "next_attempt_at": now,
-                    "claimed_until": now + CLAIM_LEASE if leased else now - ENDED,
-                    "claimed_by": self.holder if leased else None,
-                    "created_at": now, "sent_at": None, "last_error": None, "message_id": None}
-        return self.batches.submit("mails.queued", document, self._queue_all)
+        return {**to_document(mail), "person": self.pseudonyms.person(mail["to"]), "status": "pending",
+                "attempts": 0, "next_attempt_at": now,
+                "claimed_until": now + CLAIM_LEASE if leased else now - ENDED,
+                "claimed_by": self.holder if leased else None,
+                "created_at": now, "sent_at": None, "last_error": None, "message_id": None}
+
+    def queue_mails(self, mails: list[dict]):
+        """Queue mails for whoever claims them first, in this unit of work (with what causes them)."""
+        if mails:
+            self.mails.insert_many([self._queued(mail, leased=False) for mail in mails], session=self.session)
 
     def _queue_all(self, documents: list[dict]) -> list:
         """Mails queued at the same time by workers of this process, in one insert: each the queued

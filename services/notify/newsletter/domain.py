@@ -1,9 +1,13 @@
 """The newsletter: subscribing with a confirmed address, and unsubscribing with a signed link."""
 import uuid
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Callable
 
 from nszm.addresses import email_key
 from nszm.contracts import bus
+from nszm.formatting import PRAGUE
+from nszm.imports import row_error
 from nszm.privacy import consent_given
 from nszm.rules import Refused
 from nszm.tokens import new_token, token_hash
@@ -66,3 +70,88 @@ def subscribed(person: str) -> dict:
 
 def unsubscribed(person: str) -> dict:
     return bus.envelope(bus.NEWSLETTER_UNSUBSCRIBED, {"person": person})
+
+
+# -- imported lists -----------------------------------------------------------------------------
+
+IMPORTED_FORM = "import"  # the consent's form when a list brought it in
+IMPORT_CONFIRMATION = "newsletter_import_confirmation"  # the mail asking an imported address to confirm
+
+
+@dataclass
+class SubscriberImport:
+    """What an import of subscribers decides: the broken rows, each address's change, the
+    subscribers to store, those of them to ask for a confirmation (with the link's token), and the
+    events."""
+
+    errors: list[dict] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list)
+    saved: list[dict] = field(default_factory=list)
+    to_confirm: list[tuple[dict, str]] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+
+
+def planned_subscriber_import(rows: list[dict], subscribers: dict[str, dict], suppressions: dict[str, dict],
+                              person_of: Callable[[str], str], source: str, now: datetime) -> SubscriberImport:
+    """An import of a list of addresses (`subscribers` and `suppressions` hold what is known of
+    them, by address key and by person). Rows of one address make one change. An address on the
+    suppression list stays there and gets nothing; a subscriber stays as they are. A row that
+    records when consent was given subscribes its address; without it, the address is asked to
+    confirm by mail, like a subscription from the form, and gets no newsletter until it does (an
+    unconfirmed address is deleted after the retention period)."""
+    plan = SubscriberImport()
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        if row.get("consent_at") and row["consent_at"] > now.astimezone(PRAGUE).date():
+            plan.errors.append(row_error(row["line"], "consent_at", "A consent cannot be given in the future."))
+            continue
+        groups.setdefault(email_key(row["email"]), []).append(row)
+    imported = {"name": source, "imported_at": now}
+    for key, group in groups.items():
+        email = group[0]["email"]
+        name = next((row["name"] for row in group if row.get("name")), None)
+        consented = max((row["consent_at"] for row in group if row.get("consent_at")), default=None)
+        change = {"key": email, "name": name, "lines": [row["line"] for row in group]}
+        person, existing = person_of(email), subscribers.get(key)
+        if person in suppressions:
+            plan.changes.append({**change, "action": "suppressed", "reason": suppressions[person]["reason"]})
+        elif existing and existing["status"] == "confirmed":
+            plan.changes.append({**change, "action": "unchanged"})
+        elif consented is not None:
+            subscriber = _imported(key, email, name, existing, imported, now)
+            plan.saved.append({**subscriber, "status": "confirmed", "confirmed_at": now, "token_hash": None,
+                               "consent": _recorded_consent(consented, source)})
+            plan.events.append(subscribed(person))
+            plan.changes.append({**change, "action": "subscribe"})
+        elif existing and now - _aware(existing["mailed_at"]) < CONFIRMATION_VALIDITY:
+            plan.changes.append({**change, "action": "unchanged"})
+        else:
+            token = new_token()
+            subscriber = {**_imported(key, email, name, existing, imported, now), "status": "pending",
+                          "token_hash": token_hash(token), "mailed_at": now, "confirmed_at": None,
+                          "consent_asked": {"form": IMPORT_CONFIRMATION}}
+            plan.saved.append(subscriber)
+            plan.to_confirm.append((subscriber, token))
+            plan.changes.append({**change, "action": "confirm"})
+    return plan
+
+
+def _imported(key: str, email: str, name: str | None, existing: dict | None, imported: dict, now: datetime) -> dict:
+    return {**(existing or {}), "id": key, "email": email, "name": name or (existing or {}).get("name"),
+            "created_at": (existing or {}).get("created_at", now), "unsubscribed_at": None, "source": imported}
+
+
+def _recorded_consent(given_on: date, source: str) -> dict:
+    """The consent a list recorded: on that day, through the list's source (its text is the source's)."""
+    return {"purpose": "newsletter", "given_at": datetime.combine(given_on, time(0), PRAGUE),
+            "form": f"{IMPORTED_FORM}: {source}", "text_version": IMPORTED_FORM}
+
+
+def import_confirmation(subscriber: dict, confirm_url: str) -> dict:
+    """The mail that asks an imported address to confirm: where the address came from, and that
+    without a confirmation nothing more comes."""
+    subject, text = rendered("newsletter_import_confirmation.txt", {
+        "name": subscriber.get("name"), "confirm_url": confirm_url, "source": subscriber["source"]["name"],
+        "days": CONFIRMATION_VALIDITY.days})
+    return {"id": f"newsletter-{uuid.uuid4().hex}", "kind": IMPORT_CONFIRMATION, "to": subscriber["email"],
+            "to_name": subscriber.get("name"), "subject": subject, "text": text, "attachments": []}

@@ -2,9 +2,11 @@
 with the link every bulk message carries."""
 from typing import ClassVar, Protocol
 
+from nszm import imports
 from nszm.addresses import email_key
 from nszm.contracts.errors import NotFound
-from nszm.entrypoints import rpc
+from nszm.contracts.imports import ImportReportSchema, SubscriberImportRequestSchema
+from nszm.entrypoints import rpc, staff_rpc
 from nszm.schemas import load
 from nszm.service import refusals_as_errors
 from nszm.storage import StoreProvider, utcnow
@@ -15,6 +17,7 @@ from services.notify.newsletter import domain
 from services.notify.newsletter.domain import UNSUBSCRIBE
 from services.notify.newsletter.storage import NewsletterStoreVerbs
 from services.notify.suppression import domain as suppression
+from services.notify.suppression.domain import bounce_token
 from services.notify.suppression.service import SuppressionUse
 
 
@@ -33,8 +36,7 @@ class NewsletterService(MailService):
         subscriber, token = domain.subscription_requested(existing, data["email"], data.get("name"), utcnow(),
                                                           data.get("consent"))
         if subscriber is not None:
-            confirm_url = f"{self.settings.public_url}/api/v1/newsletter/confirm?token={token}"
-            mail = domain.newsletter_confirmation(subscriber, confirm_url)
+            mail = domain.newsletter_confirmation(subscriber, self._confirm_url(token))
             self.store.save_subscriber(subscriber)
             self._send_now(mail)
         return schemas.SubscriptionReceiptSchema().dump({"status": "confirmation_sent"})
@@ -56,6 +58,36 @@ class NewsletterService(MailService):
 
         self.unit_of_work(work)
         return schemas.SubscriptionResultSchema().dump({"status": "subscribed"})
+
+    @staff_rpc
+    def import_subscribers(self, payload):
+        """Newsletter subscribers from a list: checked row by row (dry run, the default), or imported
+        all at once with their confirmation mails (the broken rows left out, as the check reported)."""
+        request = load(SubscriberImportRequestSchema(), payload)
+        rows, errors = imports.loaded_rows(schemas.SubscriberImportRowSchema(), request["rows"])
+        people = list({self.store.pseudonyms.person(row["email"]) for row in rows})
+
+        def work(tx: NewsletterUse) -> dict:
+            known = tx.subscribers_by_keys(list({email_key(row["email"]) for row in rows}))
+            suppressions = {entry["person"]: entry for entry in tx.suppressions_of_people(people)}
+            plan = domain.planned_subscriber_import(rows, known, suppressions, self.store.pseudonyms.person,
+                                                    request["source"], utcnow())
+            result = imports.report("subscribers", len(request["rows"]), errors + plan.errors, plan.changes,
+                                    request["dry_run"], imported=not request["dry_run"])
+            if not request["dry_run"]:
+                with refusals_as_errors():
+                    imports.check_plan(request.get("plan"), result["plan"])
+                tx.save_subscribers(plan.saved)
+                tx.queue_mails([{**domain.import_confirmation(subscriber, self._confirm_url(token)),
+                                 "bounce_token": bounce_token()} for subscriber, token in plan.to_confirm])
+                tx.commit(plan.events)
+            return result
+
+        result = work(self.store) if request["dry_run"] else self.unit_of_work(work)
+        return ImportReportSchema().dump(result)
+
+    def _confirm_url(self, token: str) -> str:
+        return f"{self.settings.public_url}/api/v1/newsletter/confirm?token={token}"
 
     @rpc
     def unsubscribe(self, token):

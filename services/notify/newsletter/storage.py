@@ -2,6 +2,8 @@
 from datetime import datetime
 from typing import Protocol
 
+from pymongo import ReplaceOne
+
 from nszm.storage import StoreVerbs, from_document, to_document
 from services.notify.part import NotifyStorePart
 
@@ -16,6 +18,8 @@ class NewsletterStoreVerbs(StoreVerbs, Protocol):
     def confirmed_subscribers(self) -> list[dict]: ...
     def subscriber_of_person(self, person: str) -> dict | None: ...
     def drop_unconfirmed_subscribers(self, requested_before: datetime) -> int: ...
+    def subscribers_by_keys(self, keys: list[str]) -> dict[str, dict]: ...
+    def save_subscribers(self, subscribers: list[dict]) -> None: ...
 
 
 class NewsletterStore(NotifyStorePart):
@@ -39,6 +43,16 @@ class NewsletterStore(NotifyStorePart):
     def save_subscriber(self, subscriber: dict):
         document = {**to_document(subscriber), "person": self.pseudonyms.person(subscriber["email"])}
         self.subscribers.replace_one({"_id": subscriber["id"]}, document, upsert=True, session=self.session)
+
+    def subscribers_by_keys(self, keys: list[str]) -> dict[str, dict]:
+        return {document["_id"]: from_document(document)
+                for document in self.subscribers.find({"_id": {"$in": keys}}, session=self.session)}
+
+    def save_subscribers(self, subscribers: list[dict]):
+        if subscribers:
+            self.subscribers.bulk_write([ReplaceOne({"_id": subscriber["id"]}, {
+                **to_document(subscriber), "person": self.pseudonyms.person(subscriber["email"])}, upsert=True)
+                for subscriber in subscribers], session=self.session)
 
     def delete_subscriber(self, key: str):
         self.subscribers.delete_one({"_id": key}, session=self.session)
