@@ -7,7 +7,7 @@ RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1
 TESTING := $(VENV)/.testing-$(shell cat requirements.txt requirements-test.txt | cksum | cut -d' ' -f1)
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test install demo token mailout bench clean
+.PHONY: run test install demo token mailout import bench clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed (set PYTHON=python3.11)"; exit 1; }
@@ -46,6 +46,9 @@ token: $(RUNTIME)
 
 mailout: $(RUNTIME)
 	$(PY) -m ops.mailout $(ARGS)
+
+import: $(RUNTIME)
+	$(PY) -m ops.importer $(ARGS)
 
 # Measures with wrk (Debian's package, installed here when apt-get can) or else with Python threads.
 bench: $(TESTING)

@@ -38,7 +38,8 @@ ERROR_DESCRIPTIONS = {
     429: "Too many requests from this address; see Retry-After",
     503: "A service is unavailable",
 }
-ANSWERED_BY_GUNICORN = {414}  # before the API sees the request: not as problem details
+ANSWERED_BY_GUNICORN = {414}
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # a file to import; other bodies are limited to the app's MAX_CONTENT_LENGTH  # before the API sees the request: not as problem details
 
 
 class ProblemSchema(Schema):
@@ -69,6 +70,7 @@ class Endpoint:
     body_required: bool = True
     form: type[Schema] | None = None  # a body a browser's form sends, documented; the view reads it
     raw: str | None = None  # the media type of a body taken as it is (`body` gets {"message": its text})
+    upload: tuple[str, ...] = ()  # media types of a file sent as the body (the view gets `upload`: data, type)
     response: type[Schema] | Schema | None = None
     status: int = 200
     errors: tuple[int, ...] = ()
@@ -94,7 +96,7 @@ class Endpoint:
             codes.add(429)
         if self.role:
             codes |= {401, 403}
-        if self.body or self.form or self.raw:
+        if self.body or self.form or self.raw or self.upload:
             codes |= {400, 413, 415, 422}
         if self.query:
             codes |= {414, 422}
@@ -139,6 +141,17 @@ def read_raw_body(media_type: str) -> dict:
     if not data:
         raise BadRequest(f"A {media_type} body is expected.")
     return {"message": data.decode("utf-8", "replace")}
+
+
+def read_upload(media_types: tuple[str, ...]) -> tuple[bytes, str]:
+    """A file sent as the body: its bytes and media type (up to MAX_UPLOAD_BYTES, more than other bodies)."""
+    if request.mimetype not in media_types:
+        raise UnsupportedMediaType(f"The body must be the file: {' or '.join(media_types)}.")
+    request.max_content_length = MAX_UPLOAD_BYTES
+    data = request.get_data()
+    if not data:
+        raise BadRequest("The file is empty.")
+    return data, request.mimetype
 
 
 def _not_unicode(value, path: str = ""):
@@ -205,6 +218,8 @@ class Api:
                 kwargs["query"] = {key: request.args.get(key) for key in request.args}
             if endpoint.raw:
                 kwargs["body"] = read_raw_body(endpoint.raw)
+            elif endpoint.upload:
+                kwargs["upload"] = read_upload(endpoint.upload)
             elif endpoint.body:
                 kwargs["body"] = read_json_body(endpoint.body_required)
             if endpoint.limits and not has_staff_token():
@@ -299,6 +314,9 @@ class Api:
         if endpoint.raw:
             operation["requestBody"] = {"required": True, "content": {endpoint.raw: {"schema": {
                 "type": "string", "minLength": 1}}}}
+        if endpoint.upload:
+            operation["requestBody"] = {"required": True, "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in endpoint.upload}}
         if endpoint.limits:
             operation["description"] = describe(endpoint.limits) + " A request with a staff token is not limited."
         if endpoint.role:

@@ -9,7 +9,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import audit, deadletters, events, feeds, members, notify, ops, practice, privacy, registrations  # noqa: F401  (their endpoints register on `api`)
+from gateway import audit, deadletters, events, feeds, imports, members, notify, ops, practice, privacy, registrations  # noqa: F401  (their endpoints register on `api`)
 from gateway.asyncapi import asyncapi_document
 from gateway.auth import TokenStore
 from gateway.cache import CachedReads, Generations, Invalidations, ReadCache, RequestKeys

@@ -28,11 +28,13 @@ class GatewayContext:
     asyncapi: dict | None = None
 
 
-def services():
+def services(timeout: float | None = None):
     """This thread's RPC proxy: `services().members.list_members(...)`; a signed-in staff
-    member's calls carry who they are (staff actions need it, and it goes to the audit log)."""
+    member's calls carry who they are (staff actions need it, and it goes to the audit log).
+    `timeout` (seconds) for a call that may take longer than the usual 15 s (an import)."""
     staff = signed_in_staff()
-    return current_app.extensions["nszm"].rpc.proxy(staff=staff.context() if staff else None)
+    rpc = current_app.extensions["nszm"].rpc
+    return rpc.proxy(staff=staff.context() if staff else None, **({"timeout": timeout} if timeout else {}))
 
 
 def forwarder(service: str, tag: str):

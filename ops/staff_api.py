@@ -24,7 +24,7 @@ class StaffApi:
         self.session.headers["Authorization"] = f"Bearer {token}"
 
     def call(self, method: str, path: str, **kwargs):
-        response = self.session.request(method, f"{self.url}{path}", timeout=60, **kwargs)
+        response = self.session.request(method, f"{self.url}{path}", timeout=150, **kwargs)
         if response.status_code >= 400:
             try:
                 problem = response.json()

@@ -15,6 +15,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from werkzeug.exceptions import HTTPException
 
 from gateway import limits
+from gateway.api import MAX_UPLOAD_BYTES
 from gateway.auth import Staff, acting_staff, permits
 from gateway.console import labels
 from gateway.context import services
@@ -22,6 +23,8 @@ from gateway.sessions import console_session
 from nszm import formatting
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
 from nszm.tokens import new_token
+
+MAX_FORM_WITH_FILE_BYTES = 2 * MAX_UPLOAD_BYTES  # the file, or the checked file again as base64
 
 console = Blueprint("console", __name__, url_prefix="/staff", template_folder="../templates",
                     static_folder="../static")
@@ -36,6 +39,7 @@ SECTIONS = [  # (endpoint, Czech title, role that may open it)
     ("console.mailouts", "Hromadné e-maily", "mailouts"),
     ("console.mail_queue", "Fronta e-mailů", "mailouts"),
     ("console.suppressions", "Blokované adresy", "mailouts"),
+    ("console.imports", "Import", ("members", "mailouts")),
     ("console.tokens", "Tokeny", "admin"),
     ("console.privacy_lookup", "Osobní údaje", "admin"),
 ]
@@ -49,11 +53,13 @@ def signed_in() -> Staff | None:
     return g.staff
 
 
-def may(role: str | None) -> bool:
-    return permits(signed_in(), role)
+def may(role: str | tuple[str, ...] | None) -> bool:
+    """Whether the signed-in staff member has the role (or, given several, one of them)."""
+    roles = role if isinstance(role, tuple) else (role,)
+    return any(permits(signed_in(), one) for one in roles)
 
 
-def needs(role: str | None):
+def needs(role: str | tuple[str, ...] | None):
     def decorate(view):
         @wraps(view)
         def guarded(*args, **kwargs):
@@ -67,6 +73,15 @@ def needs(role: str | None):
         return guarded
 
     return decorate
+
+
+UPLOADS: set[str] = set()  # endpoints whose forms carry a file: a larger body than other requests
+
+
+@console.before_request
+def allow_uploads():
+    if request.endpoint in UPLOADS:
+        request.max_content_length = request.max_form_memory_size = MAX_FORM_WITH_FILE_BYTES
 
 
 @console.before_request
@@ -204,6 +219,6 @@ def overview():
     return render_page("overview.html", roles=sorted(acting_staff().roles), counts=counts, mailouts=recent)
 
 
-from gateway.console import attendance, events, mail, mailouts, members, practice, privacy, tokens  # noqa: E402,F401  (their pages)
+from gateway.console import attendance, events, imports, mail, mailouts, members, practice, privacy, tokens  # noqa: E402,F401  (their pages)
 
 

@@ -101,6 +101,11 @@ class ImportChangeSchema(Schema):
                                                                      "(the suppression list's reason)"})
 
 
+class SuppressedContactSchema(Schema):
+    email = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
 class ImportReportSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(list(COLUMNS)))
     dry_run = fields.Boolean(required=True)
@@ -111,4 +116,7 @@ class ImportReportSchema(Schema):
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
                          metadata={"description": "changes by action, and `errors`: the broken rows"})
     plan = fields.String(required=True, metadata={"description": "a fingerprint of the changes, for the import"})
-    ignored_columns = fields.List(fields.String(), load_default=list)
+    ignored_columns = fields.List(fields.String(), load_default=list,
+                                  metadata={"description": "columns of the file the import does not know"})
+    suppressed = fields.List(fields.Nested(SuppressedContactSchema), load_default=list, metadata={
+        "description": "imported contacts on the suppression list: they stay there"})

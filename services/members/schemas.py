@@ -1,4 +1,6 @@
 """The members service's boundary schemas: the contract's shapes plus the domain's checks."""
+from typing import Mapping, Sequence
+
 from marshmallow import ValidationError, fields, pre_load, validate, validates, validates_schema
 
 from nszm import czech
@@ -47,15 +49,17 @@ class MemberUpdateLoadSchema(MemberUpdateSchema):
             raise ValidationError("Name at least one field to change.")
 
 
-def _by_folded_name(names: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    return {czech.fold(name): code for code, spelled in names.items() for name in (code, *spelled)}
+def _by_folded_name(*spellings: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Each code by its folded spellings (the code itself among them)."""
+    return {czech.fold(name): code for names in spellings for code, spelled in names.items()
+            for name in (code, *spelled)}
 
 
 # What people write in a sheet for a type, a region, a role: the code, or its Czech name.
-TYPE_NAMES = _by_folded_name({code: (name, *name.split(" / ")) for code, name in MEMBER_TYPES.items()}
-                             | {"mas": ("MAS",), "city_district": ("MČ", "městský obvod")})
+TYPE_NAMES = _by_folded_name({code: (name, *name.split(" / ")) for code, name in MEMBER_TYPES.items()},
+                             {"mas": ("MAS",), "city_district": ("MČ", "městský obvod")})
 REGION_NAMES = _by_folded_name({region: (region.removesuffix(" kraj"), region.removeprefix("Kraj "))
-                                for region in REGIONS} | {"Hlavní město Praha": ("Praha", "HMP")})
+                                for region in REGIONS}, {"Hlavní město Praha": ("Praha", "HMP")})
 ROLE_NAMES = _by_folded_name({
     "coordinator": ("koordinátor", "koordinátorka", "koordinátor/ka", CONTACT_ROLES["coordinator"]),
     "politician": ("politik", "politička", "odpovědný politik", CONTACT_ROLES["politician"]),

@@ -35,7 +35,7 @@ class NewsletterService(MailService):
         existing = self.store.get_subscriber(email_key(data["email"]))
         subscriber, token = domain.subscription_requested(existing, data["email"], data.get("name"), utcnow(),
                                                           data.get("consent"))
-        if subscriber is not None:
+        if subscriber is not None and token is not None:
             mail = domain.newsletter_confirmation(subscriber, self._confirm_url(token))
             self.store.save_subscriber(subscriber)
             self._send_now(mail)
