@@ -95,7 +95,8 @@ class SuppressionStore(NotifyStorePart):
                      lambda d: from_document(d, "person"))
 
     def suppressions_of_people(self, people: list[str]) -> list[dict]:
-        return [from_document(d, "person") for d in self.suppressions.find({"_id": {"$in": people}}, session=self.session)]
+        return [from_document(d, "person")
+                for d in self.suppressions.find({"_id": {"$in": people}}, session=self.session)]
 
     def soft_score_of(self, person: str) -> dict | None:
         return from_document(self.soft_scores.find_one({"_id": person}, session=self.session), "person")
