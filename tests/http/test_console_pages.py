@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from nszm.contracts.common import PRAGUE
 from tests import bounce_samples, factories
 from tests.http import test_events_api as events_api
+from tests.http import test_imports as imports_api
 from tests.http.conftest import issue_token
 from tests.http.test_console import signed_in
 from tests.http.test_members_api import join
@@ -289,3 +290,32 @@ def test_every_page_needs_sign_in_and_its_role(platform):
     assert "Akce" in overview and "Přihlášky" not in overview and "Tokeny" not in overview
     assert roles["events"].post("/applications/x/approve").status_code == 403
     assert roles["members"].post("/events/x/publish").status_code == 403
+
+
+def test_import_a_file_in_the_console_check_first_then_import_what_was_checked(platform, console, public):
+    word = factories.unique_word()
+    rows = [[factories.ico(), f"{word} Polička", "město", "Pardubický", 8700, "Eva", f"eva@{word}.example.cz",
+             "koordinátorka", None, None],
+            [factories.ico()[:7] + "x", f"{word} Nic", "město", "Pardubický", 10, None, None, None, None, None]]
+    data = imports_api.csv_file(imports_api.MEMBER_HEADER, rows)
+    form = console.get("/imports")
+    assert form.status_code == 200 and "Odběratelé zpravodaje" in form.text and "Souhlas udělen" in form.text
+    checked = console.browser.post(console.base + "/imports/check", data={"csrf": console.csrf, "kind": "members"},
+                                   files={"file": ("clenove.csv", data, "text/csv")})
+    assert checked.status_code == 200, checked.text
+    assert "zkontrolováno, zatím nic nezměněno" in checked.text and "nový člen: 1" in checked.text
+    errors = re.search(r'<table id="import-errors">.*?</table>', checked.text, re.S).group(0)
+    assert "<td>3</td><td>IČO</td>" in errors
+    assert public.get("/api/v1/members", params={"q": word}).json()["total"] == 0
+    apply = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"',
+                            re.search(r'<form [^>]*id="import-apply".*?</form>', checked.text, re.S).group(0)))
+    done = console.post("/imports/apply", apply)
+    assert "Import je hotový" in done.text and 'id="import-apply"' not in done.text
+    assert public.get("/api/v1/members", params={"q": word}).json()["total"] == 1
+    again = console.post("/imports/apply", apply)
+    assert again.status_code == 409 and "Nelze provést" in again.text  # it would no longer change what was checked
+    mailouts_only = Console(platform, issue_token(platform, "mailouts")[1])
+    assert "Členové s kontakty" not in mailouts_only.get("/imports").text
+    assert mailouts_only.post("/imports/check", {"kind": "members"}).status_code == 403
+    no_file = console.post("/imports/check", {"kind": "subscribers", "source": "x"})
+    assert no_file.status_code == 422 and "Vyberte soubor" in no_file.text
