@@ -138,7 +138,8 @@ def run_import(kind: str, data: bytes, media_type: str, options: dict) -> dict:
 
 def suppressed_contacts(changes: list[dict]) -> list[dict]:
     """The imported contacts on the suppression list (they stay there), with the reason."""
-    emails = sorted({email for change in changes for email in change["contacts_added"] + change["contacts_changed"]})
+    emails = sorted({email for change in changes
+                     for email in change.get("contacts_added", []) + change.get("contacts_changed", [])})
     found = []
     for start in range(0, len(emails), SUPPRESSION_LOOKUP):
         found += services().notify.suppressions_of({"emails": emails[start:start + SUPPRESSION_LOOKUP]})

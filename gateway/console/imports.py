@@ -10,6 +10,7 @@ from gateway import imports as files
 from gateway.console import UPLOADS, console, flash_refusal, may, needs, render_page
 from nszm.contracts import imports as contract
 from nszm.contracts.errors import Conflict, InvalidInput
+from nszm.contracts.members import MEMBER_TYPES
 from nszm.contracts.notify import SUPPRESSION_REASONS
 
 KINDS = {"members": ("Členové s kontakty", "members"), "subscribers": ("Odběratelé zpravodaje", "mailouts")}
@@ -23,10 +24,23 @@ FIELDS = {"ico": "IČO", "name": "název", "type": "typ", "region": "kraj", "pop
           "contact_role": "role kontaktu", "contact_function": "funkce kontaktu"}
 
 
+def details(change: dict) -> str:
+    """A change in words: each field from → to, contacts added and changed, why an address is left out."""
+    said = [f"{FIELDS.get(f['field'], f['field'])}: {'–' if f['before'] is None else f['before']} → {f['after']}"
+            for f in change.get("fields_changed", [])]
+    if change.get("contacts_added"):
+        said.append("nové kontakty: " + ", ".join(change["contacts_added"]))
+    if change.get("contacts_changed"):
+        said.append("upravené kontakty: " + ", ".join(change["contacts_changed"]))
+    if change.get("reason"):
+        said.append(SUPPRESSION_REASONS.get(change["reason"], change["reason"]))
+    return "; ".join(said) or "–"
+
+
 def _page(status: int = 200, **values):
     kinds = {kind: title for kind, (title, role) in KINDS.items() if may(role)}
     return render_page("imports.html", status, kinds=kinds, columns=contract.COLUMNS, actions=ACTIONS,
-                       fields=FIELDS, reasons=SUPPRESSION_REASONS, **values)
+                       fields=FIELDS, reasons=SUPPRESSION_REASONS, details=details, member_types=list(MEMBER_TYPES.values()), **values)
 
 
 def _kind() -> str:

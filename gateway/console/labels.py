@@ -32,7 +32,7 @@ FIELDS = {
     "competition_id": "soutěž", "practice": "praxe", "confirmed_at": "potvrzeno", "counted": "započten",
     "kind": "druh", "subject": "předmět", "sent_at": "odesláno", "mailout_id": "hromadný e-mail",
     "purpose": "účel", "given_at": "uděleno", "form": "formulář", "text_version": "verze textu", "at": "kdy",
-    "waitlist_position": "pořadí",
+    "waitlist_position": "pořadí", "source": "zdroj", "imported_at": "importováno",
 }
 SERVICES = {"members": "členové", "events": "akce", "practice": "dobrá praxe", "notify": "e-maily"}
 CONTACT_ROLES = {"coordinator": "koordinátor", "politician": "politik", "other": "jiná"}

@@ -228,6 +228,11 @@ class PersonalMailoutSchema(Schema):
     sent_at = aware(allow_none=True)
 
 
+class SubscriberSourceSchema(Schema):
+    name = fields.String(required=True, metadata={"description": "the list the address was imported from"})
+    imported_at = aware(required=True)
+
+
 class PersonalSubscriptionSchema(Schema):
     email = fields.String(required=True)
     name = fields.String(allow_none=True)
@@ -235,6 +240,8 @@ class PersonalSubscriptionSchema(Schema):
     created_at = aware(required=True)
     confirmed_at = aware(allow_none=True)
     consent = fields.Nested(ConsentSchema, allow_none=True)
+    source = fields.Nested(SubscriberSourceSchema, allow_none=True, metadata={
+        "description": "where the address came from, if it was imported (none: the person subscribed)"})
 
 
 # -- the suppression list and bounces --------------------------------------------------------

@@ -317,5 +317,11 @@ def test_import_a_file_in_the_console_check_first_then_import_what_was_checked(p
     mailouts_only = Console(platform, issue_token(platform, "mailouts")[1])
     assert "Členové s kontakty" not in mailouts_only.get("/imports").text
     assert mailouts_only.post("/imports/check", {"kind": "members"}).status_code == 403
+    subscribers = imports_api.xlsx_file(["E-mail", "Souhlas udělen"], [[f"eva@{word}.example.cz", None],
+                                                                     [f"ota@{word}.example.cz", "1. 2. 2024"]])
+    checked = console.browser.post(console.base + "/imports/check", files={"file": ("odberatele.xlsx", subscribers)},
+                                   data={"csrf": console.csrf, "kind": "subscribers", "source": "Letní škola"})
+    assert checked.status_code == 200, checked.text
+    assert "dostane žádost o potvrzení: 1" in checked.text and "přihlášen (souhlas doložen): 1" in checked.text
     no_file = console.post("/imports/check", {"kind": "subscribers", "source": "x"})
     assert no_file.status_code == 422 and "Vyberte soubor" in no_file.text

@@ -171,6 +171,9 @@ def test_subscribers_with_consent_subscribe_the_rest_are_asked_and_suppressed_st
     assert Client(platform.url).post("/api/v1/newsletter/confirm", params={"token": token}).status_code == 200
     audience = staff.post("/api/v1/mailouts/audience-count", json={"newsletter": True}).json()["recipients"]
     assert audience - audience_before == 961
+    export = staff.post("/api/v1/privacy/exports", json={"email": f"zeptat3@{domain}"}).json()
+    [subscription] = next(part["sections"]["subscriptions"] for part in export["services"] if part["service"] == "notify")
+    assert subscription["source"]["name"] == source and subscription["consent"]["form"] == "newsletter_import_confirmation"
 
 
 def test_files_that_cannot_be_read_are_refused_whole(platform, staff):
