@@ -46,7 +46,7 @@ class ImapInbox:
     """An IMAP folder over TLS (imaps://, or imap:// with STARTTLS); read with BODY.PEEK, so
     nothing is marked as read, and removed by \\Deleted and EXPUNGE at the end of a reading."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, context: ssl.SSLContext | None = None):
         parts = urlparse(url)
         if parts.scheme not in ("imap", "imaps"):
             raise ValueError(f"BOUNCE_MAILBOX must be a directory, imap:// or imaps://, not {parts.scheme}://")
@@ -56,7 +56,7 @@ class ImapInbox:
         self.user = unquote(parts.username or "")
         self.password = unquote(parts.password or "")
         self.folder = unquote(parts.path.lstrip("/")) or "INBOX"
-        self.context = ssl.create_default_context()
+        self.context = context or ssl.create_default_context()  # a server whose certificate is trusted
 
     def __enter__(self) -> "ImapInbox":
         if self.secure:
@@ -68,7 +68,10 @@ class ImapInbox:
         try:
             self.imap.login(self.user, self.password)
             self._ok(self.imap.select(_quoted(self.folder)))
-            self.validity = self._ok(self.imap.response("UIDVALIDITY"))[0].decode()
+            _, validity = self.imap.response("UIDVALIDITY")  # (the code's name, its values), not a status
+            if not validity or validity[0] is None:
+                raise imaplib.IMAP4.error("IMAP: the folder has no UIDVALIDITY")
+            self.validity = validity[-1].decode()
         except BaseException:
             self.imap.shutdown()
             raise
