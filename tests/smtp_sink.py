@@ -5,7 +5,8 @@
 Files are named after the recipient and numbered in the order the server accepted the
 messages (`<recipient>--<number>-<random>.eml`), so that order never depends on file times.
 A recipient containing "+reject" is refused for good (550) at RCPT; one containing "+refuse-once" is refused so the
-first time only (a mailbox fixed since). A recipient containing "+flaky" is refused once per message with a temporary 451, so the
+first time only (a mailbox fixed since); one containing "+full-once" is refused the first time as over its quota
+(552 5.2.2: a failure, not a reason to suppress the address). A recipient containing "+flaky" is refused once per message with a temporary 451, so the
 tests can watch delivery being retried.
 """
 import email
@@ -36,6 +37,9 @@ class StoringHandler:
         if "+refuse-once" in address and address not in self.refused:
             self.refused.add(address)
             return "550 5.2.1 Mailbox disabled"
+        if "+full-once" in address and address not in self.refused:
+            self.refused.add(address)
+            return "552 5.2.2 Mailbox full"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

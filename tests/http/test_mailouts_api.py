@@ -289,6 +289,29 @@ def test_bounces_come_by_webhook_fill_the_suppression_list_and_staff_see_search_
     assert member_page["contacts"][0]["email"] == dead
 
 
+def test_a_failed_recipient_sent_again_gets_the_message_and_nobody_else_gets_a_second(staff, public, smtp_sink):
+    domain = mail_domain()
+    region = "Zlínský kraj"
+    full, fine = f"plna+full-once@{domain}", f"ok@{domain}"
+    join(staff, public, type="microregion", region=region, contact={"name": "Ok", "email": fine})
+    join(staff, public, type="microregion", region=region, contact={"name": "Plná", "email": full})
+    first = mailout(staff, {"members": {"type": ["microregion"], "region": [region]}})
+    staff.post(f"/api/v1/mailouts/{first['id']}/send")
+    done = sent(staff, first["id"])
+    assert done["failed"] == 1 and done["sent"] == done["total"] - 1  # the mailbox was full: failed, not suppressed
+    [failed] = staff.get(f"/api/v1/mailouts/{first['id']}/recipients", params={"status": "failed"}).json()["items"]
+    assert failed["email"] == full and "552" in failed["last_error"]
+    assert staff.get("/api/v1/suppressions", params={"q": full}).json()["total"] == 0
+    assert smtp_sink.messages(full) == []
+
+    assert staff.post(f"/api/v1/mailouts/{first['id']}/retry-failed").status_code == 202
+    again = sent(staff, first["id"])
+    assert (again["sent"], again["failed"], again["skipped"]) == (done["total"], 0, 0)
+    [arrived] = smtp_sink.messages(full)
+    assert arrived["Subject"].startswith("Pozvánka pro") and arrived["List-Unsubscribe"]
+    assert len(smtp_sink.messages(fine)) == 1  # the others are not sent again
+
+
 def test_only_the_failed_recipients_are_sent_again(staff, public, smtp_sink):
     domain = mail_domain()
     region = "Karlovarský kraj"

@@ -83,6 +83,18 @@ def test_severity_by_action_status_and_code():
     assert domain.severity("failed", None, 550) == domain.HARD and domain.severity("failed", None, 452) == domain.SOFT
 
 
+@pytest.mark.parametrize("answer, kind", [
+    ("SMTPRecipientsRefused: 550 5.1.1 No such mailbox here", domain.HARD),
+    ("554 Transaction failed", domain.HARD),
+    ("552 5.2.2 Mailbox full", domain.SOFT),
+    ("552 Requested mail action aborted: exceeded storage allocation", domain.SOFT),
+    ("550 5.2.2 mailbox over quota", domain.SOFT),
+    ("refused", domain.HARD),
+])
+def test_a_refusal_while_sending_is_hard_unless_the_mailbox_is_full(answer, kind):
+    assert domain.refused_while_sending(answer) == kind
+
+
 def test_hard_bounces_and_complaints_suppress_at_once():
     assert domain.after_report(domain.HARD, None, NOW) == (domain.BOUNCED, None)
     assert domain.after_report(domain.COMPLAINT, None, NOW) == (domain.COMPLAINED, None)

@@ -1,6 +1,7 @@
 """The suppression list: why an address gets no mail, which mail it still gets, what a bounce or a
 complaint does to it, and how soft bounces add up and fade."""
 import math
+import re
 import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
@@ -33,6 +34,7 @@ SOFT_HALF_LIFE = timedelta(days=7)
 SOFT_THRESHOLD = 2.5
 
 HARD, SOFT, COMPLAINT = "hard", "soft", "complaint"  # what a report says of its recipient
+ENHANCED_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")  # RFC 3463, in a server's answer
 MAILBOX_FULL = "5.2.2"  # permanent by its class, yet a full mailbox empties again
 
 
@@ -64,6 +66,13 @@ def severity(action: str | None, status: str | None, smtp_code: int | None = Non
     if smtp_code:
         return HARD if smtp_code >= 500 and smtp_code != 552 else SOFT
     return HARD  # a failure that gives no reason is final: the server has given up
+
+
+def refused_while_sending(diagnostic: str) -> str:
+    """What a server's 5xx while we sent says: a hard bounce, except a full mailbox (552, 5.2.2),
+    which is soft, as in a delivery report."""
+    status = ENHANCED_STATUS.search(diagnostic or "")
+    return severity("failed", status.group(1) if status else None, _smtp_code(diagnostic) or 550) or HARD
 
 
 def suppression(reason: str, now: datetime, email: str | None = None, detail: str | None = None) -> dict:

@@ -46,8 +46,9 @@ class SuppressionService(PlatformService):
 
     def _refused_while_sending(self, message: dict, error: Exception):
         """A server refused a recipient for good (5xx) while we sent `message` (`domain.named_mail`,
-        `domain.named_recipient`): a hard bounce."""
-        self._take_failure({"key": f"send:{message['id']}", "kind": domain.HARD, "source": "send",
+        `domain.named_recipient`): a hard bounce, or a soft one for a full mailbox."""
+        self._take_failure({"key": f"send:{message['id']}", "kind": domain.refused_while_sending(str(error)),
+                            "source": "send",
                             "message": message, "diagnostic": str(error)})
 
     # -- bounces coming in -------------------------------------------------------------------------
