@@ -3,14 +3,14 @@ import functools
 import logging
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Callable, ClassVar, Generic
+from typing import Any, Callable, ClassVar, Generic
 
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from pymongo.errors import PyMongoError
 
-from nszm import patches
+from nszm import imports, patches
 from nszm.audit import AuditTrail
 from nszm.config import Settings
 from nszm.contracts import audit as audit_contract
@@ -94,6 +94,24 @@ class PlatformService(Generic[Verbs]):
         """The contract's configuration as this service's nameko config passes it on (read once
         per worker: a mailout's worker asks for it for every message)."""
         return Settings.from_env(self.config)
+
+    def checked_import(self, kind: str, request: dict, errors: list[dict], planned: Callable[[Verbs], Any],
+                       write: Callable[[Verbs, Any], None]) -> dict:
+        """A check of an import (`request["dry_run"]`) or the import: `planned(tx)` decides (its
+        `errors`, `changes`, `events`), `write(tx, plan)` stores it, with its events, in one
+        transaction, and only if it would change what the check given as `plan` showed."""
+        def work(tx: Verbs) -> dict:
+            plan = planned(tx)
+            result = imports.report(kind, len(request["rows"]), errors + plan.errors, plan.changes,
+                                    request["dry_run"], imported=not request["dry_run"])
+            if not request["dry_run"]:
+                with refusals_as_errors():
+                    imports.check_plan(request.get("plan"), result["plan"])
+                write(tx, plan)
+                tx.commit(plan.events)
+            return result
+
+        return work(self.store) if request["dry_run"] else self.unit_of_work(work)
 
     def unit_of_work(self, work: Callable[[Verbs], Stored]) -> Stored:
         """`work(tx)` as one transaction of the store (`tx` is the store bound to it), again from

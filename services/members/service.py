@@ -159,21 +159,14 @@ class MembersService(PlatformService[MembersStoreVerbs]):
         request = load(ImportRequestSchema(), payload)
         rows, errors = imports.loaded_rows(schemas.MemberImportRowSchema(), request["rows"])
 
-        def work(tx: MembersStoreVerbs) -> dict:
-            plan = domain.planned_import(rows, tx.members_with_icos({row["ico"] for row in rows}), tx.all_slugs(),
-                                         date.today(), utcnow(), self.store.pseudonyms.person)
-            result = imports.report("members", len(request["rows"]), errors + plan.errors, plan.changes,
-                                    request["dry_run"], imported=not request["dry_run"])
-            if not request["dry_run"]:
-                with refusals_as_errors():
-                    imports.check_plan(request.get("plan"), result["plan"])
-                tx.add_members(plan.added)
-                for before, after in plan.saved:
-                    tx.save_member(before, after)
-                tx.commit(plan.events)
-            return result
+        def write(tx: MembersStoreVerbs, plan: domain.MemberImport):
+            tx.add_members(plan.added)
+            for before, after in plan.saved:
+                tx.save_member(before, after)
 
-        result = work(self.store) if request["dry_run"] else self.unit_of_work(work)
+        result = self.checked_import("members", request, errors, lambda tx: domain.planned_import(
+            rows, tx.members_with_icos({row["ico"] for row in rows}), tx.all_slugs(), date.today(), utcnow(),
+            self.store.pseudonyms.person), write)
         return ImportReportSchema().dump(result)
 
     # -- personal data ------------------------------------------------------------------------

@@ -67,23 +67,18 @@ class NewsletterService(MailService):
         rows, errors = imports.loaded_rows(schemas.SubscriberImportRowSchema(), request["rows"])
         people = list({self.store.pseudonyms.person(row["email"]) for row in rows})
 
-        def work(tx: NewsletterUse) -> dict:
+        def planned(tx: NewsletterUse) -> domain.SubscriberImport:
             known = tx.subscribers_by_keys(list({email_key(row["email"]) for row in rows}))
             suppressions = {entry["person"]: entry for entry in tx.suppressions_of_people(people)}
-            plan = domain.planned_subscriber_import(rows, known, suppressions, self.store.pseudonyms.person,
+            return domain.planned_subscriber_import(rows, known, suppressions, self.store.pseudonyms.person,
                                                     request["source"], utcnow())
-            result = imports.report("subscribers", len(request["rows"]), errors + plan.errors, plan.changes,
-                                    request["dry_run"], imported=not request["dry_run"])
-            if not request["dry_run"]:
-                with refusals_as_errors():
-                    imports.check_plan(request.get("plan"), result["plan"])
-                tx.save_subscribers(plan.saved)
-                tx.queue_mails([{**domain.import_confirmation(subscriber, self._confirm_url(token)),
-                                 "bounce_token": bounce_token()} for subscriber, token in plan.to_confirm])
-                tx.commit(plan.events)
-            return result
 
-        result = work(self.store) if request["dry_run"] else self.unit_of_work(work)
+        def write(tx: NewsletterUse, plan: domain.SubscriberImport):
+            tx.save_subscribers(plan.saved)
+            tx.queue_mails([{**domain.import_confirmation(subscriber, self._confirm_url(token)),
+                             "bounce_token": bounce_token()} for subscriber, token in plan.to_confirm])
+
+        result = self.checked_import("subscribers", request, errors, planned, write)
         return ImportReportSchema().dump(result)
 
     def _confirm_url(self, token: str) -> str:
