@@ -56,6 +56,7 @@ bench: $(TESTING)
 		|| echo "wrk is not installed (apt-get install -y wrk): the bench measures with Python threads"
 	$(PY) -m bench.run $(ARGS)
 	[ -n "$(ARGS)" ] || $(PY) -m bench.mailout
+	[ -n "$(ARGS)" ] || $(PY) -m bench.imports
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
