@@ -73,8 +73,8 @@ def main() -> int:
             measure(base, "subscribers", subscribers_xlsx(rows, start), XLSX, rows, source="bench")
             start += rows
         memory = rss_by_process(marker)
-        print("resident memory after the imports: " + ", ".join(f"{name} {mib:.0f} MiB"
-                                                                for name, mib in sorted(memory.items())))
+        print("resident memory after the imports: " + ", ".join(f"{name} {kib / 1024:.0f} MiB"
+                                                                for name, kib in sorted(memory.items())))
     return 0
 
 

@@ -10,7 +10,7 @@ import secrets
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, Protocol, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Mapping, Protocol, Self, TypeVar, overload
 
 import pymongo
 from nameko.extensions import DependencyProvider
@@ -107,6 +107,22 @@ def paged(collection, query: dict, order, page: int, per_page: int,
     return [convert(document) for document in cursor], collection.count_documents(query)
 
 
+IN_BATCH = 20  # values per `$in`: SecantusDB checks each candidate against the whole list, so long lists cost n²
+
+
+def in_batches(values) -> Iterator[list]:
+    """`values` a few at a time, for `{"$in": batch}`."""
+    values = list(values)
+    for start in range(0, len(values), IN_BATCH):
+        yield values[start:start + IN_BATCH]
+
+
+def find_in(collection, field: str, values, projection: dict | None = None, session=None) -> Iterator[dict]:
+    """The documents whose `field` is one of `values`, asked for a few values at a time."""
+    for batch in in_batches(values):
+        yield from collection.find({field: {"$in": batch}}, projection, session=session)
+
+
 def taken_ids(collection, base: str) -> set[str]:
     """The ids `base`, `base-2`, `base-3`, … that `collection` holds already."""
     return {d["_id"] for d in collection.find({"_id": {"$regex": f"^{re.escape(base)}(-[0-9]+)?$"}}, {"_id": 1})}
@@ -169,8 +185,10 @@ class Outbox:
         self._marks.submit("published", list(event_ids), self._mark_all_published)
 
     def _mark_all_published(self, marks: list[list[str]]) -> list[None]:
-        self.collection.update_many({"_id": {"$in": [event_id for ids in marks for event_id in ids]}},
-                                    {"$set": {"published_at": utcnow()}, "$unset": {"pending_since": ""}})
+        now = utcnow()
+        for batch in in_batches(event_id for ids in marks for event_id in ids):
+            self.collection.update_many({"_id": {"$in": batch}},
+                                        {"$set": {"published_at": now}, "$unset": {"pending_since": ""}})
         return [None] * len(marks)
 
     def release(self, record: dict):

@@ -13,6 +13,7 @@ from nszm.storage import (
     ServiceStore,
     StoreProvider,
     StoreVerbs,
+    find_in,
     found,
     from_document,
     paged,
@@ -91,6 +92,7 @@ class MembersStore(ServiceStore):
     def ensure_indexes(self):
         super().ensure_indexes()
         self.members.create_index("active_ico", unique=True, sparse=True)
+        self.members.create_index("ico")
         self.members.create_index([("status", ASCENDING), ("name_sort", ASCENDING)])
         self.members.create_index([("status", ASCENDING), ("type", ASCENDING), ("region", ASCENDING)])
         self.applications.create_index("pending_ico", unique=True, sparse=True)
@@ -165,7 +167,7 @@ class MembersStore(ServiceStore):
     def members_with_icos(self, icos: set[str]) -> dict[str, dict]:
         """The member of each IČO that one holds (the active one, else one who left)."""
         found: dict[str, dict] = {}
-        for document in self.members.find({"ico": {"$in": sorted(icos)}}, session=self.session):
+        for document in find_in(self.members, "ico", sorted(icos), session=self.session):
             member = _to_member(document)
             if member["ico"] not in found or member["status"] == "active":
                 found[member["ico"]] = member

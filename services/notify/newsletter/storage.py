@@ -4,7 +4,7 @@ from typing import Protocol
 
 from pymongo import ReplaceOne
 
-from nszm.storage import StoreVerbs, from_document, to_document
+from nszm.storage import StoreVerbs, find_in, from_document, to_document
 from services.notify.part import NotifyStorePart
 
 
@@ -46,7 +46,7 @@ class NewsletterStore(NotifyStorePart):
 
     def subscribers_by_keys(self, keys: list[str]) -> dict[str, dict]:
         return {document["_id"]: from_document(document)
-                for document in self.subscribers.find({"_id": {"$in": keys}}, session=self.session)}
+                for document in find_in(self.subscribers, "_id", keys, session=self.session)}
 
     def save_subscribers(self, subscribers: list[dict]):
         if subscribers:

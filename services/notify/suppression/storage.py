@@ -7,7 +7,7 @@ from typing import Protocol
 
 from pymongo import ASCENDING, DESCENDING
 
-from nszm.storage import StoreVerbs, from_document, paged, utcnow
+from nszm.storage import StoreVerbs, find_in, from_document, paged, utcnow
 from services.notify.part import NotifyStorePart
 
 LEGACY_REASONS = {"refused": "bounced"}  # a server's refusal while sending is a hard bounce
@@ -95,8 +95,7 @@ class SuppressionStore(NotifyStorePart):
                      lambda d: from_document(d, "person"))
 
     def suppressions_of_people(self, people: list[str]) -> list[dict]:
-        return [from_document(d, "person")
-                for d in self.suppressions.find({"_id": {"$in": people}}, session=self.session)]
+        return [from_document(d, "person") for d in find_in(self.suppressions, "_id", people, session=self.session)]
 
     def soft_score_of(self, person: str) -> dict | None:
         return from_document(self.soft_scores.find_one({"_id": person}, session=self.session), "person")
