@@ -9,7 +9,20 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import audit, deadletters, events, feeds, imports, members, notify, ops, practice, privacy, registrations  # noqa: F401  (their endpoints register on `api`)
+from gateway import (  # noqa: F401  (their endpoints register on `api`)
+    audit,
+    deadletters,
+    events,
+    feeds,
+    imports,
+    members,
+    notify,
+    ops,
+    pages,
+    practice,
+    privacy,
+    registrations,
+)
 from gateway.asyncapi import asyncapi_document
 from gateway.auth import TokenStore
 from gateway.cache import CachedReads, Generations, Invalidations, ReadCache, RequestKeys
@@ -133,6 +146,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
                              sessions=SessionStore(database["gateway.console_sessions"]))
     app.extensions["nszm"] = context
     api.register(app)
+    app.add_url_rule(pages.STATEMENT_PATH, "accessibility_statement", pages.accessibility_statement)
     app.register_blueprint(console)
     app.session_interface = ServerSessions(context.sessions)
     app.config.update(SESSION_COOKIE_NAME="nszm_console", SESSION_COOKIE_PATH=COOKIE_PATH,

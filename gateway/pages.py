@@ -1,10 +1,17 @@
-"""The small Czech pages behind links sent by mail: a button on GET, the action's outcome on POST."""
+"""The small Czech pages behind links sent by mail: a button on GET, the action's outcome on POST;
+and the accessibility statement every page links to."""
+from datetime import date
+from email.utils import parseaddr
 from typing import Callable
 
-from flask import Response, render_template, request
+from flask import Response, current_app, render_template, request
 
 from gateway.api import json_response, wants_html
+from nszm import formatting
 from nszm.contracts.errors import Conflict, NotFound
+
+STATEMENT_PATH = "/pristupnost"
+STATEMENT_PREPARED = date(2026, 12, 4)  # the day the statement was last reviewed (law 99/2019 Sb.)
 
 
 def page(template: str, status: int = 200, **values) -> Response:
@@ -29,3 +36,14 @@ def link_action(action: Callable[[], dict], refused_title: str, outcome: Callabl
         title, message = outcome(result)
         return page("cancelled.html", title=title, message=message)
     return json_response(result)
+
+
+def accessibility_statement() -> Response:
+    """The accessibility statement under law 99/2019 Sb.: scope, compliance, what is not accessible,
+    how the pages are tested, whom to write, and the supervising authority."""
+    settings = current_app.extensions["nszm"].settings
+    response = page("pristupnost.html", public_url=settings.public_url, contact=parseaddr(settings.mail_from)[1],
+                    prepared=formatting.day(STATEMENT_PREPARED))
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response

@@ -1,5 +1,6 @@
 """A day in the console, in Debian's Chromium driven by Playwright: approve an application, check a
-person in, compose and send a mailout and watch it reach 100 %, then open every other page.
+person in, compose and send a mailout and watch it reach 100 %, then open every other page; axe-core
+checks every page against WCAG 2.1 A and AA.
 
 Run in a process of its own (the test suite's eventlet patching and Playwright's asyncio do not
 mix): `python -m tests.console_browser URL TOKEN APPLICATION_ID EVENT_ID RECIPIENT SCREENSHOT_DIR`.
@@ -9,10 +10,19 @@ import json
 import sys
 from pathlib import Path
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+def violations(page) -> list[str]:
+    """What axe-core finds on the page against WCAG 2.1 A and AA: each rule with the elements breaking it."""
+    found = Axe().run(page, options=WCAG_21_AA).response["violations"]
+    return [f"{v['id']} ({v['impact']}): {' | '.join(' '.join(map(str, n['target'])) for n in v['nodes'])}"
+            for v in found]
 
 
 def main(url: str, token: str, application_id: str, event_id: str, recipient: str, screenshots: str) -> dict:
@@ -26,11 +36,12 @@ def main(url: str, token: str, application_id: str, event_id: str, recipient: st
 
         def shoot(name):
             page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+            seen.setdefault("violations", {})[name] = violations(page)
 
         try:
             visit(url, token, page, shoot, seen, application_id, event_id, recipient)
         except Exception:
-            shoot("failure")  # what the browser showed when a step failed
+            page.screenshot(path=str(out / "failure.png"), full_page=True)  # what the browser showed when a step failed
             raise
         finally:
             browser.close()
@@ -102,7 +113,8 @@ def visit(url, token, page, shoot, seen, application_id, event_id, recipient):
     shoot("mailout-sent")
 
     for section, name in (("Dobrá praxe", "practices"), ("NEJpraxe", "competitions"),
-                          ("Fronta e-mailů", "mail-queue"), ("Tokeny", "tokens")):
+                          ("Fronta e-mailů", "mail-queue"), ("Blokované adresy", "suppressions"), ("Import", "imports"),
+                          ("Tokeny", "tokens"), ("Osobní údaje", "privacy")):
         page.click(f"nav >> text={section}")
         shoot(name)
     page.goto(url + "/staff/practices/new")

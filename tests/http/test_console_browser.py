@@ -24,7 +24,7 @@ SCREENSHOTS = ROOT / "test-output" / "screenshots"
 PAGES = ("login", "overview", "applications", "application", "application-approved", "member", "members", "events",
          "event", "event-new", "mailouts", "mailout-compose", "mailout-draft", "mailout-sending", "mailout-sent",
          "practices", "practice-new", "practice", "competitions", "competition-new", "competition", "mail-queue",
-         "tokens")
+         "suppressions", "imports", "tokens", "privacy")
 
 
 def test_a_day_in_the_console_approve_check_in_and_send_a_mailout_to_100_percent(platform, staff, public,
@@ -57,6 +57,7 @@ def test_a_day_in_the_console_approve_check_in_and_send_a_mailout_to_100_percent
     assert len([m for m in smtp_sink.messages_to_domain(domain) if m["List-Unsubscribe"]]) == 5
     for name in PAGES:
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 5000, name
+    assert seen["violations"] == {name: [] for name in PAGES}
 
 
 def test_the_door_of_a_session_by_keyboard_only(platform, staff, public):
@@ -91,3 +92,32 @@ def test_the_door_of_a_session_by_keyboard_only(platform, staff, public):
     came = {p["registration_id"] for p in staff.get(f"/api/v1/events/{event['id']}/sessions/s1/attendees").json()[
         "items"] if p["checked_in_at"]}
     assert came == {seated, by_keyboard, by_name}
+
+
+def test_the_pages_behind_mailed_links_and_the_accessibility_statement_pass_axe_core(platform, staff, public):
+    event = events_api.published(staff)
+    receipt = events_api.register(public, event, f"odkazy@{uuid.uuid4().hex[:8]}.example.cz").json()
+    urls = [receipt["manage_url"], receipt["cancel_url"],
+            f"{platform.url}/api/v1/registrations/{receipt['id']}/manage?token=neplatny",
+            f"{platform.url}/api/v1/votes/confirm?token=neplatny",
+            f"{platform.url}/api/v1/newsletter/confirm?token=neplatny",
+            f"{platform.url}/api/v1/unsubscribe?token=neplatny", f"{platform.url}/pristupnost"]
+    env = {**platform.env, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "tests.public_browser", *urls], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert len(seen) >= len(urls) + 4  # the cancel, vote, subscription and unsubscribe buttons led somewhere
+    assert {url: page["violations"] for url, page in seen.items()} == {url: [] for url in seen}
+    assert {page["lang"] for page in seen.values()} == {"cs"}
+    assert all(page["statement_link"] for page in seen.values())
+
+
+def test_the_accessibility_statement_says_what_the_law_asks(platform, public):
+    answer = public.get("/pristupnost")
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/html")
+    for part in ("99/2019", "Stav souladu", "Nepřístupný obsah", "Zpětná vazba a kontakty", "Vynucovací postup",
+                 "Ministerstvo vnitra", "axe-core", "info@zdravamesta.cz"):
+        assert part in answer.text, part
+    console = public.get("/staff/login")
+    assert '<footer><a href="/pristupnost">' in console.text
