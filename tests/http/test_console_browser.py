@@ -121,3 +121,23 @@ def test_the_accessibility_statement_says_what_the_law_asks(platform, public):
         assert part in answer.text, part
     console = public.get("/staff/login")
     assert '<footer><a href="/pristupnost">' in console.text
+
+
+def test_sign_in_approve_send_and_cancel_by_keyboard_alone(platform, staff, public, smtp_sink):
+    domain = f"{uuid.uuid4().hex[:8]}.example.cz"
+    application = public.post("/api/v1/membership-applications", json=factories.application()).json()
+    event = events_api.published(staff)
+    receipt = events_api.register(public, event, f"klavesnice@{domain}").json()
+    draft = staff.post("/api/v1/mailouts", json={"subject": "Pozvánka", "body": "Dobrý den.",
+                                                 "audience": {"event": {"id": event["id"]}}}).json()
+    env = {**platform.env, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "tests.keyboard_browser", platform.url, STAFF_TOKEN, application["id"],
+                          draft["id"], receipt["cancel_url"]], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["signed_in"] == "Přehled" and seen["application_status"] == "schváleno"
+    assert seen["mailout_status"] in ("scheduled", "sending", "sent") and "zrušen" in seen["cancelled"].lower()
+    for control in ("token_field", "approve", "send", "cancel"):
+        assert seen[control]["focus_shows"], control
+    assert staff.get(f"/api/v1/registrations/{receipt['id']}").json()["status"] == "cancelled"
