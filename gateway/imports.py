@@ -13,6 +13,8 @@ import re
 import zipfile
 from datetime import date, datetime, time
 
+from marshmallow import Schema
+
 from gateway.context import api, services
 from nszm import czech
 from nszm.contracts import imports as contract
@@ -146,17 +148,17 @@ def suppressed_contacts(changes: list[dict]) -> list[dict]:
     return [{"email": entry["email"], "reason": entry["reason"]} for entry in found]
 
 
-@api.route("/api/v1/imports/members", "POST", summary="Check (the default) or import members with their contacts "
-           "from a CSV or XLSX file", tag="imports", role="members", query=contract.ImportQuerySchema,
-           upload=(CSV, XLSX), response=contract.ImportReportSchema, errors=(409,))
-def import_members(query, upload):
-    data, media_type = upload
-    return run_import("members", data, media_type, load(contract.ImportQuerySchema(), query))
+def _import_endpoint(kind: str, role: str, options: type[Schema], summary: str):
+    """`POST /api/v1/imports/<kind>`: the file as the body, the options in the query."""
+    def view(query, upload):
+        data, media_type = upload
+        return run_import(kind, data, media_type, load(options(), query))
+
+    view.__name__ = f"import_{kind}"
+    api.route(f"/api/v1/imports/{kind}", "POST", summary=f"Check (the default) or import {summary} from a CSV or "
+              "XLSX file", tag="imports", role=role, query=options, upload=(CSV, XLSX),
+              response=contract.ImportReportSchema, errors=(409,))(view)
 
 
-@api.route("/api/v1/imports/subscribers", "POST", summary="Check (the default) or import newsletter subscribers "
-           "from a CSV or XLSX file", tag="imports", role="mailouts", query=contract.SubscriberImportQuerySchema,
-           upload=(CSV, XLSX), response=contract.ImportReportSchema, errors=(409,))
-def import_subscribers(query, upload):
-    data, media_type = upload
-    return run_import("subscribers", data, media_type, load(contract.SubscriberImportQuerySchema(), query))
+_import_endpoint("members", "members", contract.ImportQuerySchema, "members with their contacts")
+_import_endpoint("subscribers", "mailouts", contract.SubscriberImportQuerySchema, "newsletter subscribers")

@@ -3,12 +3,14 @@ an error with its line, and the report with a fingerprint of what an import woul
 import hashlib
 import json
 import re
+from collections import Counter
 from datetime import date
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
 
 from nszm.contracts.imports import ImportChangeSchema
 from nszm.rules import Refused
+from nszm.schemas import flatten_messages
 
 CZECH_DATE = re.compile(r"^\s*(\d{1,2})\.\s*(\d{1,2})\.\s*(\d{4})\s*$")
 
@@ -61,15 +63,8 @@ def row_error(line: int, field: str | None, messages) -> dict:
 
 
 def errors_of(line: int, invalid: ValidationError) -> list[dict]:
-    """A row's schema errors, one per field (nested messages flattened)."""
-    messages = invalid.normalized_messages()
-    return [row_error(line, field, _flat(found)) for field, found in sorted(messages.items())]
-
-
-def _flat(messages) -> list[str]:
-    if isinstance(messages, dict):
-        return [text for inner in messages.values() for text in _flat(inner)]
-    return [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]
+    """A row's schema errors, one per field."""
+    return [row_error(line, field, found) for field, found in sorted(flatten_messages(invalid.messages).items())]
 
 
 def loaded_rows(schema: Schema, rows: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -98,11 +93,10 @@ def check_plan(checked: str | None, planned: str):
                       "meanwhile); check it again.", code="import_plan_changed")
 
 
-def report(kind: str, rows: int, errors: list[dict], changes: list[dict], dry_run: bool, imported: bool) -> dict:
-    counts: dict[str, int] = {}
-    for change in changes:
-        counts[change["action"]] = counts.get(change["action"], 0) + 1
+def report(kind: str, rows: int, errors: list[dict], changes: list[dict], dry_run: bool) -> dict:
+    """A check's report (`dry_run`), or an import's: it is written when the report is given."""
+    counts = dict(Counter(change["action"] for change in changes))
     counts["errors"] = len({error["line"] for error in errors})
-    return {"kind": kind, "dry_run": dry_run, "imported": imported, "rows": rows,
+    return {"kind": kind, "dry_run": dry_run, "imported": not dry_run, "rows": rows,
             "errors": sorted(errors, key=lambda error: (error["line"], error["field"] or "")),
             "changes": changes, "counts": counts, "plan": fingerprint(changes)}

@@ -102,8 +102,7 @@ class PlatformService(Generic[Verbs]):
         transaction, and only if it would change what the check given as `plan` showed."""
         def work(tx: Verbs) -> dict:
             plan = planned(tx)
-            result = imports.report(kind, len(request["rows"]), errors + plan.errors, plan.changes,
-                                    request["dry_run"], imported=not request["dry_run"])
+            result = imports.report(kind, len(request["rows"]), errors + plan.errors, plan.changes, request["dry_run"])
             if not request["dry_run"]:
                 with refusals_as_errors():
                     imports.check_plan(request.get("plan"), result["plan"])

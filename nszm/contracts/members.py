@@ -42,6 +42,7 @@ CONTACT_ROLES = {
 }
 
 APPLICATION_STATUSES = ("pending", "approved", "rejected")
+MAX_CONTACTS = 20  # contacts of one member
 
 member_type = fields.String(required=True, validate=validate.OneOf(list(MEMBER_TYPES)))
 region = fields.String(required=True, validate=validate.OneOf(REGIONS))
@@ -176,7 +177,7 @@ class MemberUpdateSchema(Schema):
     name = text(200)
     population = fields.Integer(strict=True, validate=validate.Range(min=1, max=20_000_000))
     website = web_url(300, allow_none=True)
-    contacts = fields.List(fields.Nested(ContactSchema), validate=validate.Length(max=20))
+    contacts = fields.List(fields.Nested(ContactSchema), validate=validate.Length(max=MAX_CONTACTS))
     part_of = text(120, allow_none=True)
 
 

@@ -8,7 +8,7 @@ from typing import Callable
 
 from nszm import czech
 from nszm.contracts import bus
-from nszm.contracts.members import MemberSchema
+from nszm.contracts.members import MAX_CONTACTS, MemberSchema
 from nszm.formatting import PRAGUE
 from nszm.imports import row_error
 from nszm.privacy import ERASED_NAME, erased_address
@@ -189,7 +189,6 @@ MEMBER_FIELDS = ("name", "type", "region", "population", "website", "member_sinc
 NEEDED_FOR_NEW = ("name", "type", "region", "population")
 CONTACT_FIELDS = {"contact_name": "name", "contact_email": "email", "contact_phone": "phone",
                   "contact_role": "role", "contact_function": "function"}
-MAX_CONTACTS = 20
 
 
 @dataclass
@@ -236,7 +235,7 @@ def planned_import(rows: list[dict], holders: dict[str, dict], taken_slugs: set[
                         for line in too_many]
         lines = [line for line in lines if line not in too_many]
         if holder is None:
-            slug = czech.first_free(slug_base(fields_of["name"]), taken)
+            slug = first_free_slug(fields_of["name"], taken)
             taken.add(slug)
             member = with_search_fields({"slug": slug, "ico": ico, "website": None, "part_of": None,
                                          "member_since": today, **fields_of, "contacts": contacts,
