@@ -57,6 +57,7 @@ bench: $(TESTING)
 	$(PY) -m bench.run $(ARGS)
 	[ -n "$(ARGS)" ] || $(PY) -m bench.mailout
 	[ -n "$(ARGS)" ] || $(PY) -m bench.imports
+	[ -n "$(ARGS)" ] || $(PY) -m bench.patches
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import pika
+from nameko.amqp import publish
 
 from gateway.rpc import RpcClients
 from nszm import patches
@@ -27,6 +28,7 @@ BIN = Path(sys.executable).parent
 PIKA_QUEUE = "bench.echo"
 PAYLOAD = {"event": "jarni-skola", "email": "ucastnik@example.cz"}
 ROUNDS = 5
+NAMEKO_GET_PRODUCER = publish.get_producer  # read before anything installs the patches
 
 
 class Echo:
@@ -36,6 +38,12 @@ class Echo:
     @rpc
     def echo(self, payload):
         return payload
+
+
+class EchoAsReleased:
+    """`Echo` with nameko as released, no library patch installed (bench.patches compares them)."""
+    name = "bench_echo"
+    echo = Echo.echo
 
 
 def serve(amqp_uri: str):
@@ -77,8 +85,11 @@ def pika_round_trips(amqp_uri: str, count: int) -> list[float]:
     return times
 
 
-def nameko_round_trips(amqp_uri: str, count: int) -> list[float]:
-    patches.install()  # as the gateway has them
+def nameko_round_trips(amqp_uri: str, count: int, patched: bool = True) -> list[float]:
+    if patched:
+        patches.install()  # as the gateway has them
+    else:
+        publish.get_producer = NAMEKO_GET_PRODUCER
     times = []
     clients = RpcClients(amqp_uri, os.environ["SECRET_KEY"])
     try:
@@ -91,26 +102,45 @@ def nameko_round_trips(amqp_uri: str, count: int) -> list[float]:
     return times
 
 
+def nameko_server(amqp_uri: str, patched: bool = True) -> subprocess.Popen:
+    """The echo service in a process of its own, answering once this returns."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "AMQP_URI": amqp_uri}
+    service = "bench.rpc_roundtrip:" + ("Echo" if patched else "EchoAsReleased")
+    server = subprocess.Popen([str(BIN / "nameko"), "run", "--config", "deploy/nameko.yaml", service],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:  # the server is up once a call is answered
+        try:
+            nameko_round_trips(amqp_uri, 1, patched)
+            return server
+        except Exception:
+            if time.monotonic() > deadline:
+                server.terminate()
+                raise
+            time.sleep(0.2)
+
+
+def median_nameko_ms(amqp_uri: str, patched: bool, count: int = 2000) -> float:
+    """The median of `count` round trips to a new echo service, with the library patches or without."""
+    server = nameko_server(amqp_uri, patched)
+    try:
+        nameko_round_trips(amqp_uri, 100, patched)
+        return statistics.median(nameko_round_trips(amqp_uri, count, patched)) * 1000
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def compare(amqp_uri: str, count: int = 2000) -> dict:
     """Median round trips of both (after a warm-up), in milliseconds, and their ratio."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "AMQP_URI": amqp_uri}
     servers = [
-        subprocess.Popen([str(BIN / "nameko"), "run", "--config", "deploy/nameko.yaml", "bench.rpc_roundtrip:Echo"],
-                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        nameko_server(amqp_uri),
         subprocess.Popen([sys.executable, "-m", "bench.rpc_roundtrip", "serve", amqp_uri], cwd=ROOT, env=env,
                          stdout=subprocess.PIPE, text=True),
     ]
     try:
         assert servers[1].stdout.readline().strip() == "ready"
-        deadline = time.monotonic() + 30
-        while True:  # the nameko server is up once a call is answered
-            try:
-                nameko_round_trips(amqp_uri, 1)
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
         pika_round_trips(amqp_uri, 100)
         nameko_times, pika_times = [], []
         for _ in range(ROUNDS):  # taken in turns, so that both meet the same moments of the machine

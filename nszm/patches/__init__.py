@@ -1,6 +1,7 @@
 """Every change the platform makes to a library's internals, in one place.
 
-Each was measured to matter on a path the benchmark covers, and each reaches into what its
+Each saves more than 5 % of a path the benchmark covers (`python -m bench.patches`, part of
+`make bench`, measures each against the library's own way), and each reaches into what its
 library does not promise to keep, so each is written for one release (`WRITTEN_FOR`; a unit test
 fails when an installed release differs, and the patch is then to be checked and the pin moved).
 Nothing here changes anything on import: a process calls `install()` when it starts (the
