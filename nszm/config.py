@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_BUS_RETRY_DELAYS = (1.0, 10.0, 60.0)  # seconds before a failed event's 2nd, 3rd, 4th try
@@ -134,6 +135,28 @@ class Settings:
             process_slot=_supervised_slot(env),
             retention=Retention.from_env(env),
         )
+
+
+@dataclass(frozen=True)
+class MailServer:
+    """A mail server as its URL in the configuration names it (smtp[s]://, imap[s]://)."""
+    secure: bool
+    host: str
+    port: int
+    user: str | None
+    password: str | None
+    path: str
+
+    @classmethod
+    def from_url(cls, url: str, setting: str, scheme: str, ports: tuple[int, int], plain_form: str = "") -> "MailServer":
+        """`scheme` with STARTTLS on `ports[0]`, or `scheme`s over TLS on `ports[1]`."""
+        parts = urlparse(url)
+        if parts.scheme not in (scheme, scheme + "s"):
+            raise ValueError(f"{setting} must be {plain_form}{scheme}:// or {scheme}s://, not {parts.scheme}://")
+        secure = parts.scheme == scheme + "s"
+        return cls(secure=secure, host=parts.hostname or "localhost", port=parts.port or ports[secure],
+                   user=unquote(parts.username) if parts.username else None,
+                   password=unquote(parts.password) if parts.password else None, path=unquote(parts.path.lstrip("/")))
 
 
 def bounce_address_for(mail_from: str) -> str:

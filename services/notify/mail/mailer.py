@@ -19,11 +19,10 @@ from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from nameko.extensions import DependencyProvider
 
-from nszm.config import Settings, bounce_address_for
+from nszm.config import MailServer, Settings, bounce_address_for
 from nszm.patches.mail_folding import QuickFolding
 from services.notify.suppression.domain import return_path
 from services.notify.suppression.reports import TOKEN_HEADER
@@ -110,14 +109,9 @@ def _inner(part: Message) -> Message:
 
 class SmtpTransport:
     def __init__(self, url: str):
-        parts = urlparse(url)
-        if parts.scheme not in ("smtp", "smtps"):
-            raise ValueError(f"SMTP_URL must be smtp:// or smtps://, not {parts.scheme}://")
-        self.secure = parts.scheme == "smtps"
-        self.host = parts.hostname or "localhost"
-        self.port = parts.port or (465 if self.secure else 25)
-        self.user = unquote(parts.username) if parts.username else None
-        self.password = unquote(parts.password) if parts.password else None
+        server = MailServer.from_url(url, "SMTP_URL", "smtp", (25, 465))
+        self.secure, self.host, self.port = server.secure, server.host, server.port
+        self.user, self.password = server.user, server.password
 
     def connect(self) -> smtplib.SMTP:
         smtp: smtplib.SMTP

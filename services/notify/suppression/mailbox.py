@@ -9,11 +9,10 @@ import mailbox
 import re
 import ssl
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from nameko.extensions import DependencyProvider
 
-from nszm.config import Settings
+from nszm.config import MailServer, Settings
 
 IMAP_TIMEOUT_SECONDS = 30
 
@@ -47,15 +46,10 @@ class ImapInbox:
     nothing is marked as read, and removed by \\Deleted and EXPUNGE at the end of a reading."""
 
     def __init__(self, url: str, context: ssl.SSLContext | None = None):
-        parts = urlparse(url)
-        if parts.scheme not in ("imap", "imaps"):
-            raise ValueError(f"BOUNCE_MAILBOX must be a directory, imap:// or imaps://, not {parts.scheme}://")
-        self.secure = parts.scheme == "imaps"
-        self.host = parts.hostname or "localhost"
-        self.port = parts.port or (993 if self.secure else 143)
-        self.user = unquote(parts.username or "")
-        self.password = unquote(parts.password or "")
-        self.folder = unquote(parts.path.lstrip("/")) or "INBOX"
+        server = MailServer.from_url(url, "BOUNCE_MAILBOX", "imap", (143, 993), plain_form="a directory, ")
+        self.secure, self.host, self.port = server.secure, server.host, server.port
+        self.user, self.password = server.user or "", server.password or ""
+        self.folder = server.path or "INBOX"
         self.context = context or ssl.create_default_context()  # a server whose certificate is trusted
 
     def __enter__(self) -> "ImapInbox":
