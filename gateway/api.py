@@ -43,7 +43,10 @@ MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # a file to import; other bodies are limited
 
 
 class ProblemSchema(Schema):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details, in Czech (or in English with `Accept-Language: en`; the answer's
+    `Content-Language` says which). `errors` names each invalid field with its messages, and `codes`
+    the same fields with each message's stable code, in the same order, for a client that shows
+    its own words."""
 
     type = fields.String(required=True)
     title = fields.String(required=True)
@@ -52,6 +55,9 @@ class ProblemSchema(Schema):
     code = fields.String(metadata={"description": "the rule that refused the request, where one did, "
                                                   "e.g. `not_registered_for_session`"})
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    codes = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), metadata={
+        "description": "each field's message codes, parallel to `errors`: e.g. `required`, `invalid_email`, "
+                       "`length_between`, `not_one_of` (`invalid` for a message without a code of its own)"})
 
 
 @dataclass

@@ -147,6 +147,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
     app.extensions["nszm"] = context
     api.register(app)
     app.add_url_rule(pages.STATEMENT_PATH, "accessibility_statement", pages.accessibility_statement)
+    app.add_url_rule("/problems/<kind>", "problem_type", pages.problem_type)
     app.register_blueprint(console)
     app.session_interface = ServerSessions(context.sessions)
     app.config.update(SESSION_COOKIE_NAME="nszm_console", SESSION_COOKIE_PATH=COOKIE_PATH,

@@ -10,6 +10,7 @@ from pymongo.errors import PyMongoError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from gateway.api import PROBLEM, json_response
+from nszm import messages
 from nszm.contracts.errors import CallRefused, Conflict, InvalidInput, NotFound, RateLimited, StaffOnly, Unavailable
 
 log = logging.getLogger(__name__)
@@ -32,20 +33,31 @@ REMOTE_ERRORS = {
     PyMongoError: (503, "service-unavailable", "The database is unavailable"),
 }
 
+UNKNOWN_CODE = "invalid"  # a field message the catalogue does not know yet
+
 HTTP_TYPES = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
               413: "payload-too-large", 415: "unsupported-media-type", 400: "bad-request"}
 
 
 def problem(status: int, kind: str, title: str, detail: str = "", errors: dict | None = None, headers=None,
             code: str | None = None):
+    """The problem in Czech, or in English when the client asks (`Accept-Language: en`); each field's
+    messages with their codes in `codes`, in the same order."""
     base = current_app.extensions["nszm"].settings.public_url
-    body = {"type": f"{base}/problems/{kind}", "title": title, "status": status, "detail": detail or title}
+    language = messages.language_of(request.headers.get("Accept-Language"))
+    body = {"type": f"{base}/problems/{kind}", "title": messages.title(title, language), "status": status,
+            "detail": messages.explained(detail or title, language)[1]}
     if code:
         body["code"] = code
     if errors is not None:
-        body["errors"] = errors
+        said = {field: [messages.explained(str(message), language) for message in found]
+                for field, found in errors.items()}
+        body["errors"] = {field: [text for _, text in pairs] for field, pairs in said.items()}
+        body["codes"] = {field: [found or UNKNOWN_CODE for found, _ in pairs] for field, pairs in said.items()}
     response = json_response(body, status, PROBLEM)
     response.cache_control.no_store = True
+    response.headers["Content-Language"] = language
+    response.vary.add("Accept-Language")
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response

@@ -47,3 +47,38 @@ def accessibility_statement() -> Response:
     response.cache_control.public = True
     response.cache_control.max_age = 3600
     return response
+
+
+PROBLEM_TYPES = {  # the `type` of an API's problem: its page's title and what it means
+    "validation-error": ("Neplatné údaje", "Požadavek obsahuje neplatné nebo chybějící údaje. Opravte pole, která "
+                         "jmenuje `errors`, a pošlete požadavek znovu."),
+    "not-found": ("Nenalezeno", "Hledaná věc (člen, akce, registrace, odkaz) neexistuje, nebo odkaz není platný."),
+    "conflict": ("Nelze provést v tomto stavu", "Požadavek je v pořádku, ale neodpovídá současnému stavu: například "
+                 "lhůta už uplynula, akce je plná, nebo to už někdo udělal. `code` jmenuje pravidlo."),
+    "rate-limited": ("Příliš mnoho požadavků", "Z této adresy nebo pro tuto schránku přišlo příliš mnoho požadavků. "
+                     "Zkuste to znovu po době, kterou udává hlavička Retry-After."),
+    "unauthorized": ("Chybí platný token", "Akce je jen pro pracovníky kanceláře: pošlete platný token "
+                     "v hlavičce Authorization: Bearer."),
+    "forbidden": ("Přístup odepřen", "Token nemá roli, kterou tato akce potřebuje."),
+    "service-unavailable": ("Služba není dostupná", "Část platformy je na chvíli nedostupná. Zkuste to prosím "
+                            "za okamžik znovu; nic z požadavku se neuložilo napůl."),
+    "method-not-allowed": ("Metoda není povolena", "Tato adresa tuto metodu HTTP nepřijímá; hlavička Allow "
+                           "jmenuje ty, které přijímá."),
+    "payload-too-large": ("Požadavek je příliš velký", "Tělo požadavku je větší, než server přijímá."),
+    "unsupported-media-type": ("Nepodporovaný typ obsahu", "Tělo požadavku má jiný typ (Content-Type), než "
+                               "adresa přijímá, obvykle application/json."),
+    "bad-request": ("Chybný požadavek", "Požadavek nelze přečíst, například JSON není platný."),
+    "internal-error": ("Vnitřní chyba", "Na straně platformy se něco pokazilo; chyba je zaznamenána."),
+    "http-error": ("Chyba HTTP", "Požadavek skončil chybou HTTP, kterou udává `status`."),
+}
+
+
+def problem_type(kind: str) -> Response:
+    """The page a problem's `type` leads to: what that kind of error means."""
+    if kind not in PROBLEM_TYPES:
+        return page("cancelled.html", 404, title="Nenalezeno", message="Takový typ chyby neznáme.")
+    title, explanation = PROBLEM_TYPES[kind]
+    response = page("problem_type.html", kind=kind, title=title, explanation=explanation)
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response

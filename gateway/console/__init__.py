@@ -20,7 +20,7 @@ from gateway.auth import Staff, acting_staff, permits
 from gateway.console import labels
 from gateway.context import services
 from gateway.sessions import console_session
-from nszm import formatting
+from nszm import formatting, messages
 from nszm.contracts.errors import Conflict, InvalidInput, NotFound, RateLimited
 from nszm.tokens import new_token
 
@@ -118,6 +118,7 @@ console.add_app_template_filter(labels.field, "field")
 console.add_app_template_filter(lambda service: labels.SERVICES.get(service, service), "service")
 console.add_app_template_filter(labels.value, "value")
 console.add_app_template_filter(formatting.answer, "answer")
+console.add_app_template_filter(lambda message: messages.explained(str(message))[1], "czech")
 console.add_app_template_filter(lambda role: labels.ROLES.get(role, role), "role")
 
 
@@ -141,11 +142,15 @@ def render_page(template: str, status: int = 200, **values):
     return render_template(f"console/{template}", **values), status
 
 
+def czech(message: str) -> str:
+    return messages.explained(message)[1] if message else message
+
+
 def flash_refusal(error: Conflict | InvalidInput):
     """Show a service's refusal in one line, with each field it names."""
-    fields = "; ".join(f"{field}: {' '.join(map(str, messages))}"
-                       for field, messages in (getattr(error, "errors", None) or {}).items())
-    reason = " – ".join(part for part in (error.detail, fields) if part) or "Akci nelze provést."
+    fields = "; ".join(f"{field}: {' '.join(czech(str(message)) for message in found)}"
+                       for field, found in (getattr(error, "errors", None) or {}).items())
+    reason = " – ".join(part for part in (czech(error.detail or ""), fields) if part) or "Akci nelze provést."
     flash(f"Nelze provést: {reason}", "error")
 
 
