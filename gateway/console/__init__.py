@@ -90,7 +90,7 @@ def check_csrf():
         sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
         expected = session.get("csrf", "") if session else ""
         if not sent or not hmac.compare_digest(sent.encode("utf-8", "replace"), expected.encode("utf-8")):
-            abort(400, "The form has expired; reload the page and try again.")
+            abort(400, "Formulář vypršel; načtěte stránku znovu a zkuste to ještě jednou.")
 
 
 @console.after_request

@@ -80,7 +80,7 @@ def test_compose_count_send_and_watch_progress_from_the_console(platform, staff,
                        timeout=60, interval=0.3, message="sent from the console")
     assert (final["sent"], final["total"]) == (3, 3) and final["id"] == mailout_id
     again = browser.post(f"{created.url}/send", data={"csrf": csrf})
-    assert "it can be sent only once" in again.text
+    assert "odeslat ho lze jen jednou" in again.text
     assert len([m for m in smtp_sink.messages_to_domain(domain) if m["List-Unsubscribe"]]) == 3
     page = browser.get(created.url, params={"status": "sent"})
     assert page.text.count(f"@{domain}</td>") == 3 and 'id="recipients"' in page.text

@@ -1,12 +1,16 @@
 """The API's messages in Czech and English with their codes: marshmallow's messages as our schemas
 produce them are all known, the catalogue is complete, and the client's language is honoured."""
+import ast
 import re
+from pathlib import Path
 
 import pytest
 from marshmallow import Schema, ValidationError, fields, validate
 
 from nszm import messages
 from nszm.contracts.common import EmailAddress, text, web_url
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Everything(Schema):
@@ -68,17 +72,50 @@ def test_czech_unless_the_client_prefers_english(header, language):
     assert messages.language_of(header) == language
 
 
+WORDED_WITHOUT_A_VALUE = {"invalid_datetime", "datetime_without_offset", "rate_limited"}  # English words, not data
+
+
 def test_the_catalogue_is_complete_and_its_czech_keeps_every_value():
     for template in messages.templates():
         assert template.czech, template.english
         english_values = set(re.findall(r"\{(\w+)\}", template.english))
         czech_values = set(re.findall(r"\{(\w+)\}", template.czech))
         assert czech_values <= english_values, template.english
-        if not template.code.startswith(messages.TITLE) and template.code not in ("invalid_datetime",
-                                                                                  "datetime_without_offset"):
+        if not template.code.startswith(messages.TITLE) and template.code not in WORDED_WITHOUT_A_VALUE:
             assert czech_values == english_values, template.english
 
 
 def test_titles_are_czech_by_default():
     assert messages.title("Invalid input") == "Neplatné údaje"
     assert messages.title("Invalid input", messages.ENGLISH) == "Invalid input"
+
+
+# Errors whose first argument (or, for row_error, third) is a message a person may read.
+RAISED = {"Refused", "RuleBroken", "NotFound", "Conflict", "ValidationError", "InvalidInput", "BadRequest",
+          "Unauthorized", "Forbidden", "UnsupportedMediaType", "StaffOnly", "RateLimited", "Unavailable",
+          "unreadable", "row_error"}
+
+
+def raised_messages():
+    """Every message the code raises, as a sample: an f-string's values stand as 'X'."""
+    for path in (ROOT / "services").rglob("*.py"), (ROOT / "nszm").rglob("*.py"), (ROOT / "gateway").rglob("*.py"):
+        for source in path:
+            for node in ast.walk(ast.parse(source.read_text("utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+                if name not in RAISED or not node.args:
+                    continue
+                argument = node.args[2] if name == "row_error" and len(node.args) > 2 else node.args[0]
+                if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                    yield source.relative_to(ROOT), argument.value
+                elif isinstance(argument, ast.JoinedStr):
+                    yield source.relative_to(ROOT), "".join(
+                        part.value if isinstance(part, ast.Constant) else "X" for part in argument.values)
+
+
+def test_every_message_the_code_raises_is_in_the_catalogue():
+    found = list(raised_messages())
+    assert len(found) > 100  # the scan sees the services' refusals
+    unknown = [(str(path), message) for path, message in found if messages.explained(message)[0] is None]
+    assert unknown == []
