@@ -33,10 +33,13 @@ REMOTE_ERRORS = {
     PyMongoError: (503, "service-unavailable", "The database is unavailable"),
 }
 
-UNKNOWN_CODE = "invalid"  # a field message the catalogue does not know yet
-
 HTTP_TYPES = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
               413: "payload-too-large", 415: "unsupported-media-type", 400: "bad-request"}
+
+
+def request_language() -> str:
+    """Czech, or English when the request asks for it (`Accept-Language: en`)."""
+    return messages.language_of(request.headers.get("Accept-Language"))
 
 
 def problem(status: int, kind: str, title: str, detail: str = "", errors: dict | None = None, headers=None,
@@ -44,16 +47,15 @@ def problem(status: int, kind: str, title: str, detail: str = "", errors: dict |
     """The problem in Czech, or in English when the client asks (`Accept-Language: en`); each field's
     messages with their codes in `codes`, in the same order."""
     base = current_app.extensions["nszm"].settings.public_url
-    language = messages.language_of(request.headers.get("Accept-Language"))
+    language = request_language()
     body = {"type": f"{base}/problems/{kind}", "title": messages.title(title, language), "status": status,
             "detail": messages.explained(detail or title, language)[1]}
     if code:
         body["code"] = code
     if errors is not None:
-        said = {field: [messages.explained(str(message), language) for message in found]
-                for field, found in errors.items()}
-        body["errors"] = {field: [text for _, text in pairs] for field, pairs in said.items()}
-        body["codes"] = {field: [found or UNKNOWN_CODE for found, _ in pairs] for field, pairs in said.items()}
+        said = {field: messages.said(found, language) for field, found in errors.items()}
+        body["errors"] = {field: texts for field, (texts, _) in said.items()}
+        body["codes"] = {field: codes for field, (_, codes) in said.items()}
     response = json_response(body, status, PROBLEM)
     response.cache_control.no_store = True
     response.headers["Content-Language"] = language

@@ -16,7 +16,8 @@ from datetime import date, datetime, time
 from marshmallow import Schema
 
 from gateway.context import api, services
-from nszm import czech
+from gateway.errors import request_language
+from nszm import czech, messages
 from nszm.contracts import imports as contract
 from nszm.contracts.errors import InvalidInput
 from nszm.schemas import load
@@ -124,14 +125,16 @@ def _given(cell) -> bool:
     return cell is not None and not (isinstance(cell, str) and not cell.strip())
 
 
-def run_import(kind: str, data: bytes, media_type: str, options: dict) -> dict:
-    """Check or import a file (`options`: dry_run, plan, and for subscribers their source)."""
+def run_import(kind: str, data: bytes, media_type: str, options: dict, language: str = messages.CZECH) -> dict:
+    """Check or import a file (`options`: dry_run, plan, and for subscribers their source); each
+    row error's messages in `language`, with their codes."""
     rows, columns, ignored = rows_of(kind, table_of(data, media_type))
     payload = {"rows": rows, **{key: value for key, value in options.items() if value is not None}}
     rpc = services(timeout=IMPORT_TIMEOUT_SECONDS)
     report = rpc.members.import_members(payload) if kind == "members" else rpc.notify.import_subscribers(payload)
     for error in report["errors"]:
         error["column"] = columns.get(error["field"] or "")
+        error["messages"], error["codes"] = messages.said(error["messages"], language)
     report["ignored_columns"] = ignored
     if kind == "members":
         report["suppressed"] = suppressed_contacts(report["changes"])
@@ -152,7 +155,7 @@ def _import_endpoint(kind: str, role: str, options: type[Schema], summary: str):
     """`POST /api/v1/imports/<kind>`: the file as the body, the options in the query."""
     def view(query, upload):
         data, media_type = upload
-        return run_import(kind, data, media_type, load(options(), query))
+        return run_import(kind, data, media_type, load(options(), query), request_language())
 
     view.__name__ = f"import_{kind}"
     api.route(f"/api/v1/imports/{kind}", "POST", summary=f"Check (the default) or import {summary} from a CSV or "

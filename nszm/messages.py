@@ -16,6 +16,7 @@ CATALOGUE = Path(__file__).parent / "locale" / "cs" / "LC_MESSAGES" / "messages.
 CZECH, ENGLISH = "cs", "en"
 LANGUAGES = (CZECH, ENGLISH)
 TITLE = "title:"  # the context of a problem's title, before its type
+UNKNOWN_CODE = "invalid"  # the code of a message the catalogue does not know yet
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,13 @@ def explained(message: str, language: str = CZECH) -> tuple[str | None, str]:
         if found:
             return template.code, template.said(found.groupdict(), language)
     return None, message
+
+
+def said(found: list[str], language: str = CZECH) -> tuple[list[str], list[str]]:
+    """(the messages in `language`, their codes in the same order; UNKNOWN_CODE for a message
+    the catalogue does not know)."""
+    pairs = [explained(str(message), language) for message in found]
+    return [text for _, text in pairs], [code or UNKNOWN_CODE for code, _ in pairs]
 
 
 def title(english: str, language: str = CZECH) -> str:

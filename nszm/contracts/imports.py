@@ -79,7 +79,9 @@ class RowErrorSchema(Schema):
     line = fields.Integer(required=True)
     field = fields.String(allow_none=True, metadata={"description": "the field (column) at fault, if one is"})
     column = fields.String(allow_none=True, metadata={"description": "the column's header as the file has it"})
-    messages = fields.List(fields.String(), required=True)
+    messages = fields.List(fields.String(), required=True, metadata={
+        "description": "in Czech, or in English with `Accept-Language: en`"})
+    codes = fields.List(fields.String(), metadata={"description": "each message's stable code, in the same order"})
 
 
 class FieldChangeSchema(Schema):

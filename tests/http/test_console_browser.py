@@ -5,15 +5,18 @@ The browser steps run in their own process (`tests/console_browser.py`); screens
 page visited are written to `test-output/screenshots/` (kept out of git).
 """
 import json
+import re
 import subprocess
 import sys
 import uuid
+from html.parser import HTMLParser
 from pathlib import Path
 
 from tests import factories
 from tests.conftest import ROOT
 from tests.http import test_events_api as events_api
 from tests.http.conftest import STAFF_TOKEN
+from tests.http.test_mailouts_api import mail_domain, mailout, sent
 from tests.http.test_members_api import join
 from tests.http.test_practice_api import competition
 from tests.http.test_practice_api import published as published_practice
@@ -111,6 +114,73 @@ def test_the_pages_behind_mailed_links_and_the_accessibility_statement_pass_axe_
     assert {url: page["violations"] for url, page in seen.items()} == {url: [] for url in seen}
     assert {page["lang"] for page in seen.values()} == {"cs"}
     assert all(page["statement_link"] for page in seen.values())
+
+
+RICH_BODY = """# Jarní škola Zdravých měst
+
+Dobrý den,
+
+zveme **{{ organization }}** na *jarní* Školu Zdravých měst:
+
+- program a přihláška: [stránka akce](https://www.zdravamesta.cz/jarni-skola)
+- dotazy: info@zdravamesta.cz
+
+Více na https://www.zdravamesta.cz.
+"""
+
+
+class ReadAloud(HTMLParser):
+    """The words of an HTML part as a reader meets them: the body's text, each link's target after
+    its text unless the text is the target."""
+
+    def __init__(self):
+        super().__init__()
+        self.text, self.links, self.in_head = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        self.in_head = self.in_head or tag == "head"
+        if tag == "a":
+            self.links.append((dict(attrs).get("href") or "", len(self.text)))
+
+    def handle_endtag(self, tag):
+        self.in_head = self.in_head and tag != "head"
+        if tag == "a":
+            href, start = self.links.pop()
+            if href.removeprefix("mailto:") != "".join(self.text[start:]).strip():
+                self.text.append(f" {href} ")
+
+    def handle_data(self, data):
+        if not self.in_head:
+            self.text.append(data)
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
+
+
+def test_a_mailouts_html_part_passes_axe_core_and_says_what_its_text_part_says(platform, staff, public, smtp_sink,
+                                                                                tmp_path):
+    address = f"bohata@{mail_domain()}"
+    member = join(staff, public, type="mas", region="Plzeňský kraj", contact={"name": "Bohatá", "email": address})
+    draft = mailout(staff, {"members": {"type": ["mas"], "region": ["Plzeňský kraj"]}}, body=RICH_BODY)
+    staff.post(f"/api/v1/mailouts/{draft['id']}/send")
+    sent(staff, draft["id"])
+    [message] = smtp_sink.messages(address)
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    reader = ReadAloud()
+    reader.feed(html)
+    assert words(text) == words("".join(reader.text)), (text, html)
+    assert member["name"] in text and "<h1>" in html and "<li>" in html
+    assert message["List-Unsubscribe"].strip("<>") in text
+
+    page = tmp_path / "mail.html"
+    page.write_text(html, encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "tests.public_browser", page.as_uri()], cwd=ROOT,
+                         env={**platform.env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    [seen] = json.loads(run.stdout.strip().splitlines()[-1]).values()
+    assert (seen["lang"], seen["violations"]) == ("cs", [])
 
 
 def test_the_accessibility_statement_says_what_the_law_asks(platform, public):

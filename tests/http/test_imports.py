@@ -38,9 +38,9 @@ def xlsx_file(header: list, rows: list[list]) -> bytes:
     return out.getvalue()
 
 
-def post_import(client: Client, kind: str, data: bytes, media_type: str, **params):
-    return client.post(f"/api/v1/imports/{kind}", data=data, params=params, headers={"Content-Type": media_type},
-                       timeout=150)
+def post_import(client: Client, kind: str, data: bytes, media_type: str, language: str = "cs", **params):
+    return client.post(f"/api/v1/imports/{kind}", data=data, params=params, timeout=150,
+                       headers={"Content-Type": media_type, "Accept-Language": language})
 
 
 def members_with_broken_rows(word: str, domain: str) -> tuple[list[list], list[int]]:
@@ -171,6 +171,11 @@ def test_subscribers_with_consent_subscribe_the_rest_are_asked_and_suppressed_st
 
     report = post_import(staff, "subscribers", data, CSV, source=source).json()
     assert [error["line"] for error in report["errors"]] == [7]
+    [wrong] = report["errors"]
+    assert (wrong["column"], wrong["messages"], wrong["codes"]) == ("E-mail", ["Neplatná e-mailová adresa."],
+                                                                    ["invalid_email"])
+    in_english = post_import(staff, "subscribers", data, CSV, language="en", source=source).json()["errors"]
+    assert (in_english[0]["messages"], in_english[0]["codes"]) == (["Not a valid email address."], ["invalid_email"])
     assert report["counts"] == {"subscribe": 1, "confirm": 2, "suppressed": 1, "errors": 1}
     done = post_import(staff, "subscribers", data, CSV, source=source, dry_run="false", plan=report["plan"]).json()
     assert done["imported"] and done["counts"] == report["counts"]

@@ -290,15 +290,16 @@ def bulk_message(mailout: Mailout, recipient: Mapping[str, Any], unsubscribe_url
     footer = "" if _uses_unsubscribe_url(mailout["body"]) else UNSUBSCRIBE_FOOTER + unsubscribe_url + "\n"
     if footer:
         text = text.rstrip() + footer
+    subject = " ".join(_render(mailout["subject"], values).split())
     html = None
-    if mailout["format"] == "markdown":
-        html = ('<!doctype html><html lang="cs"><head><meta charset="utf-8"></head><body>'
-                f"{_markdown_html(mailout['body'], values, footer)}</body></html>")
+    if mailout["format"] == "markdown":  # a page of its own for readers that show it as one (WCAG: language, title)
+        html = (f'<!doctype html><html lang="cs"><head><meta charset="utf-8"><title>{escape(subject)}</title>'
+                f"</head><body>{_markdown_html(mailout['body'], values, footer)}</body></html>")
     return {
         "id": f"{mailout['id']}:{recipient['key']}",
         "to": recipient["email"],
         "to_name": recipient.get("name"),
-        "subject": " ".join(_render(mailout["subject"], values).split()),
+        "subject": subject,
         "text": text,
         "html": html,
         "message_id": message_id(mailout["id"], recipient["key"]),
