@@ -32,7 +32,7 @@ from gateway.errors import install_error_handlers
 from gateway.limits import RateLimiter
 from gateway.rpc import RpcClients
 from gateway.sessions import COOKIE_PATH, ServerSessions, SessionStore
-from nszm import patches
+from nszm import messages, patches
 from nszm.audit import AuditLog, audit_key
 from nszm.config import Settings
 from nszm.privacy import Pseudonyms
@@ -145,6 +145,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClients | None = None, 
                              audit=AuditLog(database["gateway.audit"], "gateway", audit_key(settings.secret_key)),
                              sessions=SessionStore(database["gateway.console_sessions"]))
     app.extensions["nszm"] = context
+    messages.templates()  # read now, not by the first error, which may come in an outage
     api.register(app)
     app.add_url_rule(pages.STATEMENT_PATH, "accessibility_statement", pages.accessibility_statement)
     app.add_url_rule("/problems/<kind>", "problem_type", pages.problem_type)
