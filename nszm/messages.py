@@ -25,6 +25,7 @@ class Template:
     english: str
     czech: str
     pattern: re.Pattern
+    literal: int  # how much of the English is fixed text: of two templates that match, the one saying more wins
 
     def said(self, values: dict[str, str], language: str) -> str:
         text = self.czech if language == CZECH else self.english
@@ -41,7 +42,8 @@ def _pattern(english: str) -> re.Pattern:
 def templates() -> tuple[Template, ...]:
     with CATALOGUE.open("rb") as file:
         catalogue = read_po(file, locale=CZECH)
-    return tuple(Template(str(message.context), str(message.id), str(message.string), _pattern(str(message.id)))
+    return tuple(Template(str(message.context), str(message.id), str(message.string), _pattern(str(message.id)),
+                          len(re.sub(r"\{\w+\}", "", str(message.id))))
                  for message in catalogue if message.id and message.context)
 
 
@@ -53,13 +55,14 @@ def _titles() -> dict[str, Template]:
 def explained(message: str, language: str = CZECH) -> tuple[str | None, str]:
     """(the message's code, the message in `language`); a message the catalogue does not know keeps
     its words and has no code."""
+    best, values = None, {}
     for template in templates():
-        if template.code.startswith(TITLE):
+        if template.code.startswith(TITLE) or (best and best.literal >= template.literal):
             continue
         found = template.pattern.match(message)
         if found:
-            return template.code, template.said(found.groupdict(), language)
-    return None, message
+            best, values = template, found.groupdict()
+    return (best.code, best.said(values, language)) if best else (None, message)
 
 
 def said(found: list[str], language: str = CZECH) -> tuple[list[str], list[str]]:

@@ -22,6 +22,7 @@ class StaffApi:
         self.url = f"{url.rstrip('/')}{base}"
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
+        self.session.headers["Accept-Language"] = "en"  # the commands speak English; so do the API's messages to them
 
     def call(self, method: str, path: str, **kwargs):
         response = self.session.request(method, f"{self.url}{path}", timeout=150, **kwargs)

@@ -153,18 +153,20 @@ def test_test_send_schedule_pause_resume_and_cancel(staff, public, smtp_sink):
     assert draft["id"] in [m["id"] for m in listed["items"]]
 
 
-@pytest.mark.parametrize("body, message", [
-    ("Dobrý den, {{ name }", "Template error"),
-    ("{{ ''.__class__ }}", "'Getattr' is not allowed"),
-    ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "is not allowed"),
-    ("Dobrý den, {{ jmeno }}", "placeholders"),
-    ("{% for x in range(100000) %}{% for y in range(100000) %}x{% endfor %}{% endfor %}", "'For' is not allowed"),
+@pytest.mark.parametrize("body, code, czech, english", [
+    ("Dobrý den, {{ name }", "template_error", "Chyba šablony na řádku 1", "Template error on line 1"),
+    ("{{ ''.__class__ }}", "template_not_allowed", "„Getattr“ není povoleno", "'Getattr' is not allowed"),
+    ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "template_not_allowed", "není povoleno", "is not allowed"),
+    ("Dobrý den, {{ jmeno }}", "unknown_placeholder", "Neznámá zástupná značka „jmeno“", "Unknown placeholder"),
+    ("{% for x in range(100000) %}{% for y in range(100000) %}x{% endfor %}{% endfor %}", "template_not_allowed",
+     "„For“ není povoleno", "'For' is not allowed"),
 ])
-def test_a_broken_or_unsafe_template_is_a_422_naming_body(staff, body, message):
-    response = staff.post("/api/v1/mailouts", json={"subject": "Pozvánka", "body": body,
-                                                    "audience": {"newsletter": True}})
-    problem = assert_problem(response, 422, "body")
-    assert message in problem["errors"]["body"][0]
+def test_a_broken_or_unsafe_template_is_a_422_naming_body(staff, body, code, czech, english):
+    draft = {"subject": "Pozvánka", "body": body, "audience": {"newsletter": True}}
+    problem = assert_problem(staff.post("/api/v1/mailouts", json=draft), 422, "body")
+    assert czech in problem["errors"]["body"][0] and problem["codes"]["body"] == [code]
+    in_english = staff.post("/api/v1/mailouts", json=draft, headers={"Accept-Language": "en"}).json()
+    assert english in in_english["errors"]["body"][0] and in_english["codes"]["body"] == [code]
 
 
 def test_mailout_input_errors(staff, public):

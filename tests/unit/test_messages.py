@@ -54,6 +54,10 @@ def test_every_message_our_fields_give_has_a_code_and_czech_words():
      "Musí být od 1 do 20000000."),
     ("Must be one of: city, region.", "not_one_of", "Musí být jedno z: city, region."),
     ("The token lacks the 'events' role.", "role_missing", "Token nemá roli „events“."),
+    # also matches "Not a valid {obj_type}.": the template with more fixed words wins
+    ("Not a valid IČO: 8 digits with a correct check digit expected.", "invalid_ico",
+     "Neplatné IČO: očekává se 8 číslic se správnou kontrolní číslicí."),
+    ("Not a valid datetime.", "invalid_datetime", "Neplatný čas (očekává se ISO 8601)."),
 ])
 def test_values_in_a_message_go_into_its_czech_words(english, code, czech):
     assert messages.explained(english) == (code, czech)
