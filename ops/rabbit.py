@@ -37,14 +37,22 @@ def _tool(name: str) -> str | None:
     return shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
 
 
+def brokers(amqp_uri: str) -> list[tuple[str, int]]:
+    """(host, port) of each node AMQP_URI names: one URI, or several joined by `;` (a cluster's
+    nodes, tried in turn by kombu's failover)."""
+    urls = [urlparse(uri.strip()) for uri in amqp_uri.split(";") if uri.strip()]
+    return [(url.hostname or "127.0.0.1", url.port or 5672) for url in urls]
+
+
 def ensure_running(amqp_uri: str):
-    """Return when RabbitMQ answers; start a local one if installed; exit with advice otherwise."""
-    url = urlparse(amqp_uri)
-    host, port = url.hostname or "127.0.0.1", url.port or 5672
-    if port_open(host, port):
+    """Return when RabbitMQ answers (any node of a cluster); start a local one if installed;
+    exit with advice otherwise."""
+    nodes = brokers(amqp_uri)
+    if any(port_open(host, port) for host, port in nodes):
         return
-    if host not in LOCAL_HOSTS:
-        sys.exit(f"RabbitMQ at {host}:{port} does not answer; start it or set AMQP_URI.")
+    host, port = nodes[0]
+    if len(nodes) > 1 or host not in LOCAL_HOSTS:
+        sys.exit(f"RabbitMQ at {', '.join(f'{h}:{p}' for h, p in nodes)} does not answer; start it or set AMQP_URI.")
     server = _tool("rabbitmq-server")
     if server is None:
         sys.exit(

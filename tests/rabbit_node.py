@@ -1,5 +1,7 @@
-"""A RabbitMQ node of a test's own, on its own port, beside the machine's: a test may stop and
-start it (`stop_app`/`start_app`) without disturbing anything else that uses the broker."""
+"""RabbitMQ nodes of a test's own, on their own ports, beside the machine's: a test may stop and
+start them (`stop_app`/`start_app`) without disturbing anything else that uses the broker; a cluster
+of three (`RabbitCluster`)."""
+import json
 import shutil
 import subprocess
 import tempfile
@@ -8,16 +10,20 @@ from pathlib import Path
 
 from ops import embedded
 from ops.rabbit import port_open
+from tests.conftest import ROOT
 from tests.waiting import wait_until
+
+CLUSTER_CONF = ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf"
 
 
 class RabbitNode:
-    def __init__(self):
+    def __init__(self, conf: str = ""):
+        """`conf`: more lines of rabbitmq.conf (e.g. the cluster's settings from deploy/)."""
         self.name = f"nszm-{uuid.uuid4().hex[:8]}@localhost"
         self.port = embedded.free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="nszm-rabbit-"))
         (self.directory / "enabled_plugins").write_text("[].\n")
-        (self.directory / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
+        (self.directory / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n{conf}")
         shutil.chown(self.directory, "rabbitmq", "rabbitmq")
         for path in self.directory.iterdir():
             shutil.chown(path, "rabbitmq", "rabbitmq")
@@ -34,8 +40,9 @@ class RabbitNode:
     def wait_until_up(self):
         wait_until(lambda: port_open("127.0.0.1", self.port), timeout=90, message=f"RabbitMQ node {self.name}")
 
-    def ctl(self, *command: str):
-        subprocess.run(["rabbitmqctl", "-n", self.name, *command], check=True, capture_output=True, timeout=120)
+    def ctl(self, *command: str) -> str:
+        return subprocess.run(["rabbitmqctl", "-n", self.name, *command], check=True, capture_output=True,
+                              text=True, timeout=120).stdout
 
     def stop_app(self):
         self.ctl("stop_app")
@@ -49,3 +56,45 @@ class RabbitNode:
             self.ctl("stop")
         finally:
             shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class RabbitCluster:
+    """Three RabbitMQ nodes of a test's own, each on its own port, clustered with `join_cluster`,
+    with the cluster's settings as deploy/ writes them (`deploy/rabbitmq/rabbitmq.conf`)."""
+
+    def __init__(self, size: int = 3):
+        conf = "\n".join(line for line in CLUSTER_CONF.read_text().splitlines()
+                         if line.strip() and not line.startswith(("#", "listeners.")))
+        self.nodes = [RabbitNode(conf + "\n") for _ in range(size)]
+
+    @property
+    def amqp_uri(self) -> str:
+        """Every node, for kombu's failover: the platform's AMQP_URI for a cluster."""
+        return ";".join(node.amqp_uri for node in self.nodes)
+
+    def start(self):
+        for node in self.nodes:
+            node.start()
+        first = self.nodes[0]
+        for node in self.nodes[1:]:
+            node.stop_app()
+            node.ctl("join_cluster", first.name)
+            node.start_app()
+
+    def running(self) -> list[RabbitNode]:
+        listed = self.nodes[0].ctl("cluster_status", "--formatter", "json") if self.nodes else ""
+        status = json.loads(listed)
+        return [node for node in self.nodes if node.name in status.get("running_nodes", [])]
+
+    def leader_of(self, queue: str, asking: RabbitNode) -> RabbitNode:
+        """The node that leads quorum queue `queue` now, as `asking` knows it."""
+        listed = json.loads(asking.ctl("list_queues", "name", "leader", "--formatter", "json"))
+        leader = next(entry["leader"] for entry in listed if entry["name"] == queue)
+        return next(node for node in self.nodes if node.name == leader)
+
+    def stop(self):
+        for node in reversed(self.nodes):
+            try:
+                node.stop()
+            except subprocess.CalledProcessError:  # already stopped
+                shutil.rmtree(node.directory, ignore_errors=True)
