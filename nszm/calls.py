@@ -13,6 +13,7 @@ from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
 from nszm.config import DEFAULT_SERVICE_CALL_TIMEOUT, Settings
 from nszm.contracts.errors import Unavailable
 from nszm.signing import call_key, resigned
+from nszm.topology import TransientReplyListener
 
 # A request that expires with its caller's patience is not worth writing to disk: RabbitMQ keeps
 # it in memory (AMQP delivery mode 1), and a broker restart loses only calls already given up on.
@@ -48,7 +49,10 @@ class TimedServiceProxy(ServiceProxy):
 
 
 class TimedRpcProxy(RpcProxy):
-    """`RpcProxy` with a deadline per call: SERVICE_CALL_TIMEOUT seconds in the service's config."""
+    """`RpcProxy` with a deadline per call: SERVICE_CALL_TIMEOUT seconds in the service's config;
+    its replies come to a queue that a lost RabbitMQ node does not take with it for good."""
+
+    rpc_reply_listener = TransientReplyListener()
 
     def __init__(self, target_service: str, **options):
         super().__init__(target_service, **options)

@@ -9,6 +9,7 @@ the call, its actor and its target go to the service's audit log.
 import logging
 import sys
 
+from kombu import Connection, Queue
 from kombu.exceptions import OperationalError
 from nameko.amqp.publish import Publisher
 from nameko.constants import (
@@ -23,6 +24,7 @@ from nameko.rpc import Responder, Rpc, RpcConsumer, get_rpc_exchange
 from nszm.config import Settings
 from nszm.contracts.errors import CallRefused, PlatformError, StaffOnly
 from nszm.signing import ACTOR, ACTOR_ROLES, ACTOR_TOKEN, call_key, refusal, signed_context
+from nszm.topology import declare_replacing, replicated
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,22 @@ class ReplyResponder(Responder):
 
 
 class PlatformRpcConsumer(RpcConsumer):
+    """nameko's RPC consumer on a queue that outlives the loss of a RabbitMQ node (a quorum queue
+    where the broker has them), declared in place of the classic queue of an earlier release."""
+
+    queue: Queue | None
+
+    def setup(self):
+        if self.queue is not None:
+            return
+        super().setup()
+        amqp_uri, declared = self.container.config[AMQP_URI_CONFIG_KEY], self.queue
+        assert declared is not None  # nameko's setup has built it
+        self.queue = Queue(declared.name, exchange=declared.exchange, routing_key=declared.routing_key,
+                           durable=True, queue_arguments=replicated(amqp_uri))
+        with Connection(amqp_uri) as connection:
+            declare_replacing(connection, self.queue)
+
     def handle_result(self, message, result, exc_info):
         config = self.container.config
         responder = ReplyResponder(config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),

@@ -52,7 +52,7 @@ class BusPublisher(DependencyProvider):
         self.key = event_key(Settings.from_env(self.container.config).secret_key)
         with Connection(self.topology.amqp_uri) as connection:
             connection.ensure_connection(max_retries=CONNECT_ATTEMPTS)
-            self.topology.declare_all(connection.default_channel)
+            self.topology.declare_all(connection)
             self.topology.remove_legacy_queues(connection)
 
     def get_dependency(self, worker_ctx):

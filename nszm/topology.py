@@ -10,7 +10,10 @@ so no event finds its subscribers' queues missing, whichever service starts firs
 import functools
 import logging
 
+from amqp.exceptions import PreconditionFailed
 from kombu import Connection, Exchange, Queue, binding
+from nameko.rpc import ReplyListener
+from nameko.standalone.rpc import SingleThreadedReplyListener
 
 from nszm.config import Settings
 from nszm.contracts.bus import SUBSCRIPTIONS, EventSpec, Subscription, subscriptions_of
@@ -18,6 +21,7 @@ from nszm.contracts.bus import SUBSCRIPTIONS, EventSpec, Subscription, subscript
 log = logging.getLogger(__name__)
 
 QUORUM_SINCE = (3, 8)
+QUORUM_TTL_SINCE = (3, 10)  # quorum queues keep messages for a time (retry queues) since RabbitMQ 3.10
 
 
 def exchange(source: str) -> Exchange:
@@ -35,13 +39,72 @@ def exchange_of(spec: EventSpec) -> Exchange:
 
 
 @functools.lru_cache(maxsize=None)
-def broker_has_quorum_queues(amqp_uri: str) -> bool:
+def broker_version(amqp_uri: str) -> tuple[int, ...]:
     with Connection(amqp_uri) as connection:
         connection.connect()
         version = connection.connection.server_properties.get("version", b"0")
     version = version.decode() if isinstance(version, bytes) else str(version)
-    numbers = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
-    return numbers >= QUORUM_SINCE
+    return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+
+
+def broker_has_quorum_queues(amqp_uri: str) -> bool:
+    return broker_version(amqp_uri) >= QUORUM_SINCE
+
+
+def replicated(amqp_uri: str, ttl: bool = False) -> dict:
+    """The arguments of a queue that outlives the loss of any one RabbitMQ node of a cluster: a
+    quorum queue where the broker has them (for a queue whose messages wait out a TTL, 3.10+)."""
+    return {"x-queue-type": "quorum"} if broker_version(amqp_uri) >= (QUORUM_TTL_SINCE if ttl else QUORUM_SINCE) else {}
+
+
+def declare_replacing(connection, queue: Queue):
+    """Declare `queue`; an empty queue of that name declared with other arguments (a classic
+    queue from before the platform asked for quorum ones) is deleted and declared anew. One that
+    holds messages is left for an operator to drain, and the error says so."""
+    channel = connection.channel()
+    try:
+        queue(channel).declare()
+        return
+    except PreconditionFailed as inequivalent:
+        log.warning("queue %s was declared with other arguments (%s): replacing it", queue.name, inequivalent)
+    finally:
+        if channel.is_open:
+            channel.close()
+    channel = connection.channel()
+    try:
+        channel.queue_delete(queue.name, if_empty=True)
+        queue(channel).declare()
+    finally:
+        if channel.is_open:
+            channel.close()
+
+
+def transient(queue: Queue) -> Queue:
+    """`queue` (a reply queue), not durable. On a cluster a durable classic queue whose node is
+    lost cannot be declared again until that node is back; one that is not durable goes with its
+    node, and its consumer declares it afresh on a node that is up."""
+    return Queue(queue.name, exchange=queue.exchange, routing_key=queue.routing_key, durable=False,
+                 queue_arguments=getattr(queue, "queue_arguments", None))
+
+
+class TransientReplyListener(ReplyListener):
+    """nameko's reply listener (of a service's RPC proxy), on a `transient` queue."""
+
+    queue: Queue
+
+    def setup(self):
+        super().setup()
+        self.queue = transient(self.queue)
+
+
+class TransientStandaloneReplyListener(SingleThreadedReplyListener):
+    """nameko's standalone reply listener (the gateway's), on a `transient` queue."""
+
+    queue: Queue
+
+    def setup(self):
+        super().setup()
+        self.queue = transient(self.queue)
 
 
 class Topology:
@@ -51,7 +114,7 @@ class Topology:
 
     @functools.cached_property
     def _durable_arguments(self) -> dict:
-        return {"x-queue-type": "quorum"} if broker_has_quorum_queues(self.amqp_uri) else {}
+        return replicated(self.amqp_uri)
 
     def queue(self, subscription: Subscription) -> Queue:
         return Queue(subscription.queue, durable=True, queue_arguments=self._durable_arguments,
@@ -61,20 +124,21 @@ class Topology:
         """Where a message waits after its `attempt`-th failure (1-based) before it is tried again."""
         delay_ms = int(self.retry_delays[attempt - 1] * 1000)
         return Queue(f"{subscription.queue}.retry.{delay_ms}ms", durable=True, queue_arguments={
-            "x-message-ttl": delay_ms, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": subscription.queue})
+            **replicated(self.amqp_uri, ttl=True), "x-message-ttl": delay_ms, "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": subscription.queue})
 
     def dead_queue(self, subscription: Subscription) -> Queue:
         return Queue(f"{subscription.queue}.dead", durable=True, queue_arguments=self._durable_arguments)
 
-    def declare_all(self, channel):
+    def declare_all(self, connection):
         for subscription in SUBSCRIPTIONS:
-            self.declare_subscription(channel, subscription)
+            self.declare_subscription(connection, subscription)
 
-    def declare_subscription(self, channel, subscription: Subscription):
-        self.queue(subscription)(channel).declare()
+    def declare_subscription(self, connection, subscription: Subscription):
+        declare_replacing(connection, self.queue(subscription))
         for attempt in range(1, len(self.retry_delays) + 1):
-            self.retry_queue(subscription, attempt)(channel).declare()
-        self.dead_queue(subscription)(channel).declare()
+            declare_replacing(connection, self.retry_queue(subscription, attempt))
+        declare_replacing(connection, self.dead_queue(subscription))
 
     def declare_routes(self, channel, spec: EventSpec) -> bool:
         """Make sure every platform queue that subscribes to `spec` exists and is bound to it (again,

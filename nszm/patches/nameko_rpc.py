@@ -8,6 +8,7 @@ from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
 from nszm.calls import EXPIRING_REQUEST
+from nszm.topology import TransientStandaloneReplyListener
 
 # Publishing a request tries once more, soon, and then gives up (nameko's default waits up to
 # 9 s between three tries): a client hears 503 quickly while RabbitMQ is away.
@@ -31,7 +32,7 @@ class ExpiringRpcProxy(ClusterRpcProxy):
     """A cluster proxy whose requests expire (message TTL) when its `timeout` runs out."""
 
     def __init__(self, config, timeout: float):
-        super().__init__(config, timeout=timeout)
+        super().__init__(config, timeout=timeout, reply_listener_cls=TransientStandaloneReplyListener)
         self._proxy = ExpiringClusterProxy(self._worker_ctx, self._reply_listener, expiration=timeout)
 
     def carry(self, context: dict):

@@ -35,7 +35,7 @@ def test_a_service_down_at_the_erasure_erases_when_it_comes_back(container_facto
     topology = Topology(Settings.from_env(service_config))
     with Connection(topology.amqp_uri) as connection:  # a request about the person that notify failed on
         channel = connection.channel()
-        topology.declare_subscription(channel, NOTIFY_MAILS)
+        topology.declare_subscription(connection, NOTIFY_MAILS)
         connection.Producer(channel).publish(json.dumps({"event_id": "x", "data": {"email": EMAIL.upper()}}),
                                              exchange="", routing_key=topology.dead_queue(NOTIFY_MAILS).name)
         channel.close()

@@ -138,7 +138,7 @@ def test_old_dead_letters_are_discarded_and_recent_ones_kept(service_config):
     topology = Topology(Settings.from_env(service_config))
     with Connection(topology.amqp_uri) as connection:
         channel = connection.channel()
-        topology.declare_subscription(channel, NOTIFY_MAILS)
+        topology.declare_subscription(connection, NOTIFY_MAILS)
         producer = connection.Producer(channel)
         old, recent = f"old-{uuid.uuid4().hex[:6]}", f"recent-{uuid.uuid4().hex[:6]}"
         for event_id, failed_at in ((old, NOW - timedelta(days=40)), (recent, NOW - timedelta(days=2))):
