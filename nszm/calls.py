@@ -12,8 +12,8 @@ from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
 
 from nszm.config import DEFAULT_SERVICE_CALL_TIMEOUT, Settings
 from nszm.contracts.errors import Unavailable
+from nszm.patches.reply_queues import TransientReplyListener
 from nszm.signing import call_key, resigned
-from nszm.topology import TransientReplyListener
 
 # A request that expires with its caller's patience is not worth writing to disk: RabbitMQ keeps
 # it in memory (AMQP delivery mode 1), and a broker restart loses only calls already given up on.

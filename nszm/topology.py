@@ -12,8 +12,6 @@ import logging
 
 from amqp.exceptions import PreconditionFailed
 from kombu import Connection, Exchange, Queue, binding
-from nameko.rpc import ReplyListener
-from nameko.standalone.rpc import SingleThreadedReplyListener
 
 from nszm.config import Settings
 from nszm.contracts.bus import SUBSCRIPTIONS, EventSpec, Subscription, subscriptions_of
@@ -77,34 +75,6 @@ def declare_replacing(connection, queue: Queue):
     finally:
         if channel.is_open:
             channel.close()
-
-
-def transient(queue: Queue) -> Queue:
-    """`queue` (a reply queue), not durable. On a cluster a durable classic queue whose node is
-    lost cannot be declared again until that node is back; one that is not durable goes with its
-    node, and its consumer declares it afresh on a node that is up."""
-    return Queue(queue.name, exchange=queue.exchange, routing_key=queue.routing_key, durable=False,
-                 queue_arguments=getattr(queue, "queue_arguments", None))
-
-
-class TransientReplyListener(ReplyListener):
-    """nameko's reply listener (of a service's RPC proxy), on a `transient` queue."""
-
-    queue: Queue
-
-    def setup(self):
-        super().setup()
-        self.queue = transient(self.queue)
-
-
-class TransientStandaloneReplyListener(SingleThreadedReplyListener):
-    """nameko's standalone reply listener (the gateway's), on a `transient` queue."""
-
-    queue: Queue
-
-    def setup(self):
-        super().setup()
-        self.queue = transient(self.queue)
 
 
 class Topology:

@@ -1,7 +1,8 @@
 """Every change the platform makes to a library's internals, in one place.
 
-Each saves more than 5 % of a path the benchmark covers (`python -m bench.patches`, part of
-`make bench`, measures each against the library's own way), and each reaches into what its
+Those there for speed save more than 5 % of a path the benchmark covers (`python -m
+bench.patches`, part of `make bench`, measures each against the library's own way); the others
+(`nameko_rpc`, `reply_queues`) change what a library does. Each reaches into what its
 library does not promise to keep, so each is written for one release (`WRITTEN_FOR`; a unit test
 fails when an installed release differs, and the patch is then to be checked and the pin moved).
 Nothing here changes anything on import: a process calls `install()` when it starts (the
@@ -11,6 +12,8 @@ services through `LibraryPatches`, the gateway in `create_app`).
   per message (`nameko.amqp.publish.get_producer` replaced).
 - `nameko_rpc`: the gateway's standalone RPC proxy, with expiring requests and a context set
   per call (nameko's private `_proxies`, `_worker_ctx`, `_reply_listener`).
+- `reply_queues`: nameko's reply listeners on queues that are not durable, which a RabbitMQ
+  cluster's lost node does not take with it for good (`ReplyListener.setup` written again).
 - `limits_storage`: the limits library's MongoDB storage counting several windows in one round
   trip (it writes the library's document format).
 - `mail_folding`: the email package's classic policy without folding a header that needs none

@@ -8,7 +8,7 @@ from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
 from nszm.calls import EXPIRING_REQUEST
-from nszm.topology import TransientStandaloneReplyListener
+from nszm.patches.reply_queues import TransientStandaloneReplyListener
 
 # Publishing a request tries once more, soon, and then gives up (nameko's default waits up to
 # 9 s between three tries): a client hears 503 quickly while RabbitMQ is away.
