@@ -6,14 +6,13 @@ from datetime import timedelta
 
 import pytest
 from kombu.utils.json import dumps
-from nameko.rpc import rpc
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
 from nszm.config import Settings
 from nszm.contracts import bus
 from nszm.deadletters import list_dead_letters
-from nszm.entrypoints import staff_context
+from nszm.entrypoints import rpc, staff_context
 from nszm.messaging import publish_signed
 from nszm.patches.producers import get_producer
 from nszm.signing import event_key, event_signature
@@ -30,7 +29,8 @@ PEOPLE = {"r1": details()}  # registration id -> what the events service answers
 
 
 class EventsStandIn:
-    """The events service as notify asks it: a registration's person and links."""
+    """The events service as notify asks it: a registration's person and links (on the platform's RPC
+    entrypoint, whose queue is a quorum queue, as the real one declares it)."""
 
     name = "events"
 

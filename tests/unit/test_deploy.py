@@ -136,3 +136,16 @@ def test_every_retention_period_reaches_the_services_through_their_nameko_config
     assert set(Retention.SETTINGS) <= nameko_config.keys()
     passed = {name: "7" for name in Retention.SETTINGS}
     assert Settings.from_env(passed).retention.mail_bodies.days == 7
+
+
+def test_every_rabbitmq_node_runs_with_the_clusters_settings_the_cluster_test_uses():
+    settings = {line.strip() for line in (DEPLOY / "rabbitmq" / "rabbitmq.conf").read_text().splitlines()
+                if line.strip() and not line.startswith("#")}
+    assert "cluster_partition_handling = pause_minority" in settings
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    assert settings <= set(compose["configs"]["rabbitmq-conf"]["content"].splitlines())
+    config_map = next(d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "rabbitmq.yaml").read_text())
+                      if d and d["kind"] == "ConfigMap")
+    assert settings <= {line.strip() for line in config_map["data"]["rabbitmq.conf"].splitlines()}
+    nodes = compose["services"]["members"]["environment"]["AMQP_URI"].split(";")
+    assert [uri.split("@")[1].split(":")[0] for uri in nodes] == ["rabbitmq-1", "rabbitmq-2", "rabbitmq-3"]
