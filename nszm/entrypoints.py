@@ -49,8 +49,8 @@ class ReplyResponder(Responder):
 
 
 class PlatformRpcConsumer(RpcConsumer):
-    """nameko's RPC consumer on a queue that outlives the loss of a RabbitMQ node (a quorum queue
-    where the broker has them), declared in place of the classic queue of an earlier release."""
+    """nameko's RPC consumer; on a cluster (RPC_QUEUES_REPLICATED) its queue outlives the loss of a
+    RabbitMQ node (a quorum queue), declared in place of a queue of the other kind from before."""
 
     queue: Queue | None
 
@@ -60,8 +60,9 @@ class PlatformRpcConsumer(RpcConsumer):
         super().setup()
         amqp_uri, declared = self.container.config[AMQP_URI_CONFIG_KEY], self.queue
         assert declared is not None  # nameko's setup has built it
+        replicate = Settings.from_env(self.container.config).rpc_queues_replicated
         self.queue = Queue(declared.name, exchange=declared.exchange, routing_key=declared.routing_key,
-                           durable=True, queue_arguments=replicated(amqp_uri))
+                           durable=True, queue_arguments=replicated(amqp_uri) if replicate else {})
         with Connection(amqp_uri) as connection:
             declare_replacing(connection, self.queue)
 
