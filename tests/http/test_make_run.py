@@ -64,7 +64,7 @@ class MakeRun:
                    DATA_DIR=str(tmp_path / "var"), NSZM_TEST_RUN=self.marker, **settings)
         self.log_path = tmp_path / "make-run.log"
         self.process = subprocess.Popen(["make", "run"], cwd=copy, env=env, stdout=open(self.log_path, "wb"),
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+                                        stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=as_in_a_terminal)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -82,6 +82,12 @@ class MakeRun:
         for pid in self.leftovers():
             os.kill(pid, signal.SIGKILL)
         drop_vhost(self.vhost)
+
+
+def as_in_a_terminal():
+    """Ctrl-C as a terminal delivers it: a suite started in the background of a script inherits
+    SIGINT ignored (POSIX shells do that to background jobs), and make would ignore it too."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def assert_stopped_cleanly(run: MakeRun, expected_make_status: int):
