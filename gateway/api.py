@@ -42,6 +42,15 @@ ANSWERED_BY_GUNICORN = {414}
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # a file to import; other bodies are limited to the app's MAX_CONTENT_LENGTH  # before the API sees the request: not as problem details
 
 
+def single_values(args) -> dict[str, str]:
+    """The query's parameters, each given once (a list parameter takes its values comma-separated):
+    a parameter repeated is refused, not read as its first value."""
+    repeated = sorted(key for key in args if len(args.getlist(key)) > 1)
+    if repeated:
+        raise InvalidInput("The input is not valid.", {key: ["Give this parameter once."] for key in repeated})
+    return {key: args.get(key) for key in args}
+
+
 class ProblemSchema(Schema):
     """RFC 9457 problem details, in Czech (or in English with `Accept-Language: en`; the answer's
     `Content-Language` says which). `errors` names each invalid field with its messages, and `codes`
@@ -221,7 +230,7 @@ class Api:
                 require_role(endpoint.role, basic=endpoint.basic_auth)
             kwargs = dict(path_params)
             if endpoint.query:
-                kwargs["query"] = {key: request.args.get(key) for key in request.args}
+                kwargs["query"] = single_values(request.args)
             if endpoint.raw:
                 kwargs["body"] = read_raw_body(endpoint.raw)
             elif endpoint.upload:

@@ -4,6 +4,7 @@ import requests
 
 from tests import factories
 from tests.http.conftest import Client
+from tests.http.test_members_api import assert_problem
 
 
 def test_invalid_input_is_czech_with_a_code_for_each_message(public):
@@ -41,3 +42,11 @@ def test_every_problem_type_leads_to_a_page_that_explains_it(platform, public):
                  "bad-request", "unsupported-media-type", "payload-too-large", "method-not-allowed", "internal-error"):
         assert requests.get(f"{platform.url}/problems/{kind}", timeout=10).status_code == 200, kind
     assert requests.get(f"{platform.url}/problems/neco-jineho", timeout=10).status_code == 404
+
+
+def test_a_query_parameter_given_twice_is_refused_not_read_as_its_first_value(public):
+    answer = public.get("/api/v1/members", params=[("page", "1"), ("page", "2")])
+    problem = assert_problem(answer, 422, "page")
+    assert problem["errors"]["page"] == ["Tento parametr uveďte jen jednou."]
+    assert problem["codes"]["page"] == ["repeated_parameter"]
+    assert public.get("/api/v1/members", params={"page": "1"}).status_code == 200
