@@ -59,7 +59,7 @@ def lose(cluster, node, platform) -> float:
     return time.monotonic() - stopped_at
 
 
-def test_losing_the_node_that_leads_the_mail_queue_mid_rush_loses_and_doubles_nothing(cluster, platform, smtp_sink):
+def test_losing_two_nodes_in_turn_mid_rush_loses_and_doubles_nothing(cluster, platform, smtp_sink):
     pids = platform.pids()
     heard = Queue(f"test.cluster.{uuid.uuid4().hex[:8]}", durable=True, queue_arguments={"x-queue-type": "quorum"},
                   bindings=[binding(exchange(bus.REGISTRATION_CONFIRMED.source), routing_key="#")])
