@@ -45,10 +45,6 @@ def broker_version(amqp_uri: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
 
 
-def broker_has_quorum_queues(amqp_uri: str) -> bool:
-    return broker_version(amqp_uri) >= QUORUM_SINCE
-
-
 def replicated(amqp_uri: str, ttl: bool = False) -> dict:
     """The arguments of a queue that outlives the loss of any one RabbitMQ node of a cluster: a
     quorum queue where the broker has them (for a queue whose messages wait out a TTL, 3.10+)."""

@@ -118,7 +118,6 @@ console.add_app_template_filter(labels.field, "field")
 console.add_app_template_filter(lambda service: labels.SERVICES.get(service, service), "service")
 console.add_app_template_filter(labels.value, "value")
 console.add_app_template_filter(formatting.answer, "answer")
-console.add_app_template_filter(lambda message: messages.explained(str(message))[1], "czech")
 console.add_app_template_filter(lambda role: labels.ROLES.get(role, role), "role")
 
 
