@@ -44,6 +44,10 @@ class RabbitNode:
         return subprocess.run(["rabbitmqctl", "-n", self.name, *command], check=True, capture_output=True,
                               text=True, timeout=120).stdout
 
+    def consumers(self, queue: str) -> int:
+        """How many consumers `queue` has."""
+        return self.ctl("-q", "list_consumers", "queue_name").split().count(queue)
+
     def stop_app(self):
         self.ctl("stop_app")
 

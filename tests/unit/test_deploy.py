@@ -11,7 +11,7 @@ import yaml
 
 from nszm.config import Settings
 from ops.secantusd import TRANSACTION_IDLE_SECONDS
-from ops.supervise import procfile_programs
+from ops.supervise import START_SECONDS, STOP_SECONDS, procfile_programs
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 KUBERNETES_VERSION = "1.35.0"
@@ -64,6 +64,25 @@ def test_each_procfile_process_is_a_deployment_of_several_replicas_with_requests
         assert {"cpu", "memory"} <= run["resources"]["requests"].keys() and run["resources"]["limits"]["memory"]
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert any(budget["spec"]["selector"]["matchLabels"].items() <= labels.items() for budget in budgets.values())
+
+
+def test_a_rollout_starts_a_new_replica_before_an_old_one_stops_and_leaves_time_to_stop():
+    """As the rolling-restart test does it: never fewer replicas than asked for; a service's new
+    replica counts only once it has had time to take calls; the gateway's pause before SIGTERM
+    and gunicorn's graceful stop fit within the pod's grace period."""
+    gunicorn = {}
+    exec((DEPLOY / "gunicorn.conf.py").read_text(), gunicorn)
+    for program in procfile_programs():
+        deployment = of_kind("Deployment")[f"nszm-{program.name}"]
+        assert deployment["spec"]["strategy"] == {"type": "RollingUpdate",
+                                                  "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+        pod = deployment["spec"]["template"]["spec"]
+        if program.name == "gateway":
+            pause = container(deployment)["lifecycle"]["preStop"]["sleep"]["seconds"]
+            assert pause + gunicorn["graceful_timeout"] < pod["terminationGracePeriodSeconds"]
+        else:
+            assert deployment["spec"]["minReadySeconds"] >= 2 * START_SECONDS
+            assert pod["terminationGracePeriodSeconds"] > STOP_SECONDS
 
 
 def test_the_gateway_scales_on_cpu_and_is_ready_on_its_own_connections_only():
