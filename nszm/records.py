@@ -36,6 +36,7 @@ class Mailout(TypedDict):
     total: int
     recipients: NotRequired[int]  # before sending: the audience's size now
     cursor: NotRequired[int]  # the next recipient number to hand out
+    start_lease: NotRequired[datetime]  # held by the one sender freezing the audience, until then
     progress: NotRequired[dict[str, int]]
 
 

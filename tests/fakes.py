@@ -1,5 +1,6 @@
 """Hand-written in-memory fakes of the platform's own store classes, for unit tests."""
 import copy
+from datetime import timedelta
 
 from nszm import czech
 from nszm.contracts.errors import Conflict, NotFound
@@ -489,8 +490,17 @@ class FakeMailoutStore(FakeNotifyStore):
     def mailouts_in(self, *statuses):
         return [dict(m) for m in self.mailouts.values() if m["status"] in statuses]
 
+    def claim_start(self, mailout_id):
+        mailout, now = self.mailouts[mailout_id], utcnow()
+        if mailout["status"] != "scheduled" or mailout.get("start_lease", now) > now:
+            return None
+        mailout["start_lease"] = now + timedelta(seconds=60)
+        return mailout["start_lease"]
+
     def save_mailout(self, before, after):
-        if self.mailouts[before["id"]]["status"] != before["status"]:
+        stored = self.mailouts[before["id"]]
+        if stored["status"] != before["status"] or (before.get("start_lease")
+                                                    and stored.get("start_lease") != before["start_lease"]):
             raise Conflict("changed meanwhile")
         self.mailouts[after["id"]] = dict(after)
 

@@ -1,14 +1,17 @@
 """The notify store against a real SecantusDB: mails queued and marked sent at the same time go
-in shared writes, each with its own outcome; each recipient range is handed out once, and a
-recipient whose record of being sent was lost (a database crash) is handed out again; the
+in shared writes, each with its own outcome; one sender at a time starts a mailout; each
+recipient range is handed out once, and a recipient whose record of being sent was lost (a
+database crash) is handed out again; the
 webhooks an event goes to follow changes made here at once and those made by another replica
 within their freshness time."""
 import time
+from datetime import timedelta
 from unittest.mock import patch
 
 import eventlet
 import pytest
 
+from nszm.contracts.errors import Conflict
 from nszm.storage import utcnow
 from services.notify.storage import NotifyStore
 from services.notify.webhooks import domain
@@ -61,6 +64,21 @@ def test_a_recipient_whose_sent_record_was_lost_is_handed_out_again(store):
     store.settle_range(lease, None)
     assert store.recipient_counts(mailout_id) == {"sent": 120} and not store.ranges_left(mailout_id)
 
+
+def test_one_sender_at_a_time_starts_a_mailout(store, mongo_client, db_name):
+    other = NotifyStore(mongo_client, db_name)  # another process's
+    store.add_mailout({"id": "m2", "status": "scheduled", "total": 0, "created_at": utcnow()})
+    lease = store.claim_start("m2")
+    assert lease is not None and other.claim_start("m2") is None
+    mailout = store.get_mailout("m2")
+    assert mailout["start_lease"] == lease
+    store.mailouts.update_one({"_id": "m2"}, {"$set": {"start_lease": utcnow() - timedelta(seconds=1)}})  # it died
+    taken_over = other.claim_start("m2")
+    assert taken_over is not None
+    with pytest.raises(Conflict):  # a holder whose lease ran out cannot start it any more
+        store.save_mailout(mailout, {**mailout, "status": "sending"})
+    other.save_mailout({**mailout, "start_lease": taken_over}, {**mailout, "status": "sending"})
+    assert store.get_mailout("m2")["status"] == "sending" and store.claim_start("m2") is None
 
 
 def webhook(store: NotifyStore, *events: str) -> str:

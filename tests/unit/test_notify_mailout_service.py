@@ -136,6 +136,18 @@ def test_a_scheduled_mailout_waits_for_its_time(service, store, mailer):
     assert store.mailouts[created["id"]]["status"] == "scheduled" and mailer.sent == []
 
 
+def test_a_mailout_another_sender_is_starting_is_left_to_it_until_its_lease_ends(service, store, mailer):
+    created = draft(service)
+    service.send_mailout(created["id"])
+    held = store.claim_start(created["id"])  # another process is freezing the audience
+    service.events.participants.reset_mock()
+    service.run_mailouts()
+    assert store.mailouts[created["id"]]["status"] == "scheduled" and created["id"] not in store.recipients
+    assert mailer.sent == [] and not service.events.participants.called
+    store.mailouts[created["id"]]["start_lease"] = held - timedelta(minutes=5)  # and died doing it
+    assert run_until_done(service, store, created["id"])["sent"] == 3
+
+
 def test_preview_and_test_send_use_a_real_recipient(service, store, mailer):
     created = draft(service)
     preview = service.preview(created["id"], {"email": "petr@kromeriz.cz"})

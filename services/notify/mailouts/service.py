@@ -211,12 +211,18 @@ class MailoutService(MailService):
             self._finish_if_done(mailout["id"])
 
     def _start(self, mailout: Mailout):
+        """Freeze the audience and start sending, unless another sender is starting the mailout
+        (its freezing would replace a list already being sent)."""
+        lease = self.store.claim_start(mailout["id"])
+        if lease is None:
+            return
         deliver, skipped = self._audience(mailout["audience"])
         deliver = [{**person, "bounce_token": bounce_token()} for person in deliver]
         self.store.freeze_recipients(mailout["id"], deliver, skipped)
         try:
-            self.store.save_mailout(mailout, domain.started(mailout, len(deliver), len(skipped), utcnow()))
-        except Conflict:  # paused or cancelled meanwhile: the frozen list waits
+            self.store.save_mailout({**mailout, "start_lease": lease},
+                                    domain.started(mailout, len(deliver), len(skipped), utcnow()))
+        except Conflict:  # paused or cancelled meanwhile, or the lease ran out: the frozen list waits
             pass
 
     def _send_some(self, mailout_id: str, deadline: float):

@@ -13,6 +13,7 @@ from nszm.storage import StoreVerbs, found, from_document, paged, to_document, u
 from services.notify.part import NotifyStorePart
 
 RANGE_LEASE = timedelta(seconds=30)
+START_LEASE = timedelta(seconds=60)  # freezing even a large audience takes seconds
 
 
 def _recipient_id(mailout_id: str, seq: int) -> str:
@@ -26,6 +27,7 @@ class MailoutStoreVerbs(StoreVerbs, Protocol):
     def get_mailout(self, mailout_id: str) -> Mailout: ...
     def list_mailouts(self, *, page: int, per_page: int, status=None) -> tuple[list[Mailout], int]: ...
     def mailouts_in(self, *statuses: str) -> list[Mailout]: ...
+    def claim_start(self, mailout_id: str) -> datetime | None: ...
     def save_mailout(self, before: Mailout, after: Mailout) -> None: ...
     def mailouts_of_person(self, person: str) -> list[dict]: ...
 
@@ -93,10 +95,23 @@ class MailoutStore(NotifyStorePart):
     def mailouts_in(self, *statuses: str) -> list[Mailout]:
         return [from_document(d) for d in self.mailouts.find({"status": {"$in": list(statuses)}})]
 
+    def claim_start(self, mailout_id: str) -> datetime | None:
+        """Take the start of a scheduled mailout (the freezing of its audience) for this sender: the
+        lease's end, or None while another sender holds it. Only the holder freezes the audience;
+        a holder that died meanwhile leaves the start to the next sender when its lease ends."""
+        now = utcnow()
+        until = now.replace(microsecond=now.microsecond // 1000 * 1000) + START_LEASE  # as stored
+        result = self.mailouts.update_one(
+            {"_id": mailout_id, "status": "scheduled", "$or": [{"start_lease": None}, {"start_lease": {"$lte": now}}]},
+            {"$set": {"start_lease": until}})
+        return until if result.modified_count == 1 else None
+
     def save_mailout(self, before: Mailout, after: Mailout):
-        """Store `after` if the mailout is still as `before` left it (compare-and-set on its status)."""
-        result = self.mailouts.replace_one({"_id": before["id"], "status": before["status"]},
-                                           to_document(after), session=self.session)
+        """Store `after` if the mailout is still as `before` left it (compare-and-set on its status,
+        and on the start lease `before` holds, if any)."""
+        unchanged = {"_id": before["id"], "status": before["status"],
+                     **({"start_lease": before["start_lease"]} if before.get("start_lease") else {})}
+        result = self.mailouts.replace_one(unchanged, to_document(after), session=self.session)
         if result.matched_count != 1:
             raise Conflict("The mailout changed meanwhile; reload it and try again.")
 
