@@ -30,16 +30,18 @@ class NotifyStore(MailStore, MailoutStore, NewsletterStore, SuppressionStore, We
         """Lease under `holder`, a name that one live process has at a time (its place in a
         supervisor), and take back at once what a predecessor of that name held: it is dead, so its
         mails, recipient ranges and webhook deliveries would otherwise wait for their leases to end.
-        Anything it sent but did not record goes out again, as after a lease ends."""
+        Anything it sent but did not record goes out again, as after a lease ends.
+
+        The name is taken only after: this process's timers may already be leasing meanwhile
+        (nameko starts every extension at once), and what they lease is theirs, not a predecessor's."""
+        if holder is not None:
+            now = utcnow()
+            ended = now - ENDED
+            for collection in (self.mails, self.deliveries):
+                collection.update_many({"claimed_by": holder, "claimed_until": {"$gt": now}},
+                                       {"$set": {"claimed_until": ended, "claimed_by": None}})
+            self.claims.update_many({"holder": holder, "until": {"$gt": now}}, {"$set": {"until": ended, "holder": None}})
         self.holder = holder
-        if holder is None:
-            return
-        now = utcnow()
-        ended = now - ENDED
-        for collection in (self.mails, self.deliveries):
-            collection.update_many({"claimed_by": holder, "claimed_until": {"$gt": now}},
-                                   {"$set": {"claimed_until": ended, "claimed_by": None}})
-        self.claims.update_many({"holder": holder, "until": {"$gt": now}}, {"$set": {"until": ended, "holder": None}})
 
     def erase_person(self, person: str, erased: dict):
         """Replace the person's address, name and messages in the mail queue and mailouts' recipient

@@ -156,6 +156,25 @@ def test_a_process_in_the_place_of_a_dead_one_takes_back_its_leases_at_once(stor
     assert neighbour.claim() is None  # the successor holds it now
 
 
+def test_what_a_process_leases_while_it_takes_its_place_stays_its_own(store, mongo_client, db_name):
+    """nameko starts every extension at once: a new notify-2's timer may lease a range while its
+    store is still taking back what the dead notify-2 held. That lease is not taken back with them
+    (another sender would send the same range beside it)."""
+    mailout_id = sending(store, 120)
+    successor, other = NotifyStore(mongo_client, db_name), NotifyStore(mongo_client, db_name)
+    take_back = successor.claims.update_many
+    leased = []
+
+    def a_tick_meanwhile(*args, **kwargs):
+        leased.append(successor.claim_range(mailout_id, SIZE)[0])
+        return take_back(*args, **kwargs)
+
+    with patch.object(successor.claims, "update_many", side_effect=a_tick_meanwhile):
+        successor.hold_as("host unix:///var/supervisor.sock notify-2")
+    assert leased[0]["start"] == 0
+    assert other.claim_range(mailout_id, SIZE)[0]["start"] == SIZE
+
+
 def test_a_range_whose_sending_was_cut_off_comes_back_to_its_process_at_once(store, mongo_client, db_name):
     """The database went away mid-range: the same process takes the range back at its next claim,
     not once the lease ends, unless another sender has claimed it meanwhile."""
