@@ -14,13 +14,18 @@ from tests.conftest import ROOT
 from tests.waiting import wait_until
 
 CLUSTER_CONF = ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf"
+PROMISED: set[int] = set()  # ports of the nodes made so far, bound only when each starts
 
 
 class RabbitNode:
     def __init__(self, conf: str = ""):
         """`conf`: more lines of rabbitmq.conf (e.g. the cluster's settings from deploy/)."""
         self.name = f"nszm-{uuid.uuid4().hex[:8]}@localhost"
-        self.port = embedded.free_port()
+        # Outside the ephemeral range: the node is stopped mid-test while the platform opens many
+        # connections, and one of them must not take its port meanwhile.
+        self.port = embedded.port_outside_ephemeral_range(avoid=tuple(PROMISED))
+        self.dist_port = embedded.port_outside_ephemeral_range(avoid=(*PROMISED, self.port))
+        PROMISED.update((self.port, self.dist_port))
         self.directory = Path(tempfile.mkdtemp(prefix="nszm-rabbit-"))
         (self.directory / "enabled_plugins").write_text("[].\n")
         (self.directory / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n{conf}")
@@ -31,7 +36,7 @@ class RabbitNode:
 
     def start(self):
         env = {"RABBITMQ_NODENAME": self.name, "RABBITMQ_CONFIG_FILE": str(self.directory / "rabbitmq.conf"),
-               "RABBITMQ_DIST_PORT": str(embedded.free_port()), "RABBITMQ_MNESIA_BASE": str(self.directory / "mnesia"),
+               "RABBITMQ_DIST_PORT": str(self.dist_port), "RABBITMQ_MNESIA_BASE": str(self.directory / "mnesia"),
                "RABBITMQ_LOG_BASE": str(self.directory / "log"), "RABBITMQ_PID_FILE": str(self.directory / "pid"),
                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.directory / "enabled_plugins"), "PATH": "/usr/sbin:/usr/bin:/bin"}
         subprocess.run(["rabbitmq-server", "-detached"], env=env, check=True, cwd="/tmp")
