@@ -1,6 +1,6 @@
 """Hand-written in-memory fakes of the platform's own store classes, for unit tests."""
 import copy
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from nszm import czech
 from nszm.contracts.errors import Conflict, NotFound
@@ -470,6 +470,7 @@ class FakeMailoutStore(FakeNotifyStore):
         self.recipients: dict[str, list[dict]] = {}
         self.cursors: dict[str, int] = {}
         self.leases: dict[str, dict] = {}
+        self.senders: dict[str, datetime] = {}  # mailout -> the end of its sender's lease
         self.subscribers = {s["id"]: dict(s) for s in subscribers}
 
     def signer(self):
@@ -593,6 +594,17 @@ class FakeMailoutStore(FakeNotifyStore):
              "person": self.pseudonyms.person(p["email"]), "attempts": 0, "last_error": None,
              "sent_at": None, "message_id": None, "next_attempt_at": now if status == "queued" else None}
             for seq, (p, status) in enumerate(people)]
+
+    def claim_sending(self, mailout_id):
+        now = utcnow()
+        if self.senders.get(mailout_id, now) > now:
+            return None
+        self.senders[mailout_id] = now + timedelta(seconds=30)
+        return self.senders[mailout_id]
+
+    def release_sending(self, mailout_id, lease):
+        if self.senders.get(mailout_id) == lease:
+            del self.senders[mailout_id]
 
     def claim_range(self, mailout_id, size):
         """A settled range whose revisit is due, else the next one never handed out."""

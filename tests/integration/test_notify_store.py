@@ -81,6 +81,26 @@ def test_one_sender_at_a_time_starts_a_mailout(store, mongo_client, db_name):
     assert store.get_mailout("m2")["status"] == "sending" and store.claim_start("m2") is None
 
 
+def test_one_sender_at_a_time_sends_a_mailout_and_a_dead_ones_turn_comes_back(store, mongo_client, db_name):
+    mailout_id = sending(store, 10)
+    other = NotifyStore(mongo_client, db_name)
+    store.hold_as("host unix:///var/supervisor.sock notify-2")
+    lease = store.claim_sending(mailout_id)
+    assert lease is not None and other.claim_sending(mailout_id) is None
+    assert store.claim_range(mailout_id, SIZE)[0]["start"] == 0  # not a range: ranges are handed out as before
+    store.release_sending(mailout_id, lease)
+    again = other.claim_sending(mailout_id)
+    assert again is not None and store.claim_sending(mailout_id) is None
+    store.claims.update_one({"_id": f"{mailout_id}:sender"}, {"$set": {"until": utcnow()}})  # its lease ran out
+    taken = store.claim_sending(mailout_id)
+    assert taken is not None
+    other.release_sending(mailout_id, again)  # a late release does not end the new holder's turn
+    assert other.claim_sending(mailout_id) is None
+    assert store.claim_sending(mailout_id) is not None  # its own process takes it again (after an outage)
+    NotifyStore(mongo_client, db_name).hold_as("host unix:///var/supervisor.sock notify-2")  # it died
+    assert other.claim_sending(mailout_id) is not None
+
+
 def webhook(store: NotifyStore, *events: str) -> str:
     added = domain.new_webhook({"url": "https://example.cz/hook", "events": list(events)}, utcnow())
     store.add_webhook(added)

@@ -148,6 +148,21 @@ def test_a_mailout_another_sender_is_starting_is_left_to_it_until_its_lease_ends
     assert run_until_done(service, store, created["id"])["sent"] == 3
 
 
+def test_with_a_rate_a_mailout_another_process_is_sending_is_left_to_it(store, mailer):
+    paced = worker_factory(NotifyService, store=store, asked_together=Batches(), mailer=mailer,
+                           config={"PUBLIC_URL": "https://api.example.cz", "MAILOUT_RATE": 100})
+    paced.members.mailing_contacts.return_value = COORDINATORS
+    paced.events.participants.return_value = PARTICIPANTS
+    created = draft(paced)
+    paced.send_mailout(created["id"])
+    held = store.claim_sending(created["id"])  # another notify process is sending it
+    paced.run_mailouts()
+    assert store.mailouts[created["id"]]["status"] == "sending" and mailer.sent == []  # started, not sent
+    store.release_sending(created["id"], held)
+    assert run_until_done(paced, store, created["id"])["sent"] == 3
+    assert store.senders == {}  # given up after each burst
+
+
 def test_preview_and_test_send_use_a_real_recipient(service, store, mailer):
     created = draft(service)
     preview = service.preview(created["id"], {"email": "petr@kromeriz.cz"})

@@ -324,6 +324,12 @@ def after_failure(attempts: int, rejected: bool, now: datetime) -> tuple[str, da
     return ("queued", retry_at) if retry_at else ("failed", None)
 
 
+def one_sender_at_a_time(rate: float) -> bool:
+    """MAILOUT_RATE is the platform's, however many notify processes run: with a rate, one of them
+    at a time sends a mailout (one sends hundreds a second); without one, all of them do."""
+    return rate > 0
+
+
 def send_interval(rate: float) -> float:
     """Seconds between two bulk messages at MAILOUT_RATE messages per second (0: no pause)."""
     return 1.0 / rate if rate > 0 else 0.0

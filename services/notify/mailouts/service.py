@@ -226,6 +226,18 @@ class MailoutService(MailService):
             pass
 
     def _send_some(self, mailout_id: str, deadline: float):
+        if not domain.one_sender_at_a_time(self.settings.mailout_rate):
+            self._send_ranges(mailout_id, deadline)
+            return
+        lease = self.store.claim_sending(mailout_id)
+        if lease is None:  # another process is sending it, at the whole rate
+            return
+        try:
+            self._send_ranges(mailout_id, deadline)
+        finally:
+            self.store.release_sending(mailout_id, lease)
+
+    def _send_ranges(self, mailout_id: str, deadline: float):
         sessions = LightQueue()
         for _ in range(SMTP_CONNECTIONS):
             sessions.put(self.mailer.session())

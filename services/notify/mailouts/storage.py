@@ -14,6 +14,13 @@ from services.notify.part import NotifyStorePart
 
 RANGE_LEASE = timedelta(seconds=30)
 START_LEASE = timedelta(seconds=60)  # freezing even a large audience takes seconds
+SENDING_LEASE = timedelta(seconds=30)  # a burst of sending takes 5 s
+
+
+def _lease_end(now: datetime, length: timedelta) -> datetime:
+    """When a lease taken `now` ends, as the database stores it (to the millisecond), so that a
+    holder can name its lease exactly."""
+    return now.replace(microsecond=now.microsecond // 1000 * 1000) + length
 
 
 def _recipient_id(mailout_id: str, seq: int) -> str:
@@ -36,6 +43,8 @@ class RecipientStoreVerbs(StoreVerbs, Protocol):
     """What mailouts ask of the store about their frozen recipient lists and their sending."""
 
     def freeze_recipients(self, mailout_id: str, deliver: list[dict], skipped: list[dict]) -> None: ...
+    def claim_sending(self, mailout_id: str) -> datetime | None: ...
+    def release_sending(self, mailout_id: str, lease: datetime) -> None: ...
     def claim_range(self, mailout_id: str, size: int) -> tuple[dict | None, list[Recipient]]: ...
     def interrupted(self, lease: dict) -> None: ...
     def settle_range(self, lease: dict, retry_at: datetime | None) -> None: ...
@@ -100,7 +109,7 @@ class MailoutStore(NotifyStorePart):
         lease's end, or None while another sender holds it. Only the holder freezes the audience;
         a holder that died meanwhile leaves the start to the next sender when its lease ends."""
         now = utcnow()
-        until = now.replace(microsecond=now.microsecond // 1000 * 1000) + START_LEASE  # as stored
+        until = _lease_end(now, START_LEASE)
         result = self.mailouts.update_one(
             {"_id": mailout_id, "status": "scheduled", "$or": [{"start_lease": None}, {"start_lease": {"$lte": now}}]},
             {"$set": {"start_lease": until}})
@@ -138,6 +147,23 @@ class MailoutStore(NotifyStorePart):
         ]
         for start in range(0, len(documents), 1000):
             self.recipients.insert_many(documents[start:start + 1000])
+
+    def claim_sending(self, mailout_id: str) -> datetime | None:
+        """Take the sending of a mailout for this sender's next burst: the lease's end, or None
+        while another sender holds it. (A claim without a `mailout_id`: not a range.)"""
+        now = utcnow()
+        until = _lease_end(now, SENDING_LEASE)
+        key = f"{mailout_id}:sender"
+        try:
+            self.claims.insert_one({"_id": key, "until": until, "holder": self.holder})
+            return until
+        except DuplicateKeyError:  # held: taken over when its lease ended, or by its own process again
+            free = [{"until": {"$lte": now}}, *([{"holder": self.holder}] if self.holder else [])]
+            taken = self.claims.update_one({"_id": key, "$or": free}, {"$set": {"until": until, "holder": self.holder}})
+            return until if taken.modified_count == 1 else None
+
+    def release_sending(self, mailout_id: str, lease: datetime):
+        self.claims.delete_one({"_id": f"{mailout_id}:sender", "until": lease})
 
     def claim_range(self, mailout_id: str, size: int) -> tuple[dict | None, list[Recipient]]:
         """Lease a range of recipients: one whose sender's lease ran out, else the next one never handed out.
