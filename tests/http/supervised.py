@@ -57,10 +57,13 @@ class Supervised:
         return Client(self.url, STAFF_TOKEN)
 
     def restart(self, program: str) -> int:
-        """Stop `program` as supervisor stops it (SIGTERM, then the stop's grace) and start it
-        again; its new pid, once supervisor counts it running."""
+        """Stop `program` as supervisor stops it (SIGTERM; it must exit by itself within the
+        stop's grace, not be killed) and start it again; its new pid, once supervisor counts it
+        running."""
         control, name = control_for(self.data_dir), f"{self.info(program)['group']}:{program}"
         control.supervisor.stopProcess(name, True)
+        stopped = self.info(program)
+        assert stopped["exitstatus"] == 0, f"{program} did not stop by itself: {stopped['description']}"
         control.supervisor.startProcess(name, True)
         return self.pid(program)
 
