@@ -1,5 +1,4 @@
 """The embedded MongoDB-compatible server (SecantusDB) used when MONGO_URI is unset."""
-import random
 import socket
 import sys
 import time
@@ -14,22 +13,6 @@ def free_port(avoid: tuple[int, ...] = ()) -> int:
             port = sock.getsockname()[1]
         if port not in avoid:
             return port
-
-
-def port_outside_ephemeral_range(avoid: tuple[int, ...] = ()) -> int:
-    """A free port below the kernel's range for outgoing connections' local ports: no client can
-    take it as its own before its server binds it, or while that server is stopped for a while."""
-    lowest_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    while True:
-        port = random.randrange(10_000, lowest_ephemeral)
-        if port in avoid:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
 
 
 def uri_for(port: int) -> str:

@@ -2,13 +2,14 @@
 start them (`stop_app`/`start_app`) without disturbing anything else that uses the broker; a cluster
 of three (`RabbitCluster`)."""
 import json
+import random
 import shutil
+import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
 
-from ops import embedded
 from ops.rabbit import port_open
 from tests.conftest import ROOT
 from tests.waiting import wait_until
@@ -17,14 +18,30 @@ CLUSTER_CONF = ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf"
 PROMISED: set[int] = set()  # ports of the nodes made so far, bound only when each starts
 
 
+def port_outside_ephemeral_range(avoid: tuple[int, ...] = ()) -> int:
+    """A free port below the kernel's range for outgoing connections' local ports: no client can
+    take it as its own before its node binds it, or while that node is stopped for a while."""
+    lowest_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    while True:
+        port = random.randrange(10_000, lowest_ephemeral)
+        if port in avoid:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
 class RabbitNode:
     def __init__(self, conf: str = ""):
         """`conf`: more lines of rabbitmq.conf (e.g. the cluster's settings from deploy/)."""
         self.name = f"nszm-{uuid.uuid4().hex[:8]}@localhost"
         # Outside the ephemeral range: the node is stopped mid-test while the platform opens many
         # connections, and one of them must not take its port meanwhile.
-        self.port = embedded.port_outside_ephemeral_range(avoid=tuple(PROMISED))
-        self.dist_port = embedded.port_outside_ephemeral_range(avoid=(*PROMISED, self.port))
+        self.port = port_outside_ephemeral_range(avoid=tuple(PROMISED))
+        self.dist_port = port_outside_ephemeral_range(avoid=(*PROMISED, self.port))
         PROMISED.update((self.port, self.dist_port))
         self.directory = Path(tempfile.mkdtemp(prefix="nszm-rabbit-"))
         (self.directory / "enabled_plugins").write_text("[].\n")
